@@ -1,0 +1,36 @@
+//! halo2 chips for zkinfer.
+//!
+//! This crate holds gadgets only: it knows nothing about models, ONNX or threads. Every chip
+//! follows the same anatomy: an `…Instructions` trait that says *what* is computed, a chip
+//! that decides *how* (columns, gates, lookups), and a config built by `configure` from
+//! columns the caller allocates, so chips can share columns and the one range table.
+//!
+//! | chip | computes | per element |
+//! |---|---|---|
+//! | [`range::LookupRangeChip`] | `0 <= x < 2^n`, `-2^(n-1) <= x < 2^(n-1)` | `ceil(n / 8)` rows, 1 lookup each |
+//! | [`dot::FixedDotChip`] | `b + sum_i x_i * w_i`, weights in fixed columns | `ceil(len / width)` rows |
+//! | [`rescale::RescaleChip`] | `floor((x + c) / 2^s)` | 1 row + range checks of `q` and `r` |
+//! | [`relu::ReluChip`] | `max(x, 0)` from the sign bit | 1 row |
+//!
+//! All chips speak in field elements; [`value`] is the one place where signed integers
+//! become field elements and back.
+
+pub mod dev;
+pub mod dot;
+pub mod range;
+pub mod relu;
+pub mod rescale;
+#[cfg(test)]
+mod testing;
+pub mod value;
+
+pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
+pub use range::{
+    LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign, SignedCell,
+    UnsignedCell,
+};
+pub use relu::{ReluChip, ReluConfig, ReluInstructions};
+pub use rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleSpec};
+
+/// A cell holding one field element, the currency between chips.
+pub type Cell<F> = halo2_proofs::circuit::AssignedCell<F, F>;

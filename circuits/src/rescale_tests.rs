@@ -1,0 +1,174 @@
+use super::*;
+use crate::dev::assert_fails_with;
+use crate::range::LookupRangeChip;
+use crate::testing::{configure, expose, felts, mock, mock_fp, sources, Chips, LOOKUPS};
+use crate::value::felt;
+use ff::Field;
+use halo2_proofs::{
+    circuit::SimpleFloorPlanner,
+    plonk::{Circuit, ConstraintSystem},
+};
+use pasta_curves::Fp;
+
+const QUOTIENT_RANGE: &str = "'range check t quotient'";
+const REMAINDER_RANGE: &str = "'range check t remainder'";
+
+/// Rescales `xs` by `2^shift` with offset `offset`; `qs` and `rs` may be tampered with.
+#[derive(Clone, Debug, Default)]
+struct Fixture {
+    xs: Vec<i64>,
+    shift: u32,
+    offset: i64,
+    bits: u32,
+    qs: Vec<Fp>,
+    rs: Vec<Fp>,
+}
+
+impl Fixture {
+    fn honest(xs: &[i64], shift: u32, offset: i64, bits: u32) -> Self {
+        let (qs, rs): (Vec<_>, Vec<_>) = xs
+            .iter()
+            .map(|x| {
+                let (q, r) = floor_div(x + offset, 1 << shift);
+                (felt::<Fp>(q), felt::<Fp>(r))
+            })
+            .unzip();
+        Self {
+            xs: xs.to_vec(),
+            shift,
+            offset,
+            bits,
+            qs,
+            rs,
+        }
+    }
+
+    fn quotients(&self) -> Vec<i64> {
+        self.xs
+            .iter()
+            .map(|x| floor_div(x + self.offset, 1 << self.shift).0)
+            .collect()
+    }
+}
+
+/// The reference: floor division with a non-negative remainder.
+fn floor_div(x: i64, d: i64) -> (i64, i64) {
+    (x.div_euclid(d), x.rem_euclid(d))
+}
+
+impl Circuit<Fp> for Fixture {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        chips.range.table().load(&mut layouter)?;
+        let xs = sources(&mut layouter, &chips, &felts(&self.xs))?;
+        let range = LookupRangeChip::construct(chips.range.clone());
+        let chip = RescaleChip::construct(chips.rescale.clone(), range);
+        let spec = RescaleSpec {
+            shift: self.shift,
+            offset: felt(self.offset),
+            quotient_bits: self.bits,
+        };
+        let known = |v: &[Fp]| v.iter().map(|v| Value::known(*v)).collect::<Vec<_>>();
+        let qs = chip.rescale(
+            &mut layouter,
+            "t",
+            &xs,
+            spec,
+            &known(&self.qs),
+            &known(&self.rs),
+        )?;
+        let cells: Vec<_> = qs.iter().map(|q| q.cell().clone()).collect();
+        expose(&mut layouter, &chips, &cells)
+    }
+}
+
+#[test]
+fn rescale_floor_matches_reference() {
+    let f = Fixture::honest(
+        &[0, 1, 255, 256, 257, -1, -256, -257, 1000, -1000],
+        8,
+        0,
+        16,
+    );
+    assert_eq!(mock(&f, &f.quotients()), Ok(()));
+}
+
+#[test]
+fn rescale_half_up_matches_reference() {
+    let f = Fixture::honest(&[0, 7, 8, 9, -8, -9, -7, 23], 4, 8, 16);
+    assert_eq!(f.quotients(), vec![0, 0, 1, 1, 0, -1, 0, 1]);
+    assert_eq!(mock(&f, &f.quotients()), Ok(()));
+}
+
+#[test]
+fn rescale_by_one_has_zero_remainder() {
+    let f = Fixture::honest(&[5, -5, 0], 0, 0, 8);
+    assert_eq!(mock(&f, &f.quotients()), Ok(()));
+}
+
+#[test]
+fn rescale_quotient_at_range_edges_is_accepted() {
+    // q = 127 and q = -128 for an 8-bit quotient.
+    let f = Fixture::honest(&[127 * 16 + 15, -128 * 16], 4, 0, 8);
+    assert_eq!(mock(&f, &f.quotients()), Ok(()));
+}
+
+#[test]
+fn rescale_quotient_just_outside_declared_range_is_rejected() {
+    let f = Fixture::honest(&[128 * 16], 4, 0, 8);
+    assert_fails_with(mock(&f, &f.quotients()), LOOKUPS, &[QUOTIENT_RANGE]);
+    let f = Fixture::honest(&[-129 * 16 + 15], 4, 0, 8);
+    assert_fails_with(mock(&f, &f.quotients()), LOOKUPS, &[QUOTIENT_RANGE]);
+}
+
+#[test]
+fn rescale_quotient_off_by_one_is_rejected() {
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    let public = f.quotients();
+    f.qs[0] += Fp::ONE;
+    assert_fails_with(
+        mock(&f, &[public[0] + 1]),
+        LOOKUPS,
+        &[RescaleConfig::IDENTITY],
+    );
+}
+
+#[test]
+fn rescale_quotient_off_by_one_with_negative_remainder_is_rejected() {
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    let public = f.quotients();
+    f.qs[0] += Fp::ONE;
+    f.rs[0] -= felt::<Fp>(16);
+    assert_fails_with(mock(&f, &[public[0] + 1]), LOOKUPS, &[REMAINDER_RANGE]);
+}
+
+#[test]
+fn rescale_remainder_equal_to_divisor_is_rejected() {
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    let public = f.quotients();
+    f.qs[0] -= Fp::ONE;
+    f.rs[0] += felt::<Fp>(16);
+    assert_fails_with(mock(&f, &[public[0] - 1]), LOOKUPS, &[REMAINDER_RANGE]);
+}
+
+#[test]
+fn rescale_quotient_wrapped_around_the_field_is_rejected() {
+    // q' = q - 1/2^s and r' = r + 1 satisfy the identity modulo p: q' is a ~254-bit element.
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    let inv = Option::<Fp>::from(felt::<Fp>(16).invert()).unwrap_or(Fp::ZERO);
+    f.qs[0] -= inv;
+    f.rs[0] += Fp::ONE;
+    let claimed = f.qs[0];
+    let verdict = mock_fp(&f, vec![claimed]);
+    assert_fails_with(verdict, LOOKUPS, &[QUOTIENT_RANGE]);
+}

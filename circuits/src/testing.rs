@@ -1,0 +1,108 @@
+//! Shared fixtures for the chips' MockProver tests: every chip configured over its own
+//! columns, at a small dot width so multi-row dot products are cheap to test.
+
+use halo2_proofs::{
+    circuit::{Layouter, Value},
+    dev::{MockProver, VerifyFailure},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance},
+};
+use pasta_curves::Fp;
+
+use crate::range::{LookupRangeConfig, RangeTableConfig};
+use crate::value::felt;
+use crate::{Cell, FixedDotConfig, ReluConfig, RescaleConfig};
+
+pub(crate) const K: u32 = 10;
+pub(crate) const WIDTH: usize = 4;
+pub(crate) const LOOKUPS: &[&str] = &[LookupRangeConfig::LOOKUP];
+
+#[derive(Clone, Debug)]
+pub(crate) struct Chips {
+    pub range: LookupRangeConfig,
+    pub dot: FixedDotConfig,
+    pub rescale: RescaleConfig,
+    pub relu: ReluConfig,
+    pub source: Column<Advice>,
+    pub instance: Column<Instance>,
+}
+
+pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+    let mut advice = || meta.advice_column();
+    let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
+    let [acc, z, limb, a0, a1, a2, source] = [(); 7].map(|_| advice());
+    let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
+    let [bias, tag, radix, offset, c, d] = [(); 6].map(|_| meta.fixed_column());
+    let table = RangeTableConfig::configure(meta);
+    let instance = meta.instance_column();
+    meta.enable_equality(source);
+    meta.enable_equality(instance);
+    Chips {
+        range: LookupRangeConfig::configure(meta, z, limb, [tag, radix, offset], table),
+        dot: FixedDotConfig::configure(meta, x, w, acc, bias),
+        rescale: RescaleConfig::configure(meta, [a0, a1, a2], [c, d]),
+        relu: ReluConfig::configure(meta, [a0, a1, a2]),
+        source,
+        instance,
+    }
+}
+
+/// Assigns `values` as free witnesses in the source column (they stand for cells that other
+/// chips produced).
+pub(crate) fn sources(
+    layouter: &mut impl Layouter<Fp>,
+    chips: &Chips,
+    values: &[Fp],
+) -> Result<Vec<Cell<Fp>>, Error> {
+    layouter.assign_region(
+        || "sources",
+        |mut region| {
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    region.assign_advice(|| "source", chips.source, i, || Value::known(*v))
+                })
+                .collect()
+        },
+    )
+}
+
+/// Constrains `cells` to the instance column, in order.
+pub(crate) fn expose(
+    layouter: &mut impl Layouter<Fp>,
+    chips: &Chips,
+    cells: &[Cell<Fp>],
+) -> Result<(), Error> {
+    for (row, cell) in cells.iter().enumerate() {
+        layouter.constrain_instance(cell.cell(), chips.instance, row)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn felts(values: &[i64]) -> Vec<Fp> {
+    values.iter().map(|v| felt(*v)).collect()
+}
+
+/// Runs the mock prover; a synthesis error means the fixture itself is broken.
+pub(crate) fn mock<C: Circuit<Fp>>(circuit: &C, public: &[i64]) -> Result<(), Vec<VerifyFailure>> {
+    mock_fp(circuit, felts(public))
+}
+
+/// [`mock`] with public values given as field elements.
+pub(crate) fn mock_fp<C: Circuit<Fp>>(
+    circuit: &C,
+    public: Vec<Fp>,
+) -> Result<(), Vec<VerifyFailure>> {
+    match MockProver::run(K, circuit, vec![public]) {
+        Ok(prover) => prover.verify(),
+        Err(e) => broken(e),
+    }
+}
+
+#[expect(
+    clippy::panic,
+    reason = "test fixture: a synthesis error is a broken test"
+)]
+fn broken(e: Error) -> ! {
+    panic!("synthesis failed: {e:?}")
+}
