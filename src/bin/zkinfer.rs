@@ -1,1 +1,2 @@
+//! The `zkinfer` command line.
 fn main() {}

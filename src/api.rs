@@ -1,0 +1,599 @@
+//! Compile → set up → prove → verify.
+//!
+//! ```text
+//! CompiledModel::compile(float graph, calibration)   // or CompiledModel::load(path)
+//!   └─ Prover::setup(&model, &ParamsCache)   // IPA params (cached per k) + proving key
+//!        └─ prover.prove(&input)              // → ProofBundle (serde, versioned)
+//! Verifier::setup(&model, &ParamsCache)        // rebuilds the verifying key from the model
+//!   └─ verifier.verify(&bundle)              // → outputs, or a typed VerifyError
+//! ```
+//!
+//! halo2 0.4 cannot serialise a verifying key, so the compiled model file is what a verifier
+//! needs; the blake2b digest of the key's pinned description ([`Verifier::model_digest`])
+//! identifies the model (its weights are fixed-column commitments inside the key).
+
+use std::fs;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use blake2::{Blake2b, Digest};
+use halo2_proofs::{
+    plonk::{
+        create_proof, keygen_pk, keygen_vk, verify_proof, BatchVerifier, ProvingKey,
+        SingleVerifier, VerifyingKey,
+    },
+    poly::commitment::Params,
+    transcript::{Blake2bRead, Blake2bWrite, Challenge255},
+};
+use pasta_curves::{EqAffine, Fp};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use serde::{Deserialize, Serialize};
+
+use crate::circuit::{instances, ModelCircuit};
+use crate::error::{CompileError, Error, ProveError, VerifyError};
+use crate::ir::FloatGraph;
+use crate::layout::{self, Layout};
+use crate::qgraph::QGraph;
+use crate::quant::{self, QuantOptions, QuantReport};
+use crate::witness;
+
+/// Version of the compiled-model file format.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// Version of the proof-bundle format.
+pub const BUNDLE_FORMAT_VERSION: u32 = 1;
+/// Version of the circuit: changes whenever a change alters verifying keys.
+pub const CIRCUIT_VERSION: u32 = 1;
+
+/// How to compile a float model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompileOptions {
+    /// Quantisation knobs.
+    pub quant: QuantOptions,
+    /// Make the input a public value (default: private).
+    pub public_input: bool,
+}
+
+/// A quantised model laid out as a circuit: what a prover and a verifier both load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledModel {
+    /// [`MODEL_FORMAT_VERSION`] of the file.
+    pub format_version: u32,
+    /// [`CIRCUIT_VERSION`] the model was compiled for.
+    pub circuit_version: u32,
+    /// The integer graph: the model's meaning.
+    pub graph: QGraph,
+    /// Whether the input is a public value.
+    pub public_input: bool,
+    /// Float-vs-integer error on the calibration set.
+    pub quant_report: Option<QuantReport>,
+}
+
+impl CompiledModel {
+    /// Quantises `graph` with scales from `calibration` (flat float inputs) and lays it out.
+    pub fn compile(
+        graph: &FloatGraph,
+        calibration: &[Vec<f32>],
+        options: &CompileOptions,
+    ) -> Result<Self, Error> {
+        let (qgraph, report) = quant::quantise(graph, calibration, &options.quant)?;
+        let mut model = Self::from_graph(qgraph, options.public_input)?;
+        model.quant_report = Some(report);
+        Ok(model)
+    }
+
+    /// Wraps an integer graph, checking that it lays out.
+    pub fn from_graph(graph: QGraph, public_input: bool) -> Result<Self, CompileError> {
+        let model = Self {
+            format_version: MODEL_FORMAT_VERSION,
+            circuit_version: CIRCUIT_VERSION,
+            graph,
+            public_input,
+            quant_report: None,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// The circuit's shape.
+    pub fn layout(&self) -> Result<Layout, CompileError> {
+        layout::plan(&self.graph, self.public_input)
+    }
+
+    /// Structural checks, so that a damaged or hand-edited file fails here with a reason
+    /// rather than inside halo2.
+    pub fn validate(&self) -> Result<(), CompileError> {
+        let invalid = |node: &str, reason: String| CompileError::Invalid {
+            node: node.to_string(),
+            reason,
+        };
+        let mut len = self.graph.input.len;
+        for t in
+            std::iter::once(&self.graph.input).chain(self.graph.nodes.iter().map(|n| &n.output))
+        {
+            if !(1..=zkinfer_circuits::range::MAX_RANGE_BITS).contains(&t.bits) {
+                return Err(invalid(
+                    &t.name,
+                    format!("{} bits is outside 1..=62", t.bits),
+                ));
+            }
+        }
+        if self.graph.nodes.is_empty() {
+            return Err(invalid("model", "no nodes".into()));
+        }
+        for node in &self.graph.nodes {
+            match &node.op {
+                crate::qgraph::QOp::Dense(d) => {
+                    let (out, inp) = d.weights.dim();
+                    if inp != len || out != d.bias.len() || out != node.output.len {
+                        return Err(invalid(
+                            &node.name,
+                            format!("weights {:?} do not fit input {len}", d.weights.dim()),
+                        ));
+                    }
+                    if d.shift > zkinfer_circuits::range::MAX_RANGE_BITS {
+                        return Err(invalid(&node.name, format!("shift {} too large", d.shift)));
+                    }
+                    let needed = d.accumulator_bits(self.graph_input_bits_for(node));
+                    if needed > quant::MAX_ACCUMULATOR_BITS {
+                        return Err(invalid(
+                            &node.name,
+                            format!("accumulator needs {needed} bits"),
+                        ));
+                    }
+                }
+                crate::qgraph::QOp::Relu => {
+                    if node.output.len != len {
+                        return Err(invalid(
+                            &node.name,
+                            format!("output {} != input {len}", node.output.len),
+                        ));
+                    }
+                }
+            }
+            len = node.output.len;
+        }
+        self.layout().map(drop)
+    }
+
+    fn graph_input_bits_for(&self, node: &crate::qgraph::QNode) -> u32 {
+        let index = self
+            .graph
+            .nodes
+            .iter()
+            .position(|n| std::ptr::eq(n, node))
+            .unwrap_or(0);
+        match index.checked_sub(1) {
+            Some(prev) => self.graph.nodes[prev].output.bits,
+            None => self.graph.input.bits,
+        }
+    }
+
+    /// Writes the model as JSON, atomically: a temporary file renamed into place, so a
+    /// failure never leaves a partial file.
+    pub fn save(&self, path: &Path) -> Result<(), CompileError> {
+        write_json_atomic(path, self).map_err(|source| CompileError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Reads a model, checking its format version and structure.
+    pub fn load(path: &Path) -> Result<Self, CompileError> {
+        let shown = path.display().to_string();
+        let file = fs::File::open(path).map_err(|source| CompileError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_reader(BufReader::new(file)).map_err(|e| CompileError::Format {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        let found = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if found != Some(u64::from(MODEL_FORMAT_VERSION)) {
+            return Err(CompileError::Version {
+                path: shown,
+                found: found.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+                expected: MODEL_FORMAT_VERSION,
+            });
+        }
+        let model: Self = serde_json::from_value(value).map_err(|e| CompileError::Format {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Float input → integer input of this model (see [`quant::quantise_input`]).
+    pub fn quantise_input(&self, input: &[f32], clamp: bool) -> Result<Vec<i64>, Error> {
+        Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
+    }
+}
+
+/// Where IPA parameters are cached: one file per `k`, generated on first use.
+///
+/// Location: `$ZKINFER_PARAMS_DIR` if set, else `$XDG_CACHE_HOME/zkinfer/params`, else
+/// `$HOME/.cache/zkinfer/params`, else `./.zkinfer-params`. Parameters are derived from a
+/// fixed string (no trusted setup), so a cached file is only a speed-up: deleting it is safe.
+#[derive(Clone, Debug)]
+pub struct ParamsCache {
+    dir: PathBuf,
+}
+
+impl ParamsCache {
+    /// A cache in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The documented default location.
+    pub fn from_env() -> Self {
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let dir = var("ZKINFER_PARAMS_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("zkinfer/params")))
+            .or_else(|| var("HOME").map(|d| d.join(".cache/zkinfer/params")))
+            .unwrap_or_else(|| PathBuf::from(".zkinfer-params"));
+        Self { dir }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file holding parameters for `k`.
+    pub fn path(&self, k: u32) -> PathBuf {
+        self.dir.join(format!("ipa-pasta-k{k}.params"))
+    }
+
+    /// Parameters for `k`: read from the cache, or generated and then cached.
+    pub fn get(&self, k: u32) -> Result<Params<EqAffine>, ProveError> {
+        let path = self.path(k);
+        let err = |reason: String| ProveError::Params {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Ok(file) = fs::File::open(&path) {
+            if let Ok(params) = Params::<EqAffine>::read(&mut BufReader::new(file)) {
+                if params.k() == k {
+                    return Ok(params);
+                }
+            }
+            // A damaged cache file is regenerated, not trusted.
+        }
+        let params = Params::<EqAffine>::new(k);
+        fs::create_dir_all(&self.dir).map_err(|e| err(e.to_string()))?;
+        write_atomic(&path, |w| params.write(w)).map_err(|e| err(e.to_string()))?;
+        Ok(params)
+    }
+}
+
+/// The verifying key's identity: blake2b-256 of its pinned description, hex.
+fn vk_digest(vk: &VerifyingKey<EqAffine>) -> String {
+    let mut hasher = Blake2b::<blake2::digest::consts::U32>::new();
+    hasher.update(format!("{:?}", vk.pinned()).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+fn keygen_err(e: halo2_proofs::plonk::Error) -> ProveError {
+    ProveError::Halo2 {
+        stage: "key generation",
+        reason: format!("{e:?}"),
+    }
+}
+
+fn build_vk(
+    model: &CompiledModel,
+    params: &Params<EqAffine>,
+) -> Result<VerifyingKey<EqAffine>, ProveError> {
+    keygen_vk(
+        params,
+        &ModelCircuit::for_keygen(&model.graph, model.public_input),
+    )
+    .map_err(keygen_err)
+}
+
+/// A proof of one inference, with its public values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofBundle {
+    /// [`BUNDLE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// [`CIRCUIT_VERSION`] of the prover.
+    pub circuit_version: u32,
+    /// Digest of the model's verifying key.
+    pub model_digest: String,
+    /// The proven outputs, as integers of the output tensor.
+    pub outputs: Vec<i64>,
+    /// The same outputs as real numbers (`outputs / 2^scale`), for convenience; checked
+    /// against `outputs` on verification.
+    pub outputs_float: Vec<f64>,
+    /// The integer input, when the model's input is public.
+    pub public_input: Option<Vec<i64>>,
+    /// The halo2 proof, hex.
+    pub proof: String,
+}
+
+impl ProofBundle {
+    /// Writes the bundle as JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        write_json_atomic(path, self).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads a bundle.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let file_err = |reason: String| Error::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| file_err(format!("not a proof bundle: {e}")))
+    }
+}
+
+/// Keys and parameters for proving one model.
+#[derive(Debug)]
+pub struct Prover<'m> {
+    model: &'m CompiledModel,
+    params: Params<EqAffine>,
+    pk: ProvingKey<EqAffine>,
+    digest: String,
+}
+
+impl<'m> Prover<'m> {
+    /// Loads (or generates and caches) parameters and builds the proving key.
+    pub fn setup(model: &'m CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
+        let k = model.layout()?.k;
+        let params = cache.get(k)?;
+        let vk = build_vk(model, &params)?;
+        let digest = vk_digest(&vk);
+        let pk = keygen_pk(
+            &params,
+            vk,
+            &ModelCircuit::for_keygen(&model.graph, model.public_input),
+        )
+        .map_err(keygen_err)?;
+        Ok(Self {
+            model,
+            params,
+            pk,
+            digest,
+        })
+    }
+
+    /// The model's identity.
+    pub fn model_digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Proves the model on a float input (quantised to the model's input scale; out-of-range
+    /// values are an error unless `clamp`).
+    pub fn prove(&self, input: &[f32], clamp: bool) -> Result<ProofBundle, Error> {
+        let x = self.model.quantise_input(input, clamp)?;
+        self.prove_integer(&x)
+    }
+
+    /// Proves the model on an integer input.
+    pub fn prove_integer(&self, input: &[i64]) -> Result<ProofBundle, Error> {
+        let graph = &self.model.graph;
+        let witness = witness::generate(graph, input, layout::DOT_WIDTH)?;
+        let outputs = witness.output().to_vec();
+        let public = instances(graph, self.model.public_input, &outputs, input);
+        let circuit = ModelCircuit::for_proving(graph, self.model.public_input, &witness);
+        let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
+        create_proof(
+            &self.params,
+            &self.pk,
+            &[circuit],
+            &[&[&public]],
+            UnwrapErr(SysRng),
+            &mut transcript,
+        )
+        .map_err(|e| ProveError::Halo2 {
+            stage: "proving",
+            reason: format!("{e:?}"),
+        })?;
+        Ok(ProofBundle {
+            format_version: BUNDLE_FORMAT_VERSION,
+            circuit_version: CIRCUIT_VERSION,
+            model_digest: self.digest.clone(),
+            outputs_float: graph.outputs_to_float(&outputs),
+            outputs,
+            public_input: self.model.public_input.then(|| input.to_vec()),
+            proof: hex::encode(transcript.finalize()),
+        })
+    }
+}
+
+/// What a verifier holds: parameters and the verifying key rebuilt from the model.
+#[derive(Debug)]
+pub struct Verifier<'m> {
+    model: &'m CompiledModel,
+    params: Params<EqAffine>,
+    vk: VerifyingKey<EqAffine>,
+    digest: String,
+}
+
+impl<'m> Verifier<'m> {
+    /// Loads parameters and rebuilds the verifying key.
+    pub fn setup(model: &'m CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
+        let k = model.layout()?.k;
+        let params = cache.get(k)?;
+        let vk = build_vk(model, &params)?;
+        let digest = vk_digest(&vk);
+        Ok(Self {
+            model,
+            params,
+            vk,
+            digest,
+        })
+    }
+
+    /// The model's identity: the digest a bundle must name.
+    pub fn model_digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Checks a bundle and returns its outputs as real numbers.
+    ///
+    /// Versions, the model digest, lengths and ranges are checked before any cryptography.
+    pub fn verify(&self, bundle: &ProofBundle) -> Result<Vec<f64>, VerifyError> {
+        let (public, proof) = self.precheck(bundle)?;
+        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(proof.as_slice());
+        verify_proof(
+            &self.params,
+            &self.vk,
+            SingleVerifier::new(&self.params),
+            &[&[&public]],
+            &mut transcript,
+        )
+        .map_err(|e| VerifyError::InvalidProof(format!("{e:?}")))?;
+        Ok(self.model.graph.outputs_to_float(&bundle.outputs))
+    }
+
+    /// Checks many bundles with one multi-scalar multiplication; `Ok` only if every one is
+    /// valid. On failure, verify them one by one to find the culprit.
+    pub fn verify_batch(&self, bundles: &[ProofBundle]) -> Result<(), VerifyError> {
+        let mut batch = BatchVerifier::new();
+        for bundle in bundles {
+            let (public, proof) = self.precheck(bundle)?;
+            batch.add_proof(vec![vec![public]], proof);
+        }
+        if batch.finalize(&self.params, &self.vk) {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidProof(
+                "batch verification failed".into(),
+            ))
+        }
+    }
+
+    fn precheck(&self, bundle: &ProofBundle) -> Result<(Vec<Fp>, Vec<u8>), VerifyError> {
+        if bundle.format_version != BUNDLE_FORMAT_VERSION {
+            return Err(VerifyError::FormatVersion {
+                found: bundle.format_version,
+                expected: BUNDLE_FORMAT_VERSION,
+            });
+        }
+        if bundle.circuit_version != CIRCUIT_VERSION {
+            return Err(VerifyError::CircuitVersion {
+                found: bundle.circuit_version,
+                expected: CIRCUIT_VERSION,
+            });
+        }
+        if bundle.model_digest != self.digest {
+            return Err(VerifyError::ModelMismatch {
+                found: bundle.model_digest.clone(),
+                expected: self.digest.clone(),
+            });
+        }
+        let graph = &self.model.graph;
+        check_public("outputs", &bundle.outputs, graph.output())?;
+        if bundle.outputs_float.len() != bundle.outputs.len() {
+            return Err(VerifyError::Shape {
+                field: "outputs_float",
+                expected: bundle.outputs.len(),
+                got: bundle.outputs_float.len(),
+            });
+        }
+        for (index, (q, f)) in bundle.outputs.iter().zip(&bundle.outputs_float).enumerate() {
+            let expected = graph.output().to_float(*q);
+            if expected != *f {
+                return Err(VerifyError::FloatMismatch {
+                    index,
+                    expected,
+                    got: *f,
+                });
+            }
+        }
+        let input = match (&bundle.public_input, self.model.public_input) {
+            (Some(x), true) => {
+                check_public("public_input", x, &graph.input)?;
+                x.as_slice()
+            }
+            (None, false) => &[],
+            (given, _) => {
+                let got = given.as_ref().map_or(0, Vec::len);
+                let expected = if self.model.public_input {
+                    graph.input.len
+                } else {
+                    0
+                };
+                return Err(VerifyError::Shape {
+                    field: "public_input",
+                    expected,
+                    got,
+                });
+            }
+        };
+        let proof = hex::decode(&bundle.proof)
+            .map_err(|e| VerifyError::InvalidProof(format!("proof is not hex: {e}")))?;
+        Ok((
+            instances(graph, self.model.public_input, &bundle.outputs, input),
+            proof,
+        ))
+    }
+}
+
+fn check_public(
+    field: &'static str,
+    values: &[i64],
+    tensor: &crate::qgraph::QTensor,
+) -> Result<(), VerifyError> {
+    if values.len() != tensor.len {
+        return Err(VerifyError::Shape {
+            field,
+            expected: tensor.len,
+            got: values.len(),
+        });
+    }
+    match values
+        .iter()
+        .position(|v| !(tensor.min()..=tensor.max()).contains(v))
+    {
+        Some(index) => Err(VerifyError::OutOfRange {
+            field,
+            index,
+            value: values[index],
+            min: tensor.min(),
+            max: tensor.max(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    write_atomic(path, |w| {
+        serde_json::to_writer(w, value).map_err(std::io::Error::other)
+    })
+}
+
+/// Writes through a temporary file in the same folder, then renames it into place.
+fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut w = BufWriter::new(fs::File::create(&tmp)?);
+        write(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        drop(w);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

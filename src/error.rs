@@ -1,0 +1,313 @@
+//! Typed errors, one enum per pipeline stage, wrapped by [`Error`].
+//!
+//! Every variant names what is at fault (node, tensor, index, value, range or field) so that
+//! a user can act on the message without a debugger.
+
+use thiserror::Error;
+
+/// Errors in the float graph: import and validation.
+#[derive(Debug, Error)]
+pub enum IrError {
+    /// The model file could not be read or decoded.
+    #[error("cannot read model {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An operator that this version cannot prove.
+    #[error("unsupported operator {op} at node '{node}'{detail}")]
+    Unsupported {
+        /// The ONNX op type.
+        op: String,
+        /// The node's name.
+        node: String,
+        /// What about it is unsupported (may be empty).
+        detail: String,
+    },
+    /// A node refers to a tensor nobody produced.
+    #[error("node '{node}' reads tensor '{tensor}', which is neither an input, an initializer nor an earlier output")]
+    UnknownTensor {
+        /// The node.
+        node: String,
+        /// The missing tensor.
+        tensor: String,
+    },
+    /// Shapes that do not fit together.
+    #[error("shape mismatch at node '{node}': expected {expected}, got {got}")]
+    Shape {
+        /// The node.
+        node: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        got: String,
+    },
+    /// A constant that is not finite, or of a type this version does not read.
+    #[error("bad constant '{tensor}': {reason}")]
+    BadConstant {
+        /// The tensor.
+        tensor: String,
+        /// Why.
+        reason: String,
+    },
+    /// The graph has no layers or no output.
+    #[error("the model is empty: {0}")]
+    Empty(String),
+}
+
+/// Errors choosing scales and converting floats to integers.
+#[derive(Debug, Error)]
+pub enum QuantError {
+    /// A float that is NaN or infinite.
+    #[error("{tensor}[{index}] is {value}, which is not a finite number")]
+    NotFinite {
+        /// The tensor.
+        tensor: String,
+        /// The flat index.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A value beyond the calibrated range of its tensor.
+    #[error("{tensor}[{index}] = {value} lies outside the calibrated range [{min}, {max}] (use clamping to saturate instead)")]
+    OutOfRange {
+        /// The tensor.
+        tensor: String,
+        /// The flat index.
+        index: usize,
+        /// The value.
+        value: f64,
+        /// Smallest representable value.
+        min: f64,
+        /// Largest representable value.
+        max: f64,
+    },
+    /// Input length does not match the model.
+    #[error("input has {got} values, the model's input '{tensor}' takes {expected}")]
+    InputLength {
+        /// The input tensor.
+        tensor: String,
+        /// Values the model takes.
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// The bit budget cannot hold a layer's accumulator.
+    #[error(
+        "node '{node}': accumulator needs {needed} bits, more than the {budget} the circuit allows"
+    )]
+    Overflow {
+        /// The node.
+        node: String,
+        /// Bits needed.
+        needed: u32,
+        /// Bits allowed.
+        budget: u32,
+    },
+    /// No calibration data.
+    #[error("calibration needs at least one input")]
+    NoCalibration,
+}
+
+/// Errors running the integer forward pass.
+#[derive(Debug, Error)]
+pub enum WitnessError {
+    /// An integer outside the declared range of its tensor: the circuit could not prove it.
+    #[error(
+        "node '{node}': {tensor}[{index}] = {value} is outside its declared range [{min}, {max}]"
+    )]
+    OutOfRange {
+        /// The node.
+        node: String,
+        /// The tensor (or intermediate) name.
+        tensor: String,
+        /// The flat index.
+        index: usize,
+        /// The value.
+        value: i128,
+        /// Range minimum.
+        min: i64,
+        /// Range maximum.
+        max: i64,
+    },
+    /// Input length does not match.
+    #[error("input has {got} values, the model takes {expected}")]
+    InputLength {
+        /// Expected.
+        expected: usize,
+        /// Given.
+        got: usize,
+    },
+}
+
+/// Errors reading, writing or building a compiled model.
+#[derive(Debug, Error)]
+pub enum CompileError {
+    /// File I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a compiled model, or is damaged.
+    #[error("{path} is not a valid zkinfer model: {reason}")]
+    Format {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Written by another format version.
+    #[error("{path} has model format version {found}; this zkinfer reads version {expected}")]
+    Version {
+        /// The file.
+        path: String,
+        /// Found.
+        found: u32,
+        /// Supported.
+        expected: u32,
+    },
+    /// The model is structurally invalid.
+    #[error("invalid model: node '{node}': {reason}")]
+    Invalid {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// The circuit would need more rows than any supported k.
+    #[error("the circuit needs {rows} rows, beyond the largest supported k = {max_k}")]
+    TooLarge {
+        /// Rows needed.
+        rows: usize,
+        /// Largest k.
+        max_k: u32,
+    },
+}
+
+/// Errors generating parameters or keys, or proving.
+#[derive(Debug, Error)]
+pub enum ProveError {
+    /// Parameter cache I/O.
+    #[error("parameter cache {path}: {reason}")]
+    Params {
+        /// The file or folder.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// halo2 refused to build keys or a proof.
+    #[error("{stage} failed: {reason}")]
+    Halo2 {
+        /// keygen or proving.
+        stage: &'static str,
+        /// halo2's error.
+        reason: String,
+    },
+}
+
+/// Why a proof was rejected.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The bundle's format version is not this library's.
+    #[error("proof bundle format version {found}; this zkinfer verifies version {expected}")]
+    FormatVersion {
+        /// Found.
+        found: u32,
+        /// Supported.
+        expected: u32,
+    },
+    /// The bundle was made for another circuit version.
+    #[error(
+        "proof made with circuit version {found}; this zkinfer builds circuit version {expected}"
+    )]
+    CircuitVersion {
+        /// Found.
+        found: u32,
+        /// Supported.
+        expected: u32,
+    },
+    /// The bundle names another model's verifying key.
+    #[error("proof is for model {found}, not for this model ({expected})")]
+    ModelMismatch {
+        /// Digest in the bundle.
+        found: String,
+        /// Digest of the model given.
+        expected: String,
+    },
+    /// Wrong number of public values.
+    #[error("{field} has {got} values; the model has {expected}")]
+    Shape {
+        /// The bundle field.
+        field: &'static str,
+        /// Expected.
+        expected: usize,
+        /// Given.
+        got: usize,
+    },
+    /// A public value outside its declared range.
+    #[error("{field}[{index}] = {value} is outside its declared range [{min}, {max}]")]
+    OutOfRange {
+        /// The bundle field.
+        field: &'static str,
+        /// Index.
+        index: usize,
+        /// Value.
+        value: i64,
+        /// Range minimum.
+        min: i64,
+        /// Range maximum.
+        max: i64,
+    },
+    /// The float outputs do not match the integer outputs at the model's scale.
+    #[error("outputs_float[{index}] = {got} does not equal the proven output {expected}")]
+    FloatMismatch {
+        /// Index.
+        index: usize,
+        /// Derived from the integer output.
+        expected: f64,
+        /// In the bundle.
+        got: f64,
+    },
+    /// The proof does not verify: tampered bytes, outputs or inputs.
+    #[error("the proof is invalid for these public values: {0}")]
+    InvalidProof(String),
+    /// Parameters could not be loaded.
+    #[error(transparent)]
+    Setup(#[from] ProveError),
+}
+
+/// Any zkinfer error.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Float graph.
+    #[error(transparent)]
+    Ir(#[from] IrError),
+    /// Quantisation.
+    #[error(transparent)]
+    Quant(#[from] QuantError),
+    /// Integer forward pass.
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    /// Compiled model.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// Setup and proving.
+    #[error(transparent)]
+    Prove(#[from] ProveError),
+    /// Verification.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Input or bundle files.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,160 @@
+//! Input files: one or more flat float samples from JSON.
+//!
+//! Accepted forms (numbers may be nested; each sample is flattened row-major):
+//! - EZKL's `{"input_data": [[...], ...]}`: one sample per inner list;
+//! - `{"input": [...]}` or `{"inputs": [[...], ...]}` (the latter is also how the labelled
+//!   evaluation sets store their samples);
+//! - a bare `[[...], ...]` (samples) or `[...]` (one sample of plain numbers).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// Reads every sample in an input file.
+pub fn read_samples(path: &Path) -> Result<Vec<Vec<f32>>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e.to_string()))?;
+    parse_samples(&text).map_err(|reason| file_error(path, reason))
+}
+
+/// Parses samples from JSON text (see the module docs for the forms).
+pub fn parse_samples(text: &str) -> Result<Vec<Vec<f32>>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        if ["NaN", "Infinity"].iter().any(|t| text.contains(t)) {
+            "input contains NaN or Infinity, which is not a finite number".to_string()
+        } else {
+            format!("not valid JSON: {e}")
+        }
+    })?;
+    let (field, data) = match &value {
+        Value::Object(map) => ["input_data", "inputs", "input"]
+            .into_iter()
+            .find_map(|k| map.get(k).map(|v| (k, v)))
+            .ok_or("expected a key \"input_data\", \"inputs\" or \"input\"")?,
+        other => ("top level", other),
+    };
+    let samples: Vec<&Value> = match data {
+        Value::Array(items) if field != "input" && items.iter().all(Value::is_array) => {
+            items.iter().collect()
+        }
+        Value::Array(_) => vec![data],
+        _ => return Err(format!("{field}: expected an array of numbers")),
+    };
+    if samples.is_empty() {
+        return Err(format!("{field}: no samples"));
+    }
+    samples
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut out = Vec::new();
+            flatten(s, &mut out).map_err(|e| format!("{field}[{i}]: {e}"))?;
+            Ok(out)
+        })
+        .collect()
+}
+
+fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), String> {
+    match value {
+        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
+        Value::Number(n) => {
+            let v = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
+            // JSON numbers are f64; the models take f32, as ONNX inputs do.
+            out.push(v as f32);
+            Ok(())
+        }
+        other => Err(format!("value #{} is {other}, not a number", out.len())),
+    }
+}
+
+/// A labelled evaluation set, as in `../shared/models/*.eval.json`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EvalSet {
+    /// Flat inputs.
+    pub inputs: Vec<Vec<f32>>,
+    /// Class labels.
+    pub labels: Vec<usize>,
+    /// The float model's logits per sample, when recorded.
+    #[serde(default)]
+    pub float_logits: Option<Vec<Vec<f64>>>,
+}
+
+impl EvalSet {
+    /// Reads an evaluation set.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e.to_string()))?;
+        let set: Self = serde_json::from_str(&text)
+            .map_err(|e| file_error(path, format!("not an evaluation set: {e}")))?;
+        if set.inputs.len() != set.labels.len() {
+            return Err(file_error(
+                path,
+                format!(
+                    "{} inputs but {} labels",
+                    set.inputs.len(),
+                    set.labels.len()
+                ),
+            ));
+        }
+        Ok(set)
+    }
+}
+
+/// Index of the largest value; the first on ties (as ONNX ArgMax).
+pub fn argmax<T: PartialOrd + Copy>(values: &[T]) -> Option<usize> {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in values.iter().enumerate() {
+        if best.is_none_or(|(_, b)| *v > b) {
+            best = Some((i, *v));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+fn file_error(path: &Path, reason: String) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_forms_are_all_accepted() {
+        assert_eq!(
+            parse_samples(r#"{"input_data": [[1, 2.5]]}"#).unwrap(),
+            vec![vec![1.0, 2.5]]
+        );
+        assert_eq!(
+            parse_samples(r#"{"input": [[1, 2], [3, 4]]}"#).unwrap(),
+            vec![vec![1.0, 2.0, 3.0, 4.0]]
+        );
+        assert_eq!(
+            parse_samples("[[1], [2]]").unwrap(),
+            vec![vec![1.0], vec![2.0]]
+        );
+        assert_eq!(parse_samples("[1, 2]").unwrap(), vec![vec![1.0, 2.0]]);
+    }
+
+    #[test]
+    fn input_with_nan_is_a_clear_error() {
+        let err = parse_samples(r#"{"input_data": [[1, NaN]]}"#).unwrap_err();
+        assert!(err.contains("NaN"), "{err}");
+    }
+
+    #[test]
+    fn input_with_a_string_names_the_position() {
+        let err = parse_samples(r#"{"input_data": [[1, "x"]]}"#).unwrap_err();
+        assert!(err.contains("input_data[0]") && err.contains("#1"), "{err}");
+    }
+
+    #[test]
+    fn argmax_takes_the_first_of_ties() {
+        assert_eq!(argmax(&[1, 3, 3, 2]), Some(1));
+        assert_eq!(argmax::<i64>(&[]), None);
+    }
+}
