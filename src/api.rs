@@ -353,8 +353,11 @@ pub struct Prover<'m> {
 impl<'m> Prover<'m> {
     /// Loads (or generates and caches) parameters and builds the proving key.
     pub fn setup(model: &'m CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
-        let k = model.layout()?.k;
-        let params = cache.get(k)?;
+        Self::from_params(model, cache.get(model.layout()?.k)?)
+    }
+
+    /// Builds the proving key with parameters already in hand (of the model's `k`).
+    pub fn from_params(model: &'m CompiledModel, params: Params<EqAffine>) -> Result<Self, Error> {
         let vk = build_vk(model, &params)?;
         let digest = vk_digest(&vk);
         let pk = keygen_pk(
@@ -427,8 +430,11 @@ pub struct Verifier<'m> {
 impl<'m> Verifier<'m> {
     /// Loads parameters and rebuilds the verifying key.
     pub fn setup(model: &'m CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
-        let k = model.layout()?.k;
-        let params = cache.get(k)?;
+        Self::from_params(model, cache.get(model.layout()?.k)?)
+    }
+
+    /// Rebuilds the verifying key with parameters already in hand (of the model's `k`).
+    pub fn from_params(model: &'m CompiledModel, params: Params<EqAffine>) -> Result<Self, Error> {
         let vk = build_vk(model, &params)?;
         let digest = vk_digest(&vk);
         Ok(Self {

@@ -30,6 +30,20 @@ pub fn input_row(graph: &QGraph) -> usize {
     OUTPUT_ROW + graph.output().len
 }
 
+/// Advice columns of the fixed budget: dot inputs, accumulator, range (2), elementwise (3).
+pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 6;
+/// Fixed columns: weights, bias, range (3), rescale (2), plus the 2 table columns.
+pub const FIXED_COLUMNS: usize = DOT_WIDTH + 8;
+/// Lookup arguments: the one shared range table.
+pub const LOOKUP_ARGUMENTS: usize = 1;
+
+/// The constraint system's degree (it sets the extended evaluation domain).
+pub fn degree() -> usize {
+    let mut cs = ConstraintSystem::<Fp>::default();
+    let _ = ModelCircuit::configure(&mut cs);
+    cs.degree()
+}
+
 /// Names of the lookup arguments, in creation order (for MockProver messages).
 pub const LOOKUP_NAMES: &[&str] = &[LookupRangeConfig::LOOKUP];
 

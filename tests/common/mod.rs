@@ -1,0 +1,56 @@
+//! Fixtures shared by the integration tests: the bundled digits MLP, compiled once.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache};
+
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Parameters cached under the target folder, shared by all test binaries.
+pub fn cache() -> ParamsCache {
+    ParamsCache::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
+}
+
+pub fn sample() -> Vec<f32> {
+    input::read_samples(&data("digits_mlp.input.json"))
+        .unwrap()
+        .remove(0)
+}
+
+pub fn eval_set() -> input::EvalSet {
+    input::EvalSet::read(&data("digits_mlp.eval.json")).unwrap()
+}
+
+pub fn compile(public_input: bool) -> CompiledModel {
+    let graph = onnx::import(&data("digits_mlp.onnx")).unwrap();
+    let options = CompileOptions {
+        public_input,
+        ..CompileOptions::default()
+    };
+    CompiledModel::compile(&graph, &eval_set().inputs, &options).unwrap()
+}
+
+/// The digits MLP with a private input, compiled once per test binary.
+pub fn model() -> &'static CompiledModel {
+    static MODEL: OnceLock<CompiledModel> = OnceLock::new();
+    MODEL.get_or_init(|| compile(false))
+}
+
+/// Expected float logits from ONNX Runtime.
+pub fn expected_logits() -> Vec<f64> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("digits_mlp.expected.json")).unwrap())
+            .unwrap();
+    v["output"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}

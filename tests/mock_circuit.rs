@@ -1,0 +1,146 @@
+//! The model circuit under MockProver: the honest witness passes, and each recorded witness
+//! field, perturbed, fails a named constraint. Also thread-count determinism and layout.
+
+mod common;
+
+use halo2_proofs::{
+    dev::MockProver,
+    plonk::{Circuit, ConstraintSystem},
+};
+use pasta_curves::Fp;
+use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
+use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer_circuits::{dev::describe, FixedDotConfig, ReluConfig, RescaleConfig};
+
+fn honest() -> Witness {
+    let model = common::model();
+    let x = model.quantise_input(&common::sample(), false).unwrap();
+    generate(&model.graph, &x, DOT_WIDTH).unwrap()
+}
+
+/// MockProver failures for `witness`, claiming the honest outputs as public values.
+fn failures(witness: &Witness) -> Vec<String> {
+    let model = common::model();
+    let honest = honest();
+    let public = instances(&model.graph, false, honest.output(), &honest.input);
+    let circuit = ModelCircuit::for_proving(&model.graph, false, witness);
+    let k = model.layout().unwrap().k;
+    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
+        Ok(()) => vec![],
+        Err(f) => describe(&f, LOOKUP_NAMES),
+    }
+}
+
+fn assert_names(failures: &[String], name: &str) {
+    assert!(
+        failures.iter().any(|f| f.contains(name)),
+        "no failure names {name:?}: {failures:#?}"
+    );
+}
+
+#[test]
+fn model_circuit_accepts_the_honest_witness() {
+    assert_eq!(failures(&honest()), Vec::<String>::new());
+}
+
+#[test]
+fn model_circuit_perturbed_input_breaks_the_first_dot_product() {
+    let mut w = honest();
+    w.input[5] += 1;
+    assert_names(&failures(&w), FixedDotConfig::FIRST);
+}
+
+#[test]
+fn model_circuit_perturbed_partial_sum_is_rejected() {
+    let mut w = honest();
+    let NodeWitness::Dense { partials, .. } = &mut w.nodes[0] else {
+        panic!("first node is dense")
+    };
+    partials[3][0] += 1;
+    assert_names(&failures(&w), FixedDotConfig::FIRST);
+}
+
+#[test]
+fn model_circuit_perturbed_quotient_is_rejected() {
+    let mut w = honest();
+    let NodeWitness::Dense { quotients, .. } = &mut w.nodes[0] else {
+        panic!("first node is dense")
+    };
+    quotients[2] += 1;
+    assert_names(&failures(&w), RescaleConfig::IDENTITY);
+}
+
+#[test]
+fn model_circuit_perturbed_remainder_is_rejected() {
+    let mut w = honest();
+    let NodeWitness::Dense { remainders, .. } = &mut w.nodes[2] else {
+        panic!("third node is dense")
+    };
+    remainders[0] += 1;
+    assert_names(&failures(&w), RescaleConfig::IDENTITY);
+}
+
+#[test]
+fn model_circuit_perturbed_relu_output_is_rejected() {
+    let mut w = honest();
+    let NodeWitness::Relu { outputs } = &mut w.nodes[1] else {
+        panic!("second node is relu")
+    };
+    outputs[0] += 1;
+    assert_names(&failures(&w), ReluConfig::IDENTITY);
+}
+
+#[test]
+fn model_circuit_wrong_public_output_is_rejected() {
+    let model = common::model();
+    let w = honest();
+    let mut outputs = w.output().to_vec();
+    outputs[0] += 1;
+    let public = instances(&model.graph, false, &outputs, &w.input);
+    let circuit = ModelCircuit::for_proving(&model.graph, false, &w);
+    let result = MockProver::run(model.layout().unwrap().k, &circuit, vec![public])
+        .unwrap()
+        .verify();
+    assert_names(
+        &describe(&result.unwrap_err(), LOOKUP_NAMES),
+        zkinfer_circuits::dev::COPY_FAILURE,
+    );
+}
+
+#[test]
+fn witness_is_identical_at_one_and_many_threads() {
+    let model = common::model();
+    let inputs = common::eval_set().inputs;
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                inputs
+                    .iter()
+                    .map(|x| {
+                        generate(
+                            &model.graph,
+                            &model.quantise_input(x, false).unwrap(),
+                            DOT_WIDTH,
+                        )
+                        .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(run(1), run(4));
+}
+
+#[test]
+fn layout_reserves_enough_blinding_rows() {
+    let mut cs = ConstraintSystem::<Fp>::default();
+    let _ = ModelCircuit::configure(&mut cs);
+    assert!(
+        cs.blinding_factors() + 1 <= UNUSABLE_ROWS,
+        "{} blinding rows",
+        cs.blinding_factors() + 1
+    );
+}
