@@ -1,2 +1,92 @@
-//! Benches.
-fn main() {}
+//! Criterion benches of the pipeline on the bundled digits MLP, grouped by stage: witness
+//! generation (1 thread and all threads), key generation, proving, verification (single and
+//! batched). Proof size is printed next to the timings.
+//!
+//! ```text
+//! cargo bench --bench pipeline
+//! ```
+#![expect(
+    clippy::expect_used,
+    reason = "bench harness: a failure aborts the run"
+)]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use zkinfer::layout::DOT_WIDTH;
+use zkinfer::{input, onnx, witness, CompileOptions, CompiledModel, ParamsCache, Prover, Verifier};
+
+fn model() -> (CompiledModel, Vec<f32>) {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let graph = onnx::import(&data.join("digits_mlp.onnx")).expect("bundled model imports");
+    let calibration = input::EvalSet::read(&data.join("digits_mlp.eval.json"))
+        .expect("eval set")
+        .inputs;
+    let sample = calibration[0].clone();
+    let model =
+        CompiledModel::compile(&graph, &calibration, &CompileOptions::default()).expect("compiles");
+    (model, sample)
+}
+
+fn pipeline(c: &mut Criterion) {
+    let (model, sample) = model();
+    let cache = ParamsCache::from_env();
+    let x = model
+        .quantise_input(&sample, false)
+        .expect("input in range");
+
+    let mut group = c.benchmark_group("witness/digits_mlp");
+    for threads in [1, num_threads()] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        group.bench_function(format!("{threads}_threads"), |b| {
+            b.iter(|| {
+                pool.install(|| witness::generate(&model.graph, &x, DOT_WIDTH).expect("witness"))
+            })
+        });
+    }
+    group.finish();
+
+    let params = cache
+        .get(model.layout().expect("layout").k)
+        .expect("params");
+    let mut group = c.benchmark_group("digits_mlp");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.bench_function("keygen", |b| {
+        b.iter(|| Prover::from_params(&model, params.clone()).expect("keygen"))
+    });
+    let prover = Prover::from_params(&model, params.clone()).expect("keygen");
+    let bundle = prover.prove_integer(&x).expect("prove");
+    let verifier = Verifier::from_params(&model, params).expect("vk");
+    verifier
+        .verify(&bundle)
+        .expect("the proof verifies before timing");
+    println!("digits_mlp proof size: {} bytes", bundle.proof.len() / 2);
+    group.bench_function("prove", |b| {
+        b.iter(|| prover.prove_integer(&x).expect("prove"))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| verifier.verify(&bundle).expect("verify"))
+    });
+    let batch = vec![bundle; 8];
+    group.bench_function("verify_batch_8", |b| {
+        b.iter(|| verifier.verify_batch(&batch).expect("batch"))
+    });
+    group.finish();
+}
+
+fn num_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

@@ -1,0 +1,219 @@
+//! The `zkinfer` binary: the README's CLI flow, and a clear one-line error (non-zero exit)
+//! for each kind of bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zkinfer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .env("ZKINFER_PARAMS_DIR", common::cache().dir())
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = zkinfer(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a failing command and returns its one-line reason.
+fn fails(args: &[&str]) -> String {
+    let out = zkinfer(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let line = err.lines().last().unwrap_or_default().to_string();
+    assert!(line.starts_with("error: "), "{err}");
+    line
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn compiled(dir: &Path) -> std::path::PathBuf {
+    let model = dir.join("digits_mlp.zkm");
+    let onnx = common::data("digits_mlp.onnx");
+    let eval = common::data("digits_mlp.eval.json");
+    ok(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&eval),
+        "-o",
+        s(&model),
+    ]);
+    model
+}
+
+#[test]
+fn cli_compile_prove_verify_inspect_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let proof = dir.path().join("proof.json");
+    let input = common::data("digits_mlp.input.json");
+    let proved: serde_json::Value = serde_json::from_str(&ok(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&input),
+        "-o",
+        s(&proof),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(proved["k"], 10);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
+    assert_eq!(verified["argmax"], 2);
+    assert_eq!(verified["outputs"], proved["outputs"]);
+    let inspected: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
+    assert_eq!(inspected["nodes"].as_array().unwrap().len(), 4);
+    assert_eq!(inspected["lookups"], 1);
+    assert!(ok(&["inspect", s(&model)]).contains("fc1"));
+    let eval = common::data("digits_mlp.eval.json");
+    let acc: serde_json::Value =
+        serde_json::from_str(&ok(&["accuracy", s(&model), s(&eval), "--json"])).unwrap();
+    // Issue 3: quantised accuracy equals the float model's on the evaluation set.
+    assert_eq!(acc["quantised_accuracy"], acc["float_accuracy"]);
+    assert!(acc["max_logit_error"].as_f64().unwrap() < 0.1);
+}
+
+#[test]
+fn cli_malformed_onnx_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, b"\x08\x07this is not a protobuf\xff\xff").unwrap();
+    let eval = common::data("digits_mlp.eval.json");
+    let out = dir.path().join("m.zkm");
+    let line = fails(&["compile", s(&bad), "--calibration", s(&eval), "-o", s(&out)]);
+    assert!(line.contains("bad.onnx"), "{line}");
+    assert!(!out.exists(), "no partial model file");
+}
+
+#[test]
+fn cli_unsupported_operator_names_op_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = common::data("digits_mlp.eval.json");
+    let onnx = common::data("digits_mlp_tanh_sigmoid.onnx");
+    let line = fails(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&eval),
+        "-o",
+        s(&dir.path().join("m.zkm")),
+    ]);
+    assert!(line.contains("unsupported operator Tanh at node"), "{line}");
+}
+
+#[test]
+fn cli_wrong_shape_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let input = dir.path().join("short.json");
+    std::fs::write(&input, r#"{"input_data": [[0.5, 0.25, 1.0]]}"#).unwrap();
+    let line = fails(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&input),
+        "-o",
+        s(&dir.path().join("p.json")),
+    ]);
+    assert!(
+        line.contains("input has 3 values") && line.contains("takes 64"),
+        "{line}"
+    );
+}
+
+#[test]
+fn cli_nan_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let input = dir.path().join("nan.json");
+    std::fs::write(&input, r#"{"input_data": [[NaN, 0.5]]}"#).unwrap();
+    let line = fails(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&input),
+        "-o",
+        s(&dir.path().join("p.json")),
+    ]);
+    assert!(line.contains("NaN"), "{line}");
+}
+
+#[test]
+fn cli_input_outside_calibrated_range_names_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let mut values = vec![0.0f32; 64];
+    values[7] = 1000.0;
+    let input = dir.path().join("big.json");
+    std::fs::write(
+        &input,
+        serde_json::json!({ "input_data": [values] }).to_string(),
+    )
+    .unwrap();
+    let proof = dir.path().join("p.json");
+    let line = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    assert!(
+        line.contains("[7] = 1000") && line.contains("calibrated range"),
+        "{line}"
+    );
+    assert!(!proof.exists());
+}
+
+#[test]
+fn cli_truncated_proof_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let proof = dir.path().join("proof.json");
+    std::fs::write(&proof, "{\"format_version\": 1, \"proof\": \"ab").unwrap();
+    let line = fails(&["verify", s(&model), s(&proof)]);
+    assert!(line.contains("not a proof bundle"), "{line}");
+}
+
+#[test]
+fn cli_damaged_or_foreign_model_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let text = std::fs::read_to_string(&model).unwrap();
+    let future = dir.path().join("future.zkm");
+    std::fs::write(
+        &future,
+        text.replacen("\"format_version\":1", "\"format_version\":99", 1),
+    )
+    .unwrap();
+    assert!(fails(&["inspect", s(&future)]).contains("format version 99"));
+    let cut = dir.path().join("cut.zkm");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    assert!(fails(&["inspect", s(&cut)]).contains("not a valid zkinfer model"));
+}
+
+#[test]
+fn cli_proof_for_a_tampered_model_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let proof = dir.path().join("proof.json");
+    let input = common::data("digits_mlp.input.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    // Change one bias of the model file: the verifier's key changes, the proof is refused.
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let bias = &mut m["graph"]["nodes"][0]["op"]["Dense"]["bias"][0];
+    *bias = serde_json::json!(bias.as_i64().unwrap() + 1);
+    let tampered = dir.path().join("tampered.zkm");
+    std::fs::write(&tampered, m.to_string()).unwrap();
+    assert!(fails(&["verify", s(&tampered), s(&proof)]).contains("not for this model"));
+}

@@ -1,0 +1,283 @@
+//! The importer on tiny ONNX graphs built in memory: each supported op against a naive
+//! reference, and each unsupported construct as a typed error.
+
+use prost::Message;
+use tract_onnx::pb::{
+    tensor_shape_proto::{dimension, Dimension},
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
+};
+use zkinfer::error::IrError;
+use zkinfer::onnx::import_bytes;
+
+fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: format!("{op}_node"),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute: attributes,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i,
+        r#type: 2,
+        ..Default::default()
+    }
+}
+
+fn float_attr(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f,
+        r#type: 1,
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(dimension::Value::DimValue(*d)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn model(
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    input_len: i64,
+    output: &str,
+) -> Vec<u8> {
+    let graph = GraphProto {
+        node: nodes,
+        initializer: initializers,
+        input: vec![value_info("x", &[1, input_len])],
+        output: vec![value_info(output, &[1])],
+        ..Default::default()
+    };
+    ModelProto {
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn run(bytes: &[u8], x: &[f32]) -> Vec<f64> {
+    import_bytes(bytes, "test")
+        .unwrap()
+        .forward(x)
+        .pop()
+        .unwrap()
+}
+
+fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn matmul_add_relu_and_wiring_ops_import() {
+    // W is (in = 2, out = 3) for MatMul.
+    let bytes = model(
+        vec![
+            node("Flatten", &["x"], "f", vec![]),
+            node("MatMul", &["f", "W"], "m", vec![]),
+            node("Add", &["m", "b"], "a", vec![]),
+            node("Dropout", &["a"], "d", vec![]),
+            node("Relu", &["d"], "r", vec![]),
+            node("Identity", &["r"], "y", vec![]),
+        ],
+        vec![
+            tensor("W", &[2, 3], &[1.0, 2.0, 3.0, -1.0, 0.5, 0.0]),
+            tensor("b", &[3], &[0.5, -10.0, 1.0]),
+        ],
+        2,
+        "y",
+    );
+    // x = [2, 1]: m = [2 - 1, 4 + 0.5, 6 + 0] + b = [1.5, -5.5, 7] → relu [1.5, 0, 7].
+    close(&run(&bytes, &[2.0, 1.0]), &[1.5, 0.0, 7.0]);
+    let graph = import_bytes(&bytes, "test").unwrap();
+    assert_eq!(
+        graph.layers.len(),
+        2,
+        "the Add folds into the MatMul's bias"
+    );
+}
+
+#[test]
+fn gemm_attributes_are_applied() {
+    // transB = 0: B is (in = 2, out = 2); y = 2 · x B + 0.5 · c.
+    let bytes = model(
+        vec![node(
+            "Gemm",
+            &["x", "B", "c"],
+            "y",
+            vec![
+                float_attr("alpha", 2.0),
+                float_attr("beta", 0.5),
+                int_attr("transB", 0),
+            ],
+        )],
+        vec![
+            tensor("B", &[2, 2], &[1.0, 2.0, 3.0, 4.0]),
+            tensor("c", &[2], &[2.0, 4.0]),
+        ],
+        2,
+        "y",
+    );
+    // x = [1, 1]: x B = [4, 6] → [8 + 1, 12 + 2].
+    close(&run(&bytes, &[1.0, 1.0]), &[9.0, 14.0]);
+}
+
+#[test]
+fn batch_normalization_folds_into_the_linear_layer() {
+    let bytes = model(
+        vec![
+            node("Gemm", &["x", "W", "b"], "g", vec![int_attr("transB", 1)]),
+            node(
+                "BatchNormalization",
+                &["g", "gamma", "beta", "mean", "var"],
+                "y",
+                vec![float_attr("epsilon", 0.0)],
+            ),
+        ],
+        vec![
+            tensor("W", &[2, 2], &[1.0, 0.0, 0.0, 1.0]),
+            tensor("b", &[2], &[0.0, 1.0]),
+            tensor("gamma", &[2], &[2.0, 1.0]),
+            tensor("beta", &[2], &[0.5, 0.0]),
+            tensor("mean", &[2], &[1.0, 0.0]),
+            tensor("var", &[2], &[4.0, 1.0]),
+        ],
+        2,
+        "y",
+    );
+    // g = [3, 5]; y0 = (3 - 1) / 2 · 2 + 0.5 = 2.5; y1 = (5 - 0) / 1 · 1 + 0 = 5.
+    close(&run(&bytes, &[3.0, 4.0]), &[2.5, 5.0]);
+    assert_eq!(import_bytes(&bytes, "test").unwrap().layers.len(), 1);
+}
+
+#[test]
+fn constant_nodes_supply_weights() {
+    let value = AttributeProto {
+        name: "value".into(),
+        t: Some(tensor("", &[1, 1], &[3.0])),
+        r#type: 4,
+        ..Default::default()
+    };
+    let bytes = model(
+        vec![
+            node("Constant", &[], "W", vec![value]),
+            node("MatMul", &["x", "W"], "y", vec![]),
+        ],
+        vec![],
+        1,
+        "y",
+    );
+    close(&run(&bytes, &[2.0]), &[6.0]);
+}
+
+#[test]
+fn add_of_two_activations_is_unsupported() {
+    let bytes = model(
+        vec![
+            node("Relu", &["x"], "r", vec![]),
+            node("Add", &["r", "x"], "y", vec![]),
+        ],
+        vec![],
+        2,
+        "y",
+    );
+    let err = import_bytes(&bytes, "test").unwrap_err();
+    assert!(
+        matches!(&err, IrError::Unsupported { op, node, .. } if op == "Add" && node == "Add_node"),
+        "{err}"
+    );
+}
+
+#[test]
+fn transposed_activation_is_unsupported() {
+    let bytes = model(
+        vec![node("Gemm", &["x", "W"], "y", vec![int_attr("transA", 1)])],
+        vec![tensor("W", &[2, 2], &[1.0; 4])],
+        2,
+        "y",
+    );
+    assert!(matches!(
+        import_bytes(&bytes, "t"),
+        Err(IrError::Unsupported { .. })
+    ));
+}
+
+#[test]
+fn non_finite_or_misshapen_weights_are_rejected() {
+    let nan = model(
+        vec![node("MatMul", &["x", "W"], "y", vec![])],
+        vec![tensor("W", &[1, 1], &[f32::NAN])],
+        1,
+        "y",
+    );
+    assert!(matches!(
+        import_bytes(&nan, "t"),
+        Err(IrError::BadConstant { .. })
+    ));
+    let short = model(
+        vec![node("MatMul", &["x", "W"], "y", vec![])],
+        vec![tensor("W", &[2, 2], &[1.0])],
+        2,
+        "y",
+    );
+    assert!(matches!(
+        import_bytes(&short, "t"),
+        Err(IrError::BadConstant { .. })
+    ));
+    let wrong = model(
+        vec![node("MatMul", &["x", "W"], "y", vec![])],
+        vec![tensor("W", &[3, 1], &[1.0; 3])],
+        2,
+        "y",
+    );
+    assert!(matches!(
+        import_bytes(&wrong, "t"),
+        Err(IrError::Shape { .. })
+    ));
+}
+
+#[test]
+fn unknown_tensor_and_missing_output_are_named() {
+    let bytes = model(vec![node("Relu", &["nope"], "y", vec![])], vec![], 2, "y");
+    assert!(matches!(
+        import_bytes(&bytes, "t"),
+        Err(IrError::UnknownTensor { .. })
+    ));
+}
