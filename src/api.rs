@@ -108,6 +108,7 @@ impl CompiledModel {
             reason,
         };
         let mut len = self.graph.input.len;
+        let mut input_bits = self.graph.input.bits;
         for t in
             std::iter::once(&self.graph.input).chain(self.graph.nodes.iter().map(|n| &n.output))
         {
@@ -134,7 +135,7 @@ impl CompiledModel {
                     if d.shift > zkinfer_circuits::range::MAX_RANGE_BITS {
                         return Err(invalid(&node.name, format!("shift {} too large", d.shift)));
                     }
-                    let needed = d.accumulator_bits(self.graph_input_bits_for(node));
+                    let needed = d.accumulator_bits(input_bits);
                     if needed > quant::MAX_ACCUMULATOR_BITS {
                         return Err(invalid(
                             &node.name,
@@ -143,30 +144,21 @@ impl CompiledModel {
                     }
                 }
                 crate::qgraph::QOp::Relu => {
-                    if node.output.len != len {
+                    if node.output.len != len || node.output.bits != input_bits {
                         return Err(invalid(
                             &node.name,
-                            format!("output {} != input {len}", node.output.len),
+                            format!(
+                                "ReLU output ({} values, {} bits) differs from its input ({len} values, {input_bits} bits)",
+                                node.output.len, node.output.bits
+                            ),
                         ));
                     }
                 }
             }
             len = node.output.len;
+            input_bits = node.output.bits;
         }
         self.layout().map(drop)
-    }
-
-    fn graph_input_bits_for(&self, node: &crate::qgraph::QNode) -> u32 {
-        let index = self
-            .graph
-            .nodes
-            .iter()
-            .position(|n| std::ptr::eq(n, node))
-            .unwrap_or(0);
-        match index.checked_sub(1) {
-            Some(prev) => self.graph.nodes[prev].output.bits,
-            None => self.graph.input.bits,
-        }
     }
 
     /// Writes the model as JSON, atomically: a temporary file renamed into place, so a

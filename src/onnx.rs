@@ -409,7 +409,7 @@ fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32>, IrError>
     let values: Vec<f32> = if t.raw_data.is_empty() {
         t.float_data.clone()
     } else {
-        if t.raw_data.len() % 4 != 0 {
+        if !t.raw_data.len().is_multiple_of(4) {
             return Err(bad(format!(
                 "{} raw bytes is not a whole number of float32s",
                 t.raw_data.len()

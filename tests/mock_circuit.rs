@@ -1,5 +1,6 @@
 //! The model circuit under MockProver: the honest witness passes, and each recorded witness
 //! field, perturbed, fails a named constraint. Also thread-count determinism and layout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 mod common;
 
@@ -139,8 +140,70 @@ fn layout_reserves_enough_blinding_rows() {
     let mut cs = ConstraintSystem::<Fp>::default();
     let _ = ModelCircuit::configure(&mut cs);
     assert!(
-        cs.blinding_factors() + 1 <= UNUSABLE_ROWS,
+        cs.blinding_factors() < UNUSABLE_ROWS,
         "{} blinding rows",
         cs.blinding_factors() + 1
+    );
+}
+
+/// A graph whose column groups only fit in `2^k` side by side (the sum of their rows does
+/// not): the MockProver at the planned `k` proves that the planner's height is right.
+#[test]
+fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
+    use zkinfer::qgraph::{Dense, QGraph, QNode, QOp, QTensor};
+    use zkinfer::quant::Rounding;
+    let tensor = |name: &str, len| QTensor {
+        name: name.into(),
+        len,
+        scale_exp: 8,
+        bits: 16,
+    };
+    let dense = |out: usize, inp: usize, seed: i64| Dense {
+        weights: ndarray::Array2::from_shape_fn((out, inp), |(o, i)| {
+            ((o as i64 * 7 + i as i64 * 3 + seed) % 7) - 3
+        }),
+        bias: (0..out as i64).map(|o| o * 5 - 40).collect(),
+        shift: 9,
+        rounding: Rounding::HalfUp,
+    };
+    let graph = QGraph {
+        input: tensor("x", 64),
+        nodes: vec![
+            QNode {
+                name: "fc1".into(),
+                op: QOp::Dense(dense(200, 64, 1)),
+                output: tensor("fc1", 200),
+            },
+            QNode {
+                name: "relu".into(),
+                op: QOp::Relu,
+                output: tensor("relu", 200),
+            },
+            QNode {
+                name: "fc2".into(),
+                op: QOp::Dense(dense(10, 200, 2)),
+                output: tensor("fc2", 10),
+            },
+        ],
+    };
+    let layout = zkinfer::layout::plan(&graph, false).unwrap();
+    let sum: usize = layout
+        .nodes
+        .iter()
+        .map(|n| n.dot + n.elementwise + n.range)
+        .sum();
+    assert!(
+        sum + UNUSABLE_ROWS > 1 << layout.k,
+        "the test needs a graph taller than 2^k in sum"
+    );
+    let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
+    let w = generate(&graph, &input, DOT_WIDTH).unwrap();
+    let public = instances(&graph, false, w.output(), &input);
+    let circuit = ModelCircuit::for_proving(&graph, false, &w);
+    assert_eq!(
+        MockProver::run(layout.k, &circuit, vec![public])
+            .unwrap()
+            .verify(),
+        Ok(())
     );
 }

@@ -1,5 +1,6 @@
 //! ONNX import and quantisation against independent truth: ONNX Runtime's outputs (stored in
 //! the reference data) and tract's own float execution of the same file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 mod common;
 

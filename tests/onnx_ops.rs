@@ -1,5 +1,6 @@
 //! The importer on tiny ONNX graphs built in memory: each supported op against a naive
 //! reference, and each unsupported construct as a typed error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use prost::Message;
 use tract_onnx::pb::{

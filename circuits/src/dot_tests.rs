@@ -105,6 +105,7 @@ impl Fixture {
         layouter.assign_region(
             || "dot products forged",
             |mut region| {
+                #[allow(clippy::needless_range_loop)] // slot indexes four parallel arrays
                 for slot in 0..WIDTH {
                     let (x, w) = (self.inputs[slot], self.weights[slot]);
                     let x = if slot == i { v } else { x };

@@ -472,7 +472,7 @@ impl<F: PrimeField> RangeInstructions<F> for LookupRangeChip<F> {
 /// Limb widths covering `bits` bits: full limbs, then the remainder; empty for zero bits.
 fn limb_widths(bits: u32) -> Vec<u32> {
     let mut widths = vec![LIMB_BITS; (bits / LIMB_BITS) as usize];
-    if bits % LIMB_BITS != 0 {
+    if !bits.is_multiple_of(LIMB_BITS) {
         widths.push(bits % LIMB_BITS);
     }
     widths

@@ -93,13 +93,8 @@ fn run(values: &[i64], bits: u32, mode: Mode) -> Result<(), Vec<halo2_proofs::de
         mode,
     };
     MockProver::run(K, &circuit, vec![])
-        .map_err(|e| panic_any(e))?
+        .unwrap_or_else(|e| panic!("synthesis failed: {e:?}"))
         .verify()
-}
-
-#[expect(clippy::panic, reason = "test: a synthesis error is a broken fixture")]
-fn panic_any(e: Error) -> Vec<halo2_proofs::dev::VerifyFailure> {
-    panic!("synthesis failed: {e:?}")
 }
 
 fn edges(bits: u32) -> (i64, i64) {
@@ -240,7 +235,9 @@ impl Circuit<Fp> for Forged {
 }
 
 fn run_forged(f: Forged) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
-    MockProver::run(K, &f, vec![]).map_err(panic_any)?.verify()
+    MockProver::run(K, &f, vec![])
+        .unwrap_or_else(|e| panic!("synthesis failed: {e:?}"))
+        .verify()
 }
 
 #[test]

@@ -99,10 +99,6 @@ pub(crate) fn mock_fp<C: Circuit<Fp>>(
     }
 }
 
-#[expect(
-    clippy::panic,
-    reason = "test fixture: a synthesis error is a broken test"
-)]
 fn broken(e: Error) -> ! {
     panic!("synthesis failed: {e:?}")
 }

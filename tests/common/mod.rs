@@ -1,4 +1,5 @@
 //! Fixtures shared by the integration tests: the bundled digits MLP, compiled once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::path::{Path, PathBuf};

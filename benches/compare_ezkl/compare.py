@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Side-by-side: EZKL 23.0.5 and zkinfer on the same ONNX model and input, in one run.
+
+Usage (from the repository root; needs only PyPI and crates.io):
+
+    python3 benches/compare_ezkl/compare.py [MODEL ...] [--repeats 3] [--models-dir tests/data]
+
+It installs EZKL into .venv-ezkl (first run only), runs EZKL's whole pipeline through
+ezkl_pipeline.py beside this file (SRS generated locally with gen_srs, never downloaded;
+input private, like zkinfer's default), then runs the zkinfer CLI on the same files, each
+step under /usr/bin/time -v, and prints one markdown table: setup/keygen, prove, verify,
+peak RSS, proof size, output error and the ratios. Run it on an otherwise idle machine.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV = os.path.join(ROOT, ".venv-ezkl")
+EZKL_PACKAGES = ["ezkl==23.0.5", "onnx", "onnxruntime", "numpy", "scikit-learn"]
+DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "digits_mlp_tanh_sigmoid", "lenet5"]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_ezkl():
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python):
+        sh([sys.executable, "-m", "venv", VENV])
+    if subprocess.run([python, "-c", "import ezkl"], capture_output=True).returncode != 0:
+        sh([python, "-m", "pip", "install", "-q", *EZKL_PACKAGES])
+    return python
+
+
+def timed(cmd, env=None):
+    """Runs cmd under GNU time; returns (stdout, peak RSS MiB); raises with its last error line."""
+    with tempfile.NamedTemporaryFile(suffix=".time") as t:
+        out = subprocess.run(["/usr/bin/time", "-v", "-o", t.name, *cmd], capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
+        fields = dict(line.strip().split(": ", 1) for line in open(t.name) if ": " in line)
+    rss = int(fields["Maximum resident set size (kbytes)"]) / 1024
+    return out.stdout, rss
+
+
+def run_zkinfer(name, models_dir, work, repeats):
+    exe = os.path.join(ROOT, "target", "release", "zkinfer")
+    env = dict(os.environ, ZKINFER_PARAMS_DIR=os.path.join(work, "params"))
+    onnx = os.path.join(models_dir, f"{name}.onnx")
+    inp = os.path.join(models_dir, f"{name}.input.json")
+    calib = os.path.join(models_dir, f"{name}.eval.json")
+    calib = calib if os.path.exists(calib) else inp
+    model, proof = os.path.join(work, f"{name}.zkm"), os.path.join(work, f"{name}.proof.json")
+    res = {}
+    try:
+        timed([exe, "compile", onnx, "--calibration", calib, "-o", model], env)
+        proves = []
+        for _ in range(repeats):
+            out, rss = timed([exe, "prove", model, "--input", inp, "-o", proof, "--json"], env)
+            proves.append((json.loads(out), rss))
+        verifies = [json.loads(timed([exe, "verify", model, proof, "--json"], env)[0]) for _ in range(repeats)]
+    except RuntimeError as e:
+        return {"error": str(e)}
+    res["keygen_s"] = statistics.median(p["keygen_s"] for p, _ in proves)
+    res["prove_s"] = statistics.median(p["prove_s"] for p, _ in proves)
+    res["prove_rss_mib"] = max(r for _, r in proves)
+    res["verify_s"] = statistics.median(v["verify_s"] for v in verifies)
+    res["proof_bytes"] = proves[0][0]["proof_bytes"]
+    res["k"] = proves[0][0]["k"]
+    expected = os.path.join(models_dir, f"{name}.expected.json")
+    if os.path.exists(expected):
+        want = json.load(open(expected))["output"][0]
+        got = proves[0][0]["outputs_float"]
+        res["max_abs_err"] = max(abs(a - b) for a, b in zip(got, want))
+    if calib.endswith(".eval.json"):
+        acc = json.loads(subprocess.run([exe, "accuracy", model, calib, "--json"], capture_output=True, text=True, env=env, check=True).stdout)
+        res["accuracy"] = acc["quantised_accuracy"]
+    return res
+
+
+def run_ezkl(python, name, models_dir, work, repeats):
+    results = os.path.join(work, "ezkl-results.json")
+    sh([python, os.path.join(HERE, "ezkl_pipeline.py"), models_dir, name, "--work-dir", os.path.join(work, "ezkl"),
+        "--runs-dir", os.path.join(work, "ezkl-runs"), "--results", results, "--repeats", str(repeats),
+        "--input-visibility", "private"], stdout=subprocess.DEVNULL)
+    runs = json.load(open(results))["runs"]
+    run = next(r for k, r in runs.items() if k.startswith(name + "__"))
+    s = run["summary"]
+    t, rss = s["timings_s"], s["peak_rss_mib"]
+    return {
+        "status": run["status"], "k": s.get("settings", {}).get("logrows"), "setup_s": t.get("setup"),
+        "prove_s": t.get("prove"), "verify_s": t.get("verify"), "prove_rss_mib": rss.get("prove"),
+        "proof_bytes": s.get("sizes_bytes", {}).get("proof_raw"), "max_abs_err": s.get("max_abs_err"),
+        "accuracy": s.get("eval_accuracy_quantized"),
+    }
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.3g}{unit}"
+    return f"{v}{unit}"
+
+
+def ratio(a, b):
+    return f"{a / b:.1f}x" if a and b else "—"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="*", default=DEFAULT_MODELS)
+    ap.add_argument("--models-dir", default=os.path.join(ROOT, "tests", "data"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--work-dir", default=os.path.join(ROOT, "ezkl-work"))
+    a = ap.parse_args()
+    os.makedirs(a.work_dir, exist_ok=True)
+    sh(["cargo", "build", "--release", "--bin", "zkinfer"], cwd=ROOT)
+    python = ensure_ezkl()
+    rows = []
+    for name in a.models:
+        z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
+        e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats)
+        rows.append((name, z, e))
+        print(f"{name}: zkinfer {z}\n{name}: ezkl {e}", file=sys.stderr)
+    print("| model | tool | k | setup/keygen | prove | verify | prove peak RSS | proof | max abs err | eval acc |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, z, e in rows:
+        print(f"| {name} | EZKL | {fmt(e['k'])} | {fmt(e['setup_s'], ' s')} | {fmt(e['prove_s'], ' s')} | {fmt(e['verify_s'], ' s')} "
+              f"| {fmt(e['prove_rss_mib'], ' MiB')} | {fmt(e['proof_bytes'], ' B')} | {fmt(e['max_abs_err'])} | {fmt(e['accuracy'])} |")
+        if "error" in z:
+            print(f"| {name} | zkinfer | unsupported: {z['error']} | | | | | | | |")
+            continue
+        print(f"| {name} | zkinfer | {z['k']} | {fmt(z['keygen_s'], ' s')} | {fmt(z['prove_s'], ' s')} | {fmt(z['verify_s'], ' s')} "
+              f"| {fmt(z['prove_rss_mib'], ' MiB')} | {fmt(z['proof_bytes'], ' B')} | {fmt(z.get('max_abs_err'))} | {fmt(z.get('accuracy'))} |")
+        print(f"| {name} | EZKL / zkinfer | | {ratio(e['setup_s'], z['keygen_s'])} | {ratio(e['prove_s'], z['prove_s'])} "
+              f"| {ratio(e['verify_s'], z['verify_s'])} | {ratio(e['prove_rss_mib'], z['prove_rss_mib'])} | | | |")
+
+
+if __name__ == "__main__":
+    main()
