@@ -39,11 +39,11 @@ use crate::quant::{self, QuantOptions, QuantReport};
 use crate::witness;
 
 /// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 1;
+pub const CIRCUIT_VERSION: u32 = 2;
 
 /// How to compile a float model.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -107,8 +107,6 @@ impl CompiledModel {
             node: node.to_string(),
             reason,
         };
-        let mut len = self.graph.input.len;
-        let mut input_bits = self.graph.input.bits;
         for t in
             std::iter::once(&self.graph.input).chain(self.graph.nodes.iter().map(|n| &n.output))
         {
@@ -122,42 +120,9 @@ impl CompiledModel {
         if self.graph.nodes.is_empty() {
             return Err(invalid("model", "no nodes".into()));
         }
-        for node in &self.graph.nodes {
-            match &node.op {
-                crate::qgraph::QOp::Dense(d) => {
-                    let (out, inp) = d.weights.dim();
-                    if inp != len || out != d.bias.len() || out != node.output.len {
-                        return Err(invalid(
-                            &node.name,
-                            format!("weights {:?} do not fit input {len}", d.weights.dim()),
-                        ));
-                    }
-                    if d.shift > zkinfer_circuits::range::MAX_RANGE_BITS {
-                        return Err(invalid(&node.name, format!("shift {} too large", d.shift)));
-                    }
-                    let needed = d.accumulator_bits(input_bits);
-                    if needed > quant::MAX_ACCUMULATOR_BITS {
-                        return Err(invalid(
-                            &node.name,
-                            format!("accumulator needs {needed} bits"),
-                        ));
-                    }
-                }
-                crate::qgraph::QOp::Relu => {
-                    if node.output.len != len || node.output.bits != input_bits {
-                        return Err(invalid(
-                            &node.name,
-                            format!(
-                                "ReLU output ({} values, {} bits) differs from its input ({len} values, {input_bits} bits)",
-                                node.output.len, node.output.bits
-                            ),
-                        ));
-                    }
-                }
-            }
-            len = node.output.len;
-            input_bits = node.output.bits;
-        }
+        self.graph
+            .validate()
+            .map_err(|(node, reason)| invalid(&node, reason))?;
         self.layout().map(drop)
     }
 

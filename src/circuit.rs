@@ -7,19 +7,24 @@
 //! Public values (one instance column): the outputs at rows `0..n_out`, then, when the input
 //! is public, the input at rows `n_out..n_out + n_in` ([`OUTPUT_ROW`], [`input_row`]).
 
+use std::collections::BTreeMap;
+
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
     plonk::{Circuit, Column, ConstraintSystem, Error, Instance},
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, DotInstructions, DotTask, FixedDotChip, FixedDotConfig, LookupRangeChip,
-    LookupRangeConfig, RangeInstructions, RangeTableConfig, ReluChip, ReluConfig, ReluInstructions,
-    RescaleChip, RescaleConfig, RescaleInstructions, RescaleSpec, SignedCell,
+    value::felt, DivChip, DivConfig, DivInstructions, DivSpec, DotInstructions, DotTask,
+    FixedDotChip, FixedDotConfig, LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig,
+    MaxInstructions, RangeInstructions, RangeTableConfig, ReluChip, ReluConfig, ReluInstructions,
+    SignedCell,
 };
 
+use crate::ir::Source;
 use crate::layout::DOT_WIDTH;
-use crate::qgraph::{Dense, QGraph, QNode, QOp};
+use crate::qgraph::{LinearOutput, QGraph, QNode, QOp};
+use crate::window::pool_taps;
 use crate::witness::{NodeWitness, Witness};
 
 /// Instance row of the first output.
@@ -30,10 +35,11 @@ pub fn input_row(graph: &QGraph) -> usize {
     OUTPUT_ROW + graph.output().len
 }
 
-/// Advice columns of the fixed budget: dot inputs, accumulator, range (2), elementwise (3).
-pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 6;
-/// Fixed columns: weights, bias, range (3), rescale (2), plus the 2 table columns.
-pub const FIXED_COLUMNS: usize = DOT_WIDTH + 8;
+/// Advice columns of the fixed budget: dot inputs, accumulator, range (2), elementwise (4).
+pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 7;
+/// Fixed columns: weights, bias, range (3), division (2), constants, plus the 2 table
+/// columns.
+pub const FIXED_COLUMNS: usize = DOT_WIDTH + 9;
 /// Lookup arguments: the one shared range table.
 pub const LOOKUP_ARGUMENTS: usize = 1;
 
@@ -52,8 +58,9 @@ pub const LOOKUP_NAMES: &[&str] = &[LookupRangeConfig::LOOKUP];
 pub struct ModelConfig {
     range: LookupRangeConfig,
     dot: FixedDotConfig,
-    rescale: RescaleConfig,
+    div: DivConfig,
     relu: ReluConfig,
+    max: MaxConfig,
     instance: Column<Instance>,
 }
 
@@ -109,17 +116,19 @@ impl Circuit<Fp> for ModelCircuit<'_> {
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
         let x: Vec<_> = (0..DOT_WIDTH).map(|_| meta.advice_column()).collect();
         let w: Vec<_> = (0..DOT_WIDTH).map(|_| meta.fixed_column()).collect();
-        let [acc, z, limb, a0, a1, a2] = [(); 6].map(|_| meta.advice_column());
-        let [bias, tag, radix, range_offset, offset, divisor] =
-            [(); 6].map(|_| meta.fixed_column());
+        let [acc, z, limb, a0, a1, a2, a3] = [(); 7].map(|_| meta.advice_column());
+        let [bias, tag, radix, range_offset, offset, divisor, constants] =
+            [(); 7].map(|_| meta.fixed_column());
+        meta.enable_constant(constants);
         let table = RangeTableConfig::configure(meta);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         ModelConfig {
             range: LookupRangeConfig::configure(meta, z, limb, [tag, radix, range_offset], table),
             dot: FixedDotConfig::configure(meta, x, w, acc, bias),
-            rescale: RescaleConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
+            div: DivConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
             relu: ReluConfig::configure(meta, [a0, a1, a2]),
+            max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
             instance,
         }
     }
@@ -135,33 +144,45 @@ impl Circuit<Fp> for ModelCircuit<'_> {
             self.graph.input.len,
             self.witness.map(|w| w.input.as_slice()),
         );
-        let mut x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
+        let x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
         if self.public_input {
             expose(&mut layouter, config.instance, input_row(self.graph), &x)?;
         }
+        let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let record = self.witness.map(|w| &w.nodes[i]);
-            x = match &node.op {
-                QOp::Dense(dense) => {
-                    synthesize_dense(&config, &mut layouter, node, dense, &x, record)?
+            let ins = node
+                .inputs
+                .iter()
+                .map(|&t| tensors.get(t).map(Vec::as_slice))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Error::Synthesis)?;
+            let y = match &node.op {
+                QOp::Relu => synthesize_relu(&config, &mut layouter, node, &ins, record)?,
+                QOp::MaxPool(_) => synthesize_max(&config, &mut layouter, node, &ins, record)?,
+                QOp::Wiring(sources) => {
+                    synthesize_wiring(&config, &mut layouter, node, sources, &ins)?
                 }
-                QOp::Relu => synthesize_relu(&config, &mut layouter, node, &x, record)?,
+                _ => synthesize_linear(&config, &mut layouter, self.graph, node, &ins, record)?,
             };
+            tensors.push(y);
         }
-        expose(&mut layouter, config.instance, OUTPUT_ROW, &x)
+        let output = tensors.last().ok_or(Error::Synthesis)?;
+        expose(&mut layouter, config.instance, OUTPUT_ROW, output)
     }
 }
 
-fn synthesize_dense(
+/// A dot product per output (weights in fixed columns, inputs copied in), then a division.
+fn synthesize_linear(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fp>,
+    graph: &QGraph,
     node: &QNode,
-    dense: &Dense,
-    x: &[SignedCell<Fp>],
+    ins: &[&[SignedCell<Fp>]],
     record: Option<&NodeWitness>,
 ) -> Result<Vec<SignedCell<Fp>>, Error> {
     let (partials, quotients, remainders) = match record {
-        Some(NodeWitness::Dense {
+        Some(NodeWitness::Linear {
             partials,
             quotients,
             remainders,
@@ -170,46 +191,63 @@ fn synthesize_dense(
             Some(quotients.as_slice()),
             Some(remainders.as_slice()),
         ),
-        Some(NodeWitness::Relu { .. }) => return Err(Error::Synthesis),
+        Some(NodeWitness::Values { .. }) => return Err(Error::Synthesis),
         None => (None, None, None),
     };
-    let outputs = dense.bias.len();
-    let rows = FixedDotChip::rows(x.len(), DOT_WIDTH);
-    let inputs: Vec<_> = x.iter().map(SignedCell::cell).collect();
-    let weights: Vec<Vec<Fp>> = dense
-        .weights
-        .outer_iter()
-        .map(|row| row.iter().map(|w| felt(*w)).collect())
+    let n = node.output.len;
+    let outputs: Vec<LinearOutput> = (0..n)
+        .map(|o| node.op.linear(o).ok_or(Error::Synthesis))
+        .collect::<Result<_, _>>()?;
+    let weights: Vec<Vec<Fp>> = outputs
+        .iter()
+        .map(|l| l.taps.iter().map(|t| felt(t.weight)).collect())
         .collect();
-    let sums: Vec<Vec<Value<Fp>>> = (0..outputs)
-        .map(|o| values(rows, partials.and_then(|p| p.get(o)).map(Vec::as_slice)))
-        .collect();
-    let tasks: Vec<_> = (0..outputs)
-        .map(|o| DotTask {
-            inputs: inputs.clone(),
-            weights: &weights[o],
-            bias: felt(dense.bias[o]),
-            partial_sums: &sums[o],
+    let sums: Vec<Vec<Value<Fp>>> = outputs
+        .iter()
+        .enumerate()
+        .map(|(o, l)| {
+            let rows = FixedDotChip::rows(l.taps.len(), DOT_WIDTH);
+            values(rows, partials.and_then(|p| p.get(o)).map(Vec::as_slice))
         })
         .collect();
-    let dot = FixedDotChip::construct(config.dot.clone());
-    let accs = dot.dot_products(layouter, &node.name, &tasks)?;
-    let rescale = RescaleChip::construct(
-        config.rescale.clone(),
+    let tasks = outputs
+        .iter()
+        .enumerate()
+        .map(|(o, l)| {
+            let inputs = l
+                .taps
+                .iter()
+                .map(|t| cell_at(ins, t.input, t.index).map(SignedCell::cell))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(DotTask {
+                inputs,
+                weights: &weights[o],
+                bias: felt(l.bias),
+                partial_sums: &sums[o],
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let accs =
+        FixedDotChip::construct(config.dot.clone()).dot_products(layouter, &node.name, &tasks)?;
+    let specs: Vec<DivSpec<Fp>> = outputs
+        .iter()
+        .map(|l| DivSpec {
+            divisor: l.divisor,
+            offset: felt(graph.rounding.offset(l.divisor)),
+        })
+        .collect();
+    let div = DivChip::construct(
+        config.div.clone(),
         LookupRangeChip::construct(config.range.clone()),
     );
-    let spec = RescaleSpec {
-        shift: dense.shift,
-        offset: felt(dense.rounding.offset(dense.shift)),
-        quotient_bits: node.output.bits,
-    };
-    rescale.rescale(
+    div.divide(
         layouter,
         &node.name,
         &accs,
-        spec,
-        &values(outputs, quotients),
-        &values(outputs, remainders),
+        &specs,
+        node.output.bits,
+        &values(n, quotients),
+        &values(n, remainders),
     )
 }
 
@@ -217,20 +255,101 @@ fn synthesize_relu(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fp>,
     node: &QNode,
-    x: &[SignedCell<Fp>],
+    ins: &[&[SignedCell<Fp>]],
     record: Option<&NodeWitness>,
 ) -> Result<Vec<SignedCell<Fp>>, Error> {
-    let outputs = match record {
-        Some(NodeWitness::Relu { outputs }) => Some(outputs.as_slice()),
-        Some(NodeWitness::Dense { .. }) => return Err(Error::Synthesis),
-        None => None,
-    };
+    let x = ins.first().ok_or(Error::Synthesis)?;
     ReluChip::construct(config.relu.clone()).relu(
         layouter,
         &node.name,
         x,
-        &values(x.len(), outputs),
+        &values(x.len(), recorded_values(record)?),
     )
+}
+
+fn synthesize_max(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let QOp::MaxPool(window) = &node.op else {
+        return Err(Error::Synthesis);
+    };
+    let windows = (0..node.output.len)
+        .map(|o| {
+            pool_taps(window, o)
+                .into_iter()
+                .map(|i| cell_at(ins, 0, i).cloned())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let chip = MaxChip::construct(
+        config.max.clone(),
+        LookupRangeChip::construct(config.range.clone()),
+    );
+    chip.max(
+        layouter,
+        &node.name,
+        &windows,
+        &values(node.output.len, recorded_values(record)?),
+    )
+}
+
+/// Wiring moves cells (copies cost nothing); a constant is a range-checked cell pinned to
+/// the circuit's constant column, so the verifying key fixes its value.
+fn synthesize_wiring(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    sources: &[Source<i64>],
+    ins: &[&[SignedCell<Fp>]],
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let range = LookupRangeChip::construct(config.range.clone());
+    let mut constants: BTreeMap<i64, SignedCell<Fp>> = BTreeMap::new();
+    for s in sources {
+        if let Source::Constant(c) = s {
+            if constants.contains_key(c) {
+                continue;
+            }
+            let value = felt::<Fp>(*c);
+            let name = format!("{} constant", node.name);
+            let mut cells =
+                range.witness_signed(layouter, &name, &[Value::known(value)], node.output.bits)?;
+            let cell = cells.pop().ok_or(Error::Synthesis)?;
+            layouter.assign_region(
+                || format!("pin {name}"),
+                |mut region| region.constrain_constant(cell.cell().cell(), value),
+            )?;
+            constants.insert(*c, cell);
+        }
+    }
+    sources
+        .iter()
+        .map(|s| match s {
+            Source::Element { input, index } => cell_at(ins, *input, *index).cloned(),
+            Source::Constant(c) => constants.get(c).cloned().ok_or(Error::Synthesis),
+        })
+        .collect()
+}
+
+fn cell_at<'c>(
+    ins: &[&'c [SignedCell<Fp>]],
+    input: usize,
+    index: usize,
+) -> Result<&'c SignedCell<Fp>, Error> {
+    ins.get(input)
+        .and_then(|x| x.get(index))
+        .ok_or(Error::Synthesis)
+}
+
+fn recorded_values(record: Option<&NodeWitness>) -> Result<Option<&[i64]>, Error> {
+    match record {
+        Some(NodeWitness::Values { outputs }) => Ok(Some(outputs)),
+        Some(NodeWitness::Linear { .. }) => Err(Error::Synthesis),
+        None => Ok(None),
+    }
 }
 
 /// `n` witness values from recorded integers, or unknowns at key generation. A record of

@@ -132,6 +132,14 @@ pub enum WitnessError {
         /// Range maximum.
         max: i64,
     },
+    /// A graph whose node reads what does not exist (a damaged or hand-built graph).
+    #[error("node '{node}' {reason}")]
+    Inconsistent {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Input length does not match.
     #[error("input has {got} values, the model takes {expected}")]
     InputLength {

@@ -1,51 +1,206 @@
 //! The float graph: what an importer produces and what calibration runs.
 //!
-//! This version proves chains of dense layers and ReLUs on one flat input vector (batch 1).
-//! Wiring ops (Flatten, Reshape, Identity, Dropout) vanish at import; BatchNormalization is
-//! folded into the preceding dense layer.
+//! A DAG over flat tensors (batch 1, row-major). Tensor `0` is the model input and tensor
+//! `i + 1` is node `i`'s output; every node reads earlier tensors only, so the node order is
+//! an execution order. Shape-only ops (Flatten, Reshape, Identity, Dropout) vanish at import;
+//! Transpose, Concat and Pad become [`FloatOp::Wiring`]; BatchNormalization and constant
+//! Add/Mul fold into the preceding linear layer or become an [`FloatOp::Affine`].
 
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IrError;
+use crate::window::{pool_taps, ConvShape, Window};
 
-/// One layer of the float graph.
+/// Where one output element of a wiring op comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source<C> {
+    /// Element `index` of the node's input `input` (a position in its input list).
+    Element {
+        /// Which of the node's inputs.
+        input: usize,
+        /// Flat index into it.
+        index: usize,
+    },
+    /// A constant (padding).
+    Constant(C),
+}
+
+/// One op of the float graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum FloatLayer {
+pub enum FloatOp {
     /// `y = W x + b`, `W` of shape `(outputs, inputs)`.
     Dense {
-        /// Node name (from the model file).
-        name: String,
         /// Weights, `(outputs, inputs)`.
         weights: Array2<f32>,
         /// Bias, `outputs` long.
         bias: Array1<f32>,
     },
+    /// Convolution (any rank, stride, padding, dilation, groups).
+    Conv {
+        /// Geometry.
+        shape: ConvShape,
+        /// Weights `[out_channels, channels / groups, kernel…]`, flat.
+        weights: Vec<f32>,
+        /// One bias per output channel.
+        bias: Vec<f32>,
+    },
+    /// Average over each window, dividing by the window's size.
+    AvgPool {
+        /// Geometry.
+        window: Window,
+        /// Divide by the full kernel size even where it hangs over the padding.
+        count_include_pad: bool,
+    },
+    /// Maximum over each window (padding ignored).
+    MaxPool {
+        /// Geometry.
+        window: Window,
+    },
     /// `y = max(x, 0)`.
-    Relu {
-        /// Node name.
-        name: String,
+    Relu,
+    /// Sum of two tensors of the same length (residual connections).
+    Add,
+    /// `y_i = a_i · x_i + b_i`: constant Mul, Add, Sub, or a BatchNormalization that no
+    /// linear layer precedes.
+    Affine {
+        /// `a`, one per element.
+        scale: Vec<f32>,
+        /// `b`, one per element.
+        bias: Vec<f32>,
+    },
+    /// Pure wiring: each output element is an input element or a constant.
+    Wiring {
+        /// One per output element.
+        sources: Vec<Source<f32>>,
     },
 }
 
-impl FloatLayer {
-    /// The node name.
-    pub fn name(&self) -> &str {
+impl FloatOp {
+    /// The op's kind, for messages and reports.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Self::Dense { name, .. } | Self::Relu { name } => name,
+            Self::Dense { .. } => "Dense",
+            Self::Conv { .. } => "Conv",
+            Self::AvgPool { .. } => "AvgPool",
+            Self::MaxPool { .. } => "MaxPool",
+            Self::Relu => "Relu",
+            Self::Add => "Add",
+            Self::Affine { .. } => "Affine",
+            Self::Wiring { .. } => "Wiring",
+        }
+    }
+
+    /// Output length for inputs of `lens` (no checks; see [`FloatGraph::validate`]).
+    fn output_len(&self, lens: &[usize]) -> usize {
+        let first = lens.first().copied().unwrap_or(0);
+        match self {
+            Self::Dense { bias, .. } => bias.len(),
+            Self::Conv { shape, .. } => shape.outputs(),
+            Self::AvgPool { window, .. } | Self::MaxPool { window } => {
+                window.channels * window.positions()
+            }
+            Self::Relu | Self::Add => first,
+            Self::Affine { scale, .. } => scale.len(),
+            Self::Wiring { sources } => sources.len(),
+        }
+    }
+
+    /// The float semantics.
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = xs.first().copied().unwrap_or_default();
+        match self {
+            Self::Dense { weights, bias } => weights
+                .outer_iter()
+                .zip(bias.iter())
+                .map(|(row, b)| {
+                    row.iter()
+                        .zip(x)
+                        .map(|(w, x)| f64::from(*w) * x)
+                        .sum::<f64>()
+                        + f64::from(*b)
+                })
+                .collect(),
+            Self::Conv {
+                shape,
+                weights,
+                bias,
+            } => {
+                let positions = shape.window.positions().max(1);
+                (0..shape.outputs())
+                    .map(|o| {
+                        shape
+                            .taps(o)
+                            .iter()
+                            .map(|&(i, w)| f64::from(weights[w]) * x[i])
+                            .sum::<f64>()
+                            + f64::from(bias[o / positions])
+                    })
+                    .collect()
+            }
+            Self::AvgPool {
+                window,
+                count_include_pad,
+            } => (0..window.channels * window.positions())
+                .map(|o| {
+                    let taps = pool_taps(window, o);
+                    let n = if *count_include_pad {
+                        window.kernel_len()
+                    } else {
+                        taps.len()
+                    };
+                    taps.iter().map(|&i| x[i]).sum::<f64>() / n.max(1) as f64
+                })
+                .collect(),
+            Self::MaxPool { window } => (0..window.channels * window.positions())
+                .map(|o| {
+                    pool_taps(window, o)
+                        .iter()
+                        .map(|&i| x[i])
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+                .collect(),
+            Self::Relu => x.iter().map(|v| v.max(0.0)).collect(),
+            Self::Add => {
+                let y = xs.get(1).copied().unwrap_or_default();
+                x.iter().zip(y).map(|(a, b)| a + b).collect()
+            }
+            Self::Affine { scale, bias } => x
+                .iter()
+                .zip(scale.iter().zip(bias))
+                .map(|(x, (a, b))| f64::from(*a) * x + f64::from(*b))
+                .collect(),
+            Self::Wiring { sources } => sources
+                .iter()
+                .map(|s| match s {
+                    Source::Element { input, index } => xs[*input][*index],
+                    Source::Constant(c) => f64::from(*c),
+                })
+                .collect(),
         }
     }
 }
 
-/// A chain of float layers over one flat input.
+/// One node: an op over earlier tensors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatNode {
+    /// Node name (from the model file).
+    pub name: String,
+    /// The op.
+    pub op: FloatOp,
+    /// Tensor ids read, in the op's order (`0` is the model input, `i + 1` node `i`).
+    pub inputs: Vec<usize>,
+}
+
+/// A DAG of float nodes over one flat input; the last node's output is the model output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FloatGraph {
     /// Name of the model input.
     pub input_name: String,
     /// The input's shape as declared by the model (batch dimension included).
     pub input_shape: Vec<usize>,
-    /// Layers in execution order.
-    pub layers: Vec<FloatLayer>,
+    /// Nodes in execution order.
+    pub nodes: Vec<FloatNode>,
 }
 
 impl FloatGraph {
@@ -54,58 +209,160 @@ impl FloatGraph {
         self.input_shape.iter().product()
     }
 
-    /// Checks that every layer's shape fits the previous one and every constant is finite.
+    /// Length of every tensor, the input first.
+    pub fn tensor_lens(&self) -> Vec<usize> {
+        let mut lens = vec![self.input_len()];
+        for node in &self.nodes {
+            let ins: Vec<usize> = node
+                .inputs
+                .iter()
+                .map(|&t| lens.get(t).copied().unwrap_or(0))
+                .collect();
+            lens.push(node.op.output_len(&ins));
+        }
+        lens
+    }
+
+    /// Checks that every node reads earlier tensors of fitting lengths, its geometry is
+    /// valid, and every constant is finite.
     pub fn validate(&self) -> Result<(), IrError> {
-        if self.layers.is_empty() {
+        if self.nodes.is_empty() {
             return Err(IrError::Empty("no layers".into()));
         }
-        let mut len = self.input_len();
-        for layer in &self.layers {
-            if let FloatLayer::Dense {
-                name,
-                weights,
-                bias,
-            } = layer
-            {
-                let (out, inp) = weights.dim();
-                if inp != len || bias.len() != out {
-                    return Err(IrError::Shape {
-                        node: name.clone(),
-                        expected: format!("weights (_, {len}) and bias ({out})"),
-                        got: format!("weights {:?} and bias ({})", weights.dim(), bias.len()),
-                    });
+        let lens = self.tensor_lens();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let shape_err = |expected: String, got: String| IrError::Shape {
+                node: node.name.clone(),
+                expected,
+                got,
+            };
+            if let Some(&t) = node.inputs.iter().find(|&&t| t > i) {
+                return Err(IrError::UnknownTensor {
+                    node: node.name.clone(),
+                    tensor: format!("#{t}"),
+                });
+            }
+            let ins: Vec<usize> = node.inputs.iter().map(|&t| lens[t]).collect();
+            let arity = match node.op {
+                FloatOp::Add => 2,
+                FloatOp::Wiring { .. } => ins.len().max(1),
+                _ => 1,
+            };
+            if ins.len() != arity {
+                return Err(shape_err(
+                    format!("{arity} inputs"),
+                    format!("{}", ins.len()),
+                ));
+            }
+            let need = |len: usize| -> Result<(), IrError> {
+                if ins[0] == len {
+                    Ok(())
+                } else {
+                    Err(shape_err(
+                        format!("an input of {len} values"),
+                        format!("{}", ins[0]),
+                    ))
                 }
-                if let Some(bad) = weights.iter().chain(bias.iter()).find(|v| !v.is_finite()) {
-                    return Err(IrError::BadConstant {
-                        tensor: name.clone(),
-                        reason: format!("contains {bad}"),
-                    });
+            };
+            let constants: Vec<f32> = match &node.op {
+                FloatOp::Dense { weights, bias } => {
+                    let (out, inp) = weights.dim();
+                    need(inp)?;
+                    if bias.len() != out {
+                        return Err(shape_err(
+                            format!("bias ({out})"),
+                            format!("{}", bias.len()),
+                        ));
+                    }
+                    weights.iter().chain(bias.iter()).copied().collect()
                 }
-                len = out;
+                FloatOp::Conv {
+                    shape,
+                    weights,
+                    bias,
+                } => {
+                    shape
+                        .validate()
+                        .map_err(|e| shape_err("a valid convolution".into(), e))?;
+                    need(shape.window.channels * shape.window.input_positions())?;
+                    if weights.len() != shape.weights_len() || bias.len() != shape.out_channels {
+                        return Err(shape_err(
+                            format!(
+                                "{} weights and {} biases",
+                                shape.weights_len(),
+                                shape.out_channels
+                            ),
+                            format!("{} and {}", weights.len(), bias.len()),
+                        ));
+                    }
+                    weights.iter().chain(bias).copied().collect()
+                }
+                FloatOp::AvgPool { window, .. } | FloatOp::MaxPool { window } => {
+                    window
+                        .validate()
+                        .map_err(|e| shape_err("a valid window".into(), e))?;
+                    need(window.channels * window.input_positions())?;
+                    Vec::new()
+                }
+                FloatOp::Relu => Vec::new(),
+                FloatOp::Add => {
+                    if ins[0] != ins[1] {
+                        return Err(shape_err(
+                            "two inputs of one length (broadcasting is not supported)".into(),
+                            format!("{} and {}", ins[0], ins[1]),
+                        ));
+                    }
+                    Vec::new()
+                }
+                FloatOp::Affine { scale, bias } => {
+                    need(scale.len())?;
+                    if bias.len() != scale.len() {
+                        return Err(shape_err(
+                            format!("{} biases", scale.len()),
+                            format!("{}", bias.len()),
+                        ));
+                    }
+                    scale.iter().chain(bias).copied().collect()
+                }
+                FloatOp::Wiring { sources } => {
+                    for s in sources {
+                        match s {
+                            Source::Element { input, index } => {
+                                if ins.get(*input).is_none_or(|len| index >= len) {
+                                    return Err(shape_err(
+                                        "wiring within its inputs".into(),
+                                        format!("input {input} element {index}"),
+                                    ));
+                                }
+                            }
+                            Source::Constant(c) if !c.is_finite() => {
+                                return Err(IrError::BadConstant {
+                                    tensor: node.name.clone(),
+                                    reason: format!("pad value {c}"),
+                                })
+                            }
+                            Source::Constant(_) => {}
+                        }
+                    }
+                    Vec::new()
+                }
+            };
+            if let Some(bad) = constants.iter().find(|v| !v.is_finite()) {
+                return Err(IrError::BadConstant {
+                    tensor: node.name.clone(),
+                    reason: format!("contains {bad}"),
+                });
             }
         }
         Ok(())
     }
 
-    /// The float forward pass in `f64`: the values after each layer, the input first.
+    /// The float forward pass in `f64`: every tensor's values, the input first.
     pub fn forward(&self, input: &[f32]) -> Vec<Vec<f64>> {
         let mut values = vec![input.iter().map(|v| f64::from(*v)).collect::<Vec<_>>()];
-        for layer in &self.layers {
-            let x = values.last().map(Vec::as_slice).unwrap_or_default();
-            let y = match layer {
-                FloatLayer::Dense { weights, bias, .. } => weights
-                    .outer_iter()
-                    .zip(bias.iter())
-                    .map(|(row, b)| {
-                        row.iter()
-                            .zip(x)
-                            .map(|(w, x)| f64::from(*w) * x)
-                            .sum::<f64>()
-                            + f64::from(*b)
-                    })
-                    .collect(),
-                FloatLayer::Relu { .. } => x.iter().map(|v| v.max(0.0)).collect(),
-            };
+        for node in &self.nodes {
+            let xs: Vec<&[f64]> = node.inputs.iter().map(|&t| values[t].as_slice()).collect();
+            let y = node.op.eval(&xs);
             values.push(y);
         }
         values

@@ -8,16 +8,21 @@
 //! | group | columns | holds |
 //! |---|---|---|
 //! | dot | `x_0..x_31`, `acc`, `w_0..w_31`, `bias` | dot products |
-//! | elementwise | `a_0..a_2`, `offset`, `divisor` | rescale rows, ReLU rows |
+//! | elementwise | `a_0..a_3`, `offset`, `divisor` | division, ReLU and max rows |
 //! | range | `z`, `limb`, `tag`, `radix`, `offset` | every range check |
 //!
 //! and the lookup table needs [`RangeTableConfig::ROWS`] rows of its own.
 
+use std::collections::BTreeSet;
+
+use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{FixedDotChip, LookupRangeChip, RangeTableConfig};
+use zkinfer_circuits::{DivChip, FixedDotChip, LookupRangeChip, MaxChip, RangeTableConfig};
 
 use crate::error::CompileError;
+use crate::ir::Source;
 use crate::qgraph::{QGraph, QOp};
+use crate::window::pool_taps;
 
 /// Multiply–accumulate pairs per dot-product row (DESIGN.md: wide rows prove fastest).
 pub const DOT_WIDTH: usize = 32;
@@ -38,7 +43,7 @@ pub struct NodeRows {
     pub op: String,
     /// Dot-product rows.
     pub dot: usize,
-    /// Rescale and ReLU rows.
+    /// Division, ReLU and max rows.
     pub elementwise: usize,
     /// Range-check rows.
     pub range: usize,
@@ -59,40 +64,71 @@ pub struct Layout {
     pub instances: usize,
 }
 
-/// Lays out `graph`.
+/// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
+/// that the chosen `k` fits).
 pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> {
+    let signed_rows = LookupRangeChip::<Fp>::signed_rows;
     let mut nodes = vec![NodeRows {
         name: graph.input.name.clone(),
         op: "Input".into(),
         dot: 0,
         elementwise: 0,
-        range: graph.input.len * LookupRangeChip::<pasta_curves::Fp>::signed_rows(graph.input.bits),
+        range: graph.input.len * signed_rows(graph.input.bits),
     }];
-    let mut previous_is_relu = false;
-    let mut input_len = graph.input.len;
+    // Whether every value of a tensor is non-negative by construction (ReLU is then free).
+    let mut nonnegative = vec![false];
     for node in &graph.nodes {
-        let out = node.output.len;
-        let rows = match &node.op {
-            QOp::Dense(d) => NodeRows {
-                name: node.name.clone(),
-                op: "Dense".into(),
-                dot: out * FixedDotChip::rows(input_len, DOT_WIDTH),
-                elementwise: out,
-                range: out
-                    * (LookupRangeChip::<pasta_curves::Fp>::signed_rows(node.output.bits)
-                        + LookupRangeChip::<pasta_curves::Fp>::unsigned_rows(d.shift)),
-            },
-            QOp::Relu => NodeRows {
-                name: node.name.clone(),
-                op: "Relu".into(),
-                dot: 0,
-                // A ReLU of a known non-negative value is free (see `ReluChip`).
-                elementwise: if previous_is_relu { 0 } else { out },
-                range: 0,
-            },
+        let out = &node.output;
+        let input_nonneg = |slot: usize| {
+            node.inputs
+                .get(slot)
+                .is_some_and(|&t| nonnegative.get(t).copied().unwrap_or(false))
         };
-        previous_is_relu = matches!(node.op, QOp::Relu);
-        input_len = out;
+        let mut rows = NodeRows {
+            name: node.name.clone(),
+            op: node.op.kind().into(),
+            dot: 0,
+            elementwise: 0,
+            range: 0,
+        };
+        let nonneg = match &node.op {
+            QOp::Relu => {
+                rows.elementwise = if input_nonneg(0) { 0 } else { out.len };
+                true
+            }
+            QOp::MaxPool(window) => {
+                for o in 0..out.len {
+                    let n = pool_taps(window, o).len();
+                    rows.elementwise += n;
+                    rows.range += MaxChip::<Fp>::range_rows(n, out.bits, input_nonneg(0));
+                }
+                input_nonneg(0)
+            }
+            QOp::Wiring(sources) => {
+                let constants: BTreeSet<i64> = sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        Source::Constant(c) => Some(*c),
+                        Source::Element { .. } => None,
+                    })
+                    .collect();
+                rows.range = constants.len() * signed_rows(out.bits);
+                (0..node.inputs.len()).all(input_nonneg) && constants.iter().all(|c| *c >= 0)
+            }
+            op => {
+                for o in 0..out.len {
+                    let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
+                        node: node.name.clone(),
+                        reason: format!("no linear output {o}"),
+                    })?;
+                    rows.dot += FixedDotChip::rows(lin.taps.len(), DOT_WIDTH);
+                    rows.elementwise += 1;
+                    rows.range += DivChip::<Fp>::range_rows(lin.divisor, out.bits);
+                }
+                false
+            }
+        };
+        nonnegative.push(nonneg);
         nodes.push(rows);
     }
     let sum = |f: fn(&NodeRows) -> usize| nodes.iter().map(f).sum::<usize>();

@@ -38,6 +38,7 @@ pub mod onnx;
 mod par;
 pub mod qgraph;
 pub mod quant;
+pub mod window;
 pub mod witness;
 
 pub use api::{CompileOptions, CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};

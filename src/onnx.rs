@@ -1,15 +1,22 @@
 //! ONNX import through tract-onnx's protobuf decoder (feature `onnx`, on by default).
 //!
-//! Supported in this version, on a single chain with batch size 1: `Gemm`, `MatMul` with
-//! constant weights, `Add` of a constant (folded into the preceding linear layer's bias),
-//! `Relu`, `Flatten`, `Reshape`, `Identity`, `Dropout` (inference: identity), `Constant`,
-//! and `BatchNormalization` folded into the preceding linear layer. Anything else is an
-//! [`IrError::Unsupported`] naming the op and the node; nothing is skipped silently.
+//! Supported, batch size 1:
+//! - linear: `Gemm`, `MatMul` with constant weights, `Conv` (1-D/2-D/…, strides, pads,
+//!   dilations, groups incl. depthwise, `auto_pad`);
+//! - pooling: `AveragePool`, `MaxPool`, `GlobalAveragePool`, `GlobalMaxPool`;
+//! - `Relu`; `Add` of two activations (residual connections);
+//! - constants folded into the preceding linear layer when nothing else reads its output,
+//!   else an elementwise affine node: `Add`/`Sub`/`Mul`/`Div` by a constant and
+//!   `BatchNormalization`;
+//! - shape only, no cost: `Flatten`, `Reshape`, `Squeeze`, `Unsqueeze`, `Identity`,
+//!   `Dropout` (inference); pure wiring: `Transpose`, `Concat`, `Pad` (constant mode);
+//! - `Constant`.
 //!
-//! Float constants are decoded here (not by tract's loader, which panics on unknown data
-//! types), so a damaged file is a typed error.
+//! Anything else is an [`IrError::Unsupported`] naming the op and the node; nothing is
+//! skipped silently. Float constants are decoded here (not by tract's loader, which panics
+//! on unknown data types), so a damaged file is a typed error.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
@@ -17,7 +24,8 @@ use tract_onnx::pb::{self, tensor_shape_proto::dimension, type_proto};
 use tract_onnx::prelude::Framework;
 
 use crate::error::IrError;
-use crate::ir::{FloatGraph, FloatLayer};
+use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
+use crate::window::{ConvShape, Window};
 
 const FLOAT: i32 = 1;
 const INT64: i32 = 7;
@@ -46,24 +54,69 @@ pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<FloatGraph, IrError> {
     Importer::new(&graph)?.run(&graph)
 }
 
+/// An activation: a tensor id of the float graph and its ONNX shape (batch included).
+#[derive(Clone, Debug)]
+struct Act {
+    id: usize,
+    shape: Vec<usize>,
+}
+
 struct Importer {
     floats: HashMap<String, ArrayD<f32>>,
-    ints: HashSet<String>,
-    current: String,
-    len: usize,
+    ints: HashMap<String, Vec<i64>>,
+    acts: HashMap<String, Act>,
+    /// How many nodes read each tensor name (folding must not change what others read).
+    readers: HashMap<String, usize>,
     input_name: String,
     input_shape: Vec<usize>,
-    layers: Vec<FloatLayer>,
+    nodes: Vec<FloatNode>,
+}
+
+/// What one ONNX node is about, for errors.
+struct Ctx<'a> {
+    node: &'a pb::NodeProto,
+    name: String,
+}
+
+impl Ctx<'_> {
+    fn op(&self) -> &str {
+        &self.node.op_type
+    }
+    fn unsupported(&self, detail: impl Into<String>) -> IrError {
+        IrError::Unsupported {
+            op: self.op().to_string(),
+            node: self.name.clone(),
+            detail: detail.into(),
+        }
+    }
+    fn shape(&self, expected: impl Into<String>, got: impl Into<String>) -> IrError {
+        IrError::Shape {
+            node: self.name.clone(),
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+    fn input(&self, index: usize) -> Result<&str, IrError> {
+        self.node
+            .input
+            .get(index)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| self.shape(format!("input #{index}"), "none"))
+    }
+    fn ints(&self, name: &str) -> Option<Vec<usize>> {
+        attr(self.node, name).map(|a| a.ints.iter().map(|v| (*v).max(0) as usize).collect())
+    }
 }
 
 impl Importer {
     fn new(graph: &pb::GraphProto) -> Result<Self, IrError> {
         let mut floats = HashMap::new();
-        let mut ints = HashSet::new();
+        let mut ints = HashMap::new();
         for t in &graph.initializer {
             match t.data_type {
                 INT64 => {
-                    ints.insert(t.name.clone());
+                    ints.insert(t.name.clone(), decode_ints(t, &t.name)?);
                 }
                 _ => {
                     floats.insert(t.name.clone(), decode_float(t, &t.name)?);
@@ -73,7 +126,7 @@ impl Importer {
         let inputs: Vec<_> = graph
             .input
             .iter()
-            .filter(|i| !floats.contains_key(&i.name) && !ints.contains(&i.name))
+            .filter(|i| !floats.contains_key(&i.name) && !ints.contains_key(&i.name))
             .collect();
         let input = match inputs.as_slice() {
             [one] => *one,
@@ -91,14 +144,27 @@ impl Importer {
             }
         };
         let input_shape = input_shape(input)?;
+        let mut readers: HashMap<String, usize> = HashMap::new();
+        for node in &graph.node {
+            for i in &node.input {
+                *readers.entry(i.clone()).or_default() += 1;
+            }
+        }
+        let acts = HashMap::from([(
+            input.name.clone(),
+            Act {
+                id: 0,
+                shape: input_shape.clone(),
+            },
+        )]);
         Ok(Self {
             floats,
             ints,
-            current: input.name.clone(),
-            len: input_shape.iter().product(),
+            acts,
+            readers,
             input_name: input.name.clone(),
             input_shape,
-            layers: Vec::new(),
+            nodes: Vec::new(),
         })
     }
 
@@ -109,46 +175,50 @@ impl Importer {
             } else {
                 node.name.clone()
             };
-            self.node(node, &name)?;
+            self.node(&Ctx { node, name })?;
         }
         let output = graph
             .output
             .first()
             .ok_or_else(|| IrError::Empty("no graph output".into()))?;
-        if output.name != self.current {
-            return Err(IrError::UnknownTensor {
-                node: "graph output".into(),
-                tensor: output.name.clone(),
-            });
+        let last = self.nodes.len();
+        match self.acts.get(&output.name) {
+            Some(act) if act.id == last && last > 0 => {}
+            _ => {
+                return Err(IrError::UnknownTensor {
+                    node: "graph output".into(),
+                    tensor: output.name.clone(),
+                })
+            }
         }
         let graph = FloatGraph {
             input_name: self.input_name,
             input_shape: self.input_shape,
-            layers: self.layers,
+            nodes: self.nodes,
         };
         graph.validate()?;
         Ok(graph)
     }
 
-    fn node(&mut self, node: &pb::NodeProto, name: &str) -> Result<(), IrError> {
-        let op = node.op_type.as_str();
-        let unsupported = |detail: &str| IrError::Unsupported {
-            op: op.to_string(),
-            node: name.to_string(),
-            detail: detail.to_string(),
-        };
-        let output = node
+    fn node(&mut self, cx: &Ctx<'_>) -> Result<(), IrError> {
+        let output = cx
+            .node
             .output
             .first()
             .cloned()
-            .ok_or_else(|| unsupported(": the node has no output"))?;
-        match op {
+            .ok_or_else(|| cx.unsupported(": the node has no output"))?;
+        if cx.node.output.iter().skip(1).any(|o| !o.is_empty())
+            && !matches!(cx.op(), "Dropout" | "BatchNormalization")
+        {
+            return Err(cx.unsupported(": only the first output can be used"));
+        }
+        let act = match cx.op() {
             "Constant" => {
-                let t = attr(node, "value")
+                let t = attr(cx.node, "value")
                     .and_then(|a| a.t.as_ref())
-                    .ok_or_else(|| unsupported(": only tensor constants"))?;
+                    .ok_or_else(|| cx.unsupported(": only tensor constants"))?;
                 if t.data_type == INT64 {
-                    self.ints.insert(output);
+                    self.ints.insert(output, decode_ints(t, &cx.name)?);
                 } else {
                     self.floats
                         .insert(output.clone(), decode_float(t, &output)?);
@@ -156,194 +226,610 @@ impl Importer {
                 return Ok(());
             }
             "Gemm" => {
-                self.expect_current(node, name, 0)?;
-                if attr_i(node, "transA", 0) != 0 {
-                    return Err(unsupported(": transA = 1"));
+                if attr_i(cx.node, "transA", 0) != 0 {
+                    return Err(cx.unsupported(": transA = 1"));
                 }
-                let b = self.matrix(node, name, 1)?;
-                let alpha = attr_f(node, "alpha", 1.0);
-                let beta = attr_f(node, "beta", 1.0);
-                let w = if attr_i(node, "transB", 0) != 0 {
+                let x = self.act(cx, 0)?;
+                let b = self.matrix(cx, 1)?;
+                let w = if attr_i(cx.node, "transB", 0) != 0 {
                     b
                 } else {
                     b.reversed_axes()
                 };
-                let w = w.mapv(|v| v * alpha);
-                let (out, _) = w.dim();
-                let bias = match node.input.get(2).filter(|s| !s.is_empty()) {
-                    Some(c) => self.vector(c, name, out)?.mapv(|v| v * beta),
+                let w = w.mapv(|v| v * attr_f(cx.node, "alpha", 1.0));
+                let out = w.dim().0;
+                let bias = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+                    Some(c) => self
+                        .vector(cx, c, out)?
+                        .mapv(|v| v * attr_f(cx.node, "beta", 1.0)),
                     None => Array1::zeros(out),
                 };
-                self.dense(name, w, bias)?;
+                self.dense(cx, &x, w, bias)?
             }
             "MatMul" => {
-                self.expect_current(node, name, 0)?;
-                let w = self.matrix(node, name, 1)?.reversed_axes();
+                let x = self.act(cx, 0)?;
+                let w = self.matrix(cx, 1)?.reversed_axes();
                 let out = w.dim().0;
-                self.dense(name, w, Array1::zeros(out))?;
+                self.dense(cx, &x, w, Array1::zeros(out))?
             }
-            "Add" => {
-                let (other, _) = self.split_current(node, name)?;
-                let bias = self.vector(&other, name, self.len)?;
-                match self.layers.last_mut() {
-                    Some(FloatLayer::Dense { bias: b, .. }) => *b = &*b + &bias,
-                    _ => return Err(unsupported(": Add of a constant is supported after Gemm/MatMul; residual Add comes with convolutional networks")),
-                }
-            }
-            "BatchNormalization" => {
-                self.expect_current(node, name, 0)?;
-                let eps = attr_f(node, "epsilon", 1e-5);
-                let p: Vec<Array1<f32>> = (1..5)
-                    .map(|i| {
-                        node.input
-                            .get(i)
-                            .ok_or_else(|| unsupported(": missing parameters"))
-                            .and_then(|t| self.vector(t, name, self.len))
-                    })
-                    .collect::<Result<_, _>>()?;
-                let scale: Array1<f32> = p[0]
-                    .iter()
-                    .zip(&p[3])
-                    .map(|(g, var)| g / (var + eps).sqrt())
-                    .collect();
-                match self.layers.last_mut() {
-                    Some(FloatLayer::Dense { weights, bias, .. }) => {
-                        for (mut row, s) in weights.outer_iter_mut().zip(&scale) {
-                            row.mapv_inplace(|w| w * s);
-                        }
-                        *bias = (&*bias - &p[2]) * &scale + &p[1];
-                    }
-                    _ => {
-                        return Err(unsupported(
-                            ": BatchNormalization must follow a linear layer to be folded",
-                        ))
-                    }
-                }
-            }
+            "Conv" => self.conv(cx)?,
+            "AveragePool" | "MaxPool" | "GlobalAveragePool" | "GlobalMaxPool" => self.pool(cx)?,
             "Relu" => {
-                self.expect_current(node, name, 0)?;
-                self.layers.push(FloatLayer::Relu {
-                    name: name.to_string(),
-                });
+                let x = self.act(cx, 0)?;
+                self.push(cx, FloatOp::Relu, vec![x.id], x.shape)
             }
-            "Flatten" | "Reshape" | "Identity" | "Dropout" => {
-                // Batch size 1 and flat layers: these change no value, only the shape.
-                self.expect_current(node, name, 0)?;
+            "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
+            "BatchNormalization" => {
+                let x = self.act(cx, 0)?;
+                let channels = x.shape.get(1).copied().unwrap_or(1);
+                let eps = attr_f(cx.node, "epsilon", 1e-5);
+                let p: Vec<Array1<f32>> = (1..5)
+                    .map(|i| cx.input(i).and_then(|t| self.vector(cx, t, channels)))
+                    .collect::<Result<_, _>>()?;
+                let per = len(&x.shape) / channels.max(1);
+                let mut scale = Vec::with_capacity(len(&x.shape));
+                let mut bias = Vec::with_capacity(len(&x.shape));
+                for c in 0..channels {
+                    let s = p[0][c] / (p[3][c] + eps).sqrt();
+                    scale.extend(std::iter::repeat_n(s, per));
+                    bias.extend(std::iter::repeat_n(p[1][c] - p[2][c] * s, per));
+                }
+                self.affine(cx, &x, scale, bias)
             }
-            _ => return Err(unsupported("")),
-        }
-        self.current = output;
+            "Flatten" => {
+                let x = self.act(cx, 0)?;
+                let rank = x.shape.len() as i64;
+                let axis = attr_i(cx.node, "axis", 1);
+                let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+                    .ok()
+                    .filter(|a| *a as i64 <= rank)
+                    .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
+                Act {
+                    id: x.id,
+                    shape: vec![len(&x.shape[..axis]), len(&x.shape[axis..])],
+                }
+            }
+            "Reshape" => {
+                let x = self.act(cx, 0)?;
+                let target = self
+                    .ints
+                    .get(cx.input(1)?)
+                    .ok_or_else(|| cx.unsupported(": the target shape must be a constant"))?;
+                Act {
+                    id: x.id,
+                    shape: reshape(cx, &x.shape, target)?,
+                }
+            }
+            "Squeeze" | "Unsqueeze" => {
+                let x = self.act(cx, 0)?;
+                let axes: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+                    Some(t) => self.ints.get(t).cloned().unwrap_or_default(),
+                    None => attr(cx.node, "axes")
+                        .map(|a| a.ints.clone())
+                        .unwrap_or_default(),
+                };
+                Act {
+                    id: x.id,
+                    shape: squeeze(cx, &x.shape, &axes)?,
+                }
+            }
+            "Identity" | "Dropout" => self.act(cx, 0)?,
+            "Transpose" => self.transpose(cx)?,
+            "Concat" => self.concat(cx)?,
+            "Pad" => self.pad(cx)?,
+            _ => return Err(cx.unsupported("")),
+        };
+        self.acts.insert(output, act);
         Ok(())
+    }
+
+    fn push(&mut self, cx: &Ctx<'_>, op: FloatOp, inputs: Vec<usize>, shape: Vec<usize>) -> Act {
+        self.nodes.push(FloatNode {
+            name: cx.name.clone(),
+            op,
+            inputs,
+        });
+        Act {
+            id: self.nodes.len(),
+            shape,
+        }
     }
 
     fn dense(
         &mut self,
-        name: &str,
+        cx: &Ctx<'_>,
+        x: &Act,
         weights: Array2<f32>,
         bias: Array1<f32>,
-    ) -> Result<(), IrError> {
+    ) -> Result<Act, IrError> {
         let (out, inp) = weights.dim();
-        if inp != self.len {
-            return Err(IrError::Shape {
-                node: name.to_string(),
-                expected: format!("{} inputs", self.len),
-                got: format!("weights for {inp}"),
-            });
+        if inp != len(&x.shape) {
+            return Err(cx.shape(
+                format!("{} inputs", len(&x.shape)),
+                format!("weights for {inp}"),
+            ));
         }
-        self.len = out;
-        self.layers.push(FloatLayer::Dense {
-            name: name.to_string(),
-            weights,
+        Ok(self.push(
+            cx,
+            FloatOp::Dense { weights, bias },
+            vec![x.id],
+            vec![1, out],
+        ))
+    }
+
+    fn conv(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let w = self.constant(cx, cx.input(1)?)?.clone();
+        if x.shape.len() < 3 || w.ndim() != x.shape.len() {
+            return Err(cx.shape(
+                "input [1, C, spatial…] and weights [M, C/group, kernel…]",
+                format!("{:?} and {:?}", x.shape, w.shape()),
+            ));
+        }
+        let out_channels = w.shape()[0];
+        let kernel = w.shape()[2..].to_vec();
+        let window = self.window(cx, &x, kernel)?;
+        let shape = ConvShape {
+            window,
+            out_channels,
+            groups: usize::try_from(attr_i(cx.node, "group", 1)).unwrap_or(0),
+        };
+        shape
+            .validate()
+            .map_err(|e| cx.shape("a valid convolution", e))?;
+        if w.shape()[1] * shape.groups != shape.window.channels {
+            return Err(cx.shape(
+                format!("weights for {} channels", shape.window.channels),
+                format!("{} per group × {} groups", w.shape()[1], shape.groups),
+            ));
+        }
+        let bias = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(b) => self.vector(cx, b, out_channels)?.to_vec(),
+            None => vec![0.0; out_channels],
+        };
+        let mut out_shape = vec![1, out_channels];
+        out_shape.extend(shape.window.output());
+        let op = FloatOp::Conv {
+            shape,
+            weights: w.iter().copied().collect(),
             bias,
-        });
-        Ok(())
+        };
+        Ok(self.push(cx, op, vec![x.id], out_shape))
     }
 
-    fn expect_current(
-        &self,
-        node: &pb::NodeProto,
-        name: &str,
-        index: usize,
-    ) -> Result<(), IrError> {
-        match node.input.get(index) {
-            Some(t) if *t == self.current => Ok(()),
-            Some(t) if self.floats.contains_key(t) || self.ints.contains(t) => {
-                Err(IrError::Unsupported {
-                    op: node.op_type.clone(),
-                    node: name.to_string(),
-                    detail: format!(
-                        ": input {index} ('{t}') must be the activation, not a constant"
-                    ),
-                })
+    fn pool(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        if x.shape.len() < 3 {
+            return Err(cx.shape("input [1, C, spatial…]", format!("{:?}", x.shape)));
+        }
+        let global = cx.op().starts_with("Global");
+        let window = if global {
+            Window::dense(x.shape[1], x.shape[2..].to_vec(), x.shape[2..].to_vec())
+        } else {
+            if attr_i(cx.node, "ceil_mode", 0) != 0 {
+                return Err(cx.unsupported(": ceil_mode = 1"));
             }
-            Some(t) => Err(IrError::UnknownTensor {
-                node: name.to_string(),
-                tensor: t.clone(),
-            }),
-            None => Err(IrError::Shape {
-                node: name.to_string(),
-                expected: format!("input #{index}"),
-                got: "none".into(),
+            let kernel = cx
+                .ints("kernel_shape")
+                .ok_or_else(|| cx.shape("a kernel_shape attribute", "none"))?;
+            self.window(cx, &x, kernel)?
+        };
+        window
+            .validate()
+            .map_err(|e| cx.shape("a valid window", e))?;
+        let mut out_shape = vec![1, window.channels];
+        out_shape.extend(window.output());
+        let op = if cx.op().contains("Average") {
+            FloatOp::AvgPool {
+                count_include_pad: attr_i(cx.node, "count_include_pad", 0) != 0,
+                window,
+            }
+        } else {
+            FloatOp::MaxPool { window }
+        };
+        Ok(self.push(cx, op, vec![x.id], out_shape))
+    }
+
+    /// The window attributes of a Conv or pool over `x` (ONNX defaults, `auto_pad` applied).
+    fn window(&self, cx: &Ctx<'_>, x: &Act, kernel: Vec<usize>) -> Result<Window, IrError> {
+        let rank = x.shape.len() - 2;
+        let mut w = Window::dense(x.shape[1], x.shape[2..].to_vec(), kernel);
+        if let Some(s) = cx.ints("strides") {
+            w.strides = s;
+        }
+        if let Some(d) = cx.ints("dilations") {
+            w.dilations = d;
+        }
+        if let Some(p) = cx.ints("pads") {
+            w.pads = p;
+        }
+        let auto_pad = attr(cx.node, "auto_pad")
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+            .unwrap_or_default();
+        match auto_pad.as_str() {
+            "" | "NOTSET" => {}
+            "VALID" => w.pads = vec![0; 2 * rank],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                w.validate().map_err(|e| cx.shape("a valid window", e))?;
+                for a in 0..rank {
+                    let out = w.input[a].div_ceil(w.strides[a]);
+                    let span = w.dilations[a] * (w.kernel[a] - 1) + 1;
+                    let total = ((out - 1) * w.strides[a] + span).saturating_sub(w.input[a]);
+                    let (small, big) = (total / 2, total - total / 2);
+                    let upper = auto_pad == "SAME_UPPER";
+                    w.pads[a] = if upper { small } else { big };
+                    w.pads[rank + a] = if upper { big } else { small };
+                }
+            }
+            other => return Err(cx.unsupported(format!(": auto_pad = {other}"))),
+        }
+        w.validate().map_err(|e| cx.shape("a valid window", e))?;
+        Ok(w)
+    }
+
+    /// `Add`, `Sub`, `Mul`, `Div`: of two activations (Add only), or with a constant.
+    fn binary(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let (a, b) = (cx.input(0)?, cx.input(1)?);
+        match (self.acts.get(a).cloned(), self.acts.get(b).cloned()) {
+            (Some(x), Some(y)) if cx.op() == "Add" => {
+                if x.shape != y.shape {
+                    return Err(cx.unsupported(format!(
+                        ": Add of shapes {:?} and {:?} (broadcasting between activations is not supported)",
+                        x.shape, y.shape
+                    )));
+                }
+                let shape = x.shape.clone();
+                Ok(self.push(cx, FloatOp::Add, vec![x.id, y.id], shape))
+            }
+            (Some(_), Some(_)) => Err(cx.unsupported(": both operands are activations")),
+            (Some(x), None) => {
+                let c = self.broadcast(cx, b, &x.shape)?;
+                let n = c.len();
+                let (scale, bias) = match cx.op() {
+                    "Add" => (vec![1.0; n], c),
+                    "Sub" => (vec![1.0; n], c.iter().map(|v| -v).collect()),
+                    "Mul" => (c, vec![0.0; n]),
+                    _ => {
+                        if let Some(z) = c.iter().position(|v| *v == 0.0) {
+                            return Err(IrError::BadConstant {
+                                tensor: b.to_string(),
+                                reason: format!("division by zero at element {z}"),
+                            });
+                        }
+                        (c.iter().map(|v| 1.0 / v).collect(), vec![0.0; n])
+                    }
+                };
+                Ok(self.affine(cx, &x, scale, bias))
+            }
+            (None, Some(y)) if matches!(cx.op(), "Add" | "Mul") => {
+                let c = self.broadcast(cx, a, &y.shape)?;
+                let n = c.len();
+                let (scale, bias) = if cx.op() == "Add" {
+                    (vec![1.0; n], c)
+                } else {
+                    (c, vec![0.0; n])
+                };
+                Ok(self.affine(cx, &y, scale, bias))
+            }
+            (None, Some(_)) => Err(cx.unsupported(": the activation must be the first operand")),
+            (None, None) => Err(IrError::UnknownTensor {
+                node: cx.name.clone(),
+                tensor: a.to_string(),
             }),
         }
     }
 
-    /// For a binary op: the constant operand's name and the activation's position.
-    fn split_current(&self, node: &pb::NodeProto, name: &str) -> Result<(String, usize), IrError> {
-        match node.input.as_slice() {
-            [a, b] if *a == self.current && self.floats.contains_key(b) => Ok((b.clone(), 0)),
-            [a, b] if *b == self.current && self.floats.contains_key(a) => Ok((a.clone(), 1)),
-            _ => Err(IrError::Unsupported {
-                op: node.op_type.clone(),
-                node: name.to_string(),
-                detail: ": needs the activation and one constant; Add of two activations comes with residual networks".into(),
-            }),
+    /// `y = scale · x + bias` elementwise: folded into the linear node that produced `x`
+    /// when nothing else reads it (and, for a Conv, when the constants are per channel);
+    /// otherwise an [`FloatOp::Affine`] node.
+    fn affine(&mut self, cx: &Ctx<'_>, x: &Act, scale: Vec<f32>, bias: Vec<f32>) -> Act {
+        let read_once = cx
+            .node
+            .input
+            .first()
+            .is_some_and(|t| self.readers.get(t).copied().unwrap_or(0) <= 1);
+        if read_once && x.id == self.nodes.len() && x.id > 0 {
+            let node = &mut self.nodes[x.id - 1];
+            let folded = match &mut node.op {
+                FloatOp::Dense { weights, bias: b } => {
+                    for (o, mut row) in weights.outer_iter_mut().enumerate() {
+                        row.mapv_inplace(|w| w * scale[o]);
+                        b[o] = b[o] * scale[o] + bias[o];
+                    }
+                    true
+                }
+                FloatOp::Conv {
+                    shape,
+                    weights,
+                    bias: b,
+                } => {
+                    let per = shape.window.positions().max(1);
+                    let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
+                    if uniform(&scale) && uniform(&bias) {
+                        let per_channel = weights.len() / shape.out_channels.max(1);
+                        for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
+                            let s = scale[oc * per];
+                            ws.iter_mut().for_each(|w| *w *= s);
+                            b[oc] = b[oc] * s + bias[oc * per];
+                        }
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            };
+            if folded {
+                return x.clone();
+            }
         }
+        self.push(
+            cx,
+            FloatOp::Affine { scale, bias },
+            vec![x.id],
+            x.shape.clone(),
+        )
     }
 
-    fn constant(&self, tensor: &str, node: &str) -> Result<&ArrayD<f32>, IrError> {
+    fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len();
+        let perm = cx.ints("perm").unwrap_or_else(|| (0..rank).rev().collect());
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        if sorted != (0..rank).collect::<Vec<_>>() {
+            return Err(cx.shape(format!("a permutation of 0..{rank}"), format!("{perm:?}")));
+        }
+        let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
+        let in_strides = strides(&x.shape);
+        let sources = (0..len(&out_shape))
+            .map(|o| {
+                let coord = unravel(o, &out_shape);
+                let index = perm
+                    .iter()
+                    .zip(&coord)
+                    .map(|(&p, c)| c * in_strides[p])
+                    .sum();
+                Source::Element { input: 0, index }
+            })
+            .collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+    }
+
+    fn concat(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let xs = (0..cx.node.input.len())
+            .map(|i| self.act(cx, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = xs.first().ok_or_else(|| cx.shape("inputs", "none"))?;
+        let rank = first.shape.len() as i64;
+        let axis = attr_i(cx.node, "axis", 0);
+        let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+            .ok()
+            .filter(|a| (*a as i64) < rank)
+            .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
+        let mut out_shape = first.shape.clone();
+        out_shape[axis] = 0;
+        for x in &xs {
+            let same = x.shape.len() == first.shape.len()
+                && (0..first.shape.len()).all(|a| a == axis || x.shape[a] == first.shape[a]);
+            if !same {
+                return Err(cx.shape(
+                    format!("shapes like {:?} off axis {axis}", first.shape),
+                    format!("{:?}", x.shape),
+                ));
+            }
+            out_shape[axis] += x.shape[axis];
+        }
+        let outer = len(&out_shape[..axis]);
+        let mut sources = Vec::with_capacity(len(&out_shape));
+        for o in 0..outer {
+            for (input, x) in xs.iter().enumerate() {
+                let block = len(&x.shape[axis..]);
+                sources.extend((0..block).map(|j| Source::Element {
+                    input,
+                    index: o * block + j,
+                }));
+            }
+        }
+        let ids = xs.iter().map(|x| x.id).collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, ids, out_shape))
+    }
+
+    fn pad(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let mode = attr(cx.node, "mode")
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+            .unwrap_or_else(|| "constant".into());
+        if mode != "constant" {
+            return Err(cx.unsupported(format!(": mode = {mode}")));
+        }
+        let rank = x.shape.len();
+        let pads: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+            Some(t) => self
+                .ints
+                .get(t)
+                .cloned()
+                .ok_or_else(|| cx.unsupported(": pads must be a constant"))?,
+            None => attr(cx.node, "pads")
+                .map(|a| a.ints.clone())
+                .unwrap_or_default(),
+        };
+        if pads.len() != 2 * rank || pads.iter().any(|p| *p < 0) {
+            return Err(cx.shape(
+                format!("{} non-negative pads", 2 * rank),
+                format!("{pads:?}"),
+            ));
+        }
+        if cx.node.input.get(3).is_some_and(|s| !s.is_empty()) {
+            return Err(cx.unsupported(": the axes input"));
+        }
+        let value = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(t) => self.constant(cx, t)?.iter().copied().next().unwrap_or(0.0),
+            None => attr_f(cx.node, "value", 0.0),
+        };
+        let pads: Vec<usize> = pads.iter().map(|p| *p as usize).collect();
+        let out_shape: Vec<usize> = (0..rank)
+            .map(|a| x.shape[a] + pads[a] + pads[rank + a])
+            .collect();
+        let in_strides = strides(&x.shape);
+        let sources = (0..len(&out_shape))
+            .map(|o| {
+                let coord = unravel(o, &out_shape);
+                let mut index = 0;
+                for a in 0..rank {
+                    match coord[a].checked_sub(pads[a]).filter(|c| *c < x.shape[a]) {
+                        Some(c) => index += c * in_strides[a],
+                        None => return Source::Constant(value),
+                    }
+                }
+                Source::Element { input: 0, index }
+            })
+            .collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+    }
+
+    /// The activation read as input `index`.
+    fn act(&self, cx: &Ctx<'_>, index: usize) -> Result<Act, IrError> {
+        let t = cx.input(index)?;
+        if let Some(act) = self.acts.get(t) {
+            return Ok(act.clone());
+        }
+        if self.floats.contains_key(t) || self.ints.contains_key(t) {
+            return Err(cx.unsupported(format!(
+                ": input {index} ('{t}') must be the activation, not a constant"
+            )));
+        }
+        Err(IrError::UnknownTensor {
+            node: cx.name.clone(),
+            tensor: t.to_string(),
+        })
+    }
+
+    fn constant(&self, cx: &Ctx<'_>, tensor: &str) -> Result<&ArrayD<f32>, IrError> {
         self.floats
             .get(tensor)
             .ok_or_else(|| IrError::UnknownTensor {
-                node: node.to_string(),
+                node: cx.name.clone(),
                 tensor: tensor.to_string(),
             })
     }
 
-    fn matrix(
-        &self,
-        node: &pb::NodeProto,
-        name: &str,
-        index: usize,
-    ) -> Result<Array2<f32>, IrError> {
-        let tensor = node.input.get(index).ok_or_else(|| IrError::Shape {
-            node: name.to_string(),
-            expected: format!("input #{index}"),
-            got: "none".into(),
-        })?;
-        let t = self.constant(tensor, name)?;
-        t.clone().into_dimensionality().map_err(|_| IrError::Shape {
-            node: name.to_string(),
-            expected: format!("'{tensor}' of rank 2"),
-            got: format!("{:?}", t.shape()),
-        })
+    /// A constant broadcast (numpy rules) to an activation's shape, flat.
+    fn broadcast(&self, cx: &Ctx<'_>, tensor: &str, shape: &[usize]) -> Result<Vec<f32>, IrError> {
+        let c = self.constant(cx, tensor)?;
+        c.broadcast(IxDyn(shape))
+            .map(|v| v.iter().copied().collect())
+            .ok_or_else(|| {
+                cx.shape(
+                    format!("'{tensor}' broadcastable to {shape:?}"),
+                    format!("{:?}", c.shape()),
+                )
+            })
+    }
+
+    fn matrix(&self, cx: &Ctx<'_>, index: usize) -> Result<Array2<f32>, IrError> {
+        let tensor = cx.input(index)?;
+        let t = self.constant(cx, tensor)?;
+        t.clone()
+            .into_dimensionality()
+            .map_err(|_| cx.shape(format!("'{tensor}' of rank 2"), format!("{:?}", t.shape())))
     }
 
     /// A constant of `len` values (any shape with that many; one value broadcasts).
-    fn vector(&self, tensor: &str, node: &str, len: usize) -> Result<Array1<f32>, IrError> {
-        let t = self.constant(tensor, node)?;
+    fn vector(&self, cx: &Ctx<'_>, tensor: &str, len: usize) -> Result<Array1<f32>, IrError> {
+        let t = self.constant(cx, tensor)?;
         match t.len() {
             n if n == len => Ok(t.iter().copied().collect()),
             1 => Ok(Array1::from_elem(
                 len,
                 t.iter().copied().next().unwrap_or(0.0),
             )),
-            n => Err(IrError::Shape {
-                node: node.to_string(),
-                expected: format!("'{tensor}' with {len} values"),
-                got: format!("{n}"),
-            }),
+            n => Err(cx.shape(format!("'{tensor}' with {len} values"), format!("{n}"))),
         }
+    }
+}
+
+fn len(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major strides.
+fn strides(shape: &[usize]) -> Vec<usize> {
+    (0..shape.len()).map(|a| len(&shape[a + 1..])).collect()
+}
+
+/// Row-major coordinates of flat index `i`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut coord = vec![0; shape.len()];
+    for a in (0..shape.len()).rev() {
+        coord[a] = i % shape[a].max(1);
+        i /= shape[a].max(1);
+    }
+    coord
+}
+
+/// ONNX Reshape: `0` copies the input's dimension, `-1` takes what is left.
+fn reshape(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, IrError> {
+    let total = len(shape);
+    let mut out = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (a, &t) in target.iter().enumerate() {
+        match t {
+            -1 if infer.is_none() => {
+                infer = Some(a);
+                out.push(1);
+            }
+            0 => out.push(shape.get(a).copied().unwrap_or(0)),
+            t if t > 0 => out.push(t as usize),
+            _ => {
+                return Err(cx.shape(
+                    "a shape of positive sizes, 0 and one -1",
+                    format!("{target:?}"),
+                ))
+            }
+        }
+    }
+    if let Some(a) = infer {
+        let known = len(&out);
+        if known == 0 || total % known != 0 {
+            return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
+        }
+        out[a] = total / known;
+    }
+    if len(&out) != total {
+        return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
+    }
+    Ok(out)
+}
+
+fn squeeze(cx: &Ctx<'_>, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>, IrError> {
+    if cx.op() == "Squeeze" {
+        let rank = shape.len() as i64;
+        let axes: Vec<usize> = axes
+            .iter()
+            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
+            .collect();
+        Ok(shape
+            .iter()
+            .enumerate()
+            .filter(|(a, d)| !(**d == 1 && (axes.is_empty() || axes.contains(a))))
+            .map(|(_, d)| *d)
+            .collect())
+    } else {
+        let rank = (shape.len() + axes.len()) as i64;
+        let mut axes: Vec<usize> = axes
+            .iter()
+            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
+            .collect();
+        axes.sort_unstable();
+        let mut out = shape.to_vec();
+        for a in axes {
+            if a > out.len() {
+                return Err(cx.shape("axes within the output rank", format!("{a}")));
+            }
+            out.insert(a, 1);
+        }
+        Ok(out)
     }
 }
 
@@ -384,6 +870,25 @@ fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrError> {
             _ => Err(bad("a symbolic dimension other than the batch")),
         })
         .collect()
+}
+
+fn decode_ints(t: &pb::TensorProto, name: &str) -> Result<Vec<i64>, IrError> {
+    if t.raw_data.is_empty() {
+        return Ok(t.int64_data.clone());
+    }
+    if !t.raw_data.len().is_multiple_of(8) {
+        return Err(IrError::BadConstant {
+            tensor: name.to_string(),
+            reason: format!(
+                "{} raw bytes is not a whole number of int64s",
+                t.raw_data.len()
+            ),
+        });
+    }
+    Ok(t.raw_data
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect())
 }
 
 fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32>, IrError> {

@@ -3,12 +3,23 @@
 //! The circuit proves exactly [`QGraph::eval`], bit for bit; [`crate::witness`] is that same
 //! pass recording its intermediates. Serialisable and versioned through the compiled model
 //! file ([`crate::api::CompiledModel`]).
+//!
+//! Every op is one of three kinds, and each kind has one chip path:
+//! - **linear** ([`QOp::linear`]): Dense, Conv, AvgPool, Add, Affine. Output `o` is
+//!   `floor((bias_o + Σ w · x + c_o) / d_o)`, with the taps `(input, index, w)`, the bias and
+//!   the divisor `d_o` given by [`LinearOutput`] and `c_o` by the rounding mode;
+//! - **elementwise** nonlinear: Relu, MaxPool;
+//! - **wiring**: each output is an input element or a constant (no rows).
+//!
+//! Tensor `0` is the model input and tensor `i + 1` is node `i`'s output.
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WitnessError;
+use crate::ir::Source;
 use crate::quant::Rounding;
+use crate::window::{pool_taps, ConvShape, Window};
 
 /// A tensor of the integer graph: flat length, power-of-two scale and signed width.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,15 +50,7 @@ impl QTensor {
     }
 }
 
-/// A dense layer with its rescale.
-///
-/// # Semantics
-/// `acc_o = bias_o + Σ_j weights[o, j] · x_j` exactly (no overflow: the quantiser bounds it
-/// below 2^62), then `y_o = floor((acc_o + rounding.offset(shift)) / 2^shift)`, which must lie in
-/// the output tensor's range (else the pass fails: the circuit could not prove it).
-///
-/// # Shapes
-/// `x`: `inputs`; `weights`: `(outputs, inputs)`; `bias`, `y`: `outputs`.
+/// A dense layer: `acc_o = bias_o + Σ_j weights[o, j] · x_j`, rescaled by `2^shift`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dense {
     /// Integer weights, `(outputs, inputs)`.
@@ -56,57 +59,205 @@ pub struct Dense {
     pub bias: Vec<i64>,
     /// Right shift from the accumulator's scale to the output's.
     pub shift: u32,
-    /// Rounding of the shift.
-    pub rounding: Rounding,
 }
 
-impl Dense {
-    /// Bits that bound `|acc|` for inputs of `input_bits` signed bits, sign included.
-    pub fn accumulator_bits(&self, input_bits: u32) -> u32 {
-        let x_max = 1u128 << (input_bits - 1);
-        let bound = self
-            .weights
-            .outer_iter()
-            .zip(&self.bias)
-            .map(|(row, b)| {
-                row.iter()
-                    .map(|w| u128::from(w.unsigned_abs()) * x_max)
-                    .sum::<u128>()
-                    + u128::from(b.unsigned_abs())
-            })
-            .max()
-            .unwrap_or(0);
-        128 - bound.leading_zeros() + 1
-    }
+/// A convolution, rescaled by `2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv {
+    /// Geometry.
+    pub shape: ConvShape,
+    /// Integer weights `[out_channels, channels / groups, kernel…]`, flat.
+    pub weights: Vec<i64>,
+    /// One bias per output channel, at the accumulator's scale.
+    pub bias: Vec<i64>,
+    /// Right shift to the output's scale.
+    pub shift: u32,
+}
+
+/// An average pool: the window's sum divided by its size (output at the input's scale).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvgPool {
+    /// Geometry.
+    pub window: Window,
+    /// Divide by the full kernel size, padding included.
+    pub count_include_pad: bool,
+}
+
+/// The sum of two tensors aligned to one scale: `(a · w_a + b · w_b) / 2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Add {
+    /// Powers of two that bring both inputs to the accumulator's scale.
+    pub weights: [i64; 2],
+    /// Right shift to the output's scale.
+    pub shift: u32,
+}
+
+/// `y_i = (a_i · x_i + b_i) / 2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Affine {
+    /// Integer `a`, one per element.
+    pub scale: Vec<i64>,
+    /// Integer `b` at the accumulator's scale.
+    pub bias: Vec<i64>,
+    /// Right shift to the output's scale.
+    pub shift: u32,
 }
 
 /// An integer op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QOp {
-    /// Dense layer and rescale.
+    /// Dense layer.
     Dense(Dense),
+    /// Convolution.
+    Conv(Conv),
+    /// Average pool.
+    AvgPool(AvgPool),
+    /// Sum of two tensors.
+    Add(Add),
+    /// Elementwise affine map by constants.
+    Affine(Affine),
     /// `max(x, 0)`, same scale and width.
     Relu,
+    /// Maximum of each window (padding ignored), same scale and width.
+    MaxPool(Window),
+    /// Each output is an input element or a constant at the output's scale.
+    Wiring(Vec<Source<i64>>),
 }
 
-/// One node: an op applied to the previous node's output (the input for the first).
+/// One multiply of a linear output: `weight · inputs[input][index]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tap {
+    /// Which of the node's inputs.
+    pub input: usize,
+    /// Flat index into it.
+    pub index: usize,
+    /// The constant weight.
+    pub weight: i64,
+}
+
+/// One output of a linear op: `floor((bias + Σ taps + offset) / divisor)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinearOutput {
+    /// The products to sum.
+    pub taps: Vec<Tap>,
+    /// The constant term, at the accumulator's scale.
+    pub bias: i64,
+    /// `d >= 1`.
+    pub divisor: u64,
+}
+
+impl QOp {
+    /// The op's kind, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Dense(_) => "Dense",
+            Self::Conv(_) => "Conv",
+            Self::AvgPool(_) => "AvgPool",
+            Self::Add(_) => "Add",
+            Self::Affine(_) => "Affine",
+            Self::Relu => "Relu",
+            Self::MaxPool(_) => "MaxPool",
+            Self::Wiring(_) => "Wiring",
+        }
+    }
+
+    /// Whether this op is linear (a dot product and a division per output).
+    pub fn is_linear(&self) -> bool {
+        !matches!(self, Self::Relu | Self::MaxPool(_) | Self::Wiring(_))
+    }
+
+    /// Output `o` of a linear op; `None` for the others and for `o` out of range.
+    pub fn linear(&self, o: usize) -> Option<LinearOutput> {
+        let one = |index, weight| Tap {
+            input: 0,
+            index,
+            weight,
+        };
+        Some(match self {
+            Self::Dense(d) => LinearOutput {
+                taps: d
+                    .weights
+                    .outer_iter()
+                    .nth(o)?
+                    .iter()
+                    .enumerate()
+                    .map(|(j, w)| one(j, *w))
+                    .collect(),
+                bias: d.bias.get(o).copied().unwrap_or(0),
+                divisor: 1 << d.shift,
+            },
+            Self::Conv(c) => {
+                let positions = c.shape.window.positions().max(1);
+                LinearOutput {
+                    taps: c
+                        .shape
+                        .taps(o)
+                        .into_iter()
+                        .map(|(i, w)| one(i, c.weights[w]))
+                        .collect(),
+                    bias: c.bias.get(o / positions).copied().unwrap_or(0),
+                    divisor: 1 << c.shift,
+                }
+            }
+            Self::AvgPool(p) => {
+                let taps: Vec<Tap> = pool_taps(&p.window, o)
+                    .into_iter()
+                    .map(|i| one(i, 1))
+                    .collect();
+                let n = if p.count_include_pad {
+                    p.window.kernel_len()
+                } else {
+                    taps.len()
+                };
+                LinearOutput {
+                    taps,
+                    bias: 0,
+                    divisor: n.max(1) as u64,
+                }
+            }
+            Self::Add(a) => LinearOutput {
+                taps: (0..2)
+                    .map(|input| Tap {
+                        input,
+                        index: o,
+                        weight: a.weights[input],
+                    })
+                    .collect(),
+                bias: 0,
+                divisor: 1 << a.shift,
+            },
+            Self::Affine(a) => LinearOutput {
+                taps: vec![one(o, a.scale.get(o).copied().unwrap_or(0))],
+                bias: a.bias.get(o).copied().unwrap_or(0),
+                divisor: 1 << a.shift,
+            },
+            Self::Relu | Self::MaxPool(_) | Self::Wiring(_) => return None,
+        })
+    }
+}
+
+/// One node: an op over earlier tensors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QNode {
     /// Name, from the source model.
     pub name: String,
     /// The op.
     pub op: QOp,
+    /// Tensor ids read (`0` is the input, `i + 1` node `i`).
+    pub inputs: Vec<usize>,
     /// Its output tensor.
     pub output: QTensor,
 }
 
-/// A chain of integer nodes.
+/// A DAG of integer nodes; the last node's output is the model's output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QGraph {
     /// The model input.
     pub input: QTensor,
     /// Nodes in execution order.
     pub nodes: Vec<QNode>,
+    /// How every division rounds.
+    pub rounding: Rounding,
 }
 
 impl QGraph {
@@ -115,10 +266,170 @@ impl QGraph {
         self.nodes.last().map_or(&self.input, |n| &n.output)
     }
 
+    /// Tensor `id`: the input for `0`, node `id - 1`'s output otherwise.
+    pub fn tensor(&self, id: usize) -> Option<&QTensor> {
+        match id {
+            0 => Some(&self.input),
+            _ => self.nodes.get(id - 1).map(|n| &n.output),
+        }
+    }
+
     /// The integer forward pass: the model's output for an integer input.
     pub fn eval(&self, input: &[i64]) -> Result<Vec<i64>, WitnessError> {
         let witness = crate::witness::generate(self, input, crate::layout::DOT_WIDTH)?;
         Ok(witness.output().to_vec())
+    }
+
+    /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
+    /// inputs anywhere in their declared ranges (`0` for other ops).
+    pub fn accumulator_bits(&self, node: &QNode) -> u32 {
+        let bits: Vec<u32> = node
+            .inputs
+            .iter()
+            .map(|&t| self.tensor(t).map_or(1, |t| t.bits))
+            .collect();
+        let mut needed = 0;
+        for o in 0..node.output.len {
+            let Some(lin) = node.op.linear(o) else { break };
+            let bound = lin
+                .taps
+                .iter()
+                .map(|t| {
+                    let b = bits.get(t.input).copied().unwrap_or(1).clamp(1, 64);
+                    u128::from(t.weight.unsigned_abs()) << (b - 1)
+                })
+                .sum::<u128>()
+                + u128::from(lin.bias.unsigned_abs())
+                + u128::from(lin.divisor);
+            needed = needed.max(128 - bound.leading_zeros() + 1);
+        }
+        needed
+    }
+
+    /// Structural checks: every node reads earlier tensors of fitting lengths, its constants
+    /// have the sizes its geometry needs, and range-preserving ops (ReLU, MaxPool, wiring)
+    /// declare no wider output than their inputs (the circuit does not re-check them).
+    /// The error names the node and the reason.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (i, node) in self.nodes.iter().enumerate() {
+            let bad = |reason: String| Err((node.name.clone(), reason));
+            let mut ins = Vec::with_capacity(node.inputs.len());
+            for &t in &node.inputs {
+                match self.tensor(t) {
+                    Some(tensor) if t <= i => ins.push(tensor),
+                    _ => return bad(format!("reads tensor #{t}, which is not an earlier tensor")),
+                }
+            }
+            let arity = match node.op {
+                QOp::Add(_) => 2,
+                QOp::Wiring(_) => ins.len().max(1),
+                _ => 1,
+            };
+            if ins.len() != arity {
+                return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
+            }
+            let x = ins[0];
+            let out = &node.output;
+            let expected_len = match &node.op {
+                QOp::Dense(d) => {
+                    let (rows, cols) = d.weights.dim();
+                    if cols != x.len || rows != d.bias.len() {
+                        return bad(format!(
+                            "weights {:?} and {} biases do not fit input {}",
+                            d.weights.dim(),
+                            d.bias.len(),
+                            x.len
+                        ));
+                    }
+                    rows
+                }
+                QOp::Conv(c) => {
+                    if let Err(e) = c.shape.validate() {
+                        return bad(e);
+                    }
+                    let w = &c.shape.window;
+                    if w.channels * w.input_positions() != x.len
+                        || c.weights.len() != c.shape.weights_len()
+                        || c.bias.len() != c.shape.out_channels
+                    {
+                        return bad("weights, biases or geometry do not fit the input".into());
+                    }
+                    c.shape.outputs()
+                }
+                QOp::AvgPool(AvgPool { window, .. }) | QOp::MaxPool(window) => {
+                    if let Err(e) = window.validate() {
+                        return bad(e);
+                    }
+                    if window.channels * window.input_positions() != x.len {
+                        return bad(format!(
+                            "window over {} values, input has {}",
+                            window.channels * window.input_positions(),
+                            x.len
+                        ));
+                    }
+                    window.channels * window.positions()
+                }
+                QOp::Add(_) => {
+                    if ins[1].len != x.len {
+                        return bad(format!("adds {} values to {}", ins[1].len, x.len));
+                    }
+                    x.len
+                }
+                QOp::Affine(a) => {
+                    if a.scale.len() != x.len || a.bias.len() != x.len {
+                        return bad("scale and bias must have one value per input".into());
+                    }
+                    x.len
+                }
+                QOp::Relu => x.len,
+                QOp::Wiring(sources) => {
+                    for s in sources {
+                        match s {
+                            Source::Element { input, index } => {
+                                if ins.get(*input).is_none_or(|t| *index >= t.len) {
+                                    return bad(format!("wires element {index} of input {input}, which does not exist"));
+                                }
+                            }
+                            Source::Constant(c) if *c < out.min() || *c > out.max() => {
+                                return bad(format!("constant {c} outside the output's range"));
+                            }
+                            Source::Constant(_) => {}
+                        }
+                    }
+                    sources.len()
+                }
+            };
+            if out.len != expected_len {
+                return bad(format!(
+                    "output has {} values, its op makes {expected_len}",
+                    out.len
+                ));
+            }
+            let preserves_range = matches!(node.op, QOp::Relu | QOp::MaxPool(_) | QOp::Wiring(_));
+            if preserves_range && ins.iter().any(|t| t.bits > out.bits) {
+                return bad(format!(
+                    "output of {} bits is narrower than an input",
+                    out.bits
+                ));
+            }
+            if node.op.is_linear() {
+                let shift = match &node.op {
+                    QOp::Dense(Dense { shift, .. })
+                    | QOp::Conv(Conv { shift, .. })
+                    | QOp::Add(Add { shift, .. })
+                    | QOp::Affine(Affine { shift, .. }) => *shift,
+                    _ => 0,
+                };
+                if shift >= 62 {
+                    return bad(format!("shift {shift} too large"));
+                }
+                let needed = self.accumulator_bits(node);
+                if needed > crate::quant::MAX_ACCUMULATOR_BITS {
+                    return bad(format!("accumulator needs {needed} bits"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The real numbers the integer outputs stand for.

@@ -6,7 +6,10 @@
 //! dense layer share one scale `2^e_w` chosen so the largest weight fits
 //! [`QuantOptions::weight_bits`]; the bias is stored at the accumulator's scale `e_x + e_w`.
 //! The accumulator is rescaled to the output's scale by a right shift `s = e_x + e_w − e_y`
-//! with a named [`Rounding`] mode.
+//! with a named [`Rounding`] mode. Convolutions and constant affine maps follow the same
+//! rule; an average pool keeps its input's scale and divides by the window size; an Add
+//! brings both inputs to the finer scale by exact multiplication with a power of two;
+//! wiring (Concat) divides finer inputs down to the coarsest, so it only moves integers.
 //!
 //! # Bit budget
 //! `e_t` is the largest exponent (at most [`QuantOptions::max_frac_bits`]) such that the
@@ -19,28 +22,28 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QuantError};
-use crate::ir::{FloatGraph, FloatLayer};
-use crate::qgraph::{Dense, QGraph, QNode, QOp, QTensor};
+use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
+use crate::qgraph::{Add, Affine, AvgPool, Conv, Dense, QGraph, QNode, QOp, QTensor};
 
 /// The widest accumulator the integer pass and the rescale chip accept.
 pub const MAX_ACCUMULATOR_BITS: u32 = 62;
 
-/// How a right shift rounds.
+/// How a division rounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rounding {
-    /// `floor(x / 2^s)`.
+    /// `floor(x / d)`.
     Floor,
-    /// `floor((x + 2^(s-1)) / 2^s)`: nearest, halves toward +∞.
+    /// `floor((x + floor(d / 2)) / d)`: nearest, halves toward +∞ (for even `d`).
     HalfUp,
 }
 
 impl Rounding {
-    /// The constant added before flooring.
-    pub fn offset(self, shift: u32) -> i64 {
+    /// The constant added before flooring a division by `divisor`.
+    pub fn offset(self, divisor: u64) -> i64 {
         match self {
             Self::Floor => 0,
-            Self::HalfUp if shift == 0 => 0,
-            Self::HalfUp => 1i64 << (shift - 1),
+            // Divisors are bounded by 2^62 (quantiser) so half of one fits i64.
+            Self::HalfUp => i64::try_from(divisor / 2).unwrap_or(i64::MAX),
         }
     }
 }
@@ -56,7 +59,7 @@ pub struct QuantOptions {
     pub headroom_bits: u32,
     /// Most fractional bits any activation gets.
     pub max_frac_bits: i32,
-    /// Rounding of every rescale.
+    /// Rounding of every division.
     pub rounding: Rounding,
 }
 
@@ -103,83 +106,34 @@ pub fn quantise(
         }
     }
     let traces: Vec<_> = calibration.iter().map(|x| graph.forward(x)).collect();
-    let max_abs = |layer: usize| {
-        traces
-            .iter()
-            .flat_map(|t| t[layer].iter())
-            .fold(0f64, |m, v| m.max(v.abs()))
-    };
-
+    let max_abs: Vec<f64> = (0..=graph.nodes.len())
+        .map(|t| {
+            traces
+                .iter()
+                .flat_map(|trace| trace[t].iter())
+                .fold(0f64, |m, v| m.max(v.abs()))
+        })
+        .collect();
     let input = QTensor {
         name: graph.input_name.clone(),
         len: graph.input_len(),
-        scale_exp: exponent_for(max_abs(0), options.activation_bits, options),
+        scale_exp: exponent_for(max_abs[0], options.activation_bits, options),
         bits: options.activation_bits,
     };
-    let mut nodes = Vec::with_capacity(graph.layers.len());
-    let mut current = input.clone();
-    for (i, layer) in graph.layers.iter().enumerate() {
-        let (op, output) = match layer {
-            FloatLayer::Dense {
-                name,
-                weights,
-                bias,
-            } => {
-                let w_max = weights.iter().fold(0f64, |m, w| m.max(f64::from(*w).abs()));
-                let e_w = weight_exponent(w_max, options.weight_bits);
-                let e_acc = current.scale_exp + e_w;
-                let e_y = exponent_for(max_abs(i + 1), options.activation_bits, options).min(e_acc);
-                let shift = u32::try_from(e_acc - e_y).map_err(|_| QuantError::Overflow {
-                    node: name.clone(),
-                    needed: 0,
-                    budget: MAX_ACCUMULATOR_BITS,
-                })?;
-                let q_weights = Array2::from_shape_fn(weights.dim(), |(o, j)| {
-                    round_scaled(f64::from(weights[[o, j]]), e_w)
-                });
-                let q_bias: Vec<i64> = bias
-                    .iter()
-                    .map(|b| round_scaled(f64::from(*b), e_acc))
-                    .collect();
-                let dense = Dense {
-                    weights: q_weights,
-                    bias: q_bias,
-                    shift,
-                    rounding: options.rounding,
-                };
-                let needed = dense.accumulator_bits(current.bits);
-                if needed > MAX_ACCUMULATOR_BITS {
-                    return Err(QuantError::Overflow {
-                        node: name.clone(),
-                        needed,
-                        budget: MAX_ACCUMULATOR_BITS,
-                    }
-                    .into());
-                }
-                let output = QTensor {
-                    name: name.clone(),
-                    len: bias.len(),
-                    scale_exp: e_y,
-                    bits: options.activation_bits,
-                };
-                (QOp::Dense(dense), output)
-            }
-            FloatLayer::Relu { name } => (
-                QOp::Relu,
-                QTensor {
-                    name: name.clone(),
-                    ..current.clone()
-                },
-            ),
-        };
-        nodes.push(QNode {
-            name: layer.name().to_string(),
-            op,
-            output: output.clone(),
-        });
-        current = output;
+    let mut builder = Builder {
+        options,
+        graph: QGraph {
+            input,
+            nodes: Vec::with_capacity(graph.nodes.len()),
+            rounding: options.rounding,
+        },
+        ids: vec![0],
+    };
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let calibrated = exponent_for(max_abs[i + 1], options.activation_bits, options);
+        builder.node(node, calibrated)?;
     }
-    let qgraph = QGraph { input, nodes };
+    let qgraph = builder.graph;
 
     let mut max_output_error = 0f64;
     for (sample, trace) in calibration.iter().zip(&traces) {
@@ -195,6 +149,233 @@ pub fn quantise(
         samples: calibration.len(),
     };
     Ok((qgraph, report))
+}
+
+/// Builds the integer graph node by node.
+struct Builder<'a> {
+    options: &'a QuantOptions,
+    graph: QGraph,
+    /// Float tensor id → integer tensor id (alignment nodes shift the numbering).
+    ids: Vec<usize>,
+}
+
+impl Builder<'_> {
+    fn tensor(&self, float_id: usize) -> (usize, QTensor) {
+        let id = self.ids.get(float_id).copied().unwrap_or(0);
+        let t = self
+            .graph
+            .tensor(id)
+            .cloned()
+            .unwrap_or_else(|| self.graph.input.clone());
+        (id, t)
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        op: QOp,
+        inputs: Vec<usize>,
+        len: usize,
+        scale_exp: i32,
+    ) -> Result<usize, Error> {
+        let node = QNode {
+            name: name.to_string(),
+            op,
+            inputs,
+            output: QTensor {
+                name: name.to_string(),
+                len,
+                scale_exp,
+                bits: self.options.activation_bits,
+            },
+        };
+        check_accumulator(&self.graph, &node)?;
+        self.graph.nodes.push(node);
+        Ok(self.graph.nodes.len())
+    }
+
+    /// Quantises one float node; `calibrated` is the exponent its output's range allows.
+    fn node(&mut self, node: &FloatNode, calibrated: i32) -> Result<(), Error> {
+        let name = node.name.as_str();
+        let ins: Vec<(usize, QTensor)> = node.inputs.iter().map(|&t| self.tensor(t)).collect();
+        let (x_id, x) = ins
+            .first()
+            .cloned()
+            .unwrap_or_else(|| (0, self.graph.input.clone()));
+        let id = match &node.op {
+            FloatOp::Dense { weights, bias } => {
+                let l = self.linear(name, x.scale_exp, calibrated, weights.iter(), bias.iter())?;
+                let op = QOp::Dense(Dense {
+                    weights: Array2::from_shape_vec(weights.dim(), l.weights).map_err(|e| {
+                        QuantError::Overflow {
+                            node: format!("{name}: {e}"),
+                            needed: 0,
+                            budget: MAX_ACCUMULATOR_BITS,
+                        }
+                    })?,
+                    bias: l.bias,
+                    shift: l.shift,
+                });
+                self.push(name, op, vec![x_id], bias.len(), l.e_y)?
+            }
+            FloatOp::Conv {
+                shape,
+                weights,
+                bias,
+            } => {
+                let l = self.linear(name, x.scale_exp, calibrated, weights.iter(), bias.iter())?;
+                let op = QOp::Conv(Conv {
+                    shape: shape.clone(),
+                    weights: l.weights,
+                    bias: l.bias,
+                    shift: l.shift,
+                });
+                self.push(name, op, vec![x_id], shape.outputs(), l.e_y)?
+            }
+            FloatOp::Affine { scale, bias } => {
+                let l = self.linear(name, x.scale_exp, calibrated, scale.iter(), bias.iter())?;
+                let op = QOp::Affine(Affine {
+                    scale: l.weights,
+                    bias: l.bias,
+                    shift: l.shift,
+                });
+                self.push(name, op, vec![x_id], scale.len(), l.e_y)?
+            }
+            FloatOp::AvgPool {
+                window,
+                count_include_pad,
+            } => {
+                let op = QOp::AvgPool(AvgPool {
+                    window: window.clone(),
+                    count_include_pad: *count_include_pad,
+                });
+                self.push(
+                    name,
+                    op,
+                    vec![x_id],
+                    window.channels * window.positions(),
+                    x.scale_exp,
+                )?
+            }
+            FloatOp::MaxPool { window } => {
+                let op = QOp::MaxPool(window.clone());
+                self.push(
+                    name,
+                    op,
+                    vec![x_id],
+                    window.channels * window.positions(),
+                    x.scale_exp,
+                )?
+            }
+            FloatOp::Relu => self.push(name, QOp::Relu, vec![x_id], x.len, x.scale_exp)?,
+            FloatOp::Add => {
+                let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
+                let e_in = x.scale_exp.max(b.scale_exp);
+                let e_y = calibrated.min(e_in);
+                let weight = |e: i32| 1i64 << (e_in - e).clamp(0, 62);
+                let op = QOp::Add(Add {
+                    weights: [weight(x.scale_exp), weight(b.scale_exp)],
+                    shift: shift(name, e_in - e_y)?,
+                });
+                self.push(name, op, vec![x_id, b_id], x.len, e_y)?
+            }
+            FloatOp::Wiring { sources } => {
+                // Wiring moves integers, so every input must share one scale: the finest
+                // inputs are divided down to the coarsest.
+                let e = ins
+                    .iter()
+                    .map(|(_, t)| t.scale_exp)
+                    .min()
+                    .unwrap_or(x.scale_exp);
+                let mut inputs = Vec::with_capacity(ins.len());
+                for (k, (id, t)) in ins.iter().enumerate() {
+                    if t.scale_exp == e {
+                        inputs.push(*id);
+                        continue;
+                    }
+                    let op = QOp::Affine(Affine {
+                        scale: vec![1; t.len],
+                        bias: vec![0; t.len],
+                        shift: shift(name, t.scale_exp - e)?,
+                    });
+                    inputs.push(self.push(&format!("{name}.align{k}"), op, vec![*id], t.len, e)?);
+                }
+                let sources = sources
+                    .iter()
+                    .map(|s| match s {
+                        Source::Element { input, index } => Source::Element {
+                            input: *input,
+                            index: *index,
+                        },
+                        Source::Constant(c) => Source::Constant(round_scaled(f64::from(*c), e)),
+                    })
+                    .collect::<Vec<_>>();
+                let len = sources.len();
+                self.push(name, QOp::Wiring(sources), inputs, len, e)?
+            }
+        };
+        self.ids.push(id);
+        Ok(())
+    }
+
+    /// Integer weights and bias of a linear op, and its output exponent and shift.
+    fn linear<'w>(
+        &self,
+        name: &str,
+        e_x: i32,
+        calibrated: i32,
+        weights: impl Iterator<Item = &'w f32> + Clone,
+        bias: impl Iterator<Item = &'w f32>,
+    ) -> Result<QuantLinear, Error> {
+        let w_max = weights
+            .clone()
+            .fold(0f64, |m, w| m.max(f64::from(*w).abs()));
+        let e_w = weight_exponent(w_max, self.options.weight_bits);
+        let e_acc = e_x + e_w;
+        let e_y = calibrated.min(e_acc);
+        Ok(QuantLinear {
+            weights: weights.map(|w| round_scaled(f64::from(*w), e_w)).collect(),
+            bias: bias.map(|b| round_scaled(f64::from(*b), e_acc)).collect(),
+            shift: shift(name, e_acc - e_y)?,
+            e_y,
+        })
+    }
+}
+
+struct QuantLinear {
+    weights: Vec<i64>,
+    bias: Vec<i64>,
+    shift: u32,
+    e_y: i32,
+}
+
+fn shift(node: &str, bits: i32) -> Result<u32, Error> {
+    u32::try_from(bits)
+        .ok()
+        .filter(|s| *s < MAX_ACCUMULATOR_BITS)
+        .ok_or_else(|| {
+            QuantError::Overflow {
+                node: node.to_string(),
+                needed: bits.unsigned_abs(),
+                budget: MAX_ACCUMULATOR_BITS,
+            }
+            .into()
+        })
+}
+
+/// Fails if some accumulator of a linear node could exceed [`MAX_ACCUMULATOR_BITS`] for
+/// inputs anywhere in their declared ranges.
+fn check_accumulator(graph: &QGraph, node: &QNode) -> Result<(), Error> {
+    let needed = graph.accumulator_bits(node);
+    if needed > MAX_ACCUMULATOR_BITS {
+        return Err(QuantError::Overflow {
+            node: node.name.clone(),
+            needed,
+            budget: MAX_ACCUMULATOR_BITS,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Converts a float input to the integers of `tensor`, rounding to nearest. Values outside
@@ -281,9 +462,10 @@ mod tests {
 
     #[test]
     fn rounding_offsets_are_half_the_divisor() {
-        assert_eq!(Rounding::HalfUp.offset(0), 0);
-        assert_eq!(Rounding::HalfUp.offset(4), 8);
-        assert_eq!(Rounding::Floor.offset(4), 0);
+        assert_eq!(Rounding::HalfUp.offset(1), 0);
+        assert_eq!(Rounding::HalfUp.offset(16), 8);
+        assert_eq!(Rounding::HalfUp.offset(9), 4);
+        assert_eq!(Rounding::Floor.offset(16), 0);
     }
 
     #[test]

@@ -1,29 +1,31 @@
 //! Witness generation: the integer forward pass recording every integer a chip needs.
 //!
 //! Each node is computed in parallel across its outputs ([`crate::par`]); every element
-//! depends only on the node's input, so the result is the same at any thread count.
+//! depends only on the node's inputs, so the result is the same at any thread count.
 //! Values that would leave their declared range are reported here, before any proving,
 //! with the node, tensor, index and range.
 
 use crate::error::WitnessError;
+use crate::ir::Source;
 use crate::par;
-use crate::qgraph::{Dense, QGraph, QOp, QTensor};
+use crate::qgraph::{QGraph, QNode, QOp, QTensor};
+use crate::window::pool_taps;
 
 /// What one node recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeWitness {
-    /// A dense layer.
-    Dense {
+    /// A linear op (Dense, Conv, AvgPool, Add, Affine).
+    Linear {
         /// Per output: the accumulator after each row of `dot_width` products.
         partials: Vec<Vec<i64>>,
-        /// Per output: the rescaled value (the node's output).
+        /// Per output: the divided value (the node's output).
         quotients: Vec<i64>,
-        /// Per output: the rescale's remainder, in `[0, 2^shift)`.
+        /// Per output: the division's remainder, in `[0, d)`.
         remainders: Vec<i64>,
     },
-    /// A ReLU.
-    Relu {
-        /// `max(x, 0)`.
+    /// An elementwise op (ReLU, MaxPool) or wiring: just its outputs.
+    Values {
+        /// The outputs.
         outputs: Vec<i64>,
     },
 }
@@ -32,8 +34,8 @@ impl NodeWitness {
     /// The node's output values.
     pub fn output(&self) -> &[i64] {
         match self {
-            Self::Dense { quotients, .. } => quotients,
-            Self::Relu { outputs } => outputs,
+            Self::Linear { quotients, .. } => quotients,
+            Self::Values { outputs } => outputs,
         }
     }
 }
@@ -54,6 +56,14 @@ impl Witness {
     pub fn output(&self) -> &[i64] {
         self.nodes.last().map_or(&self.input, NodeWitness::output)
     }
+
+    /// Tensor `id`'s values (`0` is the input).
+    pub fn tensor(&self, id: usize) -> &[i64] {
+        match id {
+            0 => &self.input,
+            _ => self.nodes.get(id - 1).map_or(&[], NodeWitness::output),
+        }
+    }
 }
 
 /// Runs the integer forward pass of `graph` on `input`, recording dot-product partial sums
@@ -68,53 +78,93 @@ pub fn generate(graph: &QGraph, input: &[i64], dot_width: usize) -> Result<Witne
     for (i, v) in input.iter().enumerate() {
         check_range("input", &graph.input, i, i128::from(*v))?;
     }
-    let mut nodes: Vec<NodeWitness> = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
-        let x = nodes.last().map_or(input, NodeWitness::output);
-        let record = match &node.op {
-            QOp::Dense(dense) => dense_witness(&node.name, dense, &node.output, x, dot_width)?,
-            QOp::Relu => NodeWitness::Relu {
-                outputs: x.iter().map(|v| (*v).max(0)).collect(),
-            },
-        };
-        nodes.push(record);
-    }
-    Ok(Witness {
+    let mut witness = Witness {
         input: input.to_vec(),
-        nodes,
+        nodes: Vec::with_capacity(graph.nodes.len()),
         dot_width,
-    })
+    };
+    for node in &graph.nodes {
+        let xs: Vec<&[i64]> = node.inputs.iter().map(|&t| witness.tensor(t)).collect();
+        let record = node_witness(graph, node, &xs, dot_width)?;
+        witness.nodes.push(record);
+    }
+    Ok(witness)
 }
 
-fn dense_witness(
-    node: &str,
-    dense: &Dense,
-    output: &QTensor,
-    x: &[i64],
+fn node_witness(
+    graph: &QGraph,
+    node: &QNode,
+    xs: &[&[i64]],
     width: usize,
 ) -> Result<NodeWitness, WitnessError> {
-    let offset = i128::from(dense.rounding.offset(dense.shift));
-    let divisor = 1i128 << dense.shift;
-    let rows = par::try_map(dense.bias.len(), |o| {
-        let weights = dense.weights.row(o).to_vec();
-        let mut acc = i128::from(dense.bias[o]);
-        let mut partials = Vec::with_capacity(x.len().div_ceil(width).max(1));
-        for (ws, xs) in weights.chunks(width).zip(x.chunks(width)) {
-            acc += ws
-                .iter()
-                .zip(xs)
-                .map(|(w, x)| i128::from(*w) * i128::from(*x))
-                .sum::<i128>();
-            partials.push(to_i64(node, "accumulator", o, acc)?);
+    let name = node.name.as_str();
+    let out = &node.output;
+    let input = |slot: usize, index: usize| -> Result<i64, WitnessError> {
+        xs.get(slot)
+            .and_then(|x| x.get(index))
+            .copied()
+            .ok_or_else(|| WitnessError::Inconsistent {
+                node: name.to_string(),
+                reason: format!("reads element {index} of input {slot}, which does not exist"),
+            })
+    };
+    let outputs = match &node.op {
+        QOp::Relu => xs
+            .first()
+            .map_or(Vec::new(), |x| x.iter().map(|v| (*v).max(0)).collect()),
+        QOp::MaxPool(window) => par::try_map(out.len, |o| {
+            pool_taps(window, o)
+                .into_iter()
+                .map(|i| input(0, i))
+                .try_fold(i64::MIN, |m, v| v.map(|v| m.max(v)))
+        })?,
+        QOp::Wiring(sources) => sources
+            .iter()
+            .enumerate()
+            .map(|(o, s)| match s {
+                Source::Element { input: slot, index } => input(*slot, *index),
+                Source::Constant(c) => check_range(name, out, o, i128::from(*c)),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return linear_witness(graph, node, &input, width),
+    };
+    Ok(NodeWitness::Values { outputs })
+}
+
+fn linear_witness(
+    graph: &QGraph,
+    node: &QNode,
+    input: &(dyn Fn(usize, usize) -> Result<i64, WitnessError> + Sync),
+    width: usize,
+) -> Result<NodeWitness, WitnessError> {
+    let name = node.name.as_str();
+    let rows = par::try_map(node.output.len, |o| {
+        let lin = node
+            .op
+            .linear(o)
+            .ok_or_else(|| WitnessError::Inconsistent {
+                node: name.to_string(),
+                reason: format!("has no linear output {o}"),
+            })?;
+        let mut acc = i128::from(lin.bias);
+        let mut partials = Vec::with_capacity(lin.taps.len().div_ceil(width).max(1));
+        for chunk in lin.taps.chunks(width) {
+            for tap in chunk {
+                acc += i128::from(tap.weight) * i128::from(input(tap.input, tap.index)?);
+            }
+            partials.push(to_i64(name, "accumulator", o, acc)?);
         }
         if partials.is_empty() {
-            partials.push(to_i64(node, "accumulator", o, acc)?);
+            partials.push(to_i64(name, "accumulator", o, acc)?);
         }
-        let shifted = acc + offset;
-        let q = shifted.div_euclid(divisor);
-        let r = shifted.rem_euclid(divisor);
-        let q = check_range(node, output, o, q)?;
-        Ok((partials, q, to_i64(node, "remainder", o, r)?))
+        let divisor = i128::from(lin.divisor);
+        let shifted = acc + i128::from(graph.rounding.offset(lin.divisor));
+        let q = check_range(name, &node.output, o, shifted.div_euclid(divisor))?;
+        Ok((
+            partials,
+            q,
+            to_i64(name, "remainder", o, shifted.rem_euclid(divisor))?,
+        ))
     })?;
     let mut partials = Vec::with_capacity(rows.len());
     let (mut quotients, mut remainders) = (Vec::new(), Vec::new());
@@ -123,7 +173,7 @@ fn dense_witness(
         quotients.push(q);
         remainders.push(r);
     }
-    Ok(NodeWitness::Dense {
+    Ok(NodeWitness::Linear {
         partials,
         quotients,
         remainders,

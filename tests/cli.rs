@@ -6,6 +6,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use zkinfer::api::MODEL_FORMAT_VERSION;
 
 fn zkinfer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zkinfer"))
@@ -193,7 +194,11 @@ fn cli_damaged_or_foreign_model_file_is_a_clear_error() {
     let future = dir.path().join("future.zkm");
     std::fs::write(
         &future,
-        text.replacen("\"format_version\":1", "\"format_version\":99", 1),
+        text.replacen(
+            &format!("\"format_version\":{MODEL_FORMAT_VERSION}"),
+            "\"format_version\":99",
+            1,
+        ),
     )
     .unwrap();
     assert!(fails(&["inspect", s(&future)]).contains("format version 99"));

@@ -12,7 +12,7 @@ use pasta_curves::Fp;
 use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
 use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::witness::{generate, NodeWitness, Witness};
-use zkinfer_circuits::{dev::describe, FixedDotConfig, ReluConfig, RescaleConfig};
+use zkinfer_circuits::{dev::describe, DivConfig, FixedDotConfig, ReluConfig};
 
 fn honest() -> Witness {
     let model = common::model();
@@ -55,7 +55,7 @@ fn model_circuit_perturbed_input_breaks_the_first_dot_product() {
 #[test]
 fn model_circuit_perturbed_partial_sum_is_rejected() {
     let mut w = honest();
-    let NodeWitness::Dense { partials, .. } = &mut w.nodes[0] else {
+    let NodeWitness::Linear { partials, .. } = &mut w.nodes[0] else {
         panic!("first node is dense")
     };
     partials[3][0] += 1;
@@ -65,27 +65,27 @@ fn model_circuit_perturbed_partial_sum_is_rejected() {
 #[test]
 fn model_circuit_perturbed_quotient_is_rejected() {
     let mut w = honest();
-    let NodeWitness::Dense { quotients, .. } = &mut w.nodes[0] else {
+    let NodeWitness::Linear { quotients, .. } = &mut w.nodes[0] else {
         panic!("first node is dense")
     };
     quotients[2] += 1;
-    assert_names(&failures(&w), RescaleConfig::IDENTITY);
+    assert_names(&failures(&w), DivConfig::IDENTITY);
 }
 
 #[test]
 fn model_circuit_perturbed_remainder_is_rejected() {
     let mut w = honest();
-    let NodeWitness::Dense { remainders, .. } = &mut w.nodes[2] else {
+    let NodeWitness::Linear { remainders, .. } = &mut w.nodes[2] else {
         panic!("third node is dense")
     };
     remainders[0] += 1;
-    assert_names(&failures(&w), RescaleConfig::IDENTITY);
+    assert_names(&failures(&w), DivConfig::IDENTITY);
 }
 
 #[test]
 fn model_circuit_perturbed_relu_output_is_rejected() {
     let mut w = honest();
-    let NodeWitness::Relu { outputs } = &mut w.nodes[1] else {
+    let NodeWitness::Values { outputs } = &mut w.nodes[1] else {
         panic!("second node is relu")
     };
     outputs[0] += 1;
@@ -164,7 +164,6 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         }),
         bias: (0..out as i64).map(|o| o * 5 - 40).collect(),
         shift: 9,
-        rounding: Rounding::HalfUp,
     };
     let graph = QGraph {
         input: tensor("x", 64),
@@ -172,19 +171,23 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
             QNode {
                 name: "fc1".into(),
                 op: QOp::Dense(dense(200, 64, 1)),
+                inputs: vec![0],
                 output: tensor("fc1", 200),
             },
             QNode {
                 name: "relu".into(),
                 op: QOp::Relu,
+                inputs: vec![1],
                 output: tensor("relu", 200),
             },
             QNode {
                 name: "fc2".into(),
                 op: QOp::Dense(dense(10, 200, 2)),
+                inputs: vec![2],
                 output: tensor("fc2", 10),
             },
         ],
+        rounding: Rounding::HalfUp,
     };
     let layout = zkinfer::layout::plan(&graph, false).unwrap();
     let sum: usize = layout

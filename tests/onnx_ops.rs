@@ -128,11 +128,7 @@ fn matmul_add_relu_and_wiring_ops_import() {
     // x = [2, 1]: m = [2 - 1, 4 + 0.5, 6 + 0] + b = [1.5, -5.5, 7] → relu [1.5, 0, 7].
     close(&run(&bytes, &[2.0, 1.0]), &[1.5, 0.0, 7.0]);
     let graph = import_bytes(&bytes, "test").unwrap();
-    assert_eq!(
-        graph.layers.len(),
-        2,
-        "the Add folds into the MatMul's bias"
-    );
+    assert_eq!(graph.nodes.len(), 2, "the Add folds into the MatMul's bias");
 }
 
 #[test]
@@ -185,7 +181,7 @@ fn batch_normalization_folds_into_the_linear_layer() {
     );
     // g = [3, 5]; y0 = (3 - 1) / 2 · 2 + 0.5 = 2.5; y1 = (5 - 0) / 1 · 1 + 0 = 5.
     close(&run(&bytes, &[3.0, 4.0]), &[2.5, 5.0]);
-    assert_eq!(import_bytes(&bytes, "test").unwrap().layers.len(), 1);
+    assert_eq!(import_bytes(&bytes, "test").unwrap().nodes.len(), 1);
 }
 
 #[test]
@@ -209,7 +205,7 @@ fn constant_nodes_supply_weights() {
 }
 
 #[test]
-fn add_of_two_activations_is_unsupported() {
+fn add_of_two_activations_is_a_residual_add() {
     let bytes = model(
         vec![
             node("Relu", &["x"], "r", vec![]),
@@ -219,9 +215,23 @@ fn add_of_two_activations_is_unsupported() {
         2,
         "y",
     );
+    close(&run(&bytes, &[2.0, -3.0]), &[4.0, -3.0]);
+}
+
+#[test]
+fn mul_of_two_activations_is_unsupported() {
+    let bytes = model(
+        vec![
+            node("Relu", &["x"], "r", vec![]),
+            node("Mul", &["r", "x"], "y", vec![]),
+        ],
+        vec![],
+        2,
+        "y",
+    );
     let err = import_bytes(&bytes, "test").unwrap_err();
     assert!(
-        matches!(&err, IrError::Unsupported { op, node, .. } if op == "Add" && node == "Add_node"),
+        matches!(&err, IrError::Unsupported { op, node, .. } if op == "Mul" && node == "Mul_node"),
         "{err}"
     );
 }

@@ -9,28 +9,31 @@
 //! |---|---|---|
 //! | [`range::LookupRangeChip`] | `0 <= x < 2^n`, `-2^(n-1) <= x < 2^(n-1)` | `ceil(n / 8)` rows, 1 lookup each |
 //! | [`dot::FixedDotChip`] | `b + sum_i x_i * w_i`, weights in fixed columns | `ceil(len / width)` rows |
-//! | [`rescale::RescaleChip`] | `floor((x + c) / 2^s)` | 1 row + range checks of `q` and `r` |
+//! | [`div::DivChip`] | `floor((x + c) / d)`, any constant `d` | 1 row + range checks of `q` and `r` |
 //! | [`relu::ReluChip`] | `max(x, 0)` from the sign bit | 1 row |
+//! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
 //!
 //! All chips speak in field elements; [`value`] is the one place where signed integers
 //! become field elements and back.
 
 pub mod dev;
+pub mod div;
 pub mod dot;
+pub mod max;
 pub mod range;
 pub mod relu;
-pub mod rescale;
 #[cfg(test)]
 mod testing;
 pub mod value;
 
+pub use div::{DivChip, DivConfig, DivInstructions, DivSpec};
 pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
+pub use max::{MaxChip, MaxConfig, MaxInstructions};
 pub use range::{
     LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign, SignedCell,
     UnsignedCell,
 };
 pub use relu::{ReluChip, ReluConfig, ReluInstructions};
-pub use rescale::{RescaleChip, RescaleConfig, RescaleInstructions, RescaleSpec};
 
 /// A cell holding one field element, the currency between chips.
 pub type Cell<F> = halo2_proofs::circuit::AssignedCell<F, F>;

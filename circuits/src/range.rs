@@ -289,6 +289,18 @@ pub trait RangeInstructions<F: PrimeField> {
         cells: &[Cell<F>],
         bits: u32,
     ) -> Result<Vec<UnsignedCell<F>>, Error>;
+
+    /// Copies `cells` in and proves each in `[0, bound)` for any `bound >= 1`: with
+    /// `b = ceil(log2 bound)`, both `x` and `x + 2^b − bound` lie in `[0, 2^b)` (the second
+    /// check is skipped when `bound` is a power of two). Both sides are checked: a value of
+    /// `bound` or `-1` fails.
+    fn check_below(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        name: &str,
+        cells: &[Cell<F>],
+        bound: u64,
+    ) -> Result<Vec<UnsignedCell<F>>, Error>;
 }
 
 /// The running-sum range check over the shared lookup table.
@@ -328,6 +340,16 @@ impl<F: PrimeField> LookupRangeChip<F> {
     /// Rows one signed check of `bits` bits occupies.
     pub fn signed_rows(bits: u32) -> usize {
         signed_widths(bits).len()
+    }
+
+    /// Rows one [`RangeInstructions::check_below`] of `bound` occupies.
+    pub fn below_rows(bound: u64) -> usize {
+        let rows = Self::unsigned_rows(bits_below(bound));
+        if bound.is_power_of_two() {
+            rows
+        } else {
+            2 * rows
+        }
     }
 
     fn decompose_all(
@@ -467,6 +489,36 @@ impl<F: PrimeField> RangeInstructions<F> for LookupRangeChip<F> {
             .map(|d| UnsignedCell { cell: d.z0, bits })
             .collect())
     }
+
+    fn check_below(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        name: &str,
+        cells: &[Cell<F>],
+        bound: u64,
+    ) -> Result<Vec<UnsignedCell<F>>, Error> {
+        assert!(bound >= 1, "empty range [0, 0)");
+        let bits = bits_below(bound);
+        let checked = self.check_unsigned(layouter, name, cells, bits)?;
+        if !bound.is_power_of_two() {
+            let sources: Vec<_> = cells.iter().map(Source::Copy).collect();
+            let offset = pow2::<F>(bits) - F::from(bound);
+            let widths = unsigned_widths(bits);
+            self.decompose_all(
+                layouter,
+                &format!("{name} upper"),
+                &sources,
+                offset,
+                &widths,
+            )?;
+        }
+        Ok(checked)
+    }
+}
+
+/// `ceil(log2 bound)`: the width whose unsigned range `[0, 2^b)` first covers `[0, bound)`.
+pub fn bits_below(bound: u64) -> u32 {
+    64 - bound.saturating_sub(1).leading_zeros()
 }
 
 /// Limb widths covering `bits` bits: full limbs, then the remainder; empty for zero bits.

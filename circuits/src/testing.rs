@@ -10,7 +10,7 @@ use pasta_curves::Fp;
 
 use crate::range::{LookupRangeConfig, RangeTableConfig};
 use crate::value::felt;
-use crate::{Cell, FixedDotConfig, ReluConfig, RescaleConfig};
+use crate::{Cell, DivConfig, FixedDotConfig, MaxConfig, ReluConfig};
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
@@ -20,8 +20,9 @@ pub(crate) const LOOKUPS: &[&str] = &[LookupRangeConfig::LOOKUP];
 pub(crate) struct Chips {
     pub range: LookupRangeConfig,
     pub dot: FixedDotConfig,
-    pub rescale: RescaleConfig,
+    pub div: DivConfig,
     pub relu: ReluConfig,
+    pub max: MaxConfig,
     pub source: Column<Advice>,
     pub instance: Column<Instance>,
 }
@@ -29,7 +30,7 @@ pub(crate) struct Chips {
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     let mut advice = || meta.advice_column();
     let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
-    let [acc, z, limb, a0, a1, a2, source] = [(); 7].map(|_| advice());
+    let [acc, z, limb, a0, a1, a2, a3, source] = [(); 8].map(|_| advice());
     let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
     let [bias, tag, radix, offset, c, d] = [(); 6].map(|_| meta.fixed_column());
     let table = RangeTableConfig::configure(meta);
@@ -39,8 +40,9 @@ pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     Chips {
         range: LookupRangeConfig::configure(meta, z, limb, [tag, radix, offset], table),
         dot: FixedDotConfig::configure(meta, x, w, acc, bias),
-        rescale: RescaleConfig::configure(meta, [a0, a1, a2], [c, d]),
+        div: DivConfig::configure(meta, [a0, a1, a2], [c, d]),
         relu: ReluConfig::configure(meta, [a0, a1, a2]),
+        max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
         source,
         instance,
     }

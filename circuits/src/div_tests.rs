@@ -12,12 +12,13 @@ use pasta_curves::Fp;
 
 const QUOTIENT_RANGE: &str = "'range check t quotient'";
 const REMAINDER_RANGE: &str = "'range check t remainder'";
+const REMAINDER_UPPER: &str = "'range check t remainder upper'";
 
-/// Rescales `xs` by `2^shift` with offset `offset`; `qs` and `rs` may be tampered with.
+/// Divides `xs` by `divisor` with offset `offset`; `qs` and `rs` may be tampered with.
 #[derive(Clone, Debug, Default)]
 struct Fixture {
     xs: Vec<i64>,
-    shift: u32,
+    divisor: i64,
     offset: i64,
     bits: u32,
     qs: Vec<Fp>,
@@ -25,17 +26,22 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// Division by `2^shift`.
     fn honest(xs: &[i64], shift: u32, offset: i64, bits: u32) -> Self {
+        Self::dividing(xs, 1 << shift, offset, bits)
+    }
+
+    fn dividing(xs: &[i64], divisor: i64, offset: i64, bits: u32) -> Self {
         let (qs, rs): (Vec<_>, Vec<_>) = xs
             .iter()
             .map(|x| {
-                let (q, r) = floor_div(x + offset, 1 << shift);
+                let (q, r) = floor_div(x + offset, divisor);
                 (felt::<Fp>(q), felt::<Fp>(r))
             })
             .unzip();
         Self {
             xs: xs.to_vec(),
-            shift,
+            divisor,
             offset,
             bits,
             qs,
@@ -46,7 +52,7 @@ impl Fixture {
     fn quotients(&self) -> Vec<i64> {
         self.xs
             .iter()
-            .map(|x| floor_div(x + self.offset, 1 << self.shift).0)
+            .map(|x| floor_div(x + self.offset, self.divisor).0)
             .collect()
     }
 }
@@ -72,18 +78,18 @@ impl Circuit<Fp> for Fixture {
         chips.range.table().load(&mut layouter)?;
         let xs = sources(&mut layouter, &chips, &felts(&self.xs))?;
         let range = LookupRangeChip::construct(chips.range.clone());
-        let chip = RescaleChip::construct(chips.rescale.clone(), range);
-        let spec = RescaleSpec {
-            shift: self.shift,
+        let chip = DivChip::construct(chips.div.clone(), range);
+        let spec = DivSpec {
+            divisor: u64::try_from(self.divisor).unwrap_or(1),
             offset: felt(self.offset),
-            quotient_bits: self.bits,
         };
         let known = |v: &[Fp]| v.iter().map(|v| Value::known(*v)).collect::<Vec<_>>();
-        let qs = chip.rescale(
+        let qs = chip.divide(
             &mut layouter,
             "t",
             &xs,
-            spec,
+            &vec![spec; xs.len()],
+            self.bits,
             &known(&self.qs),
             &known(&self.rs),
         )?;
@@ -136,11 +142,7 @@ fn rescale_quotient_off_by_one_is_rejected() {
     let mut f = Fixture::honest(&[1000], 4, 0, 16);
     let public = f.quotients();
     f.qs[0] += Fp::ONE;
-    assert_fails_with(
-        mock(&f, &[public[0] + 1]),
-        LOOKUPS,
-        &[RescaleConfig::IDENTITY],
-    );
+    assert_fails_with(mock(&f, &[public[0] + 1]), LOOKUPS, &[DivConfig::IDENTITY]);
 }
 
 #[test]
@@ -171,4 +173,45 @@ fn rescale_quotient_wrapped_around_the_field_is_rejected() {
     let claimed = f.qs[0];
     let verdict = mock_fp(&f, vec![claimed]);
     assert_fails_with(verdict, LOOKUPS, &[QUOTIENT_RANGE]);
+}
+
+#[test]
+fn division_by_non_powers_of_two_matches_reference() {
+    for d in [1, 3, 5, 6, 9, 25] {
+        let xs = [0, 1, d - 1, d, d + 1, -1, -d, -d - 1, 1000, -1000];
+        let f = Fixture::dividing(&xs, d, d / 2, 16);
+        assert_eq!(mock(&f, &f.quotients()), Ok(()), "d = {d}");
+    }
+}
+
+#[test]
+fn division_remainder_equal_to_a_non_power_of_two_divisor_is_rejected() {
+    // 1003 = 167 * 6 + 1; claim 166 * 6 + 7: r = 7 < 2^3 passes the low check only.
+    let mut f = Fixture::dividing(&[1003], 6, 0, 16);
+    f.qs[0] -= Fp::ONE;
+    f.rs[0] += felt::<Fp>(6);
+    assert_fails_with(mock(&f, &[166]), LOOKUPS, &[REMAINDER_UPPER]);
+    // r = d exactly: 1002 = 167 * 6 + 0; claim 166 * 6 + 6.
+    let mut f = Fixture::dividing(&[1002], 6, 0, 16);
+    f.qs[0] -= Fp::ONE;
+    f.rs[0] += felt::<Fp>(6);
+    assert_fails_with(mock(&f, &[166]), LOOKUPS, &[REMAINDER_UPPER]);
+}
+
+#[test]
+fn division_negative_remainder_is_rejected() {
+    let mut f = Fixture::dividing(&[1000], 6, 0, 16);
+    f.qs[0] += Fp::ONE;
+    f.rs[0] -= felt::<Fp>(6);
+    assert_fails_with(mock(&f, &[167]), LOOKUPS, &[REMAINDER_RANGE]);
+}
+
+#[test]
+fn division_quotient_wrapped_around_the_field_is_rejected() {
+    let mut f = Fixture::dividing(&[1000], 6, 0, 16);
+    let inv = Option::<Fp>::from(felt::<Fp>(6).invert()).unwrap_or(Fp::ZERO);
+    f.qs[0] -= inv;
+    f.rs[0] += Fp::ONE;
+    let claimed = f.qs[0];
+    assert_fails_with(mock_fp(&f, vec![claimed]), LOOKUPS, &[QUOTIENT_RANGE]);
 }
