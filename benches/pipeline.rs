@@ -1,9 +1,11 @@
-//! Criterion benches of the pipeline on the bundled digits MLP, grouped by stage: witness
-//! generation (1 thread and all threads), key generation, proving, verification (single and
-//! batched). Proof size is printed next to the timings.
+//! Criterion benches of the pipeline on each bundled reference model, grouped by stage:
+//! witness generation (1 thread and all threads), key generation, proving, verification
+//! (single and batched). Proof size is printed next to the timings.
 //!
 //! ```text
-//! cargo bench --bench pipeline
+//! cargo bench --bench pipeline                  # every model (LeNet-5 takes minutes)
+//! cargo bench --bench pipeline -- digits_cnn    # one model
+//! cargo bench --bench pipeline -- witness/      # witness generation only
 //! ```
 #![expect(
     clippy::expect_used,
@@ -21,67 +23,80 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use zkinfer::layout::DOT_WIDTH;
 use zkinfer::{input, onnx, witness, CompileOptions, CompiledModel, ParamsCache, Prover, Verifier};
 
-fn model() -> (CompiledModel, Vec<f32>) {
+/// The bundled reference models, with the file that calibrates each (LeNet-5 has no
+/// evaluation set: its one input calibrates it).
+const MODELS: &[(&str, &str)] = &[
+    ("digits_mlp", "eval"),
+    ("digits_cnn", "eval"),
+    ("lenet5", "input"),
+];
+
+fn model(name: &str, calibration: &str) -> (CompiledModel, Vec<f32>) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    let graph = onnx::import(&data.join("digits_mlp.onnx")).expect("bundled model imports");
-    let calibration = input::EvalSet::read(&data.join("digits_mlp.eval.json"))
-        .expect("eval set")
-        .inputs;
-    let sample = calibration[0].clone();
+    let graph = onnx::import(&data.join(format!("{name}.onnx"))).expect("bundled model imports");
+    let calibration = input::read_samples(&data.join(format!("{name}.{calibration}.json")))
+        .expect("calibration set");
+    let sample = input::read_samples(&data.join(format!("{name}.input.json")))
+        .expect("input")
+        .remove(0);
     let model =
         CompiledModel::compile(&graph, &calibration, &CompileOptions::default()).expect("compiles");
     (model, sample)
 }
 
 fn pipeline(c: &mut Criterion) {
-    let (model, sample) = model();
     let cache = ParamsCache::from_env();
-    let x = model
-        .quantise_input(&sample, false)
-        .expect("input in range");
+    for (name, calibration) in MODELS {
+        let (model, sample) = model(name, calibration);
+        let x = model
+            .quantise_input(&sample, false)
+            .expect("input in range");
 
-    let mut group = c.benchmark_group("witness/digits_mlp");
-    for threads in [1, num_threads()] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("pool");
-        group.bench_function(format!("{threads}_threads"), |b| {
-            b.iter(|| {
-                pool.install(|| witness::generate(&model.graph, &x, DOT_WIDTH).expect("witness"))
-            })
+        let mut group = c.benchmark_group(format!("witness/{name}"));
+        for threads in [1, num_threads()] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            group.bench_function(format!("{threads}_threads"), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        witness::generate(&model.graph, &x, DOT_WIDTH).expect("witness")
+                    })
+                })
+            });
+        }
+        group.finish();
+
+        let params = cache
+            .get(model.layout().expect("layout").k)
+            .expect("params");
+        let mut group = c.benchmark_group(*name);
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10));
+        group.bench_function("keygen", |b| {
+            b.iter(|| Prover::from_params(&model, params.clone()).expect("keygen"))
         });
+        let prover = Prover::from_params(&model, params.clone()).expect("keygen");
+        let bundle = prover.prove_integer(&x).expect("prove");
+        let verifier = Verifier::from_params(&model, params).expect("vk");
+        verifier
+            .verify(&bundle)
+            .expect("the proof verifies before timing");
+        println!("{name} proof size: {} bytes", bundle.proof.len() / 2);
+        group.bench_function("prove", |b| {
+            b.iter(|| prover.prove_integer(&x).expect("prove"))
+        });
+        group.bench_function("verify", |b| {
+            b.iter(|| verifier.verify(&bundle).expect("verify"))
+        });
+        let batch = vec![bundle; 8];
+        group.bench_function("verify_batch_8", |b| {
+            b.iter(|| verifier.verify_batch(&batch).expect("batch"))
+        });
+        group.finish();
     }
-    group.finish();
-
-    let params = cache
-        .get(model.layout().expect("layout").k)
-        .expect("params");
-    let mut group = c.benchmark_group("digits_mlp");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    group.bench_function("keygen", |b| {
-        b.iter(|| Prover::from_params(&model, params.clone()).expect("keygen"))
-    });
-    let prover = Prover::from_params(&model, params.clone()).expect("keygen");
-    let bundle = prover.prove_integer(&x).expect("prove");
-    let verifier = Verifier::from_params(&model, params).expect("vk");
-    verifier
-        .verify(&bundle)
-        .expect("the proof verifies before timing");
-    println!("digits_mlp proof size: {} bytes", bundle.proof.len() / 2);
-    group.bench_function("prove", |b| {
-        b.iter(|| prover.prove_integer(&x).expect("prove"))
-    });
-    group.bench_function("verify", |b| {
-        b.iter(|| verifier.verify(&bundle).expect("verify"))
-    });
-    let batch = vec![bundle; 8];
-    group.bench_function("verify_batch_8", |b| {
-        b.iter(|| verifier.verify_batch(&batch).expect("batch"))
-    });
-    group.finish();
 }
 
 fn num_threads() -> usize {

@@ -114,6 +114,24 @@ pub fn quantise(
                 .fold(0f64, |m, v| m.max(v.abs()))
         })
         .collect();
+    // Calibration overflowing f64 (huge weights) has no scale: name where it happened.
+    for trace in &traces {
+        for (t, values) in trace.iter().enumerate() {
+            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                let tensor = match t {
+                    0 => graph.input_name.clone(),
+                    _ => graph.nodes[t - 1].name.clone(),
+                };
+                let value = values[index];
+                return Err(QuantError::NotFinite {
+                    tensor,
+                    index,
+                    value,
+                }
+                .into());
+            }
+        }
+    }
     let input = QTensor {
         name: graph.input_name.clone(),
         len: graph.input_len(),

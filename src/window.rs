@@ -68,6 +68,23 @@ impl Window {
                 ));
             }
         }
+        // A window over padding alone has no value (a max of nothing, an average of zero
+        // values), so every output position must read at least one input element.
+        let out = self.output();
+        for axis in 0..rank {
+            for c in 0..out[axis] {
+                let sees_input = (0..self.kernel[axis]).any(|k| {
+                    (c * self.strides[axis] + k * self.dilations[axis])
+                        .checked_sub(self.pads[axis])
+                        .is_some_and(|p| p < self.input[axis])
+                });
+                if !sees_input {
+                    return Err(format!(
+                        "output position {c} on axis {axis} reads only padding"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

@@ -90,6 +90,86 @@ fn cli_compile_prove_verify_inspect_accuracy() {
     assert!(acc["max_logit_error"].as_f64().unwrap() < 0.1);
 }
 
+/// Issue 4: the digits CNN (Conv, ReLU, AveragePool, Flatten, Gemm) through the CLI, with
+/// quantised accuracy equal to float on its evaluation set and outputs within 0.25 of ONNX
+/// Runtime's logits (about 1.5% of their range).
+#[test]
+fn cli_proves_the_digits_cnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("digits_cnn.zkm");
+    let eval = common::data("digits_cnn.eval.json");
+    ok(&[
+        "compile",
+        s(&common::data("digits_cnn.onnx")),
+        "--calibration",
+        s(&eval),
+        "-o",
+        s(&model),
+    ]);
+    let proof = dir.path().join("proof.json");
+    let input = common::data("digits_cnn.input.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data("digits_cnn.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["argmax"], expected["argmax"]);
+    let outputs = verified["outputs_float"].as_array().unwrap();
+    for (ours, onnx) in outputs
+        .iter()
+        .zip(expected["output"][0].as_array().unwrap())
+    {
+        let (a, b) = (ours.as_f64().unwrap(), onnx.as_f64().unwrap());
+        assert!((a - b).abs() < 0.25, "{a} vs ONNX Runtime {b}");
+    }
+    let acc: serde_json::Value =
+        serde_json::from_str(&ok(&["accuracy", s(&model), s(&eval), "--json"])).unwrap();
+    assert_eq!(acc["quantised_accuracy"], acc["float_accuracy"]);
+    let inspected = ok(&["inspect", s(&model)]);
+    for op in ["Conv", "Relu", "AvgPool", "Dense"] {
+        assert!(inspected.contains(op), "{inspected}");
+    }
+}
+
+/// LeNet-5 (two convolutions, two average pools, three dense layers; k = 15) through the
+/// CLI. Slow (a minute in CI, parameters included), so behind `--ignored`; `.ci/run` runs it.
+#[test]
+#[ignore = "slow: run with --ignored"]
+fn cli_proves_lenet5() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lenet5.zkm");
+    let input = common::data("lenet5.input.json");
+    ok(&[
+        "compile",
+        s(&common::data("lenet5.onnx")),
+        "--calibration",
+        s(&input),
+        "-o",
+        s(&model),
+    ]);
+    let proof = dir.path().join("proof.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data("lenet5.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["argmax"], expected["argmax"]);
+    let outputs = verified["outputs_float"].as_array().unwrap();
+    for (ours, onnx) in outputs
+        .iter()
+        .zip(expected["output"][0].as_array().unwrap())
+    {
+        let (a, b) = (ours.as_f64().unwrap(), onnx.as_f64().unwrap());
+        assert!((a - b).abs() < 0.02, "{a} vs ONNX Runtime {b}");
+    }
+}
+
 #[test]
 fn cli_malformed_onnx_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use pasta_curves::Fp;
 use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
 use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::witness::{generate, NodeWitness, Witness};
-use zkinfer_circuits::{dev::describe, DivConfig, FixedDotConfig, ReluConfig};
+use zkinfer_circuits::{dev::describe, DivConfig, FixedDotConfig, MaxConfig, ReluConfig};
 
 fn honest() -> Witness {
     let model = common::model();
@@ -209,4 +209,161 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
             .verify(),
         Ok(())
     );
+}
+
+/// A small CNN: conv (padded) → ReLU → 2×2 max pool → 1×3 average pool (divisor 3).
+fn cnn() -> (zkinfer::CompiledModel, Witness) {
+    use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
+    use zkinfer::window::{ConvShape, Window};
+    let mut conv = Window::dense(1, vec![6, 6], vec![3, 3]);
+    conv.pads = vec![1, 1, 1, 1];
+    let mut max = Window::dense(2, vec![6, 6], vec![2, 2]);
+    max.strides = vec![2, 2];
+    let avg = Window::dense(2, vec![3, 3], vec![1, 3]);
+    let node = |name: &str, op, input| FloatNode {
+        name: name.into(),
+        op,
+        inputs: vec![input],
+    };
+    let graph = FloatGraph {
+        input_name: "x".into(),
+        input_shape: vec![1, 1, 6, 6],
+        nodes: vec![
+            node(
+                "conv",
+                FloatOp::Conv {
+                    shape: ConvShape {
+                        window: conv,
+                        out_channels: 2,
+                        groups: 1,
+                    },
+                    weights: (0..18).map(|i| ((i * 7 % 11) as f32 - 5.0) / 8.0).collect(),
+                    bias: vec![0.25, -0.5],
+                },
+                0,
+            ),
+            node("relu", FloatOp::Relu, 1),
+            node("pool", FloatOp::MaxPool { window: max }, 2),
+            node(
+                "avg",
+                FloatOp::AvgPool {
+                    window: avg,
+                    count_include_pad: false,
+                },
+                3,
+            ),
+        ],
+    };
+    let x: Vec<f32> = (0..36)
+        .map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0)
+        .collect();
+    let model = zkinfer::CompiledModel::compile(
+        &graph,
+        std::slice::from_ref(&x),
+        &zkinfer::CompileOptions::default(),
+    )
+    .unwrap();
+    let q = model.quantise_input(&x, false).unwrap();
+    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    (model, w)
+}
+
+/// MockProver failures of the CNN for `witness`, claiming `public` outputs.
+fn cnn_failures(model: &zkinfer::CompiledModel, witness: &Witness, public: &[i64]) -> Vec<String> {
+    let public = instances(&model.graph, false, public, &witness.input);
+    let circuit = ModelCircuit::for_proving(&model.graph, false, witness);
+    let k = model.layout().unwrap().k;
+    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
+        Ok(()) => vec![],
+        Err(f) => describe(&f, LOOKUP_NAMES),
+    }
+}
+
+#[test]
+fn cnn_honest_witness_is_accepted() {
+    let (model, w) = cnn();
+    assert_eq!(cnn_failures(&model, &w, w.output()), Vec::<String>::new());
+}
+
+#[test]
+fn cnn_max_pool_output_not_among_its_inputs_is_rejected() {
+    let (model, mut w) = cnn();
+    let public = w.output().to_vec();
+    let NodeWitness::Values { outputs } = &mut w.nodes[2] else {
+        panic!("third node is the max pool")
+    };
+    outputs[0] += 1;
+    assert_names(&cnn_failures(&model, &w, &public), MaxConfig::ATTAINED);
+}
+
+#[test]
+fn cnn_max_pool_output_below_an_input_is_rejected() {
+    let (model, mut w) = cnn();
+    let public = w.output().to_vec();
+    // Claim the smallest value of the first window that is below its max: it is one of the
+    // inputs (the product is zero) but the gap to the true max is negative.
+    let relu = w.nodes[1].output().to_vec();
+    let window = [relu[0], relu[1], relu[6], relu[7]];
+    let (lo, hi) = (*window.iter().min().unwrap(), *window.iter().max().unwrap());
+    assert!(lo < hi, "fixture: the first window must not be constant");
+    let NodeWitness::Values { outputs } = &mut w.nodes[2] else {
+        panic!("third node is the max pool")
+    };
+    outputs[0] = lo;
+    assert_names(&cnn_failures(&model, &w, &public), "range check pool gap");
+}
+
+#[test]
+fn cnn_average_pool_quotient_off_by_one_is_rejected() {
+    let (model, mut w) = cnn();
+    let NodeWitness::Linear { quotients, .. } = &mut w.nodes[3] else {
+        panic!("fourth node is the average pool")
+    };
+    quotients[1] += 1;
+    let public = w.output().to_vec();
+    assert_names(&cnn_failures(&model, &w, &public), DivConfig::IDENTITY);
+}
+
+#[test]
+fn cnn_average_pool_remainder_equal_to_the_window_size_is_rejected() {
+    let (model, mut w) = cnn();
+    let NodeWitness::Linear {
+        quotients,
+        remainders,
+        ..
+    } = &mut w.nodes[3]
+    else {
+        panic!("fourth node is the average pool")
+    };
+    // q - 1 and r + 3 satisfy the identity; r >= 3 breaks `r < 3` (the upper check, since
+    // 3 is not a power of two) or `r < 4`.
+    quotients[1] -= 1;
+    remainders[1] += 3;
+    let public = w.output().to_vec();
+    assert_names(
+        &cnn_failures(&model, &w, &public),
+        "range check avg remainder",
+    );
+}
+
+#[test]
+fn cnn_perturbed_conv_input_breaks_its_dot_products() {
+    let (model, mut w) = cnn();
+    let public = w.output().to_vec();
+    w.input[7] += 1;
+    assert_names(&cnn_failures(&model, &w, &public), FixedDotConfig::FIRST);
+}
+
+#[test]
+fn cnn_witness_is_identical_at_one_and_many_threads() {
+    let (model, w) = cnn();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| generate(&model.graph, &w.input, DOT_WIDTH).unwrap())
+    };
+    assert_eq!(run(1), run(4));
+    assert_eq!(run(1), w);
 }

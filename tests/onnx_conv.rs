@@ -1,0 +1,388 @@
+//! Convolutional ops on small ONNX graphs built in memory. For each graph: the imported
+//! float forward pass equals tract's execution of the same bytes; the quantised graph stays
+//! within a stated tolerance of float; and the circuit, under MockProver, accepts exactly
+//! the integer forward pass's outputs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use halo2_proofs::dev::MockProver;
+use prost::Message;
+use tract_onnx::pb::{
+    tensor_shape_proto::{dimension, Dimension},
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use tract_onnx::prelude::*;
+use zkinfer::circuit::{instances, ModelCircuit};
+use zkinfer::layout::DOT_WIDTH;
+use zkinfer::onnx::import_bytes;
+use zkinfer::witness::generate;
+use zkinfer::{CompileOptions, CompiledModel};
+
+/// Quantised outputs lie within this fraction of the largest float output magnitude.
+const RELATIVE_TOLERANCE: f64 = 0.02;
+
+/// A deterministic stream of values in `[-1, 1)`.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn weights(name: &str, dims: &[i64], seed: u64) -> TensorProto {
+    let n = dims.iter().product::<i64>() as usize;
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: Lcg(seed).vec(n),
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, values: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: vec![values.len() as i64],
+        data_type: 7,
+        int64_data: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: output.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: v.to_vec(),
+        r#type: 7,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i,
+        r#type: 2,
+        ..Default::default()
+    }
+}
+
+fn str_attr(name: &str, s: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        s: s.as_bytes().to_vec(),
+        r#type: 3,
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
+    let shape = dims.map(|dims| TensorShapeProto {
+        dim: dims
+            .iter()
+            .map(|d| Dimension {
+                value: Some(dimension::Value::DimValue(*d)),
+                ..Default::default()
+            })
+            .collect(),
+    });
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape,
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>, input: &[i64]) -> Vec<u8> {
+    let output = nodes.last().unwrap().output[0].clone();
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(GraphProto {
+            node: nodes,
+            initializer,
+            input: vec![value_info("x", Some(input))],
+            output: vec![value_info(&output, None)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn tract_run(bytes: &[u8], dims: &[i64], x: &[f32]) -> Vec<f32> {
+    let dims: Vec<usize> = dims.iter().map(|d| *d as usize).collect();
+    let plan = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .unwrap()
+        .with_input_fact(0, f32::fact(&dims).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let t = Tensor::from_shape(&dims, x).unwrap();
+    let out = plan.run(tvec!(t.into())).unwrap();
+    out[0].as_slice::<f32>().unwrap().to_vec()
+}
+
+/// Import, compare with tract, quantise, compare with float, and MockProve two samples.
+fn check(bytes: &[u8], dims: &[i64]) {
+    let graph = import_bytes(bytes, "test").unwrap();
+    let n = graph.input_len();
+    let mut rng = Lcg(7);
+    let samples: Vec<Vec<f32>> = (0..6).map(|_| rng.vec(n)).collect();
+    for x in &samples {
+        let ours = graph.forward(x).pop().unwrap();
+        let theirs = tract_run(bytes, dims, x);
+        assert_eq!(ours.len(), theirs.len());
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - f64::from(*b)).abs() < 1e-4, "{a} vs tract {b}");
+        }
+    }
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    let k = model.layout().unwrap().k;
+    for x in samples.iter().take(2) {
+        let float = graph.forward(x).pop().unwrap();
+        let scale = float.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+        let q = model.quantise_input(x, false).unwrap();
+        let witness = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+        let out = model.graph.outputs_to_float(witness.output());
+        for (a, b) in out.iter().zip(&float) {
+            assert!(
+                (a - b).abs() <= RELATIVE_TOLERANCE * scale,
+                "quantised {a} vs float {b} (scale {scale})"
+            );
+        }
+        let circuit = ModelCircuit::for_proving(&model.graph, false, &witness);
+        let public = instances(&model.graph, false, witness.output(), &q);
+        assert_eq!(
+            MockProver::run(k, &circuit, vec![public]).unwrap().verify(),
+            Ok(())
+        );
+    }
+}
+
+#[test]
+fn conv_with_padding_stride_and_bias() {
+    let bytes = model(
+        vec![
+            node(
+                "Conv",
+                &["x", "W", "B"],
+                "c",
+                vec![
+                    ints_attr("pads", &[1, 1, 1, 1]),
+                    ints_attr("strides", &[2, 2]),
+                ],
+            ),
+            node("Relu", &["c"], "y", vec![]),
+        ],
+        vec![weights("W", &[3, 2, 3, 3], 1), weights("B", &[3], 2)],
+        &[1, 2, 5, 5],
+    );
+    check(&bytes, &[1, 2, 5, 5]);
+}
+
+#[test]
+fn grouped_dilated_conv_then_average_pool_over_padding() {
+    let bytes = model(
+        vec![
+            node(
+                "Conv",
+                &["x", "W"],
+                "c",
+                vec![int_attr("group", 2), ints_attr("dilations", &[2, 2])],
+            ),
+            node(
+                "AveragePool",
+                &["c"],
+                "y",
+                vec![
+                    ints_attr("kernel_shape", &[3, 3]),
+                    ints_attr("strides", &[2, 2]),
+                    ints_attr("pads", &[1, 1, 1, 1]),
+                ],
+            ),
+        ],
+        vec![weights("W", &[4, 2, 2, 2], 3)],
+        &[1, 4, 7, 7],
+    );
+    check(&bytes, &[1, 4, 7, 7]);
+}
+
+#[test]
+fn depthwise_same_padded_conv_then_max_pool() {
+    let bytes = model(
+        vec![
+            node(
+                "Conv",
+                &["x", "W", "B"],
+                "c",
+                vec![int_attr("group", 3), str_attr("auto_pad", "SAME_UPPER")],
+            ),
+            node(
+                "MaxPool",
+                &["c"],
+                "y",
+                vec![
+                    ints_attr("kernel_shape", &[2, 2]),
+                    ints_attr("strides", &[2, 2]),
+                    ints_attr("pads", &[0, 0, 1, 1]),
+                ],
+            ),
+        ],
+        vec![weights("W", &[3, 1, 3, 3], 4), weights("B", &[3], 5)],
+        &[1, 3, 6, 6],
+    );
+    check(&bytes, &[1, 3, 6, 6]);
+}
+
+#[test]
+fn one_d_conv_and_average_pool_counting_padding() {
+    let bytes = model(
+        vec![
+            node(
+                "Conv",
+                &["x", "W"],
+                "c",
+                vec![ints_attr("strides", &[2]), ints_attr("pads", &[1, 1])],
+            ),
+            node(
+                "AveragePool",
+                &["c"],
+                "y",
+                vec![
+                    ints_attr("kernel_shape", &[3]),
+                    ints_attr("pads", &[1, 1]),
+                    int_attr("count_include_pad", 1),
+                ],
+            ),
+        ],
+        vec![weights("W", &[2, 2, 3], 6)],
+        &[1, 2, 9],
+    );
+    check(&bytes, &[1, 2, 9]);
+}
+
+#[test]
+fn residual_block_with_batch_norm_and_global_pool() {
+    let mut scale = weights("gamma", &[2], 11);
+    scale.float_data = vec![1.5, 0.5];
+    let mut var = weights("var", &[2], 12);
+    var.float_data = vec![0.8, 1.7];
+    let bytes = model(
+        vec![
+            node(
+                "Conv",
+                &["x", "W1", "B1"],
+                "c1",
+                vec![ints_attr("pads", &[1, 1, 1, 1])],
+            ),
+            node("Relu", &["c1"], "r1", vec![]),
+            node(
+                "Conv",
+                &["r1", "W2"],
+                "c2",
+                vec![ints_attr("pads", &[1, 1, 1, 1])],
+            ),
+            node(
+                "BatchNormalization",
+                &["c2", "gamma", "beta", "mean", "var"],
+                "bn",
+                vec![],
+            ),
+            node("Add", &["r1", "bn"], "sum", vec![]),
+            node("Relu", &["sum"], "r2", vec![]),
+            node("GlobalAveragePool", &["r2"], "g", vec![]),
+            node("Flatten", &["g"], "f", vec![]),
+            node("Gemm", &["f", "Wf", "Bf"], "y", vec![int_attr("transB", 1)]),
+        ],
+        vec![
+            weights("W1", &[2, 2, 3, 3], 7),
+            weights("B1", &[2], 8),
+            weights("W2", &[2, 2, 3, 3], 9),
+            scale,
+            weights("beta", &[2], 10),
+            weights("mean", &[2], 13),
+            var,
+            weights("Wf", &[3, 2], 14),
+            weights("Bf", &[3], 15),
+        ],
+        &[1, 2, 6, 6],
+    );
+    let graph = import_bytes(&bytes, "test").unwrap();
+    let kinds: Vec<_> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["Conv", "Relu", "Conv", "Add", "Relu", "AvgPool", "Dense"],
+        "BatchNormalization folds into the second Conv; Flatten costs nothing"
+    );
+    check(&bytes, &[1, 2, 6, 6]);
+}
+
+#[test]
+fn transpose_mul_concat_and_pad_are_wiring() {
+    let mut half = weights("half", &[1, 2, 1, 1], 0);
+    half.float_data = vec![0.5, -2.0];
+    let mut pad_value = weights("v", &[], 0);
+    pad_value.float_data = vec![-0.25];
+    let bytes = model(
+        vec![
+            node(
+                "Transpose",
+                &["x"],
+                "t",
+                vec![ints_attr("perm", &[0, 1, 3, 2])],
+            ),
+            node("Relu", &["t"], "r", vec![]),
+            node("Mul", &["t", "half"], "m", vec![]),
+            {
+                let mut n = node("Concat", &["r", "m"], "c", vec![int_attr("axis", 1)]);
+                n.name = "concat".into();
+                n
+            },
+            node("Pad", &["c", "pads", "v"], "p", vec![]),
+            node("GlobalMaxPool", &["p"], "g", vec![]),
+            node("Flatten", &["g"], "y", vec![]),
+        ],
+        vec![half, ints("pads", &[0, 0, 1, 0, 0, 0, 0, 1]), pad_value],
+        &[1, 2, 3, 4],
+    );
+    let graph = import_bytes(&bytes, "test").unwrap();
+    let kinds: Vec<_> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["Wiring", "Relu", "Affine", "Wiring", "Wiring", "MaxPool"]
+    );
+    check(&bytes, &[1, 2, 3, 4]);
+}
