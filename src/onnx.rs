@@ -269,10 +269,11 @@ impl Importer {
                 let per = len(&x.shape) / channels.max(1);
                 let mut scale = Vec::with_capacity(len(&x.shape));
                 let mut bias = Vec::with_capacity(len(&x.shape));
-                for c in 0..channels {
-                    let s = p[0][c] / (p[3][c] + eps).sqrt();
+                let [gamma, beta, mean, var] = [&p[0], &p[1], &p[2], &p[3]];
+                for (((g, b), m), v) in gamma.iter().zip(beta).zip(mean).zip(var) {
+                    let s = g / (v + eps).sqrt();
                     scale.extend(std::iter::repeat_n(s, per));
-                    bias.extend(std::iter::repeat_n(p[1][c] - p[2][c] * s, per));
+                    bias.extend(std::iter::repeat_n(b - m * s, per));
                 }
                 self.affine(cx, &x, scale, bias)
             }
@@ -791,7 +792,7 @@ fn reshape(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, 
     }
     if let Some(a) = infer {
         let known = len(&out);
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
         }
         out[a] = total / known;

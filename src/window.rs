@@ -71,8 +71,8 @@ impl Window {
         // A window over padding alone has no value (a max of nothing, an average of zero
         // values), so every output position must read at least one input element.
         let out = self.output();
-        for axis in 0..rank {
-            for c in 0..out[axis] {
+        for (axis, &positions) in out.iter().enumerate() {
+            for c in 0..positions {
                 let sees_input = (0..self.kernel[axis]).any(|k| {
                     (c * self.strides[axis] + k * self.dilations[axis])
                         .checked_sub(self.pads[axis])
@@ -165,7 +165,8 @@ impl ConvShape {
     pub fn validate(&self) -> Result<(), String> {
         self.window.validate()?;
         let g = self.groups;
-        if g == 0 || self.window.channels % g != 0 || self.out_channels % g != 0 {
+        if g == 0 || !self.window.channels.is_multiple_of(g) || !self.out_channels.is_multiple_of(g)
+        {
             return Err(format!(
                 "group = {g} must divide {} input and {} output channels",
                 self.window.channels, self.out_channels
