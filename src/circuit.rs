@@ -16,14 +16,14 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 use zkinfer_circuits::{
     value::felt, DivChip, DivConfig, DivInstructions, DivSpec, DotInstructions, DotTask,
-    FixedDotChip, FixedDotConfig, LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig,
-    MaxInstructions, RangeInstructions, RangeTableConfig, ReluChip, ReluConfig, ReluInstructions,
-    SignedCell,
+    FixedDotChip, FixedDotConfig, FunctionChip, FunctionInstructions, FunctionTable,
+    LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig, MaxInstructions, RangeInstructions,
+    RangeTableConfig, ReluChip, ReluConfig, ReluInstructions, SignedCell, FIRST_FUNCTION_TAG,
 };
 
 use crate::ir::Source;
 use crate::layout::DOT_WIDTH;
-use crate::qgraph::{LinearOutput, QGraph, QNode, QOp};
+use crate::qgraph::{LinearOutput, Lookup, QGraph, QNode, QOp};
 use crate::window::pool_taps;
 use crate::witness::{NodeWitness, Witness};
 
@@ -35,12 +35,13 @@ pub fn input_row(graph: &QGraph) -> usize {
     OUTPUT_ROW + graph.output().len
 }
 
-/// Advice columns of the fixed budget: dot inputs, accumulator, range (2), elementwise (4).
-pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 7;
-/// Fixed columns: weights, bias, range (3), division (2), constants, plus the 2 table
+/// Advice columns of the fixed budget: dot inputs, accumulator, range and function lookups
+/// (3), elementwise (4).
+pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 8;
+/// Fixed columns: weights, bias, range (3), division (2), constants, plus the 3 table
 /// columns.
-pub const FIXED_COLUMNS: usize = DOT_WIDTH + 9;
-/// Lookup arguments: the one shared range table.
+pub const FIXED_COLUMNS: usize = DOT_WIDTH + 10;
+/// Lookup arguments: the one shared range-and-function table.
 pub const LOOKUP_ARGUMENTS: usize = 1;
 
 /// The constraint system's degree (it sets the extended evaluation domain).
@@ -116,7 +117,7 @@ impl Circuit<Fp> for ModelCircuit<'_> {
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
         let x: Vec<_> = (0..DOT_WIDTH).map(|_| meta.advice_column()).collect();
         let w: Vec<_> = (0..DOT_WIDTH).map(|_| meta.fixed_column()).collect();
-        let [acc, z, limb, a0, a1, a2, a3] = [(); 7].map(|_| meta.advice_column());
+        let [acc, z, limb, out, a0, a1, a2, a3] = [(); 8].map(|_| meta.advice_column());
         let [bias, tag, radix, range_offset, offset, divisor, constants] =
             [(); 7].map(|_| meta.fixed_column());
         meta.enable_constant(constants);
@@ -124,7 +125,12 @@ impl Circuit<Fp> for ModelCircuit<'_> {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         ModelConfig {
-            range: LookupRangeConfig::configure(meta, z, limb, [tag, radix, range_offset], table),
+            range: LookupRangeConfig::configure(
+                meta,
+                [z, limb, out],
+                [tag, radix, range_offset],
+                table,
+            ),
             dot: FixedDotConfig::configure(meta, x, w, acc, bias),
             div: DivConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
             relu: ReluConfig::configure(meta, [a0, a1, a2]),
@@ -138,7 +144,9 @@ impl Circuit<Fp> for ModelCircuit<'_> {
         config: ModelConfig,
         mut layouter: impl Layouter<Fp>,
     ) -> Result<(), Error> {
-        config.range.table().load(&mut layouter)?;
+        let tables = function_tables(self.graph);
+        let loaded: Vec<FunctionTable<Fp>> = tables.iter().flatten().cloned().collect();
+        config.range.table().load_with(&mut layouter, &loaded)?;
         let range = LookupRangeChip::construct(config.range.clone());
         let input = values(
             self.graph.input.len,
@@ -160,6 +168,10 @@ impl Circuit<Fp> for ModelCircuit<'_> {
             let y = match &node.op {
                 QOp::Relu => synthesize_relu(&config, &mut layouter, node, &ins, record)?,
                 QOp::MaxPool(_) => synthesize_max(&config, &mut layouter, node, &ins, record)?,
+                QOp::Lookup(lookup) => {
+                    let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
+                    synthesize_lookup(&config, &mut layouter, node, lookup, table, &ins, record)?
+                }
                 QOp::Wiring(sources) => {
                     synthesize_wiring(&config, &mut layouter, node, sources, &ins)?
                 }
@@ -191,7 +203,9 @@ fn synthesize_linear(
             Some(quotients.as_slice()),
             Some(remainders.as_slice()),
         ),
-        Some(NodeWitness::Values { .. }) => return Err(Error::Synthesis),
+        Some(NodeWitness::Values { .. } | NodeWitness::Lookup { .. }) => {
+            return Err(Error::Synthesis)
+        }
         None => (None, None, None),
     };
     let n = node.output.len;
@@ -347,9 +361,92 @@ fn cell_at<'c>(
 fn recorded_values(record: Option<&NodeWitness>) -> Result<Option<&[i64]>, Error> {
     match record {
         Some(NodeWitness::Values { outputs }) => Ok(Some(outputs)),
-        Some(NodeWitness::Linear { .. }) => Err(Error::Synthesis),
+        Some(NodeWitness::Linear { .. } | NodeWitness::Lookup { .. }) => Err(Error::Synthesis),
         None => Ok(None),
     }
+}
+
+/// The function table of every lookup node (by node index), tagged in node order.
+pub fn function_tables(graph: &QGraph) -> Vec<Option<FunctionTable<Fp>>> {
+    let mut tag = FIRST_FUNCTION_TAG;
+    graph
+        .nodes
+        .iter()
+        .map(|node| match &node.op {
+            QOp::Lookup(lookup) => {
+                let table = FunctionTable {
+                    tag,
+                    entries: lookup
+                        .table
+                        .entries()
+                        .map(|(v, y)| (felt(v), felt(y)))
+                        .collect(),
+                };
+                tag += 1;
+                Some(table)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reduce the input's precision (a floor division by `2^shift`), then look the reduced
+/// value up in the node's table.
+fn synthesize_lookup(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    lookup: &Lookup,
+    table: &FunctionTable<Fp>,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let (reduced, remainders, outputs) = match record {
+        Some(NodeWitness::Lookup {
+            reduced,
+            remainders,
+            outputs,
+        }) => (
+            Some(reduced.as_slice()),
+            Some(remainders.as_slice()),
+            Some(outputs.as_slice()),
+        ),
+        Some(_) => return Err(Error::Synthesis),
+        None => (None, None, None),
+    };
+    let x: Vec<_> = ins
+        .first()
+        .ok_or(Error::Synthesis)?
+        .iter()
+        .map(|c| c.cell().clone())
+        .collect();
+    let n = x.len();
+    let spec = DivSpec {
+        divisor: 1 << lookup.table.shift,
+        offset: Fp::zero(),
+    };
+    let div = DivChip::construct(
+        config.div.clone(),
+        LookupRangeChip::construct(config.range.clone()),
+    );
+    let reduced = div.divide(
+        layouter,
+        &format!("{} reduce", node.name),
+        &x,
+        &vec![spec; n],
+        lookup.table.input_bits,
+        &values(n, reduced),
+        &values(n, remainders),
+    )?;
+    let reduced: Vec<_> = reduced.iter().map(|c| c.cell().clone()).collect();
+    FunctionChip::construct(config.range.clone()).apply_signed(
+        layouter,
+        &node.name,
+        table,
+        node.output.bits,
+        &reduced,
+        &values(n, outputs),
+    )
 }
 
 /// `n` witness values from recorded integers, or unknowns at key generation. A record of

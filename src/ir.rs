@@ -9,6 +9,7 @@
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Activation;
 use crate::error::IrError;
 use crate::window::{pool_taps, ConvShape, Window};
 
@@ -59,6 +60,8 @@ pub enum FloatOp {
     },
     /// `y = max(x, 0)`.
     Relu,
+    /// A nonlinear elementwise function, proven by table lookup.
+    Activation(Activation),
     /// Sum of two tensors of the same length (residual connections).
     Add,
     /// `y_i = a_i · x_i + b_i`: constant Mul, Add, Sub, or a BatchNormalization that no
@@ -85,6 +88,7 @@ impl FloatOp {
             Self::AvgPool { .. } => "AvgPool",
             Self::MaxPool { .. } => "MaxPool",
             Self::Relu => "Relu",
+            Self::Activation(f) => f.name(),
             Self::Add => "Add",
             Self::Affine { .. } => "Affine",
             Self::Wiring { .. } => "Wiring",
@@ -100,7 +104,7 @@ impl FloatOp {
             Self::AvgPool { window, .. } | Self::MaxPool { window } => {
                 window.channels * window.positions()
             }
-            Self::Relu | Self::Add => first,
+            Self::Relu | Self::Activation(_) | Self::Add => first,
             Self::Affine { scale, .. } => scale.len(),
             Self::Wiring { sources } => sources.len(),
         }
@@ -161,6 +165,7 @@ impl FloatOp {
                 })
                 .collect(),
             Self::Relu => x.iter().map(|v| v.max(0.0)).collect(),
+            Self::Activation(f) => x.iter().map(|v| f.eval(*v)).collect(),
             Self::Add => {
                 let y = xs.get(1).copied().unwrap_or_default();
                 x.iter().zip(y).map(|(a, b)| a + b).collect()
@@ -305,6 +310,12 @@ impl FloatGraph {
                     Vec::new()
                 }
                 FloatOp::Relu => Vec::new(),
+                FloatOp::Activation(f) => match *f {
+                    Activation::LeakyRelu { alpha } => vec![alpha],
+                    Activation::Clip { min, max } => vec![min, max],
+                    Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
+                    _ => Vec::new(),
+                },
                 FloatOp::Add => {
                     if ins[0] != ins[1] {
                         return Err(shape_err(

@@ -11,7 +11,8 @@
 //! | elementwise | `a_0..a_3`, `offset`, `divisor` | division, ReLU and max rows |
 //! | range | `z`, `limb`, `tag`, `radix`, `offset` | every range check |
 //!
-//! and the lookup table needs [`RangeTableConfig::ROWS`] rows of its own.
+//! and the lookup table needs [`RangeTableConfig::ROWS`] rows of its own, plus each
+//! activation's table.
 
 use std::collections::BTreeSet;
 
@@ -62,6 +63,8 @@ pub struct Layout {
     pub dot_width: usize,
     /// Public values: outputs, then inputs if public.
     pub instances: usize,
+    /// Rows of the shared lookup table (range limbs and function tables).
+    pub table_rows: usize,
 }
 
 /// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
@@ -77,6 +80,8 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
     }];
     // Whether every value of a tensor is non-negative by construction (ReLU is then free).
     let mut nonnegative = vec![false];
+    // The shared table: the range rows, then every function's domain.
+    let mut table_rows = RangeTableConfig::ROWS;
     for node in &graph.nodes {
         let out = &node.output;
         let input_nonneg = |slot: usize| {
@@ -95,6 +100,19 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
             QOp::Relu => {
                 rows.elementwise = if input_nonneg(0) { 0 } else { out.len };
                 true
+            }
+            QOp::Lookup(lookup) => {
+                let t = &lookup.table;
+                let sign = if t.outputs.iter().all(|y| *y >= 0) {
+                    0
+                } else {
+                    signed_rows(out.bits)
+                };
+                rows.elementwise = out.len;
+                rows.range =
+                    out.len * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + 1 + sign);
+                table_rows += t.outputs.len();
+                t.outputs.iter().all(|y| *y >= 0)
             }
             QOp::MaxPool(window) => {
                 for o in 0..out.len {
@@ -136,7 +154,7 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
         sum(|n| n.dot),
         sum(|n| n.elementwise),
         sum(|n| n.range),
-        RangeTableConfig::ROWS,
+        table_rows,
     ]
     .into_iter()
     .max()
@@ -155,5 +173,6 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
         k,
         dot_width: DOT_WIDTH,
         instances,
+        table_rows,
     })
 }

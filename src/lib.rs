@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activation;
 pub mod api;
 pub mod circuit;
 pub mod error;

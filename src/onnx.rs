@@ -5,6 +5,8 @@
 //!   dilations, groups incl. depthwise, `auto_pad`);
 //! - pooling: `AveragePool`, `MaxPool`, `GlobalAveragePool`, `GlobalMaxPool`;
 //! - `Relu`; `Add` of two activations (residual connections);
+//! - by table lookup ([`crate::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
+//!   `Gelu` (exact form), `LeakyRelu`, `HardSigmoid`, `Clip` (Relu6);
 //! - constants folded into the preceding linear layer when nothing else reads its output,
 //!   else an elementwise affine node: `Add`/`Sub`/`Mul`/`Div` by a constant and
 //!   `BatchNormalization`;
@@ -23,6 +25,7 @@ use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use tract_onnx::pb::{self, tensor_shape_proto::dimension, type_proto};
 use tract_onnx::prelude::Framework;
 
+use crate::activation::Activation;
 use crate::error::IrError;
 use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::window::{ConvShape, Window};
@@ -257,6 +260,12 @@ impl Importer {
             "Relu" => {
                 let x = self.act(cx, 0)?;
                 self.push(cx, FloatOp::Relu, vec![x.id], x.shape)
+            }
+            "Sigmoid" | "Tanh" | "Exp" | "Erf" | "Softplus" | "Gelu" | "LeakyRelu"
+            | "HardSigmoid" | "Clip" => {
+                let x = self.act(cx, 0)?;
+                let f = self.activation(cx)?;
+                self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
             "BatchNormalization" => {
@@ -570,6 +579,52 @@ impl Importer {
             vec![x.id],
             x.shape.clone(),
         )
+    }
+
+    /// The tabulated function of an activation node, with its attributes.
+    fn activation(&self, cx: &Ctx<'_>) -> Result<Activation, IrError> {
+        let f = |name: &str, default: f32| attr_f(cx.node, name, default);
+        Ok(match cx.op() {
+            "Sigmoid" => Activation::Sigmoid,
+            "Tanh" => Activation::Tanh,
+            "Exp" => Activation::Exp,
+            "Erf" => Activation::Erf,
+            "Softplus" => Activation::Softplus,
+            "Gelu" => {
+                let approximate = attr(cx.node, "approximate")
+                    .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+                    .unwrap_or_else(|| "none".into());
+                if approximate != "none" {
+                    return Err(cx.unsupported(format!(": approximate = {approximate}")));
+                }
+                Activation::Gelu
+            }
+            "LeakyRelu" => Activation::LeakyRelu {
+                alpha: f("alpha", 0.01),
+            },
+            "HardSigmoid" => Activation::HardSigmoid {
+                alpha: f("alpha", 0.2),
+                beta: f("beta", 0.5),
+            },
+            _ => {
+                // Clip: bounds are optional constant inputs (opset 11+) or attributes.
+                let bound = |index: usize, name: &str, default: f32| -> Result<f32, IrError> {
+                    match cx.node.input.get(index).filter(|s| !s.is_empty()) {
+                        Some(t) => Ok(self
+                            .constant(cx, t)?
+                            .iter()
+                            .copied()
+                            .next()
+                            .unwrap_or(default)),
+                        None => Ok(f(name, default)),
+                    }
+                };
+                Activation::Clip {
+                    min: bound(1, "min", f32::MIN)?,
+                    max: bound(2, "max", f32::MAX)?,
+                }
+            }
+        })
     }
 
     fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {

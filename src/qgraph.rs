@@ -16,6 +16,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::activation::{Activation, Table};
 use crate::error::WitnessError;
 use crate::ir::Source;
 use crate::quant::Rounding;
@@ -103,8 +104,17 @@ pub struct Affine {
     pub shift: u32,
 }
 
+/// A tabulated function: `y = table[floor(x / 2^shift)]` (see [`crate::activation`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    /// The function (for reports; the table is the meaning).
+    pub function: Activation,
+    /// The table, its input reduction and its measured error bound.
+    pub table: Table,
+}
+
 /// An integer op.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QOp {
     /// Dense layer.
     Dense(Dense),
@@ -118,6 +128,8 @@ pub enum QOp {
     Affine(Affine),
     /// `max(x, 0)`, same scale and width.
     Relu,
+    /// A tabulated elementwise function.
+    Lookup(Lookup),
     /// Maximum of each window (padding ignored), same scale and width.
     MaxPool(Window),
     /// Each output is an input element or a constant at the output's scale.
@@ -156,6 +168,7 @@ impl QOp {
             Self::Add(_) => "Add",
             Self::Affine(_) => "Affine",
             Self::Relu => "Relu",
+            Self::Lookup(l) => l.function.name(),
             Self::MaxPool(_) => "MaxPool",
             Self::Wiring(_) => "Wiring",
         }
@@ -163,7 +176,10 @@ impl QOp {
 
     /// Whether this op is linear (a dot product and a division per output).
     pub fn is_linear(&self) -> bool {
-        !matches!(self, Self::Relu | Self::MaxPool(_) | Self::Wiring(_))
+        !matches!(
+            self,
+            Self::Relu | Self::Lookup(_) | Self::MaxPool(_) | Self::Wiring(_)
+        )
     }
 
     /// Output `o` of a linear op; `None` for the others and for `o` out of range.
@@ -231,13 +247,13 @@ impl QOp {
                 bias: a.bias.get(o).copied().unwrap_or(0),
                 divisor: 1 << a.shift,
             },
-            Self::Relu | Self::MaxPool(_) | Self::Wiring(_) => return None,
+            Self::Relu | Self::Lookup(_) | Self::MaxPool(_) | Self::Wiring(_) => return None,
         })
     }
 }
 
 /// One node: an op over earlier tensors.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QNode {
     /// Name, from the source model.
     pub name: String,
@@ -250,7 +266,7 @@ pub struct QNode {
 }
 
 /// A DAG of integer nodes; the last node's output is the model's output.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QGraph {
     /// The model input.
     pub input: QTensor,
@@ -382,6 +398,25 @@ impl QGraph {
                     x.len
                 }
                 QOp::Relu => x.len,
+                QOp::Lookup(Lookup { table, .. }) => {
+                    let b = table.input_bits;
+                    if b == 0 || b + table.shift != x.bits || table.outputs.len() != 1 << b {
+                        return bad(format!(
+                            "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
+                            table.outputs.len(),
+                            table.shift,
+                            x.bits
+                        ));
+                    }
+                    if let Some(y) = table
+                        .outputs
+                        .iter()
+                        .find(|y| **y < out.min() || **y > out.max())
+                    {
+                        return bad(format!("table output {y} outside the output's range"));
+                    }
+                    x.len
+                }
                 QOp::Wiring(sources) => {
                     for s in sources {
                         match s {

@@ -21,9 +21,10 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Table;
 use crate::error::{Error, QuantError};
 use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
-use crate::qgraph::{Add, Affine, AvgPool, Conv, Dense, QGraph, QNode, QOp, QTensor};
+use crate::qgraph::{Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor};
 
 /// The widest accumulator the integer pass and the rescale chip accept.
 pub const MAX_ACCUMULATOR_BITS: u32 = 62;
@@ -61,6 +62,9 @@ pub struct QuantOptions {
     pub max_frac_bits: i32,
     /// Rounding of every division.
     pub rounding: Rounding,
+    /// Input bits of a lookup table: activations are reduced to this width before the lookup
+    /// (the table has `2^table_bits` rows; see [`crate::activation`]).
+    pub table_bits: u32,
 }
 
 impl Default for QuantOptions {
@@ -71,6 +75,7 @@ impl Default for QuantOptions {
             headroom_bits: 1,
             max_frac_bits: 12,
             rounding: Rounding::HalfUp,
+            table_bits: 10,
         }
     }
 }
@@ -286,6 +291,22 @@ impl Builder<'_> {
                 )?
             }
             FloatOp::Relu => self.push(name, QOp::Relu, vec![x_id], x.len, x.scale_exp)?,
+            FloatOp::Activation(function) => {
+                let o = self.options;
+                let (table, e_y) = Table::build(
+                    *function,
+                    x.scale_exp,
+                    x.bits,
+                    o.table_bits,
+                    o.activation_bits,
+                    o.max_frac_bits,
+                );
+                let op = QOp::Lookup(Lookup {
+                    function: *function,
+                    table,
+                });
+                self.push(name, op, vec![x_id], x.len, e_y)?
+            }
             FloatOp::Add => {
                 let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
                 let e_in = x.scale_exp.max(b.scale_exp);

@@ -23,6 +23,15 @@ pub enum NodeWitness {
         /// Per output: the division's remainder, in `[0, d)`.
         remainders: Vec<i64>,
     },
+    /// A table lookup.
+    Lookup {
+        /// Per element: the reduced input `floor(x / 2^shift)`, the table's index.
+        reduced: Vec<i64>,
+        /// Per element: the reduction's remainder, in `[0, 2^shift)`.
+        remainders: Vec<i64>,
+        /// Per element: the table's output.
+        outputs: Vec<i64>,
+    },
     /// An elementwise op (ReLU, MaxPool) or wiring: just its outputs.
     Values {
         /// The outputs.
@@ -35,7 +44,7 @@ impl NodeWitness {
     pub fn output(&self) -> &[i64] {
         match self {
             Self::Linear { quotients, .. } => quotients,
-            Self::Values { outputs } => outputs,
+            Self::Lookup { outputs, .. } | Self::Values { outputs } => outputs,
         }
     }
 }
@@ -126,6 +135,34 @@ fn node_witness(
                 Source::Constant(c) => check_range(name, out, o, i128::from(*c)),
             })
             .collect::<Result<_, _>>()?,
+        QOp::Lookup(lookup) => {
+            let table = &lookup.table;
+            let divisor = 1i64 << table.shift;
+            let x = xs.first().copied().unwrap_or_default();
+            let rows = par::try_map(x.len(), |i| {
+                let v = x[i].div_euclid(divisor);
+                let y = table.get(v).ok_or_else(|| WitnessError::OutOfRange {
+                    node: name.to_string(),
+                    tensor: format!("{} table input", out.name),
+                    index: i,
+                    value: i128::from(v),
+                    min: -(1i64 << (table.input_bits - 1)),
+                    max: (1i64 << (table.input_bits - 1)) - 1,
+                })?;
+                Ok((v, x[i].rem_euclid(divisor), y))
+            })?;
+            let mut w = (Vec::new(), Vec::new(), Vec::new());
+            for (v, r, y) in rows {
+                w.0.push(v);
+                w.1.push(r);
+                w.2.push(y);
+            }
+            return Ok(NodeWitness::Lookup {
+                reduced: w.0,
+                remainders: w.1,
+                outputs: w.2,
+            });
+        }
         _ => return linear_witness(graph, node, &input, width),
     };
     Ok(NodeWitness::Values { outputs })

@@ -11,6 +11,7 @@
 //! | [`dot::FixedDotChip`] | `b + sum_i x_i * w_i`, weights in fixed columns | `ceil(len / width)` rows |
 //! | [`div::DivChip`] | `floor((x + c) / d)`, any constant `d` | 1 row + range checks of `q` and `r` |
 //! | [`relu::ReluChip`] | `max(x, 0)` from the sign bit | 1 row |
+//! | [`function::FunctionChip`] | `f(x)` by lookup in a tabulated domain | 1 row, 1 lookup |
 //! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
 //!
 //! All chips speak in field elements; [`value`] is the one place where signed integers
@@ -19,6 +20,7 @@
 pub mod dev;
 pub mod div;
 pub mod dot;
+pub mod function;
 pub mod max;
 pub mod range;
 pub mod relu;
@@ -28,10 +30,11 @@ pub mod value;
 
 pub use div::{DivChip, DivConfig, DivInstructions, DivSpec};
 pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
+pub use function::{FunctionChip, FunctionInstructions};
 pub use max::{MaxChip, MaxConfig, MaxInstructions};
 pub use range::{
-    LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign, SignedCell,
-    UnsignedCell,
+    FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign,
+    SignedCell, UnsignedCell, FIRST_FUNCTION_TAG,
 };
 pub use relu::{ReluChip, ReluConfig, ReluInstructions};
 

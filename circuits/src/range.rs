@@ -25,8 +25,10 @@
 //! # Constraints
 //! - `q_step · (z + offset − limb − radix · z_next) = 0` ("z + offset = limb + radix * z_next")
 //! - `q_last · (z + offset − limb) = 0` ("z + offset = last limb")
-//! - lookup `(q_limb · tag, q_limb · limb) ∈ {(t, v) : 0 <= t <= 8, 0 <= v < 2^t}`
-//!   ("range limb in table")
+//! - lookup `(q_limb · tag, q_limb · limb, q_limb · out) ∈ {(t, v, 0) : 0 <= t <= 8,
+//!   0 <= v < 2^t} ∪ {function rows}` ("range limb in table"). The function rows (tags above
+//!   8, see [`crate::function`]) share this one lookup argument; a range row's `out` is
+//!   forced to zero by its limb tag.
 //!
 //! # Soundness
 //! Each limb is an integer in `[0, 2^t_i)` by the lookup, so the running sum proves
@@ -69,41 +71,73 @@ pub const MAX_RANGE_BITS: u32 = 62;
 pub struct RangeTableConfig {
     tag: TableColumn,
     value: TableColumn,
+    output: TableColumn,
 }
 
+/// A function tabulated over a finite domain, appended to the shared table under its own
+/// tag (see [`crate::function`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionTable<F: PrimeField> {
+    /// The tag, at least [`FIRST_FUNCTION_TAG`] and distinct from other functions'.
+    pub tag: u64,
+    /// `(input, output)` pairs.
+    pub entries: Vec<(F, F)>,
+}
+
+/// Tags `0..=LIMB_BITS` are limb widths; functions take the tags after them.
+pub const FIRST_FUNCTION_TAG: u64 = LIMB_BITS as u64 + 1;
+
 impl RangeTableConfig {
-    /// Rows the table occupies; the circuit's `2^k` must exceed this plus blinding rows.
+    /// Rows of the range part; the circuit's `2^k` must exceed this (plus function rows and
+    /// blinding rows).
     pub const ROWS: usize = (1 << (LIMB_BITS + 1)) - 1;
 
-    /// Allocates the two table columns.
+    /// Allocates the three table columns.
     pub fn configure<F: PrimeField>(meta: &mut ConstraintSystem<F>) -> Self {
         Self {
             tag: meta.lookup_table_column(),
             value: meta.lookup_table_column(),
+            output: meta.lookup_table_column(),
         }
     }
 
-    /// Fills the table. Call once per synthesis.
+    /// Fills the range part only. Call once per synthesis.
     pub fn load<F: PrimeField>(&self, layouter: &mut impl Layouter<F>) -> Result<(), Error> {
+        self.load_with(layouter, &[])
+    }
+
+    /// Fills the table: `(t, v, 0)` for every limb width `t <= LIMB_BITS` and `v < 2^t`,
+    /// then `(tag, x, f(x))` for every function entry. Row `(0, 0, 0)` is the tuple a
+    /// disabled selector looks up, and it means "a zero-width limb of value 0": harmless.
+    pub fn load_with<F: PrimeField>(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        functions: &[FunctionTable<F>],
+    ) -> Result<(), Error> {
         layouter.assign_table(
-            || "range table",
+            || "range and function table",
             |mut table| {
                 let mut row = 0;
+                let mut put = |tag: F, v: F, out: F| -> Result<(), Error> {
+                    table.assign_cell(|| "tag", self.tag, row, || Value::known(tag))?;
+                    table.assign_cell(|| "value", self.value, row, || Value::known(v))?;
+                    table.assign_cell(|| "output", self.output, row, || Value::known(out))?;
+                    row += 1;
+                    Ok(())
+                };
                 for tag in 0..=LIMB_BITS {
                     for v in 0..(1u64 << tag) {
-                        table.assign_cell(
-                            || "tag",
-                            self.tag,
-                            row,
-                            || Value::known(F::from(u64::from(tag))),
-                        )?;
-                        table.assign_cell(
-                            || "value",
-                            self.value,
-                            row,
-                            || Value::known(F::from(v)),
-                        )?;
-                        row += 1;
+                        put(F::from(u64::from(tag)), F::from(v), F::ZERO)?;
+                    }
+                }
+                for f in functions {
+                    assert!(
+                        f.tag >= FIRST_FUNCTION_TAG,
+                        "function tag {} is a limb tag",
+                        f.tag
+                    );
+                    for (x, y) in &f.entries {
+                        put(F::from(f.tag), *x, *y)?;
                     }
                 }
                 Ok(())
@@ -115,14 +149,15 @@ impl RangeTableConfig {
 /// Columns and selectors of the running-sum range check.
 #[derive(Clone, Debug)]
 pub struct LookupRangeConfig {
-    z: Column<Advice>,
-    limb: Column<Advice>,
-    tag: Column<Fixed>,
+    pub(crate) z: Column<Advice>,
+    pub(crate) limb: Column<Advice>,
+    pub(crate) out: Column<Advice>,
+    pub(crate) tag: Column<Fixed>,
     radix: Column<Fixed>,
     offset: Column<Fixed>,
     q_step: Selector,
     q_last: Selector,
-    q_limb: Selector,
+    pub(crate) q_limb: Selector,
     table: RangeTableConfig,
 }
 
@@ -138,18 +173,19 @@ impl LookupRangeConfig {
     /// Name of the lookup (halo2 0.4 does not name lookups; this is ours).
     pub const LOOKUP: &'static str = "range limb in table";
 
-    /// Creates the gate and the lookup over caller-allocated columns. `z` and `limb` become
-    /// equality-enabled.
+    /// Creates the gate and the lookup over caller-allocated columns. `z`, `limb` and `out`
+    /// become equality-enabled (`out` carries function outputs, see [`crate::function`]; on
+    /// range rows the table forces it to zero).
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
-        z: Column<Advice>,
-        limb: Column<Advice>,
+        [z, limb, out]: [Column<Advice>; 3],
         fixed: [Column<Fixed>; 3],
         table: RangeTableConfig,
     ) -> Self {
         let [tag, radix, offset] = fixed;
         meta.enable_equality(z);
         meta.enable_equality(limb);
+        meta.enable_equality(out);
         let q_step = meta.selector();
         let q_last = meta.selector();
         let q_limb = meta.complex_selector();
@@ -178,12 +214,18 @@ impl LookupRangeConfig {
             let q = meta.query_selector(q_limb);
             let tag = meta.query_fixed(tag);
             let limb = meta.query_advice(limb, Rotation::cur());
-            vec![(q.clone() * tag, table.tag), (q * limb, table.value)]
+            let out = meta.query_advice(out, Rotation::cur());
+            vec![
+                (q.clone() * tag, table.tag),
+                (q.clone() * limb, table.value),
+                (q * out, table.output),
+            ]
         });
 
         Self {
             z,
             limb,
+            out,
             tag,
             radix,
             offset,
@@ -414,6 +456,7 @@ impl<F: PrimeField> LookupRangeChip<F> {
                 rest.map(|v| F::from(low_u64(&v) & ((1u64 << width) - 1)))
             };
             let cell = region.assign_advice(|| "limb", c.limb, r, || limb)?;
+            region.assign_advice(|| "out", c.out, r, || Value::known(F::ZERO))?;
             if is_last {
                 c.q_last.enable(region, r)?;
                 last_limb = Some(cell);

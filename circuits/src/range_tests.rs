@@ -37,7 +37,8 @@ fn configure_range(meta: &mut ConstraintSystem<Fp>) -> LookupRangeConfig {
         meta.fixed_column(),
     ];
     let table = RangeTableConfig::configure(meta);
-    LookupRangeConfig::configure(meta, z, limb, fixed, table)
+    let out = meta.advice_column();
+    LookupRangeConfig::configure(meta, [z, limb, out], fixed, table)
 }
 
 impl Circuit<Fp> for Fixture {

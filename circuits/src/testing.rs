@@ -30,7 +30,7 @@ pub(crate) struct Chips {
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     let mut advice = || meta.advice_column();
     let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
-    let [acc, z, limb, a0, a1, a2, a3, source] = [(); 8].map(|_| advice());
+    let [acc, z, limb, out, a0, a1, a2, a3, source] = [(); 9].map(|_| advice());
     let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
     let [bias, tag, radix, offset, c, d] = [(); 6].map(|_| meta.fixed_column());
     let table = RangeTableConfig::configure(meta);
@@ -38,7 +38,7 @@ pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     meta.enable_equality(source);
     meta.enable_equality(instance);
     Chips {
-        range: LookupRangeConfig::configure(meta, z, limb, [tag, radix, offset], table),
+        range: LookupRangeConfig::configure(meta, [z, limb, out], [tag, radix, offset], table),
         dot: FixedDotConfig::configure(meta, x, w, acc, bias),
         div: DivConfig::configure(meta, [a0, a1, a2], [c, d]),
         relu: ReluConfig::configure(meta, [a0, a1, a2]),

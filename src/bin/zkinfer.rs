@@ -237,7 +237,19 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         .chain(g.nodes.iter().map(|n| &n.output))
         .collect();
     let degree = zkinfer::circuit::degree();
+    let tables: Vec<_> = g
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            zkinfer::qgraph::QOp::Lookup(l) => Some((n.name.as_str(), l)),
+            _ => None,
+        })
+        .collect();
     if json {
+        let tables: Vec<_> = tables
+            .iter()
+            .map(|(name, l)| json!({ "node": name, "function": l.function.name(), "rows": l.table.outputs.len(), "input_bits": l.table.input_bits, "shift": l.table.shift, "error_bound": l.table.error_bound }))
+            .collect();
         let nodes: Vec<_> = layout
             .nodes
             .iter()
@@ -250,7 +262,8 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
                 "k": layout.k, "rows": layout.rows, "dot_width": layout.dot_width, "instances": layout.instances,
                 "public_input": model.public_input, "advice_columns": zkinfer::circuit::ADVICE_COLUMNS,
                 "fixed_columns": zkinfer::circuit::FIXED_COLUMNS, "lookups": zkinfer::circuit::LOOKUP_ARGUMENTS,
-                "range_table_rows": zkinfer_circuits::RangeTableConfig::ROWS, "degree": degree, "nodes": nodes,
+                "range_table_rows": zkinfer_circuits::RangeTableConfig::ROWS, "table_rows": layout.table_rows,
+                "tables": tables, "degree": degree, "nodes": nodes,
                 "quant_report": model.quant_report,
             })
         );
@@ -273,10 +286,20 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             r.range
         );
     }
+    for (name, l) in &tables {
+        println!(
+            "table {name}: {} over {} rows ({}-bit input after dividing by 2^{}), error bound {:.2e}",
+            l.function.name(),
+            l.table.outputs.len(),
+            l.table.input_bits,
+            l.table.shift,
+            l.table.error_bound
+        );
+    }
     println!(
-        "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookup (range table, {} rows), degree {}, input {}",
+        "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookup (table of {} rows: {} range + functions), degree {}, input {}",
         layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, zkinfer::circuit::ADVICE_COLUMNS, zkinfer::circuit::FIXED_COLUMNS,
-        zkinfer::circuit::LOOKUP_ARGUMENTS, zkinfer_circuits::RangeTableConfig::ROWS, degree,
+        zkinfer::circuit::LOOKUP_ARGUMENTS, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
         if model.public_input { "public" } else { "private" }
     );
     Ok(())
