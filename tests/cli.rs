@@ -134,6 +134,47 @@ fn cli_proves_the_digits_cnn() {
     }
 }
 
+/// Issue 5: the digits MLP with Tanh and Sigmoid through the CLI, with quantised accuracy
+/// equal to float on its evaluation set; `inspect` lists each table's size and error bound.
+#[test]
+fn cli_proves_the_tanh_sigmoid_mlp() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("ts.zkm");
+    let eval = common::data("digits_mlp_tanh_sigmoid.eval.json");
+    ok(&[
+        "compile",
+        s(&common::data("digits_mlp_tanh_sigmoid.onnx")),
+        "--calibration",
+        s(&eval),
+        "-o",
+        s(&model),
+    ]);
+    let proof = dir.path().join("proof.json");
+    let input = common::data("digits_mlp_tanh_sigmoid.input.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data("digits_mlp_tanh_sigmoid.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["argmax"], expected["argmax"]);
+    let acc: serde_json::Value =
+        serde_json::from_str(&ok(&["accuracy", s(&model), s(&eval), "--json"])).unwrap();
+    assert_eq!(acc["quantised_accuracy"], acc["float_accuracy"]);
+    let inspected: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
+    let tables = inspected["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2);
+    for (table, function) in tables.iter().zip(["Tanh", "Sigmoid"]) {
+        assert_eq!(table["function"], function);
+        assert_eq!(table["rows"], 1024);
+        assert!(table["error_bound"].as_f64().unwrap() < 0.02);
+    }
+    assert!(ok(&["inspect", s(&model)]).contains("error bound"));
+}
+
 /// LeNet-5 (two convolutions, two average pools, three dense layers; k = 15) through the
 /// CLI. Slow (a minute in CI, parameters included), so behind `--ignored`; `.ci/run` runs it.
 #[test]
@@ -186,7 +227,8 @@ fn cli_malformed_onnx_is_a_clear_error() {
 fn cli_unsupported_operator_names_op_and_node() {
     let dir = tempfile::tempdir().unwrap();
     let eval = common::data("digits_mlp.eval.json");
-    let onnx = common::data("digits_mlp_tanh_sigmoid.onnx");
+    let onnx = dir.path().join("selu.onnx");
+    std::fs::write(&onnx, common::with_unsupported_op()).unwrap();
     let line = fails(&[
         "compile",
         s(&onnx),
@@ -195,7 +237,7 @@ fn cli_unsupported_operator_names_op_and_node() {
         "-o",
         s(&dir.path().join("m.zkm")),
     ]);
-    assert!(line.contains("unsupported operator Tanh at node"), "{line}");
+    assert!(line.contains("unsupported operator Selu at node"), "{line}");
 }
 
 #[test]

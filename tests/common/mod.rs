@@ -55,3 +55,16 @@ pub fn expected_logits() -> Vec<f64> {
         .map(|x| x.as_f64().unwrap())
         .collect()
 }
+
+/// The digits MLP with its `Relu` op renamed `Selu` (same length, so the protobuf stays
+/// valid): a model with an operator zkinfer does not support.
+pub fn with_unsupported_op() -> Vec<u8> {
+    let bytes = std::fs::read(data("digits_mlp.onnx")).unwrap();
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"Relu")
+        .expect("the MLP has a Relu");
+    let mut patched = bytes;
+    patched[at..at + 4].copy_from_slice(b"Selu");
+    patched
+}

@@ -1,7 +1,7 @@
-//! Convolutional ops on small ONNX graphs built in memory. For each graph: the imported
-//! float forward pass equals tract's execution of the same bytes; the quantised graph stays
-//! within a stated tolerance of float; and the circuit, under MockProver, accepts exactly
-//! the integer forward pass's outputs.
+//! Convolutional ops and activations on small ONNX graphs built in memory. For each graph:
+//! the imported float forward pass equals tract's execution of the same bytes; the quantised
+//! graph stays within a stated tolerance of float; and the circuit, under MockProver,
+//! accepts exactly the integer forward pass's outputs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use halo2_proofs::dev::MockProver;
@@ -385,4 +385,64 @@ fn transpose_mul_concat_and_pad_are_wiring() {
         ["Wiring", "Relu", "Affine", "Wiring", "Wiring", "MaxPool"]
     );
     check(&bytes, &[1, 2, 3, 4]);
+}
+
+fn float_attr(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f,
+        r#type: 1,
+        ..Default::default()
+    }
+}
+
+fn scalar(name: &str, v: f32) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        data_type: 1,
+        float_data: vec![v],
+        ..Default::default()
+    }
+}
+
+/// Gemm 6 → 5, then the activation: every lookup-table activation against tract.
+#[test]
+fn activations_import_and_prove() {
+    let cases: Vec<(&str, Vec<&str>, Vec<AttributeProto>, Vec<TensorProto>)> = vec![
+        ("Sigmoid", vec![], vec![], vec![]),
+        ("Tanh", vec![], vec![], vec![]),
+        ("Exp", vec![], vec![], vec![]),
+        ("Erf", vec![], vec![], vec![]),
+        ("Softplus", vec![], vec![], vec![]),
+        ("LeakyRelu", vec![], vec![float_attr("alpha", 0.2)], vec![]),
+        (
+            "HardSigmoid",
+            vec![],
+            vec![float_attr("alpha", 0.3), float_attr("beta", 0.4)],
+            vec![],
+        ),
+        (
+            "Clip",
+            vec!["lo", "hi"],
+            vec![],
+            vec![scalar("lo", -0.5), scalar("hi", 0.75)],
+        ),
+    ];
+    for (op, extra, attributes, constants) in cases {
+        let mut inputs = vec!["h"];
+        inputs.extend(extra);
+        let mut init = vec![weights("W", &[5, 6], 21), weights("B", &[5], 22)];
+        init.extend(constants);
+        let bytes = model(
+            vec![
+                node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+                node(op, &inputs, "y", attributes),
+            ],
+            init,
+            &[1, 6],
+        );
+        let graph = import_bytes(&bytes, "test").unwrap();
+        assert_eq!(graph.nodes[1].op.kind(), op);
+        check(&bytes, &[1, 6]);
+    }
 }

@@ -1,0 +1,171 @@
+//! Lookup-table activations: each stays within its documented error bound over its whole
+//! input domain, each circuit accepts exactly the integer pass, and forged lookups fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use halo2_proofs::dev::MockProver;
+use ndarray::{Array1, Array2};
+use zkinfer::activation::{Activation, Table};
+use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::layout::DOT_WIDTH;
+use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer::{CompileOptions, CompiledModel};
+use zkinfer_circuits::dev::describe;
+use zkinfer_circuits::DivConfig;
+
+const ALL: [Activation; 9] = [
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Exp,
+    Activation::Erf,
+    Activation::Gelu,
+    Activation::Softplus,
+    Activation::LeakyRelu { alpha: 0.1 },
+    Activation::Clip { min: 0.0, max: 6.0 },
+    Activation::HardSigmoid {
+        alpha: 0.2,
+        beta: 0.5,
+    },
+];
+
+/// Every 16-bit input, at two input scales: the dequantised table output is within the
+/// table's reported bound of the float function at the dequantised input.
+#[test]
+fn every_activation_is_within_its_bound_over_the_whole_domain() {
+    for f in ALL {
+        for input_scale in [8, 12] {
+            let (t, e_y) = Table::build(f, input_scale, 16, 10, 16, 12);
+            assert_eq!(t.outputs.len(), 1024);
+            for x in -(1i64 << 15)..(1i64 << 15) {
+                let y = t.get(x.div_euclid(1 << t.shift)).unwrap() as f64 / 2f64.powi(e_y);
+                let exact = f.eval(x as f64 / 2f64.powi(input_scale));
+                assert!(
+                    (y - exact).abs() <= t.error_bound + 1e-12,
+                    "{} at {x}: {y} vs {exact}, bound {}",
+                    f.name(),
+                    t.error_bound
+                );
+            }
+            // The measured bound agrees with the documented formula L·h/2 + 2^-(e_y+1) for
+            // an L-Lipschitz function (Exp has no useful global L on this domain).
+            let lipschitz = match f {
+                Activation::Sigmoid => 0.25,
+                Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI,
+                Activation::Gelu => 1.13,
+                Activation::HardSigmoid { alpha, .. } => f64::from(alpha),
+                Activation::Exp => continue,
+                _ => 1.0,
+            };
+            let step = 2f64.powi(t.shift as i32 - input_scale);
+            let formula = lipschitz * step / 2.0 + 2f64.powi(-e_y - 1);
+            assert!(
+                t.error_bound <= formula + 1e-9,
+                "{} at 2^{input_scale}: measured {} above formula {formula}",
+                f.name(),
+                t.error_bound
+            );
+        }
+    }
+}
+
+/// Dense 4 → 6, then `f`.
+fn compiled(f: Activation) -> (CompiledModel, Witness) {
+    let weights = Array2::from_shape_fn((6, 4), |(o, i)| ((o * 5 + i * 3) % 7) as f32 / 3.0 - 1.0);
+    let graph = FloatGraph {
+        input_name: "x".into(),
+        input_shape: vec![1, 4],
+        nodes: vec![
+            FloatNode {
+                name: "fc".into(),
+                op: FloatOp::Dense {
+                    weights,
+                    bias: Array1::from_vec(vec![0.1, -0.2, 0.3, 0.0, 0.5, -0.5]),
+                },
+                inputs: vec![0],
+            },
+            FloatNode {
+                name: "act".into(),
+                op: FloatOp::Activation(f),
+                inputs: vec![1],
+            },
+        ],
+    };
+    let samples: Vec<Vec<f32>> = (0..4)
+        .map(|s| {
+            (0..4)
+                .map(|i| ((s * 7 + i * 3) % 9) as f32 / 4.0 - 1.0)
+                .collect()
+        })
+        .collect();
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    let q = model.quantise_input(&samples[1], false).unwrap();
+    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    (model, w)
+}
+
+fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
+    let public = instances(&model.graph, false, public, &w.input);
+    let circuit = ModelCircuit::for_proving(&model.graph, false, w);
+    let k = model.layout().unwrap().k;
+    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
+        Ok(()) => vec![],
+        Err(f) => describe(&f, LOOKUP_NAMES),
+    }
+}
+
+#[test]
+fn activation_circuits_accept_exactly_the_integer_pass() {
+    for f in ALL {
+        let (model, w) = compiled(f);
+        assert_eq!(
+            failures(&model, &w, w.output()),
+            Vec::<String>::new(),
+            "{}",
+            f.name()
+        );
+        let mut wrong = w.output().to_vec();
+        wrong[2] += 1;
+        assert!(!failures(&model, &w, &wrong).is_empty(), "{}", f.name());
+    }
+}
+
+#[test]
+fn lookup_output_from_the_wrong_row_is_rejected() {
+    let (model, mut w) = compiled(Activation::Tanh);
+    let NodeWitness::Lookup {
+        reduced, outputs, ..
+    } = &mut w.nodes[1]
+    else {
+        panic!("second node is the lookup")
+    };
+    // The output of the neighbouring row: a real table value, for the wrong input.
+    let table = match &model.graph.nodes[1].op {
+        zkinfer::qgraph::QOp::Lookup(l) => l.table.clone(),
+        _ => panic!("lookup node"),
+    };
+    outputs[0] = table.get(reduced[0] + 1).unwrap();
+    assert_ne!(
+        outputs[0],
+        table.get(reduced[0]).unwrap(),
+        "fixture: rows differ"
+    );
+    let public = w.output().to_vec();
+    let f = failures(&model, &w, &public);
+    assert!(
+        f.iter()
+            .any(|l| l.contains("range limb in table") && l.contains("function act")),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn lookup_reduced_input_off_by_one_is_rejected() {
+    let (model, mut w) = compiled(Activation::Sigmoid);
+    let NodeWitness::Lookup { reduced, .. } = &mut w.nodes[1] else {
+        panic!("second node is the lookup")
+    };
+    reduced[3] += 1;
+    let public = w.output().to_vec();
+    let f = failures(&model, &w, &public);
+    assert!(f.iter().any(|l| l.contains(DivConfig::IDENTITY)), "{f:#?}");
+}
