@@ -221,6 +221,50 @@ pub fn pool_taps(window: &Window, o: usize) -> Vec<usize> {
         .collect()
 }
 
+/// A reduction along one axis of a row-major tensor (ArgMax, Softmax): the tensor is
+/// `[outer, len, inner]`, and group `(o, i)` is the `len` values along the axis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Axis {
+    /// Product of the dimensions before the axis.
+    pub outer: usize,
+    /// The axis's length.
+    pub len: usize,
+    /// Product of the dimensions after the axis.
+    pub inner: usize,
+}
+
+impl Axis {
+    /// The axis `axis` (negative counts from the end) of `shape`.
+    pub fn of(shape: &[usize], axis: i64) -> Option<Self> {
+        let rank = i64::try_from(shape.len()).ok()?;
+        let a = usize::try_from(if axis < 0 { axis + rank } else { axis }).ok()?;
+        (a < shape.len()).then(|| Self {
+            outer: shape[..a].iter().product(),
+            len: shape[a],
+            inner: shape[a + 1..].iter().product(),
+        })
+    }
+
+    /// Number of groups.
+    pub fn groups(&self) -> usize {
+        self.outer * self.inner
+    }
+
+    /// Values in the tensor.
+    pub fn size(&self) -> usize {
+        self.outer * self.len * self.inner
+    }
+
+    /// The flat indices of group `g`, in axis order.
+    pub fn group(&self, g: usize) -> Vec<usize> {
+        let inner = self.inner.max(1);
+        let (o, i) = (g / inner, g % inner);
+        (0..self.len)
+            .map(|a| (o * self.len + a) * self.inner + i)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +302,19 @@ mod tests {
     fn two_d_taps_are_row_major() {
         let w = Window::dense(1, vec![3, 3], vec![2, 2]);
         assert_eq!(w.taps(3), vec![(0, 4), (1, 5), (2, 7), (3, 8)]);
+    }
+
+    #[test]
+    fn axis_groups_stride_over_the_inner_dimensions() {
+        let axis = Axis::of(&[2, 3, 2], 1).unwrap();
+        assert_eq!(axis.groups(), 4);
+        assert_eq!(axis.group(1), vec![1, 3, 5]);
+        assert_eq!(axis.group(2), vec![6, 8, 10]);
+        assert_eq!(
+            Axis::of(&[1, 10], -1).unwrap().group(0),
+            (0..10).collect::<Vec<_>>()
+        );
+        assert!(Axis::of(&[1, 10], 2).is_none());
     }
 
     #[test]

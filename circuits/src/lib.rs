@@ -12,11 +12,14 @@
 //! | [`div::DivChip`] | `floor((x + c) / d)`, any constant `d` | 1 row + range checks of `q` and `r` |
 //! | [`relu::ReluChip`] | `max(x, 0)` from the sign bit | 1 row |
 //! | [`function::FunctionChip`] | `f(x)` by lookup in a tabulated domain | 1 row, 1 lookup |
+//! | [`argmax::ArgMaxChip`] | first index of a window's max | `n` rows + `n` range checks |
+//! | [`vardiv::VarDivChip`] | `floor(n · c / d)` for cells `n`, `d > 0` | 1 row + range checks of `q`, `r`, `d − 1 − r` |
 //! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
 //!
 //! All chips speak in field elements; [`value`] is the one place where signed integers
 //! become field elements and back.
 
+pub mod argmax;
 pub mod dev;
 pub mod div;
 pub mod dot;
@@ -27,7 +30,9 @@ pub mod relu;
 #[cfg(test)]
 mod testing;
 pub mod value;
+pub mod vardiv;
 
+pub use argmax::{ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
 pub use div::{DivChip, DivConfig, DivInstructions, DivSpec};
 pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
 pub use function::{FunctionChip, FunctionInstructions};
@@ -37,6 +42,7 @@ pub use range::{
     SignedCell, UnsignedCell, FIRST_FUNCTION_TAG,
 };
 pub use relu::{ReluChip, ReluConfig, ReluInstructions};
+pub use vardiv::{VarDivChip, VarDivConfig, VarDivInstructions};
 
 /// A cell holding one field element, the currency between chips.
 pub type Cell<F> = halo2_proofs::circuit::AssignedCell<F, F>;

@@ -51,6 +51,7 @@ use halo2_proofs::{
 };
 
 use crate::range::{LookupRangeChip, RangeInstructions, Sign, SignedCell};
+use crate::Cell;
 
 /// Columns and selectors of the max gate.
 #[derive(Clone, Debug)]
@@ -145,6 +146,16 @@ pub trait MaxInstructions<F: PrimeField> {
         windows: &[Vec<SignedCell<F>>],
         maxima: &[Value<F>],
     ) -> Result<Vec<SignedCell<F>>, Error>;
+
+    /// [`MaxInstructions::max`], also returning each window's gap cells `m − x_j`, proven
+    /// non-negative (for [`crate::argmax`] and softmax).
+    fn max_with_gaps(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        name: &str,
+        windows: &[Vec<SignedCell<F>>],
+        maxima: &[Value<F>],
+    ) -> Result<(Vec<SignedCell<F>>, Vec<Vec<Cell<F>>>), Error>;
 }
 
 /// The max chip.
@@ -179,6 +190,16 @@ impl<F: PrimeField> MaxInstructions<F> for MaxChip<F> {
         windows: &[Vec<SignedCell<F>>],
         maxima: &[Value<F>],
     ) -> Result<Vec<SignedCell<F>>, Error> {
+        Ok(self.max_with_gaps(layouter, name, windows, maxima)?.0)
+    }
+
+    fn max_with_gaps(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        name: &str,
+        windows: &[Vec<SignedCell<F>>],
+        maxima: &[Value<F>],
+    ) -> Result<(Vec<SignedCell<F>>, Vec<Vec<Cell<F>>>), Error> {
         if maxima.len() != windows.len() || windows.iter().any(Vec::is_empty) {
             return Err(Error::Synthesis);
         }
@@ -223,19 +244,24 @@ impl<F: PrimeField> MaxInstructions<F> for MaxChip<F> {
         )?;
         self.range
             .check_unsigned(layouter, &format!("{name} gap"), &gaps, bits)?;
+        let mut rest = gaps.into_iter();
+        let gaps: Vec<Vec<Cell<F>>> = windows
+            .iter()
+            .map(|w| rest.by_ref().take(w.len()).collect())
+            .collect();
         let nonnegative = windows
             .iter()
             .flatten()
             .all(|x| matches!(x.sign(), Sign::NonNegative));
-        if nonnegative {
-            Ok(ms
-                .into_iter()
+        let ms = if nonnegative {
+            ms.into_iter()
                 .map(|m| SignedCell::nonnegative_by_construction(m, bits))
-                .collect())
+                .collect()
         } else {
             self.range
-                .check_signed(layouter, &format!("{name} max"), &ms, bits)
-        }
+                .check_signed(layouter, &format!("{name} max"), &ms, bits)?
+        };
+        Ok((ms, gaps))
     }
 }
 

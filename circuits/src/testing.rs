@@ -10,7 +10,7 @@ use pasta_curves::Fp;
 
 use crate::range::{LookupRangeConfig, RangeTableConfig};
 use crate::value::felt;
-use crate::{Cell, DivConfig, FixedDotConfig, MaxConfig, ReluConfig};
+use crate::{ArgMaxConfig, Cell, DivConfig, FixedDotConfig, MaxConfig, ReluConfig, VarDivConfig};
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
@@ -23,6 +23,8 @@ pub(crate) struct Chips {
     pub div: DivConfig,
     pub relu: ReluConfig,
     pub max: MaxConfig,
+    pub argmax: ArgMaxConfig,
+    pub vardiv: VarDivConfig,
     pub source: Column<Advice>,
     pub instance: Column<Instance>,
 }
@@ -30,7 +32,7 @@ pub(crate) struct Chips {
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     let mut advice = || meta.advice_column();
     let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
-    let [acc, z, limb, out, a0, a1, a2, a3, source] = [(); 9].map(|_| advice());
+    let [acc, z, limb, out, a0, a1, a2, a3, a4, source] = [(); 10].map(|_| advice());
     let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
     let [bias, tag, radix, offset, c, d] = [(); 6].map(|_| meta.fixed_column());
     let table = RangeTableConfig::configure(meta);
@@ -43,6 +45,8 @@ pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
         div: DivConfig::configure(meta, [a0, a1, a2], [c, d]),
         relu: ReluConfig::configure(meta, [a0, a1, a2]),
         max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
+        argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
+        vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], c),
         source,
         instance,
     }

@@ -1,0 +1,99 @@
+use super::*;
+use crate::dev::assert_fails_with;
+use crate::testing::{configure, expose, felts, mock, mock_fp, sources, Chips, LOOKUPS};
+use crate::value::felt;
+use ff::Field;
+use halo2_proofs::{
+    circuit::SimpleFloorPlanner,
+    plonk::{Circuit, ConstraintSystem},
+};
+use pasta_curves::Fp;
+
+const SCALE: i64 = 1 << 4;
+const REMAINDER_RANGE: &str = "'range check t remainder'";
+const QUOTIENT_RANGE: &str = "'range check t quotient'";
+
+/// `floor(n · 16 / d)` for each pair, claiming `qs`.
+#[derive(Clone, Debug, Default)]
+struct Fixture {
+    pairs: Vec<(i64, i64)>,
+    qs: Vec<Fp>,
+}
+
+impl Fixture {
+    fn honest(pairs: &[(i64, i64)]) -> Self {
+        Self {
+            pairs: pairs.to_vec(),
+            qs: pairs.iter().map(|(n, d)| felt(n * SCALE / d)).collect(),
+        }
+    }
+}
+
+impl Circuit<Fp> for Fixture {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        chips.range.table().load(&mut layouter)?;
+        let flat: Vec<i64> = self.pairs.iter().flat_map(|(n, d)| [*n, *d]).collect();
+        let cells = sources(&mut layouter, &chips, &felts(&flat))?;
+        let ns: Vec<_> = cells.iter().step_by(2).cloned().collect();
+        let ds: Vec<_> = cells.iter().skip(1).step_by(2).cloned().collect();
+        let chip = VarDivChip::construct(
+            chips.vardiv.clone(),
+            LookupRangeChip::construct(chips.range.clone()),
+        );
+        let qs: Vec<_> = self.qs.iter().map(|q| Value::known(*q)).collect();
+        let out = chip.divide_by_cells(&mut layouter, "t", &ns, &ds, felt(SCALE), 8, 8, &qs)?;
+        let cells: Vec<_> = out.iter().map(|q| q.cell().clone()).collect();
+        expose(&mut layouter, &chips, &cells)
+    }
+}
+
+fn quotients(f: &Fixture) -> Vec<i64> {
+    f.pairs.iter().map(|(n, d)| n * SCALE / d).collect()
+}
+
+#[test]
+fn division_by_cells_matches_floor() {
+    let f = Fixture::honest(&[(3, 7), (7, 7), (0, 5), (10, 11), (1, 200), (15, 1)]);
+    assert_eq!(mock(&f, &quotients(&f)), Ok(()));
+}
+
+#[test]
+fn quotient_off_by_one_is_rejected() {
+    // 3 · 16 = 6 · 7 + 6: claiming 7 needs r = -1.
+    let mut f = Fixture::honest(&[(3, 7)]);
+    f.qs[0] += Fp::ONE;
+    assert_fails_with(mock(&f, &[7]), LOOKUPS, &[REMAINDER_RANGE]);
+    // Claiming 5 needs r = 13 >= d: u = d - 1 - r = -7 fails.
+    let mut f = Fixture::honest(&[(3, 7)]);
+    f.qs[0] -= Fp::ONE;
+    assert_fails_with(mock(&f, &[5]), LOOKUPS, &[REMAINDER_RANGE]);
+}
+
+#[test]
+fn zero_denominator_is_rejected() {
+    let mut f = Fixture::honest(&[(3, 1)]);
+    f.pairs[0].1 = 0;
+    f.qs[0] = Fp::ZERO;
+    assert_fails_with(mock(&f, &[0]), LOOKUPS, &[REMAINDER_RANGE]);
+}
+
+#[test]
+fn quotient_wrapped_around_the_field_is_rejected() {
+    let mut f = Fixture::honest(&[(3, 7)]);
+    let inv = Option::<Fp>::from(felt::<Fp>(7).invert()).unwrap_or(Fp::ZERO);
+    f.qs[0] += inv;
+    let claimed = f.qs[0];
+    let verdict = mock_fp(&f, vec![claimed]);
+    assert_fails_with(verdict, LOOKUPS, &[QUOTIENT_RANGE]);
+}
