@@ -104,18 +104,20 @@ impl Activation {
 pub struct Table {
     /// `s`: the input is divided by `2^s` (floor) before the lookup.
     pub shift: u32,
-    /// `b`: the reduced input is a signed `b`-bit integer.
+    /// `b`: the reduced input is a `b`-bit integer, signed or not (see `first`).
     pub input_bits: u32,
-    /// Output for reduced input `v` at index `v + 2^(b-1)`.
+    /// The domain's first value: `-2^(b-1)` for signed inputs, `0` for unsigned ones.
+    pub first: i64,
+    /// Output for reduced input `v` at index `v - first`.
     pub outputs: Vec<i64>,
     /// Largest |table value − f(x)| over the domain, in real units (see the module docs).
     pub error_bound: f64,
 }
 
 impl Table {
-    /// Tabulates `f` for inputs of `input_bits` bits at scale `2^input_scale`, reduced to
-    /// `table_bits` bits, with outputs of `output_bits` bits; returns the table and the
-    /// output scale exponent (at most `max_frac_bits`).
+    /// Tabulates `f` for signed inputs of `input_bits` bits at scale `2^input_scale`,
+    /// reduced to `table_bits` bits, with outputs of `output_bits` bits; returns the table
+    /// and the output scale exponent (at most `max_frac_bits`).
     pub fn build(
         f: Activation,
         input_scale: i32,
@@ -124,18 +126,38 @@ impl Table {
         output_bits: u32,
         max_frac_bits: i32,
     ) -> (Self, i32) {
-        let b = table_bits.min(input_bits).max(1);
-        let shift = input_bits - b;
+        let domain = Domain {
+            input_scale,
+            input_bits,
+            signed: true,
+            table_bits,
+        };
+        Self::tabulate(&|x| f.eval(x), &domain, output_bits, max_frac_bits, true)
+    }
+
+    /// Tabulates `f` over `domain`; each entry is `f` at its interval's midpoint when
+    /// `midpoint` is set, else at its left end (so the domain's first input is exact).
+    pub fn tabulate(
+        f: &dyn Fn(f64) -> f64,
+        domain: &Domain,
+        output_bits: u32,
+        max_frac_bits: i32,
+        midpoint: bool,
+    ) -> (Self, i32) {
+        let b = domain.table_bits.min(domain.input_bits).max(1);
+        let shift = domain.input_bits - b;
+        let input_scale = domain.input_scale;
         let step = 2f64.powi(i32::try_from(shift).unwrap_or(0) - input_scale);
-        let half = 1i64 << (b - 1);
+        let first = if domain.signed { -(1i64 << (b - 1)) } else { 0 };
+        let end = first + (1i64 << b);
         let point = |v: i64| {
-            if shift == 0 {
+            if shift == 0 || !midpoint {
                 v as f64 * step
             } else {
                 (v as f64 + 0.5) * step
             }
         };
-        let largest = (-half..half).fold(0f64, |m, v| m.max(f.eval(point(v)).abs()));
+        let largest = (first..end).fold(0f64, |m, v| m.max(f(point(v)).abs()));
         let limit = 2f64.powi(i32::try_from(output_bits).unwrap_or(2) - 1) - 1.0;
         let e_y = if largest > 0.0 {
             ((limit / largest).log2().floor() as i32).min(max_frac_bits)
@@ -143,15 +165,15 @@ impl Table {
             max_frac_bits
         };
         let scale = 2f64.powi(e_y);
-        let outputs: Vec<i64> = (-half..half)
-            .map(|v| (f.eval(point(v)) * scale).round() as i64)
+        let outputs: Vec<i64> = (first..end)
+            .map(|v| (f(point(v)) * scale).round() as i64)
             .collect();
         // Every integer input of an interval (up to 256 of them; evenly spread beyond).
         let width = 1i64 << shift;
         let samples = width.min(256);
         let unit = 2f64.powi(-input_scale);
         let mut error_bound = 0f64;
-        for (v, q) in (-half..half).zip(&outputs) {
+        for (v, q) in (first..end).zip(&outputs) {
             let y = *q as f64 / scale;
             for i in 0..samples {
                 let j = if samples == width {
@@ -160,12 +182,13 @@ impl Table {
                     i * (width - 1) / (samples - 1)
                 };
                 let x = (v * width + j) as f64 * unit;
-                error_bound = error_bound.max((f.eval(x) - y).abs());
+                error_bound = error_bound.max((f(x) - y).abs());
             }
         }
         let table = Self {
             shift,
             input_bits: b,
+            first,
             outputs,
             error_bound,
         };
@@ -174,7 +197,7 @@ impl Table {
 
     /// The output for reduced input `v`, if `v` is in the domain.
     pub fn get(&self, v: i64) -> Option<i64> {
-        let index = v.checked_add(1i64 << (self.input_bits - 1))?;
+        let index = v.checked_sub(self.first)?;
         usize::try_from(index)
             .ok()
             .and_then(|i| self.outputs.get(i).copied())
@@ -182,9 +205,22 @@ impl Table {
 
     /// `(v, output)` for every `v` of the domain.
     pub fn entries(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
-        let half = 1i64 << (self.input_bits - 1);
-        (-half..half).zip(self.outputs.iter().copied())
+        (self.first..).zip(self.outputs.iter().copied())
     }
+}
+
+/// The input side of a table: integers of `input_bits` bits (signed or not) at scale
+/// `2^input_scale`, reduced to `table_bits` bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain {
+    /// Scale exponent of the input.
+    pub input_scale: i32,
+    /// Width of the input.
+    pub input_bits: u32,
+    /// Whether the input is signed.
+    pub signed: bool,
+    /// Width of the reduced input, the table's index.
+    pub table_bits: u32,
 }
 
 #[cfg(test)]

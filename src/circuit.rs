@@ -15,16 +15,18 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, DivChip, DivConfig, DivInstructions, DivSpec, DotInstructions, DotTask,
-    FixedDotChip, FixedDotConfig, FunctionChip, FunctionInstructions, FunctionTable,
-    LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig, MaxInstructions, RangeInstructions,
-    RangeTableConfig, ReluChip, ReluConfig, ReluInstructions, SignedCell, FIRST_FUNCTION_TAG,
+    value::felt, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions, DivChip, DivConfig, DivInstructions,
+    DivSpec, DotInstructions, DotTask, FixedDotChip, FixedDotConfig, FunctionChip,
+    FunctionInstructions, FunctionTable, LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig,
+    MaxInstructions, RangeInstructions, RangeTableConfig, ReluChip, ReluConfig, ReluInstructions,
+    SignedCell, VarDivChip, VarDivConfig, VarDivInstructions, FIRST_FUNCTION_TAG,
 };
 
 use crate::ir::Source;
 use crate::layout::DOT_WIDTH;
-use crate::qgraph::{LinearOutput, Lookup, QGraph, QNode, QOp};
+use crate::qgraph::{LinearOutput, Lookup, QGraph, QNode, QOp, Softmax};
 use crate::window::pool_taps;
+use crate::window::Axis;
 use crate::witness::{NodeWitness, Witness};
 
 /// Instance row of the first output.
@@ -36,8 +38,8 @@ pub fn input_row(graph: &QGraph) -> usize {
 }
 
 /// Advice columns of the fixed budget: dot inputs, accumulator, range and function lookups
-/// (3), elementwise (4).
-pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 8;
+/// (3), elementwise (5).
+pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 9;
 /// Fixed columns: weights, bias, range (3), division (2), constants, plus the 3 table
 /// columns.
 pub const FIXED_COLUMNS: usize = DOT_WIDTH + 10;
@@ -62,6 +64,8 @@ pub struct ModelConfig {
     div: DivConfig,
     relu: ReluConfig,
     max: MaxConfig,
+    argmax: ArgMaxConfig,
+    vardiv: VarDivConfig,
     instance: Column<Instance>,
 }
 
@@ -117,7 +121,7 @@ impl Circuit<Fp> for ModelCircuit<'_> {
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
         let x: Vec<_> = (0..DOT_WIDTH).map(|_| meta.advice_column()).collect();
         let w: Vec<_> = (0..DOT_WIDTH).map(|_| meta.fixed_column()).collect();
-        let [acc, z, limb, out, a0, a1, a2, a3] = [(); 8].map(|_| meta.advice_column());
+        let [acc, z, limb, out, a0, a1, a2, a3, a4] = [(); 9].map(|_| meta.advice_column());
         let [bias, tag, radix, range_offset, offset, divisor, constants] =
             [(); 7].map(|_| meta.fixed_column());
         meta.enable_constant(constants);
@@ -135,6 +139,8 @@ impl Circuit<Fp> for ModelCircuit<'_> {
             div: DivConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
             relu: ReluConfig::configure(meta, [a0, a1, a2]),
             max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
+            argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
+            vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], divisor),
             instance,
         }
     }
@@ -172,6 +178,13 @@ impl Circuit<Fp> for ModelCircuit<'_> {
                     let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
                     synthesize_lookup(&config, &mut layouter, node, lookup, table, &ins, record)?
                 }
+                QOp::ArgMax(axis) => {
+                    synthesize_argmax(&config, &mut layouter, node, axis, &ins, record)?
+                }
+                QOp::Softmax(sm) => {
+                    let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
+                    synthesize_softmax(&config, &mut layouter, node, sm, table, &ins, record)?
+                }
                 QOp::Wiring(sources) => {
                     synthesize_wiring(&config, &mut layouter, node, sources, &ins)?
                 }
@@ -203,9 +216,7 @@ fn synthesize_linear(
             Some(quotients.as_slice()),
             Some(remainders.as_slice()),
         ),
-        Some(NodeWitness::Values { .. } | NodeWitness::Lookup { .. }) => {
-            return Err(Error::Synthesis)
-        }
+        Some(_) => return Err(Error::Synthesis),
         None => (None, None, None),
     };
     let n = node.output.len;
@@ -361,33 +372,178 @@ fn cell_at<'c>(
 fn recorded_values(record: Option<&NodeWitness>) -> Result<Option<&[i64]>, Error> {
     match record {
         Some(NodeWitness::Values { outputs }) => Ok(Some(outputs)),
-        Some(NodeWitness::Linear { .. } | NodeWitness::Lookup { .. }) => Err(Error::Synthesis),
+        Some(_) => Err(Error::Synthesis),
         None => Ok(None),
     }
 }
 
-/// The function table of every lookup node (by node index), tagged in node order.
+/// The function table of every lookup and softmax node (by node index), tagged in node
+/// order.
 pub fn function_tables(graph: &QGraph) -> Vec<Option<FunctionTable<Fp>>> {
     let mut tag = FIRST_FUNCTION_TAG;
     graph
         .nodes
         .iter()
-        .map(|node| match &node.op {
-            QOp::Lookup(lookup) => {
-                let table = FunctionTable {
-                    tag,
-                    entries: lookup
-                        .table
-                        .entries()
-                        .map(|(v, y)| (felt(v), felt(y)))
-                        .collect(),
-                };
-                tag += 1;
-                Some(table)
-            }
-            _ => None,
+        .map(|node| {
+            let table = match &node.op {
+                QOp::Lookup(lookup) => &lookup.table,
+                QOp::Softmax(sm) => &sm.table,
+                _ => return None,
+            };
+            let table = FunctionTable {
+                tag,
+                entries: table.entries().map(|(v, y)| (felt(v), felt(y))).collect(),
+            };
+            tag += 1;
+            Some(table)
         })
         .collect()
+}
+
+/// The cells of each group along `axis`.
+fn groups(axis: &Axis, x: &[SignedCell<Fp>]) -> Result<Vec<Vec<SignedCell<Fp>>>, Error> {
+    (0..axis.groups())
+        .map(|g| {
+            axis.group(g)
+                .into_iter()
+                .map(|i| x.get(i).cloned().ok_or(Error::Synthesis))
+                .collect()
+        })
+        .collect()
+}
+
+/// The max of each group (with its gaps), then the first index where the gap is zero.
+fn synthesize_argmax(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    axis: &Axis,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let (maxima, indices) = match record {
+        Some(NodeWitness::ArgMax { maxima, indices }) => {
+            (Some(maxima.as_slice()), Some(indices.as_slice()))
+        }
+        Some(_) => return Err(Error::Synthesis),
+        None => (None, None),
+    };
+    let x = ins.first().ok_or(Error::Synthesis)?;
+    let windows = groups(axis, x)?;
+    let bits = x.iter().map(SignedCell::bits).max().unwrap_or(1);
+    let range = LookupRangeChip::construct(config.range.clone());
+    let max = MaxChip::construct(config.max.clone(), range.clone());
+    let n = axis.groups();
+    let (_, gaps) = max.max_with_gaps(layouter, &node.name, &windows, &values(n, maxima))?;
+    ArgMaxChip::construct(config.argmax.clone(), range).argmax(
+        layouter,
+        &node.name,
+        &gaps,
+        bits,
+        &values(n, indices),
+    )
+}
+
+/// Per group: max and gaps, gaps reduced and exponentiated by table, summed by a dot
+/// product with unit weights, and each exponential divided by the sum.
+fn synthesize_softmax(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    sm: &Softmax,
+    table: &FunctionTable<Fp>,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let name = node.name.as_str();
+    let w = match record {
+        Some(NodeWitness::Softmax {
+            maxima,
+            reduced,
+            remainders,
+            exps,
+            partials,
+            outputs,
+        }) => Some((maxima, reduced, remainders, exps, partials, outputs)),
+        Some(_) => return Err(Error::Synthesis),
+        None => None,
+    };
+    let x = ins.first().ok_or(Error::Synthesis)?;
+    let bits = x.iter().map(SignedCell::bits).max().unwrap_or(1);
+    let windows = groups(&sm.axis, x)?;
+    let (count, len) = (sm.axis.groups(), x.len());
+    let range = LookupRangeChip::construct(config.range.clone());
+    let max = MaxChip::construct(config.max.clone(), range.clone());
+    let maxima = values(count, w.map(|w| w.0.as_slice()));
+    let (_, gaps) = max.max_with_gaps(layouter, name, &windows, &maxima)?;
+    let gaps: Vec<_> = gaps.into_iter().flatten().collect();
+
+    let div = DivChip::construct(config.div.clone(), range.clone());
+    let spec = DivSpec {
+        divisor: 1 << sm.table.shift,
+        offset: Fp::zero(),
+    };
+    let reduced = div.divide(
+        layouter,
+        &format!("{name} reduce"),
+        &gaps,
+        &vec![spec; len],
+        sm.table.input_bits + 1,
+        &values(len, w.map(|w| w.1.as_slice())),
+        &values(len, w.map(|w| w.2.as_slice())),
+    )?;
+    let reduced: Vec<_> = reduced.iter().map(|c| c.cell().clone()).collect();
+    let exps = FunctionChip::construct(config.range.clone()).apply_signed(
+        layouter,
+        &format!("{name} exp"),
+        table,
+        bits,
+        &reduced,
+        &values(len, w.map(|w| w.3.as_slice())),
+    )?;
+
+    let ones = vec![Fp::one(); sm.axis.len];
+    let rows = FixedDotChip::rows(sm.axis.len, DOT_WIDTH);
+    let sums: Vec<Vec<Value<Fp>>> = (0..count)
+        .map(|g| values(rows, w.and_then(|w| w.4.get(g)).map(Vec::as_slice)))
+        .collect();
+    let tasks: Vec<DotTask<'_, Fp>> = exps
+        .chunks(sm.axis.len)
+        .zip(&sums)
+        .map(|(group, partial_sums)| DotTask {
+            inputs: group.iter().map(SignedCell::cell).collect(),
+            weights: &ones,
+            bias: Fp::zero(),
+            partial_sums,
+        })
+        .collect();
+    let dot = FixedDotChip::construct(config.dot.clone());
+    let totals = dot.dot_products(layouter, &format!("{name} sum"), &tasks)?;
+
+    let order: Vec<usize> = (0..count).flat_map(|g| sm.axis.group(g)).collect();
+    let denominators: Vec<_> = (0..len).map(|i| totals[i / sm.axis.len].clone()).collect();
+    let numerators: Vec<_> = exps.iter().map(|e| e.cell().clone()).collect();
+    let quotients: Vec<Value<Fp>> = match w {
+        Some(w) => order.iter().map(|&i| Value::known(felt(w.5[i]))).collect(),
+        None => vec![Value::unknown(); len],
+    };
+    let vardiv = VarDivChip::construct(config.vardiv.clone(), range);
+    let ys = vardiv.divide_by_cells(
+        layouter,
+        name,
+        &numerators,
+        &denominators,
+        felt(1i64 << sm.out_scale),
+        sm.out_scale + 1,
+        sm.sum_bits(bits),
+        &quotients,
+    )?;
+    // Back from group order to tensor order.
+    let mut out: Vec<Option<SignedCell<Fp>>> = vec![None; len];
+    for (&i, y) in order.iter().zip(ys) {
+        out[i] = Some(y);
+    }
+    out.into_iter().map(|y| y.ok_or(Error::Synthesis)).collect()
 }
 
 /// Reduce the input's precision (a floor division by `2^shift`), then look the reduced

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::IrError;
-use crate::window::{pool_taps, ConvShape, Window};
+use crate::window::{pool_taps, Axis, ConvShape, Window};
 
 /// Where one output element of a wiring op comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,10 @@ pub enum FloatOp {
     Activation(Activation),
     /// Sum of two tensors of the same length (residual connections).
     Add,
+    /// Index of the first maximum along an axis (ONNX `ArgMax`, `select_last_index = 0`).
+    ArgMax(Axis),
+    /// `e^(x − max) / Σ e^(x − max)` along an axis.
+    Softmax(Axis),
     /// `y_i = a_i · x_i + b_i`: constant Mul, Add, Sub, or a BatchNormalization that no
     /// linear layer precedes.
     Affine {
@@ -90,6 +94,8 @@ impl FloatOp {
             Self::Relu => "Relu",
             Self::Activation(f) => f.name(),
             Self::Add => "Add",
+            Self::ArgMax(_) => "ArgMax",
+            Self::Softmax(_) => "Softmax",
             Self::Affine { .. } => "Affine",
             Self::Wiring { .. } => "Wiring",
         }
@@ -104,7 +110,8 @@ impl FloatOp {
             Self::AvgPool { window, .. } | Self::MaxPool { window } => {
                 window.channels * window.positions()
             }
-            Self::Relu | Self::Activation(_) | Self::Add => first,
+            Self::Relu | Self::Activation(_) | Self::Add | Self::Softmax(_) => first,
+            Self::ArgMax(axis) => axis.groups(),
             Self::Affine { scale, .. } => scale.len(),
             Self::Wiring { sources } => sources.len(),
         }
@@ -169,6 +176,30 @@ impl FloatOp {
             Self::Add => {
                 let y = xs.get(1).copied().unwrap_or_default();
                 x.iter().zip(y).map(|(a, b)| a + b).collect()
+            }
+            Self::ArgMax(axis) => (0..axis.groups())
+                .map(|g| {
+                    let group = axis.group(g);
+                    let mut best = 0;
+                    for (j, &i) in group.iter().enumerate() {
+                        if x[i] > x[group[best]] {
+                            best = j;
+                        }
+                    }
+                    best as f64
+                })
+                .collect(),
+            Self::Softmax(axis) => {
+                let mut y = vec![0.0; x.len()];
+                for g in 0..axis.groups() {
+                    let group = axis.group(g);
+                    let m = group.iter().fold(f64::NEG_INFINITY, |m, &i| m.max(x[i]));
+                    let sum: f64 = group.iter().map(|&i| (x[i] - m).exp()).sum();
+                    for &i in &group {
+                        y[i] = (x[i] - m).exp() / sum;
+                    }
+                }
+                y
             }
             Self::Affine { scale, bias } => x
                 .iter()
@@ -316,6 +347,13 @@ impl FloatGraph {
                     Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
                     _ => Vec::new(),
                 },
+                FloatOp::ArgMax(axis) | FloatOp::Softmax(axis) => {
+                    need(axis.size())?;
+                    if axis.len == 0 {
+                        return Err(shape_err("a non-empty axis".into(), "0".into()));
+                    }
+                    Vec::new()
+                }
                 FloatOp::Add => {
                     if ins[0] != ins[1] {
                         return Err(shape_err(

@@ -18,7 +18,9 @@ use std::collections::BTreeSet;
 
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{DivChip, FixedDotChip, LookupRangeChip, MaxChip, RangeTableConfig};
+use zkinfer_circuits::{
+    ArgMaxChip, DivChip, FixedDotChip, LookupRangeChip, MaxChip, RangeTableConfig, VarDivChip,
+};
 
 use crate::error::CompileError;
 use crate::ir::Source;
@@ -113,6 +115,28 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
                     out.len * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + 1 + sign);
                 table_rows += t.outputs.len();
                 t.outputs.iter().all(|y| *y >= 0)
+            }
+            QOp::ArgMax(axis) => {
+                let (n, bits) = (axis.len, graph.tensor(node.inputs[0]).map_or(1, |t| t.bits));
+                rows.elementwise = 2 * n * axis.groups();
+                rows.range = axis.groups()
+                    * (MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
+                        + ArgMaxChip::<Fp>::range_rows(n, bits));
+                true
+            }
+            QOp::Softmax(sm) => {
+                let (n, groups) = (sm.axis.len, sm.axis.groups());
+                let bits = graph.tensor(node.inputs[0]).map_or(1, |t| t.bits);
+                let t = &sm.table;
+                rows.dot = groups * FixedDotChip::rows(n, DOT_WIDTH);
+                rows.elementwise = 3 * n * groups;
+                rows.range = groups * MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
+                    + out.len
+                        * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits + 1)
+                            + 1
+                            + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits)));
+                table_rows += t.outputs.len();
+                true
             }
             QOp::MaxPool(window) => {
                 for o in 0..out.len {

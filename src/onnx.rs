@@ -4,7 +4,8 @@
 //! - linear: `Gemm`, `MatMul` with constant weights, `Conv` (1-D/2-D/…, strides, pads,
 //!   dilations, groups incl. depthwise, `auto_pad`);
 //! - pooling: `AveragePool`, `MaxPool`, `GlobalAveragePool`, `GlobalMaxPool`;
-//! - `Relu`; `Add` of two activations (residual connections);
+//! - `Relu`; `Add` of two activations (residual connections); `Softmax` (one axis; the
+//!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
 //! - by table lookup ([`crate::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
 //!   `Gelu` (exact form), `LeakyRelu`, `HardSigmoid`, `Clip` (Relu6);
 //! - constants folded into the preceding linear layer when nothing else reads its output,
@@ -28,7 +29,7 @@ use tract_onnx::prelude::Framework;
 use crate::activation::Activation;
 use crate::error::IrError;
 use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
-use crate::window::{ConvShape, Window};
+use crate::window::{Axis, ConvShape, Window};
 
 const FLOAT: i32 = 1;
 const INT64: i32 = 7;
@@ -268,6 +269,29 @@ impl Importer {
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
+            "ArgMax" | "Softmax" => {
+                let x = self.act(cx, 0)?;
+                let default = if cx.op() == "Softmax" { -1 } else { 0 };
+                let a = attr_i(cx.node, "axis", default);
+                let axis = Axis::of(&x.shape, a)
+                    .ok_or_else(|| cx.shape(format!("an axis of {:?}", x.shape), format!("{a}")))?;
+                if cx.op() == "Softmax" {
+                    self.push(cx, FloatOp::Softmax(axis), vec![x.id], x.shape)
+                } else {
+                    if attr_i(cx.node, "select_last_index", 0) != 0 {
+                        return Err(cx.unsupported(": select_last_index = 1"));
+                    }
+                    let rank = x.shape.len() as i64;
+                    let a = usize::try_from(if a < 0 { a + rank } else { a }).unwrap_or(0);
+                    let mut shape = x.shape.clone();
+                    if attr_i(cx.node, "keepdims", 1) != 0 {
+                        shape[a] = 1;
+                    } else {
+                        shape.remove(a);
+                    }
+                    self.push(cx, FloatOp::ArgMax(axis), vec![x.id], shape)
+                }
+            }
             "BatchNormalization" => {
                 let x = self.act(cx, 0)?;
                 let channels = x.shape.get(1).copied().unwrap_or(1);

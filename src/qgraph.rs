@@ -20,7 +20,7 @@ use crate::activation::{Activation, Table};
 use crate::error::WitnessError;
 use crate::ir::Source;
 use crate::quant::Rounding;
-use crate::window::{pool_taps, ConvShape, Window};
+use crate::window::{pool_taps, Axis, ConvShape, Window};
 
 /// A tensor of the integer graph: flat length, power-of-two scale and signed width.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +113,26 @@ pub struct Lookup {
     pub table: Table,
 }
 
+/// Softmax along an axis, per group: `m = max x`, gaps `g = m − x`, `e = T(floor(g / 2^s))`
+/// with `T(v) ≈ e^(−v·2^s / 2^e_x) · 2^e_E` (the table), `S = Σ e`, and
+/// `y = floor(e · 2^out_scale / S)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Softmax {
+    /// The axis.
+    pub axis: Axis,
+    /// `e^(−g)` over the reduced gaps (an unsigned domain).
+    pub table: Table,
+    /// The output's scale exponent: `y` is a fraction of `2^out_scale`.
+    pub out_scale: u32,
+}
+
+impl Softmax {
+    /// Width of a group's sum `S` (it is below `len · 2^(bits − 1)`).
+    pub fn sum_bits(&self, exp_bits: u32) -> u32 {
+        zkinfer_circuits::range::bits_below((self.axis.len as u64) << (exp_bits - 1)) + 1
+    }
+}
+
 /// An integer op.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QOp {
@@ -130,6 +150,10 @@ pub enum QOp {
     Relu,
     /// A tabulated elementwise function.
     Lookup(Lookup),
+    /// Index of the first maximum along an axis; output at scale `2^0`.
+    ArgMax(Axis),
+    /// Softmax along an axis.
+    Softmax(Softmax),
     /// Maximum of each window (padding ignored), same scale and width.
     MaxPool(Window),
     /// Each output is an input element or a constant at the output's scale.
@@ -169,6 +193,8 @@ impl QOp {
             Self::Affine(_) => "Affine",
             Self::Relu => "Relu",
             Self::Lookup(l) => l.function.name(),
+            Self::ArgMax(_) => "ArgMax",
+            Self::Softmax(_) => "Softmax",
             Self::MaxPool(_) => "MaxPool",
             Self::Wiring(_) => "Wiring",
         }
@@ -178,7 +204,12 @@ impl QOp {
     pub fn is_linear(&self) -> bool {
         !matches!(
             self,
-            Self::Relu | Self::Lookup(_) | Self::MaxPool(_) | Self::Wiring(_)
+            Self::Relu
+                | Self::Lookup(_)
+                | Self::ArgMax(_)
+                | Self::Softmax(_)
+                | Self::MaxPool(_)
+                | Self::Wiring(_)
         )
     }
 
@@ -247,7 +278,12 @@ impl QOp {
                 bias: a.bias.get(o).copied().unwrap_or(0),
                 divisor: 1 << a.shift,
             },
-            Self::Relu | Self::Lookup(_) | Self::MaxPool(_) | Self::Wiring(_) => return None,
+            Self::Relu
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_) => return None,
         })
     }
 }
@@ -398,9 +434,57 @@ impl QGraph {
                     x.len
                 }
                 QOp::Relu => x.len,
+                QOp::ArgMax(axis) => {
+                    if axis.size() != x.len || axis.len == 0 {
+                        return bad(format!(
+                            "axis over {} values, input has {}",
+                            axis.size(),
+                            x.len
+                        ));
+                    }
+                    if out.scale_exp != 0 || out.max() < axis.len as i64 {
+                        return bad("indices need scale 2^0 and room for the axis length".into());
+                    }
+                    axis.groups()
+                }
+                QOp::Softmax(sm) => {
+                    let t = &sm.table;
+                    let b = t.input_bits;
+                    if sm.axis.size() != x.len || sm.axis.len == 0 {
+                        return bad(format!(
+                            "axis over {} values, input has {}",
+                            sm.axis.size(),
+                            x.len
+                        ));
+                    }
+                    if b == 0 || b + t.shift != x.bits || t.first != 0 || t.outputs.len() != 1 << b
+                    {
+                        return bad("exponential table does not cover the input's gaps".into());
+                    }
+                    if t.outputs.iter().any(|e| *e < 0 || *e > x.max())
+                        || t.outputs.first() == Some(&0)
+                    {
+                        return bad(
+                            "exponential table outputs must be positive and in range".into()
+                        );
+                    }
+                    if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
+                        || out.scale_exp != sm.out_scale as i32
+                    {
+                        return bad(format!(
+                            "output scale 2^{} does not fit {} bits",
+                            sm.out_scale, out.bits
+                        ));
+                    }
+                    x.len
+                }
                 QOp::Lookup(Lookup { table, .. }) => {
                     let b = table.input_bits;
-                    if b == 0 || b + table.shift != x.bits || table.outputs.len() != 1 << b {
+                    if b == 0
+                        || b + table.shift != x.bits
+                        || table.first != -(1i64 << (b - 1))
+                        || table.outputs.len() != 1 << b
+                    {
                         return bad(format!(
                             "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
                             table.outputs.len(),

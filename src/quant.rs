@@ -21,10 +21,12 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Table;
+use crate::activation::{Domain, Table};
 use crate::error::{Error, QuantError};
 use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
-use crate::qgraph::{Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor};
+use crate::qgraph::{
+    Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Softmax,
+};
 
 /// The widest accumulator the integer pass and the rescale chip accept.
 pub const MAX_ACCUMULATOR_BITS: u32 = 62;
@@ -263,6 +265,30 @@ impl Builder<'_> {
                     shift: l.shift,
                 });
                 self.push(name, op, vec![x_id], scale.len(), l.e_y)?
+            }
+            FloatOp::ArgMax(axis) => {
+                let op = QOp::ArgMax(axis.clone());
+                self.push(name, op, vec![x_id], axis.groups(), 0)?
+            }
+            FloatOp::Softmax(axis) => {
+                // e^(−g) at the gaps' left ends, so the max element's exponential is exactly
+                // 2^e_E and the sum is never zero; outputs are fractions of 2^out_scale.
+                let bits = x.bits;
+                let domain = Domain {
+                    input_scale: x.scale_exp,
+                    input_bits: bits,
+                    signed: false,
+                    table_bits: self.options.table_bits,
+                };
+                let exp = |g: f64| (-g).exp();
+                let (table, _) = Table::tabulate(&exp, &domain, bits, bits as i32 - 2, false);
+                let out_scale = self.options.max_frac_bits.clamp(0, bits as i32 - 2) as u32;
+                let op = QOp::Softmax(Softmax {
+                    axis: axis.clone(),
+                    table,
+                    out_scale,
+                });
+                self.push(name, op, vec![x_id], x.len, out_scale as i32)?
             }
             FloatOp::AvgPool {
                 window,

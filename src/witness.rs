@@ -8,7 +8,7 @@
 use crate::error::WitnessError;
 use crate::ir::Source;
 use crate::par;
-use crate::qgraph::{QGraph, QNode, QOp, QTensor};
+use crate::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
 use crate::window::pool_taps;
 
 /// What one node recorded.
@@ -32,6 +32,28 @@ pub enum NodeWitness {
         /// Per element: the table's output.
         outputs: Vec<i64>,
     },
+    /// The first index of each group's maximum.
+    ArgMax {
+        /// Per group: the maximum.
+        maxima: Vec<i64>,
+        /// Per group: the index (the node's output).
+        indices: Vec<i64>,
+    },
+    /// A softmax; per-element records are in group order (group 0's elements first).
+    Softmax {
+        /// Per group: the maximum.
+        maxima: Vec<i64>,
+        /// Per element: the reduced gap `floor((m − x) / 2^shift)`.
+        reduced: Vec<i64>,
+        /// Per element: the reduction's remainder.
+        remainders: Vec<i64>,
+        /// Per element: the table's exponential.
+        exps: Vec<i64>,
+        /// Per group: the sum's partial sums, every `dot_width` terms.
+        partials: Vec<Vec<i64>>,
+        /// Per element, in tensor order: the output.
+        outputs: Vec<i64>,
+    },
     /// An elementwise op (ReLU, MaxPool) or wiring: just its outputs.
     Values {
         /// The outputs.
@@ -44,7 +66,10 @@ impl NodeWitness {
     pub fn output(&self) -> &[i64] {
         match self {
             Self::Linear { quotients, .. } => quotients,
-            Self::Lookup { outputs, .. } | Self::Values { outputs } => outputs,
+            Self::Lookup { outputs, .. }
+            | Self::Softmax { outputs, .. }
+            | Self::Values { outputs } => outputs,
+            Self::ArgMax { indices, .. } => indices,
         }
     }
 }
@@ -163,9 +188,107 @@ fn node_witness(
                 outputs: w.2,
             });
         }
+        QOp::ArgMax(axis) => {
+            let x = xs.first().copied().unwrap_or_default();
+            let (mut maxima, mut indices) = (Vec::new(), Vec::new());
+            for g in 0..axis.groups() {
+                let group = axis.group(g);
+                let mut best = 0;
+                for (j, &i) in group.iter().enumerate() {
+                    if input(0, i)? > x[group[best]] {
+                        best = j;
+                    }
+                }
+                maxima.push(x[group[best]]);
+                indices.push(best as i64);
+            }
+            return Ok(NodeWitness::ArgMax { maxima, indices });
+        }
+        QOp::Softmax(sm) => return softmax_witness(node, sm, xs, width),
         _ => return linear_witness(graph, node, &input, width),
     };
     Ok(NodeWitness::Values { outputs })
+}
+
+fn softmax_witness(
+    node: &QNode,
+    sm: &Softmax,
+    xs: &[&[i64]],
+    width: usize,
+) -> Result<NodeWitness, WitnessError> {
+    let name = node.name.as_str();
+    let x = xs.first().copied().unwrap_or_default();
+    if x.len() != sm.axis.size() {
+        return Err(WitnessError::Inconsistent {
+            node: name.to_string(),
+            reason: format!(
+                "reads {} values along an axis of {}",
+                x.len(),
+                sm.axis.size()
+            ),
+        });
+    }
+    let divisor = 1i64 << sm.table.shift;
+    let groups = par::try_map(sm.axis.groups(), |g| {
+        let group = sm.axis.group(g);
+        let m = group.iter().map(|&i| x[i]).max().unwrap_or(0);
+        let mut rows = Vec::with_capacity(group.len());
+        for &i in &group {
+            let gap = m - x[i];
+            let v = gap.div_euclid(divisor);
+            let e = sm.table.get(v).ok_or_else(|| WitnessError::OutOfRange {
+                node: name.to_string(),
+                tensor: format!("{} exponential table input", node.output.name),
+                index: i,
+                value: i128::from(v),
+                min: 0,
+                max: (1i64 << sm.table.input_bits) - 1,
+            })?;
+            rows.push((i, v, gap.rem_euclid(divisor), e));
+        }
+        let mut sum = 0i64;
+        let mut partials = Vec::new();
+        for chunk in rows.chunks(width) {
+            sum += chunk.iter().map(|r| r.3).sum::<i64>();
+            partials.push(sum);
+        }
+        let ys: Vec<(usize, i64)> = rows
+            .iter()
+            .map(|r| (r.0, (r.3 << sm.out_scale) / sum.max(1)))
+            .collect();
+        Ok((m, rows, partials, ys))
+    })?;
+    let mut w = NodeWitness::Softmax {
+        maxima: Vec::new(),
+        reduced: Vec::new(),
+        remainders: Vec::new(),
+        exps: Vec::new(),
+        partials: Vec::new(),
+        outputs: vec![0; x.len()],
+    };
+    if let NodeWitness::Softmax {
+        maxima,
+        reduced,
+        remainders,
+        exps,
+        partials,
+        outputs,
+    } = &mut w
+    {
+        for (m, rows, p, ys) in groups {
+            maxima.push(m);
+            for (_, v, r, e) in rows {
+                reduced.push(v);
+                remainders.push(r);
+                exps.push(e);
+            }
+            partials.push(p);
+            for (i, y) in ys {
+                outputs[i] = y;
+            }
+        }
+    }
+    Ok(w)
 }
 
 fn linear_witness(

@@ -152,7 +152,9 @@ fn tract_run(bytes: &[u8], dims: &[i64], x: &[f32]) -> Vec<f32> {
         .unwrap();
     let t = Tensor::from_shape(&dims, x).unwrap();
     let out = plan.run(tvec!(t.into())).unwrap();
-    out[0].as_slice::<f32>().unwrap().to_vec()
+    // ArgMax yields int64 indices.
+    let out = out[0].cast_to::<f32>().unwrap();
+    out.as_slice::<f32>().unwrap().to_vec()
 }
 
 /// Import, compare with tract, quantise, compare with float, and MockProve two samples.
@@ -445,4 +447,34 @@ fn activations_import_and_prove() {
         assert_eq!(graph.nodes[1].op.kind(), op);
         check(&bytes, &[1, 6]);
     }
+}
+
+/// Classifier heads: Gemm then Softmax, and Gemm then ArgMax (with a forced tie).
+#[test]
+fn softmax_and_argmax_heads_import_and_prove() {
+    let softmax = model(
+        vec![
+            node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+            node("Softmax", &["h"], "y", vec![int_attr("axis", -1)]),
+        ],
+        vec![weights("W", &[7, 6], 31), weights("B", &[7], 32)],
+        &[1, 6],
+    );
+    check(&softmax, &[1, 6]);
+    let argmax = model(
+        vec![
+            node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+            node(
+                "ArgMax",
+                &["h"],
+                "y",
+                vec![int_attr("axis", 1), int_attr("keepdims", 1)],
+            ),
+        ],
+        vec![weights("W", &[7, 6], 33), weights("B", &[7], 34)],
+        &[1, 6],
+    );
+    let graph = import_bytes(&argmax, "test").unwrap();
+    assert_eq!(graph.nodes[1].op.kind(), "ArgMax");
+    check(&argmax, &[1, 6]);
 }

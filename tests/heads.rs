@@ -1,0 +1,200 @@
+//! Classifier heads: a model ending in Softmax and one ending in ArgMax prove and verify for
+//! real, and their forged witnesses fail named constraints (softmax denominator off by one,
+//! argmax index moved to a later tie or to a smaller element).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use halo2_proofs::dev::MockProver;
+use ndarray::{Array1, Array2};
+use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::layout::DOT_WIDTH;
+use zkinfer::window::Axis;
+use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer::{CompileOptions, CompiledModel, Prover, Verifier};
+use zkinfer_circuits::dev::describe;
+use zkinfer_circuits::{ArgMaxConfig, FixedDotConfig, VarDivConfig};
+
+/// Dense 6 → 5 then `head`; or the head alone on the input when `dense` is false.
+fn compiled(head: FloatOp, dense: bool) -> (CompiledModel, Vec<Vec<f32>>) {
+    let mut nodes = Vec::new();
+    if dense {
+        nodes.push(FloatNode {
+            name: "fc".into(),
+            op: FloatOp::Dense {
+                weights: Array2::from_shape_fn((5, 6), |(o, i)| {
+                    ((o * 7 + i * 5) % 11) as f32 / 5.0 - 1.0
+                }),
+                bias: Array1::from_vec(vec![0.1, -0.3, 0.2, 0.0, -0.1]),
+            },
+            inputs: vec![0],
+        });
+    }
+    nodes.push(FloatNode {
+        name: "head".into(),
+        op: head,
+        inputs: vec![nodes.len()],
+    });
+    let width = if dense { 6 } else { 5 };
+    let graph = FloatGraph {
+        input_name: "x".into(),
+        input_shape: vec![1, width],
+        nodes,
+    };
+    let samples: Vec<Vec<f32>> = (0..5)
+        .map(|s| {
+            (0..width)
+                .map(|i| ((s * 3 + i * 7) % 10) as f32 / 5.0 - 1.0)
+                .collect()
+        })
+        .collect();
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    (model, samples)
+}
+
+fn axis() -> Axis {
+    Axis::of(&[1, 5], -1).unwrap()
+}
+
+fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
+    let public = instances(&model.graph, false, public, &w.input);
+    let circuit = ModelCircuit::for_proving(&model.graph, false, w);
+    let k = model.layout().unwrap().k;
+    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
+        Ok(()) => vec![],
+        Err(f) => describe(&f, LOOKUP_NAMES),
+    }
+}
+
+fn prove_and_verify(model: &CompiledModel, x: &[f32]) -> Vec<f64> {
+    let cache = common::cache();
+    let bundle = Prover::setup(model, &cache)
+        .unwrap()
+        .prove(x, false)
+        .unwrap();
+    let verifier = Verifier::setup(model, &cache).unwrap();
+    let outputs = verifier.verify(&bundle).unwrap();
+    let mut forged = bundle.clone();
+    forged.outputs[0] += 1;
+    forged.outputs_float = model.graph.outputs_to_float(&forged.outputs);
+    assert!(
+        verifier.verify(&forged).is_err(),
+        "a changed output verifies"
+    );
+    outputs
+}
+
+#[test]
+fn softmax_model_proves_and_verifies() {
+    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let outputs = prove_and_verify(&model, &samples[0]);
+    let sum: f64 = outputs.iter().sum();
+    assert!((sum - 1.0).abs() < 0.01, "softmax sums to {sum}");
+    // Within 0.01 of the float softmax of the proven logits, on every sample.
+    for x in &samples {
+        let q = model.quantise_input(x, false).unwrap();
+        let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+        let y = model.graph.outputs_to_float(w.output());
+        let fc = &model.graph.nodes[0].output;
+        let logits: Vec<f64> = w.nodes[0]
+            .output()
+            .iter()
+            .map(|v| fc.to_float(*v))
+            .collect();
+        let m = logits.iter().cloned().fold(f64::MIN, f64::max);
+        let total: f64 = logits.iter().map(|l| (l - m).exp()).sum();
+        for (yi, li) in y.iter().zip(&logits) {
+            assert!((yi - (li - m).exp() / total).abs() < 0.01);
+        }
+    }
+}
+
+#[test]
+fn argmax_model_proves_and_verifies() {
+    let (model, samples) = compiled(FloatOp::ArgMax(axis()), true);
+    for x in samples.iter().take(2) {
+        let q = model.quantise_input(x, false).unwrap();
+        let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+        let logits = w.nodes[0].output();
+        let m = logits.iter().max().unwrap();
+        let first = logits.iter().position(|v| v == m).unwrap();
+        assert_eq!(w.output(), &[first as i64]);
+    }
+    let outputs = prove_and_verify(&model, &samples[0]);
+    assert_eq!(outputs.len(), 1);
+}
+
+#[test]
+fn softmax_denominator_off_by_one_is_rejected() {
+    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let q = model.quantise_input(&samples[1], false).unwrap();
+    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let public = w.output().to_vec();
+    let NodeWitness::Softmax { partials, .. } = &mut w.nodes[1] else {
+        panic!("second node is the softmax")
+    };
+    *partials[0].last_mut().unwrap() += 1;
+    let f = failures(&model, &w, &public);
+    assert!(
+        f.iter().any(|l| l.contains(FixedDotConfig::FIRST)),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn softmax_output_off_by_one_is_rejected() {
+    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let q = model.quantise_input(&samples[1], false).unwrap();
+    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let NodeWitness::Softmax { outputs, .. } = &mut w.nodes[1] else {
+        panic!("second node is the softmax")
+    };
+    outputs[2] += 1;
+    let public = w.output().to_vec();
+    let f = failures(&model, &w, &public);
+    assert!(
+        f.iter().any(|l| l.contains("range check head remainder")),
+        "{f:#?}"
+    );
+    assert!(!f.is_empty() && !f.iter().any(|l| l.contains(VarDivConfig::COMPLEMENT)));
+}
+
+/// ArgMax straight on the input, where ties are exact: x = [0.5, 0.25, 0.5, 0.1, -1].
+fn tied() -> (CompiledModel, Witness) {
+    let (model, _) = compiled(FloatOp::ArgMax(axis()), false);
+    let q = model
+        .quantise_input(&[0.5, 0.25, 0.5, 0.1, -1.0], false)
+        .unwrap();
+    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    assert_eq!(w.output(), &[0], "ONNX picks the first of tied maxima");
+    (model, w)
+}
+
+#[test]
+fn argmax_later_index_at_a_tie_is_rejected() {
+    let (model, mut w) = tied();
+    let NodeWitness::ArgMax { indices, .. } = &mut w.nodes[0] else {
+        panic!("the node is the argmax")
+    };
+    indices[0] = 2;
+    let f = failures(&model, &w, &[2]);
+    assert!(
+        f.iter().any(|l| l.contains("range check head earlier gap")),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn argmax_index_of_a_smaller_element_is_rejected() {
+    let (model, mut w) = tied();
+    let NodeWitness::ArgMax { indices, .. } = &mut w.nodes[0] else {
+        panic!("the node is the argmax")
+    };
+    indices[0] = 1;
+    let f = failures(&model, &w, &[1]);
+    assert!(
+        f.iter().any(|l| l.contains(ArgMaxConfig::ATTAINS)),
+        "{f:#?}"
+    );
+}
