@@ -18,8 +18,9 @@ use zkinfer_circuits::{
     value::felt, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions, DivChip, DivConfig, DivInstructions,
     DivSpec, DotInstructions, DotTask, FixedDotChip, FixedDotConfig, FunctionChip,
     FunctionInstructions, FunctionTable, LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig,
-    MaxInstructions, RangeInstructions, RangeTableConfig, ReluChip, ReluConfig, ReluInstructions,
-    SignedCell, VarDivChip, VarDivConfig, VarDivInstructions, FIRST_FUNCTION_TAG,
+    MaxInstructions, MulChip, MulConfig, MulInstructions, RangeInstructions, RangeTableConfig,
+    ReluChip, ReluConfig, ReluInstructions, SignedCell, VarDivChip, VarDivConfig,
+    VarDivInstructions, FIRST_FUNCTION_TAG,
 };
 
 use crate::ir::Source;
@@ -65,6 +66,7 @@ pub struct ModelConfig {
     relu: ReluConfig,
     max: MaxConfig,
     argmax: ArgMaxConfig,
+    mul: MulConfig,
     vardiv: VarDivConfig,
     instance: Column<Instance>,
 }
@@ -140,6 +142,7 @@ impl Circuit<Fp> for ModelCircuit<'_> {
             relu: ReluConfig::configure(meta, [a0, a1, a2]),
             max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
             argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
+            mul: MulConfig::configure(meta, [a0, a1, a2]),
             vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], divisor),
             instance,
         }
@@ -178,6 +181,15 @@ impl Circuit<Fp> for ModelCircuit<'_> {
                     let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
                     synthesize_lookup(&config, &mut layouter, node, lookup, table, &ins, record)?
                 }
+                QOp::Mul { shift } => synthesize_mul(
+                    &config,
+                    &mut layouter,
+                    self.graph,
+                    node,
+                    *shift,
+                    &ins,
+                    record,
+                )?,
                 QOp::ArgMax(axis) => {
                     synthesize_argmax(&config, &mut layouter, node, axis, &ins, record)?
                 }
@@ -398,6 +410,65 @@ pub fn function_tables(graph: &QGraph) -> Vec<Option<FunctionTable<Fp>>> {
             Some(table)
         })
         .collect()
+}
+
+/// The product of the two inputs, then a rescale.
+fn synthesize_mul(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    graph: &QGraph,
+    node: &QNode,
+    shift: u32,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let (products, quotients, remainders) = match record {
+        Some(NodeWitness::Product {
+            products,
+            quotients,
+            remainders,
+        }) => (
+            Some(products.as_slice()),
+            Some(quotients.as_slice()),
+            Some(remainders.as_slice()),
+        ),
+        Some(_) => return Err(Error::Synthesis),
+        None => (None, None, None),
+    };
+    let cells = |slot: usize| -> Result<Vec<_>, Error> {
+        Ok(ins
+            .get(slot)
+            .ok_or(Error::Synthesis)?
+            .iter()
+            .map(|c| c.cell().clone())
+            .collect())
+    };
+    let (a, b) = (cells(0)?, cells(1)?);
+    let n = a.len();
+    let p = MulChip::construct(config.mul.clone()).mul(
+        layouter,
+        &node.name,
+        &a,
+        &b,
+        &values(n, products),
+    )?;
+    let spec = DivSpec {
+        divisor: 1 << shift,
+        offset: felt(graph.rounding.offset(1 << shift)),
+    };
+    DivChip::construct(
+        config.div.clone(),
+        LookupRangeChip::construct(config.range.clone()),
+    )
+    .divide(
+        layouter,
+        &node.name,
+        &p,
+        &vec![spec; n],
+        node.output.bits,
+        &values(n, quotients),
+        &values(n, remainders),
+    )
 }
 
 /// The cells of each group along `axis`.

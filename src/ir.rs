@@ -64,6 +64,8 @@ pub enum FloatOp {
     Activation(Activation),
     /// Sum of two tensors of the same length (residual connections).
     Add,
+    /// Elementwise product of two tensors of the same length (gating; the erf form of GELU).
+    Mul,
     /// Index of the first maximum along an axis (ONNX `ArgMax`, `select_last_index = 0`).
     ArgMax(Axis),
     /// `e^(x − max) / Σ e^(x − max)` along an axis.
@@ -94,6 +96,7 @@ impl FloatOp {
             Self::Relu => "Relu",
             Self::Activation(f) => f.name(),
             Self::Add => "Add",
+            Self::Mul => "Mul",
             Self::ArgMax(_) => "ArgMax",
             Self::Softmax(_) => "Softmax",
             Self::Affine { .. } => "Affine",
@@ -110,7 +113,7 @@ impl FloatOp {
             Self::AvgPool { window, .. } | Self::MaxPool { window } => {
                 window.channels * window.positions()
             }
-            Self::Relu | Self::Activation(_) | Self::Add | Self::Softmax(_) => first,
+            Self::Relu | Self::Activation(_) | Self::Add | Self::Mul | Self::Softmax(_) => first,
             Self::ArgMax(axis) => axis.groups(),
             Self::Affine { scale, .. } => scale.len(),
             Self::Wiring { sources } => sources.len(),
@@ -176,6 +179,10 @@ impl FloatOp {
             Self::Add => {
                 let y = xs.get(1).copied().unwrap_or_default();
                 x.iter().zip(y).map(|(a, b)| a + b).collect()
+            }
+            Self::Mul => {
+                let y = xs.get(1).copied().unwrap_or_default();
+                x.iter().zip(y).map(|(a, b)| a * b).collect()
             }
             Self::ArgMax(axis) => (0..axis.groups())
                 .map(|g| {
@@ -280,7 +287,7 @@ impl FloatGraph {
             }
             let ins: Vec<usize> = node.inputs.iter().map(|&t| lens[t]).collect();
             let arity = match node.op {
-                FloatOp::Add => 2,
+                FloatOp::Add | FloatOp::Mul => 2,
                 FloatOp::Wiring { .. } => ins.len().max(1),
                 _ => 1,
             };
@@ -354,7 +361,7 @@ impl FloatGraph {
                     }
                     Vec::new()
                 }
-                FloatOp::Add => {
+                FloatOp::Add | FloatOp::Mul => {
                     if ins[0] != ins[1] {
                         return Err(shape_err(
                             "two inputs of one length (broadcasting is not supported)".into(),

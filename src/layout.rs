@@ -116,6 +116,11 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
                 table_rows += t.outputs.len();
                 t.outputs.iter().all(|y| *y >= 0)
             }
+            QOp::Mul { shift } => {
+                rows.elementwise = 2 * out.len;
+                rows.range = out.len * DivChip::<Fp>::range_rows(1 << shift, out.bits);
+                false
+            }
             QOp::ArgMax(axis) => {
                 let (n, bits) = (axis.len, graph.tensor(node.inputs[0]).map_or(1, |t| t.bits));
                 rows.elementwise = 2 * n * axis.groups();

@@ -4,7 +4,8 @@
 //! - linear: `Gemm`, `MatMul` with constant weights, `Conv` (1-D/2-D/…, strides, pads,
 //!   dilations, groups incl. depthwise, `auto_pad`);
 //! - pooling: `AveragePool`, `MaxPool`, `GlobalAveragePool`, `GlobalMaxPool`;
-//! - `Relu`; `Add` of two activations (residual connections); `Softmax` (one axis; the
+//! - `Relu`; `Add` and `Mul` of two activations (residual connections, gating, the erf
+//!   form of GELU); `Softmax` (one axis; the
 //!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
 //! - by table lookup ([`crate::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
 //!   `Gelu` (exact form), `LeakyRelu`, `HardSigmoid`, `Clip` (Relu6);
@@ -514,6 +515,16 @@ impl Importer {
                 }
                 let shape = x.shape.clone();
                 Ok(self.push(cx, FloatOp::Add, vec![x.id, y.id], shape))
+            }
+            (Some(x), Some(y)) if cx.op() == "Mul" => {
+                if x.shape != y.shape {
+                    return Err(cx.unsupported(format!(
+                        ": Mul of shapes {:?} and {:?} (broadcasting between activations is not supported)",
+                        x.shape, y.shape
+                    )));
+                }
+                let shape = x.shape.clone();
+                Ok(self.push(cx, FloatOp::Mul, vec![x.id, y.id], shape))
             }
             (Some(_), Some(_)) => Err(cx.unsupported(": both operands are activations")),
             (Some(x), None) => {

@@ -144,6 +144,11 @@ pub enum QOp {
     AvgPool(AvgPool),
     /// Sum of two tensors.
     Add(Add),
+    /// Product of two tensors, rescaled: `floor((a · b + c) / 2^shift)`.
+    Mul {
+        /// Right shift from the product's scale to the output's.
+        shift: u32,
+    },
     /// Elementwise affine map by constants.
     Affine(Affine),
     /// `max(x, 0)`, same scale and width.
@@ -190,6 +195,7 @@ impl QOp {
             Self::Conv(_) => "Conv",
             Self::AvgPool(_) => "AvgPool",
             Self::Add(_) => "Add",
+            Self::Mul { .. } => "Mul",
             Self::Affine(_) => "Affine",
             Self::Relu => "Relu",
             Self::Lookup(l) => l.function.name(),
@@ -205,6 +211,7 @@ impl QOp {
         !matches!(
             self,
             Self::Relu
+                | Self::Mul { .. }
                 | Self::Lookup(_)
                 | Self::ArgMax(_)
                 | Self::Softmax(_)
@@ -279,6 +286,7 @@ impl QOp {
                 divisor: 1 << a.shift,
             },
             Self::Relu
+            | Self::Mul { .. }
             | Self::Lookup(_)
             | Self::ArgMax(_)
             | Self::Softmax(_)
@@ -373,7 +381,7 @@ impl QGraph {
                 }
             }
             let arity = match node.op {
-                QOp::Add(_) => 2,
+                QOp::Add(_) | QOp::Mul { .. } => 2,
                 QOp::Wiring(_) => ins.len().max(1),
                 _ => 1,
             };
@@ -420,6 +428,15 @@ impl QGraph {
                         ));
                     }
                     window.channels * window.positions()
+                }
+                QOp::Mul { shift } => {
+                    if ins[1].len != x.len || *shift >= 62 || x.bits + ins[1].bits > 62 {
+                        return bad(format!(
+                            "multiplies {} by {} values with shift {shift}",
+                            x.len, ins[1].len
+                        ));
+                    }
+                    x.len
                 }
                 QOp::Add(_) => {
                     if ins[1].len != x.len {

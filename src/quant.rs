@@ -344,6 +344,15 @@ impl Builder<'_> {
                 });
                 self.push(name, op, vec![x_id, b_id], x.len, e_y)?
             }
+            FloatOp::Mul => {
+                let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
+                let e_acc = x.scale_exp + b.scale_exp;
+                let e_y = calibrated.min(e_acc);
+                let op = QOp::Mul {
+                    shift: shift(name, e_acc - e_y)?,
+                };
+                self.push(name, op, vec![x_id, b_id], x.len, e_y)?
+            }
             FloatOp::Wiring { sources } => {
                 // Wiring moves integers, so every input must share one scale: the finest
                 // inputs are divided down to the coarsest.

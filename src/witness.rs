@@ -23,6 +23,15 @@ pub enum NodeWitness {
         /// Per output: the division's remainder, in `[0, d)`.
         remainders: Vec<i64>,
     },
+    /// A product of two tensors, rescaled.
+    Product {
+        /// Per element: `a · b`.
+        products: Vec<i64>,
+        /// Per element: the rescaled product (the node's output).
+        quotients: Vec<i64>,
+        /// Per element: the rescale's remainder.
+        remainders: Vec<i64>,
+    },
     /// A table lookup.
     Lookup {
         /// Per element: the reduced input `floor(x / 2^shift)`, the table's index.
@@ -65,7 +74,7 @@ impl NodeWitness {
     /// The node's output values.
     pub fn output(&self) -> &[i64] {
         match self {
-            Self::Linear { quotients, .. } => quotients,
+            Self::Linear { quotients, .. } | Self::Product { quotients, .. } => quotients,
             Self::Lookup { outputs, .. }
             | Self::Softmax { outputs, .. }
             | Self::Values { outputs } => outputs,
@@ -186,6 +195,27 @@ fn node_witness(
                 reduced: w.0,
                 remainders: w.1,
                 outputs: w.2,
+            });
+        }
+        QOp::Mul { shift } => {
+            let divisor = 1i128 << shift;
+            let offset = i128::from(graph.rounding.offset(1 << shift));
+            let rows = par::try_map(out.len, |i| {
+                let p = i128::from(input(0, i)?) * i128::from(input(1, i)?);
+                let q = check_range(name, out, i, (p + offset).div_euclid(divisor))?;
+                let r = to_i64(name, "remainder", i, (p + offset).rem_euclid(divisor))?;
+                Ok((to_i64(name, "product", i, p)?, q, r))
+            })?;
+            let mut w = (Vec::new(), Vec::new(), Vec::new());
+            for (p, q, r) in rows {
+                w.0.push(p);
+                w.1.push(q);
+                w.2.push(r);
+            }
+            return Ok(NodeWitness::Product {
+                products: w.0,
+                quotients: w.1,
+                remainders: w.2,
             });
         }
         QOp::ArgMax(axis) => {

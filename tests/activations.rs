@@ -169,3 +169,36 @@ fn lookup_reduced_input_off_by_one_is_rejected() {
     let f = failures(&model, &w, &public);
     assert!(f.iter().any(|l| l.contains(DivConfig::IDENTITY)), "{f:#?}");
 }
+
+#[test]
+fn product_off_by_one_is_rejected() {
+    let (model, _) = compiled(Activation::Tanh);
+    // Reuse the Dense layer of the fixture, squared: Mul of a tensor with itself.
+    let mut graph = model.graph.clone();
+    graph.nodes.truncate(1);
+    let fc = graph.nodes[0].output.clone();
+    graph.nodes.push(zkinfer::qgraph::QNode {
+        name: "square".into(),
+        op: zkinfer::qgraph::QOp::Mul { shift: 12 },
+        inputs: vec![1, 1],
+        output: zkinfer::qgraph::QTensor {
+            name: "square".into(),
+            scale_exp: 2 * fc.scale_exp - 12,
+            ..fc
+        },
+    });
+    let model = CompiledModel::from_graph(graph, false).unwrap();
+    let q: Vec<i64> = vec![1000, -2000, 300, 4000];
+    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    assert_eq!(failures(&model, &w, &w.output().to_vec()), Vec::<String>::new());
+    let public = w.output().to_vec();
+    let NodeWitness::Product { products, .. } = &mut w.nodes[1] else {
+        panic!("second node is the product")
+    };
+    products[0] += 1;
+    let f = failures(&model, &w, &public);
+    assert!(
+        f.iter().any(|l| l.contains(zkinfer_circuits::MulConfig::IDENTITY)),
+        "{f:#?}"
+    );
+}

@@ -478,3 +478,41 @@ fn softmax_and_argmax_heads_import_and_prove() {
     assert_eq!(graph.nodes[1].op.kind(), "ArgMax");
     check(&argmax, &[1, 6]);
 }
+
+/// The GELU PyTorch exports, `x · (1 + erf(x / √2)) · 0.5`, and SiLU, `x · sigmoid(x)`:
+/// Mul of two activations.
+#[test]
+fn erf_gelu_decomposition_and_silu_import_and_prove() {
+    let gelu = model(
+        vec![
+            node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+            node("Div", &["h", "sqrt2"], "d", vec![]),
+            node("Erf", &["d"], "e", vec![]),
+            node("Add", &["e", "one"], "a", vec![]),
+            node("Mul", &["h", "a"], "m", vec![]),
+            node("Mul", &["m", "half"], "y", vec![]),
+        ],
+        vec![
+            weights("W", &[5, 6], 41),
+            weights("B", &[5], 42),
+            scalar("sqrt2", std::f32::consts::SQRT_2),
+            scalar("one", 1.0),
+            scalar("half", 0.5),
+        ],
+        &[1, 6],
+    );
+    let graph = import_bytes(&gelu, "test").unwrap();
+    let kinds: Vec<_> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["Dense", "Affine", "Erf", "Affine", "Mul", "Affine"]);
+    check(&gelu, &[1, 6]);
+    let silu = model(
+        vec![
+            node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+            node("Sigmoid", &["h"], "s", vec![]),
+            node("Mul", &["h", "s"], "y", vec![]),
+        ],
+        vec![weights("W", &[5, 6], 43), weights("B", &[5], 44)],
+        &[1, 6],
+    );
+    check(&silu, &[1, 6]);
+}

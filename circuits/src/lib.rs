@@ -14,6 +14,7 @@
 //! | [`function::FunctionChip`] | `f(x)` by lookup in a tabulated domain | 1 row, 1 lookup |
 //! | [`argmax::ArgMaxChip`] | first index of a window's max | `n` rows + `n` range checks |
 //! | [`vardiv::VarDivChip`] | `floor(n · c / d)` for cells `n`, `d > 0` | 1 row + range checks of `q`, `r`, `d − 1 − r` |
+//! | [`mul::MulChip`] | `a · b` for two cells | 1 row |
 //! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
 //!
 //! All chips speak in field elements; [`value`] is the one place where signed integers
@@ -25,6 +26,7 @@ pub mod div;
 pub mod dot;
 pub mod function;
 pub mod max;
+pub mod mul;
 pub mod range;
 pub mod relu;
 #[cfg(test)]
@@ -37,6 +39,7 @@ pub use div::{DivChip, DivConfig, DivInstructions, DivSpec};
 pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
 pub use function::{FunctionChip, FunctionInstructions};
 pub use max::{MaxChip, MaxConfig, MaxInstructions};
+pub use mul::{MulChip, MulConfig, MulInstructions};
 pub use range::{
     FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign,
     SignedCell, UnsignedCell, FIRST_FUNCTION_TAG,

@@ -10,7 +10,9 @@ use pasta_curves::Fp;
 
 use crate::range::{LookupRangeConfig, RangeTableConfig};
 use crate::value::felt;
-use crate::{ArgMaxConfig, Cell, DivConfig, FixedDotConfig, MaxConfig, ReluConfig, VarDivConfig};
+use crate::{
+    ArgMaxConfig, Cell, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig, VarDivConfig,
+};
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
@@ -25,6 +27,7 @@ pub(crate) struct Chips {
     pub max: MaxConfig,
     pub argmax: ArgMaxConfig,
     pub vardiv: VarDivConfig,
+    pub mul: MulConfig,
     pub source: Column<Advice>,
     pub instance: Column<Instance>,
 }
@@ -47,6 +50,7 @@ pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
         max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
         argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
         vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], c),
+        mul: MulConfig::configure(meta, [a0, a1, a2]),
         source,
         instance,
     }

@@ -1,0 +1,66 @@
+use super::*;
+use crate::testing::{configure, expose, felts, mock, sources, Chips};
+use halo2_proofs::{
+    circuit::SimpleFloorPlanner,
+    plonk::{Circuit, ConstraintSystem},
+};
+use pasta_curves::Fp;
+
+use crate::dev::assert_fails_with;
+use crate::testing::LOOKUPS;
+
+/// Multiplies pairs, claiming `products`.
+#[derive(Clone, Debug, Default)]
+struct Fixture {
+    pairs: Vec<(i64, i64)>,
+    products: Vec<i64>,
+}
+
+impl Fixture {
+    fn honest(pairs: &[(i64, i64)]) -> Self {
+        Self {
+            pairs: pairs.to_vec(),
+            products: pairs.iter().map(|(a, b)| a * b).collect(),
+        }
+    }
+}
+
+impl Circuit<Fp> for Fixture {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        chips.range.table().load(&mut layouter)?;
+        let a: Vec<i64> = self.pairs.iter().map(|p| p.0).collect();
+        let b: Vec<i64> = self.pairs.iter().map(|p| p.1).collect();
+        let a = sources(&mut layouter, &chips, &felts(&a))?;
+        let b = sources(&mut layouter, &chips, &felts(&b))?;
+        let products: Vec<_> = felts(&self.products)
+            .into_iter()
+            .map(Value::known)
+            .collect();
+        let p = MulChip::construct(chips.mul.clone()).mul(&mut layouter, "t", &a, &b, &products)?;
+        expose(&mut layouter, &chips, &p)
+    }
+}
+
+#[test]
+fn products_are_exact() {
+    let f = Fixture::honest(&[(3, 4), (-5, 7), (-32768, -32768), (0, 9)]);
+    assert_eq!(mock(&f, &[12, -35, 1 << 30, 0]), Ok(()));
+}
+
+#[test]
+fn a_wrong_product_is_rejected() {
+    let mut f = Fixture::honest(&[(3, 4)]);
+    f.products[0] = 13;
+    assert_fails_with(mock(&f, &[13]), LOOKUPS, &[MulConfig::IDENTITY]);
+}
