@@ -20,8 +20,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use zkinfer::layout::DOT_WIDTH;
-use zkinfer::{input, onnx, witness, CompileOptions, CompiledModel, ParamsCache, Prover, Verifier};
+use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache, Prover, Verifier};
 
 /// The bundled reference models, with the file that calibrates each (LeNet-5 has no
 /// evaluation set: its one input calibrates it).
@@ -59,11 +58,7 @@ fn pipeline(c: &mut Criterion) {
                 .build()
                 .expect("pool");
             group.bench_function(format!("{threads}_threads"), |b| {
-                b.iter(|| {
-                    pool.install(|| {
-                        witness::generate(&model.graph, &x, DOT_WIDTH).expect("witness")
-                    })
-                })
+                b.iter(|| pool.install(|| model.witness(&x).expect("witness")))
             });
         }
         group.finish();

@@ -30,13 +30,14 @@ use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::{instances, ModelCircuit};
-use crate::error::{CompileError, Error, ProveError, VerifyError};
+use crate::circuit::{instances, with_dot_width, ModelCircuit};
+use crate::cost;
+use crate::error::{CompileError, Error, ProveError, VerifyError, WitnessError};
 use crate::ir::FloatGraph;
 use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
 use crate::quant::{self, QuantOptions, QuantReport};
-use crate::witness;
+use crate::witness::{self, Witness};
 
 /// Version of the compiled-model file format.
 pub const MODEL_FORMAT_VERSION: u32 = 2;
@@ -52,6 +53,9 @@ pub struct CompileOptions {
     pub quant: QuantOptions,
     /// Make the input a public value (default: private).
     pub public_input: bool,
+    /// Force a dot-product width (one of [`crate::circuit::DOT_WIDTHS`]); by default the
+    /// cost model picks the fastest ([`crate::cost`]).
+    pub dot_width: Option<usize>,
 }
 
 /// A quantised model laid out as a circuit: what a prover and a verifier both load.
@@ -65,6 +69,8 @@ pub struct CompiledModel {
     pub graph: QGraph,
     /// Whether the input is a public value.
     pub public_input: bool,
+    /// Multiply–accumulate pairs per dot-product row: the circuit's width profile.
+    pub dot_width: usize,
     /// Float-vs-integer error on the calibration set.
     pub quant_report: Option<QuantReport>,
 }
@@ -78,17 +84,23 @@ impl CompiledModel {
     ) -> Result<Self, Error> {
         let (qgraph, report) = quant::quantise(graph, calibration, &options.quant)?;
         let mut model = Self::from_graph(qgraph, options.public_input)?;
+        if let Some(w) = options.dot_width {
+            model.dot_width = w;
+            model.validate()?;
+        }
         model.quant_report = Some(report);
         Ok(model)
     }
 
-    /// Wraps an integer graph, checking that it lays out.
+    /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
     pub fn from_graph(graph: QGraph, public_input: bool) -> Result<Self, CompileError> {
+        let dot_width = cost::choose(&graph, public_input)?.dot_width;
         let model = Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
             graph,
             public_input,
+            dot_width,
             quant_report: None,
         };
         model.validate()?;
@@ -97,7 +109,45 @@ impl CompiledModel {
 
     /// The circuit's shape.
     pub fn layout(&self) -> Result<Layout, CompileError> {
-        layout::plan(&self.graph, self.public_input)
+        layout::plan(&self.graph, self.public_input, self.dot_width)
+    }
+
+    /// The integer forward pass on `input`, recording everything the circuit needs.
+    pub fn witness(&self, input: &[i64]) -> Result<Witness, WitnessError> {
+        witness::generate(&self.graph, input, self.dot_width)
+    }
+
+    /// Runs the circuit on `witness` under halo2's `MockProver`, claiming `outputs` as the
+    /// public outputs: `Ok(vec![])` when every constraint holds, else the failures. For
+    /// tests and debugging; real proofs come from [`Prover`].
+    pub fn mock(
+        &self,
+        witness: &Witness,
+        outputs: &[i64],
+    ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
+        let k = self.layout()?.k;
+        let public = instances(&self.graph, self.public_input, outputs, &witness.input);
+        let graph = &self.graph;
+        let run = |e: halo2_proofs::plonk::Error| ProveError::Halo2 {
+            stage: "mock proving",
+            reason: format!("{e:?}"),
+        };
+        with_dot_width!(self.dot_width, W => {
+            let circuit = ModelCircuit::<W>::for_proving(graph, self.public_input, witness);
+            let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public]).map_err(run)?;
+            Ok(prover.verify().err().unwrap_or_default())
+        }, else Err(self.bad_width().into()))
+    }
+
+    fn bad_width(&self) -> CompileError {
+        CompileError::Invalid {
+            node: "model".into(),
+            reason: format!(
+                "dot width {} is not one of {:?}",
+                self.dot_width,
+                crate::circuit::DOT_WIDTHS
+            ),
+        }
     }
 
     /// Structural checks, so that a damaged or hand-edited file fails here with a reason
@@ -119,6 +169,9 @@ impl CompiledModel {
         }
         if self.graph.nodes.is_empty() {
             return Err(invalid("model", "no nodes".into()));
+        }
+        if !crate::circuit::DOT_WIDTHS.contains(&self.dot_width) {
+            return Err(self.bad_width());
         }
         self.graph
             .validate()
@@ -250,12 +303,11 @@ fn keygen_err(e: halo2_proofs::plonk::Error) -> ProveError {
 fn build_vk(
     model: &CompiledModel,
     params: &Params<EqAffine>,
-) -> Result<VerifyingKey<EqAffine>, ProveError> {
-    keygen_vk(
-        params,
-        &ModelCircuit::for_keygen(&model.graph, model.public_input),
-    )
-    .map_err(keygen_err)
+) -> Result<VerifyingKey<EqAffine>, Error> {
+    let (graph, public) = (&model.graph, model.public_input);
+    with_dot_width!(model.dot_width, W => {
+        Ok(keygen_vk(params, &ModelCircuit::<W>::for_keygen(graph, public)).map_err(keygen_err)?)
+    }, else Err(model.bad_width().into()))
 }
 
 /// A proof of one inference, with its public values.
@@ -317,12 +369,11 @@ impl<'m> Prover<'m> {
     pub fn from_params(model: &'m CompiledModel, params: Params<EqAffine>) -> Result<Self, Error> {
         let vk = build_vk(model, &params)?;
         let digest = vk_digest(&vk);
-        let pk = keygen_pk(
-            &params,
-            vk,
-            &ModelCircuit::for_keygen(&model.graph, model.public_input),
-        )
-        .map_err(keygen_err)?;
+        let (graph, public) = (&model.graph, model.public_input);
+        let pk = with_dot_width!(model.dot_width, W => {
+            keygen_pk(&params, vk, &ModelCircuit::<W>::for_keygen(graph, public))
+                .map_err(keygen_err)?
+        }, else return Err(model.bad_width().into()));
         Ok(Self {
             model,
             params,
@@ -346,19 +397,22 @@ impl<'m> Prover<'m> {
     /// Proves the model on an integer input.
     pub fn prove_integer(&self, input: &[i64]) -> Result<ProofBundle, Error> {
         let graph = &self.model.graph;
-        let witness = witness::generate(graph, input, layout::DOT_WIDTH)?;
+        let witness = self.model.witness(input)?;
         let outputs = witness.output().to_vec();
         let public = instances(graph, self.model.public_input, &outputs, input);
-        let circuit = ModelCircuit::for_proving(graph, self.model.public_input, &witness);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-        create_proof(
-            &self.params,
-            &self.pk,
-            &[circuit],
-            &[&[&public]],
-            UnwrapErr(SysRng),
-            &mut transcript,
-        )
+        let public_input = self.model.public_input;
+        with_dot_width!(self.model.dot_width, W => {
+            let circuit = ModelCircuit::<W>::for_proving(graph, public_input, &witness);
+            create_proof(
+                &self.params,
+                &self.pk,
+                &[circuit],
+                &[&[&public]],
+                UnwrapErr(SysRng),
+                &mut transcript,
+            )
+        }, else return Err(self.model.bad_width().into()))
         .map_err(|e| ProveError::Halo2 {
             stage: "proving",
             reason: format!("{e:?}"),

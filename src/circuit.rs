@@ -24,7 +24,6 @@ use zkinfer_circuits::{
 };
 
 use crate::ir::Source;
-use crate::layout::DOT_WIDTH;
 use crate::qgraph::{LinearOutput, Lookup, QGraph, QNode, QOp, Softmax};
 use crate::window::pool_taps;
 use crate::window::Axis;
@@ -38,19 +37,61 @@ pub fn input_row(graph: &QGraph) -> usize {
     OUTPUT_ROW + graph.output().len
 }
 
-/// Advice columns of the fixed budget: dot inputs, accumulator, range and function lookups
-/// (3), elementwise (5).
-pub const ADVICE_COLUMNS: usize = DOT_WIDTH + 9;
-/// Fixed columns: weights, bias, range (3), division (2), constants, plus the 3 table
-/// columns.
-pub const FIXED_COLUMNS: usize = DOT_WIDTH + 10;
+/// The dot-product widths a circuit can have. `Circuit::configure` takes no arguments in
+/// halo2_proofs 0.4, so each width is its own circuit type, `ModelCircuit<W>`; the compiler
+/// picks one per model ([`crate::cost`]) and the crate-private `with_dot_width!` macro
+/// dispatches on it.
+pub const DOT_WIDTHS: [usize; 4] = [8, 16, 32, 64];
+
+/// Runs `$body` with the const `$W` bound to the runtime width `$width` (one of
+/// [`DOT_WIDTHS`]), or evaluates `$otherwise`.
+macro_rules! with_dot_width {
+    ($width:expr, $W:ident => $body:expr, else $otherwise:expr) => {
+        match $width {
+            8 => {
+                const $W: usize = 8;
+                $body
+            }
+            16 => {
+                const $W: usize = 16;
+                $body
+            }
+            32 => {
+                const $W: usize = 32;
+                $body
+            }
+            64 => {
+                const $W: usize = 64;
+                $body
+            }
+            _ => $otherwise,
+        }
+    };
+}
+pub(crate) use with_dot_width;
+
+/// Advice columns at dot width `w`: dot inputs, accumulator, range and function lookups (3),
+/// elementwise (5).
+pub fn advice_columns(w: usize) -> usize {
+    w + 9
+}
+/// Fixed columns at dot width `w`: weights, bias, range (3), division (2), constants, plus
+/// the 3 table columns.
+pub fn fixed_columns(w: usize) -> usize {
+    w + 10
+}
+/// Equality-enabled columns at dot width `w` (the permutation argument's size): dot inputs,
+/// accumulator, range and function (3), elementwise (5), constants, instance.
+pub fn equality_columns(w: usize) -> usize {
+    w + 11
+}
 /// Lookup arguments: the one shared range-and-function table.
 pub const LOOKUP_ARGUMENTS: usize = 1;
 
 /// The constraint system's degree (it sets the extended evaluation domain).
 pub fn degree() -> usize {
     let mut cs = ConstraintSystem::<Fp>::default();
-    let _ = ModelCircuit::configure(&mut cs);
+    let _ = ModelCircuit::<8>::configure(&mut cs);
     cs.degree()
 }
 
@@ -73,13 +114,13 @@ pub struct ModelConfig {
 
 /// A model's circuit, with or without a witness.
 #[derive(Clone, Debug)]
-pub struct ModelCircuit<'a> {
+pub struct ModelCircuit<'a, const W: usize> {
     graph: &'a QGraph,
     public_input: bool,
     witness: Option<&'a Witness>,
 }
 
-impl<'a> ModelCircuit<'a> {
+impl<'a, const W: usize> ModelCircuit<'a, W> {
     /// The circuit for key generation (no witness).
     pub fn for_keygen(graph: &'a QGraph, public_input: bool) -> Self {
         Self {
@@ -109,7 +150,7 @@ pub fn instances(graph: &QGraph, public_input: bool, outputs: &[i64], input: &[i
     values
 }
 
-impl Circuit<Fp> for ModelCircuit<'_> {
+impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
     type Config = ModelConfig;
     type FloorPlanner = SimpleFloorPlanner;
 
@@ -121,8 +162,8 @@ impl Circuit<Fp> for ModelCircuit<'_> {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
-        let x: Vec<_> = (0..DOT_WIDTH).map(|_| meta.advice_column()).collect();
-        let w: Vec<_> = (0..DOT_WIDTH).map(|_| meta.fixed_column()).collect();
+        let x: Vec<_> = (0..W).map(|_| meta.advice_column()).collect();
+        let w: Vec<_> = (0..W).map(|_| meta.fixed_column()).collect();
         let [acc, z, limb, out, a0, a1, a2, a3, a4] = [(); 9].map(|_| meta.advice_column());
         let [bias, tag, radix, range_offset, offset, divisor, constants] =
             [(); 7].map(|_| meta.fixed_column());
@@ -243,7 +284,7 @@ fn synthesize_linear(
         .iter()
         .enumerate()
         .map(|(o, l)| {
-            let rows = FixedDotChip::rows(l.taps.len(), DOT_WIDTH);
+            let rows = FixedDotChip::rows(l.taps.len(), config.dot.width());
             values(rows, partials.and_then(|p| p.get(o)).map(Vec::as_slice))
         })
         .collect();
@@ -574,7 +615,7 @@ fn synthesize_softmax(
     )?;
 
     let ones = vec![Fp::one(); sm.axis.len];
-    let rows = FixedDotChip::rows(sm.axis.len, DOT_WIDTH);
+    let rows = FixedDotChip::rows(sm.axis.len, config.dot.width());
     let sums: Vec<Vec<Value<Fp>>> = (0..count)
         .map(|g| values(rows, w.and_then(|w| w.4.get(g)).map(Vec::as_slice)))
         .collect();

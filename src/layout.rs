@@ -7,7 +7,7 @@
 //!
 //! | group | columns | holds |
 //! |---|---|---|
-//! | dot | `x_0..x_31`, `acc`, `w_0..w_31`, `bias` | dot products |
+//! | dot | `x_0..x_{W-1}`, `acc`, `w_0..w_{W-1}`, `bias` | dot products |
 //! | elementwise | `a_0..a_3`, `offset`, `divisor` | division, ReLU and max rows |
 //! | range | `z`, `limb`, `tag`, `radix`, `offset` | every range check |
 //!
@@ -27,7 +27,7 @@ use crate::ir::Source;
 use crate::qgraph::{QGraph, QOp};
 use crate::window::pool_taps;
 
-/// Multiply–accumulate pairs per dot-product row (DESIGN.md: wide rows prove fastest).
+/// The default dot-product width (the cost model may pick another, see [`crate::cost`]).
 pub const DOT_WIDTH: usize = 32;
 /// Rows at the bottom of the circuit that halo2 reserves for blinding (checked by a test
 /// against the configured constraint system).
@@ -71,7 +71,7 @@ pub struct Layout {
 
 /// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
 /// that the chosen `k` fits).
-pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> {
+pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layout, CompileError> {
     let signed_rows = LookupRangeChip::<Fp>::signed_rows;
     let mut nodes = vec![NodeRows {
         name: graph.input.name.clone(),
@@ -133,7 +133,7 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
                 let (n, groups) = (sm.axis.len, sm.axis.groups());
                 let bits = graph.tensor(node.inputs[0]).map_or(1, |t| t.bits);
                 let t = &sm.table;
-                rows.dot = groups * FixedDotChip::rows(n, DOT_WIDTH);
+                rows.dot = groups * FixedDotChip::rows(n, dot_width);
                 rows.elementwise = 3 * n * groups;
                 rows.range = groups * MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
                     + out.len
@@ -168,7 +168,7 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
                         node: node.name.clone(),
                         reason: format!("no linear output {o}"),
                     })?;
-                    rows.dot += FixedDotChip::rows(lin.taps.len(), DOT_WIDTH);
+                    rows.dot += FixedDotChip::rows(lin.taps.len(), dot_width);
                     rows.elementwise += 1;
                     rows.range += DivChip::<Fp>::range_rows(lin.divisor, out.bits);
                 }
@@ -200,7 +200,7 @@ pub fn plan(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> 
         nodes,
         rows,
         k,
-        dot_width: DOT_WIDTH,
+        dot_width,
         instances,
         table_rows,
     })

@@ -30,6 +30,7 @@
 pub mod activation;
 pub mod api;
 pub mod circuit;
+pub mod cost;
 pub mod error;
 pub mod input;
 pub mod ir;

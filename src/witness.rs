@@ -1,7 +1,8 @@
 //! Witness generation: the integer forward pass recording every integer a chip needs.
 //!
-//! Each node is computed in parallel across its outputs ([`crate::par`]); every element
-//! depends only on the node's inputs, so the result is the same at any thread count.
+//! Each node is computed in parallel across its outputs (rayon, through the crate-private
+//! `par` helpers); every element depends only on the node's inputs, so the result is the
+//! same at any thread count.
 //! Values that would leave their declared range are reported here, before any proving,
 //! with the node, tensor, index and range.
 

@@ -2,13 +2,11 @@
 //! input domain, each circuit accepts exactly the integer pass, and forged lookups fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
-use halo2_proofs::dev::MockProver;
 use ndarray::{Array1, Array2};
 use zkinfer::activation::{Activation, Table};
-use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::circuit::LOOKUP_NAMES;
 use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-use zkinfer::layout::DOT_WIDTH;
-use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer::witness::{NodeWitness, Witness};
 use zkinfer::{CompileOptions, CompiledModel};
 use zkinfer_circuits::dev::describe;
 use zkinfer_circuits::DivConfig;
@@ -99,18 +97,12 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
         .collect();
     let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
     let q = model.quantise_input(&samples[1], false).unwrap();
-    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let w = model.witness(&q).unwrap();
     (model, w)
 }
 
 fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
-    let public = instances(&model.graph, false, public, &w.input);
-    let circuit = ModelCircuit::for_proving(&model.graph, false, w);
-    let k = model.layout().unwrap().k;
-    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
-        Ok(()) => vec![],
-        Err(f) => describe(&f, LOOKUP_NAMES),
-    }
+    describe(&model.mock(w, public).unwrap(), LOOKUP_NAMES)
 }
 
 #[test]
@@ -189,8 +181,8 @@ fn product_off_by_one_is_rejected() {
     });
     let model = CompiledModel::from_graph(graph, false).unwrap();
     let q: Vec<i64> = vec![1000, -2000, 300, 4000];
-    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
-    assert_eq!(failures(&model, &w, &w.output().to_vec()), Vec::<String>::new());
+    let mut w = model.witness(&q).unwrap();
+    assert_eq!(failures(&model, &w, w.output()), Vec::<String>::new());
     let public = w.output().to_vec();
     let NodeWitness::Product { products, .. } = &mut w.nodes[1] else {
         panic!("second node is the product")
@@ -198,7 +190,8 @@ fn product_off_by_one_is_rejected() {
     products[0] += 1;
     let f = failures(&model, &w, &public);
     assert!(
-        f.iter().any(|l| l.contains(zkinfer_circuits::MulConfig::IDENTITY)),
+        f.iter()
+            .any(|l| l.contains(zkinfer_circuits::MulConfig::IDENTITY)),
         "{f:#?}"
     );
 }

@@ -5,13 +5,11 @@
 
 mod common;
 
-use halo2_proofs::dev::MockProver;
 use ndarray::{Array1, Array2};
-use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::circuit::LOOKUP_NAMES;
 use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-use zkinfer::layout::DOT_WIDTH;
 use zkinfer::window::Axis;
-use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer::witness::{NodeWitness, Witness};
 use zkinfer::{CompileOptions, CompiledModel, Prover, Verifier};
 use zkinfer_circuits::dev::describe;
 use zkinfer_circuits::{ArgMaxConfig, FixedDotConfig, VarDivConfig};
@@ -58,13 +56,7 @@ fn axis() -> Axis {
 }
 
 fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
-    let public = instances(&model.graph, false, public, &w.input);
-    let circuit = ModelCircuit::for_proving(&model.graph, false, w);
-    let k = model.layout().unwrap().k;
-    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
-        Ok(()) => vec![],
-        Err(f) => describe(&f, LOOKUP_NAMES),
-    }
+    describe(&model.mock(w, public).unwrap(), LOOKUP_NAMES)
 }
 
 fn prove_and_verify(model: &CompiledModel, x: &[f32]) -> Vec<f64> {
@@ -94,7 +86,7 @@ fn softmax_model_proves_and_verifies() {
     // Within 0.01 of the float softmax of the proven logits, on every sample.
     for x in &samples {
         let q = model.quantise_input(x, false).unwrap();
-        let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+        let w = model.witness(&q).unwrap();
         let y = model.graph.outputs_to_float(w.output());
         let fc = &model.graph.nodes[0].output;
         let logits: Vec<f64> = w.nodes[0]
@@ -115,7 +107,7 @@ fn argmax_model_proves_and_verifies() {
     let (model, samples) = compiled(FloatOp::ArgMax(axis()), true);
     for x in samples.iter().take(2) {
         let q = model.quantise_input(x, false).unwrap();
-        let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+        let w = model.witness(&q).unwrap();
         let logits = w.nodes[0].output();
         let m = logits.iter().max().unwrap();
         let first = logits.iter().position(|v| v == m).unwrap();
@@ -129,7 +121,7 @@ fn argmax_model_proves_and_verifies() {
 fn softmax_denominator_off_by_one_is_rejected() {
     let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
     let q = model.quantise_input(&samples[1], false).unwrap();
-    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let mut w = model.witness(&q).unwrap();
     let public = w.output().to_vec();
     let NodeWitness::Softmax { partials, .. } = &mut w.nodes[1] else {
         panic!("second node is the softmax")
@@ -146,7 +138,7 @@ fn softmax_denominator_off_by_one_is_rejected() {
 fn softmax_output_off_by_one_is_rejected() {
     let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
     let q = model.quantise_input(&samples[1], false).unwrap();
-    let mut w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let mut w = model.witness(&q).unwrap();
     let NodeWitness::Softmax { outputs, .. } = &mut w.nodes[1] else {
         panic!("second node is the softmax")
     };
@@ -166,7 +158,7 @@ fn tied() -> (CompiledModel, Witness) {
     let q = model
         .quantise_input(&[0.5, 0.25, 0.5, 0.1, -1.0], false)
         .unwrap();
-    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let w = model.witness(&q).unwrap();
     assert_eq!(w.output(), &[0], "ONNX picks the first of tied maxima");
     (model, w)
 }

@@ -17,20 +17,14 @@ use zkinfer_circuits::{dev::describe, DivConfig, FixedDotConfig, MaxConfig, Relu
 fn honest() -> Witness {
     let model = common::model();
     let x = model.quantise_input(&common::sample(), false).unwrap();
-    generate(&model.graph, &x, DOT_WIDTH).unwrap()
+    model.witness(&x).unwrap()
 }
 
 /// MockProver failures for `witness`, claiming the honest outputs as public values.
 fn failures(witness: &Witness) -> Vec<String> {
     let model = common::model();
     let honest = honest();
-    let public = instances(&model.graph, false, honest.output(), &honest.input);
-    let circuit = ModelCircuit::for_proving(&model.graph, false, witness);
-    let k = model.layout().unwrap().k;
-    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
-        Ok(()) => vec![],
-        Err(f) => describe(&f, LOOKUP_NAMES),
-    }
+    describe(&model.mock(witness, honest.output()).unwrap(), LOOKUP_NAMES)
 }
 
 fn assert_names(failures: &[String], name: &str) {
@@ -98,13 +92,8 @@ fn model_circuit_wrong_public_output_is_rejected() {
     let w = honest();
     let mut outputs = w.output().to_vec();
     outputs[0] += 1;
-    let public = instances(&model.graph, false, &outputs, &w.input);
-    let circuit = ModelCircuit::for_proving(&model.graph, false, &w);
-    let result = MockProver::run(model.layout().unwrap().k, &circuit, vec![public])
-        .unwrap()
-        .verify();
     assert_names(
-        &describe(&result.unwrap_err(), LOOKUP_NAMES),
+        &describe(&model.mock(&w, &outputs).unwrap(), LOOKUP_NAMES),
         zkinfer_circuits::dev::COPY_FAILURE,
     );
 }
@@ -125,7 +114,7 @@ fn witness_is_identical_at_one_and_many_threads() {
                         generate(
                             &model.graph,
                             &model.quantise_input(x, false).unwrap(),
-                            DOT_WIDTH,
+                            model.dot_width,
                         )
                         .unwrap()
                     })
@@ -138,7 +127,7 @@ fn witness_is_identical_at_one_and_many_threads() {
 #[test]
 fn layout_reserves_enough_blinding_rows() {
     let mut cs = ConstraintSystem::<Fp>::default();
-    let _ = ModelCircuit::configure(&mut cs);
+    let _ = ModelCircuit::<64>::configure(&mut cs);
     assert!(
         cs.blinding_factors() < UNUSABLE_ROWS,
         "{} blinding rows",
@@ -189,7 +178,7 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         ],
         rounding: Rounding::HalfUp,
     };
-    let layout = zkinfer::layout::plan(&graph, false).unwrap();
+    let layout = zkinfer::layout::plan(&graph, false, DOT_WIDTH).unwrap();
     let sum: usize = layout
         .nodes
         .iter()
@@ -202,7 +191,7 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
     let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
     let w = generate(&graph, &input, DOT_WIDTH).unwrap();
     let public = instances(&graph, false, w.output(), &input);
-    let circuit = ModelCircuit::for_proving(&graph, false, &w);
+    let circuit = ModelCircuit::<DOT_WIDTH>::for_proving(&graph, false, &w);
     assert_eq!(
         MockProver::run(layout.k, &circuit, vec![public])
             .unwrap()
@@ -264,19 +253,13 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
     )
     .unwrap();
     let q = model.quantise_input(&x, false).unwrap();
-    let w = generate(&model.graph, &q, DOT_WIDTH).unwrap();
+    let w = model.witness(&q).unwrap();
     (model, w)
 }
 
 /// MockProver failures of the CNN for `witness`, claiming `public` outputs.
 fn cnn_failures(model: &zkinfer::CompiledModel, witness: &Witness, public: &[i64]) -> Vec<String> {
-    let public = instances(&model.graph, false, public, &witness.input);
-    let circuit = ModelCircuit::for_proving(&model.graph, false, witness);
-    let k = model.layout().unwrap().k;
-    match MockProver::run(k, &circuit, vec![public]).unwrap().verify() {
-        Ok(()) => vec![],
-        Err(f) => describe(&f, LOOKUP_NAMES),
-    }
+    describe(&model.mock(witness, public).unwrap(), LOOKUP_NAMES)
 }
 
 #[test]
@@ -362,7 +345,7 @@ fn cnn_witness_is_identical_at_one_and_many_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| generate(&model.graph, &w.input, DOT_WIDTH).unwrap())
+            .install(|| generate(&model.graph, &w.input, model.dot_width).unwrap())
     };
     assert_eq!(run(1), run(4));
     assert_eq!(run(1), w);

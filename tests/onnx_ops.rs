@@ -219,7 +219,7 @@ fn add_of_two_activations_is_a_residual_add() {
 }
 
 #[test]
-fn mul_of_two_activations_is_unsupported() {
+fn mul_of_two_activations_is_a_product() {
     let bytes = model(
         vec![
             node("Relu", &["x"], "r", vec![]),
@@ -229,9 +229,23 @@ fn mul_of_two_activations_is_unsupported() {
         2,
         "y",
     );
+    close(&run(&bytes, &[2.0, -3.0]), &[4.0, 0.0]);
+}
+
+#[test]
+fn div_of_two_activations_is_unsupported() {
+    let bytes = model(
+        vec![
+            node("Relu", &["x"], "r", vec![]),
+            node("Div", &["x", "r"], "y", vec![]),
+        ],
+        vec![],
+        2,
+        "y",
+    );
     let err = import_bytes(&bytes, "test").unwrap_err();
     assert!(
-        matches!(&err, IrError::Unsupported { op, node, .. } if op == "Mul" && node == "Mul_node"),
+        matches!(&err, IrError::Unsupported { op, node, .. } if op == "Div" && node == "Div_node"),
         "{err}"
     );
 }

@@ -135,6 +135,9 @@ impl MaxConfig {
     }
 }
 
+/// Each window's maximum, and its gap cells `m − x_j` (one per tap).
+pub type MaxWithGaps<F> = (Vec<SignedCell<F>>, Vec<Vec<Cell<F>>>);
+
 /// Maxima of windows.
 pub trait MaxInstructions<F: PrimeField> {
     /// Proves `maxima[i] = max(windows[i])` for every window (none empty; all inputs of one
@@ -155,7 +158,7 @@ pub trait MaxInstructions<F: PrimeField> {
         name: &str,
         windows: &[Vec<SignedCell<F>>],
         maxima: &[Value<F>],
-    ) -> Result<(Vec<SignedCell<F>>, Vec<Vec<Cell<F>>>), Error>;
+    ) -> Result<MaxWithGaps<F>, Error>;
 }
 
 /// The max chip.
@@ -199,7 +202,7 @@ impl<F: PrimeField> MaxInstructions<F> for MaxChip<F> {
         name: &str,
         windows: &[Vec<SignedCell<F>>],
         maxima: &[Value<F>],
-    ) -> Result<(Vec<SignedCell<F>>, Vec<Vec<Cell<F>>>), Error> {
+    ) -> Result<MaxWithGaps<F>, Error> {
         if maxima.len() != windows.len() || windows.iter().any(Vec::is_empty) {
             return Err(Error::Synthesis);
         }

@@ -36,6 +36,13 @@ enum Command {
         /// Make the input public (default: private).
         #[arg(long)]
         public_input: bool,
+        /// Multiply–accumulate pairs per dot-product row: 8, 16, 32 or 64 (default: the
+        /// width the cost model predicts proves fastest).
+        #[arg(long, value_parser = ["8", "16", "32", "64"])]
+        dot_width: Option<String>,
+        /// Input bits of each activation's lookup table (the table has 2^bits rows).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=16))]
+        table_bits: u32,
         /// Where to write the compiled model.
         #[arg(short, long)]
         output: PathBuf,
@@ -106,8 +113,18 @@ fn run(command: Command) -> Result<()> {
             model,
             calibration,
             public_input,
+            dot_width,
+            table_bits,
             output,
-        } => compile(&model, &calibration, public_input, &output),
+        } => {
+            let mut options = CompileOptions {
+                public_input,
+                dot_width: dot_width.and_then(|w| w.parse().ok()),
+                ..CompileOptions::default()
+            };
+            options.quant.table_bits = table_bits;
+            compile(&model, &calibration, &options, &output)
+        }
         Command::Prove {
             model,
             input,
@@ -126,14 +143,15 @@ fn calibration_samples(path: &Path) -> Result<Vec<Vec<f32>>> {
     Ok(read_samples(path)?)
 }
 
-fn compile(model: &Path, calibration: &Path, public_input: bool, output: &Path) -> Result<()> {
+fn compile(
+    model: &Path,
+    calibration: &Path,
+    options: &CompileOptions,
+    output: &Path,
+) -> Result<()> {
     let graph = onnx::import(model)?;
     let samples = calibration_samples(calibration)?;
-    let options = CompileOptions {
-        public_input,
-        ..CompileOptions::default()
-    };
-    let compiled = CompiledModel::compile(&graph, &samples, &options)?;
+    let compiled = CompiledModel::compile(&graph, &samples, options)?;
     compiled.save(output)?;
     let layout = compiled.layout()?;
     let error = compiled
@@ -141,11 +159,12 @@ fn compile(model: &Path, calibration: &Path, public_input: bool, output: &Path) 
         .as_ref()
         .map_or(0.0, |r| r.max_output_error);
     println!(
-        "compiled {} -> {}: {} nodes, k = {}, max |float - quantised| output error {error:.4} on {} calibration samples",
+        "compiled {} -> {}: {} nodes, k = {}, dot width {}, max |float - quantised| output error {error:.4} on {} calibration samples",
         model.display(),
         output.display(),
         compiled.graph.nodes.len(),
         layout.k,
+        layout.dot_width,
         samples.len()
     );
     Ok(())
@@ -237,6 +256,18 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         .chain(g.nodes.iter().map(|n| &n.output))
         .collect();
     let degree = zkinfer::circuit::degree();
+    let shape = zkinfer::cost::Shape::of(&layout);
+    let alternatives: Vec<(usize, u32, f64)> = zkinfer::circuit::DOT_WIDTHS
+        .iter()
+        .filter_map(|w| zkinfer::layout::plan(g, model.public_input, *w).ok())
+        .map(|l| {
+            (
+                l.dot_width,
+                l.k,
+                zkinfer::cost::Shape::of(&l).predicted_seconds(),
+            )
+        })
+        .collect();
     let tables: Vec<_> = g
         .nodes
         .iter()
@@ -260,8 +291,9 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             "{}",
             json!({
                 "k": layout.k, "rows": layout.rows, "dot_width": layout.dot_width, "instances": layout.instances,
-                "public_input": model.public_input, "advice_columns": zkinfer::circuit::ADVICE_COLUMNS,
-                "fixed_columns": zkinfer::circuit::FIXED_COLUMNS, "lookups": zkinfer::circuit::LOOKUP_ARGUMENTS,
+                "public_input": model.public_input, "advice_columns": shape.advice,
+                "fixed_columns": shape.fixed, "equality_columns": shape.equality, "lookups": shape.lookups,
+                "predicted_prove_s": shape.predicted_seconds(), "alternatives": alternatives,
                 "range_table_rows": zkinfer_circuits::RangeTableConfig::ROWS, "table_rows": layout.table_rows,
                 "tables": tables, "degree": degree, "nodes": nodes,
                 "quant_report": model.quant_report,
@@ -298,9 +330,18 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
     }
     println!(
         "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookup (table of {} rows: {} range + functions), degree {}, input {}",
-        layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, zkinfer::circuit::ADVICE_COLUMNS, zkinfer::circuit::FIXED_COLUMNS,
-        zkinfer::circuit::LOOKUP_ARGUMENTS, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
+        layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, shape.advice, shape.fixed,
+        shape.lookups, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
         if model.public_input { "public" } else { "private" }
+    );
+    let others: Vec<String> = alternatives
+        .iter()
+        .map(|a| format!("width {} k = {} {:.2} s", a.0, a.1, a.2))
+        .collect();
+    println!(
+        "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {})",
+        shape.predicted_seconds(),
+        others.join(", ")
     );
     Ok(())
 }

@@ -1,0 +1,109 @@
+//! The cost model: predicted proving time from a circuit's shape, used to pick each model's
+//! dot-product width.
+//!
+//! # Model
+//! halo2's prover works column by column over `2^k` rows (commitments, FFTs into the
+//! extended domain of `2^(k+2)` rows at this circuit's degree 5, the quotient polynomial).
+//! Every width profile has the same gates, degree and single lookup argument, and its advice,
+//! fixed and permutation columns all grow by one per dot-product slot. So the time is
+//!
+//! ```text
+//! t(k, w) = FIXED_SECONDS + 2^k · (BASE_PER_ROW + SLOT_PER_ROW · w)
+//! ```
+//!
+//! where `FIXED_SECONDS` is per-proof overhead (transcript, multiopen), `BASE_PER_ROW`
+//! covers the width-independent columns (range, elementwise, lookup, instance) and
+//! `SLOT_PER_ROW` one dot slot (an advice column, a fixed column and its share
+//! of the permutation argument).
+//!
+//! # Calibration
+//! The three constants are a least-squares fit of median proving times measured by
+//! `cargo bench --bench cost_model` (2-core machine, release build; the bench prints the
+//! measurements, the fit and every prediction next to its measurement). Only ratios between
+//! candidate layouts matter for the choice, so the absolute scale of a faster or slower
+//! machine does not change it.
+//!
+//! # Choice
+//! [`choose`] lays the model out at every width of [`DOT_WIDTHS`] and keeps the cheapest
+//! prediction: narrow rows for small models (fewer columns at the same `k`), wide rows when
+//! narrow ones would push `k` up.
+
+use serde::{Deserialize, Serialize};
+
+use crate::circuit::{advice_columns, equality_columns, fixed_columns, DOT_WIDTHS};
+use crate::error::CompileError;
+use crate::layout::{self, Layout};
+use crate::qgraph::QGraph;
+
+/// Seconds per proof independent of its size (fit, see the module docs).
+pub const FIXED_SECONDS: f64 = 0.160;
+/// Seconds per row for the columns every width shares (fit, see the module docs).
+pub const BASE_PER_ROW: f64 = 2.10e-4;
+/// Seconds per row per dot-product slot (fit, see the module docs).
+pub const SLOT_PER_ROW: f64 = 4.38e-6;
+
+/// The shape the prediction reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Rows are `2^k`.
+    pub k: u32,
+    /// Dot-product slots per row.
+    pub dot_width: usize,
+    /// Advice columns.
+    pub advice: usize,
+    /// Fixed columns.
+    pub fixed: usize,
+    /// Equality-enabled columns (the permutation argument).
+    pub equality: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// The constraint system's degree.
+    pub degree: usize,
+}
+
+impl Shape {
+    /// The shape of `layout`.
+    pub fn of(layout: &Layout) -> Self {
+        let w = layout.dot_width;
+        Self {
+            k: layout.k,
+            dot_width: w,
+            advice: advice_columns(w),
+            fixed: fixed_columns(w),
+            equality: equality_columns(w),
+            lookups: crate::circuit::LOOKUP_ARGUMENTS,
+            degree: crate::circuit::degree(),
+        }
+    }
+
+    /// Predicted proving time in seconds on the calibration machine.
+    pub fn predicted_seconds(&self) -> f64 {
+        let rows = (1u64 << self.k) as f64;
+        FIXED_SECONDS + rows * (BASE_PER_ROW + SLOT_PER_ROW * self.dot_width as f64)
+    }
+}
+
+/// The layout of `graph` at the width with the lowest predicted proving time.
+pub fn choose(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> {
+    let mut best: Option<(f64, Layout)> = None;
+    let mut last_err = None;
+    for w in DOT_WIDTHS {
+        match layout::plan(graph, public_input, w) {
+            Ok(l) => {
+                let t = Shape::of(&l).predicted_seconds();
+                if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
+                    best = Some((t, l));
+                }
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    match (best, last_err) {
+        (Some((_, l)), _) => Ok(l),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(CompileError::Invalid {
+            node: "model".into(),
+            reason: "no dot width configured".into(),
+        }),
+    }
+}

@@ -1,0 +1,112 @@
+//! Width profiles and the cost model: every width proves the same integer pass, the cost
+//! model picks the cheapest prediction, a forced width is honoured, and a proof made at one
+//! width is rejected by a model compiled at another.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use zkinfer::circuit::DOT_WIDTHS;
+use zkinfer::cost::{self, Shape};
+use zkinfer::error::VerifyError;
+use zkinfer::{onnx, CompileOptions, CompiledModel, Error, Prover, Verifier};
+
+fn compile_at(dot_width: Option<usize>) -> Result<CompiledModel, Error> {
+    let graph = onnx::import(&common::data("digits_mlp.onnx")).unwrap();
+    let options = CompileOptions {
+        dot_width,
+        ..CompileOptions::default()
+    };
+    CompiledModel::compile(&graph, &common::eval_set().inputs, &options)
+}
+
+#[test]
+fn every_width_satisfies_the_circuit_with_the_same_outputs() {
+    let x = common::model()
+        .quantise_input(&common::sample(), false)
+        .unwrap();
+    let expected = common::model().graph.eval(&x).unwrap();
+    for w in DOT_WIDTHS {
+        let model = compile_at(Some(w)).unwrap();
+        assert_eq!(model.dot_width, w);
+        let witness = model.witness(&x).unwrap();
+        assert_eq!(witness.output(), expected.as_slice(), "width {w}");
+        assert_eq!(
+            model.mock(&witness, &expected).unwrap(),
+            vec![],
+            "width {w}"
+        );
+        // A wrong output claim fails at every width.
+        let mut wrong = expected.clone();
+        wrong[0] += 1;
+        assert!(
+            !model.mock(&witness, &wrong).unwrap().is_empty(),
+            "width {w}"
+        );
+    }
+}
+
+#[test]
+fn wider_rows_never_need_more_rows() {
+    let ks: Vec<u32> = DOT_WIDTHS
+        .iter()
+        .map(|&w| compile_at(Some(w)).unwrap().layout().unwrap().k)
+        .collect();
+    assert!(ks.windows(2).all(|p| p[1] <= p[0]), "{ks:?}");
+}
+
+#[test]
+fn the_cost_model_picks_the_cheapest_prediction() {
+    let chosen = compile_at(None).unwrap();
+    let predicted = |w: usize| {
+        let layout = zkinfer::layout::plan(&chosen.graph, false, w).unwrap();
+        Shape::of(&layout).predicted_seconds()
+    };
+    let best = predicted(chosen.dot_width);
+    for w in DOT_WIDTHS {
+        assert!(
+            best <= predicted(w),
+            "width {w} predicted cheaper than the choice"
+        );
+    }
+    assert_eq!(
+        cost::choose(&chosen.graph, false).unwrap().dot_width,
+        chosen.dot_width
+    );
+}
+
+#[test]
+fn predictions_grow_with_rows_and_width() {
+    let shape = |k, dot_width| {
+        Shape::of(&zkinfer::layout::Layout {
+            nodes: vec![],
+            rows: 0,
+            k,
+            dot_width,
+            instances: 0,
+            table_rows: 0,
+        })
+    };
+    assert!(shape(11, 8).predicted_seconds() > shape(10, 8).predicted_seconds());
+    assert!(shape(10, 16).predicted_seconds() > shape(10, 8).predicted_seconds());
+    assert_eq!(shape(10, 8).advice + 8, shape(10, 16).advice);
+}
+
+#[test]
+fn an_unsupported_width_is_a_typed_error() {
+    let err = compile_at(Some(12)).unwrap_err();
+    assert!(err.to_string().contains("dot width 12"), "{err}");
+}
+
+#[test]
+fn a_proof_at_one_width_is_rejected_by_a_model_at_another() {
+    let (narrow, wide) = (compile_at(Some(8)).unwrap(), compile_at(Some(16)).unwrap());
+    let bundle = Prover::setup(&narrow, &common::cache())
+        .unwrap()
+        .prove(&common::sample(), false)
+        .unwrap();
+    let err = Verifier::setup(&wide, &common::cache())
+        .unwrap()
+        .verify(&bundle)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::ModelMismatch { .. }), "{err}");
+}
