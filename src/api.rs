@@ -40,11 +40,11 @@ use crate::quant::{self, QuantOptions, QuantReport};
 use crate::witness::{self, Witness};
 
 /// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+pub const MODEL_FORMAT_VERSION: u32 = 3;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 2;
+pub const CIRCUIT_VERSION: u32 = 3;
 
 /// How to compile a float model.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

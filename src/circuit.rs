@@ -70,23 +70,23 @@ macro_rules! with_dot_width {
 }
 pub(crate) use with_dot_width;
 
-/// Advice columns at dot width `w`: dot inputs, accumulator, range and function lookups (3),
+/// Advice columns at dot width `w`: dot inputs, accumulator, range and function lanes (5),
 /// elementwise (5).
 pub fn advice_columns(w: usize) -> usize {
-    w + 9
-}
-/// Fixed columns at dot width `w`: weights, bias, range (3), division (2), constants, plus
-/// the 3 table columns.
-pub fn fixed_columns(w: usize) -> usize {
-    w + 10
-}
-/// Equality-enabled columns at dot width `w` (the permutation argument's size): dot inputs,
-/// accumulator, range and function (3), elementwise (5), constants, instance.
-pub fn equality_columns(w: usize) -> usize {
     w + 11
 }
-/// Lookup arguments: the one shared range-and-function table.
-pub const LOOKUP_ARGUMENTS: usize = 1;
+/// Fixed columns at dot width `w`: weights, bias, range (5), division (2), constants, plus
+/// the 3 table columns.
+pub fn fixed_columns(w: usize) -> usize {
+    w + 12
+}
+/// Equality-enabled columns at dot width `w` (the permutation argument's size): dot inputs,
+/// accumulator, range and function (5), elementwise (5), constants, instance.
+pub fn equality_columns(w: usize) -> usize {
+    w + 13
+}
+/// Lookup arguments: one per range lane, into the one shared range-and-function table.
+pub const LOOKUP_ARGUMENTS: usize = zkinfer_circuits::range::LANES;
 
 /// The constraint system's degree (it sets the extended evaluation domain).
 pub fn degree() -> usize {
@@ -96,7 +96,7 @@ pub fn degree() -> usize {
 }
 
 /// Names of the lookup arguments, in creation order (for MockProver messages).
-pub const LOOKUP_NAMES: &[&str] = &[LookupRangeConfig::LOOKUP];
+pub const LOOKUP_NAMES: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 
 /// Every column and chip config of the model circuit.
 #[derive(Clone, Debug)]
@@ -164,20 +164,16 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
         let x: Vec<_> = (0..W).map(|_| meta.advice_column()).collect();
         let w: Vec<_> = (0..W).map(|_| meta.fixed_column()).collect();
-        let [acc, z, limb, out, a0, a1, a2, a3, a4] = [(); 9].map(|_| meta.advice_column());
-        let [bias, tag, radix, range_offset, offset, divisor, constants] =
-            [(); 7].map(|_| meta.fixed_column());
+        let [acc, a0, a1, a2, a3, a4] = [(); 6].map(|_| meta.advice_column());
+        let range_advice = [(); 5].map(|_| meta.advice_column());
+        let [bias, offset, divisor, constants] = [(); 4].map(|_| meta.fixed_column());
+        let range_fixed = [(); 5].map(|_| meta.fixed_column());
         meta.enable_constant(constants);
         let table = RangeTableConfig::configure(meta);
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         ModelConfig {
-            range: LookupRangeConfig::configure(
-                meta,
-                [z, limb, out],
-                [tag, radix, range_offset],
-                table,
-            ),
+            range: LookupRangeConfig::configure(meta, range_advice, range_fixed, table),
             dot: FixedDotConfig::configure(meta, x, w, acc, bias),
             div: DivConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
             relu: ReluConfig::configure(meta, [a0, a1, a2]),

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | dot | `x_0..x_{W-1}`, `acc`, `w_0..w_{W-1}`, `bias` | dot products |
 //! | elementwise | `a_0..a_3`, `offset`, `divisor` | division, ReLU and max rows |
-//! | range | `z`, `limb`, `tag`, `radix`, `offset` | every range check |
+//! | range | `z`, two lanes of `limb`, `out`, `tag`; `shift`, `radix`, `offset` | every range check and table function |
 //!
 //! and the lookup table needs [`RangeTableConfig::ROWS`] rows of its own, plus each
 //! activation's table.
@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{
-    ArgMaxChip, DivChip, FixedDotChip, LookupRangeChip, MaxChip, RangeTableConfig, VarDivChip,
+    ArgMaxChip, DivChip, FixedDotChip, FunctionChip, LookupRangeChip, MaxChip, RangeTableConfig,
+    VarDivChip,
 };
 
 use crate::error::CompileError;
@@ -111,8 +112,9 @@ pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layo
                     signed_rows(out.bits)
                 };
                 rows.elementwise = out.len;
-                rows.range =
-                    out.len * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + 1 + sign);
+                rows.range = out.len
+                    * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + sign)
+                    + FunctionChip::rows(out.len);
                 table_rows += t.outputs.len();
                 t.outputs.iter().all(|y| *y >= 0)
             }
@@ -136,9 +138,9 @@ pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layo
                 rows.dot = groups * FixedDotChip::rows(n, dot_width);
                 rows.elementwise = 3 * n * groups;
                 rows.range = groups * MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
+                    + FunctionChip::rows(out.len)
                     + out.len
                         * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits + 1)
-                            + 1
                             + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits)));
                 table_rows += t.outputs.len();
                 true

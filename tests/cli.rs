@@ -80,7 +80,7 @@ fn cli_compile_prove_verify_inspect_accuracy() {
     let inspected: serde_json::Value =
         serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
     assert_eq!(inspected["nodes"].as_array().unwrap().len(), 4);
-    assert_eq!(inspected["lookups"], 1);
+    assert_eq!(inspected["lookups"], 2);
     assert!(ok(&["inspect", s(&model)]).contains("fc1"));
     let eval = common::data("digits_mlp.eval.json");
     let acc: serde_json::Value =

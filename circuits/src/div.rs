@@ -36,7 +36,7 @@
 //! If `b` exceeds [`crate::range::MAX_RANGE_BITS`] or a divisor is zero (static misuse).
 //!
 //! # Cost
-//! One row, plus `ceil((b-1)/8) + 1` quotient rows and [`LookupRangeChip::below_rows`]
+//! One row, plus [`LookupRangeChip::signed_rows`] quotient rows and [`LookupRangeChip::below_rows`]
 //! remainder rows per element.
 
 use std::collections::BTreeMap;

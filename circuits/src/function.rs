@@ -7,34 +7,37 @@
 //! a row of that table; it computes nothing itself.
 //!
 //! # Layout
-//! One row per element, in the range check's columns (so no new lookup argument: each costs
-//! three commitments):
+//! Two elements per row, one in each lane of the range check's columns (so no new lookup
+//! argument: each costs three commitments):
 //!
 //! ```text
-//! | limb (copy of x) | out | tag (f) | q_limb |
-//! |------------------|-----|---------|--------|
-//! | x                | y   | T       | 1      |
+//! | limb_0 (copy of x_i) | out_0 | limb_1 (copy of x_i+1) | out_1  | tag_0 | tag_1 | q_limb |
+//! |----------------------|-------|------------------------|--------|-------|-------|--------|
+//! | x_i                  | y_i   | x_i+1                  | y_i+1  | T     | T     | 1      |
 //! ```
 //!
+//! An odd count leaves the last row's lane 1 as the zero-width limb `(0, 0, 0)`.
+//!
 //! # Constraints
-//! - lookup `(q_limb · tag, q_limb · limb, q_limb · out)` in the shared table
-//!   ("range limb in table"). The running-sum gates are off on these rows.
+//! - per lane, lookup `(q_limb · tag, q_limb · limb, q_limb · out)` in the shared table
+//!   ("range limb in table, lane j"). The running-sum gates are off on these rows.
 //!
 //! # Soundness
 //! The tag is a fixed column, so the circuit, not the prover, picks the table. Tags `0..=8`
-//! are limb widths whose rows all have output `0`; a function's tag is above them, so its
+//! are limb widths (their outputs are top bits); a function's tag is above them, so its
 //! rows are exactly its `(x, f(x))` pairs: an `x` outside the domain or a `y` from another
 //! row fails the lookup. The all-zero tuple of a disabled selector is the limb row
 //! `(0, 0, 0)`, not a function row.
 //!
 //! # Side effects
-//! Copies `x` into `limb`; `out` is equality-enabled.
+//! Copies each `x` into a limb column; the outs are equality-enabled.
 //!
 //! # Panics
 //! If `tag` is a limb tag (a static misuse).
 //!
 //! # Cost
-//! One row and one lookup per element; the table grows by the domain's size.
+//! Half a row ([`FunctionChip::rows`]) and one lookup per element; the table grows by the
+//! domain's size.
 
 use ff::PrimeField;
 use halo2_proofs::circuit::{Layouter, Value};
@@ -42,7 +45,7 @@ use halo2_proofs::plonk::Error;
 
 use crate::range::{
     FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions, SignedCell,
-    FIRST_FUNCTION_TAG,
+    FIRST_FUNCTION_TAG, LANES,
 };
 use crate::value::to_i64;
 use crate::Cell;
@@ -87,6 +90,11 @@ impl FunctionChip {
         Self { config }
     }
 
+    /// Rows that `n` elements occupy.
+    pub fn rows(n: usize) -> usize {
+        n.div_ceil(LANES)
+    }
+
     fn range<F: PrimeField>(&self) -> LookupRangeChip<F> {
         LookupRangeChip::construct(self.config.clone())
     }
@@ -109,17 +117,37 @@ impl<F: PrimeField> FunctionInstructions<F> for FunctionChip {
         layouter.assign_region(
             || format!("function {name}"),
             |mut region| {
-                inputs
-                    .iter()
-                    .zip(outputs)
-                    .enumerate()
-                    .map(|(row, (x, y))| {
-                        x.copy_advice(|| "x", &mut region, c.limb, row)?;
-                        region.assign_fixed(|| "tag", c.tag, row, || Value::known(F::from(tag)))?;
-                        c.q_limb.enable(&mut region, row)?;
-                        region.assign_advice(|| "y", c.out, row, || *y)
-                    })
-                    .collect()
+                let mut cells = Vec::with_capacity(inputs.len());
+                for row in 0..Self::rows(inputs.len()) {
+                    c.q_limb.enable(&mut region, row)?;
+                    for lane in 0..LANES {
+                        let i = row * LANES + lane;
+                        let tag = if i < inputs.len() { tag } else { 0 };
+                        region.assign_fixed(
+                            || "tag",
+                            c.tags[lane],
+                            row,
+                            || Value::known(F::from(tag)),
+                        )?;
+                        match (inputs.get(i), outputs.get(i)) {
+                            (Some(x), Some(y)) => {
+                                x.copy_advice(|| "x", &mut region, c.limbs[lane], row)?;
+                                cells.push(region.assign_advice(
+                                    || "y",
+                                    c.outs[lane],
+                                    row,
+                                    || *y,
+                                )?);
+                            }
+                            _ => {
+                                let zero = || Value::known(F::ZERO);
+                                region.assign_advice(|| "pad", c.limbs[lane], row, zero)?;
+                                region.assign_advice(|| "pad", c.outs[lane], row, zero)?;
+                            }
+                        }
+                    }
+                }
+                Ok(cells)
             },
         )
     }

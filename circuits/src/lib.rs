@@ -7,11 +7,11 @@
 //!
 //! | chip | computes | per element |
 //! |---|---|---|
-//! | [`range::LookupRangeChip`] | `0 <= x < 2^n`, `-2^(n-1) <= x < 2^(n-1)` | `ceil(n / 8)` rows, 1 lookup each |
+//! | [`range::LookupRangeChip`] | `0 <= x < 2^n`, `-2^(n-1) <= x < 2^(n-1)` | `ceil(ceil(n / 8) / 2)` rows (two 8-bit limbs per row), 2 lookups each |
 //! | [`dot::FixedDotChip`] | `b + sum_i x_i * w_i`, weights in fixed columns | `ceil(len / width)` rows |
 //! | [`div::DivChip`] | `floor((x + c) / d)`, any constant `d` | 1 row + range checks of `q` and `r` |
 //! | [`relu::ReluChip`] | `max(x, 0)` from the sign bit | 1 row |
-//! | [`function::FunctionChip`] | `f(x)` by lookup in a tabulated domain | 1 row, 1 lookup |
+//! | [`function::FunctionChip`] | `f(x)` by lookup in a tabulated domain | half a row, 1 lookup |
 //! | [`argmax::ArgMaxChip`] | first index of a window's max | `n` rows + `n` range checks |
 //! | [`vardiv::VarDivChip`] | `floor(n · c / d)` for cells `n`, `d > 0` | 1 row + range checks of `q`, `r`, `d − 1 − r` |
 //! | [`mul::MulChip`] | `a · b` for two cells | 1 row |

@@ -40,8 +40,9 @@
 //! None.
 //!
 //! # Cost
-//! `n` rows per window, `n · ceil(b / 8)` range rows, plus a signed check of `m` when the
-//! inputs are not all known non-negative (to give `m` a sign bit for a following ReLU).
+//! `n` rows per window, `n` unsigned range checks of `b` bits
+//! ([`LookupRangeChip::unsigned_rows`]), plus a signed check of `m` when the inputs are not
+//! all known non-negative (to give `m` a sign bit for a following ReLU).
 
 use ff::PrimeField;
 use halo2_proofs::{

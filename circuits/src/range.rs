@@ -7,52 +7,58 @@
 //! (`1` iff `x >= 0`), which [`crate::relu::ReluChip`] uses.
 //!
 //! # Layout
-//! One decomposition of `x` into limbs `l_0 .. l_{L-1}` of widths `t_0 .. t_{L-1}`:
+//! One decomposition of `x` into limbs `l_0 .. l_{L-1}` of widths `t_0 .. t_{L-1}`, two limbs
+//! per row (two *lanes*, each with its own lookup):
 //!
 //! ```text
-//! | z       | limb    | tag (f) | radix (f) | offset (f) | q_step | q_last | q_limb |
-//! |---------|---------|---------|-----------|------------|--------|--------|--------|
-//! | x       | l_0     | t_0     | 2^t_0     | c          | 1      | 0      | 1      |
-//! | z_1     | l_1     | t_1     | 2^t_1     | 0          | 1      | 0      | 1      |
-//! | ...     |         |         |           |            |        |        |        |
-//! | z_{L-1} | l_{L-1} | t_{L-1} | 2^t_{L-1} | 0          | 0      | 1      | 1      |
+//! | z       | limb_0  | out_0 | limb_1  | out_1 | tag_0 | tag_1 | shift | radix       | offset | q_step | q_last |
+//! |---------|---------|-------|---------|-------|-------|-------|-------|-------------|--------|--------|--------|
+//! | x       | l_0     | top   | l_1     | top   | t_0   | t_1   | 2^t_0 | 2^(t_0+t_1) | c      | 1      | 0      |
+//! | z_1     | l_2     | top   | l_3     | top   | t_2   | t_3   | 2^t_2 | 2^(t_2+t_3) | 0      | 1      | 0      |
+//! | ...     |         |       |         |       |       |       |       |             |        |        |        |
+//! | z_last  | l_{L-2} | top   | l_{L-1} | top   |       |       |       |             | 0      | 0      | 1      |
 //! ```
 //!
-//! Unsigned `n` bits: widths are `8, 8, …, n mod 8` (`c = 0`; `n = 0` is one limb of width 0).
-//! Signed `n` bits: the widths of `n - 1` unsigned bits, then one limb of width 1, with
-//! `c = 2^(n-1)`; that last limb is the sign bit.
+//! (`q_limb` is on in every row; an odd count leaves the last row's lane 1 a zero-width limb.)
+//! Widths are `8, 8, …, n mod 8` for `n` bits (`n = 0` is one limb of width 0). An unsigned
+//! check decomposes `x` (`c = 0`); a signed check of `n` bits decomposes `x + 2^(n-1)` as `n`
+//! unsigned bits (`c = 2^(n-1)`), and the *top bit* of the top limb, which the table returns
+//! in that lane's `out`, is the sign bit.
 //!
 //! # Constraints
-//! - `q_step · (z + offset − limb − radix · z_next) = 0` ("z + offset = limb + radix * z_next")
-//! - `q_last · (z + offset − limb) = 0` ("z + offset = last limb")
-//! - lookup `(q_limb · tag, q_limb · limb, q_limb · out) ∈ {(t, v, 0) : 0 <= t <= 8,
-//!   0 <= v < 2^t} ∪ {function rows}` ("range limb in table"). The function rows (tags above
-//!   8, see [`crate::function`]) share this one lookup argument; a range row's `out` is
-//!   forced to zero by its limb tag.
+//! - `q_step · (z + offset − limb_0 − shift · limb_1 − radix · z_next) = 0`
+//!   ("z + offset = limb_0 + shift * limb_1 + radix * z_next")
+//! - `q_last · (z + offset − limb_0 − shift · limb_1) = 0` ("z + offset = last limbs")
+//! - per lane `j`, lookup `(q_limb · tag_j, q_limb · limb_j, q_limb · out_j) ∈ {(t, v, v >> (t−1))
+//!   : 1 <= t <= 8, 0 <= v < 2^t} ∪ {(0, 0, 0)} ∪ {function rows}` ("range limb in table,
+//!   lane j"). The function rows (tags above 8, see [`crate::function`]) share these lookups.
 //!
 //! # Soundness
 //! Each limb is an integer in `[0, 2^t_i)` by the lookup, so the running sum proves
 //! `x + c = Σ l_i · 2^(t_0 + … + t_{i-1})` as an identity of *integers*: the right-hand side is
 //! below `2^n <= 2^62`, far below the field modulus (`~2^254`), so no multiple of `p` can
-//! hide in it. Hence `x ≡ s − c` for an integer `s ∈ [0, 2^n)`. For the signed check,
-//! `x + 2^(n-1) = low + b · 2^(n-1)` with `low < 2^(n-1)` and `b ∈ {0, 1}` has exactly one
-//! solution, so the sign of zero is not free: `x = 0` forces `b = 1`.
+//! hide in it. Hence `x ≡ s − c` for an integer `s ∈ [0, 2^n)`, and `s` has exactly one
+//! decomposition, so each `out` is a function of `x`. For the signed check the top limb's
+//! `out` is bit `n − 1` of `s = x + 2^(n-1)`: `1` iff `x >= 0`. The sign of zero is not free:
+//! `x = 0` gives `s = 2^(n-1)`, whose top bit is `1`.
 //!
 //! # Side effects
-//! `z` and `limb` are equality-enabled (inputs are copied into `z`; the sign bit is copied out
-//! of `limb`). The table must be loaded once per circuit with [`RangeTableConfig::load`].
-//! The all-zero tuple that a disabled `q_limb` produces is the table row `(0, 0)`.
+//! `z`, the limbs and the outs are equality-enabled (inputs are copied into `z`; the sign bit
+//! is copied out of an `out`; [`crate::function`] copies into limbs and out of outs). The
+//! table must be loaded once per circuit with [`RangeTableConfig::load`]. The all-zero tuple
+//! that a disabled `q_limb` produces is the table row `(0, 0, 0)`.
 //!
 //! # Panics
 //! If asked for more than [`MAX_RANGE_BITS`] bits (a static misuse).
 //!
 //! # Cost
-//! `max(1, ceil(n / 8))` rows for unsigned, `ceil((n - 1) / 8) + 1` for signed, one lookup per row.
+//! `max(1, ceil(ceil(n / 8) / 2))` rows for `n` bits, signed or unsigned (one row up to 16
+//! bits), two lookups per row.
 
 use ff::PrimeField;
 use halo2_proofs::{
     circuit::{Layouter, Region, Value},
-    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector, TableColumn},
+    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector, TableColumn, VirtualCells},
     poly::Rotation,
 };
 
@@ -106,9 +112,10 @@ impl RangeTableConfig {
         self.load_with(layouter, &[])
     }
 
-    /// Fills the table: `(t, v, 0)` for every limb width `t <= LIMB_BITS` and `v < 2^t`,
-    /// then `(tag, x, f(x))` for every function entry. Row `(0, 0, 0)` is the tuple a
-    /// disabled selector looks up, and it means "a zero-width limb of value 0": harmless.
+    /// Fills the table: `(t, v, top_bit(t, v))` for every limb width `t <= LIMB_BITS` and
+    /// `v < 2^t`, then `(tag, x, f(x))` for every function entry. Row `(0, 0, 0)` is the
+    /// tuple a disabled selector looks up, and it means "a zero-width limb of value 0":
+    /// harmless.
     pub fn load_with<F: PrimeField>(
         &self,
         layouter: &mut impl Layouter<F>,
@@ -127,7 +134,11 @@ impl RangeTableConfig {
                 };
                 for tag in 0..=LIMB_BITS {
                     for v in 0..(1u64 << tag) {
-                        put(F::from(u64::from(tag)), F::from(v), F::ZERO)?;
+                        put(
+                            F::from(u64::from(tag)),
+                            F::from(v),
+                            F::from(top_bit_of(tag, v)),
+                        )?;
                     }
                 }
                 for f in functions {
@@ -146,13 +157,27 @@ impl RangeTableConfig {
     }
 }
 
+/// Bit `t − 1` of a `t`-bit limb `v` (0 for a zero-width limb): the table's output on range
+/// rows.
+fn top_bit_of(t: u32, v: u64) -> u64 {
+    if t == 0 {
+        0
+    } else {
+        (v >> (t - 1)) & 1
+    }
+}
+
+/// Limbs per row: each lane is a limb column, an output column and a tag, with its own lookup.
+pub const LANES: usize = 2;
+
 /// Columns and selectors of the running-sum range check.
 #[derive(Clone, Debug)]
 pub struct LookupRangeConfig {
     pub(crate) z: Column<Advice>,
-    pub(crate) limb: Column<Advice>,
-    pub(crate) out: Column<Advice>,
-    pub(crate) tag: Column<Fixed>,
+    pub(crate) limbs: [Column<Advice>; LANES],
+    pub(crate) outs: [Column<Advice>; LANES],
+    pub(crate) tags: [Column<Fixed>; LANES],
+    shift: Column<Fixed>,
     radix: Column<Fixed>,
     offset: Column<Fixed>,
     q_step: Selector,
@@ -164,69 +189,75 @@ pub struct LookupRangeConfig {
 impl LookupRangeConfig {
     /// Name of the gate, as MockProver failures print it.
     pub const GATE: &'static str = "range running sum";
-    /// Name of the gate on the last limb.
-    pub const LAST_GATE: &'static str = "range last limb";
+    /// Name of the gate on the last row.
+    pub const LAST_GATE: &'static str = "range last limbs";
     /// Name of the step constraint.
-    pub const STEP: &'static str = "z + offset = limb + radix * z_next";
-    /// Name of the last-limb constraint.
-    pub const LAST: &'static str = "z + offset = last limb";
-    /// Name of the lookup (halo2 0.4 does not name lookups; this is ours).
+    pub const STEP: &'static str = "z + offset = limb_0 + shift * limb_1 + radix * z_next";
+    /// Name of the last-row constraint.
+    pub const LAST: &'static str = "z + offset = last limbs";
+    /// What every lane's lookup name starts with (halo2 0.4 does not name lookups; these
+    /// are ours).
     pub const LOOKUP: &'static str = "range limb in table";
+    /// The lookups' names, in creation order.
+    pub const LOOKUP_NAMES: [&'static str; LANES] =
+        ["range limb in table, lane 0", "range limb in table, lane 1"];
 
-    /// Creates the gate and the lookup over caller-allocated columns. `z`, `limb` and `out`
-    /// become equality-enabled (`out` carries function outputs, see [`crate::function`]; on
-    /// range rows the table forces it to zero).
+    /// Creates the gates and the lookups over caller-allocated columns: advice
+    /// `[z, limb_0, out_0, limb_1, out_1]` (all become equality-enabled; `out` carries
+    /// function outputs and sign bits) and fixed `[tag_0, tag_1, shift, radix, offset]`.
     pub fn configure<F: PrimeField>(
         meta: &mut ConstraintSystem<F>,
-        [z, limb, out]: [Column<Advice>; 3],
-        fixed: [Column<Fixed>; 3],
+        advice: [Column<Advice>; 5],
+        fixed: [Column<Fixed>; 5],
         table: RangeTableConfig,
     ) -> Self {
-        let [tag, radix, offset] = fixed;
-        meta.enable_equality(z);
-        meta.enable_equality(limb);
-        meta.enable_equality(out);
+        let [z, limb_0, out_0, limb_1, out_1] = advice;
+        let [tag_0, tag_1, shift, radix, offset] = fixed;
+        for column in advice {
+            meta.enable_equality(column);
+        }
         let q_step = meta.selector();
         let q_last = meta.selector();
         let q_limb = meta.complex_selector();
 
+        // z + offset − limb_0 − shift · limb_1: what the row's limbs leave over.
+        let rest = |meta: &mut VirtualCells<'_, F>| {
+            meta.query_advice(z, Rotation::cur()) + meta.query_fixed(offset)
+                - meta.query_advice(limb_0, Rotation::cur())
+                - meta.query_fixed(shift) * meta.query_advice(limb_1, Rotation::cur())
+        };
         meta.create_gate(Self::GATE, |meta| {
             let q_step = meta.query_selector(q_step);
-            let z_cur = meta.query_advice(z, Rotation::cur());
+            let rest = rest(meta);
             let z_next = meta.query_advice(z, Rotation::next());
-            let limb = meta.query_advice(limb, Rotation::cur());
             let radix = meta.query_fixed(radix);
-            let offset = meta.query_fixed(offset);
-            vec![(
-                Self::STEP,
-                q_step * (z_cur + offset - limb - radix * z_next),
-            )]
+            vec![(Self::STEP, q_step * (rest - radix * z_next))]
         });
         meta.create_gate(Self::LAST_GATE, |meta| {
             let q_last = meta.query_selector(q_last);
-            let z_cur = meta.query_advice(z, Rotation::cur());
-            let limb = meta.query_advice(limb, Rotation::cur());
-            let offset = meta.query_fixed(offset);
-            vec![(Self::LAST, q_last * (z_cur + offset - limb))]
+            vec![(Self::LAST, q_last * rest(meta))]
         });
 
-        meta.lookup(|meta| {
-            let q = meta.query_selector(q_limb);
-            let tag = meta.query_fixed(tag);
-            let limb = meta.query_advice(limb, Rotation::cur());
-            let out = meta.query_advice(out, Rotation::cur());
-            vec![
-                (q.clone() * tag, table.tag),
-                (q.clone() * limb, table.value),
-                (q * out, table.output),
-            ]
-        });
+        for (tag, limb, out) in [(tag_0, limb_0, out_0), (tag_1, limb_1, out_1)] {
+            meta.lookup(|meta| {
+                let q = meta.query_selector(q_limb);
+                let tag = meta.query_fixed(tag);
+                let limb = meta.query_advice(limb, Rotation::cur());
+                let out = meta.query_advice(out, Rotation::cur());
+                vec![
+                    (q.clone() * tag, table.tag),
+                    (q.clone() * limb, table.value),
+                    (q * out, table.output),
+                ]
+            });
+        }
 
         Self {
             z,
-            limb,
-            out,
-            tag,
+            limbs: [limb_0, limb_1],
+            outs: [out_0, out_1],
+            tags: [tag_0, tag_1],
+            shift,
             radix,
             offset,
             q_step,
@@ -359,10 +390,10 @@ enum Source<'a, F: PrimeField> {
     Witness(Value<F>),
 }
 
-/// The decomposition's first cell and its last limb.
+/// The decomposition's first cell and the top bit of its top limb.
 struct Decomposed<F: PrimeField> {
     z0: Cell<F>,
-    last_limb: Cell<F>,
+    top_bit: Cell<F>,
 }
 
 impl<F: PrimeField> LookupRangeChip<F> {
@@ -376,12 +407,12 @@ impl<F: PrimeField> LookupRangeChip<F> {
 
     /// Rows one unsigned check of `bits` bits occupies.
     pub fn unsigned_rows(bits: u32) -> usize {
-        unsigned_widths(bits).len()
+        limb_widths(bits).len().div_ceil(LANES).max(1)
     }
 
     /// Rows one signed check of `bits` bits occupies.
     pub fn signed_rows(bits: u32) -> usize {
-        signed_widths(bits).len()
+        Self::unsigned_rows(bits)
     }
 
     /// Rows one [`RangeInstructions::check_below`] of `bound` occupies.
@@ -400,8 +431,9 @@ impl<F: PrimeField> LookupRangeChip<F> {
         name: &str,
         sources: &[Source<'_, F>],
         offset: F,
-        widths: &[u32],
+        bits: u32,
     ) -> Result<Vec<Decomposed<F>>, Error> {
+        let rows = row_widths(bits);
         layouter.assign_region(
             || format!("range check {name}"),
             |mut region| {
@@ -409,65 +441,75 @@ impl<F: PrimeField> LookupRangeChip<F> {
                     .iter()
                     .enumerate()
                     .map(|(i, source)| {
-                        self.decompose(&mut region, i * widths.len(), *source, offset, widths)
+                        self.decompose(&mut region, i * rows.len(), *source, offset, &rows)
                     })
                     .collect()
             },
         )
     }
 
+    /// Decomposes one value over `rows.len()` rows starting at `row`.
     fn decompose(
         &self,
         region: &mut Region<'_, F>,
         row: usize,
         source: Source<'_, F>,
         offset: F,
-        widths: &[u32],
+        rows: &[[u32; LANES]],
     ) -> Result<Decomposed<F>, Error> {
         let c = &self.config;
         let z0 = match source {
             Source::Copy(cell) => cell.copy_advice(|| "z", region, c.z, row)?,
             Source::Witness(v) => region.assign_advice(|| "z", c.z, row, || v)?,
         };
+        let fixed = |region: &mut Region<'_, F>, column, r, v: F| {
+            region.assign_fixed(|| "range fixed", column, r, || Value::known(v))
+        };
         // `rest` is the integer still to decompose: (x + offset - lower limbs) / 2^(lower widths).
         let mut rest = z0.value().copied() + Value::known(offset);
-        let mut last_limb = None;
-        for (i, &width) in widths.iter().enumerate() {
+        let mut top_bit = None;
+        for (i, &[t0, t1]) in rows.iter().enumerate() {
             let r = row + i;
-            let is_last = i + 1 == widths.len();
-            region.assign_fixed(
-                || "tag",
-                c.tag,
-                r,
-                || Value::known(F::from(u64::from(width))),
-            )?;
-            region.assign_fixed(|| "radix", c.radix, r, || Value::known(pow2::<F>(width)))?;
-            let row_offset = if i == 0 { offset } else { F::ZERO };
-            region.assign_fixed(|| "offset", c.offset, r, || Value::known(row_offset))?;
+            let is_last = i + 1 == rows.len();
+            fixed(region, c.tags[0], r, F::from(u64::from(t0)))?;
+            fixed(region, c.tags[1], r, F::from(u64::from(t1)))?;
+            fixed(region, c.shift, r, pow2(t0))?;
+            fixed(region, c.radix, r, pow2(t0 + t1))?;
+            fixed(region, c.offset, r, if i == 0 { offset } else { F::ZERO })?;
             if i > 0 {
                 region.assign_advice(|| "z", c.z, r, || rest)?;
             }
             c.q_limb.enable(region, r)?;
-            // The last limb takes all that is left, so an out-of-range value fails the lookup
+            // The top limb takes all that is left, so an out-of-range value fails the lookup
             // (not a gate): the running sum itself always balances.
-            let limb = if is_last {
+            let low = |v: &F, t: u32| F::from(low_u64(v) & ((1u64 << t) - 1));
+            let l0 = if is_last && t1 == 0 {
                 rest
             } else {
-                rest.map(|v| F::from(low_u64(&v) & ((1u64 << width) - 1)))
+                rest.map(|v| low(&v, t0))
             };
-            let cell = region.assign_advice(|| "limb", c.limb, r, || limb)?;
-            region.assign_advice(|| "out", c.out, r, || Value::known(F::ZERO))?;
+            let above = (rest - l0) * Value::known(F::TWO_INV.pow_vartime([u64::from(t0)]));
+            let l1 = if is_last {
+                above
+            } else {
+                above.map(|v| low(&v, t1))
+            };
+            let mut outs = Vec::with_capacity(LANES);
+            for (lane, (limb, width)) in [(l0, t0), (l1, t1)].into_iter().enumerate() {
+                region.assign_advice(|| "limb", c.limbs[lane], r, || limb)?;
+                let top = limb.map(|v| F::from(top_bit_of(width, low_u64(&v))));
+                outs.push(region.assign_advice(|| "out", c.outs[lane], r, || top)?);
+            }
             if is_last {
                 c.q_last.enable(region, r)?;
-                last_limb = Some(cell);
+                top_bit = outs.into_iter().nth(if t1 == 0 { 0 } else { 1 });
             } else {
                 c.q_step.enable(region, r)?;
-                let inv = F::TWO_INV.pow_vartime([u64::from(width)]);
-                rest = (rest - limb) * Value::known(inv);
+                rest = (above - l1) * Value::known(F::TWO_INV.pow_vartime([u64::from(t1)]));
             }
         }
-        let last_limb = last_limb.ok_or(Error::Synthesis)?;
-        Ok(Decomposed { z0, last_limb })
+        let top_bit = top_bit.ok_or(Error::Synthesis)?;
+        Ok(Decomposed { z0, top_bit })
     }
 
     fn signed(
@@ -481,13 +523,12 @@ impl<F: PrimeField> LookupRangeChip<F> {
             (1..=MAX_RANGE_BITS).contains(&bits),
             "signed range of {bits} bits"
         );
-        let widths = signed_widths(bits);
-        let rows = self.decompose_all(layouter, name, sources, pow2(bits - 1), &widths)?;
+        let rows = self.decompose_all(layouter, name, sources, pow2(bits - 1), bits)?;
         Ok(rows
             .into_iter()
             .map(|d| SignedCell {
                 cell: d.z0,
-                sign: Sign::Bit(d.last_limb),
+                sign: Sign::Bit(d.top_bit),
                 bits,
             })
             .collect())
@@ -526,7 +567,7 @@ impl<F: PrimeField> RangeInstructions<F> for LookupRangeChip<F> {
     ) -> Result<Vec<UnsignedCell<F>>, Error> {
         assert!(bits <= MAX_RANGE_BITS, "unsigned range of {bits} bits");
         let sources: Vec<_> = cells.iter().map(Source::Copy).collect();
-        let rows = self.decompose_all(layouter, name, &sources, F::ZERO, &unsigned_widths(bits))?;
+        let rows = self.decompose_all(layouter, name, &sources, F::ZERO, bits)?;
         Ok(rows
             .into_iter()
             .map(|d| UnsignedCell { cell: d.z0, bits })
@@ -546,14 +587,7 @@ impl<F: PrimeField> RangeInstructions<F> for LookupRangeChip<F> {
         if !bound.is_power_of_two() {
             let sources: Vec<_> = cells.iter().map(Source::Copy).collect();
             let offset = pow2::<F>(bits) - F::from(bound);
-            let widths = unsigned_widths(bits);
-            self.decompose_all(
-                layouter,
-                &format!("{name} upper"),
-                &sources,
-                offset,
-                &widths,
-            )?;
+            self.decompose_all(layouter, &format!("{name} upper"), &sources, offset, bits)?;
         }
         Ok(checked)
     }
@@ -573,19 +607,18 @@ fn limb_widths(bits: u32) -> Vec<u32> {
     widths
 }
 
-fn unsigned_widths(bits: u32) -> Vec<u32> {
+/// The limb widths of `bits` bits packed into rows of [`LANES`], lowest first; an odd count
+/// leaves a zero-width lane in the last row, and zero bits is one row of zero-width lanes.
+fn row_widths(bits: u32) -> Vec<[u32; LANES]> {
     let widths = limb_widths(bits);
-    if widths.is_empty() {
-        vec![0]
-    } else {
-        widths
+    let mut rows: Vec<[u32; LANES]> = widths
+        .chunks(LANES)
+        .map(|c| [c[0], c.get(1).copied().unwrap_or(0)])
+        .collect();
+    if rows.is_empty() {
+        rows.push([0, 0]);
     }
-}
-
-fn signed_widths(bits: u32) -> Vec<u32> {
-    let mut widths = limb_widths(bits.saturating_sub(1));
-    widths.push(1);
-    widths
+    rows
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 
 const K: u32 = 10;
-const LOOKUPS: &[&str] = &[LookupRangeConfig::LOOKUP];
+const LOOKUPS: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
+const LANE_0: &str = LookupRangeConfig::LOOKUP_NAMES[0];
+const LANE_1: &str = LookupRangeConfig::LOOKUP_NAMES[1];
 
 #[derive(Clone, Copy, Debug, Default)]
 enum Mode {
@@ -29,16 +31,10 @@ struct Fixture {
 }
 
 fn configure_range(meta: &mut ConstraintSystem<Fp>) -> LookupRangeConfig {
-    let z = meta.advice_column();
-    let limb = meta.advice_column();
-    let fixed = [
-        meta.fixed_column(),
-        meta.fixed_column(),
-        meta.fixed_column(),
-    ];
+    let advice = [(); 5].map(|_| meta.advice_column());
+    let fixed = [(); 5].map(|_| meta.fixed_column());
     let table = RangeTableConfig::configure(meta);
-    let out = meta.advice_column();
-    LookupRangeConfig::configure(meta, [z, limb, out], fixed, table)
+    LookupRangeConfig::configure(meta, advice, fixed, table)
 }
 
 impl Circuit<Fp> for Fixture {
@@ -186,13 +182,20 @@ fn range_field_wrapped_value_is_rejected() {
     );
 }
 
-/// A hand-written decomposition of `x` into `limbs`, with running sums `zs` (`zs[0]` is `x`).
+/// One hand-written row: the running sum `z`, and per lane the limb, its claimed top bit and
+/// its width.
+#[derive(Clone, Copy, Debug, Default)]
+struct Row {
+    z: i64,
+    limbs: [i64; 2],
+    outs: [i64; 2],
+    widths: [u32; 2],
+}
+
+/// A hand-written decomposition; `rows[0].z` is the value checked.
 #[derive(Clone, Debug, Default)]
 struct Forged {
-    x: i64,
-    zs: Vec<i64>,
-    limbs: Vec<i64>,
-    widths: Vec<u32>,
+    rows: Vec<Row>,
     offset: i64,
 }
 
@@ -213,17 +216,22 @@ impl Circuit<Fp> for Forged {
         layouter.assign_region(
             || "forged range check",
             |mut region| {
-                for (r, width) in self.widths.iter().enumerate() {
-                    let k = |v: i64| Value::known(felt::<Fp>(v));
-                    let z = if r == 0 { self.x } else { self.zs[r] };
-                    region.assign_advice(|| "z", c.z, r, || k(z))?;
-                    region.assign_advice(|| "limb", c.limb, r, || k(self.limbs[r]))?;
-                    region.assign_fixed(|| "tag", c.tag, r, || k(i64::from(*width)))?;
-                    region.assign_fixed(|| "radix", c.radix, r, || k(1 << width))?;
+                let k = |v: i64| Value::known(felt::<Fp>(v));
+                for (r, row) in self.rows.iter().enumerate() {
+                    let [t0, t1] = row.widths;
+                    region.assign_advice(|| "z", c.z, r, || k(row.z))?;
+                    for lane in 0..LANES {
+                        region.assign_advice(|| "limb", c.limbs[lane], r, || k(row.limbs[lane]))?;
+                        region.assign_advice(|| "out", c.outs[lane], r, || k(row.outs[lane]))?;
+                        let tag = i64::from(row.widths[lane]);
+                        region.assign_fixed(|| "tag", c.tags[lane], r, || k(tag))?;
+                    }
+                    region.assign_fixed(|| "shift", c.shift, r, || k(1 << t0))?;
+                    region.assign_fixed(|| "radix", c.radix, r, || k(1 << (t0 + t1)))?;
                     let off = if r == 0 { self.offset } else { 0 };
                     region.assign_fixed(|| "offset", c.offset, r, || k(off))?;
                     c.q_limb.enable(&mut region, r)?;
-                    if r + 1 == self.widths.len() {
+                    if r + 1 == self.rows.len() {
                         c.q_last.enable(&mut region, r)?;
                     } else {
                         c.q_step.enable(&mut region, r)?;
@@ -241,77 +249,109 @@ fn run_forged(f: Forged) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
         .verify()
 }
 
+/// 9-bit signed `x`: `x + 256` as an 8-bit limb and a 1-bit top limb whose out is the sign.
+fn signed9(x: i64, limbs: [i64; 2], outs: [i64; 2]) -> Forged {
+    Forged {
+        rows: vec![Row {
+            z: x,
+            limbs,
+            outs,
+            widths: [8, 1],
+        }],
+        offset: 256,
+    }
+}
+
 #[test]
 fn range_honest_hand_decomposition_is_accepted() {
-    // 9-bit signed: x = -3, x + 256 = 253 = low 253 (8 bits), sign 0.
-    let f = Forged {
-        x: -3,
-        zs: vec![-3, 0],
-        limbs: vec![253, 0],
-        widths: vec![8, 1],
-        offset: 256,
-    };
-    assert_eq!(run_forged(f), Ok(()));
+    // x = -3: x + 256 = 253 = 253 + 256 · 0; top bits 1 (of 253 in 8 bits) and 0 (the sign).
+    assert_eq!(run_forged(signed9(-3, [253, 0], [1, 0])), Ok(()));
+    // x = 0: 256 = 0 + 256 · 1, sign 1.
+    assert_eq!(run_forged(signed9(0, [0, 1], [0, 1])), Ok(()));
 }
 
 #[test]
 fn range_sign_bit_claimed_nonnegative_for_negative_is_rejected() {
-    // x = -3 with sign bit 1 needs low = -3 (p - 3): the limb leaves the table.
-    let f = Forged {
-        x: -3,
-        zs: vec![-3, 1],
-        limbs: vec![-3, 1],
-        widths: vec![8, 1],
-        offset: 256,
-    };
-    assert_fails_with(run_forged(f), LOOKUPS, &[LookupRangeConfig::LOOKUP]);
+    // x = -3 with sign out 1 over the honest limb 0: (1, 0, 1) is not in the table.
+    assert_fails_with(
+        run_forged(signed9(-3, [253, 0], [1, 1])),
+        LOOKUPS,
+        &[LANE_1],
+    );
+    // ... or over a limb of 1, which needs low = -3 (p - 3): that limb leaves the table.
+    assert_fails_with(run_forged(signed9(-3, [-3, 1], [0, 1])), LOOKUPS, &[LANE_0]);
 }
 
 #[test]
 fn range_sign_of_zero_is_not_free() {
-    // x = 0 claimed negative: low would have to be 256, one past the 8-bit limb.
-    let f = Forged {
-        x: 0,
-        zs: vec![0, 0],
-        limbs: vec![256, 0],
-        widths: vec![8, 1],
-        offset: 256,
-    };
-    assert_fails_with(run_forged(f), LOOKUPS, &[LookupRangeConfig::LOOKUP]);
+    // x = 0 claimed negative: either the out lies about the top limb 1 ...
+    assert_fails_with(run_forged(signed9(0, [0, 1], [0, 0])), LOOKUPS, &[LANE_1]);
+    // ... or low would have to be 256, one past the 8-bit limb.
+    assert_fails_with(run_forged(signed9(0, [256, 0], [1, 0])), LOOKUPS, &[LANE_0]);
+}
+
+#[test]
+fn range_out_of_a_low_limb_is_forced_too() {
+    // The top bit of 253 in 8 bits is 1; claiming 0 leaves the table.
+    assert_fails_with(
+        run_forged(signed9(-3, [253, 0], [0, 0])),
+        LOOKUPS,
+        &[LANE_0],
+    );
 }
 
 #[test]
 fn range_sign_bit_of_two_is_rejected() {
-    let f = Forged {
-        x: 300,
-        zs: vec![300, 2],
-        limbs: vec![44, 2],
-        widths: vec![8, 1],
-        offset: 256,
+    // 300 is past the 9-bit signed range: 556 = 44 + 256 · 2, and 2 is not a 1-bit limb.
+    assert_fails_with(
+        run_forged(signed9(300, [44, 2], [0, 1])),
+        LOOKUPS,
+        &[LANE_1],
+    );
+}
+
+/// 32-bit unsigned 70000 = 0x0001_1170 over two rows: limbs 0x70, 0x11 | `z_1`, 0.
+fn unsigned32(z1: i64, last: i64) -> Forged {
+    let row = |z, limbs: [i64; 2]| Row {
+        z,
+        limbs,
+        outs: limbs.map(|l| (l >> 7) & 1),
+        widths: [8, 8],
     };
-    assert_fails_with(run_forged(f), LOOKUPS, &[LookupRangeConfig::LOOKUP]);
+    Forged {
+        rows: vec![row(70000, [0x70, 0x11]), row(z1, [last, 0])],
+        offset: 0,
+    }
+}
+
+#[test]
+fn range_two_row_hand_decomposition_is_accepted() {
+    assert_eq!(run_forged(unsigned32(1, 1)), Ok(()));
 }
 
 #[test]
 fn range_running_sum_step_mismatch_names_the_step_constraint() {
-    let f = Forged {
-        x: 1001,
-        zs: vec![1001, 4],
-        limbs: vec![233, 4],
-        widths: vec![8, 8],
-        offset: 0,
-    };
-    assert_fails_with(run_forged(f), LOOKUPS, &[LookupRangeConfig::STEP]);
+    assert_fails_with(
+        run_forged(unsigned32(2, 2)),
+        LOOKUPS,
+        &[LookupRangeConfig::STEP],
+    );
 }
 
 #[test]
 fn range_last_limb_mismatch_names_the_last_constraint() {
-    let f = Forged {
-        x: 1001,
-        zs: vec![1001, 3],
-        limbs: vec![233, 4],
-        widths: vec![8, 8],
-        offset: 0,
-    };
-    assert_fails_with(run_forged(f), LOOKUPS, &[LookupRangeConfig::LAST]);
+    assert_fails_with(
+        run_forged(unsigned32(1, 2)),
+        LOOKUPS,
+        &[LookupRangeConfig::LAST],
+    );
+}
+
+#[test]
+fn range_rows_pack_two_limbs() {
+    assert_eq!(LookupRangeChip::<Fp>::signed_rows(16), 1);
+    assert_eq!(LookupRangeChip::<Fp>::signed_rows(17), 2);
+    assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(0), 1);
+    assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(32), 2);
+    assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(62), 4);
 }

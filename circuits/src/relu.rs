@@ -15,7 +15,7 @@
 //! - `q_relu · (y − b · x) = 0` ("y = sign bit * x")
 //!
 //! # Soundness
-//! `b` is a copy of the sign limb of `x`'s own decomposition, which is unique, so `b` cannot
+//! `b` is a copy of the sign bit of `x`'s own decomposition, which is unique, so `b` cannot
 //! be chosen: for `x >= 0` (zero included) `b = 1` and `y = x`; for `x < 0`, `b = 0` and
 //! `y = 0`. At the range edges, `x = 2^(n-1) - 1` gives `y = x` and `x = -2^(n-1)` gives `0`;
 //! values past the edges never got a decomposition. `y` inherits `x`'s range, so it needs no

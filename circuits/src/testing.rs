@@ -16,7 +16,7 @@ use crate::{
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
-pub(crate) const LOOKUPS: &[&str] = &[LookupRangeConfig::LOOKUP];
+pub(crate) const LOOKUPS: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Chips {
@@ -35,15 +35,17 @@ pub(crate) struct Chips {
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     let mut advice = || meta.advice_column();
     let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
-    let [acc, z, limb, out, a0, a1, a2, a3, a4, source] = [(); 10].map(|_| advice());
+    let [acc, a0, a1, a2, a3, a4, source] = [(); 7].map(|_| advice());
+    let range_advice = [(); 5].map(|_| advice());
     let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
-    let [bias, tag, radix, offset, c, d] = [(); 6].map(|_| meta.fixed_column());
+    let [bias, c, d] = [(); 3].map(|_| meta.fixed_column());
+    let range_fixed = [(); 5].map(|_| meta.fixed_column());
     let table = RangeTableConfig::configure(meta);
     let instance = meta.instance_column();
     meta.enable_equality(source);
     meta.enable_equality(instance);
     Chips {
-        range: LookupRangeConfig::configure(meta, [z, limb, out], [tag, radix, offset], table),
+        range: LookupRangeConfig::configure(meta, range_advice, range_fixed, table),
         dot: FixedDotConfig::configure(meta, x, w, acc, bias),
         div: DivConfig::configure(meta, [a0, a1, a2], [c, d]),
         relu: ReluConfig::configure(meta, [a0, a1, a2]),

@@ -33,7 +33,8 @@
 //! None.
 //!
 //! # Cost
-//! One row, plus `ceil(qb / 8) + 2 · ceil(db / 8)` range rows per element.
+//! One row, plus one range check of `qb` bits and two of `db` bits per element
+//! ([`crate::range::LookupRangeChip::unsigned_rows`]).
 
 use ff::PrimeField;
 use halo2_proofs::{
