@@ -27,6 +27,7 @@ use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache, Prover, V
 const MODELS: &[(&str, &str)] = &[
     ("digits_mlp", "eval"),
     ("digits_cnn", "eval"),
+    ("digits_mlp_tanh_sigmoid", "eval"),
     ("lenet5", "input"),
 ];
 

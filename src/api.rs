@@ -46,8 +46,11 @@ pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
 pub const CIRCUIT_VERSION: u32 = 3;
 
+/// The least input precision [`CompileOptions::fit_tables`] lowers an activation table to.
+pub const MIN_FITTED_TABLE_BITS: u32 = 9;
+
 /// How to compile a float model.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompileOptions {
     /// Quantisation knobs.
     pub quant: QuantOptions,
@@ -56,6 +59,22 @@ pub struct CompileOptions {
     /// Force a dot-product width (one of [`crate::circuit::DOT_WIDTHS`]); by default the
     /// cost model picks the fastest ([`crate::cost`]).
     pub dot_width: Option<usize>,
+    /// Lower the input precision of activation tables, from `quant.table_bits` down to
+    /// [`MIN_FITTED_TABLE_BITS`], while that makes the proof cheaper (a table of `2^b` rows
+    /// can alone set `k`): the most precise of the cheapest. Each table's error bound is
+    /// measured and reported whatever its precision. Off: exactly `quant.table_bits`.
+    pub fit_tables: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self {
+            quant: QuantOptions::default(),
+            public_input: false,
+            dot_width: None,
+            fit_tables: true,
+        }
+    }
 }
 
 /// A quantised model laid out as a circuit: what a prover and a verifier both load.
@@ -82,7 +101,30 @@ impl CompiledModel {
         calibration: &[Vec<f32>],
         options: &CompileOptions,
     ) -> Result<Self, Error> {
-        let (qgraph, report) = quant::quantise(graph, calibration, &options.quant)?;
+        let mut best = Self::compile_exact(graph, calibration, &options.quant, options)?;
+        if options.fit_tables && best.graph.has_tables() {
+            for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {
+                let quant = QuantOptions {
+                    table_bits: bits,
+                    ..options.quant.clone()
+                };
+                let candidate = Self::compile_exact(graph, calibration, &quant, options)?;
+                if candidate.predicted_seconds()? < best.predicted_seconds()? {
+                    best = candidate;
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// [`CompiledModel::compile`] at exactly `quant`'s table precision.
+    fn compile_exact(
+        graph: &FloatGraph,
+        calibration: &[Vec<f32>],
+        quant: &QuantOptions,
+        options: &CompileOptions,
+    ) -> Result<Self, Error> {
+        let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
         let mut model = Self::from_graph(qgraph, options.public_input)?;
         if let Some(w) = options.dot_width {
             model.dot_width = w;
@@ -110,6 +152,12 @@ impl CompiledModel {
     /// The circuit's shape.
     pub fn layout(&self) -> Result<Layout, CompileError> {
         layout::plan(&self.graph, self.public_input, self.dot_width)
+    }
+
+    /// Proving time the cost model predicts for this layout, in seconds on the calibration
+    /// machine ([`crate::cost`]).
+    pub fn predicted_seconds(&self) -> Result<f64, CompileError> {
+        Ok(cost::Shape::of(&self.layout()?).predicted_seconds())
     }
 
     /// The integer forward pass on `input`, recording everything the circuit needs.

@@ -334,6 +334,13 @@ impl QGraph {
         }
     }
 
+    /// Whether any node looks values up in a function table (activations, softmax).
+    pub fn has_tables(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Lookup(_) | QOp::Softmax(_)))
+    }
+
     /// The integer forward pass: the model's output for an integer input.
     pub fn eval(&self, input: &[i64]) -> Result<Vec<i64>, WitnessError> {
         let witness = crate::witness::generate(self, input, crate::layout::DOT_WIDTH)?;

@@ -169,13 +169,14 @@ fn cli_proves_the_tanh_sigmoid_mlp() {
     assert_eq!(tables.len(), 2);
     for (table, function) in tables.iter().zip(["Tanh", "Sigmoid"]) {
         assert_eq!(table["function"], function);
-        assert_eq!(table["rows"], 1024);
-        assert!(table["error_bound"].as_f64().unwrap() < 0.02);
+        // Fitted to 9 bits: 10-bit tables would double 2^k (see tests/layout_choice.rs).
+        assert_eq!(table["rows"], 512);
+        assert!(table["error_bound"].as_f64().unwrap() < 0.04);
     }
     assert!(ok(&["inspect", s(&model)]).contains("error bound"));
 }
 
-/// LeNet-5 (two convolutions, two average pools, three dense layers; k = 15) through the
+/// LeNet-5 (two convolutions, two average pools, three dense layers; k = 14) through the
 /// CLI. Slow (a minute in CI, parameters included), so behind `--ignored`; `.ci/run` runs it.
 #[test]
 #[ignore = "slow: run with --ignored"]

@@ -40,9 +40,10 @@ enum Command {
         /// width the cost model predicts proves fastest).
         #[arg(long, value_parser = ["8", "16", "32", "64"])]
         dot_width: Option<String>,
-        /// Input bits of each activation's lookup table (the table has 2^bits rows).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=16))]
-        table_bits: u32,
+        /// Input bits of each activation's lookup table (the table has 2^bits rows). Default:
+        /// 10, or 9 where that proves faster (smaller tables can halve 2^k).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(4..=16))]
+        table_bits: Option<u32>,
         /// Where to write the compiled model.
         #[arg(short, long)]
         output: PathBuf,
@@ -122,7 +123,10 @@ fn run(command: Command) -> Result<()> {
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 ..CompileOptions::default()
             };
-            options.quant.table_bits = table_bits;
+            if let Some(bits) = table_bits {
+                options.quant.table_bits = bits;
+                options.fit_tables = false;
+            }
             compile(&model, &calibration, &options, &output)
         }
         Command::Prove {

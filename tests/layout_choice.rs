@@ -1,6 +1,6 @@
-//! Width profiles and the cost model: every width proves the same integer pass, the cost
-//! model picks the cheapest prediction, a forced width is honoured, and a proof made at one
-//! width is rejected by a model compiled at another.
+//! Layout choice: every width profile proves the same integer pass, the cost model picks the
+//! cheapest prediction, a forced width is honoured, a proof made at one width is rejected by
+//! a model compiled at another, and activation tables are fitted to the proof's size.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 mod common;
@@ -109,4 +109,34 @@ fn a_proof_at_one_width_is_rejected_by_a_model_at_another() {
         .verify(&bundle)
         .unwrap_err();
     assert!(matches!(err, VerifyError::ModelMismatch { .. }), "{err}");
+}
+
+fn tanh_sigmoid(options: &CompileOptions) -> CompiledModel {
+    let graph = onnx::import(&common::data("digits_mlp_tanh_sigmoid.onnx")).unwrap();
+    let eval = zkinfer::input::EvalSet::read(&common::data("digits_mlp_tanh_sigmoid.eval.json"));
+    CompiledModel::compile(&graph, &eval.unwrap().inputs, options).unwrap()
+}
+
+fn table_sizes(model: &CompiledModel) -> Vec<usize> {
+    zkinfer::circuit::function_tables(&model.graph)
+        .into_iter()
+        .flatten()
+        .map(|t| t.entries.len())
+        .collect()
+}
+
+#[test]
+fn tables_keep_the_most_precision_that_costs_nothing() {
+    // Two 10-bit tables (2 · 1024 rows) would set k = 12 on their own; at 9 bits the
+    // circuit fits k = 11.
+    let fitted = tanh_sigmoid(&CompileOptions::default());
+    assert_eq!(fitted.layout().unwrap().k, 11);
+    assert_eq!(table_sizes(&fitted), vec![512, 512]);
+    let exact = tanh_sigmoid(&CompileOptions {
+        fit_tables: false,
+        ..CompileOptions::default()
+    });
+    assert_eq!(exact.layout().unwrap().k, 12);
+    assert_eq!(table_sizes(&exact), vec![1024, 1024]);
+    assert!(fitted.predicted_seconds().unwrap() < exact.predicted_seconds().unwrap());
 }
