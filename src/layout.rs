@@ -53,6 +53,21 @@ pub struct NodeRows {
     pub range: usize,
 }
 
+/// Advice columns of the elementwise group (division, ReLU, max, argmax, product rows).
+pub const ELEMENTWISE_ADVICE: usize = 5;
+/// Advice columns of the range group (`z` and two lanes of limb and output).
+pub const RANGE_ADVICE: usize = 5;
+
+impl NodeRows {
+    /// Advice cells the node occupies at dot width `dot_width`: its rows times the advice
+    /// columns of each group (inputs and accumulator for dot rows).
+    pub fn cells(&self, dot_width: usize) -> usize {
+        self.dot * (dot_width + 1)
+            + self.elementwise * ELEMENTWISE_ADVICE
+            + self.range * RANGE_ADVICE
+    }
+}
+
 /// The circuit's shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {

@@ -81,6 +81,12 @@ fn cli_compile_prove_verify_inspect_accuracy() {
         serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
     assert_eq!(inspected["nodes"].as_array().unwrap().len(), 4);
     assert_eq!(inspected["lookups"], 2);
+    // Cells: rows times each group's advice columns (fc1, per output: 64 inputs at width 8
+    // = 8 dot rows of 9 cells, one division row of 5, range rows of 5 for the quotient and
+    // the remainder).
+    let fc1 = &inspected["nodes"][1];
+    assert_eq!(fc1["name"], "fc1");
+    assert_eq!(fc1["cells"], 32 * (8 * 9 + 5 + 2 * 5));
     assert!(ok(&["inspect", s(&model)]).contains("fc1"));
     let eval = common::data("digits_mlp.eval.json");
     let acc: serde_json::Value =

@@ -75,7 +75,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Describe a compiled model: ops, shapes, scales, rows per op, k, columns, lookups.
+    /// Describe a compiled model: ops, shapes, scales, rows and cells per op, k, columns, lookups, predicted time.
     Inspect {
         /// The compiled model.
         model: PathBuf,
@@ -289,7 +289,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             .nodes
             .iter()
             .zip(&tensors)
-            .map(|(r, t)| json!({ "name": r.name, "op": r.op, "len": t.len, "scale_exp": t.scale_exp, "bits": t.bits, "rows": { "dot": r.dot, "elementwise": r.elementwise, "range": r.range } }))
+            .map(|(r, t)| json!({ "name": r.name, "op": r.op, "len": t.len, "scale_exp": t.scale_exp, "bits": t.bits, "rows": { "dot": r.dot, "elementwise": r.elementwise, "range": r.range }, "cells": r.cells(layout.dot_width) }))
             .collect();
         println!(
             "{}",
@@ -306,12 +306,12 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8}",
-        "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range"
+        "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
+        "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range", "cells"
     );
     for (r, t) in layout.nodes.iter().zip(&tensors) {
         println!(
-            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8}",
+            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
             r.name,
             r.op,
             t.len,
@@ -319,7 +319,8 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             t.bits,
             r.dot,
             r.elementwise,
-            r.range
+            r.range,
+            r.cells(layout.dot_width)
         );
     }
     for (name, l) in &tables {
@@ -333,7 +334,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         );
     }
     println!(
-        "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookup (table of {} rows: {} range + functions), degree {}, input {}",
+        "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}, input {}",
         layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, shape.advice, shape.fixed,
         shape.lookups, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
         if model.public_input { "public" } else { "private" }
