@@ -49,8 +49,9 @@ pub const CIRCUIT_VERSION: u32 = 3;
 /// The least input precision [`CompileOptions::fit_tables`] lowers an activation table to.
 pub const MIN_FITTED_TABLE_BITS: u32 = 9;
 
-/// How to compile a float model.
+/// How to compile a float model. Deserialising fills missing fields from the defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CompileOptions {
     /// Quantisation knobs.
     pub quant: QuantOptions,
