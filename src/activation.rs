@@ -49,6 +49,17 @@ pub enum Activation {
         /// Upper bound.
         max: f32,
     },
+    /// `x` for `x > 0`, else `alpha · (e^x − 1)`.
+    Elu {
+        /// Scale of the negative part.
+        alpha: f32,
+    },
+    /// `ln(max(x, floor))`: the natural logarithm, clamped below at `floor > 0` so that the
+    /// table is finite (LogSoftmax takes the log of a sum that is at least 1).
+    Ln {
+        /// The smallest input the logarithm is taken of.
+        floor: f32,
+    },
     /// `max(0, min(1, alpha · x + beta))`.
     HardSigmoid {
         /// Slope.
@@ -71,6 +82,8 @@ impl Activation {
             Self::LeakyRelu { .. } => "LeakyRelu",
             Self::Clip { .. } => "Clip",
             Self::HardSigmoid { .. } => "HardSigmoid",
+            Self::Elu { .. } => "Elu",
+            Self::Ln { .. } => "Ln",
         }
     }
 
@@ -95,6 +108,14 @@ impl Activation {
             Self::HardSigmoid { alpha, beta } => {
                 (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
             }
+            Self::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    f64::from(alpha) * x.exp_m1()
+                }
+            }
+            Self::Ln { floor } => x.max(f64::from(floor)).ln(),
         }
     }
 }

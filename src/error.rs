@@ -1,4 +1,4 @@
-//! Typed errors, one enum per pipeline stage, wrapped by [`Error`].
+//! Typed errors, one enum per pipeline stage, wrapped by [`Error`](enum@Error).
 //!
 //! Every variant names what is at fault (node, tensor, index, value, range or field) so that
 //! a user can act on the message without a debugger.
@@ -26,6 +26,14 @@ pub enum IrError {
         /// What about it is unsupported (may be empty).
         detail: String,
     },
+    /// A batch of several samples where the op proves one.
+    #[error("node '{node}': batch size {size} is not supported (batch 1 only); export the model with batch size 1 or a symbolic batch dimension")]
+    Batch {
+        /// The node.
+        node: String,
+        /// The batch size found.
+        size: usize,
+    },
     /// A node refers to a tensor nobody produced.
     #[error("node '{node}' reads tensor '{tensor}', which is neither an input, an initializer nor an earlier output")]
     UnknownTensor {
@@ -52,6 +60,12 @@ pub enum IrError {
         /// Why.
         reason: String,
     },
+    /// tract's independent execution of the ONNX file disagrees with the imported model.
+    #[error("the imported model disagrees with the ONNX file's reference execution: {reason}")]
+    Reference {
+        /// Where and by how much.
+        reason: String,
+    },
     /// The graph has no layers or no output.
     #[error("the model is empty: {0}")]
     Empty(String),
@@ -71,7 +85,7 @@ pub enum QuantError {
         value: f64,
     },
     /// A value beyond the calibrated range of its tensor.
-    #[error("{tensor}[{index}] = {value} lies outside the calibrated range [{min}, {max}] (use clamping to saturate instead)")]
+    #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", crate::quant::readable(*value), crate::quant::readable(*min), crate::quant::readable(*max))]
     OutOfRange {
         /// The tensor.
         tensor: String,
@@ -116,7 +130,7 @@ pub enum QuantError {
 pub enum WitnessError {
     /// An integer outside the declared range of its tensor: the circuit could not prove it.
     #[error(
-        "node '{node}': {tensor}[{index}] = {value} is outside its declared range [{min}, {max}]"
+        "node '{node}': {tensor}[{index}] = {value} is outside its declared range [{min}, {max}]: this input drives an intermediate value beyond what calibration saw; recompile with calibration data that covers such inputs, or with more headroom (`zkinfer compile --headroom-bits 3`, QuantOptions::headroom_bits)"
     )]
     OutOfRange {
         /// The node.
@@ -209,12 +223,13 @@ pub enum ProveError {
         reason: String,
     },
     /// halo2 refused to build keys or a proof.
-    #[error("{stage} failed: {reason}")]
+    #[error("{stage} failed: {source}")]
     Halo2 {
         /// keygen or proving.
         stage: &'static str,
         /// halo2's error.
-        reason: String,
+        #[source]
+        source: halo2_proofs::plonk::Error,
     },
 }
 
@@ -284,6 +299,14 @@ pub enum VerifyError {
     /// The proof does not verify: tampered bytes, outputs or inputs.
     #[error("the proof is invalid for these public values: {0}")]
     InvalidProof(String),
+    /// The proof is not exactly as long as this model's proofs: bytes were appended or cut.
+    #[error("the proof has {got} bytes; proofs of this model have exactly {expected}")]
+    ProofLength {
+        /// This model's proof length.
+        expected: usize,
+        /// The bundle's.
+        got: usize,
+    },
     /// Parameters could not be loaded.
     #[error(transparent)]
     Setup(#[from] ProveError),

@@ -69,6 +69,21 @@ fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), String> {
     }
 }
 
+/// Samples for a model of several inputs of flat lengths `lens`: a file that lists each
+/// input separately (EZKL's `input_data: [[a…], [b…]]`, or several such groups in turn) is
+/// regrouped into concatenated samples; samples that already have the total length, and
+/// everything for a model of one input, pass through unchanged.
+pub fn join_parts(samples: Vec<Vec<f32>>, lens: &[usize]) -> Vec<Vec<f32>> {
+    let parts = lens.len();
+    let separate = parts > 1
+        && samples.len().is_multiple_of(parts)
+        && samples.iter().enumerate().all(|(i, s)| s.len() == lens[i % parts]);
+    if !separate {
+        return samples;
+    }
+    samples.chunks(parts).map(|group| group.concat()).collect()
+}
+
 /// A labelled evaluation set, as in `../shared/models/*.eval.json`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct EvalSet {

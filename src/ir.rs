@@ -244,9 +244,32 @@ pub struct FloatGraph {
     pub input_shape: Vec<usize>,
     /// Nodes in execution order.
     pub nodes: Vec<FloatNode>,
+    /// For a model of several inputs: each input, in order. The graph's input is then their
+    /// concatenation (flat, `input_shape = [total]`), and a wiring node slices each out.
+    /// Empty for a model of one input.
+    #[serde(default)]
+    pub input_parts: Vec<InputPart>,
+}
+
+/// One input of a model of several inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPart {
+    /// The ONNX input's name.
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
 }
 
 impl FloatGraph {
+    /// The flat lengths of the model's inputs (one entry for a model of one input).
+    pub fn input_lens(&self) -> Vec<usize> {
+        if self.input_parts.is_empty() {
+            vec![self.input_len()]
+        } else {
+            self.input_parts.iter().map(|p| p.shape.iter().product()).collect()
+        }
+    }
+
     /// Values in the flat input.
     pub fn input_len(&self) -> usize {
         self.input_shape.iter().product()
@@ -349,7 +372,11 @@ impl FloatGraph {
                 }
                 FloatOp::Relu => Vec::new(),
                 FloatOp::Activation(f) => match *f {
-                    Activation::LeakyRelu { alpha } => vec![alpha],
+                    Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => vec![alpha],
+                    Activation::Ln { floor } if floor <= 0.0 => {
+                        return Err(shape_err("a positive floor for Ln".into(), floor.to_string()))
+                    }
+                    Activation::Ln { floor } => vec![floor],
                     Activation::Clip { min, max } => vec![min, max],
                     Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
                     _ => Vec::new(),

@@ -43,5 +43,7 @@ pub mod quant;
 pub mod window;
 pub mod witness;
 
-pub use api::{CompileOptions, CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};
+pub use api::{
+    CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
+};
 pub use error::Error;

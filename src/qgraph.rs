@@ -127,9 +127,16 @@ pub struct Softmax {
 }
 
 impl Softmax {
-    /// Width of a group's sum `S` (it is below `len · 2^(bits − 1)`).
+    /// Signed width of a group's sum `S` of exponentials of `exp_bits` signed bits (`S` is
+    /// below `len · 2^(exp_bits − 1)`); saturates at 128 instead of overflowing, so that
+    /// validation can reject it.
     pub fn sum_bits(&self, exp_bits: u32) -> u32 {
-        zkinfer_circuits::range::bits_below((self.axis.len as u64) << (exp_bits - 1)) + 1
+        let len = self.axis.len as u128;
+        let shift = exp_bits.saturating_sub(1);
+        match len.checked_shl(shift).filter(|b| b >> shift == len) {
+            Some(bound) => 128 - bound.saturating_sub(1).leading_zeros() + 1,
+            None => 128,
+        }
     }
 }
 
@@ -365,9 +372,9 @@ impl QGraph {
                     let b = bits.get(t.input).copied().unwrap_or(1).clamp(1, 64);
                     u128::from(t.weight.unsigned_abs()) << (b - 1)
                 })
-                .sum::<u128>()
-                + u128::from(lin.bias.unsigned_abs())
-                + u128::from(lin.divisor);
+                .fold(0u128, u128::saturating_add)
+                .saturating_add(u128::from(lin.bias.unsigned_abs()))
+                .saturating_add(u128::from(lin.divisor));
             needed = needed.max(128 - bound.leading_zeros() + 1);
         }
         needed
@@ -378,6 +385,12 @@ impl QGraph {
     /// declare no wider output than their inputs (the circuit does not re-check them).
     /// The error names the node and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
+        let max_bits = zkinfer_circuits::range::MAX_RANGE_BITS;
+        for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
+            if !(1..=max_bits).contains(&t.bits) {
+                return Err((t.name.clone(), format!("{} bits is outside 1..={max_bits}", t.bits)));
+            }
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             let bad = |reason: String| Err((node.name.clone(), reason));
             let mut ins = Vec::with_capacity(node.inputs.len());
@@ -491,6 +504,17 @@ impl QGraph {
                         return bad(
                             "exponential table outputs must be positive and in range".into()
                         );
+                    }
+                    // The sum is a range-checked cell and the numerator `e · 2^out_scale`
+                    // stays below 2^124 (62 + 62 bits), as the division chip requires.
+                    let sum_bits = sm.sum_bits(x.bits);
+                    if sum_bits > zkinfer_circuits::range::MAX_RANGE_BITS {
+                        return bad(format!(
+                            "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
+                            sm.axis.len,
+                            x.bits,
+                            zkinfer_circuits::range::MAX_RANGE_BITS
+                        ));
                     }
                     if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
                         || out.scale_exp != sm.out_scale as i32

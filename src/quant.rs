@@ -484,6 +484,48 @@ pub fn quantise_input(tensor: &QTensor, x: &[f32], clamp: bool) -> Result<Vec<i6
         .collect()
 }
 
+/// Warnings about calibration data that would cost precision: a value far beyond the rest
+/// (over 100 times the 99th percentile of all magnitudes) sets the input's scale alone, so
+/// every other value loses bits. Empty when the data look ordinary.
+pub fn calibration_warnings(samples: &[Vec<f32>]) -> Vec<String> {
+    let mut magnitudes: Vec<f32> = samples
+        .iter()
+        .flatten()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite())
+        .collect();
+    if magnitudes.is_empty() {
+        return Vec::new();
+    }
+    magnitudes.sort_by(f32::total_cmp);
+    let p99 = magnitudes[(magnitudes.len() - 1) * 99 / 100];
+    let mut warnings = Vec::new();
+    for (s, sample) in samples.iter().enumerate() {
+        for (i, v) in sample.iter().enumerate() {
+            if v.abs() > 100.0 * p99 && v.abs() > 1e-6 {
+                warnings.push(format!(
+                    "calibration sample {s}, value {i} = {} is over 100 times the 99th percentile of all calibration magnitudes ({}): the input's scale is chosen to cover it, which costs precision on every other input; remove the outlier (and prove such inputs with --clamp)",
+                    readable(f64::from(*v)),
+                    readable(f64::from(p99))
+                ));
+            }
+        }
+    }
+    warnings.truncate(10);
+    warnings
+}
+
+/// A number as a person reads it: plain decimals in an ordinary range, else scientific.
+pub fn readable(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
 fn check_finite(tensor: &str, x: &[f32]) -> Result<(), QuantError> {
     match x.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(QuantError::NotFinite {

@@ -277,16 +277,29 @@ fn softmax_witness(
             })?;
             rows.push((i, v, gap.rem_euclid(divisor), e));
         }
-        let mut sum = 0i64;
+        // Exact arithmetic: the circuit proves `e · 2^out_scale = y · S + r` over the
+        // integers, so nothing here may wrap (validation bounds `S` and `e · 2^out_scale`).
+        let mut sum = 0i128;
         let mut partials = Vec::new();
         for chunk in rows.chunks(width) {
-            sum += chunk.iter().map(|r| r.3).sum::<i64>();
-            partials.push(sum);
+            sum += chunk.iter().map(|r| i128::from(r.3)).sum::<i128>();
+            partials.push(to_i64(name, "softmax sum", g, sum)?);
         }
-        let ys: Vec<(usize, i64)> = rows
+        if sum <= 0 {
+            return Err(WitnessError::Inconsistent {
+                node: name.to_string(),
+                reason: format!("group {g}'s sum of exponentials is {sum}, not positive"),
+            });
+        }
+        let ys = rows
             .iter()
-            .map(|r| (r.0, (r.3 << sm.out_scale) / sum.max(1)))
-            .collect();
+            .map(|r| {
+                let scaled = i128::from(r.3)
+                    .checked_mul(1i128 << sm.out_scale)
+                    .ok_or_else(|| unreachable_range(name, "softmax numerator", r.0, i128::MAX))?;
+                Ok((r.0, check_range(name, &node.output, r.0, scaled.div_euclid(sum))?))
+            })
+            .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
         Ok((m, rows, partials, ys))
     })?;
     let mut w = NodeWitness::Softmax {

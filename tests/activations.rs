@@ -72,6 +72,7 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
     let graph = FloatGraph {
         input_name: "x".into(),
         input_shape: vec![1, 4],
+        input_parts: Vec::new(),
         nodes: vec![
             FloatNode {
                 name: "fc".into(),

@@ -68,6 +68,7 @@ proptest! {
         let graph = FloatGraph {
             input_name: "x".into(),
             input_shape: vec![1, shape.window.channels * shape.window.input_positions()],
+            input_parts: Vec::new(),
             nodes: vec![FloatNode {
                 name: "conv".into(),
                 op: FloatOp::Conv {
@@ -93,6 +94,7 @@ proptest! {
         let graph = FloatGraph {
             input_name: "x".into(),
             input_shape: vec![1, n],
+            input_parts: Vec::new(),
             nodes: vec![
                 FloatNode {
                     name: "avg".into(),

@@ -39,6 +39,7 @@ fn compiled(head: FloatOp, dense: bool) -> (CompiledModel, Vec<Vec<f32>>) {
         input_name: "x".into(),
         input_shape: vec![1, width],
         nodes,
+        input_parts: Vec::new(),
     };
     let samples: Vec<Vec<f32>> = (0..5)
         .map(|s| {

@@ -217,6 +217,7 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
     let graph = FloatGraph {
         input_name: "x".into(),
         input_shape: vec![1, 1, 6, 6],
+        input_parts: Vec::new(),
         nodes: vec![
             node(
                 "conv",

@@ -2,109 +2,12 @@
 //! reference, and each unsupported construct as a typed error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
-use prost::Message;
-use tract_onnx::pb::{
-    tensor_shape_proto::{dimension, Dimension},
-    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
-};
+mod common;
+
+use common::onnx_build::{close, float_attr, int_attr, model, node, run, tensor};
+use tract_onnx::pb::AttributeProto;
 use zkinfer::error::IrError;
 use zkinfer::onnx::import_bytes;
-
-fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 1,
-        float_data: data.to_vec(),
-        ..Default::default()
-    }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: format!("{op}_node"),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute: attributes,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        i,
-        r#type: 2,
-        ..Default::default()
-    }
-}
-
-fn float_attr(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        f,
-        r#type: 1,
-        ..Default::default()
-    }
-}
-
-fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
-    let dim = dims
-        .iter()
-        .map(|d| Dimension {
-            value: Some(dimension::Value::DimValue(*d)),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: 1,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn model(
-    nodes: Vec<NodeProto>,
-    initializers: Vec<TensorProto>,
-    input_len: i64,
-    output: &str,
-) -> Vec<u8> {
-    let graph = GraphProto {
-        node: nodes,
-        initializer: initializers,
-        input: vec![value_info("x", &[1, input_len])],
-        output: vec![value_info(output, &[1])],
-        ..Default::default()
-    };
-    ModelProto {
-        graph: Some(graph),
-        ..Default::default()
-    }
-    .encode_to_vec()
-}
-
-fn run(bytes: &[u8], x: &[f32]) -> Vec<f64> {
-    import_bytes(bytes, "test")
-        .unwrap()
-        .forward(x)
-        .pop()
-        .unwrap()
-}
-
-fn close(a: &[f64], b: &[f64]) {
-    assert_eq!(a.len(), b.len());
-    for (a, b) in a.iter().zip(b) {
-        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-    }
-}
 
 #[test]
 fn matmul_add_relu_and_wiring_ops_import() {

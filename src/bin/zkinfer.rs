@@ -2,6 +2,7 @@
 //!
 //! Exit status 0 on success; on failure, non-zero with a one-line reason on stderr.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 use zkinfer::input::{argmax, read_samples, EvalSet};
-use zkinfer::{onnx, CompileOptions, CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};
+use zkinfer::{
+    onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,6 +22,11 @@ use zkinfer::{onnx, CompileOptions, CompiledModel, ParamsCache, ProofBundle, Pro
     about = "Zero-knowledge proofs of neural-network inference (halo2, IPA, no trusted setup)"
 )]
 struct Cli {
+    /// Folder of cached IPA parameters (default: $XDG_CACHE_HOME/zkinfer/params, else
+    /// ~/.cache/zkinfer/params). Cached files are checked against digests pinned in zkinfer,
+    /// so a shared or downloaded cache cannot change what a proof means.
+    #[arg(long, global = true, env = "ZKINFER_PARAMS_DIR", value_name = "DIR")]
+    params_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,33 +52,43 @@ enum Command {
         /// 10, or 9 where that proves faster (smaller tables can halve 2^k).
         #[arg(long, value_parser = clap::value_parser!(u32).range(4..=16))]
         table_bits: Option<u32>,
+        /// Extra bits of range above the largest calibration value of every activation
+        /// (default 1). Raise it when proving fails because an intermediate value leaves its
+        /// range on inputs wider than the calibration data.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=16))]
+        headroom_bits: Option<u32>,
         /// Where to write the compiled model.
-        #[arg(short, long)]
-        output: PathBuf,
-    },
-    /// Set up keys and prove the model on an input.
-    Prove {
-        /// The compiled model.
-        model: PathBuf,
-        /// The input (first sample of the file).
-        #[arg(long)]
-        input: PathBuf,
-        /// Saturate input values outside the calibrated range instead of failing.
-        #[arg(long)]
-        clamp: bool,
-        /// Where to write the proof bundle.
         #[arg(short, long)]
         output: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
-    /// Verify a proof bundle against a compiled model and print the outputs.
+    /// Set up keys and prove the model on an input.
+    Prove {
+        /// The compiled model.
+        model: PathBuf,
+        /// The input file. With several samples, each is proven (one key generation) and
+        /// `--output` is a folder that receives `proof-0.json`, `proof-1.json`, ….
+        #[arg(long)]
+        input: PathBuf,
+        /// Saturate input values outside the calibrated range instead of failing.
+        #[arg(long)]
+        clamp: bool,
+        /// Where to write the proof bundle (a folder for several samples).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify proof bundles against a compiled model (one key for all) and print the outputs.
     Verify {
         /// The compiled model.
         model: PathBuf,
-        /// The proof bundle.
-        proof: PathBuf,
+        /// The proof bundles.
+        #[arg(required = true)]
+        proofs: Vec<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -97,18 +115,58 @@ enum Command {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// `println!` that returns the error instead of panicking (a closed pipe, `| head -1`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    let cache = cli
+        .params_dir
+        .clone()
+        .map_or_else(ParamsCache::from_env, ParamsCache::new);
+    let json = cli.command.json();
+    match run(cli.command, &cache) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`zkinfer inspect m.zkm | head -1`): nothing left to say.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            let message = e.to_string().replace('\n', " ");
+            if json {
+                // Failures are JSON too, on stdout, where a script reads the result.
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    json!({ "ok": false, "valid": false, "error": message })
+                );
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<()> {
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Self::Compile { json, .. }
+            | Self::Prove { json, .. }
+            | Self::Verify { json, .. }
+            | Self::Inspect { json, .. }
+            | Self::Accuracy { json, .. } => *json,
+        }
+    }
+}
+
+fn run(command: Command, cache: &ParamsCache) -> Result<()> {
     match command {
         Command::Compile {
             model,
@@ -116,7 +174,9 @@ fn run(command: Command) -> Result<()> {
             public_input,
             dot_width,
             table_bits,
+            headroom_bits,
             output,
+            json,
         } => {
             let mut options = CompileOptions {
                 public_input,
@@ -127,7 +187,10 @@ fn run(command: Command) -> Result<()> {
                 options.quant.table_bits = bits;
                 options.fit_tables = false;
             }
-            compile(&model, &calibration, &options, &output)
+            if let Some(bits) = headroom_bits {
+                options.quant.headroom_bits = bits;
+            }
+            compile(&model, &calibration, &options, &output, json)
         }
         Command::Prove {
             model,
@@ -135,16 +198,52 @@ fn run(command: Command) -> Result<()> {
             clamp,
             output,
             json,
-        } => prove(&model, &input, clamp, &output, json),
-        Command::Verify { model, proof, json } => verify(&model, &proof, json),
+        } => prove(&model, &input, clamp, &output, json, cache),
+        Command::Verify {
+            model,
+            proofs,
+            json,
+        } => verify(&model, &proofs, json, cache),
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accuracy { model, eval, json } => accuracy(&model, &eval, json),
     }
 }
 
-/// Reads calibration inputs from any input JSON or an evaluation set.
-fn calibration_samples(path: &Path) -> Result<Vec<Vec<f32>>> {
-    Ok(read_samples(path)?)
+/// Refuses an output path that is one of the command's input files (it would destroy it),
+/// and checks that the output's folder is writable before any slow work.
+fn check_output(output: &Path, inputs: &[&Path], folder: bool) -> Result<()> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if let Some(input) = inputs.iter().find(|i| same(output, i)) {
+        return Err(format!(
+            "the output {} is the input {}: refusing to overwrite an input; choose another output path",
+            output.display(),
+            input.display()
+        )
+        .into());
+    }
+    let dir = if folder {
+        std::fs::create_dir_all(output)
+            .map_err(|e| format!("cannot create the output folder {}: {e}", output.display()))?;
+        output.to_path_buf()
+    } else {
+        if output.is_dir() {
+            return Err(format!("the output {} is a folder, not a file", output.display()).into());
+        }
+        match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    let probe = dir.join(format!(".zkinfer-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write to {}: {e}", dir.display()).into())
 }
 
 fn compile(
@@ -152,25 +251,46 @@ fn compile(
     calibration: &Path,
     options: &CompileOptions,
     output: &Path,
+    json: bool,
 ) -> Result<()> {
-    let graph = onnx::import(model)?;
-    let samples = calibration_samples(calibration)?;
+    check_output(output, &[model, calibration], false)?;
+    let bytes = std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
+    let graph = onnx::import_bytes(&bytes, &model.display().to_string())?;
+    let samples = zkinfer::input::join_parts(read_samples(calibration)?, &graph.input_lens());
+    let warnings = zkinfer::quant::calibration_warnings(&samples);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let compiled = CompiledModel::compile(&graph, &samples, options)?;
+    let check = onnx::check_against_reference(&bytes, &graph, &compiled, &samples)?;
     compiled.save(output)?;
     let layout = compiled.layout()?;
     let error = compiled
         .quant_report
         .as_ref()
         .map_or(0.0, |r| r.max_output_error);
-    println!(
-        "compiled {} -> {}: {} nodes, k = {}, dot width {}, max |float - quantised| output error {error:.4} on {} calibration samples",
-        model.display(),
-        output.display(),
-        compiled.graph.nodes.len(),
-        layout.k,
-        layout.dot_width,
-        samples.len()
-    );
+    if json {
+        out!(
+            "{}",
+            json!({
+                "ok": true, "model": output, "nodes": compiled.graph.nodes.len(), "k": layout.k,
+                "dot_width": layout.dot_width, "rows": layout.rows,
+                "max_output_error": error, "calibration_samples": samples.len(),
+                "reference": check, "warnings": warnings,
+            })
+        );
+    } else {
+        out!(
+            "compiled {} -> {}: {} nodes, k = {}, dot width {}, max |float - quantised| output error {error:.4} on {} calibration samples",
+            model.display(),
+            output.display(),
+            compiled.graph.nodes.len(),
+            layout.k,
+            layout.dot_width,
+            samples.len()
+        );
+        out!("{check}");
+    }
     Ok(())
 }
 
@@ -188,66 +308,156 @@ fn step<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
     out
 }
 
-fn prove(model_path: &Path, input: &Path, clamp: bool, output: &Path, json: bool) -> Result<()> {
+/// Parameters for `k`, saying on stderr when a cached file was damaged or forged.
+fn params(
+    cache: &ParamsCache,
+    k: u32,
+    json: bool,
+) -> Result<halo2_proofs::poly::commitment::Params<pasta_curves::EqAffine>> {
+    let (params, status) = step(json, "parameters", || cache.get_with_status(k))?;
+    if let ParamsStatus::Replaced { reason } = status {
+        eprintln!(
+            "warning: the cached parameters {} were not used ({reason}); regenerated them",
+            cache.path(k).display()
+        );
+    }
+    Ok(params)
+}
+
+fn prove(
+    model_path: &Path,
+    input: &Path,
+    clamp: bool,
+    output: &Path,
+    json: bool,
+    cache: &ParamsCache,
+) -> Result<()> {
+    let started = Instant::now();
     let model = CompiledModel::load(model_path)?;
-    let sample = read_samples(input)?
-        .into_iter()
-        .next()
-        .ok_or("the input file has no sample")?;
-    // Check the input before any slow step.
-    let x = model.quantise_input(&sample, clamp)?;
-    let cache = ParamsCache::from_env();
+    let samples = model.join_inputs(read_samples(input)?);
+    let many = samples.len() > 1;
+    check_output(output, &[model_path, input], many)?;
+    // Check every input before any slow step.
+    let xs = samples
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            model
+                .quantise_input(x, clamp)
+                .map_err(|e| if many { format!("sample {i}: {e}") } else { e.to_string() })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let k = model.layout()?.k;
-    let params = step(json, "parameters", || cache.get(k))?;
+    let t = Instant::now();
+    let params = params(cache, k, json)?;
+    let params_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let prover = step(json, "proving key", || Prover::from_params(&model, params))?;
     let keygen_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let bundle = step(json, "proving", || prover.prove_integer(&x))?;
-    let prove_s = t.elapsed().as_secs_f64();
-    bundle.save(output)?;
+    let mut reports = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        let path = if many {
+            output.join(format!("proof-{i}.json"))
+        } else {
+            output.to_path_buf()
+        };
+        let t = Instant::now();
+        let bundle = step(json, "proving", || prover.prove_integer(x))?;
+        let prove_s = t.elapsed().as_secs_f64();
+        bundle.save(&path)?;
+        if !json {
+            out!(
+                "proof written to {} ({} bytes, proved in {prove_s:.2} s)",
+                path.display(),
+                bundle.proof.len() / 2
+            );
+            out!("outputs: {}", floats(&bundle.outputs_float));
+        }
+        reports.push(json!({
+            "proof": path, "outputs": bundle.outputs, "outputs_float": bundle.outputs_float,
+            "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
+        }));
+    }
+    let total_s = started.elapsed().as_secs_f64();
     if json {
-        let report = json!({
-            "proof": output, "model_digest": bundle.model_digest, "k": k,
-            "outputs": bundle.outputs, "outputs_float": bundle.outputs_float,
-            "keygen_s": keygen_s, "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
+        let mut report = json!({
+            "ok": true, "model_digest": prover.model_digest(), "k": k, "params_s": params_s,
+            "keygen_s": keygen_s, "total_s": total_s,
         });
-        println!("{report}");
+        if many {
+            report["proofs"] = json!(reports);
+        } else if let Some(serde_json::Value::Object(one)) = reports.pop() {
+            report.as_object_mut().map(|r| r.extend(one));
+        }
+        out!("{report}");
     } else {
-        println!(
-            "proof written to {} ({} bytes, proved in {prove_s:.2} s)",
-            output.display(),
-            bundle.proof.len() / 2
-        );
-        println!("outputs: {}", floats(&bundle.outputs_float));
+        out!("wall time {total_s:.2} s: parameters {params_s:.2} s, proving key {keygen_s:.2} s, proving the rest");
     }
     Ok(())
 }
 
-fn verify(model_path: &Path, proof: &Path, json: bool) -> Result<()> {
+fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache) -> Result<()> {
+    let started = Instant::now();
     let model = CompiledModel::load(model_path)?;
-    let bundle = ProofBundle::load(proof)?;
-    let cache = ParamsCache::from_env();
-    let params = step(json, "parameters", || {
-        cache.get(model.layout()?.k).map_err(zkinfer::Error::from)
-    })?;
+    let bundles = proofs
+        .iter()
+        .map(|p| ProofBundle::load(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let t = Instant::now();
+    let params = params(cache, model.layout()?.k, json)?;
+    let params_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     let verifier = step(json, "verifying key", || {
         Verifier::from_params(&model, params)
     })?;
-    let t = Instant::now();
-    let outputs = verifier.verify(&bundle)?;
-    let verify_s = t.elapsed().as_secs_f64();
-    if json {
-        println!(
-            "{}",
-            json!({ "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "verify_s": verify_s, "model_digest": verifier.model_digest() })
-        );
-    } else {
-        println!("valid proof ({:.1} ms)", verify_s * 1e3);
-        println!("outputs: {}", floats(&outputs));
-        if let Some(i) = argmax(&outputs) {
-            println!("argmax: {i}");
+    let keygen_s = t.elapsed().as_secs_f64();
+    let mut reports = Vec::new();
+    let mut failed = 0;
+    for (path, bundle) in proofs.iter().zip(&bundles) {
+        let t = Instant::now();
+        let result = verifier.verify(bundle);
+        let verify_s = t.elapsed().as_secs_f64();
+        match result {
+            Ok(outputs) => {
+                if !json {
+                    out!("{}: valid proof ({:.1} ms)", path.display(), verify_s * 1e3);
+                    out!("outputs: {}", floats(&outputs));
+                    if let Some(i) = argmax(&outputs) {
+                        out!("argmax: {i}");
+                    }
+                }
+                reports.push(json!({ "proof": path, "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "verify_s": verify_s }));
+            }
+            Err(e) if proofs.len() == 1 => return Err(e.into()),
+            Err(e) => {
+                failed += 1;
+                if !json {
+                    out!("{}: INVALID: {e}", path.display());
+                }
+                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
+            }
         }
+    }
+    let total_s = started.elapsed().as_secs_f64();
+    if json {
+        let mut report = json!({
+            "ok": failed == 0, "valid": failed == 0, "model_digest": verifier.model_digest(),
+            "params_s": params_s, "keygen_s": keygen_s, "total_s": total_s,
+        });
+        if proofs.len() == 1 {
+            if let Some(serde_json::Value::Object(one)) = reports.pop() {
+                report.as_object_mut().map(|r| r.extend(one));
+            }
+        } else {
+            report["proofs"] = json!(reports);
+        }
+        out!("{report}");
+    } else {
+        out!("wall time {total_s:.2} s: parameters {params_s:.2} s, verifying key {keygen_s:.2} s, verifying the rest");
+    }
+    if failed > 0 {
+        // Already reported per proof; the exit status says it.
+        std::process::exit(1);
     }
     Ok(())
 }
@@ -291,7 +501,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             .zip(&tensors)
             .map(|(r, t)| json!({ "name": r.name, "op": r.op, "len": t.len, "scale_exp": t.scale_exp, "bits": t.bits, "rows": { "dot": r.dot, "elementwise": r.elementwise, "range": r.range }, "cells": r.cells(layout.dot_width) }))
             .collect();
-        println!(
+        out!(
             "{}",
             json!({
                 "k": layout.k, "rows": layout.rows, "dot_width": layout.dot_width, "instances": layout.instances,
@@ -305,12 +515,12 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
+    out!(
         "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
         "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range", "cells"
     );
     for (r, t) in layout.nodes.iter().zip(&tensors) {
-        println!(
+        out!(
             "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
             r.name,
             r.op,
@@ -324,7 +534,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         );
     }
     for (name, l) in &tables {
-        println!(
+        out!(
             "table {name}: {} over {} rows ({}-bit input after dividing by 2^{}), error bound {:.2e}",
             l.function.name(),
             l.table.outputs.len(),
@@ -333,7 +543,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
             l.table.error_bound
         );
     }
-    println!(
+    out!(
         "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}, input {}",
         layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, shape.advice, shape.fixed,
         shape.lookups, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
@@ -343,7 +553,7 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
         .iter()
         .map(|a| format!("width {} k = {} {:.2} s", a.0, a.1, a.2))
         .collect();
-    println!(
+    out!(
         "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {})",
         shape.predicted_seconds(),
         others.join(", ")
@@ -378,16 +588,16 @@ fn accuracy(model_path: &Path, eval: &Path, json: bool) -> Result<()> {
     let quant = quant_correct as f64 / n;
     let float = set.float_logits.as_ref().map(|_| float_correct as f64 / n);
     if json {
-        println!(
+        out!(
             "{}",
             json!({ "samples": set.inputs.len(), "quantised_accuracy": quant, "float_accuracy": float, "max_logit_error": float.map(|_| max_err) })
         );
     } else {
-        println!("samples: {}", set.inputs.len());
-        println!("quantised accuracy: {:.4}", quant);
+        out!("samples: {}", set.inputs.len());
+        out!("quantised accuracy: {:.4}", quant);
         match float {
-            Some(f) => println!("float accuracy:     {f:.4}\nmax |logit error|:  {max_err:.4}"),
-            None => println!("float accuracy: not in the evaluation file"),
+            Some(f) => out!("float accuracy:     {f:.4}\nmax |logit error|:  {max_err:.4}"),
+            None => out!("float accuracy: not in the evaluation file"),
         }
     }
     Ok(())

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod onnx_build;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

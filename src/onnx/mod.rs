@@ -8,7 +8,10 @@
 //!   form of GELU); `Softmax` (one axis; the
 //!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
 //! - by table lookup ([`crate::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
-//!   `Gelu` (exact form), `LeakyRelu`, `HardSigmoid`, `Clip` (Relu6);
+//!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `Clip` (Relu6), `PRelu` with
+//!   one slope;
+//! - composed of the above (module `reduce`): `ReduceMean`, `ReduceSum`, `ReduceMax` over
+//!   any axes, `LogSoftmax`, `PRelu` with per-channel slopes;
 //! - constants folded into the preceding linear layer when nothing else reads its output,
 //!   else an elementwise affine node: `Add`/`Sub`/`Mul`/`Div` by a constant and
 //!   `BatchNormalization`;
@@ -24,16 +27,24 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
-use tract_onnx::pb::{self, tensor_shape_proto::dimension, type_proto};
+use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
 use crate::activation::Activation;
 use crate::error::IrError;
-use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
+use crate::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
 use crate::window::{Axis, ConvShape, Window};
 
-const FLOAT: i32 = 1;
-const INT64: i32 = 7;
+mod fold;
+mod proto;
+mod reduce;
+mod reference;
+mod wiring;
+
+pub use reference::{check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES};
+
+use proto::{attr, attr_f, attr_i, decode_float, decode_ints, input_shape, INT64};
+use wiring::{len, reshape, squeeze};
 
 /// Imports an ONNX file.
 pub fn import(path: &Path) -> Result<FloatGraph, IrError> {
@@ -56,7 +67,7 @@ pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<FloatGraph, IrError> {
     let graph = proto
         .graph
         .ok_or_else(|| read_err("the file has no graph".into()))?;
-    Importer::new(&graph)?.run(&graph)
+    Importer::new(&graph, proto.opset_import.clone())?.run(&graph)
 }
 
 /// An activation: a tensor id of the float graph and its ONNX shape (batch included).
@@ -69,11 +80,16 @@ struct Act {
 struct Importer {
     floats: HashMap<String, ArrayD<f32>>,
     ints: HashMap<String, Vec<i64>>,
+    /// Every constant as a tensor proto, for constant folding.
+    protos: HashMap<String, pb::TensorProto>,
+    /// The model's opsets, for constant folding.
+    opsets: Vec<pb::OperatorSetIdProto>,
     acts: HashMap<String, Act>,
     /// How many nodes read each tensor name (folding must not change what others read).
     readers: HashMap<String, usize>,
     input_name: String,
     input_shape: Vec<usize>,
+    input_parts: Vec<InputPart>,
     nodes: Vec<FloatNode>,
 }
 
@@ -101,6 +117,16 @@ impl Ctx<'_> {
             got: got.into(),
         }
     }
+    /// Ops that read `[N, …]` as one sample need `N = 1`.
+    fn single_batch(&self, shape: &[usize]) -> Result<(), IrError> {
+        match shape.first() {
+            Some(&size) if size != 1 && shape.len() > 1 => Err(IrError::Batch {
+                node: self.name.clone(),
+                size,
+            }),
+            _ => Ok(()),
+        }
+    }
     fn input(&self, index: usize) -> Result<&str, IrError> {
         self.node
             .input
@@ -115,9 +141,10 @@ impl Ctx<'_> {
 }
 
 impl Importer {
-    fn new(graph: &pb::GraphProto) -> Result<Self, IrError> {
+    fn new(graph: &pb::GraphProto, opsets: Vec<pb::OperatorSetIdProto>) -> Result<Self, IrError> {
         let mut floats = HashMap::new();
         let mut ints = HashMap::new();
+        let mut protos = HashMap::new();
         for t in &graph.initializer {
             match t.data_type {
                 INT64 => {
@@ -127,49 +154,80 @@ impl Importer {
                     floats.insert(t.name.clone(), decode_float(t, &t.name)?);
                 }
             }
+            protos.insert(t.name.clone(), t.clone());
         }
         let inputs: Vec<_> = graph
             .input
             .iter()
             .filter(|i| !floats.contains_key(&i.name) && !ints.contains_key(&i.name))
             .collect();
-        let input = match inputs.as_slice() {
-            [one] => *one,
-            [] => return Err(IrError::Empty("no graph input".into())),
-            many => {
-                return Err(IrError::Unsupported {
-                    op: "graph".into(),
-                    node: many
-                        .iter()
-                        .map(|i| i.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    detail: ": only models with one input are supported".into(),
-                })
-            }
-        };
-        let input_shape = input_shape(input)?;
+        if inputs.is_empty() {
+            return Err(IrError::Empty("no graph input".into()));
+        }
         let mut readers: HashMap<String, usize> = HashMap::new();
         for node in &graph.node {
             for i in &node.input {
                 *readers.entry(i.clone()).or_default() += 1;
             }
         }
-        let acts = HashMap::from([(
-            input.name.clone(),
-            Act {
-                id: 0,
-                shape: input_shape.clone(),
-            },
-        )]);
+        let shapes = inputs
+            .iter()
+            .map(|i| input_shape(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut nodes = Vec::new();
+        let mut acts = HashMap::new();
+        let mut input_parts = Vec::new();
+        let (input_name, input_shape) = if let ([input], [shape]) = (&inputs[..], &shapes[..]) {
+            acts.insert(
+                input.name.clone(),
+                Act {
+                    id: 0,
+                    shape: shape.clone(),
+                },
+            );
+            (input.name.clone(), shape.clone())
+        } else {
+            // Several inputs: the graph's input is their concatenation, and a wiring node
+            // (no rows) slices each one out.
+            let mut offset = 0;
+            for (input, shape) in inputs.iter().zip(&shapes) {
+                let n = len(shape);
+                let sources = (offset..offset + n)
+                    .map(|index| Source::Element { input: 0, index })
+                    .collect();
+                nodes.push(FloatNode {
+                    name: input.name.clone(),
+                    op: FloatOp::Wiring { sources },
+                    inputs: vec![0],
+                });
+                let id = nodes.len();
+                acts.insert(
+                    input.name.clone(),
+                    Act {
+                        id,
+                        shape: shape.clone(),
+                    },
+                );
+                input_parts.push(InputPart {
+                    name: input.name.clone(),
+                    shape: shape.clone(),
+                });
+                offset += n;
+            }
+            let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+            (names.join("+"), vec![offset])
+        };
         Ok(Self {
             floats,
             ints,
+            protos,
+            opsets,
             acts,
             readers,
-            input_name: input.name.clone(),
+            input_name,
             input_shape,
-            nodes: Vec::new(),
+            input_parts,
+            nodes,
         })
     }
 
@@ -182,24 +240,46 @@ impl Importer {
             };
             self.node(&Ctx { node, name })?;
         }
-        let output = graph
-            .output
-            .first()
-            .ok_or_else(|| IrError::Empty("no graph output".into()))?;
-        let last = self.nodes.len();
-        match self.acts.get(&output.name) {
-            Some(act) if act.id == last && last > 0 => {}
-            _ => {
-                return Err(IrError::UnknownTensor {
-                    node: "graph output".into(),
-                    tensor: output.name.clone(),
+        let output = match graph.output.as_slice() {
+            [one] => one,
+            [] => return Err(IrError::Empty("no graph output".into())),
+            many => {
+                return Err(IrError::Unsupported {
+                    op: "graph".into(),
+                    node: many
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    detail: ": only models with one output are supported".into(),
                 })
             }
+        };
+        let act = self
+            .acts
+            .get(&output.name)
+            .cloned()
+            .ok_or_else(|| IrError::UnknownTensor {
+                node: "graph output".into(),
+                tensor: output.name.clone(),
+            })?;
+        // The output is the last node's, unless it is an earlier tensor or the input itself
+        // (a graph of shape-only nodes, whose nodes vanish at import): then copy it out.
+        if act.id == 0 || act.id != self.nodes.len() {
+            let sources = (0..len(&act.shape))
+                .map(|index| Source::Element { input: 0, index })
+                .collect();
+            self.nodes.push(FloatNode {
+                name: output.name.clone(),
+                op: FloatOp::Wiring { sources },
+                inputs: vec![act.id],
+            });
         }
         let graph = FloatGraph {
             input_name: self.input_name,
             input_shape: self.input_shape,
             nodes: self.nodes,
+            input_parts: self.input_parts,
         };
         graph.validate()?;
         Ok(graph)
@@ -212,6 +292,9 @@ impl Importer {
             .first()
             .cloned()
             .ok_or_else(|| cx.unsupported(": the node has no output"))?;
+        if cx.op() != "Constant" && self.foldable(cx) {
+            return self.fold(cx);
+        }
         if cx.node.output.iter().skip(1).any(|o| !o.is_empty())
             && !matches!(cx.op(), "Dropout" | "BatchNormalization")
         {
@@ -222,12 +305,19 @@ impl Importer {
                 let t = attr(cx.node, "value")
                     .and_then(|a| a.t.as_ref())
                     .ok_or_else(|| cx.unsupported(": only tensor constants"))?;
-                if t.data_type == INT64 {
-                    self.ints.insert(output, decode_ints(t, &cx.name)?);
-                } else {
-                    self.floats
-                        .insert(output.clone(), decode_float(t, &output)?);
-                }
+                return self.constant_proto(&output, t.clone());
+            }
+            "Shape" => {
+                // Shapes are static: the shape of an activation is a constant.
+                let x = self.act(cx, 0)?;
+                let rank = x.shape.len() as i64;
+                let bound = |name: &str, default: i64| {
+                    let v = attr_i(cx.node, name, default);
+                    (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize
+                };
+                let (start, end) = (bound("start", 0), bound("end", rank));
+                let dims = x.shape[start..end.max(start)].iter().map(|d| *d as i64).collect();
+                self.ints.insert(output, dims);
                 return Ok(());
             }
             "Gemm" => {
@@ -253,6 +343,11 @@ impl Importer {
             }
             "MatMul" => {
                 let x = self.act(cx, 0)?;
+                if self.acts.contains_key(cx.input(1)?) {
+                    return Err(cx.unsupported(
+                        ": MatMul of two activations (both operands computed or inputs); the second must be a constant weight",
+                    ));
+                }
                 let w = self.matrix(cx, 1)?.reversed_axes();
                 let out = w.dim().0;
                 self.dense(cx, &x, w, Array1::zeros(out))?
@@ -263,8 +358,11 @@ impl Importer {
                 let x = self.act(cx, 0)?;
                 self.push(cx, FloatOp::Relu, vec![x.id], x.shape)
             }
+            "ReduceMean" | "ReduceSum" | "ReduceMax" => self.reduce(cx)?,
+            "LogSoftmax" => self.log_softmax(cx)?,
+            "PRelu" => self.prelu(cx)?,
             "Sigmoid" | "Tanh" | "Exp" | "Erf" | "Softplus" | "Gelu" | "LeakyRelu"
-            | "HardSigmoid" | "Clip" => {
+            | "HardSigmoid" | "Clip" | "Elu" => {
                 let x = self.act(cx, 0)?;
                 let f = self.activation(cx)?;
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
@@ -300,15 +398,19 @@ impl Importer {
                 let p: Vec<Array1<f32>> = (1..5)
                     .map(|i| cx.input(i).and_then(|t| self.vector(cx, t, channels)))
                     .collect::<Result<_, _>>()?;
-                let per = len(&x.shape) / channels.max(1);
-                let mut scale = Vec::with_capacity(len(&x.shape));
-                let mut bias = Vec::with_capacity(len(&x.shape));
+                // Layout [N, C, D1, …]: element i belongs to channel (i / inner) % C, for
+                // any N (not only a leading 1).
+                let inner = len(x.shape.get(2..).unwrap_or_default());
                 let [gamma, beta, mean, var] = [&p[0], &p[1], &p[2], &p[3]];
-                for (((g, b), m), v) in gamma.iter().zip(beta).zip(mean).zip(var) {
-                    let s = g / (v + eps).sqrt();
-                    scale.extend(std::iter::repeat_n(s, per));
-                    bias.extend(std::iter::repeat_n(b - m * s, per));
-                }
+                let per_channel: Vec<(f32, f32)> = (0..channels)
+                    .map(|c| {
+                        let s = gamma[c] / (var[c] + eps).sqrt();
+                        (s, beta[c] - mean[c] * s)
+                    })
+                    .collect();
+                let (scale, bias): (Vec<f32>, Vec<f32>) = (0..len(&x.shape))
+                    .map(|i| per_channel[(i / inner.max(1)) % channels.max(1)])
+                    .unzip();
                 self.affine(cx, &x, scale, bias)
             }
             "Flatten" => {
@@ -359,8 +461,21 @@ impl Importer {
     }
 
     fn push(&mut self, cx: &Ctx<'_>, op: FloatOp, inputs: Vec<usize>, shape: Vec<usize>) -> Act {
+        self.push_named(cx, "", op, inputs, shape)
+    }
+
+    /// [`Importer::push`] for one of several nodes an ONNX node becomes: named after it with
+    /// `suffix`.
+    fn push_named(
+        &mut self,
+        cx: &Ctx<'_>,
+        suffix: &str,
+        op: FloatOp,
+        inputs: Vec<usize>,
+        shape: Vec<usize>,
+    ) -> Act {
         self.nodes.push(FloatNode {
-            name: cx.name.clone(),
+            name: format!("{}{suffix}", cx.name),
             op,
             inputs,
         });
@@ -378,6 +493,7 @@ impl Importer {
         bias: Array1<f32>,
     ) -> Result<Act, IrError> {
         let (out, inp) = weights.dim();
+        cx.single_batch(&x.shape)?;
         if inp != len(&x.shape) {
             return Err(cx.shape(
                 format!("{} inputs", len(&x.shape)),
@@ -395,6 +511,7 @@ impl Importer {
     fn conv(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
         let w = self.constant(cx, cx.input(1)?)?.clone();
+        cx.single_batch(&x.shape)?;
         if x.shape.len() < 3 || w.ndim() != x.shape.len() {
             return Err(cx.shape(
                 "input [1, C, spatial…] and weights [M, C/group, kernel…]",
@@ -434,6 +551,7 @@ impl Importer {
 
     fn pool(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
+        cx.single_batch(&x.shape)?;
         if x.shape.len() < 3 {
             return Err(cx.shape("input [1, C, spatial…]", format!("{:?}", x.shape)));
         }
@@ -637,6 +755,9 @@ impl Importer {
             "LeakyRelu" => Activation::LeakyRelu {
                 alpha: f("alpha", 0.01),
             },
+            "Elu" => Activation::Elu {
+                alpha: f("alpha", 1.0),
+            },
             "HardSigmoid" => Activation::HardSigmoid {
                 alpha: f("alpha", 0.2),
                 beta: f("beta", 0.5),
@@ -660,123 +781,6 @@ impl Importer {
                 }
             }
         })
-    }
-
-    fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let x = self.act(cx, 0)?;
-        let rank = x.shape.len();
-        let perm = cx.ints("perm").unwrap_or_else(|| (0..rank).rev().collect());
-        let mut sorted = perm.clone();
-        sorted.sort_unstable();
-        if sorted != (0..rank).collect::<Vec<_>>() {
-            return Err(cx.shape(format!("a permutation of 0..{rank}"), format!("{perm:?}")));
-        }
-        let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
-        let in_strides = strides(&x.shape);
-        let sources = (0..len(&out_shape))
-            .map(|o| {
-                let coord = unravel(o, &out_shape);
-                let index = perm
-                    .iter()
-                    .zip(&coord)
-                    .map(|(&p, c)| c * in_strides[p])
-                    .sum();
-                Source::Element { input: 0, index }
-            })
-            .collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
-    }
-
-    fn concat(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let xs = (0..cx.node.input.len())
-            .map(|i| self.act(cx, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = xs.first().ok_or_else(|| cx.shape("inputs", "none"))?;
-        let rank = first.shape.len() as i64;
-        let axis = attr_i(cx.node, "axis", 0);
-        let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
-            .ok()
-            .filter(|a| (*a as i64) < rank)
-            .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
-        let mut out_shape = first.shape.clone();
-        out_shape[axis] = 0;
-        for x in &xs {
-            let same = x.shape.len() == first.shape.len()
-                && (0..first.shape.len()).all(|a| a == axis || x.shape[a] == first.shape[a]);
-            if !same {
-                return Err(cx.shape(
-                    format!("shapes like {:?} off axis {axis}", first.shape),
-                    format!("{:?}", x.shape),
-                ));
-            }
-            out_shape[axis] += x.shape[axis];
-        }
-        let outer = len(&out_shape[..axis]);
-        let mut sources = Vec::with_capacity(len(&out_shape));
-        for o in 0..outer {
-            for (input, x) in xs.iter().enumerate() {
-                let block = len(&x.shape[axis..]);
-                sources.extend((0..block).map(|j| Source::Element {
-                    input,
-                    index: o * block + j,
-                }));
-            }
-        }
-        let ids = xs.iter().map(|x| x.id).collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, ids, out_shape))
-    }
-
-    fn pad(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let x = self.act(cx, 0)?;
-        let mode = attr(cx.node, "mode")
-            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
-            .unwrap_or_else(|| "constant".into());
-        if mode != "constant" {
-            return Err(cx.unsupported(format!(": mode = {mode}")));
-        }
-        let rank = x.shape.len();
-        let pads: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
-            Some(t) => self
-                .ints
-                .get(t)
-                .cloned()
-                .ok_or_else(|| cx.unsupported(": pads must be a constant"))?,
-            None => attr(cx.node, "pads")
-                .map(|a| a.ints.clone())
-                .unwrap_or_default(),
-        };
-        if pads.len() != 2 * rank || pads.iter().any(|p| *p < 0) {
-            return Err(cx.shape(
-                format!("{} non-negative pads", 2 * rank),
-                format!("{pads:?}"),
-            ));
-        }
-        if cx.node.input.get(3).is_some_and(|s| !s.is_empty()) {
-            return Err(cx.unsupported(": the axes input"));
-        }
-        let value = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
-            Some(t) => self.constant(cx, t)?.iter().copied().next().unwrap_or(0.0),
-            None => attr_f(cx.node, "value", 0.0),
-        };
-        let pads: Vec<usize> = pads.iter().map(|p| *p as usize).collect();
-        let out_shape: Vec<usize> = (0..rank)
-            .map(|a| x.shape[a] + pads[a] + pads[rank + a])
-            .collect();
-        let in_strides = strides(&x.shape);
-        let sources = (0..len(&out_shape))
-            .map(|o| {
-                let coord = unravel(o, &out_shape);
-                let mut index = 0;
-                for a in 0..rank {
-                    match coord[a].checked_sub(pads[a]).filter(|c| *c < x.shape[a]) {
-                        Some(c) => index += c * in_strides[a],
-                        None => return Source::Constant(value),
-                    }
-                }
-                Source::Element { input: 0, index }
-            })
-            .collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
     }
 
     /// The activation read as input `index`.
@@ -838,189 +842,4 @@ impl Importer {
             n => Err(cx.shape(format!("'{tensor}' with {len} values"), format!("{n}"))),
         }
     }
-}
-
-fn len(shape: &[usize]) -> usize {
-    shape.iter().product()
-}
-
-/// Row-major strides.
-fn strides(shape: &[usize]) -> Vec<usize> {
-    (0..shape.len()).map(|a| len(&shape[a + 1..])).collect()
-}
-
-/// Row-major coordinates of flat index `i`.
-fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-    let mut coord = vec![0; shape.len()];
-    for a in (0..shape.len()).rev() {
-        coord[a] = i % shape[a].max(1);
-        i /= shape[a].max(1);
-    }
-    coord
-}
-
-/// ONNX Reshape: `0` copies the input's dimension, `-1` takes what is left.
-fn reshape(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, IrError> {
-    let total = len(shape);
-    let mut out = Vec::with_capacity(target.len());
-    let mut infer = None;
-    for (a, &t) in target.iter().enumerate() {
-        match t {
-            -1 if infer.is_none() => {
-                infer = Some(a);
-                out.push(1);
-            }
-            0 => out.push(shape.get(a).copied().unwrap_or(0)),
-            t if t > 0 => out.push(t as usize),
-            _ => {
-                return Err(cx.shape(
-                    "a shape of positive sizes, 0 and one -1",
-                    format!("{target:?}"),
-                ))
-            }
-        }
-    }
-    if let Some(a) = infer {
-        let known = len(&out);
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
-        }
-        out[a] = total / known;
-    }
-    if len(&out) != total {
-        return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
-    }
-    Ok(out)
-}
-
-fn squeeze(cx: &Ctx<'_>, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>, IrError> {
-    if cx.op() == "Squeeze" {
-        let rank = shape.len() as i64;
-        let axes: Vec<usize> = axes
-            .iter()
-            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
-            .collect();
-        Ok(shape
-            .iter()
-            .enumerate()
-            .filter(|(a, d)| !(**d == 1 && (axes.is_empty() || axes.contains(a))))
-            .map(|(_, d)| *d)
-            .collect())
-    } else {
-        let rank = (shape.len() + axes.len()) as i64;
-        let mut axes: Vec<usize> = axes
-            .iter()
-            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
-            .collect();
-        axes.sort_unstable();
-        let mut out = shape.to_vec();
-        for a in axes {
-            if a > out.len() {
-                return Err(cx.shape("axes within the output rank", format!("{a}")));
-            }
-            out.insert(a, 1);
-        }
-        Ok(out)
-    }
-}
-
-fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
-    node.attribute.iter().find(|a| a.name == name)
-}
-
-fn attr_i(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
-    attr(node, name).map_or(default, |a| a.i)
-}
-
-fn attr_f(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
-    attr(node, name).map_or(default, |a| a.f)
-}
-
-fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrError> {
-    let bad = |reason: &str| IrError::Shape {
-        node: input.name.clone(),
-        expected: "a tensor input of known shape".into(),
-        got: reason.to_string(),
-    };
-    let Some(type_proto::Value::TensorType(t)) =
-        input.r#type.as_ref().and_then(|t| t.value.as_ref())
-    else {
-        return Err(bad("no tensor type"));
-    };
-    let shape = t.shape.as_ref().ok_or_else(|| bad("no shape"))?;
-    shape
-        .dim
-        .iter()
-        .enumerate()
-        .map(|(i, d)| match &d.value {
-            Some(dimension::Value::DimValue(v)) => {
-                usize::try_from(*v).map_err(|_| bad("a negative dimension"))
-            }
-            // A symbolic batch dimension: we prove one sample.
-            Some(dimension::Value::DimParam(_)) | None if i == 0 => Ok(1),
-            _ => Err(bad("a symbolic dimension other than the batch")),
-        })
-        .collect()
-}
-
-fn decode_ints(t: &pb::TensorProto, name: &str) -> Result<Vec<i64>, IrError> {
-    if t.raw_data.is_empty() {
-        return Ok(t.int64_data.clone());
-    }
-    if !t.raw_data.len().is_multiple_of(8) {
-        return Err(IrError::BadConstant {
-            tensor: name.to_string(),
-            reason: format!(
-                "{} raw bytes is not a whole number of int64s",
-                t.raw_data.len()
-            ),
-        });
-    }
-    Ok(t.raw_data
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-        .collect())
-}
-
-fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32>, IrError> {
-    let bad = |reason: String| IrError::BadConstant {
-        tensor: name.to_string(),
-        reason,
-    };
-    if t.data_type != FLOAT {
-        return Err(bad(format!(
-            "data type {} (only float32 weights are supported)",
-            t.data_type
-        )));
-    }
-    if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
-        return Err(bad("external data files are not supported".into()));
-    }
-    let dims: Vec<usize> = t
-        .dims
-        .iter()
-        .map(|d| usize::try_from(*d).map_err(|_| bad(format!("negative dimension {d}"))))
-        .collect::<Result<_, _>>()?;
-    let expected: usize = dims.iter().product();
-    let values: Vec<f32> = if t.raw_data.is_empty() {
-        t.float_data.clone()
-    } else {
-        if !t.raw_data.len().is_multiple_of(4) {
-            return Err(bad(format!(
-                "{} raw bytes is not a whole number of float32s",
-                t.raw_data.len()
-            )));
-        }
-        t.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
-    if values.len() != expected {
-        return Err(bad(format!("{} values for shape {dims:?}", values.len())));
-    }
-    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-        return Err(bad(format!("contains {v}")));
-    }
-    ArrayD::from_shape_vec(IxDyn(&dims), values).map_err(|e| bad(e.to_string()))
 }

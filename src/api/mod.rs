@@ -13,8 +13,9 @@
 //! identifies the model (its weights are fixed-column commitments inside the key).
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::OnceLock;
 
 use blake2::{Blake2b, Digest};
 use halo2_proofs::{
@@ -38,6 +39,13 @@ use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
 use crate::quant::{self, QuantOptions, QuantReport};
 use crate::witness::{self, Witness};
+
+mod files;
+mod params;
+use files::write_json_atomic;
+pub use params::{
+    digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
+};
 
 /// Version of the compiled-model file format.
 pub const MODEL_FORMAT_VERSION: u32 = 3;
@@ -79,7 +87,9 @@ impl Default for CompileOptions {
 }
 
 /// A quantised model laid out as a circuit: what a prover and a verifier both load.
+/// Unknown fields in a model file are an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CompiledModel {
     /// [`MODEL_FORMAT_VERSION`] of the file.
     pub format_version: u32,
@@ -93,6 +103,10 @@ pub struct CompiledModel {
     pub dot_width: usize,
     /// Float-vs-integer error on the calibration set.
     pub quant_report: Option<QuantReport>,
+    /// For a model of several inputs, their flat lengths: the model's input is their
+    /// concatenation. Empty for a model of one input.
+    #[serde(default)]
+    pub input_parts: Vec<usize>,
 }
 
 impl CompiledModel {
@@ -132,6 +146,9 @@ impl CompiledModel {
             model.validate()?;
         }
         model.quant_report = Some(report);
+        if !graph.input_parts.is_empty() {
+            model.input_parts = graph.input_lens();
+        }
         Ok(model)
     }
 
@@ -145,6 +162,7 @@ impl CompiledModel {
             public_input,
             dot_width,
             quant_report: None,
+            input_parts: Vec::new(),
         };
         model.validate()?;
         Ok(model)
@@ -177,9 +195,9 @@ impl CompiledModel {
         let k = self.layout()?.k;
         let public = instances(&self.graph, self.public_input, outputs, &witness.input);
         let graph = &self.graph;
-        let run = |e: halo2_proofs::plonk::Error| ProveError::Halo2 {
+        let run = |source| ProveError::Halo2 {
             stage: "mock proving",
-            reason: format!("{e:?}"),
+            source,
         };
         with_dot_width!(self.dot_width, W => {
             let circuit = ModelCircuit::<W>::for_proving(graph, self.public_input, witness);
@@ -215,6 +233,18 @@ impl CompiledModel {
                     format!("{} bits is outside 1..=62", t.bits),
                 ));
             }
+        }
+        if !self.input_parts.is_empty()
+            && self.input_parts.iter().try_fold(0usize, |n, l| n.checked_add(*l))
+                != Some(self.graph.input.len)
+        {
+            return Err(invalid(
+                "model",
+                format!(
+                    "input parts {:?} do not add up to the input's {} values",
+                    self.input_parts, self.graph.input.len
+                ),
+            ));
         }
         if self.graph.nodes.is_empty() {
             return Err(invalid("model", "no nodes".into()));
@@ -267,71 +297,15 @@ impl CompiledModel {
         Ok(model)
     }
 
+    /// Samples as this model takes them: the separate inputs of a model of several inputs
+    /// joined (see [`crate::input::join_parts`]).
+    pub fn join_inputs(&self, samples: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+        crate::input::join_parts(samples, &self.input_parts)
+    }
+
     /// Float input → integer input of this model (see [`quant::quantise_input`]).
     pub fn quantise_input(&self, input: &[f32], clamp: bool) -> Result<Vec<i64>, Error> {
         Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
-    }
-}
-
-/// Where IPA parameters are cached: one file per `k`, generated on first use.
-///
-/// Location: `$ZKINFER_PARAMS_DIR` if set, else `$XDG_CACHE_HOME/zkinfer/params`, else
-/// `$HOME/.cache/zkinfer/params`, else `./.zkinfer-params`. Parameters are derived from a
-/// fixed string (no trusted setup), so a cached file is only a speed-up: deleting it is safe.
-#[derive(Clone, Debug)]
-pub struct ParamsCache {
-    dir: PathBuf,
-}
-
-impl ParamsCache {
-    /// A cache in `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    /// The documented default location.
-    pub fn from_env() -> Self {
-        let var = |name| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let dir = var("ZKINFER_PARAMS_DIR")
-            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("zkinfer/params")))
-            .or_else(|| var("HOME").map(|d| d.join(".cache/zkinfer/params")))
-            .unwrap_or_else(|| PathBuf::from(".zkinfer-params"));
-        Self { dir }
-    }
-
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// The file holding parameters for `k`.
-    pub fn path(&self, k: u32) -> PathBuf {
-        self.dir.join(format!("ipa-pasta-k{k}.params"))
-    }
-
-    /// Parameters for `k`: read from the cache, or generated and then cached.
-    pub fn get(&self, k: u32) -> Result<Params<EqAffine>, ProveError> {
-        let path = self.path(k);
-        let err = |reason: String| ProveError::Params {
-            path: path.display().to_string(),
-            reason,
-        };
-        if let Ok(file) = fs::File::open(&path) {
-            if let Ok(params) = Params::<EqAffine>::read(&mut BufReader::new(file)) {
-                if params.k() == k {
-                    return Ok(params);
-                }
-            }
-            // A damaged cache file is regenerated, not trusted.
-        }
-        let params = Params::<EqAffine>::new(k);
-        fs::create_dir_all(&self.dir).map_err(|e| err(e.to_string()))?;
-        write_atomic(&path, |w| params.write(w)).map_err(|e| err(e.to_string()))?;
-        Ok(params)
     }
 }
 
@@ -342,10 +316,10 @@ fn vk_digest(vk: &VerifyingKey<EqAffine>) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn keygen_err(e: halo2_proofs::plonk::Error) -> ProveError {
+fn keygen_err(source: halo2_proofs::plonk::Error) -> ProveError {
     ProveError::Halo2 {
         stage: "key generation",
-        reason: format!("{e:?}"),
+        source,
     }
 }
 
@@ -359,8 +333,9 @@ fn build_vk(
     }, else Err(model.bad_width().into()))
 }
 
-/// A proof of one inference, with its public values.
+/// A proof of one inference, with its public values. Unknown fields are an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProofBundle {
     /// [`BUNDLE_FORMAT_VERSION`].
     pub format_version: u32,
@@ -462,9 +437,9 @@ impl<'m> Prover<'m> {
                 &mut transcript,
             )
         }, else return Err(self.model.bad_width().into()))
-        .map_err(|e| ProveError::Halo2 {
+        .map_err(|source| ProveError::Halo2 {
             stage: "proving",
-            reason: format!("{e:?}"),
+            source,
         })?;
         Ok(ProofBundle {
             format_version: BUNDLE_FORMAT_VERSION,
@@ -485,6 +460,8 @@ pub struct Verifier<'m> {
     params: Params<EqAffine>,
     vk: VerifyingKey<EqAffine>,
     digest: String,
+    /// Every proof of this key has exactly this many bytes ([`proof_len`]), found on first use.
+    proof_len: OnceLock<usize>,
 }
 
 impl<'m> Verifier<'m> {
@@ -502,6 +479,7 @@ impl<'m> Verifier<'m> {
             params,
             vk,
             digest,
+            proof_len: OnceLock::new(),
         })
     }
 
@@ -523,7 +501,7 @@ impl<'m> Verifier<'m> {
             &[&[&public]],
             &mut transcript,
         )
-        .map_err(|e| VerifyError::InvalidProof(format!("{e:?}")))?;
+        .map_err(|e| VerifyError::InvalidProof(explain(&e)))?;
         Ok(self.model.graph.outputs_to_float(&bundle.outputs))
     }
 
@@ -539,7 +517,7 @@ impl<'m> Verifier<'m> {
             Ok(())
         } else {
             Err(VerifyError::InvalidProof(
-                "batch verification failed".into(),
+                "at least one proof of the batch does not verify (verify them one by one to find which)".into(),
             ))
         }
     }
@@ -603,7 +581,18 @@ impl<'m> Verifier<'m> {
             }
         };
         let proof = hex::decode(&bundle.proof)
-            .map_err(|e| VerifyError::InvalidProof(format!("proof is not hex: {e}")))?;
+            .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
+        let expected = *self.proof_len.get_or_init(|| {
+            let zeros = vec![0; graph.input.len.max(graph.output().len)];
+            let public = instances(graph, self.model.public_input, &zeros[..graph.output().len], &zeros[..graph.input.len]);
+            proof_len(&self.params, &self.vk, &public)
+        });
+        if proof.len() != expected {
+            return Err(VerifyError::ProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
         Ok((
             instances(graph, self.model.public_input, &bundle.outputs, input),
             proof,
@@ -638,28 +627,63 @@ fn check_public(
     }
 }
 
-fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    write_atomic(path, |w| {
-        serde_json::to_writer(w, value).map_err(std::io::Error::other)
-    })
+/// What a halo2 verification error means, for a person.
+fn explain(e: &halo2_proofs::plonk::Error) -> String {
+    use halo2_proofs::plonk::Error as E;
+    match e {
+        E::ConstraintSystemFailure | E::Opening => "the proof does not check against this model and these public values \
+             (the outputs, the public input or the proof bytes were changed, or it proves another model)"
+            .into(),
+        E::Transcript(io) => format!("the proof bytes are malformed ({io})"),
+        other => other.to_string(),
+    }
 }
 
-/// Writes through a temporary file in the same folder, then renames it into place.
-fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::new(fs::File::create(&tmp)?);
-        write(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        drop(w);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// The length in bytes of every proof for `vk`: a dry run of the verifier over an endless
+/// reader counts what it reads (the transcript's shape depends on the key only). The reader
+/// repeats the encoding of a point that is also a canonical scalar, so every point and
+/// scalar it serves decodes and nothing fails before the final check.
+fn proof_len(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[Fp]) -> usize {
+    struct Filler {
+        pattern: [u8; 32],
+        read: usize,
     }
-    result
+    impl Read for Filler {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.pattern[self.read % 32];
+                self.read += 1;
+            }
+            Ok(buf.len())
+        }
+    }
+    let mut filler = Filler {
+        pattern: point_and_scalar(),
+        read: 0,
+    };
+    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut filler);
+    // The dry run fails its final check; only the count matters.
+    let _ = verify_proof(
+        params,
+        vk,
+        SingleVerifier::new(params),
+        &[&[public]],
+        &mut transcript,
+    );
+    filler.read
+}
+
+/// 32 bytes that decode both as a non-identity curve point and as a canonical scalar.
+fn point_and_scalar() -> [u8; 32] {
+    use ff::PrimeField;
+    use pasta_curves::group::{Curve, Group, GroupEncoding};
+    let g = pasta_curves::Eq::generator();
+    let mut p = g;
+    loop {
+        let bytes = p.to_affine().to_bytes();
+        if bool::from(Fp::from_repr(bytes).is_some()) {
+            return bytes;
+        }
+        p += g;
+    }
 }

@@ -1,0 +1,232 @@
+//! Reductions over axes (`ReduceMean`, `ReduceSum`, `ReduceMax`), `LogSoftmax` and
+//! `PRelu`, imported as compositions of ops that already have proofs: the reduced axes are
+//! moved last by a wiring node (no rows), then one window op over all of them per group:
+//! an average pool for the mean, a depthwise convolution of unit weights for the sum, a
+//! max pool for the maximum.
+
+use super::proto::{attr, attr_i};
+use super::wiring::{len, strides, unravel};
+use super::{Act, Ctx, Importer};
+use crate::activation::Activation;
+use crate::error::IrError;
+use crate::ir::{FloatOp, Source};
+use crate::window::{ConvShape, Window};
+
+/// What a reduction computes per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reduction {
+    Mean,
+    Sum,
+    Max,
+}
+
+impl Importer {
+    /// `ReduceMean`, `ReduceSum`, `ReduceMax`: axes from the attribute (older opsets) or the
+    /// second input (ReduceSum from opset 13, the others from 18), `keepdims` (default 1)
+    /// and `noop_with_empty_axes`.
+    pub(super) fn reduce(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let kind = match cx.op() {
+            "ReduceMean" => Reduction::Mean,
+            "ReduceSum" => Reduction::Sum,
+            _ => Reduction::Max,
+        };
+        let given: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+            Some(t) => self
+                .ints
+                .get(t)
+                .cloned()
+                .ok_or_else(|| cx.unsupported(": the axes input must be a constant"))?,
+            None => attr(cx.node, "axes")
+                .map(|a| a.ints.clone())
+                .unwrap_or_default(),
+        };
+        if given.is_empty() && attr_i(cx.node, "noop_with_empty_axes", 0) != 0 {
+            return Ok(x);
+        }
+        let rank = x.shape.len();
+        let mut axes = Vec::new();
+        for a in &given {
+            let axis = usize::try_from(if *a < 0 { a + rank as i64 } else { *a })
+                .ok()
+                .filter(|a| *a < rank)
+                .ok_or_else(|| cx.shape(format!("axes within rank {rank}"), format!("{given:?}")))?;
+            if !axes.contains(&axis) {
+                axes.push(axis);
+            }
+        }
+        if axes.is_empty() {
+            axes = (0..rank).collect();
+        }
+        axes.sort_unstable();
+        let keep = attr_i(cx.node, "keepdims", 1) != 0;
+        let out_shape: Vec<usize> = (0..rank)
+            .filter_map(|a| match (axes.contains(&a), keep) {
+                (false, _) => Some(x.shape[a]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect();
+        let y = self.reduce_axes(cx, &x, &axes, kind, "")?;
+        Ok(Act {
+            id: y.id,
+            shape: out_shape,
+        })
+    }
+
+    /// `LogSoftmax` along one axis: `y = (x − m) − ln Σ e^(x − m)` with `m` the axis's
+    /// maximum, so the exponentials lie in `(0, 1]`, the sum in `[1, n]`, and the logarithm
+    /// is a table over a small domain.
+    pub(super) fn log_softmax(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len() as i64;
+        let a = attr_i(cx.node, "axis", -1);
+        let axis = usize::try_from(if a < 0 { a + rank } else { a })
+            .ok()
+            .filter(|a| (*a as i64) < rank)
+            .ok_or_else(|| cx.shape(format!("an axis of {:?}", x.shape), format!("{a}")))?;
+        let m = self.reduce_axes(cx, &x, &[axis], Reduction::Max, "/max")?;
+        let gap = self.subtract_broadcast(cx, &x, &m, axis, "/gap");
+        let e = self.push_named(
+            cx,
+            "/exp",
+            FloatOp::Activation(Activation::Exp),
+            vec![gap.id],
+            gap.shape.clone(),
+        );
+        let s = self.reduce_axes(cx, &e, &[axis], Reduction::Sum, "/sum")?;
+        let l = self.push_named(
+            cx,
+            "/ln",
+            FloatOp::Activation(Activation::Ln { floor: 1.0 }),
+            vec![s.id],
+            s.shape.clone(),
+        );
+        Ok(self.subtract_broadcast(cx, &gap, &l, axis, ""))
+    }
+
+    /// `PRelu`: a single slope is a `LeakyRelu` table; per-channel slopes (any shape that
+    /// broadcasts) become `(1 − s) · relu(x) + s · x`, two constant affine maps and a sum.
+    pub(super) fn prelu(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let slope = self.broadcast(cx, cx.input(1)?, &x.shape)?;
+        if let Some(&alpha) = slope.first().filter(|s| slope.iter().all(|v| v == *s)) {
+            return Ok(self.push(
+                cx,
+                FloatOp::Activation(Activation::LeakyRelu { alpha }),
+                vec![x.id],
+                x.shape.clone(),
+            ));
+        }
+        let shape = x.shape.clone();
+        let zeros = vec![0.0; slope.len()];
+        let relu = self.push_named(cx, "/relu", FloatOp::Relu, vec![x.id], shape.clone());
+        let positive = FloatOp::Affine {
+            scale: slope.iter().map(|s| 1.0 - s).collect(),
+            bias: zeros.clone(),
+        };
+        let positive = self.push_named(cx, "/positive", positive, vec![relu.id], shape.clone());
+        let linear = FloatOp::Affine {
+            scale: slope,
+            bias: zeros,
+        };
+        let linear = self.push_named(cx, "/linear", linear, vec![x.id], shape.clone());
+        Ok(self.push(cx, FloatOp::Add, vec![positive.id, linear.id], shape))
+    }
+
+    /// One value per group of `x` over `axes` (sorted), in the row-major order of the kept
+    /// axes; the returned shape is the kept dimensions.
+    fn reduce_axes(
+        &mut self,
+        cx: &Ctx<'_>,
+        x: &Act,
+        axes: &[usize],
+        kind: Reduction,
+        suffix: &str,
+    ) -> Result<Act, IrError> {
+        let rank = x.shape.len();
+        let kept: Vec<usize> = (0..rank).filter(|a| !axes.contains(a)).collect();
+        let groups = len(&kept.iter().map(|&a| x.shape[a]).collect::<Vec<_>>());
+        let n = len(&axes.iter().map(|&a| x.shape[a]).collect::<Vec<_>>());
+        if n == 0 || groups == 0 {
+            return Err(cx.shape("a non-empty tensor to reduce", format!("{:?}", x.shape)));
+        }
+        // Kept axes first, reduced axes last: each group is then `n` consecutive values.
+        let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
+        let grouped = if perm.iter().enumerate().all(|(i, a)| i == *a) {
+            x.id
+        } else {
+            let permuted: Vec<usize> = perm.iter().map(|&a| x.shape[a]).collect();
+            let in_strides = strides(&x.shape);
+            let sources = (0..len(&x.shape))
+                .map(|o| {
+                    let coord = unravel(o, &permuted);
+                    let index = perm.iter().zip(&coord).map(|(&a, c)| c * in_strides[a]).sum();
+                    Source::Element { input: 0, index }
+                })
+                .collect();
+            let name = format!("{suffix}/group");
+            self.push_named(cx, &name, FloatOp::Wiring { sources }, vec![x.id], permuted)
+                .id
+        };
+        let window = Window::dense(groups, vec![n], vec![n]);
+        let op = match kind {
+            Reduction::Mean => FloatOp::AvgPool {
+                window,
+                count_include_pad: false,
+            },
+            Reduction::Max => FloatOp::MaxPool { window },
+            Reduction::Sum => FloatOp::Conv {
+                shape: ConvShape {
+                    window,
+                    out_channels: groups,
+                    groups,
+                },
+                weights: vec![1.0; groups * n],
+                bias: vec![0.0; groups],
+            },
+        };
+        let shape = kept.iter().map(|&a| x.shape[a]).collect();
+        Ok(self.push_named(cx, suffix, op, vec![grouped], shape))
+    }
+
+    /// `x − g[group]`, where `g` holds one value per group of `x` along `axis` (the output
+    /// of [`Importer::reduce_axes`] over that axis).
+    fn subtract_broadcast(
+        &mut self,
+        cx: &Ctx<'_>,
+        x: &Act,
+        g: &Act,
+        axis: usize,
+        suffix: &str,
+    ) -> Act {
+        let inner = len(&x.shape[axis + 1..]);
+        let n = x.shape[axis];
+        let sources = (0..len(&x.shape))
+            .map(|i| Source::Element {
+                input: 0,
+                index: (i / (n * inner)) * inner + i % inner,
+            })
+            .collect();
+        let shape = x.shape.clone();
+        let spread = self.push_named(
+            cx,
+            &format!("{suffix}/spread"),
+            FloatOp::Wiring { sources },
+            vec![g.id],
+            shape.clone(),
+        );
+        let negated = FloatOp::Affine {
+            scale: vec![-1.0; len(&shape)],
+            bias: vec![0.0; len(&shape)],
+        };
+        let negated = self.push_named(
+            cx,
+            &format!("{suffix}/negate"),
+            negated,
+            vec![spread.id],
+            shape.clone(),
+        );
+        self.push_named(cx, suffix, FloatOp::Add, vec![x.id, negated.id], shape)
+    }
+}

@@ -1,0 +1,235 @@
+//! Ops that only move values (`Transpose`, `Concat`, `Pad`) and the row-major shape
+//! arithmetic behind them and behind `Reshape`/`Squeeze`.
+
+use super::proto::{attr, attr_f, attr_i};
+use super::{Act, Ctx, Importer};
+use crate::error::IrError;
+use crate::ir::{FloatOp, Source};
+
+impl Importer {
+    pub(super) fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len();
+        let perm = cx.ints("perm").unwrap_or_else(|| (0..rank).rev().collect());
+        let mut sorted = perm.clone();
+        sorted.sort_unstable();
+        if sorted != (0..rank).collect::<Vec<_>>() {
+            return Err(cx.shape(format!("a permutation of 0..{rank}"), format!("{perm:?}")));
+        }
+        let out_shape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
+        let in_strides = strides(&x.shape);
+        let sources = (0..len(&out_shape))
+            .map(|o| {
+                let coord = unravel(o, &out_shape);
+                let index = perm
+                    .iter()
+                    .zip(&coord)
+                    .map(|(&p, c)| c * in_strides[p])
+                    .sum();
+                Source::Element { input: 0, index }
+            })
+            .collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+    }
+
+    pub(super) fn concat(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let xs = (0..cx.node.input.len())
+            .map(|i| self.act(cx, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = xs.first().ok_or_else(|| cx.shape("inputs", "none"))?;
+        let rank = first.shape.len() as i64;
+        let axis = attr_i(cx.node, "axis", 0);
+        let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+            .ok()
+            .filter(|a| (*a as i64) < rank)
+            .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
+        let mut out_shape = first.shape.clone();
+        out_shape[axis] = 0;
+        for x in &xs {
+            let same = x.shape.len() == first.shape.len()
+                && (0..first.shape.len()).all(|a| a == axis || x.shape[a] == first.shape[a]);
+            if !same {
+                return Err(cx.shape(
+                    format!("shapes like {:?} off axis {axis}", first.shape),
+                    format!("{:?}", x.shape),
+                ));
+            }
+            out_shape[axis] += x.shape[axis];
+        }
+        let outer = len(&out_shape[..axis]);
+        let mut sources = Vec::with_capacity(len(&out_shape));
+        for o in 0..outer {
+            for (input, x) in xs.iter().enumerate() {
+                let block = len(&x.shape[axis..]);
+                sources.extend((0..block).map(|j| Source::Element {
+                    input,
+                    index: o * block + j,
+                }));
+            }
+        }
+        let ids = xs.iter().map(|x| x.id).collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, ids, out_shape))
+    }
+
+    pub(super) fn pad(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let mode = attr(cx.node, "mode")
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+            .unwrap_or_else(|| "constant".into());
+        if !matches!(mode.as_str(), "constant" | "reflect" | "edge" | "wrap") {
+            return Err(cx.unsupported(format!(": mode = {mode}")));
+        }
+        let rank = x.shape.len();
+        let pads: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+            Some(t) => self
+                .ints
+                .get(t)
+                .cloned()
+                .ok_or_else(|| cx.unsupported(": pads must be a constant"))?,
+            None => attr(cx.node, "pads")
+                .map(|a| a.ints.clone())
+                .unwrap_or_default(),
+        };
+        if pads.len() != 2 * rank || pads.iter().any(|p| *p < 0) {
+            return Err(cx.shape(
+                format!("{} non-negative pads", 2 * rank),
+                format!("{pads:?}"),
+            ));
+        }
+        if cx.node.input.get(3).is_some_and(|s| !s.is_empty()) {
+            return Err(cx.unsupported(": the axes input"));
+        }
+        let value = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(t) => self.constant(cx, t)?.iter().copied().next().unwrap_or(0.0),
+            None => attr_f(cx.node, "value", 0.0),
+        };
+        let pads: Vec<usize> = pads.iter().map(|p| *p as usize).collect();
+        let out_shape: Vec<usize> = (0..rank)
+            .map(|a| x.shape[a] + pads[a] + pads[rank + a])
+            .collect();
+        if mode == "reflect" {
+            if let Some(a) = (0..rank).find(|&a| {
+                x.shape[a] > 1 && pads[a].max(pads[rank + a]) >= x.shape[a]
+            }) {
+                return Err(cx.shape(
+                    format!("reflect pads below the axis length {} on axis {a}", x.shape[a]),
+                    format!("{pads:?}"),
+                ));
+            }
+        }
+        if mode != "constant" && (0..rank).any(|a| x.shape[a] == 0 && out_shape[a] > 0) {
+            return Err(cx.shape("a non-empty axis to pad from", format!("{:?}", x.shape)));
+        }
+        let in_strides = strides(&x.shape);
+        let sources = (0..len(&out_shape))
+            .map(|o| {
+                let coord = unravel(o, &out_shape);
+                let mut index = 0;
+                for a in 0..rank {
+                    // Signed position in the input; outside [0, n) the mode decides.
+                    let n = x.shape[a] as i64;
+                    let i = coord[a] as i64 - pads[a] as i64;
+                    let c = match mode.as_str() {
+                        _ if (0..n).contains(&i) => i,
+                        "edge" => i.clamp(0, n - 1),
+                        "wrap" => i.rem_euclid(n),
+                        "reflect" if n == 1 => 0,
+                        "reflect" => {
+                            let period = 2 * (n - 1);
+                            let r = i.rem_euclid(period);
+                            if r < n { r } else { period - r }
+                        }
+                        _ => return Source::Constant(value),
+                    };
+                    index += c as usize * in_strides[a];
+                }
+                Source::Element { input: 0, index }
+            })
+            .collect();
+        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+    }
+}
+
+pub(super) fn len(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major strides.
+pub(super) fn strides(shape: &[usize]) -> Vec<usize> {
+    (0..shape.len()).map(|a| len(&shape[a + 1..])).collect()
+}
+
+/// Row-major coordinates of flat index `i`.
+pub(super) fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut coord = vec![0; shape.len()];
+    for a in (0..shape.len()).rev() {
+        coord[a] = i % shape[a].max(1);
+        i /= shape[a].max(1);
+    }
+    coord
+}
+
+/// ONNX Reshape: `0` copies the input's dimension, `-1` takes what is left.
+pub(super) fn reshape(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, IrError> {
+    let total = len(shape);
+    let mut out = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (a, &t) in target.iter().enumerate() {
+        match t {
+            -1 if infer.is_none() => {
+                infer = Some(a);
+                out.push(1);
+            }
+            0 => out.push(shape.get(a).copied().unwrap_or(0)),
+            t if t > 0 => out.push(t as usize),
+            _ => {
+                return Err(cx.shape(
+                    "a shape of positive sizes, 0 and one -1",
+                    format!("{target:?}"),
+                ))
+            }
+        }
+    }
+    if let Some(a) = infer {
+        let known = len(&out);
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
+        }
+        out[a] = total / known;
+    }
+    if len(&out) != total {
+        return Err(cx.shape(format!("a shape of {total} values"), format!("{target:?}")));
+    }
+    Ok(out)
+}
+
+pub(super) fn squeeze(cx: &Ctx<'_>, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>, IrError> {
+    if cx.op() == "Squeeze" {
+        let rank = shape.len() as i64;
+        let axes: Vec<usize> = axes
+            .iter()
+            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
+            .collect();
+        Ok(shape
+            .iter()
+            .enumerate()
+            .filter(|(a, d)| !(**d == 1 && (axes.is_empty() || axes.contains(a))))
+            .map(|(_, d)| *d)
+            .collect())
+    } else {
+        let rank = (shape.len() + axes.len()) as i64;
+        let mut axes: Vec<usize> = axes
+            .iter()
+            .map(|a| (if *a < 0 { a + rank } else { *a }) as usize)
+            .collect();
+        axes.sort_unstable();
+        let mut out = shape.to_vec();
+        for a in axes {
+            if a > out.len() {
+                return Err(cx.shape("axes within the output rank", format!("{a}")));
+            }
+            out.insert(a, 1);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,163 @@
+//! Tiny ONNX models built in memory, for importer tests.
+
+use prost::Message;
+use tract_onnx::pb::{
+    tensor_shape_proto::{dimension, Dimension},
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
+};
+use zkinfer::onnx::import_bytes;
+
+pub fn tensor(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn node(op: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: format!("{op}_node"),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        attribute: attributes,
+        ..Default::default()
+    }
+}
+
+pub fn int_attr(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i,
+        r#type: 2,
+        ..Default::default()
+    }
+}
+
+pub fn float_attr(name: &str, f: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        f,
+        r#type: 1,
+        ..Default::default()
+    }
+}
+
+pub fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(dimension::Value::DimValue(*d)),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn model(
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    input_len: i64,
+    output: &str,
+) -> Vec<u8> {
+    let graph = GraphProto {
+        node: nodes,
+        initializer: initializers,
+        input: vec![value_info("x", &[1, input_len])],
+        output: vec![value_info(output, &[1])],
+        ..Default::default()
+    };
+    ModelProto {
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+pub fn run(bytes: &[u8], x: &[f32]) -> Vec<f64> {
+    import_bytes(bytes, "test")
+        .unwrap()
+        .forward(x)
+        .pop()
+        .unwrap()
+}
+
+pub fn close(a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+
+pub fn int_tensor(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+pub fn ints_attr(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: ints.to_vec(),
+        r#type: 7,
+        ..Default::default()
+    }
+}
+
+pub fn string_attr(name: &str, s: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        s: s.as_bytes().to_vec(),
+        r#type: 3,
+        ..Default::default()
+    }
+}
+
+/// A model with the given inputs (name, shape), at opset 13 unless `opset` says otherwise.
+pub fn model_io(
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    inputs: &[(&str, &[i64])],
+    output: &str,
+    opset: i64,
+) -> Vec<u8> {
+    let graph = GraphProto {
+        node: nodes,
+        initializer: initializers,
+        input: inputs.iter().map(|(n, d)| value_info(n, d)).collect(),
+        output: vec![ValueInfoProto {
+            name: output.into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![tract_onnx::pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}

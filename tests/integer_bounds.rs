@@ -1,0 +1,126 @@
+//! The integer graph never wraps: wide values are computed exactly (and so agree with the
+//! circuit, which proves exact integers), and graphs whose bounds exceed what the witness or
+//! the chips can hold are rejected by validation (issue 11, item 3).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+use zkinfer::activation::Table;
+use zkinfer::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
+use zkinfer::quant::Rounding;
+use zkinfer::window::Axis;
+use zkinfer::CompiledModel;
+
+fn tensor(name: &str, len: usize, scale_exp: i32, bits: u32) -> QTensor {
+    QTensor {
+        name: name.into(),
+        len,
+        scale_exp,
+        bits,
+    }
+}
+
+/// A softmax over 4 values of `x_bits` bits whose exponentials reach `2^(x_bits − 1) − 1`,
+/// with the output at scale `2^out_scale`.
+fn wide_softmax(x_bits: u32, out_scale: u32, len: usize) -> QGraph {
+    let input_bits = 6;
+    let shift = x_bits - input_bits;
+    let top = (1i64 << (x_bits - 1)) - 1;
+    let table = Table {
+        shift,
+        input_bits,
+        first: 0,
+        outputs: (0..1i64 << input_bits).map(|v| (top >> v).max(1)).collect(),
+        error_bound: 0.0,
+    };
+    QGraph {
+        input: tensor("x", len, 0, x_bits),
+        nodes: vec![QNode {
+            name: "softmax".into(),
+            op: QOp::Softmax(Softmax {
+                axis: Axis::of(&[1, len], -1).unwrap(),
+                table,
+                out_scale,
+            }),
+            inputs: vec![0],
+            output: tensor("y", len, out_scale as i32, out_scale + 2),
+        }],
+        rounding: Rounding::HalfUp,
+    }
+}
+
+/// `e · 2^30` overflows `i64` when `e` is near `2^39`: the reference pass wrapped, the
+/// circuit proves the exact quotient. Now both agree, checked against i128 arithmetic
+/// written here and against MockProver.
+#[test]
+fn softmax_with_wide_exponentials_is_exact_and_proves() {
+    let graph = wide_softmax(40, 30, 4);
+    let model = CompiledModel::from_graph(graph, false).unwrap();
+    let x = [0i64, -(1 << 34), 5, -(1 << 36)];
+    let w = model.witness(&x).unwrap();
+    let top = (1i128 << 39) - 1;
+    let exps: Vec<i128> = x
+        .iter()
+        .map(|v| {
+            let gap = (5 - i128::from(*v)) >> 34;
+            (top >> gap).max(1)
+        })
+        .collect();
+    let sum: i128 = exps.iter().sum();
+    let expected: Vec<i64> = exps
+        .iter()
+        .map(|e| i64::try_from((e << 30) / sum).unwrap())
+        .collect();
+    assert_eq!(w.output(), expected.as_slice());
+    assert!(expected.iter().sum::<i64>() <= 1 << 30);
+    assert_eq!(model.mock(&w, w.output()).unwrap(), vec![]);
+}
+
+#[test]
+fn softmax_sums_beyond_the_range_chip_are_rejected() {
+    // 2^20 exponentials of 62 bits: the sum needs 82 bits (and once overflowed u64).
+    let graph = wide_softmax(62, 8, 1 << 20);
+    let (node, reason) = graph.validate().unwrap_err();
+    assert_eq!(node, "softmax");
+    assert!(reason.contains("needs 82 bits"), "{reason}");
+}
+
+#[test]
+fn tensors_of_zero_or_too_many_bits_are_rejected_by_the_graph() {
+    for bits in [0, 63, 200] {
+        let graph = QGraph {
+            input: tensor("x", 2, 0, 8),
+            nodes: vec![QNode {
+                name: "relu".into(),
+                op: QOp::Relu,
+                inputs: vec![0],
+                output: tensor("y", 2, 0, bits),
+            }],
+            rounding: Rounding::HalfUp,
+        };
+        let (node, reason) = graph.validate().unwrap_err();
+        assert_eq!(node, "y");
+        assert!(reason.contains(&format!("{bits} bits")), "{reason}");
+    }
+}
+
+#[test]
+fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
+    // 64 taps of weight -2^63 on 62-bit inputs: the bound once overflowed u128.
+    let weights = ndarray::Array2::from_elem((1, 64), i64::MIN);
+    let graph = QGraph {
+        input: tensor("x", 64, 0, 62),
+        nodes: vec![QNode {
+            name: "fc".into(),
+            op: QOp::Dense(zkinfer::qgraph::Dense {
+                weights,
+                bias: vec![0],
+                shift: 0,
+            }),
+            inputs: vec![0],
+            output: tensor("y", 1, 0, 62),
+        }],
+        rounding: Rounding::HalfUp,
+    };
+    let (node, reason) = graph.validate().unwrap_err();
+    assert_eq!(node, "fc");
+    assert!(reason.contains("accumulator needs 129 bits"), "{reason}");
+}

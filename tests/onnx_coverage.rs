@@ -1,0 +1,279 @@
+//! ONNX seen in the wild and refused or misread before (issue 11): each model is imported,
+//! run by zkinfer's float graph and by tract (an independent executor) and compared; the
+//! ones marked `prove` are also compiled, checked against tract as `compile` does, and run
+//! through the circuit under MockProver.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use common::onnx_build::{
+    float_attr, int_attr, int_tensor, ints_attr, model_io, node, string_attr, tensor,
+};
+use prost::Message;
+use zkinfer::error::IrError;
+use zkinfer::onnx::{check_against_reference, import_bytes, reference_forward, ReferenceCheck};
+use zkinfer::{CompileOptions, CompiledModel};
+
+/// Deterministic inputs in [-2, 2).
+fn sample(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i * 37 + seed * 11) % 64) as f32) / 16.0 - 2.0)
+        .collect()
+}
+
+/// zkinfer's float graph agrees with tract on a few inputs; returns the graph's input length.
+fn agrees_with_tract(bytes: &[u8]) -> usize {
+    let graph = import_bytes(bytes, "test").unwrap();
+    let n = graph.input_len();
+    for seed in 0..3 {
+        let x = sample(n, seed);
+        let ours = graph.forward(&x).pop().unwrap();
+        let theirs = reference_forward(bytes, &graph, &x).unwrap();
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            let b = f64::from(*b);
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "output {i}: zkinfer {a}, tract {b}");
+        }
+    }
+    n
+}
+
+/// Compiles, checks the integer outputs against tract and proves one sample under MockProver.
+fn proves(bytes: &[u8]) {
+    let graph = import_bytes(bytes, "test").unwrap();
+    let n = graph.input_len();
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(n, s)).collect();
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    let check = check_against_reference(bytes, &graph, &model, &samples).unwrap();
+    assert!(matches!(check, ReferenceCheck::Agrees { .. }), "{check}");
+    let x = model.quantise_input(&samples[1], false).unwrap();
+    let w = model.witness(&x).unwrap();
+    assert_eq!(model.mock(&w, w.output()).unwrap(), vec![]);
+}
+
+#[test]
+fn batch_normalization_with_a_leading_dimension_above_one() {
+    let bn = |shape: &[i64], c: usize| {
+        let p = |v: f32| (0..c).map(|i| v + i as f32 * 0.25).collect::<Vec<f32>>();
+        model_io(
+            vec![node(
+                "BatchNormalization",
+                &["x", "g", "b", "m", "v"],
+                "y",
+                vec![float_attr("epsilon", 1e-5)],
+            )],
+            vec![
+                tensor("g", &[c as i64], &p(0.5)),
+                tensor("b", &[c as i64], &p(-0.3)),
+                tensor("m", &[c as i64], &p(0.1)),
+                tensor("v", &[c as i64], &p(0.7)),
+            ],
+            &[("x", shape)],
+            "y",
+            13,
+        )
+    };
+    for (shape, c) in [(&[2i64, 3, 2, 2][..], 3), (&[4, 5, 3][..], 5)] {
+        let bytes = bn(shape, c);
+        agrees_with_tract(&bytes);
+        proves(&bytes);
+    }
+}
+
+#[test]
+fn an_output_produced_by_a_dropped_wiring_node_imports() {
+    for op in ["Flatten", "Identity"] {
+        let bytes = model_io(
+            vec![node(op, &["x"], "y", vec![])],
+            vec![],
+            &[("x", &[1, 2, 3])],
+            "y",
+            13,
+        );
+        assert_eq!(agrees_with_tract(&bytes), 6);
+        proves(&bytes);
+    }
+}
+
+#[test]
+fn elu_and_prelu() {
+    let elu = model_io(
+        vec![node("Elu", &["x"], "y", vec![float_attr("alpha", 0.7)])],
+        vec![],
+        &[("x", &[1, 8])],
+        "y",
+        13,
+    );
+    agrees_with_tract(&elu);
+    proves(&elu);
+    for slope in [&[0.2f32][..], &[0.1, -0.5, 0.3][..]] {
+        let prelu = model_io(
+            vec![node("PRelu", &["x", "s"], "y", vec![])],
+            vec![tensor("s", &[slope.len() as i64, 1, 1], slope)],
+            &[("x", &[1, 3, 2, 2])],
+            "y",
+            13,
+        );
+        agrees_with_tract(&prelu);
+        proves(&prelu);
+    }
+}
+
+#[test]
+fn log_softmax_along_any_axis() {
+    for axis in [-1, 1] {
+        let bytes = model_io(
+            vec![node("LogSoftmax", &["x"], "y", vec![int_attr("axis", axis)])],
+            vec![],
+            &[("x", &[1, 3, 4])],
+            "y",
+            13,
+        );
+        agrees_with_tract(&bytes);
+        proves(&bytes);
+    }
+}
+
+#[test]
+fn pad_in_reflect_edge_and_wrap_modes() {
+    for mode in ["reflect", "edge"] {
+        let bytes = model_io(
+            vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", mode)])],
+            vec![int_tensor("p", &[6], &[0, 1, 2, 0, 2, 1])],
+            &[("x", &[1, 3, 4])],
+            "y",
+            13,
+        );
+        agrees_with_tract(&bytes);
+        proves(&bytes);
+    }
+    // tract 0.21 lacks opset 19's wrap mode: checked by hand.
+    let wrap = model_io(
+        vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", "wrap")])],
+        vec![int_tensor("p", &[4], &[0, 2, 0, 1])],
+        &[("x", &[1, 4])],
+        "y",
+        19,
+    );
+    let y = import_bytes(&wrap, "t").unwrap().forward(&[1.0, 2.0, 3.0, 4.0]).pop().unwrap();
+    assert_eq!(y, [3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0]);
+    let too_wide = model_io(
+        vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", "reflect")])],
+        vec![int_tensor("p", &[4], &[0, 4, 0, 0])],
+        &[("x", &[1, 4])],
+        "y",
+        13,
+    );
+    assert!(matches!(import_bytes(&too_wide, "t"), Err(IrError::Shape { .. })));
+}
+
+#[test]
+fn reductions_over_any_axes() {
+    let cases: [(&str, &[i64], i64); 6] = [
+        ("ReduceMean", &[-1], 1),
+        ("ReduceMean", &[1, 2], 0),
+        ("ReduceSum", &[1], 1),
+        ("ReduceSum", &[], 0),
+        ("ReduceMax", &[0, 2], 1),
+        ("ReduceMax", &[1], 0),
+    ];
+    for (op, axes, keepdims) in cases {
+        // Axes as an input (ReduceSum from opset 13, the others from 18).
+        let bytes = model_io(
+            vec![node(op, &["x", "axes"], "y", vec![int_attr("keepdims", keepdims)])],
+            vec![int_tensor("axes", &[axes.len() as i64], axes)],
+            &[("x", &[1, 3, 4])],
+            "y",
+            18,
+        );
+        agrees_with_tract(&bytes);
+        proves(&bytes);
+        // Axes as an attribute (opset 13).
+        if op != "ReduceSum" && !axes.is_empty() {
+            let bytes = model_io(
+                vec![node(op, &["x"], "y", vec![ints_attr("axes", axes), int_attr("keepdims", keepdims)])],
+                vec![],
+                &[("x", &[1, 3, 4])],
+                "y",
+                13,
+            );
+            agrees_with_tract(&bytes);
+        }
+    }
+}
+
+#[test]
+fn ops_on_constants_fold_at_import() {
+    // The weight is stored transposed and transposed back before the MatMul.
+    let w: Vec<f32> = (0..12).map(|i| i as f32 / 6.0 - 1.0).collect();
+    let bytes = model_io(
+        vec![
+            node("Transpose", &["wt"], "w", vec![ints_attr("perm", &[1, 0])]),
+            node("MatMul", &["x", "w"], "y", vec![]),
+        ],
+        vec![tensor("wt", &[3, 4], &w)],
+        &[("x", &[1, 4])],
+        "y",
+        13,
+    );
+    agrees_with_tract(&bytes);
+    let graph = import_bytes(&bytes, "t").unwrap();
+    assert_eq!(graph.nodes.len(), 1, "the transpose folded into the weight");
+    proves(&bytes);
+}
+
+#[test]
+fn graphs_with_several_inputs() {
+    let add = model_io(
+        vec![node("Add", &["a", "b"], "s", vec![]), node("Relu", &["s"], "y", vec![])],
+        vec![],
+        &[("a", &[1, 5]), ("b", &[1, 5])],
+        "y",
+        13,
+    );
+    assert_eq!(agrees_with_tract(&add), 10);
+    proves(&add);
+    let graph = import_bytes(&add, "t").unwrap();
+    assert_eq!(graph.input_lens(), vec![5, 5]);
+    // EZKL's input_data lists each input separately: joined into one sample.
+    let joined = zkinfer::input::join_parts(vec![vec![1.0; 5], vec![2.0; 5]], &graph.input_lens());
+    assert_eq!(joined, vec![[vec![1.0; 5], vec![2.0; 5]].concat()]);
+    let matmul = model_io(
+        vec![node("MatMul", &["a", "b"], "y", vec![])],
+        vec![],
+        &[("a", &[1, 2]), ("b", &[2, 2])],
+        "y",
+        13,
+    );
+    match import_bytes(&matmul, "t") {
+        Err(IrError::Unsupported { op, detail, .. }) => {
+            assert_eq!(op, "MatMul");
+            assert!(detail.contains("two activations"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn batches_and_several_outputs_are_refused_by_name() {
+    let gemm = model_io(
+        vec![node("Gemm", &["x", "w"], "y", vec![int_attr("transB", 1)])],
+        vec![tensor("w", &[2, 3], &[0.5; 6])],
+        &[("x", &[4, 3])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&gemm, "t").unwrap_err().to_string();
+    assert!(err.contains("batch size 4 is not supported (batch 1 only)"), "{err}");
+    let mut two = tract_onnx::pb::ModelProto::decode(
+        &model_io(vec![node("Relu", &["x"], "y", vec![])], vec![], &[("x", &[1, 2])], "y", 13)[..],
+    )
+    .unwrap();
+    let graph = two.graph.as_mut().unwrap();
+    graph.output.push(tract_onnx::pb::ValueInfoProto {
+        name: "x".into(),
+        ..Default::default()
+    });
+    let err = import_bytes(&two.encode_to_vec(), "t").unwrap_err().to_string();
+    assert!(err.contains("only models with one output"), "{err}");
+}
