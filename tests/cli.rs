@@ -352,3 +352,177 @@ fn cli_proof_for_a_tampered_model_file_is_rejected() {
     std::fs::write(&tampered, m.to_string()).unwrap();
     assert!(fails(&["verify", s(&tampered), s(&proof)]).contains("not for this model"));
 }
+
+#[test]
+fn cli_refuses_an_output_that_is_an_input_and_keeps_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let onnx = dir.path().join("m.onnx");
+    std::fs::copy(common::data("digits_mlp.onnx"), &onnx).unwrap();
+    let input = dir.path().join("x.json");
+    std::fs::copy(common::data("digits_mlp.input.json"), &input).unwrap();
+    let eval = common::data("digits_mlp.eval.json");
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let (onnx_bytes, model_bytes, input_bytes) = (before(&onnx), before(&model), before(&input));
+    let err = fails(&["compile", s(&onnx), "--calibration", s(&eval), "-o", s(&onnx)]);
+    assert!(err.contains("refusing to overwrite an input"), "{err}");
+    let err = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&model)]);
+    assert!(err.contains("refusing to overwrite an input"), "{err}");
+    let err = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&input)]);
+    assert!(err.contains("refusing to overwrite an input"), "{err}");
+    assert_eq!(before(&onnx), onnx_bytes);
+    assert_eq!(before(&model), model_bytes);
+    assert_eq!(before(&input), input_bytes);
+    // An unwritable output is reported before any proving.
+    let missing = dir.path().join("no/such/folder/p.json");
+    let err = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&missing)]);
+    assert!(err.contains("cannot write to"), "{err}");
+}
+
+#[test]
+fn cli_inspect_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    // The reader is gone before the first line is written (as `| head -1` after a line).
+    let status = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["inspect", s(&model)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            drop(child.stdout.take());
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(!String::from_utf8_lossy(&status.stderr).contains("panicked"));
+}
+
+#[test]
+fn cli_json_reports_failures_as_json_and_help_names_the_params_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let proof = dir.path().join("p.json");
+    let input = common::data("digits_mlp.input.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    bundle["proof"] = serde_json::Value::from(format!("{}00", bundle["proof"].as_str().unwrap()));
+    std::fs::write(&proof, bundle.to_string()).unwrap();
+    let out = zkinfer(&["verify", s(&model), s(&proof), "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(report["error"].as_str().unwrap().contains("proofs of this model have exactly"));
+    let compiled_json: serde_json::Value = serde_json::from_str(&ok(&[
+        "compile",
+        s(&common::data("digits_mlp.onnx")),
+        "--calibration",
+        s(&common::data("digits_mlp.eval.json")),
+        "-o",
+        s(&dir.path().join("again.zkm")),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(compiled_json["k"], 10);
+    assert_eq!(compiled_json["reference"]["status"], "agrees");
+    let help = ok(&["prove", "--help"]);
+    assert!(help.contains("--params-dir") && help.contains("ZKINFER_PARAMS_DIR"), "{help}");
+}
+
+#[test]
+fn cli_proves_every_sample_and_verifies_many_proofs_with_one_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let eval: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data("digits_mlp.eval.json")).unwrap(),
+    )
+    .unwrap();
+    let three = dir.path().join("three.json");
+    let inputs: Vec<_> = eval["inputs"].as_array().unwrap()[..3].to_vec();
+    std::fs::write(&three, serde_json::json!({ "input_data": inputs }).to_string()).unwrap();
+    let out = dir.path().join("proofs");
+    let proved: serde_json::Value = serde_json::from_str(&ok(&[
+        "prove", s(&model), "--input", s(&three), "-o", s(&out), "--json",
+    ]))
+    .unwrap();
+    assert_eq!(proved["proofs"].as_array().unwrap().len(), 3);
+    let paths: Vec<_> = (0..3).map(|i| out.join(format!("proof-{i}.json"))).collect();
+    let mut args = vec!["verify", s(&model)];
+    args.extend(paths.iter().map(|p| s(p)));
+    args.push("--json");
+    let verified: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    assert_eq!(verified["valid"], true);
+    let reports = verified["proofs"].as_array().unwrap();
+    assert_eq!(reports.len(), 3);
+    for (r, p) in reports.iter().zip(proved["proofs"].as_array().unwrap()) {
+        assert_eq!(r["outputs"], p["outputs"]);
+    }
+    // One bad proof among good ones: each is reported, and the exit status says it.
+    let mut bad = ProofLike::read(&paths[2]);
+    bad.tamper();
+    bad.write(&paths[2]);
+    let out = zkinfer(&["verify", s(&model), s(&paths[0]), s(&paths[2]), "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["proofs"][0]["valid"], true);
+    assert_eq!(report["proofs"][1]["valid"], false);
+}
+
+/// A proof file edited as JSON.
+struct ProofLike(serde_json::Value);
+
+impl ProofLike {
+    fn read(p: &Path) -> Self {
+        Self(serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+    }
+    fn tamper(&mut self) {
+        let first = self.0["outputs"][0].as_i64().unwrap();
+        self.0["outputs"][0] = serde_json::Value::from(first + 1);
+        let f = self.0["outputs_float"][0].as_f64().unwrap();
+        let scale = f / first as f64;
+        self.0["outputs_float"][0] = serde_json::Value::from((first + 1) as f64 * scale);
+    }
+    fn write(&self, p: &Path) {
+        std::fs::write(p, self.0.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn cli_calibration_outliers_are_warned_about_and_forged_params_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut x: Vec<f64> = common::sample().iter().map(|v| f64::from(*v)).collect();
+    x[5] = 1e30;
+    let calibration = dir.path().join("outlier.json");
+    std::fs::write(&calibration, serde_json::json!({ "input_data": [x] }).to_string()).unwrap();
+    let out = zkinfer(&[
+        "compile",
+        s(&common::data("digits_mlp.onnx")),
+        "--calibration",
+        s(&calibration),
+        "-o",
+        s(&dir.path().join("m.zkm")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: calibration sample 0, value 5 = 1.000e30"), "{stderr}");
+    // A forged parameter file in a private cache: reported, replaced, the proof is honest.
+    let params = dir.path().join("params");
+    std::fs::create_dir_all(&params).unwrap();
+    let model = compiled(dir.path());
+    let mut zeroed = std::fs::read(common::cache().path(10)).unwrap();
+    zeroed[4..4 + 2 * 1024 * 32].fill(0);
+    std::fs::write(params.join("ipa-pasta-k10.params"), zeroed).unwrap();
+    let proof = dir.path().join("p.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["prove", s(&model), "--input", s(&common::data("digits_mlp.input.json"))])
+        .args(["-o", s(&proof), "--params-dir", s(&params)])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("were not used") && stderr.contains("pinned"), "{stderr}");
+    let mut forged = ProofLike::read(&proof);
+    forged.tamper();
+    forged.write(&proof);
+    let err = fails(&["verify", s(&model), s(&proof)]);
+    assert!(err.contains("does not check against this model"), "{err}");
+}
