@@ -10,7 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for k in arg(1, 1)?..=arg(2, 20)? {
         let mut bytes = Vec::new();
         Params::<EqAffine>::new(k).write(&mut bytes)?;
-        println!("    \"{}\", // k = {k}", zkinfer::api::params_digest(&bytes));
+        println!(
+            "    \"{}\", // k = {k}",
+            zkinfer::api::params_digest(&bytes)
+        );
     }
     Ok(())
 }

@@ -77,7 +77,10 @@ pub fn join_parts(samples: Vec<Vec<f32>>, lens: &[usize]) -> Vec<Vec<f32>> {
     let parts = lens.len();
     let separate = parts > 1
         && samples.len().is_multiple_of(parts)
-        && samples.iter().enumerate().all(|(i, s)| s.len() == lens[i % parts]);
+        && samples
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.len() == lens[i % parts]);
     if !separate {
         return samples;
     }

@@ -266,7 +266,10 @@ impl FloatGraph {
         if self.input_parts.is_empty() {
             vec![self.input_len()]
         } else {
-            self.input_parts.iter().map(|p| p.shape.iter().product()).collect()
+            self.input_parts
+                .iter()
+                .map(|p| p.shape.iter().product())
+                .collect()
         }
     }
 
@@ -374,7 +377,10 @@ impl FloatGraph {
                 FloatOp::Activation(f) => match *f {
                     Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => vec![alpha],
                     Activation::Ln { floor } if floor <= 0.0 => {
-                        return Err(shape_err("a positive floor for Ln".into(), floor.to_string()))
+                        return Err(shape_err(
+                            "a positive floor for Ln".into(),
+                            floor.to_string(),
+                        ))
                     }
                     Activation::Ln { floor } => vec![floor],
                     Activation::Clip { min, max } => vec![min, max],

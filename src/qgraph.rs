@@ -388,7 +388,10 @@ impl QGraph {
         let max_bits = zkinfer_circuits::range::MAX_RANGE_BITS;
         for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
             if !(1..=max_bits).contains(&t.bits) {
-                return Err((t.name.clone(), format!("{} bits is outside 1..={max_bits}", t.bits)));
+                return Err((
+                    t.name.clone(),
+                    format!("{} bits is outside 1..={max_bits}", t.bits),
+                ));
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {

@@ -297,7 +297,10 @@ fn softmax_witness(
                 let scaled = i128::from(r.3)
                     .checked_mul(1i128 << sm.out_scale)
                     .ok_or_else(|| unreachable_range(name, "softmax numerator", r.0, i128::MAX))?;
-                Ok((r.0, check_range(name, &node.output, r.0, scaled.div_euclid(sum))?))
+                Ok((
+                    r.0,
+                    check_range(name, &node.output, r.0, scaled.div_euclid(sum))?,
+                ))
             })
             .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
         Ok((m, rows, partials, ys))

@@ -299,7 +299,9 @@ fn cli_input_outside_calibrated_range_names_the_value() {
     let proof = dir.path().join("p.json");
     let line = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
     assert!(
-        line.contains("[7] = 1000") && line.contains("calibrated range"),
+        line.contains("[7] = 1000 ")
+            && line.contains("calibrated range")
+            && line.contains("--clamp"),
         "{line}"
     );
     assert!(!proof.exists());
@@ -364,7 +366,14 @@ fn cli_refuses_an_output_that_is_an_input_and_keeps_the_file() {
     let eval = common::data("digits_mlp.eval.json");
     let before = |p: &Path| std::fs::read(p).unwrap();
     let (onnx_bytes, model_bytes, input_bytes) = (before(&onnx), before(&model), before(&input));
-    let err = fails(&["compile", s(&onnx), "--calibration", s(&eval), "-o", s(&onnx)]);
+    let err = fails(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&eval),
+        "-o",
+        s(&onnx),
+    ]);
     assert!(err.contains("refusing to overwrite an input"), "{err}");
     let err = fails(&["prove", s(&model), "--input", s(&input), "-o", s(&model)]);
     assert!(err.contains("refusing to overwrite an input"), "{err}");
@@ -393,7 +402,11 @@ fn cli_inspect_into_a_closed_pipe_exits_quietly() {
             child.wait_with_output()
         })
         .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert!(!String::from_utf8_lossy(&status.stderr).contains("panicked"));
 }
 
@@ -412,7 +425,10 @@ fn cli_json_reports_failures_as_json_and_help_names_the_params_dir() {
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["valid"], false);
-    assert!(report["error"].as_str().unwrap().contains("proofs of this model have exactly"));
+    assert!(report["error"]
+        .as_str()
+        .unwrap()
+        .contains("proofs of this model have exactly"));
     let compiled_json: serde_json::Value = serde_json::from_str(&ok(&[
         "compile",
         s(&common::data("digits_mlp.onnx")),
@@ -426,7 +442,10 @@ fn cli_json_reports_failures_as_json_and_help_names_the_params_dir() {
     assert_eq!(compiled_json["k"], 10);
     assert_eq!(compiled_json["reference"]["status"], "agrees");
     let help = ok(&["prove", "--help"]);
-    assert!(help.contains("--params-dir") && help.contains("ZKINFER_PARAMS_DIR"), "{help}");
+    assert!(
+        help.contains("--params-dir") && help.contains("ZKINFER_PARAMS_DIR"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -439,14 +458,26 @@ fn cli_proves_every_sample_and_verifies_many_proofs_with_one_key() {
     .unwrap();
     let three = dir.path().join("three.json");
     let inputs: Vec<_> = eval["inputs"].as_array().unwrap()[..3].to_vec();
-    std::fs::write(&three, serde_json::json!({ "input_data": inputs }).to_string()).unwrap();
+    std::fs::write(
+        &three,
+        serde_json::json!({ "input_data": inputs }).to_string(),
+    )
+    .unwrap();
     let out = dir.path().join("proofs");
     let proved: serde_json::Value = serde_json::from_str(&ok(&[
-        "prove", s(&model), "--input", s(&three), "-o", s(&out), "--json",
+        "prove",
+        s(&model),
+        "--input",
+        s(&three),
+        "-o",
+        s(&out),
+        "--json",
     ]))
     .unwrap();
     assert_eq!(proved["proofs"].as_array().unwrap().len(), 3);
-    let paths: Vec<_> = (0..3).map(|i| out.join(format!("proof-{i}.json"))).collect();
+    let paths: Vec<_> = (0..3)
+        .map(|i| out.join(format!("proof-{i}.json")))
+        .collect();
     let mut args = vec!["verify", s(&model)];
     args.extend(paths.iter().map(|p| s(p)));
     args.push("--json");
@@ -493,7 +524,11 @@ fn cli_calibration_outliers_are_warned_about_and_forged_params_replaced() {
     let mut x: Vec<f64> = common::sample().iter().map(|v| f64::from(*v)).collect();
     x[5] = 1e30;
     let calibration = dir.path().join("outlier.json");
-    std::fs::write(&calibration, serde_json::json!({ "input_data": [x] }).to_string()).unwrap();
+    std::fs::write(
+        &calibration,
+        serde_json::json!({ "input_data": [x] }).to_string(),
+    )
+    .unwrap();
     let out = zkinfer(&[
         "compile",
         s(&common::data("digits_mlp.onnx")),
@@ -503,7 +538,10 @@ fn cli_calibration_outliers_are_warned_about_and_forged_params_replaced() {
         s(&dir.path().join("m.zkm")),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: calibration sample 0, value 5 = 1.000e30"), "{stderr}");
+    assert!(
+        stderr.contains("warning: calibration sample 0, value 5 = 1.000e30"),
+        "{stderr}"
+    );
     // A forged parameter file in a private cache: reported, replaced, the proof is honest.
     let params = dir.path().join("params");
     std::fs::create_dir_all(&params).unwrap();
@@ -513,13 +551,21 @@ fn cli_calibration_outliers_are_warned_about_and_forged_params_replaced() {
     std::fs::write(params.join("ipa-pasta-k10.params"), zeroed).unwrap();
     let proof = dir.path().join("p.json");
     let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(["prove", s(&model), "--input", s(&common::data("digits_mlp.input.json"))])
+        .args([
+            "prove",
+            s(&model),
+            "--input",
+            s(&common::data("digits_mlp.input.json")),
+        ])
         .args(["-o", s(&proof), "--params-dir", s(&params)])
         .output()
         .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("were not used") && stderr.contains("pinned"), "{stderr}");
+    assert!(
+        stderr.contains("were not used") && stderr.contains("pinned"),
+        "{stderr}"
+    );
     let mut forged = ProofLike::read(&proof);
     forged.tamper();
     forged.write(&proof);

@@ -90,8 +90,18 @@ enum Leaf {
 
 fn leaves() -> impl Strategy<Value = Vec<(usize, Leaf)>> {
     let leaf = prop_oneof![
-        prop_oneof![Just(0i64), Just(-1), Just(1), Just(62), Just(63), Just(64), Just(i64::MIN), Just(i64::MAX), any::<i64>()]
-            .prop_map(Leaf::Int),
+        prop_oneof![
+            Just(0i64),
+            Just(-1),
+            Just(1),
+            Just(62),
+            Just(63),
+            Just(64),
+            Just(i64::MIN),
+            Just(i64::MAX),
+            any::<i64>()
+        ]
+        .prop_map(Leaf::Int),
         any::<u64>().prop_map(Leaf::Big),
         prop_oneof![Just(f64::MAX), Just(-0.0), Just(1e300), any::<f64>()].prop_map(Leaf::Float),
         "[a-z]{0,8}".prop_map(Leaf::Text),
@@ -117,7 +127,9 @@ fn replace_leaf(value: &mut Value, n: usize, leaf: &Leaf) {
                 *v = match leaf {
                     Leaf::Int(i) => Value::from(*i),
                     Leaf::Big(u) => Value::from(*u),
-                    Leaf::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+                    Leaf::Float(f) => {
+                        serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+                    }
                     Leaf::Text(s) => Value::from(s.clone()),
                     Leaf::Null => Value::Null,
                     Leaf::Empty => Value::Array(vec![]),
@@ -140,10 +152,14 @@ fn replace_leaf(value: &mut Value, n: usize, leaf: &Leaf) {
 fn onnx_bytes() -> &'static [Vec<u8>] {
     static BYTES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        ["digits_mlp.onnx", "digits_cnn.onnx", "digits_mlp_tanh_sigmoid.onnx"]
-            .iter()
-            .map(|f| std::fs::read(common::data(f)).unwrap())
-            .collect()
+        [
+            "digits_mlp.onnx",
+            "digits_cnn.onnx",
+            "digits_mlp_tanh_sigmoid.onnx",
+        ]
+        .iter()
+        .map(|f| std::fs::read(common::data(f)).unwrap())
+        .collect()
     })
 }
 

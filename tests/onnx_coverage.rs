@@ -32,7 +32,10 @@ fn agrees_with_tract(bytes: &[u8]) -> usize {
         assert_eq!(ours.len(), theirs.len());
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             let b = f64::from(*b);
-            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "output {i}: zkinfer {a}, tract {b}");
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "output {i}: zkinfer {a}, tract {b}"
+            );
         }
     }
     n
@@ -49,6 +52,18 @@ fn proves(bytes: &[u8]) {
     let x = model.quantise_input(&samples[1], false).unwrap();
     let w = model.witness(&x).unwrap();
     assert_eq!(model.mock(&w, w.output()).unwrap(), vec![]);
+    let mut forged = w.output().to_vec();
+    forged[0] += 1;
+    let failures = zkinfer_circuits::dev::describe(
+        &model.mock(&w, &forged).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("Equality constraint not satisfied") || f.contains("equality")),
+        "a forged public output must break the copy to the instance: {failures:?}"
+    );
 }
 
 #[test]
@@ -123,7 +138,12 @@ fn elu_and_prelu() {
 fn log_softmax_along_any_axis() {
     for axis in [-1, 1] {
         let bytes = model_io(
-            vec![node("LogSoftmax", &["x"], "y", vec![int_attr("axis", axis)])],
+            vec![node(
+                "LogSoftmax",
+                &["x"],
+                "y",
+                vec![int_attr("axis", axis)],
+            )],
             vec![],
             &[("x", &[1, 3, 4])],
             "y",
@@ -138,7 +158,12 @@ fn log_softmax_along_any_axis() {
 fn pad_in_reflect_edge_and_wrap_modes() {
     for mode in ["reflect", "edge"] {
         let bytes = model_io(
-            vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", mode)])],
+            vec![node(
+                "Pad",
+                &["x", "p"],
+                "y",
+                vec![string_attr("mode", mode)],
+            )],
             vec![int_tensor("p", &[6], &[0, 1, 2, 0, 2, 1])],
             &[("x", &[1, 3, 4])],
             "y",
@@ -149,22 +174,39 @@ fn pad_in_reflect_edge_and_wrap_modes() {
     }
     // tract 0.21 lacks opset 19's wrap mode: checked by hand.
     let wrap = model_io(
-        vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", "wrap")])],
+        vec![node(
+            "Pad",
+            &["x", "p"],
+            "y",
+            vec![string_attr("mode", "wrap")],
+        )],
         vec![int_tensor("p", &[4], &[0, 2, 0, 1])],
         &[("x", &[1, 4])],
         "y",
         19,
     );
-    let y = import_bytes(&wrap, "t").unwrap().forward(&[1.0, 2.0, 3.0, 4.0]).pop().unwrap();
+    let y = import_bytes(&wrap, "t")
+        .unwrap()
+        .forward(&[1.0, 2.0, 3.0, 4.0])
+        .pop()
+        .unwrap();
     assert_eq!(y, [3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0]);
     let too_wide = model_io(
-        vec![node("Pad", &["x", "p"], "y", vec![string_attr("mode", "reflect")])],
+        vec![node(
+            "Pad",
+            &["x", "p"],
+            "y",
+            vec![string_attr("mode", "reflect")],
+        )],
         vec![int_tensor("p", &[4], &[0, 4, 0, 0])],
         &[("x", &[1, 4])],
         "y",
         13,
     );
-    assert!(matches!(import_bytes(&too_wide, "t"), Err(IrError::Shape { .. })));
+    assert!(matches!(
+        import_bytes(&too_wide, "t"),
+        Err(IrError::Shape { .. })
+    ));
 }
 
 #[test]
@@ -180,7 +222,12 @@ fn reductions_over_any_axes() {
     for (op, axes, keepdims) in cases {
         // Axes as an input (ReduceSum from opset 13, the others from 18).
         let bytes = model_io(
-            vec![node(op, &["x", "axes"], "y", vec![int_attr("keepdims", keepdims)])],
+            vec![node(
+                op,
+                &["x", "axes"],
+                "y",
+                vec![int_attr("keepdims", keepdims)],
+            )],
             vec![int_tensor("axes", &[axes.len() as i64], axes)],
             &[("x", &[1, 3, 4])],
             "y",
@@ -191,7 +238,12 @@ fn reductions_over_any_axes() {
         // Axes as an attribute (opset 13).
         if op != "ReduceSum" && !axes.is_empty() {
             let bytes = model_io(
-                vec![node(op, &["x"], "y", vec![ints_attr("axes", axes), int_attr("keepdims", keepdims)])],
+                vec![node(
+                    op,
+                    &["x"],
+                    "y",
+                    vec![ints_attr("axes", axes), int_attr("keepdims", keepdims)],
+                )],
                 vec![],
                 &[("x", &[1, 3, 4])],
                 "y",
@@ -223,9 +275,12 @@ fn ops_on_constants_fold_at_import() {
 }
 
 #[test]
-fn graphs_with_several_inputs() {
+fn graphs_with_several_inputs_and_products_of_activations() {
     let add = model_io(
-        vec![node("Add", &["a", "b"], "s", vec![]), node("Relu", &["s"], "y", vec![])],
+        vec![
+            node("Add", &["a", "b"], "s", vec![]),
+            node("Relu", &["s"], "y", vec![]),
+        ],
         vec![],
         &[("a", &[1, 5]), ("b", &[1, 5])],
         "y",
@@ -238,20 +293,38 @@ fn graphs_with_several_inputs() {
     // EZKL's input_data lists each input separately: joined into one sample.
     let joined = zkinfer::input::join_parts(vec![vec![1.0; 5], vec![2.0; 5]], &graph.input_lens());
     assert_eq!(joined, vec![[vec![1.0; 5], vec![2.0; 5]].concat()]);
-    let matmul = model_io(
-        vec![node("MatMul", &["a", "b"], "y", vec![])],
-        vec![],
-        &[("a", &[1, 2]), ("b", &[2, 2])],
+    for (a, b) in [
+        (&[1i64, 2][..], &[2i64, 3][..]),
+        (&[1, 2, 3, 4][..], &[1, 2, 4, 2][..]),
+    ] {
+        let matmul = model_io(
+            vec![node("MatMul", &["a", "b"], "y", vec![])],
+            vec![],
+            &[("a", a), ("b", b)],
+            "y",
+            13,
+        );
+        agrees_with_tract(&matmul);
+        proves(&matmul);
+    }
+}
+
+#[test]
+fn matmul_of_rows_by_a_constant_weight() {
+    // [1, 4, 3] × [3, 2] + bias, as a transformer's projection.
+    let w: Vec<f32> = (0..6).map(|i| i as f32 / 3.0 - 1.0).collect();
+    let bytes = model_io(
+        vec![
+            node("MatMul", &["x", "w"], "m", vec![]),
+            node("Add", &["m", "b"], "y", vec![]),
+        ],
+        vec![tensor("w", &[3, 2], &w), tensor("b", &[2], &[0.5, -0.25])],
+        &[("x", &[1, 4, 3])],
         "y",
         13,
     );
-    match import_bytes(&matmul, "t") {
-        Err(IrError::Unsupported { op, detail, .. }) => {
-            assert_eq!(op, "MatMul");
-            assert!(detail.contains("two activations"), "{detail}");
-        }
-        other => panic!("{other:?}"),
-    }
+    agrees_with_tract(&bytes);
+    proves(&bytes);
 }
 
 #[test]
@@ -264,9 +337,18 @@ fn batches_and_several_outputs_are_refused_by_name() {
         13,
     );
     let err = import_bytes(&gemm, "t").unwrap_err().to_string();
-    assert!(err.contains("batch size 4 is not supported (batch 1 only)"), "{err}");
+    assert!(
+        err.contains("batch size 4 is not supported (batch 1 only)"),
+        "{err}"
+    );
     let mut two = tract_onnx::pb::ModelProto::decode(
-        &model_io(vec![node("Relu", &["x"], "y", vec![])], vec![], &[("x", &[1, 2])], "y", 13)[..],
+        &model_io(
+            vec![node("Relu", &["x"], "y", vec![])],
+            vec![],
+            &[("x", &[1, 2])],
+            "y",
+            13,
+        )[..],
     )
     .unwrap();
     let graph = two.graph.as_mut().unwrap();
@@ -274,6 +356,33 @@ fn batches_and_several_outputs_are_refused_by_name() {
         name: "x".into(),
         ..Default::default()
     });
-    let err = import_bytes(&two.encode_to_vec(), "t").unwrap_err().to_string();
+    let err = import_bytes(&two.encode_to_vec(), "t")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("only models with one output"), "{err}");
+}
+
+/// The defence in depth of issue 11: an import that misreads the model (simulated by editing
+/// the imported graph's weights) is refused by the comparison with tract.
+#[test]
+fn a_misread_model_is_refused_by_the_reference_check() {
+    let bytes = std::fs::read(common::data("digits_mlp.onnx")).unwrap();
+    let mut graph = import_bytes(&bytes, "t").unwrap();
+    let samples = common::eval_set().inputs[..4].to_vec();
+    let honest = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    assert!(matches!(
+        check_against_reference(&bytes, &graph, &honest, &samples).unwrap(),
+        ReferenceCheck::Agrees { .. }
+    ));
+    match &mut graph.nodes[0].op {
+        zkinfer::ir::FloatOp::Dense { bias, .. } => bias.mapv_inplace(|b| b + 1.0),
+        other => panic!("the MLP starts with {}", other.kind()),
+    }
+    let misread = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    match check_against_reference(&bytes, &graph, &misread, &samples) {
+        Err(zkinfer::Error::Ir(IrError::Reference { reason })) => {
+            assert!(reason.contains("tract computes"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

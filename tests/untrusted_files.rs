@@ -67,7 +67,11 @@ fn forged_parameter_files_are_replaced_not_used() {
         let mut used = Vec::new();
         params.write(&mut used).unwrap();
         assert_eq!(used, fresh, "the parameters in use are the honest ones");
-        assert_eq!(std::fs::read(cache.path(k)).unwrap(), fresh, "the file was replaced");
+        assert_eq!(
+            std::fs::read(cache.path(k)).unwrap(),
+            fresh,
+            "the file was replaced"
+        );
         assert_eq!(cache.get_with_status(k).unwrap().1, ParamsStatus::Cached);
     }
 }

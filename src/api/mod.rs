@@ -235,7 +235,10 @@ impl CompiledModel {
             }
         }
         if !self.input_parts.is_empty()
-            && self.input_parts.iter().try_fold(0usize, |n, l| n.checked_add(*l))
+            && self
+                .input_parts
+                .iter()
+                .try_fold(0usize, |n, l| n.checked_add(*l))
                 != Some(self.graph.input.len)
         {
             return Err(invalid(
@@ -584,7 +587,12 @@ impl<'m> Verifier<'m> {
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
         let expected = *self.proof_len.get_or_init(|| {
             let zeros = vec![0; graph.input.len.max(graph.output().len)];
-            let public = instances(graph, self.model.public_input, &zeros[..graph.output().len], &zeros[..graph.input.len]);
+            let public = instances(
+                graph,
+                self.model.public_input,
+                &zeros[..graph.output().len],
+                &zeros[..graph.input.len],
+            );
             proof_len(&self.params, &self.vk, &public)
         });
         if proof.len() != expected {

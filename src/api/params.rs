@@ -159,6 +159,5 @@ fn check(bytes: &[u8], k: u32, pinned: &str) -> Result<Params<EqAffine>, String>
             "digest {found} is not the pinned digest {pinned} of k = {k}'s parameters"
         ));
     }
-    Params::<EqAffine>::read(&mut &bytes[..])
-        .map_err(|e| format!("does not decode: {e}"))
+    Params::<EqAffine>::read(&mut &bytes[..]).map_err(|e| format!("does not decode: {e}"))
 }

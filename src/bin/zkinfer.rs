@@ -254,7 +254,8 @@ fn compile(
     json: bool,
 ) -> Result<()> {
     check_output(output, &[model, calibration], false)?;
-    let bytes = std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
+    let bytes =
+        std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
     let graph = onnx::import_bytes(&bytes, &model.display().to_string())?;
     let samples = zkinfer::input::join_parts(read_samples(calibration)?, &graph.input_lens());
     let warnings = zkinfer::quant::calibration_warnings(&samples);
@@ -342,9 +343,13 @@ fn prove(
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            model
-                .quantise_input(x, clamp)
-                .map_err(|e| if many { format!("sample {i}: {e}") } else { e.to_string() })
+            model.quantise_input(x, clamp).map_err(|e| {
+                if many {
+                    format!("sample {i}: {e}")
+                } else {
+                    e.to_string()
+                }
+            })
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let k = model.layout()?.k;
@@ -380,20 +385,32 @@ fn prove(
     }
     let total_s = started.elapsed().as_secs_f64();
     if json {
-        let mut report = json!({
+        let report = json!({
             "ok": true, "model_digest": prover.model_digest(), "k": k, "params_s": params_s,
             "keygen_s": keygen_s, "total_s": total_s,
         });
-        if many {
-            report["proofs"] = json!(reports);
-        } else if let Some(serde_json::Value::Object(one)) = reports.pop() {
-            report.as_object_mut().map(|r| r.extend(one));
-        }
-        out!("{report}");
+        out!("{}", with_reports(report, reports, many));
     } else {
         out!("wall time {total_s:.2} s: parameters {params_s:.2} s, proving key {keygen_s:.2} s, proving the rest");
     }
     Ok(())
+}
+
+/// A command's JSON report with its per-file reports: a `proofs` list when there are
+/// several, else the one report's fields at the top level.
+fn with_reports(
+    mut report: serde_json::Value,
+    mut reports: Vec<serde_json::Value>,
+    several: bool,
+) -> serde_json::Value {
+    if several {
+        report["proofs"] = json!(reports);
+    } else if let (Some(serde_json::Value::Object(one)), Some(top)) =
+        (reports.pop(), report.as_object_mut())
+    {
+        top.extend(one);
+    }
+    report
 }
 
 fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache) -> Result<()> {
@@ -440,18 +457,11 @@ fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache
     }
     let total_s = started.elapsed().as_secs_f64();
     if json {
-        let mut report = json!({
+        let report = json!({
             "ok": failed == 0, "valid": failed == 0, "model_digest": verifier.model_digest(),
             "params_s": params_s, "keygen_s": keygen_s, "total_s": total_s,
         });
-        if proofs.len() == 1 {
-            if let Some(serde_json::Value::Object(one)) = reports.pop() {
-                report.as_object_mut().map(|r| r.extend(one));
-            }
-        } else {
-            report["proofs"] = json!(reports);
-        }
-        out!("{report}");
+        out!("{}", with_reports(report, reports, proofs.len() > 1));
     } else {
         out!("wall time {total_s:.2} s: parameters {params_s:.2} s, verifying key {keygen_s:.2} s, verifying the rest");
     }
@@ -517,7 +527,15 @@ fn inspect(model_path: &Path, json: bool) -> Result<()> {
     }
     out!(
         "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
-        "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range", "cells"
+        "node",
+        "op",
+        "len",
+        "scale",
+        "bits",
+        "dot rows",
+        "elementwise",
+        "range",
+        "cells"
     );
     for (r, t) in layout.nodes.iter().zip(&tensors) {
         out!(

@@ -97,11 +97,17 @@ impl Importer {
     }
 
     /// Records a constant tensor under `name` (decoded, and kept for later folds).
-    pub(super) fn constant_proto(&mut self, name: &str, proto: pb::TensorProto) -> Result<(), IrError> {
+    pub(super) fn constant_proto(
+        &mut self,
+        name: &str,
+        proto: pb::TensorProto,
+    ) -> Result<(), IrError> {
         if proto.data_type == INT64 {
-            self.ints.insert(name.to_string(), decode_ints(&proto, name)?);
+            self.ints
+                .insert(name.to_string(), decode_ints(&proto, name)?);
         } else {
-            self.floats.insert(name.to_string(), decode_float(&proto, name)?);
+            self.floats
+                .insert(name.to_string(), decode_float(&proto, name)?);
         }
         self.protos.insert(name.to_string(), proto);
         Ok(())

@@ -36,12 +36,15 @@ use crate::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
 use crate::window::{Axis, ConvShape, Window};
 
 mod fold;
+mod matmul;
 mod proto;
 mod reduce;
 mod reference;
 mod wiring;
 
-pub use reference::{check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES};
+pub use reference::{
+    check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
+};
 
 use proto::{attr, attr_f, attr_i, decode_float, decode_ints, input_shape, INT64};
 use wiring::{len, reshape, squeeze};
@@ -316,7 +319,10 @@ impl Importer {
                     (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize
                 };
                 let (start, end) = (bound("start", 0), bound("end", rank));
-                let dims = x.shape[start..end.max(start)].iter().map(|d| *d as i64).collect();
+                let dims = x.shape[start..end.max(start)]
+                    .iter()
+                    .map(|d| *d as i64)
+                    .collect();
                 self.ints.insert(output, dims);
                 return Ok(());
             }
@@ -343,10 +349,10 @@ impl Importer {
             }
             "MatMul" => {
                 let x = self.act(cx, 0)?;
-                if self.acts.contains_key(cx.input(1)?) {
-                    return Err(cx.unsupported(
-                        ": MatMul of two activations (both operands computed or inputs); the second must be a constant weight",
-                    ));
+                if let Some(y) = self.acts.get(cx.input(1)?).cloned() {
+                    return self.matmul_activations(cx, &x, &y).map(|act| {
+                        self.acts.insert(output, act);
+                    });
                 }
                 let w = self.matrix(cx, 1)?.reversed_axes();
                 let out = w.dim().0;
@@ -483,29 +489,6 @@ impl Importer {
             id: self.nodes.len(),
             shape,
         }
-    }
-
-    fn dense(
-        &mut self,
-        cx: &Ctx<'_>,
-        x: &Act,
-        weights: Array2<f32>,
-        bias: Array1<f32>,
-    ) -> Result<Act, IrError> {
-        let (out, inp) = weights.dim();
-        cx.single_batch(&x.shape)?;
-        if inp != len(&x.shape) {
-            return Err(cx.shape(
-                format!("{} inputs", len(&x.shape)),
-                format!("weights for {inp}"),
-            ));
-        }
-        Ok(self.push(
-            cx,
-            FloatOp::Dense { weights, bias },
-            vec![x.id],
-            vec![1, out],
-        ))
     }
 
     fn conv(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {

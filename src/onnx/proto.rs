@@ -50,7 +50,9 @@ pub(super) fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrEr
         .collect::<Result<_, _>>()?;
     match dims.iter().try_fold(1usize, |n, d| n.checked_mul(*d)) {
         Some(n) if n <= MAX_INPUT_VALUES => Ok(dims),
-        _ => Err(bad(&format!("{dims:?}: more than {MAX_INPUT_VALUES} values"))),
+        _ => Err(bad(&format!(
+            "{dims:?}: more than {MAX_INPUT_VALUES} values"
+        ))),
     }
 }
 

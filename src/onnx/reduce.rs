@@ -50,7 +50,9 @@ impl Importer {
             let axis = usize::try_from(if *a < 0 { a + rank as i64 } else { *a })
                 .ok()
                 .filter(|a| *a < rank)
-                .ok_or_else(|| cx.shape(format!("axes within rank {rank}"), format!("{given:?}")))?;
+                .ok_or_else(|| {
+                    cx.shape(format!("axes within rank {rank}"), format!("{given:?}"))
+                })?;
             if !axes.contains(&axis) {
                 axes.push(axis);
             }
@@ -161,7 +163,11 @@ impl Importer {
             let sources = (0..len(&x.shape))
                 .map(|o| {
                     let coord = unravel(o, &permuted);
-                    let index = perm.iter().zip(&coord).map(|(&a, c)| c * in_strides[a]).sum();
+                    let index = perm
+                        .iter()
+                        .zip(&coord)
+                        .map(|(&a, c)| c * in_strides[a])
+                        .sum();
                     Source::Element { input: 0, index }
                 })
                 .collect();

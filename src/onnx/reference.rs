@@ -186,11 +186,14 @@ fn run(runnable: &Runnable, shapes: &[Vec<usize>], x: &[f32]) -> TractResult<Vec
         for shape in shapes {
             let n: usize = shape.iter().product();
             if n > rest.len() {
-                return Err(TractError::msg("the input is shorter than the model's inputs"));
+                return Err(TractError::msg(
+                    "the input is shorter than the model's inputs",
+                ));
             }
             let (part, tail) = rest.split_at(n);
             rest = tail;
-            let t: Tensor = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), part.to_vec())?.into();
+            let t: Tensor =
+                tract_ndarray::ArrayD::from_shape_vec(shape.clone(), part.to_vec())?.into();
             inputs.push(t.into());
         }
         let outputs = runnable.run(inputs)?;

@@ -108,11 +108,14 @@ impl Importer {
             .map(|a| x.shape[a] + pads[a] + pads[rank + a])
             .collect();
         if mode == "reflect" {
-            if let Some(a) = (0..rank).find(|&a| {
-                x.shape[a] > 1 && pads[a].max(pads[rank + a]) >= x.shape[a]
-            }) {
+            if let Some(a) =
+                (0..rank).find(|&a| x.shape[a] > 1 && pads[a].max(pads[rank + a]) >= x.shape[a])
+            {
                 return Err(cx.shape(
-                    format!("reflect pads below the axis length {} on axis {a}", x.shape[a]),
+                    format!(
+                        "reflect pads below the axis length {} on axis {a}",
+                        x.shape[a]
+                    ),
                     format!("{pads:?}"),
                 ));
             }
@@ -137,7 +140,11 @@ impl Importer {
                         "reflect" => {
                             let period = 2 * (n - 1);
                             let r = i.rem_euclid(period);
-                            if r < n { r } else { period - r }
+                            if r < n {
+                                r
+                            } else {
+                                period - r
+                            }
                         }
                         _ => return Source::Constant(value),
                     };
@@ -170,7 +177,11 @@ pub(super) fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
 }
 
 /// ONNX Reshape: `0` copies the input's dimension, `-1` takes what is left.
-pub(super) fn reshape(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, IrError> {
+pub(super) fn reshape(
+    cx: &Ctx<'_>,
+    shape: &[usize],
+    target: &[i64],
+) -> Result<Vec<usize>, IrError> {
     let total = len(shape);
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;

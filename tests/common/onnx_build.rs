@@ -103,7 +103,6 @@ pub fn close(a: &[f64], b: &[f64]) {
     }
 }
 
-
 pub fn int_tensor(name: &str, dims: &[i64], data: &[i64]) -> TensorProto {
     TensorProto {
         name: name.into(),

@@ -1,0 +1,165 @@
+//! Matrix products: a constant weight applied to one vector (`Dense`) or to every row of an
+//! activation (`[…, R, K] × [K, N]`, as a transformer's projections), and the product of
+//! two activations.
+//!
+//! Row-wise products become a 1×1 convolution over the rows (the rows move to the spatial
+//! axis by a wiring node, which costs no rows), so each output has exactly `K` taps. The
+//! product of two activations `[…, M, K] × […, K, N]` is each pair `a[i, k] · b[k, j]`
+//! spread by wiring and multiplied elementwise (the product chip), then summed over `k`
+//! (a convolution of unit weights): each product is rescaled before the sum.
+
+use ndarray::{Array1, Array2};
+
+use super::wiring::len;
+use super::{Act, Ctx, Importer};
+use crate::error::IrError;
+use crate::ir::{FloatOp, Source};
+use crate::window::{ConvShape, Window};
+
+impl Importer {
+    /// `x · Wᵀ + bias` for `weights` of shape `(outputs, inputs)`: on the whole flat input
+    /// when it has `inputs` values, else on every row of its last axis.
+    pub(super) fn dense(
+        &mut self,
+        cx: &Ctx<'_>,
+        x: &Act,
+        weights: Array2<f32>,
+        bias: Array1<f32>,
+    ) -> Result<Act, IrError> {
+        let (out, inp) = weights.dim();
+        cx.single_batch(&x.shape)?;
+        let total = len(&x.shape);
+        if inp == total {
+            return Ok(self.push(
+                cx,
+                FloatOp::Dense { weights, bias },
+                vec![x.id],
+                vec![1, out],
+            ));
+        }
+        if x.shape.last() != Some(&inp) || inp == 0 {
+            return Err(cx.shape(
+                format!("{total} inputs, or rows of {inp}"),
+                format!("weights for {inp} on {:?}", x.shape),
+            ));
+        }
+        let rows = total / inp;
+        // [rows, inp] → [inp, rows]: channels first, rows as positions.
+        let by_channel = self.push_named(
+            cx,
+            "/rows",
+            FloatOp::Wiring {
+                sources: transpose(rows, inp),
+            },
+            vec![x.id],
+            vec![inp, rows],
+        );
+        let conv = FloatOp::Conv {
+            shape: ConvShape {
+                window: Window::dense(inp, vec![rows], vec![1]),
+                out_channels: out,
+                groups: 1,
+            },
+            weights: weights.iter().copied().collect(),
+            bias: bias.to_vec(),
+        };
+        let y = self.push_named(cx, "/conv", conv, vec![by_channel.id], vec![out, rows]);
+        let mut shape = x.shape.clone();
+        if let Some(last) = shape.last_mut() {
+            *last = out;
+        }
+        Ok(self.push(
+            cx,
+            FloatOp::Wiring {
+                sources: transpose(out, rows),
+            },
+            vec![y.id],
+            shape,
+        ))
+    }
+
+    /// `a × b` for two activations `[…, M, K]` and `[…, K, N]` with equal leading
+    /// dimensions (or a rank-2 `b` shared by every leading index).
+    pub(super) fn matmul_activations(
+        &mut self,
+        cx: &Ctx<'_>,
+        a: &Act,
+        b: &Act,
+    ) -> Result<Act, IrError> {
+        let bad = || {
+            cx.shape(
+                "[…, M, K] × […, K, N] with equal leading dimensions",
+                format!("{:?} × {:?}", a.shape, b.shape),
+            )
+        };
+        let (ra, rb) = (a.shape.len(), b.shape.len());
+        if ra < 2 || rb < 2 {
+            return Err(bad());
+        }
+        let (m, k) = (a.shape[ra - 2], a.shape[ra - 1]);
+        let (k2, n) = (b.shape[rb - 2], b.shape[rb - 1]);
+        let lead = &a.shape[..ra - 2];
+        let shared_b = rb == 2;
+        if k != k2 || k == 0 || !(shared_b || b.shape[..rb - 2] == *lead) {
+            return Err(bad());
+        }
+        let batches = len(lead);
+        let spread = |of_a: bool| -> Vec<Source<f32>> {
+            let mut sources = Vec::with_capacity(batches * m * n * k);
+            for t in 0..batches {
+                for i in 0..m {
+                    for j in 0..n {
+                        for l in 0..k {
+                            let index = if of_a {
+                                (t * m + i) * k + l
+                            } else {
+                                (if shared_b { 0 } else { t * k * n }) + l * n + j
+                            };
+                            sources.push(Source::Element { input: 0, index });
+                        }
+                    }
+                }
+            }
+            sources
+        };
+        let mut pairs = lead.to_vec();
+        pairs.extend([m, n, k]);
+        let left = FloatOp::Wiring {
+            sources: spread(true),
+        };
+        let left = self.push_named(cx, "/left", left, vec![a.id], pairs.clone());
+        let right = FloatOp::Wiring {
+            sources: spread(false),
+        };
+        let right = self.push_named(cx, "/right", right, vec![b.id], pairs.clone());
+        let products = self.push_named(
+            cx,
+            "/products",
+            FloatOp::Mul,
+            vec![left.id, right.id],
+            pairs.clone(),
+        );
+        let groups = batches * m * n;
+        let sum = FloatOp::Conv {
+            shape: ConvShape {
+                window: Window::dense(groups, vec![k], vec![k]),
+                out_channels: groups,
+                groups,
+            },
+            weights: vec![1.0; groups * k],
+            bias: vec![0.0; groups],
+        };
+        pairs.pop();
+        Ok(self.push(cx, sum, vec![products.id], pairs))
+    }
+}
+
+/// Wiring that transposes a row-major `[rows, cols]` matrix.
+fn transpose(rows: usize, cols: usize) -> Vec<Source<f32>> {
+    (0..rows * cols)
+        .map(|o| Source::Element {
+            input: 0,
+            index: (o % rows) * cols + o / rows,
+        })
+        .collect()
+}
