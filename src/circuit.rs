@@ -29,6 +29,9 @@ use crate::window::pool_taps;
 use crate::window::Axis;
 use crate::witness::{NodeWitness, Witness};
 
+// The integer graph's widest tensor must be one the range chip can check.
+const _: () = assert!(crate::qgraph::MAX_TENSOR_BITS <= zkinfer_circuits::range::MAX_RANGE_BITS);
+
 /// Instance row of the first output.
 pub const OUTPUT_ROW: usize = 0;
 
@@ -255,18 +258,13 @@ fn synthesize_linear(
     ins: &[&[SignedCell<Fp>]],
     record: Option<&NodeWitness>,
 ) -> Result<Vec<SignedCell<Fp>>, Error> {
-    let (partials, quotients, remainders) = match record {
+    let (quotients, remainders) = match record {
         Some(NodeWitness::Linear {
-            partials,
             quotients,
             remainders,
-        }) => (
-            Some(partials),
-            Some(quotients.as_slice()),
-            Some(remainders.as_slice()),
-        ),
+        }) => (Some(quotients.as_slice()), Some(remainders.as_slice())),
         Some(_) => return Err(Error::Synthesis),
-        None => (None, None, None),
+        None => (None, None),
     };
     let n = node.output.len;
     let outputs: Vec<LinearOutput> = (0..n)
@@ -275,14 +273,6 @@ fn synthesize_linear(
     let weights: Vec<Vec<Fp>> = outputs
         .iter()
         .map(|l| l.taps.iter().map(|t| felt(t.weight)).collect())
-        .collect();
-    let sums: Vec<Vec<Value<Fp>>> = outputs
-        .iter()
-        .enumerate()
-        .map(|(o, l)| {
-            let rows = FixedDotChip::rows(l.taps.len(), config.dot.width());
-            values(rows, partials.and_then(|p| p.get(o)).map(Vec::as_slice))
-        })
         .collect();
     let tasks = outputs
         .iter()
@@ -297,7 +287,6 @@ fn synthesize_linear(
                 inputs,
                 weights: &weights[o],
                 bias: felt(l.bias),
-                partial_sums: &sums[o],
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -570,9 +559,8 @@ fn synthesize_softmax(
             reduced,
             remainders,
             exps,
-            partials,
             outputs,
-        }) => Some((maxima, reduced, remainders, exps, partials, outputs)),
+        }) => Some((maxima, reduced, remainders, exps, outputs)),
         Some(_) => return Err(Error::Synthesis),
         None => None,
     };
@@ -611,18 +599,12 @@ fn synthesize_softmax(
     )?;
 
     let ones = vec![Fp::one(); sm.axis.len];
-    let rows = FixedDotChip::rows(sm.axis.len, config.dot.width());
-    let sums: Vec<Vec<Value<Fp>>> = (0..count)
-        .map(|g| values(rows, w.and_then(|w| w.4.get(g)).map(Vec::as_slice)))
-        .collect();
     let tasks: Vec<DotTask<'_, Fp>> = exps
         .chunks(sm.axis.len)
-        .zip(&sums)
-        .map(|(group, partial_sums)| DotTask {
+        .map(|group| DotTask {
             inputs: group.iter().map(SignedCell::cell).collect(),
             weights: &ones,
             bias: Fp::zero(),
-            partial_sums,
         })
         .collect();
     let dot = FixedDotChip::construct(config.dot.clone());
@@ -632,7 +614,7 @@ fn synthesize_softmax(
     let denominators: Vec<_> = (0..len).map(|i| totals[i / sm.axis.len].clone()).collect();
     let numerators: Vec<_> = exps.iter().map(|e| e.cell().clone()).collect();
     let quotients: Vec<Value<Fp>> = match w {
-        Some(w) => order.iter().map(|&i| Value::known(felt(w.5[i]))).collect(),
+        Some(w) => order.iter().map(|&i| Value::known(felt(w.4[i]))).collect(),
         None => vec![Value::unknown(); len],
     };
     let vardiv = VarDivChip::construct(config.vardiv.clone(), range);

@@ -17,10 +17,35 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::{Activation, Table};
-use crate::error::WitnessError;
 use crate::ir::Source;
-use crate::quant::Rounding;
 use crate::window::{pool_taps, Axis, ConvShape, Window};
+
+/// The widest accumulator the integer pass and the rescale chip accept.
+pub const MAX_ACCUMULATOR_BITS: u32 = 62;
+
+/// How a division rounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rounding {
+    /// `floor(x / d)`.
+    Floor,
+    /// `floor((x + floor(d / 2)) / d)`: nearest, halves toward +∞ (for even `d`).
+    HalfUp,
+}
+
+impl Rounding {
+    /// The constant added before flooring a division by `divisor`.
+    pub fn offset(self, divisor: u64) -> i64 {
+        match self {
+            Self::Floor => 0,
+            // Divisors are bounded by 2^62 (quantiser) so half of one fits i64.
+            Self::HalfUp => i64::try_from(divisor / 2).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// The widest tensor: every value is range-checked as a signed integer of at most this many
+/// bits (the circuit's range chip accepts as many; `circuit` asserts it).
+pub const MAX_TENSOR_BITS: u32 = 62;
 
 /// A tensor of the integer graph: flat length, power-of-two scale and signed width.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,12 +373,6 @@ impl QGraph {
             .any(|n| matches!(n.op, QOp::Lookup(_) | QOp::Softmax(_)))
     }
 
-    /// The integer forward pass: the model's output for an integer input.
-    pub fn eval(&self, input: &[i64]) -> Result<Vec<i64>, WitnessError> {
-        let witness = crate::witness::generate(self, input, crate::layout::DOT_WIDTH)?;
-        Ok(witness.output().to_vec())
-    }
-
     /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
     /// inputs anywhere in their declared ranges (`0` for other ops).
     pub fn accumulator_bits(&self, node: &QNode) -> u32 {
@@ -385,12 +404,18 @@ impl QGraph {
     /// declare no wider output than their inputs (the circuit does not re-check them).
     /// The error names the node and the reason.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        let max_bits = zkinfer_circuits::range::MAX_RANGE_BITS;
+        let max_bits = MAX_TENSOR_BITS;
         for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
             if !(1..=max_bits).contains(&t.bits) {
                 return Err((
                     t.name.clone(),
                     format!("{} bits is outside 1..={max_bits}", t.bits),
+                ));
+            }
+            if t.len > crate::window::MAX_LEN {
+                return Err((
+                    t.name.clone(),
+                    format!("{} values, more than {}", t.len, crate::window::MAX_LEN),
                 ));
             }
         }
@@ -497,7 +522,10 @@ impl QGraph {
                             x.len
                         ));
                     }
-                    if b == 0 || b + t.shift != x.bits || t.first != 0 || t.outputs.len() != 1 << b
+                    if b == 0
+                        || b.checked_add(t.shift) != Some(x.bits)
+                        || t.first != 0
+                        || t.outputs.len() != 1 << b
                     {
                         return bad("exponential table does not cover the input's gaps".into());
                     }
@@ -511,12 +539,12 @@ impl QGraph {
                     // The sum is a range-checked cell and the numerator `e · 2^out_scale`
                     // stays below 2^124 (62 + 62 bits), as the division chip requires.
                     let sum_bits = sm.sum_bits(x.bits);
-                    if sum_bits > zkinfer_circuits::range::MAX_RANGE_BITS {
+                    if sum_bits > MAX_TENSOR_BITS {
                         return bad(format!(
                             "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
                             sm.axis.len,
                             x.bits,
-                            zkinfer_circuits::range::MAX_RANGE_BITS
+                            MAX_TENSOR_BITS
                         ));
                     }
                     if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
@@ -532,7 +560,7 @@ impl QGraph {
                 QOp::Lookup(Lookup { table, .. }) => {
                     let b = table.input_bits;
                     if b == 0
-                        || b + table.shift != x.bits
+                        || b.checked_add(table.shift) != Some(x.bits)
                         || table.first != -(1i64 << (b - 1))
                         || table.outputs.len() != 1 << b
                     {
@@ -594,7 +622,7 @@ impl QGraph {
                     return bad(format!("shift {shift} too large"));
                 }
                 let needed = self.accumulator_bits(node);
-                if needed > crate::quant::MAX_ACCUMULATOR_BITS {
+                if needed > MAX_ACCUMULATOR_BITS {
                     return bad(format!("accumulator needs {needed} bits"));
                 }
             }

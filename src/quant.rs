@@ -25,31 +25,9 @@ use crate::activation::{Domain, Table};
 use crate::error::{Error, QuantError};
 use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::qgraph::{
-    Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Softmax,
+    Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Rounding, Softmax,
+    MAX_ACCUMULATOR_BITS,
 };
-
-/// The widest accumulator the integer pass and the rescale chip accept.
-pub const MAX_ACCUMULATOR_BITS: u32 = 62;
-
-/// How a division rounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Rounding {
-    /// `floor(x / d)`.
-    Floor,
-    /// `floor((x + floor(d / 2)) / d)`: nearest, halves toward +∞ (for even `d`).
-    HalfUp,
-}
-
-impl Rounding {
-    /// The constant added before flooring a division by `divisor`.
-    pub fn offset(self, divisor: u64) -> i64 {
-        match self {
-            Self::Floor => 0,
-            // Divisors are bounded by 2^62 (quantiser) so half of one fits i64.
-            Self::HalfUp => i64::try_from(divisor / 2).unwrap_or(i64::MAX),
-        }
-    }
-}
 
 /// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

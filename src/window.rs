@@ -47,6 +47,28 @@ impl Window {
         if rank == 0 {
             return Err("a window op needs at least one spatial axis".into());
         }
+        // Bound every number first, so that no arithmetic below can overflow and no loop
+        // runs for longer than a real model needs (a model file is untrusted input).
+        let channels = [self.channels];
+        let mut numbers = channels
+            .iter()
+            .chain(&self.input)
+            .chain(&self.kernel)
+            .chain(&self.strides)
+            .chain(&self.pads)
+            .chain(&self.dilations);
+        if rank > MAX_RANK || numbers.any(|n| *n > MAX_LEN) {
+            return Err(format!(
+                "a window of rank {rank} with a size above {MAX_LEN} (at most rank {MAX_RANK})"
+            ));
+        }
+        let product = |v: &[usize]| v.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+        let too_big = |n: Option<usize>| n.is_none_or(|n| n > MAX_LEN);
+        if too_big(product(&self.input).and_then(|n| n.checked_mul(self.channels)))
+            || too_big(product(&self.kernel))
+        {
+            return Err(format!("a window over more than {MAX_LEN} values"));
+        }
         for (field, len, want) in [
             ("kernel_shape", self.kernel.len(), rank),
             ("strides", self.strides.len(), rank),
@@ -68,9 +90,19 @@ impl Window {
                 ));
             }
         }
+        let out = self.output();
+        let taps = product(&out)
+            .and_then(|n| n.checked_mul(self.channels))
+            .and_then(|n| n.checked_mul(self.kernel_len()));
+        if too_big(product(&out).and_then(|n| n.checked_mul(self.channels)))
+            || taps.is_none_or(|n| n > MAX_TAPS)
+        {
+            return Err(format!(
+                "a window op with more than {MAX_LEN} outputs or taps"
+            ));
+        }
         // A window over padding alone has no value (a max of nothing, an average of zero
         // values), so every output position must read at least one input element.
-        let out = self.output();
         for (axis, &positions) in out.iter().enumerate() {
             for c in 0..positions {
                 let sees_input = (0..self.kernel[axis]).any(|k| {
@@ -149,6 +181,16 @@ impl Window {
     }
 }
 
+/// The most values any window, tensor or axis may have: far beyond what a circuit of
+/// `2^22` rows holds, and small enough that no size computation overflows.
+pub const MAX_LEN: usize = 1 << 24;
+
+/// The most multiplications one op may have: `2^22` rows of 64 products.
+pub const MAX_TAPS: usize = 1 << 28;
+
+/// The most spatial axes a window may have.
+pub const MAX_RANK: usize = 8;
+
 /// A convolution's geometry: a window plus output channels and groups.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvShape {
@@ -164,6 +206,19 @@ impl ConvShape {
     /// Checks the window, and that groups divide both channel counts.
     pub fn validate(&self) -> Result<(), String> {
         self.window.validate()?;
+        let outputs = self.out_channels.checked_mul(self.window.positions());
+        let weights = self.out_channels.checked_mul(self.window.kernel_len());
+        let taps = outputs
+            .and_then(|n| n.checked_mul(self.window.channels / self.groups.max(1)))
+            .and_then(|n| n.checked_mul(self.window.kernel_len()));
+        if outputs.is_none_or(|n| n > MAX_LEN)
+            || weights.is_none_or(|n| n > MAX_LEN)
+            || taps.is_none_or(|n| n > MAX_TAPS)
+        {
+            return Err(format!(
+                "a convolution with more than {MAX_LEN} outputs or weights"
+            ));
+        }
         let g = self.groups;
         if g == 0 || !self.window.channels.is_multiple_of(g) || !self.out_channels.is_multiple_of(g)
         {
@@ -247,12 +302,14 @@ impl Axis {
 
     /// Number of groups.
     pub fn groups(&self) -> usize {
-        self.outer * self.inner
+        self.outer.saturating_mul(self.inner)
     }
 
     /// Values in the tensor.
     pub fn size(&self) -> usize {
-        self.outer * self.len * self.inner
+        self.outer
+            .saturating_mul(self.len)
+            .saturating_mul(self.inner)
     }
 
     /// The flat indices of group `g`, in axis order.

@@ -17,8 +17,6 @@ use crate::window::pool_taps;
 pub enum NodeWitness {
     /// A linear op (Dense, Conv, AvgPool, Add, Affine).
     Linear {
-        /// Per output: the accumulator after each row of `dot_width` products.
-        partials: Vec<Vec<i64>>,
         /// Per output: the divided value (the node's output).
         quotients: Vec<i64>,
         /// Per output: the division's remainder, in `[0, d)`.
@@ -59,8 +57,6 @@ pub enum NodeWitness {
         remainders: Vec<i64>,
         /// Per element: the table's exponential.
         exps: Vec<i64>,
-        /// Per group: the sum's partial sums, every `dot_width` terms.
-        partials: Vec<Vec<i64>>,
         /// Per element, in tensor order: the output.
         outputs: Vec<i64>,
     },
@@ -91,8 +87,6 @@ pub struct Witness {
     pub input: Vec<i64>,
     /// One record per node, in graph order.
     pub nodes: Vec<NodeWitness>,
-    /// Products per row the partial sums were recorded at.
-    pub dot_width: usize,
 }
 
 impl Witness {
@@ -110,9 +104,18 @@ impl Witness {
     }
 }
 
-/// Runs the integer forward pass of `graph` on `input`, recording dot-product partial sums
-/// every `dot_width` products.
-pub fn generate(graph: &QGraph, input: &[i64], dot_width: usize) -> Result<Witness, WitnessError> {
+impl QGraph {
+    /// The integer forward pass: the model's output for an integer input. This is the
+    /// model's meaning; it depends on nothing of the circuit's layout.
+    pub fn eval(&self, input: &[i64]) -> Result<Vec<i64>, WitnessError> {
+        Ok(generate(self, input)?.output().to_vec())
+    }
+}
+
+/// Runs the integer forward pass of `graph` on `input`, recording every integer a chip
+/// needs. Nothing here depends on the circuit's layout (dot-product running sums are
+/// derived by the chip from the cells it copies).
+pub fn generate(graph: &QGraph, input: &[i64]) -> Result<Witness, WitnessError> {
     if input.len() != graph.input.len {
         return Err(WitnessError::InputLength {
             expected: graph.input.len,
@@ -125,22 +128,16 @@ pub fn generate(graph: &QGraph, input: &[i64], dot_width: usize) -> Result<Witne
     let mut witness = Witness {
         input: input.to_vec(),
         nodes: Vec::with_capacity(graph.nodes.len()),
-        dot_width,
     };
     for node in &graph.nodes {
         let xs: Vec<&[i64]> = node.inputs.iter().map(|&t| witness.tensor(t)).collect();
-        let record = node_witness(graph, node, &xs, dot_width)?;
+        let record = node_witness(graph, node, &xs)?;
         witness.nodes.push(record);
     }
     Ok(witness)
 }
 
-fn node_witness(
-    graph: &QGraph,
-    node: &QNode,
-    xs: &[&[i64]],
-    width: usize,
-) -> Result<NodeWitness, WitnessError> {
+fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitness, WitnessError> {
     let name = node.name.as_str();
     let out = &node.output;
     let input = |slot: usize, index: usize| -> Result<i64, WitnessError> {
@@ -235,18 +232,13 @@ fn node_witness(
             }
             return Ok(NodeWitness::ArgMax { maxima, indices });
         }
-        QOp::Softmax(sm) => return softmax_witness(node, sm, xs, width),
-        _ => return linear_witness(graph, node, &input, width),
+        QOp::Softmax(sm) => return softmax_witness(node, sm, xs),
+        _ => return linear_witness(graph, node, &input),
     };
     Ok(NodeWitness::Values { outputs })
 }
 
-fn softmax_witness(
-    node: &QNode,
-    sm: &Softmax,
-    xs: &[&[i64]],
-    width: usize,
-) -> Result<NodeWitness, WitnessError> {
+fn softmax_witness(node: &QNode, sm: &Softmax, xs: &[&[i64]]) -> Result<NodeWitness, WitnessError> {
     let name = node.name.as_str();
     let x = xs.first().copied().unwrap_or_default();
     if x.len() != sm.axis.size() {
@@ -279,12 +271,8 @@ fn softmax_witness(
         }
         // Exact arithmetic: the circuit proves `e · 2^out_scale = y · S + r` over the
         // integers, so nothing here may wrap (validation bounds `S` and `e · 2^out_scale`).
-        let mut sum = 0i128;
-        let mut partials = Vec::new();
-        for chunk in rows.chunks(width) {
-            sum += chunk.iter().map(|r| i128::from(r.3)).sum::<i128>();
-            partials.push(to_i64(name, "softmax sum", g, sum)?);
-        }
+        let sum: i128 = rows.iter().map(|r| i128::from(r.3)).sum();
+        to_i64(name, "softmax sum", g, sum)?;
         if sum <= 0 {
             return Err(WitnessError::Inconsistent {
                 node: name.to_string(),
@@ -303,14 +291,13 @@ fn softmax_witness(
                 ))
             })
             .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
-        Ok((m, rows, partials, ys))
+        Ok((m, rows, ys))
     })?;
     let mut w = NodeWitness::Softmax {
         maxima: Vec::new(),
         reduced: Vec::new(),
         remainders: Vec::new(),
         exps: Vec::new(),
-        partials: Vec::new(),
         outputs: vec![0; x.len()],
     };
     if let NodeWitness::Softmax {
@@ -318,18 +305,16 @@ fn softmax_witness(
         reduced,
         remainders,
         exps,
-        partials,
         outputs,
     } = &mut w
     {
-        for (m, rows, p, ys) in groups {
+        for (m, rows, ys) in groups {
             maxima.push(m);
             for (_, v, r, e) in rows {
                 reduced.push(v);
                 remainders.push(r);
                 exps.push(e);
             }
-            partials.push(p);
             for (i, y) in ys {
                 outputs[i] = y;
             }
@@ -342,7 +327,6 @@ fn linear_witness(
     graph: &QGraph,
     node: &QNode,
     input: &(dyn Fn(usize, usize) -> Result<i64, WitnessError> + Sync),
-    width: usize,
 ) -> Result<NodeWitness, WitnessError> {
     let name = node.name.as_str();
     let rows = par::try_map(node.output.len, |o| {
@@ -354,34 +338,24 @@ fn linear_witness(
                 reason: format!("has no linear output {o}"),
             })?;
         let mut acc = i128::from(lin.bias);
-        let mut partials = Vec::with_capacity(lin.taps.len().div_ceil(width).max(1));
-        for chunk in lin.taps.chunks(width) {
-            for tap in chunk {
-                acc += i128::from(tap.weight) * i128::from(input(tap.input, tap.index)?);
-            }
-            partials.push(to_i64(name, "accumulator", o, acc)?);
+        for tap in &lin.taps {
+            acc += i128::from(tap.weight) * i128::from(input(tap.input, tap.index)?);
         }
-        if partials.is_empty() {
-            partials.push(to_i64(name, "accumulator", o, acc)?);
-        }
+        to_i64(name, "accumulator", o, acc)?;
         let divisor = i128::from(lin.divisor);
         let shifted = acc + i128::from(graph.rounding.offset(lin.divisor));
         let q = check_range(name, &node.output, o, shifted.div_euclid(divisor))?;
         Ok((
-            partials,
             q,
             to_i64(name, "remainder", o, shifted.rem_euclid(divisor))?,
         ))
     })?;
-    let mut partials = Vec::with_capacity(rows.len());
     let (mut quotients, mut remainders) = (Vec::new(), Vec::new());
-    for (p, q, r) in rows {
-        partials.push(p);
+    for (q, r) in rows {
         quotients.push(q);
         remainders.push(r);
     }
     Ok(NodeWitness::Linear {
-        partials,
         quotients,
         remainders,
     })

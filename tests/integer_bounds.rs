@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use zkinfer::activation::Table;
+use zkinfer::qgraph::Rounding;
 use zkinfer::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
-use zkinfer::quant::Rounding;
 use zkinfer::window::Axis;
 use zkinfer::CompiledModel;
 

@@ -12,7 +12,7 @@ use pasta_curves::Fp;
 use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
 use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::witness::{generate, NodeWitness, Witness};
-use zkinfer_circuits::{dev::describe, DivConfig, FixedDotConfig, MaxConfig, ReluConfig};
+use zkinfer_circuits::{dev::describe, DivConfig, MaxConfig, ReluConfig};
 
 fn honest() -> Witness {
     let model = common::model();
@@ -40,20 +40,12 @@ fn model_circuit_accepts_the_honest_witness() {
 }
 
 #[test]
-fn model_circuit_perturbed_input_breaks_the_first_dot_product() {
+fn model_circuit_perturbed_input_breaks_the_first_division() {
+    // The dot chip derives its sums from the copied input, so the changed input reaches the
+    // accumulator; the recorded quotient no longer divides it.
     let mut w = honest();
     w.input[5] += 1;
-    assert_names(&failures(&w), FixedDotConfig::FIRST);
-}
-
-#[test]
-fn model_circuit_perturbed_partial_sum_is_rejected() {
-    let mut w = honest();
-    let NodeWitness::Linear { partials, .. } = &mut w.nodes[0] else {
-        panic!("first node is dense")
-    };
-    partials[3][0] += 1;
-    assert_names(&failures(&w), FixedDotConfig::FIRST);
+    assert_names(&failures(&w), DivConfig::IDENTITY);
 }
 
 #[test]
@@ -111,12 +103,7 @@ fn witness_is_identical_at_one_and_many_threads() {
                 inputs
                     .iter()
                     .map(|x| {
-                        generate(
-                            &model.graph,
-                            &model.quantise_input(x, false).unwrap(),
-                            model.dot_width,
-                        )
-                        .unwrap()
+                        generate(&model.graph, &model.quantise_input(x, false).unwrap()).unwrap()
                     })
                     .collect::<Vec<_>>()
             })
@@ -139,8 +126,8 @@ fn layout_reserves_enough_blinding_rows() {
 /// not): the MockProver at the planned `k` proves that the planner's height is right.
 #[test]
 fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
+    use zkinfer::qgraph::Rounding;
     use zkinfer::qgraph::{Dense, QGraph, QNode, QOp, QTensor};
-    use zkinfer::quant::Rounding;
     let tensor = |name: &str, len| QTensor {
         name: name.into(),
         len,
@@ -189,7 +176,7 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         "the test needs a graph taller than 2^k in sum"
     );
     let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
-    let w = generate(&graph, &input, DOT_WIDTH).unwrap();
+    let w = generate(&graph, &input).unwrap();
     let public = instances(&graph, false, w.output(), &input);
     let circuit = ModelCircuit::<DOT_WIDTH>::for_proving(&graph, false, &w);
     assert_eq!(
@@ -331,11 +318,11 @@ fn cnn_average_pool_remainder_equal_to_the_window_size_is_rejected() {
 }
 
 #[test]
-fn cnn_perturbed_conv_input_breaks_its_dot_products() {
+fn cnn_perturbed_conv_input_breaks_its_divisions() {
     let (model, mut w) = cnn();
     let public = w.output().to_vec();
     w.input[7] += 1;
-    assert_names(&cnn_failures(&model, &w, &public), FixedDotConfig::FIRST);
+    assert_names(&cnn_failures(&model, &w, &public), DivConfig::IDENTITY);
 }
 
 #[test]
@@ -346,7 +333,7 @@ fn cnn_witness_is_identical_at_one_and_many_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| generate(&model.graph, &w.input, model.dot_width).unwrap())
+            .install(|| generate(&model.graph, &w.input).unwrap())
     };
     assert_eq!(run(1), run(4));
     assert_eq!(run(1), w);

@@ -30,6 +30,11 @@
 //! caller's bound: with `|x| < 2^a`, `|w| < 2^c` and `n` terms, `|acc| < n · 2^(a+c) + |b|`,
 //! which the caller keeps far below `p / 2` and then range-checks through a rescale.
 //!
+//! # Witness
+//! The chip derives each row's accumulator from the values of the cells it copied in and the
+//! constants, so callers supply no intermediate sums (and no layout width leaks into the
+//! integer graph).
+//!
 //! # Side effects
 //! `x_*` and `acc` are equality-enabled.
 //!
@@ -130,8 +135,6 @@ pub struct DotTask<'a, F: PrimeField> {
     pub weights: &'a [F],
     /// The constant added once.
     pub bias: F,
-    /// The accumulator after each row (from the witness): `max(1, ceil(n / W))` values.
-    pub partial_sums: &'a [Value<F>],
 }
 
 /// Dot products against constants.
@@ -162,18 +165,23 @@ impl FixedDotChip {
         len.div_ceil(width).max(1)
     }
 
+    /// Lays out one task from row `start`. The running sums are derived here from the
+    /// copied cells and the constants (no caller supplies them), except that tests may
+    /// force `forged` sums to show the gates reject them.
     fn assign_task<F: PrimeField>(
         &self,
         region: &mut Region<'_, F>,
         start: usize,
         task: &DotTask<'_, F>,
+        forged: Option<&[Value<F>]>,
     ) -> Result<Cell<F>, Error> {
         let c = &self.config;
         let width = c.width();
         let rows = Self::rows(task.inputs.len(), width);
-        if task.weights.len() != task.inputs.len() || task.partial_sums.len() != rows {
+        if task.weights.len() != task.inputs.len() || forged.is_some_and(|f| f.len() != rows) {
             return Err(Error::Synthesis);
         }
+        let mut sum = Value::known(task.bias);
         let mut acc = None;
         for row in 0..rows {
             let offset = start + row;
@@ -181,7 +189,9 @@ impl FixedDotChip {
                 let i = row * width + slot;
                 match task.inputs.get(i) {
                     Some(cell) => {
-                        cell.copy_advice(|| "x", region, c.x[slot], offset)?;
+                        let x = cell.copy_advice(|| "x", region, c.x[slot], offset)?;
+                        let w = task.weights[i];
+                        sum = sum + x.value().map(|x| *x * w);
                         region.assign_fixed(
                             || "w",
                             c.w[slot],
@@ -213,9 +223,50 @@ impl FixedDotChip {
             } else {
                 c.q_next.enable(region, offset)?;
             }
-            acc = Some(region.assign_advice(|| "acc", c.acc, offset, || task.partial_sums[row])?);
+            let value = forged.map_or(sum, |f| f[row]);
+            acc = Some(region.assign_advice(|| "acc", c.acc, offset, || value)?);
         }
         acc.ok_or(Error::Synthesis)
+    }
+}
+
+impl FixedDotChip {
+    fn lay_out<F: PrimeField>(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        name: &str,
+        tasks: &[DotTask<'_, F>],
+        forged: Option<&[Value<F>]>,
+    ) -> Result<Vec<Cell<F>>, Error> {
+        let width = self.config.width();
+        layouter.assign_region(
+            || format!("dot products {name}"),
+            |mut region| {
+                let mut start = 0;
+                tasks
+                    .iter()
+                    .map(|task| {
+                        let out = self.assign_task(&mut region, start, task, forged);
+                        start += Self::rows(task.inputs.len(), width);
+                        out
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// One task with its running sums forced to `sums` (one per row): malicious-witness
+    /// tests only.
+    #[cfg(test)]
+    pub(crate) fn forged_dot_product<F: PrimeField>(
+        &self,
+        layouter: &mut impl Layouter<F>,
+        task: &DotTask<'_, F>,
+        sums: &[Value<F>],
+    ) -> Result<Cell<F>, Error> {
+        self.lay_out(layouter, "forged", std::slice::from_ref(task), Some(sums))?
+            .pop()
+            .ok_or(Error::Synthesis)
     }
 }
 
@@ -226,21 +277,7 @@ impl<F: PrimeField> DotInstructions<F> for FixedDotChip {
         name: &str,
         tasks: &[DotTask<'_, F>],
     ) -> Result<Vec<Cell<F>>, Error> {
-        let width = self.config.width();
-        layouter.assign_region(
-            || format!("dot products {name}"),
-            |mut region| {
-                let mut start = 0;
-                tasks
-                    .iter()
-                    .map(|task| {
-                        let out = self.assign_task(&mut region, start, task);
-                        start += Self::rows(task.inputs.len(), width);
-                        out
-                    })
-                    .collect()
-            },
-        )
+        self.lay_out(layouter, name, tasks, None)
     }
 }
 

@@ -7,7 +7,8 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 
-/// One dot product; `partials` may be tampered with; the result is exposed when `expose`.
+/// One dot product; `partials` may be tampered with (then forced into the chip's
+/// accumulator cells); the result is exposed when `expose`.
 #[derive(Clone, Debug, Default)]
 struct Fixture {
     inputs: Vec<i64>,
@@ -77,9 +78,12 @@ impl Circuit<Fp> for Fixture {
                     inputs: cells.iter().collect(),
                     weights: &weights,
                     bias: crate::value::felt(self.bias),
-                    partial_sums: &partials,
                 };
-                chip.dot_products(&mut layouter, "t", &[task])?.remove(0)
+                if self.partials == Self::honest(&self.inputs, &self.weights, self.bias).partials {
+                    chip.dot_products(&mut layouter, "t", &[task])?.remove(0)
+                } else {
+                    chip.forged_dot_product(&mut layouter, &task, &partials)?
+                }
             }
             Some((i, v)) => self.forged_single_row(&chips, &mut layouter, &cells, i, v)?,
         };

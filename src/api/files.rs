@@ -20,7 +20,12 @@ pub(super) fn write_atomic(
 ) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
-        let mut w = BufWriter::new(fs::File::create(&tmp)?);
+        // create_new: never follow a link planted at the temporary name.
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        let mut w = BufWriter::new(file);
         write(&mut w)?;
         w.flush()?;
         w.get_ref().sync_all()?;

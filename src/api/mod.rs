@@ -181,7 +181,7 @@ impl CompiledModel {
 
     /// The integer forward pass on `input`, recording everything the circuit needs.
     pub fn witness(&self, input: &[i64]) -> Result<Witness, WitnessError> {
-        witness::generate(&self.graph, input, self.dot_width)
+        witness::generate(&self.graph, input)
     }
 
     /// Runs the circuit on `witness` under halo2's `MockProver`, claiming `outputs` as the
@@ -224,16 +224,6 @@ impl CompiledModel {
             node: node.to_string(),
             reason,
         };
-        for t in
-            std::iter::once(&self.graph.input).chain(self.graph.nodes.iter().map(|n| &n.output))
-        {
-            if !(1..=zkinfer_circuits::range::MAX_RANGE_BITS).contains(&t.bits) {
-                return Err(invalid(
-                    &t.name,
-                    format!("{} bits is outside 1..=62", t.bits),
-                ));
-            }
-        }
         if !self.input_parts.is_empty()
             && self
                 .input_parts
@@ -583,6 +573,12 @@ impl<'m> Verifier<'m> {
                 });
             }
         };
+        // One spelling per proof: lowercase hex, as the prover writes it.
+        if bundle.proof.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(VerifyError::InvalidProof(
+                "the proof is not lowercase hex".into(),
+            ));
+        }
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
         let expected = *self.proof_len.get_or_init(|| {

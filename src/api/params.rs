@@ -131,7 +131,7 @@ impl ParamsCache {
         let Some(pinned) = pinned_digest(k) else {
             return Ok((Params::new(k), ParamsStatus::Unpinned));
         };
-        let status = match fs::read(&path) {
+        let status = match read_bounded(&path, file_len(k)) {
             Ok(bytes) => match check(&bytes, k, pinned) {
                 Ok(params) => return Ok((params, ParamsStatus::Cached)),
                 Err(reason) => ParamsStatus::Replaced { reason },
@@ -148,8 +148,27 @@ impl ParamsCache {
     }
 }
 
-/// The largest `k` this library builds parameters for.
-pub const MAX_K: u32 = 26;
+/// The largest `k` this library builds parameters for (the largest circuit it lays out).
+pub const MAX_K: u32 = crate::layout::MAX_K;
+
+/// The length of `k`'s parameter file: `k`, `g` and `g_lagrange` (`2^k` points each), `w`
+/// and `u`.
+fn file_len(k: u32) -> u64 {
+    4 + 64 * (1u64 << k) + 64
+}
+
+/// Reads a regular file of exactly `len` bytes (a symlink to `/dev/zero` or a huge file is
+/// refused before reading).
+fn read_bounded(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() || meta.len() != len {
+        return Err(std::io::Error::other(format!(
+            "not a regular file of {len} bytes ({} bytes)",
+            meta.len()
+        )));
+    }
+    fs::read(path)
+}
 
 /// Parses `bytes` as `k`'s parameters if they hash to `pinned`.
 fn check(bytes: &[u8], k: u32, pinned: &str) -> Result<Params<EqAffine>, String> {

@@ -13,6 +13,54 @@ use crate::error::IrError;
 /// ONNX `TensorProto.DataType` of float32.
 const FLOAT: i32 = 1;
 
+/// Ops folded at import: their output is no larger than their inputs (up to a broadcast of
+/// two constants) and they run in time linear in it. Generators (`ConstantOfShape`,
+/// `Range`, `Expand`, `Tile`) and control flow (`Loop`, `If`, `Scan`), whose cost a file
+/// sets freely, are not folded.
+const FOLDABLE: &[&str] = &[
+    "Abs",
+    "Add",
+    "Cast",
+    "Ceil",
+    "Concat",
+    "Div",
+    "Dropout",
+    "Equal",
+    "Erf",
+    "Exp",
+    "Flatten",
+    "Floor",
+    "Gather",
+    "Greater",
+    "Identity",
+    "Less",
+    "Log",
+    "MatMul",
+    "Max",
+    "Min",
+    "Mul",
+    "Neg",
+    "Not",
+    "Pow",
+    "Reciprocal",
+    "Relu",
+    "Reshape",
+    "Round",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Slice",
+    "Softmax",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+    "Where",
+];
+
 impl Importer {
     /// Whether `cx`'s node reads only constants (and at least one), so it can be folded.
     pub(super) fn foldable(&self, cx: &Ctx<'_>) -> bool {
@@ -21,9 +69,32 @@ impl Importer {
             && inputs.all(|i| self.floats.contains_key(i) || self.ints.contains_key(i))
     }
 
+    /// The sizes of the node's constant inputs, to bound what folding may build.
+    fn input_values(&self, cx: &Ctx<'_>) -> usize {
+        cx.node
+            .input
+            .iter()
+            .map(|i| {
+                self.floats
+                    .get(i)
+                    .map_or_else(|| self.ints.get(i).map_or(0, Vec::len), |f| f.len())
+            })
+            .fold(0usize, usize::saturating_add)
+    }
+
     /// Evaluates `cx`'s node on its constant inputs with tract and stores its outputs as
     /// constants.
     pub(super) fn fold(&mut self, cx: &Ctx<'_>) -> Result<(), IrError> {
+        if !FOLDABLE.contains(&cx.op()) {
+            return Err(cx.unsupported(
+                ": its inputs are all constants, and this op is not folded at import",
+            ));
+        }
+        // Ops whose output can outgrow their inputs (a broadcast) stay within the bound.
+        let limit = crate::window::MAX_LEN;
+        if self.input_values(cx) > limit {
+            return Err(cx.shape(format!("constants of at most {limit} values"), "more"));
+        }
         let fail = |e: TractError| {
             cx.unsupported(format!(
                 ": its inputs are all constants, but evaluating it failed: {e}"
@@ -65,6 +136,9 @@ impl Importer {
                 .run(tvec!())
         };
         let values = super::reference::guarded(evaluate).map_err(fail)?;
+        if values.iter().any(|v| v.len() > limit) {
+            return Err(cx.shape(format!("a result of at most {limit} values"), "more"));
+        }
         let names = cx.node.output.iter().filter(|o| !o.is_empty());
         for (name, value) in names.zip(values) {
             self.store(name, &value).map_err(fail)?;

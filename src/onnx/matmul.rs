@@ -10,7 +10,7 @@
 
 use ndarray::{Array1, Array2};
 
-use super::wiring::len;
+use super::wiring::{checked_len, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::ir::{FloatOp, Source};
@@ -104,6 +104,7 @@ impl Importer {
             return Err(bad());
         }
         let batches = len(lead);
+        checked_len(cx, &[batches, m, n, k])?;
         let spread = |of_a: bool| -> Vec<Source<f32>> {
             let mut sources = Vec::with_capacity(batches * m * n * k);
             for t in 0..batches {

@@ -56,9 +56,9 @@ pub(super) fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrEr
     }
 }
 
-/// The most values an input may have (2^28 floats: 1 GiB), so that a hostile shape cannot
-/// overflow sizes or exhaust memory.
-const MAX_INPUT_VALUES: usize = 1 << 28;
+/// The most values an input may have, so that a hostile shape cannot overflow sizes or
+/// exhaust memory.
+const MAX_INPUT_VALUES: usize = crate::window::MAX_LEN;
 
 pub(super) fn decode_ints(t: &pb::TensorProto, name: &str) -> Result<Vec<i64>, IrError> {
     if t.raw_data.is_empty() {

@@ -112,17 +112,25 @@ pub fn check_against_reference(
         }
         for (i, ((r, f), p)) in reference.iter().zip(&ours).zip(&proven).enumerate() {
             let r = f64::from(*r);
-            largest = largest.max(r.abs());
-            if (f - r).abs() > float_error {
-                float_error = (f - r).abs();
+            // A non-finite value on either side is a disagreement, never ignored.
+            let gap = |v: f64| {
+                if (v - r).is_finite() {
+                    (v - r).abs()
+                } else {
+                    f64::INFINITY
+                }
+            };
+            largest = largest.max(if r.is_finite() { r.abs() } else { 0.0 });
+            if gap(*f) > float_error || (gap(*f).is_infinite() && float_error.is_infinite()) {
+                float_error = gap(*f);
                 worst = (s, i, r, *f, *p);
             }
-            integer_error = integer_error.max((p - r).abs());
+            integer_error = integer_error.max(gap(*p));
         }
     }
     let float_tolerance = 1e-3 * largest.max(1.0);
     let integer_tolerance = report_error + float_tolerance;
-    if float_error > float_tolerance || integer_error > integer_tolerance {
+    if !(float_error <= float_tolerance && integer_error <= integer_tolerance) {
         let (s, i, r, f, p) = worst;
         return Err(IrError::Reference {
             reason: format!(

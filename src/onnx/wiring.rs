@@ -54,8 +54,9 @@ impl Importer {
                     format!("{:?}", x.shape),
                 ));
             }
-            out_shape[axis] += x.shape[axis];
+            out_shape[axis] = out_shape[axis].saturating_add(x.shape[axis]);
         }
+        checked_len(cx, &out_shape)?;
         let outer = len(&out_shape[..axis]);
         let mut sources = Vec::with_capacity(len(&out_shape));
         for o in 0..outer {
@@ -105,8 +106,13 @@ impl Importer {
         };
         let pads: Vec<usize> = pads.iter().map(|p| *p as usize).collect();
         let out_shape: Vec<usize> = (0..rank)
-            .map(|a| x.shape[a] + pads[a] + pads[rank + a])
+            .map(|a| {
+                x.shape[a]
+                    .saturating_add(pads[a])
+                    .saturating_add(pads[rank + a])
+            })
             .collect();
+        checked_len(cx, &out_shape)?;
         if mode == "reflect" {
             if let Some(a) =
                 (0..rank).find(|&a| x.shape[a] > 1 && pads[a].max(pads[rank + a]) >= x.shape[a])
@@ -159,6 +165,22 @@ impl Importer {
 
 pub(super) fn len(shape: &[usize]) -> usize {
     shape.iter().product()
+}
+
+/// The number of values of `shape`, if it is at most [`crate::window::MAX_LEN`]: checked
+/// before building a tensor whose shape comes from the file (pads, concatenations,
+/// products), so a hostile shape is an error, not an overflow or an exhausted memory.
+pub(super) fn checked_len(cx: &Ctx<'_>, shape: &[usize]) -> Result<usize, IrError> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(*d))
+        .filter(|n| *n <= crate::window::MAX_LEN)
+        .ok_or_else(|| {
+            cx.shape(
+                format!("at most {} values", crate::window::MAX_LEN),
+                format!("{shape:?}"),
+            )
+        })
 }
 
 /// Row-major strides.
