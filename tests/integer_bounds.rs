@@ -124,3 +124,30 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
     assert_eq!(node, "fc");
     assert!(reason.contains("accumulator needs 129 bits"), "{reason}");
 }
+
+/// A length costs no data in a model file: a hostile one must be refused before any loop
+/// runs over it (review of issue 11).
+#[test]
+fn hostile_lengths_and_windows_are_refused_quickly() {
+    let graph = QGraph {
+        input: tensor("x", 1 << 60, 0, 8),
+        nodes: vec![QNode {
+            name: "add".into(),
+            op: QOp::Add(zkinfer::qgraph::Add {
+                weights: [1, 1],
+                shift: 0,
+            }),
+            inputs: vec![0, 0],
+            output: tensor("y", 1 << 60, 0, 9),
+        }],
+        rounding: Rounding::HalfUp,
+    };
+    let (node, reason) = graph.validate().unwrap_err();
+    assert_eq!(node, "x");
+    assert!(reason.contains("more than"), "{reason}");
+    let mut window = zkinfer::window::Window::dense(1, vec![4], vec![2]);
+    window.pads = vec![usize::MAX, 1];
+    assert!(window.validate().unwrap_err().contains("size above"));
+    let huge = zkinfer::window::Window::dense(1 << 20, vec![1 << 20], vec![1]);
+    assert!(huge.validate().unwrap_err().contains("more than"));
+}

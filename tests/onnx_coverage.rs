@@ -386,3 +386,47 @@ fn a_misread_model_is_refused_by_the_reference_check() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Generators and products whose size the file sets are refused before anything is built.
+#[test]
+fn hostile_sizes_are_refused_before_allocation() {
+    let generator = model_io(
+        vec![
+            node("ConstantOfShape", &["shape"], "c", vec![]),
+            node("Add", &["x", "c"], "y", vec![]),
+        ],
+        vec![int_tensor("shape", &[1], &[1 << 40])],
+        &[("x", &[1, 2])],
+        "y",
+        13,
+    );
+    match import_bytes(&generator, "t") {
+        Err(IrError::Unsupported { op, detail, .. }) => {
+            assert_eq!(op, "ConstantOfShape");
+            assert!(detail.contains("not folded"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let square = model_io(
+        vec![node("MatMul", &["x", "x"], "y", vec![])],
+        vec![],
+        &[("x", &[1, 4096, 4096])],
+        "y",
+        13,
+    );
+    assert!(matches!(
+        import_bytes(&square, "t"),
+        Err(IrError::Shape { .. })
+    ));
+    let padded = model_io(
+        vec![node("Pad", &["x", "p"], "y", vec![])],
+        vec![int_tensor("p", &[4], &[0, 1 << 40, 0, 1 << 40])],
+        &[("x", &[1, 2])],
+        "y",
+        13,
+    );
+    assert!(matches!(
+        import_bytes(&padded, "t"),
+        Err(IrError::Shape { .. })
+    ));
+}
