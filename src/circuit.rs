@@ -240,7 +240,9 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
                 QOp::Wiring(sources) => {
                     synthesize_wiring(&config, &mut layouter, node, sources, &ins)?
                 }
-                _ => synthesize_linear(&config, &mut layouter, self.graph, node, &ins, record)?,
+                QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
+                    synthesize_linear(&config, &mut layouter, self.graph, node, &ins, record)?
+                }
             };
             tensors.push(y);
         }
@@ -423,11 +425,7 @@ pub fn function_tables(graph: &QGraph) -> Vec<Option<FunctionTable<Fp>>> {
         .nodes
         .iter()
         .map(|node| {
-            let table = match &node.op {
-                QOp::Lookup(lookup) => &lookup.table,
-                QOp::Softmax(sm) => &sm.table,
-                _ => return None,
-            };
+            let table = node.op.table()?;
             let table = FunctionTable {
                 tag,
                 entries: table.entries().map(|(v, y)| (felt(v), felt(y))).collect(),

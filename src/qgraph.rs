@@ -238,6 +238,59 @@ impl QOp {
         }
     }
 
+    /// How many tensors the op reads (`None`: any number, at least one, for wiring).
+    pub fn arity(&self) -> Option<usize> {
+        match self {
+            Self::Add(_) | Self::Mul { .. } => Some(2),
+            Self::Wiring(_) => None,
+            Self::Dense(_)
+            | Self::Conv(_)
+            | Self::AvgPool(_)
+            | Self::Affine(_)
+            | Self::Relu
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_) => Some(1),
+        }
+    }
+
+    /// The right shift of a rescaling op (`0` for the others).
+    pub fn shift(&self) -> u32 {
+        match self {
+            Self::Dense(Dense { shift, .. })
+            | Self::Conv(Conv { shift, .. })
+            | Self::Add(Add { shift, .. })
+            | Self::Affine(Affine { shift, .. })
+            | Self::Mul { shift } => *shift,
+            Self::AvgPool(_)
+            | Self::Relu
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_) => 0,
+        }
+    }
+
+    /// The function table the op looks values up in, if any.
+    pub fn table(&self) -> Option<&Table> {
+        match self {
+            Self::Lookup(lookup) => Some(&lookup.table),
+            Self::Softmax(sm) => Some(&sm.table),
+            Self::Dense(_)
+            | Self::Conv(_)
+            | Self::AvgPool(_)
+            | Self::Add(_)
+            | Self::Mul { .. }
+            | Self::Affine(_)
+            | Self::Relu
+            | Self::ArgMax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_) => None,
+        }
+    }
+
     /// Whether this op is linear (a dot product and a division per output).
     pub fn is_linear(&self) -> bool {
         !matches!(
@@ -368,9 +421,7 @@ impl QGraph {
 
     /// Whether any node looks values up in a function table (activations, softmax).
     pub fn has_tables(&self) -> bool {
-        self.nodes
-            .iter()
-            .any(|n| matches!(n.op, QOp::Lookup(_) | QOp::Softmax(_)))
+        self.nodes.iter().any(|n| n.op.table().is_some())
     }
 
     /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
@@ -428,11 +479,7 @@ impl QGraph {
                     _ => return bad(format!("reads tensor #{t}, which is not an earlier tensor")),
                 }
             }
-            let arity = match node.op {
-                QOp::Add(_) | QOp::Mul { .. } => 2,
-                QOp::Wiring(_) => ins.len().max(1),
-                _ => 1,
-            };
+            let arity = node.op.arity().unwrap_or(ins.len().max(1));
             if ins.len() != arity {
                 return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
             }
@@ -611,13 +658,7 @@ impl QGraph {
                 ));
             }
             if node.op.is_linear() {
-                let shift = match &node.op {
-                    QOp::Dense(Dense { shift, .. })
-                    | QOp::Conv(Conv { shift, .. })
-                    | QOp::Add(Add { shift, .. })
-                    | QOp::Affine(Affine { shift, .. }) => *shift,
-                    _ => 0,
-                };
+                let shift = node.op.shift();
                 if shift >= 62 {
                     return bad(format!("shift {shift} too large"));
                 }

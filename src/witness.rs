@@ -233,7 +233,9 @@ fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitne
             return Ok(NodeWitness::ArgMax { maxima, indices });
         }
         QOp::Softmax(sm) => return softmax_witness(node, sm, xs),
-        _ => return linear_witness(graph, node, &input),
+        QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
+            return linear_witness(graph, node, &input)
+        }
     };
     Ok(NodeWitness::Values { outputs })
 }

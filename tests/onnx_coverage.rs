@@ -430,3 +430,32 @@ fn hostile_sizes_are_refused_before_allocation() {
         Err(IrError::Shape { .. })
     ));
 }
+
+/// The importer fails closed: an attribute it does not read, or a value of one whose meaning
+/// it does not implement, is refused by name.
+#[test]
+fn unknown_attributes_are_refused() {
+    let relu = model_io(
+        vec![node("Relu", &["x"], "y", vec![int_attr("fancy", 1)])],
+        vec![],
+        &[("x", &[1, 2])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&relu, "t").unwrap_err().to_string();
+    assert!(err.contains("attribute 'fancy' is not understood"), "{err}");
+    let bn = model_io(
+        vec![node(
+            "BatchNormalization",
+            &["x", "g", "b", "m", "v"],
+            "y",
+            vec![int_attr("training_mode", 1)],
+        )],
+        ["g", "b", "m", "v"].map(|n| tensor(n, &[2], &[1.0, 1.0])).to_vec(),
+        &[("x", &[1, 2, 3])],
+        "y",
+        15,
+    );
+    let err = import_bytes(&bn, "t").unwrap_err().to_string();
+    assert!(err.contains("training_mode = 1"), "{err}");
+}
