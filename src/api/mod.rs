@@ -42,6 +42,8 @@ use crate::witness::{self, Witness};
 
 mod files;
 mod params;
+mod report;
+pub use report::{AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, TableInfo};
 use files::write_json_atomic;
 pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,

@@ -473,150 +473,22 @@ fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache
 }
 
 fn inspect(model_path: &Path, json: bool) -> Result<()> {
-    let model = CompiledModel::load(model_path)?;
-    let layout = model.layout()?;
-    let g = &model.graph;
-    let tensors: Vec<_> = std::iter::once(&g.input)
-        .chain(g.nodes.iter().map(|n| &n.output))
-        .collect();
-    let degree = zkinfer::circuit::degree();
-    let shape = zkinfer::cost::Shape::of(&layout);
-    let alternatives: Vec<(usize, u32, f64)> = zkinfer::circuit::DOT_WIDTHS
-        .iter()
-        .filter_map(|w| zkinfer::layout::plan(g, model.public_input, *w).ok())
-        .map(|l| {
-            (
-                l.dot_width,
-                l.k,
-                zkinfer::cost::Shape::of(&l).predicted_seconds(),
-            )
-        })
-        .collect();
-    let tables: Vec<_> = g
-        .nodes
-        .iter()
-        .filter_map(|n| match &n.op {
-            zkinfer::qgraph::QOp::Lookup(l) => Some((n.name.as_str(), l)),
-            _ => None,
-        })
-        .collect();
+    let report = CompiledModel::load(model_path)?.inspect()?;
     if json {
-        let tables: Vec<_> = tables
-            .iter()
-            .map(|(name, l)| json!({ "node": name, "function": l.function.name(), "rows": l.table.outputs.len(), "input_bits": l.table.input_bits, "shift": l.table.shift, "error_bound": l.table.error_bound }))
-            .collect();
-        let nodes: Vec<_> = layout
-            .nodes
-            .iter()
-            .zip(&tensors)
-            .map(|(r, t)| json!({ "name": r.name, "op": r.op, "len": t.len, "scale_exp": t.scale_exp, "bits": t.bits, "rows": { "dot": r.dot, "elementwise": r.elementwise, "range": r.range }, "cells": r.cells(layout.dot_width) }))
-            .collect();
-        out!(
-            "{}",
-            json!({
-                "k": layout.k, "rows": layout.rows, "dot_width": layout.dot_width, "instances": layout.instances,
-                "public_input": model.public_input, "advice_columns": shape.advice,
-                "fixed_columns": shape.fixed, "equality_columns": shape.equality, "lookups": shape.lookups,
-                "predicted_prove_s": shape.predicted_seconds(), "alternatives": alternatives,
-                "range_table_rows": zkinfer_circuits::RangeTableConfig::ROWS, "table_rows": layout.table_rows,
-                "tables": tables, "degree": degree, "nodes": nodes,
-                "quant_report": model.quant_report,
-            })
-        );
-        return Ok(());
+        out!("{}", serde_json::to_string(&report)?);
+    } else {
+        out!("{report}");
     }
-    out!(
-        "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
-        "node",
-        "op",
-        "len",
-        "scale",
-        "bits",
-        "dot rows",
-        "elementwise",
-        "range",
-        "cells"
-    );
-    for (r, t) in layout.nodes.iter().zip(&tensors) {
-        out!(
-            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
-            r.name,
-            r.op,
-            t.len,
-            format!("2^{}", t.scale_exp),
-            t.bits,
-            r.dot,
-            r.elementwise,
-            r.range,
-            r.cells(layout.dot_width)
-        );
-    }
-    for (name, l) in &tables {
-        out!(
-            "table {name}: {} over {} rows ({}-bit input after dividing by 2^{}), error bound {:.2e}",
-            l.function.name(),
-            l.table.outputs.len(),
-            l.table.input_bits,
-            l.table.shift,
-            l.table.error_bound
-        );
-    }
-    out!(
-        "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}, input {}",
-        layout.k, layout.rows, 1u64 << layout.k, layout.dot_width, shape.advice, shape.fixed,
-        shape.lookups, layout.table_rows, zkinfer_circuits::RangeTableConfig::ROWS, degree,
-        if model.public_input { "public" } else { "private" }
-    );
-    let others: Vec<String> = alternatives
-        .iter()
-        .map(|a| format!("width {} k = {} {:.2} s", a.0, a.1, a.2))
-        .collect();
-    out!(
-        "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {})",
-        shape.predicted_seconds(),
-        others.join(", ")
-    );
     Ok(())
 }
 
 fn accuracy(model_path: &Path, eval: &Path, json: bool) -> Result<()> {
     let model = CompiledModel::load(model_path)?;
-    let set = EvalSet::read(eval)?;
-    let (mut quant_correct, mut float_correct, mut max_err) = (0usize, 0usize, 0f64);
-    for (i, (x, label)) in set.inputs.iter().zip(&set.labels).enumerate() {
-        let q = model
-            .quantise_input(x, false)
-            .map_err(|e| format!("sample {i}: {e}"))?;
-        let out = model.graph.outputs_to_float(
-            &model
-                .graph
-                .eval(&q)
-                .map_err(|e| format!("sample {i}: {e}"))?,
-        );
-        quant_correct += usize::from(argmax(&out) == Some(*label));
-        if let Some(logits) = set.float_logits.as_ref().and_then(|l| l.get(i)) {
-            float_correct += usize::from(argmax(logits) == Some(*label));
-            max_err = out
-                .iter()
-                .zip(logits)
-                .fold(max_err, |m, (a, b)| m.max((a - b).abs()));
-        }
-    }
-    let n = set.inputs.len().max(1) as f64;
-    let quant = quant_correct as f64 / n;
-    let float = set.float_logits.as_ref().map(|_| float_correct as f64 / n);
+    let report = model.accuracy(&EvalSet::read(eval)?)?;
     if json {
-        out!(
-            "{}",
-            json!({ "samples": set.inputs.len(), "quantised_accuracy": quant, "float_accuracy": float, "max_logit_error": float.map(|_| max_err) })
-        );
+        out!("{}", serde_json::to_string(&report)?);
     } else {
-        out!("samples: {}", set.inputs.len());
-        out!("quantised accuracy: {:.4}", quant);
-        match float {
-            Some(f) => out!("float accuracy:     {f:.4}\nmax |logit error|:  {max_err:.4}"),
-            None => out!("float accuracy: not in the evaluation file"),
-        }
+        out!("{report}");
     }
     Ok(())
 }

@@ -1,0 +1,289 @@
+//! What `inspect` and `accuracy` report, computed by the library so that every front end
+//! (the CLI, a service, the Python package) shows the same numbers. Each report is
+//! `Serialize` (the `--json` output) and `Display` (the text output).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::CompiledModel;
+use crate::circuit::{degree, DOT_WIDTHS};
+use crate::cost::Shape;
+use crate::error::{CompileError, Error};
+use crate::input::{argmax, EvalSet};
+use crate::layout::plan;
+use crate::quant::QuantReport;
+
+/// A compiled model's circuit: shape, cost and every node's rows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Inspection {
+    /// `log2` of the circuit's rows.
+    pub k: u32,
+    /// Rows used.
+    pub rows: usize,
+    /// Multiply–accumulate pairs per dot-product row.
+    pub dot_width: usize,
+    /// Public values.
+    pub instances: usize,
+    /// Whether the input is public.
+    pub public_input: bool,
+    /// Advice columns.
+    pub advice_columns: usize,
+    /// Fixed columns.
+    pub fixed_columns: usize,
+    /// Equality-enabled columns.
+    pub equality_columns: usize,
+    /// Lookup arguments.
+    pub lookups: usize,
+    /// Proving time the cost model predicts, seconds.
+    pub predicted_prove_s: f64,
+    /// Every width the model lays out at: `(width, k, predicted seconds)`.
+    pub alternatives: Vec<(usize, u32, f64)>,
+    /// Rows of the shared range table.
+    pub range_table_rows: usize,
+    /// Rows of the whole lookup table (range and functions).
+    pub table_rows: usize,
+    /// The function tables.
+    pub tables: Vec<TableInfo>,
+    /// The constraint system's degree.
+    pub degree: usize,
+    /// Per node, the input first.
+    pub nodes: Vec<NodeInfo>,
+    /// Float-vs-integer error on the calibration set.
+    pub quant_report: Option<QuantReport>,
+}
+
+/// One function table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TableInfo {
+    /// The node.
+    pub node: String,
+    /// The function.
+    pub function: String,
+    /// Table rows.
+    pub rows: usize,
+    /// Bits of the reduced input.
+    pub input_bits: u32,
+    /// The input is divided by `2^shift` first.
+    pub shift: u32,
+    /// Measured largest error, in real units.
+    pub error_bound: f64,
+}
+
+/// One node (or the input) of the circuit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeInfo {
+    /// Name.
+    pub name: String,
+    /// Op kind.
+    pub op: String,
+    /// Values.
+    pub len: usize,
+    /// Scale exponent.
+    pub scale_exp: i32,
+    /// Signed width.
+    pub bits: u32,
+    /// Rows per column group.
+    pub rows: NodeRowsInfo,
+    /// Advice cells.
+    pub cells: usize,
+}
+
+/// Rows of one node per column group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeRowsInfo {
+    /// Dot-product rows.
+    pub dot: usize,
+    /// Elementwise rows.
+    pub elementwise: usize,
+    /// Range-check rows.
+    pub range: usize,
+}
+
+impl CompiledModel {
+    /// The circuit's shape, cost and rows per node.
+    pub fn inspect(&self) -> Result<Inspection, CompileError> {
+        let layout = self.layout()?;
+        let g = &self.graph;
+        let shape = Shape::of(&layout);
+        let tensors = std::iter::once(&g.input).chain(g.nodes.iter().map(|n| &n.output));
+        let nodes = layout
+            .nodes
+            .iter()
+            .zip(tensors)
+            .map(|(r, t)| NodeInfo {
+                name: r.name.clone(),
+                op: r.op.clone(),
+                len: t.len,
+                scale_exp: t.scale_exp,
+                bits: t.bits,
+                rows: NodeRowsInfo {
+                    dot: r.dot,
+                    elementwise: r.elementwise,
+                    range: r.range,
+                },
+                cells: r.cells(layout.dot_width),
+            })
+            .collect();
+        let tables = g
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                crate::qgraph::QOp::Lookup(l) => Some(TableInfo {
+                    node: n.name.clone(),
+                    function: l.function.name().into(),
+                    rows: l.table.outputs.len(),
+                    input_bits: l.table.input_bits,
+                    shift: l.table.shift,
+                    error_bound: l.table.error_bound,
+                }),
+                _ => None,
+            })
+            .collect();
+        let alternatives = DOT_WIDTHS
+            .iter()
+            .filter_map(|w| plan(g, self.public_input, *w).ok())
+            .map(|l| (l.dot_width, l.k, Shape::of(&l).predicted_seconds()))
+            .collect();
+        Ok(Inspection {
+            k: layout.k,
+            rows: layout.rows,
+            dot_width: layout.dot_width,
+            instances: layout.instances,
+            public_input: self.public_input,
+            advice_columns: shape.advice,
+            fixed_columns: shape.fixed,
+            equality_columns: shape.equality,
+            lookups: shape.lookups,
+            predicted_prove_s: shape.predicted_seconds(),
+            alternatives,
+            range_table_rows: zkinfer_circuits::RangeTableConfig::ROWS,
+            table_rows: layout.table_rows,
+            tables,
+            degree: degree(),
+            nodes,
+            quant_report: self.quant_report.clone(),
+        })
+    }
+
+    /// The integer model on a labelled evaluation set: its accuracy, the float model's
+    /// (when the set records float logits) and the error against those logits.
+    pub fn accuracy(&self, set: &EvalSet) -> Result<AccuracyReport, Error> {
+        let (mut correct, mut float_correct) = (0usize, 0usize);
+        let (mut max_err, mut sum_err, mut compared) = (0f64, 0f64, 0usize);
+        for (i, (x, label)) in set.inputs.iter().zip(&set.labels).enumerate() {
+            let sample = |e: &dyn fmt::Display| Error::File {
+                path: format!("evaluation sample {i}"),
+                reason: e.to_string(),
+            };
+            let q = self.quantise_input(x, false).map_err(|e| sample(&e))?;
+            let y = self.graph.eval(&q).map_err(|e| sample(&e))?;
+            let out = self.graph.outputs_to_float(&y);
+            correct += usize::from(argmax(&out) == Some(*label));
+            if let Some(logits) = set.float_logits.as_ref().and_then(|l| l.get(i)) {
+                float_correct += usize::from(argmax(logits) == Some(*label));
+                for (a, b) in out.iter().zip(logits) {
+                    max_err = max_err.max((a - b).abs());
+                    sum_err += (a - b).abs();
+                    compared += 1;
+                }
+            }
+        }
+        let n = set.inputs.len().max(1) as f64;
+        let float = set.float_logits.as_ref().map(|_| float_correct as f64 / n);
+        Ok(AccuracyReport {
+            samples: set.inputs.len(),
+            quantised_accuracy: correct as f64 / n,
+            float_accuracy: float,
+            max_logit_error: float.map(|_| max_err),
+            mean_logit_error: float.map(|_| sum_err / compared.max(1) as f64),
+        })
+    }
+}
+
+/// The integer model's accuracy on a labelled evaluation set.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccuracyReport {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Fraction whose integer argmax is the label.
+    pub quantised_accuracy: f64,
+    /// The same for the float logits recorded in the set, if any.
+    pub float_accuracy: Option<f64>,
+    /// Largest |integer output − float logit|, if the set records float logits.
+    pub max_logit_error: Option<f64>,
+    /// Mean |integer output − float logit|, if the set records float logits.
+    pub mean_logit_error: Option<f64>,
+}
+
+impl fmt::Display for AccuracyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "samples: {}", self.samples)?;
+        writeln!(f, "quantised accuracy: {:.4}", self.quantised_accuracy)?;
+        match (self.float_accuracy, self.max_logit_error, self.mean_logit_error) {
+            (Some(a), Some(max), Some(mean)) => write!(
+                f,
+                "float accuracy:     {a:.4}\nmax |logit error|:  {max:.4}\nmean |logit error|: {mean:.4}"
+            ),
+            _ => write!(f, "float accuracy: not in the evaluation file"),
+        }
+    }
+}
+
+impl fmt::Display for Inspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
+            "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range", "cells"
+        )?;
+        for n in &self.nodes {
+            writeln!(
+                f,
+                "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
+                n.name,
+                n.op,
+                n.len,
+                format!("2^{}", n.scale_exp),
+                n.bits,
+                n.rows.dot,
+                n.rows.elementwise,
+                n.rows.range,
+                n.cells
+            )?;
+        }
+        for t in &self.tables {
+            writeln!(
+                f,
+                "table {}: {} over {} rows ({}-bit input after dividing by 2^{}), error bound {:.2e}",
+                t.node, t.function, t.rows, t.input_bits, t.shift, t.error_bound
+            )?;
+        }
+        writeln!(
+            f,
+            "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}, input {}",
+            self.k,
+            self.rows,
+            1u64 << self.k,
+            self.dot_width,
+            self.advice_columns,
+            self.fixed_columns,
+            self.lookups,
+            self.table_rows,
+            self.range_table_rows,
+            self.degree,
+            if self.public_input { "public" } else { "private" }
+        )?;
+        let others: Vec<String> = self
+            .alternatives
+            .iter()
+            .map(|a| format!("width {} k = {} {:.2} s", a.0, a.1, a.2))
+            .collect();
+        write!(
+            f,
+            "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {})",
+            self.predicted_prove_s,
+            others.join(", ")
+        )
+    }
+}
