@@ -60,7 +60,7 @@ fn main() {
             if layout.k >= 16 {
                 continue; // about a minute per proof, and never the cheapest
             }
-            let prover = Prover::setup(&model, &cache).expect("setup");
+            let prover = Prover::setup(model.clone(), &cache).expect("setup");
             let mut times: Vec<f64> = (0..RUNS)
                 .map(|_| {
                     let start = Instant::now();

@@ -67,16 +67,17 @@ fn pipeline(c: &mut Criterion) {
         let params = cache
             .get(model.layout().expect("layout").k)
             .expect("params");
+        let model = std::sync::Arc::new(model);
         let mut group = c.benchmark_group(*name);
         group
             .sample_size(10)
             .measurement_time(Duration::from_secs(10));
         group.bench_function("keygen", |b| {
-            b.iter(|| Prover::from_params(&model, params.clone()).expect("keygen"))
+            b.iter(|| Prover::from_params(model.clone(), params.clone()).expect("keygen"))
         });
-        let prover = Prover::from_params(&model, params.clone()).expect("keygen");
+        let prover = Prover::from_params(model.clone(), params.clone()).expect("keygen");
         let bundle = prover.prove_integer(&x).expect("prove");
-        let verifier = Verifier::from_params(&model, params).expect("vk");
+        let verifier = Verifier::from_params(model.clone(), params).expect("vk");
         verifier
             .verify(&bundle)
             .expect("the proof verifies before timing");

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let cache = ParamsCache::from_env();
     let t = Instant::now();
-    let prover = Prover::setup(&model, &cache)?;
+    let prover = Prover::setup(model.clone(), &cache)?;
     println!(
         "setup (params cached in {}): {:.0} ms",
         cache.dir().display(),
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proof_bytes = bundle.proof.len() / 2;
     println!("proved in {prove_ms:.0} ms, proof {proof_bytes} bytes");
 
-    let verifier = Verifier::setup(&model, &cache)?;
+    let verifier = Verifier::setup(model.clone(), &cache)?;
     let t = Instant::now();
     let outputs = verifier.verify(&bundle)?;
     println!(

@@ -179,7 +179,8 @@ pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layo
                 rows.range = constants.len() * signed_rows(out.bits);
                 (0..node.inputs.len()).all(input_nonneg) && constants.iter().all(|c| *c >= 0)
             }
-            op @ (QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_)) => {
+            op
+            @ (QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_)) => {
                 for o in 0..out.len {
                     let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
                         node: node.name.clone(),

@@ -16,14 +16,15 @@
 //! constrains exactly it.
 //!
 //! ```no_run
+//! use std::sync::Arc;
 //! use zkinfer::{CompiledModel, CompileOptions, ParamsCache, Prover, Verifier};
 //! # fn main() -> Result<(), zkinfer::Error> {
 //! let graph = zkinfer::onnx::import(std::path::Path::new("tests/data/digits_mlp.onnx"))?;
 //! let input = vec![0.5f32; graph.input_len()];
-//! let model = CompiledModel::compile(&graph, &[input.clone()], &CompileOptions::default())?;
+//! let model = Arc::new(CompiledModel::compile(&graph, &[input.clone()], &CompileOptions::default())?);
 //! let cache = ParamsCache::from_env();
-//! let bundle = Prover::setup(&model, &cache)?.prove(&input, false)?;
-//! let outputs = Verifier::setup(&model, &cache)?.verify(&bundle).map_err(zkinfer::Error::from)?;
+//! let bundle = Prover::setup(model.clone(), &cache)?.prove(&input, false)?;
+//! let outputs = Verifier::setup(model.clone(), &cache)?.verify(&bundle).map_err(zkinfer::Error::from)?;
 //! # Ok(()) }
 //! ```
 

@@ -22,8 +22,8 @@ fn bundle() -> &'static ProofBundle {
     })
 }
 
-fn verifier() -> &'static Verifier<'static> {
-    static VERIFIER: OnceLock<Verifier<'static>> = OnceLock::new();
+fn verifier() -> &'static Verifier {
+    static VERIFIER: OnceLock<Verifier> = OnceLock::new();
     VERIFIER.get_or_init(|| Verifier::setup(common::model(), &common::cache()).unwrap())
 }
 
@@ -134,11 +134,11 @@ fn wrong_number_of_outputs_is_rejected() {
 #[test]
 fn another_models_key_is_rejected() {
     // The same network with one weight changed: a different model.
-    let mut other: CompiledModel = common::model().clone();
+    let mut other: CompiledModel = (*common::model()).clone();
     if let zkinfer::qgraph::QOp::Dense(d) = &mut other.graph.nodes[0].op {
         d.weights[[0, 0]] += 1;
     }
-    let other_verifier = Verifier::setup(&other, &common::cache()).unwrap();
+    let other_verifier = Verifier::setup(other.clone(), &common::cache()).unwrap();
     assert_ne!(other_verifier.model_digest(), verifier().model_digest());
     let err = other_verifier.verify(bundle()).unwrap_err();
     assert!(matches!(err, VerifyError::ModelMismatch { .. }), "{err}");
@@ -200,11 +200,11 @@ fn batch_verification_accepts_valid_and_rejects_a_tampered_member() {
 fn public_input_is_bound_by_the_proof() {
     let model = common::compile(true);
     let cache = common::cache();
-    let bundle = Prover::setup(&model, &cache)
+    let bundle = Prover::setup(model.clone(), &cache)
         .unwrap()
         .prove(&common::sample(), false)
         .unwrap();
-    let verifier = Verifier::setup(&model, &cache).unwrap();
+    let verifier = Verifier::setup(model.clone(), &cache).unwrap();
     verifier.verify(&bundle).unwrap();
     let mut forged = bundle.clone();
     let input = forged.public_input.as_mut().unwrap();

@@ -165,11 +165,11 @@ fn onnx_bytes() -> &'static [Vec<u8>] {
 
 fn model_json() -> &'static Value {
     static MODEL: OnceLock<Value> = OnceLock::new();
-    MODEL.get_or_init(|| serde_json::to_value(common::model()).unwrap())
+    MODEL.get_or_init(|| serde_json::to_value(&*common::model()).unwrap())
 }
 
-fn honest() -> &'static (ProofBundle, Verifier<'static>) {
-    static HONEST: OnceLock<(ProofBundle, Verifier<'static>)> = OnceLock::new();
+fn honest() -> &'static (ProofBundle, Verifier) {
+    static HONEST: OnceLock<(ProofBundle, Verifier)> = OnceLock::new();
     HONEST.get_or_init(|| {
         let cache = common::cache();
         let bundle = Prover::setup(common::model(), &cache)

@@ -62,11 +62,11 @@ fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
 
 fn prove_and_verify(model: &CompiledModel, x: &[f32]) -> Vec<f64> {
     let cache = common::cache();
-    let bundle = Prover::setup(model, &cache)
+    let bundle = Prover::setup(model.clone(), &cache)
         .unwrap()
         .prove(x, false)
         .unwrap();
-    let verifier = Verifier::setup(model, &cache).unwrap();
+    let verifier = Verifier::setup(model.clone(), &cache).unwrap();
     let outputs = verifier.verify(&bundle).unwrap();
     let mut forged = bundle.clone();
     forged.outputs[0] += 1;

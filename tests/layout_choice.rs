@@ -100,11 +100,11 @@ fn an_unsupported_width_is_a_typed_error() {
 #[test]
 fn a_proof_at_one_width_is_rejected_by_a_model_at_another() {
     let (narrow, wide) = (compile_at(Some(8)).unwrap(), compile_at(Some(16)).unwrap());
-    let bundle = Prover::setup(&narrow, &common::cache())
+    let bundle = Prover::setup(narrow.clone(), &common::cache())
         .unwrap()
         .prove(&common::sample(), false)
         .unwrap();
-    let err = Verifier::setup(&wide, &common::cache())
+    let err = Verifier::setup(wide.clone(), &common::cache())
         .unwrap()
         .verify(&bundle)
         .unwrap_err();

@@ -451,7 +451,9 @@ fn unknown_attributes_are_refused() {
             "y",
             vec![int_attr("training_mode", 1)],
         )],
-        ["g", "b", "m", "v"].map(|n| tensor(n, &[2], &[1.0, 1.0])).to_vec(),
+        ["g", "b", "m", "v"]
+            .map(|n| tensor(n, &[2], &[1.0, 1.0]))
+            .to_vec(),
         &[("x", &[1, 2, 3])],
         "y",
         15,

@@ -117,7 +117,7 @@ fn compiled_model_round_trips_through_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.zkm");
     common::model().save(&path).unwrap();
-    assert_eq!(&CompiledModel::load(&path).unwrap(), common::model());
+    assert_eq!(CompiledModel::load(&path).unwrap(), *common::model());
 }
 
 #[test]

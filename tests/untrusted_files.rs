@@ -86,11 +86,11 @@ fn a_forged_cache_cannot_make_edited_outputs_verify() {
     let mut zeroed = fresh_bytes(k);
     zeroed[4..4 + 2 * (1 << k) * 32].fill(0);
     std::fs::write(cache.path(k), &zeroed).unwrap();
-    let bundle = Prover::setup(model, &cache)
+    let bundle = Prover::setup(model.clone(), &cache)
         .unwrap()
         .prove(&common::sample(), false)
         .unwrap();
-    let verifier = Verifier::setup(model, &cache).unwrap();
+    let verifier = Verifier::setup(model.clone(), &cache).unwrap();
     verifier.verify(&bundle).unwrap();
     let mut edited = bundle;
     edited.outputs[0] += 1;
@@ -128,14 +128,14 @@ fn concurrent_cold_cache_reads_agree() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
-fn honest() -> (ProofBundle, Verifier<'static>) {
+fn honest() -> (ProofBundle, Verifier) {
     let model = common::model();
     let cache = common::cache();
-    let bundle = Prover::setup(model, &cache)
+    let bundle = Prover::setup(model.clone(), &cache)
         .unwrap()
         .prove(&common::sample(), false)
         .unwrap();
-    (bundle, Verifier::setup(model, &cache).unwrap())
+    (bundle, Verifier::setup(model.clone(), &cache).unwrap())
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -334,7 +335,7 @@ fn prove(
     cache: &ParamsCache,
 ) -> Result<()> {
     let started = Instant::now();
-    let model = CompiledModel::load(model_path)?;
+    let model = Arc::new(CompiledModel::load(model_path)?);
     let samples = model.join_inputs(read_samples(input)?);
     let many = samples.len() > 1;
     check_output(output, &[model_path, input], many)?;
@@ -357,7 +358,9 @@ fn prove(
     let params = params(cache, k, json)?;
     let params_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let prover = step(json, "proving key", || Prover::from_params(&model, params))?;
+    let prover = step(json, "proving key", || {
+        Prover::from_params(model.clone(), params)
+    })?;
     let keygen_s = t.elapsed().as_secs_f64();
     let mut reports = Vec::new();
     for (i, x) in xs.iter().enumerate() {
@@ -415,7 +418,7 @@ fn with_reports(
 
 fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache) -> Result<()> {
     let started = Instant::now();
-    let model = CompiledModel::load(model_path)?;
+    let model = Arc::new(CompiledModel::load(model_path)?);
     let bundles = proofs
         .iter()
         .map(|p| ProofBundle::load(p))
@@ -425,7 +428,7 @@ fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache
     let params_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let verifier = step(json, "verifying key", || {
-        Verifier::from_params(&model, params)
+        Verifier::from_params(model.clone(), params)
     })?;
     let keygen_s = t.elapsed().as_secs_f64();
     let mut reports = Vec::new();

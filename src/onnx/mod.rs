@@ -835,13 +835,30 @@ impl Importer {
 fn known_attributes(op: &str) -> &'static [&'static str] {
     match op {
         "Gemm" => &["alpha", "beta", "transA", "transB"],
-        "Conv" => &["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"],
+        "Conv" => &[
+            "auto_pad",
+            "dilations",
+            "group",
+            "kernel_shape",
+            "pads",
+            "strides",
+        ],
         "AveragePool" => &[
-            "auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads",
+            "auto_pad",
+            "ceil_mode",
+            "count_include_pad",
+            "dilations",
+            "kernel_shape",
+            "pads",
             "strides",
         ],
         "MaxPool" => &[
-            "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order",
+            "auto_pad",
+            "ceil_mode",
+            "dilations",
+            "kernel_shape",
+            "pads",
+            "storage_order",
             "strides",
         ],
         "Gelu" => &["approximate"],
@@ -867,7 +884,12 @@ fn known_attributes(op: &str) -> &'static [&'static str] {
 /// it does not implement.
 fn check_attributes(cx: &Ctx<'_>) -> Result<(), IrError> {
     let known = known_attributes(cx.op());
-    if let Some(a) = cx.node.attribute.iter().find(|a| !known.contains(&a.name.as_str())) {
+    if let Some(a) = cx
+        .node
+        .attribute
+        .iter()
+        .find(|a| !known.contains(&a.name.as_str()))
+    {
         return Err(cx.unsupported(format!(
             ": attribute '{}' is not understood (zkinfer refuses what it cannot prove exactly)",
             a.name

@@ -5,7 +5,7 @@
 pub mod onnx_build;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache};
 
@@ -40,9 +40,9 @@ pub fn compile(public_input: bool) -> CompiledModel {
 }
 
 /// The digits MLP with a private input, compiled once per test binary.
-pub fn model() -> &'static CompiledModel {
-    static MODEL: OnceLock<CompiledModel> = OnceLock::new();
-    MODEL.get_or_init(|| compile(false))
+pub fn model() -> Arc<CompiledModel> {
+    static MODEL: OnceLock<Arc<CompiledModel>> = OnceLock::new();
+    MODEL.get_or_init(|| Arc::new(compile(false))).clone()
 }
 
 /// Expected float logits from ONNX Runtime.

@@ -1,0 +1,50 @@
+//! The proof bundle: a proof with its public values, as a versioned JSON file.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::files::write_json_atomic;
+use crate::error::Error;
+
+/// A proof of one inference, with its public values. Unknown fields are an error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofBundle {
+    /// [`BUNDLE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// [`CIRCUIT_VERSION`] of the prover.
+    pub circuit_version: u32,
+    /// Digest of the model's verifying key.
+    pub model_digest: String,
+    /// The proven outputs, as integers of the output tensor.
+    pub outputs: Vec<i64>,
+    /// The same outputs as real numbers (`outputs / 2^scale`), for convenience; checked
+    /// against `outputs` on verification.
+    pub outputs_float: Vec<f64>,
+    /// The integer input, when the model's input is public.
+    pub public_input: Option<Vec<i64>>,
+    /// The halo2 proof, hex.
+    pub proof: String,
+}
+
+impl ProofBundle {
+    /// Writes the bundle as JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        write_json_atomic(path, self).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads a bundle.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let file_err = |reason: String| Error::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| file_err(format!("not a proof bundle: {e}")))
+    }
+}

@@ -1,0 +1,266 @@
+//! Compiling a float graph into a [`CompiledModel`]: quantisation, layout, the model file.
+
+use std::fs;
+use std::io::BufReader;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::files::write_json_atomic;
+use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
+use crate::circuit::{instances, with_dot_width, ModelCircuit};
+use crate::cost;
+use crate::error::{CompileError, Error, ProveError, WitnessError};
+use crate::ir::FloatGraph;
+use crate::layout::{self, Layout};
+use crate::qgraph::QGraph;
+use crate::quant::{self, QuantOptions, QuantReport};
+use crate::witness::{self, Witness};
+
+/// The least input precision [`CompileOptions::fit_tables`] lowers an activation table to.
+pub const MIN_FITTED_TABLE_BITS: u32 = 9;
+
+/// How to compile a float model. Deserialising fills missing fields from the defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompileOptions {
+    /// Quantisation knobs.
+    pub quant: QuantOptions,
+    /// Make the input a public value (default: private).
+    pub public_input: bool,
+    /// Force a dot-product width (one of [`crate::circuit::DOT_WIDTHS`]); by default the
+    /// cost model picks the fastest ([`crate::cost`]).
+    pub dot_width: Option<usize>,
+    /// Lower the input precision of activation tables, from `quant.table_bits` down to
+    /// [`MIN_FITTED_TABLE_BITS`], while that makes the proof cheaper (a table of `2^b` rows
+    /// can alone set `k`): the most precise of the cheapest. Each table's error bound is
+    /// measured and reported whatever its precision. Off: exactly `quant.table_bits`.
+    pub fit_tables: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self {
+            quant: QuantOptions::default(),
+            public_input: false,
+            dot_width: None,
+            fit_tables: true,
+        }
+    }
+}
+
+/// A quantised model laid out as a circuit: what a prover and a verifier both load.
+/// Unknown fields in a model file are an error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompiledModel {
+    /// [`MODEL_FORMAT_VERSION`] of the file.
+    pub format_version: u32,
+    /// [`CIRCUIT_VERSION`] the model was compiled for.
+    pub circuit_version: u32,
+    /// The integer graph: the model's meaning.
+    pub graph: QGraph,
+    /// Whether the input is a public value.
+    pub public_input: bool,
+    /// Multiply–accumulate pairs per dot-product row: the circuit's width profile.
+    pub dot_width: usize,
+    /// Float-vs-integer error on the calibration set.
+    pub quant_report: Option<QuantReport>,
+    /// For a model of several inputs, their flat lengths: the model's input is their
+    /// concatenation. Empty for a model of one input.
+    #[serde(default)]
+    pub input_parts: Vec<usize>,
+}
+
+impl CompiledModel {
+    /// Quantises `graph` with scales from `calibration` (flat float inputs) and lays it out.
+    pub fn compile(
+        graph: &FloatGraph,
+        calibration: &[Vec<f32>],
+        options: &CompileOptions,
+    ) -> Result<Self, Error> {
+        let mut best = Self::compile_exact(graph, calibration, &options.quant, options)?;
+        if options.fit_tables && best.graph.has_tables() {
+            for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {
+                let quant = QuantOptions {
+                    table_bits: bits,
+                    ..options.quant.clone()
+                };
+                let candidate = Self::compile_exact(graph, calibration, &quant, options)?;
+                if candidate.predicted_seconds()? < best.predicted_seconds()? {
+                    best = candidate;
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// [`CompiledModel::compile`] at exactly `quant`'s table precision.
+    fn compile_exact(
+        graph: &FloatGraph,
+        calibration: &[Vec<f32>],
+        quant: &QuantOptions,
+        options: &CompileOptions,
+    ) -> Result<Self, Error> {
+        let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
+        let mut model = Self::from_graph(qgraph, options.public_input)?;
+        if let Some(w) = options.dot_width {
+            model.dot_width = w;
+            model.validate()?;
+        }
+        model.quant_report = Some(report);
+        if !graph.input_parts.is_empty() {
+            model.input_parts = graph.input_lens();
+        }
+        Ok(model)
+    }
+
+    /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
+    pub fn from_graph(graph: QGraph, public_input: bool) -> Result<Self, CompileError> {
+        let dot_width = cost::choose(&graph, public_input)?.dot_width;
+        let model = Self {
+            format_version: MODEL_FORMAT_VERSION,
+            circuit_version: CIRCUIT_VERSION,
+            graph,
+            public_input,
+            dot_width,
+            quant_report: None,
+            input_parts: Vec::new(),
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// The circuit's shape.
+    pub fn layout(&self) -> Result<Layout, CompileError> {
+        layout::plan(&self.graph, self.public_input, self.dot_width)
+    }
+
+    /// Proving time the cost model predicts for this layout, in seconds on the calibration
+    /// machine ([`crate::cost`]).
+    pub fn predicted_seconds(&self) -> Result<f64, CompileError> {
+        Ok(cost::Shape::of(&self.layout()?).predicted_seconds())
+    }
+
+    /// The integer forward pass on `input`, recording everything the circuit needs.
+    pub fn witness(&self, input: &[i64]) -> Result<Witness, WitnessError> {
+        witness::generate(&self.graph, input)
+    }
+
+    /// Runs the circuit on `witness` under halo2's `MockProver`, claiming `outputs` as the
+    /// public outputs: `Ok(vec![])` when every constraint holds, else the failures. For
+    /// tests and debugging; real proofs come from [`Prover`].
+    pub fn mock(
+        &self,
+        witness: &Witness,
+        outputs: &[i64],
+    ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
+        let k = self.layout()?.k;
+        let public = instances(&self.graph, self.public_input, outputs, &witness.input);
+        let graph = &self.graph;
+        let run = |source| ProveError::Halo2 {
+            stage: "mock proving",
+            source,
+        };
+        with_dot_width!(self.dot_width, W => {
+            let circuit = ModelCircuit::<W>::for_proving(graph, self.public_input, witness);
+            let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public]).map_err(run)?;
+            Ok(prover.verify().err().unwrap_or_default())
+        }, else Err(self.bad_width().into()))
+    }
+
+    pub(super) fn bad_width(&self) -> CompileError {
+        CompileError::Invalid {
+            node: "model".into(),
+            reason: format!(
+                "dot width {} is not one of {:?}",
+                self.dot_width,
+                crate::circuit::DOT_WIDTHS
+            ),
+        }
+    }
+
+    /// Structural checks, so that a damaged or hand-edited file fails here with a reason
+    /// rather than inside halo2.
+    pub fn validate(&self) -> Result<(), CompileError> {
+        let invalid = |node: &str, reason: String| CompileError::Invalid {
+            node: node.to_string(),
+            reason,
+        };
+        if !self.input_parts.is_empty()
+            && self
+                .input_parts
+                .iter()
+                .try_fold(0usize, |n, l| n.checked_add(*l))
+                != Some(self.graph.input.len)
+        {
+            return Err(invalid(
+                "model",
+                format!(
+                    "input parts {:?} do not add up to the input's {} values",
+                    self.input_parts, self.graph.input.len
+                ),
+            ));
+        }
+        if self.graph.nodes.is_empty() {
+            return Err(invalid("model", "no nodes".into()));
+        }
+        if !crate::circuit::DOT_WIDTHS.contains(&self.dot_width) {
+            return Err(self.bad_width());
+        }
+        self.graph
+            .validate()
+            .map_err(|(node, reason)| invalid(&node, reason))?;
+        self.layout().map(drop)
+    }
+
+    /// Writes the model as JSON, atomically: a temporary file renamed into place, so a
+    /// failure never leaves a partial file.
+    pub fn save(&self, path: &Path) -> Result<(), CompileError> {
+        write_json_atomic(path, self).map_err(|source| CompileError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Reads a model, checking its format version and structure.
+    pub fn load(path: &Path) -> Result<Self, CompileError> {
+        let shown = path.display().to_string();
+        let file = fs::File::open(path).map_err(|source| CompileError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_reader(BufReader::new(file)).map_err(|e| CompileError::Format {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        let found = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64);
+        if found != Some(u64::from(MODEL_FORMAT_VERSION)) {
+            return Err(CompileError::Version {
+                path: shown,
+                found: found.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+                expected: MODEL_FORMAT_VERSION,
+            });
+        }
+        let model: Self = serde_json::from_value(value).map_err(|e| CompileError::Format {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Samples as this model takes them: the separate inputs of a model of several inputs
+    /// joined (see [`crate::input::join_parts`]).
+    pub fn join_inputs(&self, samples: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+        crate::input::join_parts(samples, &self.input_parts)
+    }
+
+    /// Float input → integer input of this model (see [`quant::quantise_input`]).
+    pub fn quantise_input(&self, input: &[f32], clamp: bool) -> Result<Vec<i64>, Error> {
+        Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
+    }
+}

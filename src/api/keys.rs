@@ -1,0 +1,49 @@
+//! Keys: the verifying key rebuilt from a model, its digest (the model's identity).
+
+use blake2::{Blake2b, Digest};
+use halo2_proofs::{
+    plonk::{keygen_vk, VerifyingKey},
+    poly::commitment::Params,
+};
+use pasta_curves::EqAffine;
+
+use super::*;
+use crate::circuit::{with_dot_width, ModelCircuit};
+use crate::error::{Error, ProveError};
+
+/// The verifying key's identity: blake2b-256 of its pinned description, hex.
+pub(super) fn vk_digest(vk: &VerifyingKey<EqAffine>) -> String {
+    let mut hasher = Blake2b::<blake2::digest::consts::U32>::new();
+    hasher.update(format!("{:?}", vk.pinned()).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+pub(super) fn keygen_err(source: halo2_proofs::plonk::Error) -> ProveError {
+    ProveError::Halo2 {
+        stage: "key generation",
+        source,
+    }
+}
+
+/// Parameters handed in must be of the model's `k` (a mismatch would fail deep in halo2).
+pub(super) fn check_k(model: &CompiledModel, params: &Params<EqAffine>) -> Result<(), Error> {
+    let k = model.layout()?.k;
+    if params.k() != k {
+        return Err(ProveError::Params {
+            path: "parameters in hand".into(),
+            reason: format!("they are for k = {}, the model needs k = {k}", params.k()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub(super) fn build_vk(
+    model: &CompiledModel,
+    params: &Params<EqAffine>,
+) -> Result<VerifyingKey<EqAffine>, Error> {
+    let (graph, public) = (&model.graph, model.public_input);
+    with_dot_width!(model.dot_width, W => {
+        Ok(keygen_vk(params, &ModelCircuit::<W>::for_keygen(graph, public)).map_err(keygen_err)?)
+    }, else Err(model.bad_width().into()))
+}

@@ -1,0 +1,277 @@
+//! The verifier: a verifying key kept for many proofs; prechecks, exact proof length,
+//! single and batch verification.
+
+use std::io::Read;
+use std::sync::{Arc, OnceLock};
+
+use halo2_proofs::{
+    plonk::{verify_proof, BatchVerifier, SingleVerifier, VerifyingKey},
+    poly::commitment::Params,
+    transcript::{Blake2bRead, Challenge255},
+};
+use pasta_curves::{EqAffine, Fp};
+
+use super::keys::{build_vk, check_k, vk_digest};
+use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
+use crate::circuit::instances;
+use crate::error::{Error, VerifyError};
+
+/// What a verifier holds: parameters and the verifying key rebuilt from the model. Build it
+/// once and keep it: rebuilding the key dominates a cold verification, and one verifier
+/// checks any number of proofs (from many threads: it is `Sync`).
+#[derive(Debug)]
+pub struct Verifier {
+    model: Arc<CompiledModel>,
+    params: Params<EqAffine>,
+    vk: VerifyingKey<EqAffine>,
+    digest: String,
+    /// Every proof of this key has exactly this many bytes ([`proof_len`]), found on first use.
+    proof_len: OnceLock<usize>,
+}
+
+impl Verifier {
+    /// Loads parameters and rebuilds the verifying key.
+    pub fn setup(model: impl Into<Arc<CompiledModel>>, cache: &ParamsCache) -> Result<Self, Error> {
+        let model = model.into();
+        let params = cache.get(model.layout()?.k)?;
+        Self::from_params(model, params)
+    }
+
+    /// Rebuilds the verifying key with parameters already in hand (of the model's `k`).
+    pub fn from_params(
+        model: impl Into<Arc<CompiledModel>>,
+        params: Params<EqAffine>,
+    ) -> Result<Self, Error> {
+        let model = model.into();
+        check_k(&model, &params)?;
+        let vk = build_vk(&model, &params)?;
+        let digest = vk_digest(&vk);
+        Ok(Self {
+            model,
+            params,
+            vk,
+            digest,
+            proof_len: OnceLock::new(),
+        })
+    }
+
+    /// The model's identity: the digest a bundle must name.
+    pub fn model_digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The model this verifier checks.
+    pub fn model(&self) -> &Arc<CompiledModel> {
+        &self.model
+    }
+
+    /// Checks a bundle and returns its outputs as real numbers.
+    ///
+    /// Versions, the model digest, lengths and ranges are checked before any cryptography.
+    pub fn verify(&self, bundle: &ProofBundle) -> Result<Vec<f64>, VerifyError> {
+        let (public, proof) = self.precheck(bundle)?;
+        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(proof.as_slice());
+        verify_proof(
+            &self.params,
+            &self.vk,
+            SingleVerifier::new(&self.params),
+            &[&[&public]],
+            &mut transcript,
+        )
+        .map_err(|e| VerifyError::InvalidProof(explain(&e)))?;
+        Ok(self.model.graph.outputs_to_float(&bundle.outputs))
+    }
+
+    /// Checks many bundles with one multi-scalar multiplication; `Ok` only if every one is
+    /// valid. On failure, verify them one by one to find the culprit.
+    pub fn verify_batch(&self, bundles: &[ProofBundle]) -> Result<(), VerifyError> {
+        let mut batch = BatchVerifier::new();
+        for bundle in bundles {
+            let (public, proof) = self.precheck(bundle)?;
+            batch.add_proof(vec![vec![public]], proof);
+        }
+        if batch.finalize(&self.params, &self.vk) {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidProof(
+                "at least one proof of the batch does not verify (verify them one by one to find which)".into(),
+            ))
+        }
+    }
+
+    fn precheck(&self, bundle: &ProofBundle) -> Result<(Vec<Fp>, Vec<u8>), VerifyError> {
+        if bundle.format_version != BUNDLE_FORMAT_VERSION {
+            return Err(VerifyError::FormatVersion {
+                found: bundle.format_version,
+                expected: BUNDLE_FORMAT_VERSION,
+            });
+        }
+        if bundle.circuit_version != CIRCUIT_VERSION {
+            return Err(VerifyError::CircuitVersion {
+                found: bundle.circuit_version,
+                expected: CIRCUIT_VERSION,
+            });
+        }
+        if bundle.model_digest != self.digest {
+            return Err(VerifyError::ModelMismatch {
+                found: bundle.model_digest.clone(),
+                expected: self.digest.clone(),
+            });
+        }
+        let graph = &self.model.graph;
+        check_public("outputs", &bundle.outputs, graph.output())?;
+        if bundle.outputs_float.len() != bundle.outputs.len() {
+            return Err(VerifyError::Shape {
+                field: "outputs_float",
+                expected: bundle.outputs.len(),
+                got: bundle.outputs_float.len(),
+            });
+        }
+        for (index, (q, f)) in bundle.outputs.iter().zip(&bundle.outputs_float).enumerate() {
+            let expected = graph.output().to_float(*q);
+            if expected != *f {
+                return Err(VerifyError::FloatMismatch {
+                    index,
+                    expected,
+                    got: *f,
+                });
+            }
+        }
+        let input = match (&bundle.public_input, self.model.public_input) {
+            (Some(x), true) => {
+                check_public("public_input", x, &graph.input)?;
+                x.as_slice()
+            }
+            (None, false) => &[],
+            (given, _) => {
+                let got = given.as_ref().map_or(0, Vec::len);
+                let expected = if self.model.public_input {
+                    graph.input.len
+                } else {
+                    0
+                };
+                return Err(VerifyError::Shape {
+                    field: "public_input",
+                    expected,
+                    got,
+                });
+            }
+        };
+        // One spelling per proof: lowercase hex, as the prover writes it.
+        if bundle.proof.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(VerifyError::InvalidProof(
+                "the proof is not lowercase hex".into(),
+            ));
+        }
+        let proof = hex::decode(&bundle.proof)
+            .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
+        let expected = *self.proof_len.get_or_init(|| {
+            let zeros = vec![0; graph.input.len.max(graph.output().len)];
+            let public = instances(
+                graph,
+                self.model.public_input,
+                &zeros[..graph.output().len],
+                &zeros[..graph.input.len],
+            );
+            proof_len(&self.params, &self.vk, &public)
+        });
+        if proof.len() != expected {
+            return Err(VerifyError::ProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
+        Ok((
+            instances(graph, self.model.public_input, &bundle.outputs, input),
+            proof,
+        ))
+    }
+}
+
+fn check_public(
+    field: &'static str,
+    values: &[i64],
+    tensor: &crate::qgraph::QTensor,
+) -> Result<(), VerifyError> {
+    if values.len() != tensor.len {
+        return Err(VerifyError::Shape {
+            field,
+            expected: tensor.len,
+            got: values.len(),
+        });
+    }
+    match values
+        .iter()
+        .position(|v| !(tensor.min()..=tensor.max()).contains(v))
+    {
+        Some(index) => Err(VerifyError::OutOfRange {
+            field,
+            index,
+            value: values[index],
+            min: tensor.min(),
+            max: tensor.max(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What a halo2 verification error means, for a person.
+fn explain(e: &halo2_proofs::plonk::Error) -> String {
+    use halo2_proofs::plonk::Error as E;
+    match e {
+        E::ConstraintSystemFailure | E::Opening => "the proof does not check against this model and these public values \
+             (the outputs, the public input or the proof bytes were changed, or it proves another model)"
+            .into(),
+        E::Transcript(io) => format!("the proof bytes are malformed ({io})"),
+        other => other.to_string(),
+    }
+}
+
+/// The length in bytes of every proof for `vk`: a dry run of the verifier over an endless
+/// reader counts what it reads (the transcript's shape depends on the key only). The reader
+/// repeats the encoding of a point that is also a canonical scalar, so every point and
+/// scalar it serves decodes and nothing fails before the final check.
+fn proof_len(params: &Params<EqAffine>, vk: &VerifyingKey<EqAffine>, public: &[Fp]) -> usize {
+    struct Filler {
+        pattern: [u8; 32],
+        read: usize,
+    }
+    impl Read for Filler {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.pattern[self.read % 32];
+                self.read += 1;
+            }
+            Ok(buf.len())
+        }
+    }
+    let mut filler = Filler {
+        pattern: point_and_scalar(),
+        read: 0,
+    };
+    let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut filler);
+    // The dry run fails its final check; only the count matters.
+    let _ = verify_proof(
+        params,
+        vk,
+        SingleVerifier::new(params),
+        &[&[public]],
+        &mut transcript,
+    );
+    filler.read
+}
+
+/// 32 bytes that decode both as a non-identity curve point and as a canonical scalar.
+fn point_and_scalar() -> [u8; 32] {
+    use ff::PrimeField;
+    use pasta_curves::group::{Curve, Group, GroupEncoding};
+    let g = pasta_curves::Eq::generator();
+    let mut p = g;
+    loop {
+        let bytes = p.to_affine().to_bytes();
+        if bool::from(Fp::from_repr(bytes).is_some()) {
+            return bytes;
+        }
+        p += g;
+    }
+}
