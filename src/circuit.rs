@@ -15,12 +15,11 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, ArgMaxChip, ArgMaxConfig, ArgMaxInstructions, DivChip, DivConfig, DivInstructions,
-    DivSpec, DotInstructions, DotTask, FixedDotChip, FixedDotConfig, FunctionChip,
-    FunctionInstructions, FunctionTable, LookupRangeChip, LookupRangeConfig, MaxChip, MaxConfig,
-    MaxInstructions, MulChip, MulConfig, MulInstructions, RangeInstructions, RangeTableConfig,
-    ReluChip, ReluConfig, ReluInstructions, SignedCell, VarDivChip, VarDivConfig,
-    VarDivInstructions, FIRST_FUNCTION_TAG,
+    value::felt, ArgMaxChip, ArgMaxInstructions, ChipSet, DivChip, DivInstructions, DivSpec,
+    DotInstructions, DotTask, FixedDotChip, FunctionChip, FunctionInstructions, FunctionTable,
+    LookupRangeChip, LookupRangeConfig, MaxChip, MaxInstructions, MulChip, MulInstructions,
+    RangeInstructions, ReluChip, ReluInstructions, SignedCell, VarDivChip, VarDivInstructions,
+    FIRST_FUNCTION_TAG,
 };
 
 use crate::ir::Source;
@@ -73,24 +72,6 @@ macro_rules! with_dot_width {
 }
 pub(crate) use with_dot_width;
 
-/// Advice columns at dot width `w`: dot inputs, accumulator, range and function lanes (5),
-/// elementwise (5).
-pub fn advice_columns(w: usize) -> usize {
-    w + 11
-}
-/// Fixed columns at dot width `w`: weights, bias, range (5), division (2), constants, plus
-/// the 3 table columns.
-pub fn fixed_columns(w: usize) -> usize {
-    w + 12
-}
-/// Equality-enabled columns at dot width `w` (the permutation argument's size): dot inputs,
-/// accumulator, range and function (5), elementwise (5), constants, instance.
-pub fn equality_columns(w: usize) -> usize {
-    w + 13
-}
-/// Lookup arguments: one per range lane, into the one shared range-and-function table.
-pub const LOOKUP_ARGUMENTS: usize = zkinfer_circuits::range::LANES;
-
 /// The constraint system's degree (it sets the extended evaluation domain).
 pub fn degree() -> usize {
     let mut cs = ConstraintSystem::<Fp>::default();
@@ -101,19 +82,8 @@ pub fn degree() -> usize {
 /// Names of the lookup arguments, in creation order (for MockProver messages).
 pub const LOOKUP_NAMES: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 
-/// Every column and chip config of the model circuit.
-#[derive(Clone, Debug)]
-pub struct ModelConfig {
-    range: LookupRangeConfig,
-    dot: FixedDotConfig,
-    div: DivConfig,
-    relu: ReluConfig,
-    max: MaxConfig,
-    argmax: ArgMaxConfig,
-    mul: MulConfig,
-    vardiv: VarDivConfig,
-    instance: Column<Instance>,
-}
+/// Every column and chip config of the model circuit: the shared column plan.
+pub type ModelConfig = ChipSet;
 
 /// A model's circuit, with or without a witness.
 #[derive(Clone, Debug)]
@@ -165,27 +135,7 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
-        let x: Vec<_> = (0..W).map(|_| meta.advice_column()).collect();
-        let w: Vec<_> = (0..W).map(|_| meta.fixed_column()).collect();
-        let [acc, a0, a1, a2, a3, a4] = [(); 6].map(|_| meta.advice_column());
-        let range_advice = [(); 5].map(|_| meta.advice_column());
-        let [bias, offset, divisor, constants] = [(); 4].map(|_| meta.fixed_column());
-        let range_fixed = [(); 5].map(|_| meta.fixed_column());
-        meta.enable_constant(constants);
-        let table = RangeTableConfig::configure(meta);
-        let instance = meta.instance_column();
-        meta.enable_equality(instance);
-        ModelConfig {
-            range: LookupRangeConfig::configure(meta, range_advice, range_fixed, table),
-            dot: FixedDotConfig::configure(meta, x, w, acc, bias),
-            div: DivConfig::configure(meta, [a0, a1, a2], [offset, divisor]),
-            relu: ReluConfig::configure(meta, [a0, a1, a2]),
-            max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
-            argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
-            mul: MulConfig::configure(meta, [a0, a1, a2]),
-            vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], divisor),
-            instance,
-        }
+        ChipSet::configure(meta, W)
     }
 
     fn synthesize(

@@ -30,10 +30,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::circuit::{advice_columns, equality_columns, fixed_columns, DOT_WIDTHS};
+use crate::circuit::DOT_WIDTHS;
 use crate::error::CompileError;
 use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
+use zkinfer_circuits::ChipSet;
 
 /// Seconds per proof independent of its size (fit, see the module docs).
 pub const FIXED_SECONDS: f64 = 0.167;
@@ -65,13 +66,14 @@ impl Shape {
     /// The shape of `layout`.
     pub fn of(layout: &Layout) -> Self {
         let w = layout.dot_width;
+        let columns = ChipSet::columns(w);
         Self {
             k: layout.k,
             dot_width: w,
-            advice: advice_columns(w),
-            fixed: fixed_columns(w),
-            equality: equality_columns(w),
-            lookups: crate::circuit::LOOKUP_ARGUMENTS,
+            advice: columns.advice,
+            fixed: columns.fixed,
+            equality: columns.equality,
+            lookups: columns.lookups,
             degree: crate::circuit::degree(),
         }
     }

@@ -27,6 +27,7 @@ pub mod dot;
 pub mod function;
 pub mod max;
 pub mod mul;
+pub mod plan;
 pub mod range;
 pub mod relu;
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
 pub use function::{FunctionChip, FunctionInstructions};
 pub use max::{MaxChip, MaxConfig, MaxInstructions};
 pub use mul::{MulChip, MulConfig, MulInstructions};
+pub use plan::{ChipSet, ColumnCounts};
 pub use range::{
     FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign,
     SignedCell, UnsignedCell, FIRST_FUNCTION_TAG,

@@ -8,16 +8,18 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 
-use crate::range::{LookupRangeConfig, RangeTableConfig};
+use crate::range::LookupRangeConfig;
 use crate::value::felt;
 use crate::{
-    ArgMaxConfig, Cell, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig, VarDivConfig,
+    ArgMaxConfig, Cell, ChipSet, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig,
+    VarDivConfig,
 };
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
 pub(crate) const LOOKUPS: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 
+/// The plan's chips, plus a free advice column for the fixtures' source cells.
 #[derive(Clone, Debug)]
 pub(crate) struct Chips {
     pub range: LookupRangeConfig,
@@ -32,29 +34,22 @@ pub(crate) struct Chips {
     pub instance: Column<Instance>,
 }
 
+/// The model circuit's column plan ([`ChipSet`]) at [`WIDTH`], and a source column.
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-    let mut advice = || meta.advice_column();
-    let x: Vec<_> = (0..WIDTH).map(|_| advice()).collect();
-    let [acc, a0, a1, a2, a3, a4, source] = [(); 7].map(|_| advice());
-    let range_advice = [(); 5].map(|_| advice());
-    let w: Vec<_> = (0..WIDTH).map(|_| meta.fixed_column()).collect();
-    let [bias, c, d] = [(); 3].map(|_| meta.fixed_column());
-    let range_fixed = [(); 5].map(|_| meta.fixed_column());
-    let table = RangeTableConfig::configure(meta);
-    let instance = meta.instance_column();
+    let plan = ChipSet::configure(meta, WIDTH);
+    let source = meta.advice_column();
     meta.enable_equality(source);
-    meta.enable_equality(instance);
     Chips {
-        range: LookupRangeConfig::configure(meta, range_advice, range_fixed, table),
-        dot: FixedDotConfig::configure(meta, x, w, acc, bias),
-        div: DivConfig::configure(meta, [a0, a1, a2], [c, d]),
-        relu: ReluConfig::configure(meta, [a0, a1, a2]),
-        max: MaxConfig::configure(meta, [a0, a1, a2, a3]),
-        argmax: ArgMaxConfig::configure(meta, [a0, a1, a2, a3, a4]),
-        vardiv: VarDivConfig::configure(meta, [a0, a1, a2, a3, a4], c),
-        mul: MulConfig::configure(meta, [a0, a1, a2]),
+        range: plan.range,
+        dot: plan.dot,
+        div: plan.div,
+        relu: plan.relu,
+        max: plan.max,
+        argmax: plan.argmax,
+        vardiv: plan.vardiv,
+        mul: plan.mul,
         source,
-        instance,
+        instance: plan.instance,
     }
 }
 
