@@ -5,9 +5,10 @@
 //! At key generation there is no witness and every advice value is unknown.
 //!
 //! Public values (one instance column): the outputs at rows `0..n_out`, then, when the input
-//! is public, the input at rows `n_out..n_out + n_in` ([`OUTPUT_ROW`], [`input_row`]).
+//! is public, the input at rows `n_out..n_out + n_in` ([`InstanceLayout`]).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
@@ -24,6 +25,7 @@ use zkinfer_circuits::{
 
 use crate::ir::Source;
 use crate::qgraph::{LinearOutput, Lookup, QGraph, QNode, QOp, Softmax};
+use crate::visibility::Visibilities;
 use crate::window::pool_taps;
 use crate::window::Axis;
 use crate::witness::{NodeWitness, Witness};
@@ -31,12 +33,44 @@ use crate::witness::{NodeWitness, Witness};
 // The integer graph's widest tensor must be one the range chip can check.
 const _: () = assert!(crate::qgraph::MAX_TENSOR_BITS <= zkinfer_circuits::range::MAX_RANGE_BITS);
 
-/// Instance row of the first output.
-pub const OUTPUT_ROW: usize = 0;
+/// Where each public tensor lies in the one instance column: the outputs first, then the
+/// input when it is public. The only place that knows the instance column's segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceLayout {
+    /// Rows of the outputs.
+    pub outputs: Range<usize>,
+    /// Rows of the input, when it is public.
+    pub input: Option<Range<usize>>,
+}
 
-/// Instance row of the first input value, when the input is public.
-pub fn input_row(graph: &QGraph) -> usize {
-    OUTPUT_ROW + graph.output().len
+impl InstanceLayout {
+    /// The segments of `graph` under `visibility`.
+    pub fn of(graph: &QGraph, visibility: &Visibilities) -> Self {
+        let outputs = 0..graph.output().len;
+        let input = visibility
+            .public_input()
+            .then(|| outputs.end..outputs.end + graph.input.len);
+        Self { outputs, input }
+    }
+
+    /// Rows used.
+    pub fn len(&self) -> usize {
+        self.input.as_ref().map_or(self.outputs.end, |r| r.end)
+    }
+
+    /// Whether no row is used.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The instance column's values: `outputs`, then `input` when it is public.
+    pub fn values(&self, outputs: &[i64], input: &[i64]) -> Vec<Fp> {
+        let mut values: Vec<Fp> = outputs.iter().map(|v| felt(*v)).collect();
+        if self.input.is_some() {
+            values.extend(input.iter().map(|v| felt::<Fp>(*v)));
+        }
+        values
+    }
 }
 
 /// The dot-product widths a circuit can have. `Circuit::configure` takes no arguments in
@@ -89,38 +123,28 @@ pub type ModelConfig = ChipSet;
 #[derive(Clone, Debug)]
 pub struct ModelCircuit<'a, const W: usize> {
     graph: &'a QGraph,
-    public_input: bool,
+    instance: InstanceLayout,
     witness: Option<&'a Witness>,
 }
 
 impl<'a, const W: usize> ModelCircuit<'a, W> {
     /// The circuit for key generation (no witness).
-    pub fn for_keygen(graph: &'a QGraph, public_input: bool) -> Self {
+    pub fn for_keygen(graph: &'a QGraph, visibility: &Visibilities) -> Self {
         Self {
             graph,
-            public_input,
+            instance: InstanceLayout::of(graph, visibility),
             witness: None,
         }
     }
 
     /// The circuit for proving `witness`.
-    pub fn for_proving(graph: &'a QGraph, public_input: bool, witness: &'a Witness) -> Self {
+    pub fn for_proving(graph: &'a QGraph, visibility: &Visibilities, witness: &'a Witness) -> Self {
         Self {
             graph,
-            public_input,
+            instance: InstanceLayout::of(graph, visibility),
             witness: Some(witness),
         }
     }
-}
-
-/// The public values of one inference: outputs, then the input if public.
-pub fn instances(graph: &QGraph, public_input: bool, outputs: &[i64], input: &[i64]) -> Vec<Fp> {
-    let mut values: Vec<Fp> = outputs.iter().map(|v| felt(*v)).collect();
-    if public_input {
-        debug_assert_eq!(values.len(), input_row(graph));
-        values.extend(input.iter().map(|v| felt::<Fp>(*v)));
-    }
-    values
 }
 
 impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
@@ -152,8 +176,8 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
             self.witness.map(|w| w.input.as_slice()),
         );
         let x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
-        if self.public_input {
-            expose(&mut layouter, config.instance, input_row(self.graph), &x)?;
+        if let Some(rows) = &self.instance.input {
+            expose(&mut layouter, config.instance, rows.start, &x)?;
         }
         let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
@@ -197,7 +221,12 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
             tensors.push(y);
         }
         let output = tensors.last().ok_or(Error::Synthesis)?;
-        expose(&mut layouter, config.instance, OUTPUT_ROW, output)
+        expose(
+            &mut layouter,
+            config.instance,
+            self.instance.outputs.start,
+            output,
+        )
     }
 }
 

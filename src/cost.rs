@@ -34,6 +34,7 @@ use crate::circuit::DOT_WIDTHS;
 use crate::error::CompileError;
 use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
+use crate::visibility::Visibilities;
 use zkinfer_circuits::ChipSet;
 
 /// Seconds per proof independent of its size (fit, see the module docs).
@@ -86,11 +87,11 @@ impl Shape {
 }
 
 /// The layout of `graph` at the width with the lowest predicted proving time.
-pub fn choose(graph: &QGraph, public_input: bool) -> Result<Layout, CompileError> {
+pub fn choose(graph: &QGraph, visibility: &Visibilities) -> Result<Layout, CompileError> {
     let mut best: Option<(f64, Layout)> = None;
     let mut last_err = None;
     for w in DOT_WIDTHS {
-        match layout::plan(graph, public_input, w) {
+        match layout::plan(graph, visibility, w) {
             Ok(l) => {
                 let t = Shape::of(&l).predicted_seconds();
                 if best.as_ref().is_none_or(|(bt, _)| t < *bt) {

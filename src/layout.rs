@@ -23,9 +23,11 @@ use zkinfer_circuits::{
     VarDivChip,
 };
 
+use crate::circuit::InstanceLayout;
 use crate::error::CompileError;
 use crate::ir::Source;
 use crate::qgraph::{QGraph, QOp};
+use crate::visibility::Visibilities;
 use crate::window::pool_taps;
 
 /// The default dot-product width (the cost model may pick another, see [`crate::cost`]).
@@ -87,7 +89,11 @@ pub struct Layout {
 
 /// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
 /// that the chosen `k` fits).
-pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layout, CompileError> {
+pub fn plan(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    dot_width: usize,
+) -> Result<Layout, CompileError> {
     let signed_rows = LookupRangeChip::<Fp>::signed_rows;
     let mut nodes = vec![NodeRows {
         name: graph.input.name.clone(),
@@ -206,7 +212,7 @@ pub fn plan(graph: &QGraph, public_input: bool, dot_width: usize) -> Result<Layo
     .into_iter()
     .max()
     .unwrap_or(0);
-    let instances = graph.output().len + if public_input { graph.input.len } else { 0 };
+    let instances = InstanceLayout::of(graph, visibility).len();
     let needed = rows.max(instances) + UNUSABLE_ROWS;
     let k = (MIN_K..=MAX_K)
         .find(|k| (1usize << k) >= needed)

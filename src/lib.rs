@@ -41,6 +41,7 @@ pub mod onnx;
 mod par;
 pub mod qgraph;
 pub mod quant;
+pub mod visibility;
 pub mod window;
 pub mod witness;
 
@@ -48,3 +49,4 @@ pub use api::{
     CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
 };
 pub use error::Error;
+pub use visibility::{Visibilities, Visibility};

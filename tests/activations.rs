@@ -180,7 +180,7 @@ fn product_off_by_one_is_rejected() {
             ..fc
         },
     });
-    let model = CompiledModel::from_graph(graph, false).unwrap();
+    let model = CompiledModel::from_graph(graph, zkinfer::Visibilities::default()).unwrap();
     let q: Vec<i64> = vec![1000, -2000, 300, 4000];
     let mut w = model.witness(&q).unwrap();
     assert_eq!(failures(&model, &w, w.output()), Vec::<String>::new());

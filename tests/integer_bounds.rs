@@ -53,7 +53,7 @@ fn wide_softmax(x_bits: u32, out_scale: u32, len: usize) -> QGraph {
 #[test]
 fn softmax_with_wide_exponentials_is_exact_and_proves() {
     let graph = wide_softmax(40, 30, 4);
-    let model = CompiledModel::from_graph(graph, false).unwrap();
+    let model = CompiledModel::from_graph(graph, zkinfer::Visibilities::default()).unwrap();
     let x = [0i64, -(1 << 34), 5, -(1 << 36)];
     let w = model.witness(&x).unwrap();
     let top = (1i128 << 39) - 1;

@@ -58,7 +58,8 @@ fn wider_rows_never_need_more_rows() {
 fn the_cost_model_picks_the_cheapest_prediction() {
     let chosen = compile_at(None).unwrap();
     let predicted = |w: usize| {
-        let layout = zkinfer::layout::plan(&chosen.graph, false, w).unwrap();
+        let layout =
+            zkinfer::layout::plan(&chosen.graph, &zkinfer::Visibilities::default(), w).unwrap();
         Shape::of(&layout).predicted_seconds()
     };
     let best = predicted(chosen.dot_width);
@@ -69,7 +70,9 @@ fn the_cost_model_picks_the_cheapest_prediction() {
         );
     }
     assert_eq!(
-        cost::choose(&chosen.graph, false).unwrap().dot_width,
+        cost::choose(&chosen.graph, &zkinfer::Visibilities::default())
+            .unwrap()
+            .dot_width,
         chosen.dot_width
     );
 }

@@ -9,7 +9,7 @@ use halo2_proofs::{
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
-use zkinfer::circuit::{instances, ModelCircuit, LOOKUP_NAMES};
+use zkinfer::circuit::{InstanceLayout, ModelCircuit, LOOKUP_NAMES};
 use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::witness::{generate, NodeWitness, Witness};
 use zkinfer_circuits::{dev::describe, DivConfig, MaxConfig, ReluConfig};
@@ -165,7 +165,8 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         ],
         rounding: Rounding::HalfUp,
     };
-    let layout = zkinfer::layout::plan(&graph, false, DOT_WIDTH).unwrap();
+    let layout =
+        zkinfer::layout::plan(&graph, &zkinfer::Visibilities::default(), DOT_WIDTH).unwrap();
     let sum: usize = layout
         .nodes
         .iter()
@@ -177,8 +178,10 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
     );
     let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
     let w = generate(&graph, &input).unwrap();
-    let public = instances(&graph, false, w.output(), &input);
-    let circuit = ModelCircuit::<DOT_WIDTH>::for_proving(&graph, false, &w);
+    let public =
+        InstanceLayout::of(&graph, &zkinfer::Visibilities::default()).values(w.output(), &input);
+    let circuit =
+        ModelCircuit::<DOT_WIDTH>::for_proving(&graph, &zkinfer::Visibilities::default(), &w);
     assert_eq!(
         MockProver::run(layout.k, &circuit, vec![public])
             .unwrap()

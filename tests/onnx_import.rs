@@ -129,3 +129,28 @@ fn calibration_is_required() {
         "{err}"
     );
 }
+
+/// Model files of format 3 (a `public_input` flag) still load, as visibilities; a model
+/// with a visibility this version cannot prove is refused by name.
+#[test]
+fn format_3_models_load_and_unsupported_visibilities_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.zkm");
+    let mut old = serde_json::to_value(&*common::model()).unwrap();
+    let object = old.as_object_mut().unwrap();
+    object.remove("visibility");
+    object.insert("public_input".into(), true.into());
+    object.insert("format_version".into(), 3.into());
+    std::fs::write(&path, old.to_string()).unwrap();
+    let loaded = CompiledModel::load(&path).unwrap();
+    assert_eq!(loaded.visibility.input, zkinfer::Visibility::Public);
+    assert_eq!(loaded.format_version, zkinfer::api::MODEL_FORMAT_VERSION);
+    let mut hashed = serde_json::to_value(&*common::model()).unwrap();
+    hashed["visibility"]["params"] = "private".into();
+    std::fs::write(&path, hashed.to_string()).unwrap();
+    let err = CompiledModel::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("params visibility 'private' is not supported"),
+        "{err}"
+    );
+}

@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
-use crate::circuit::{instances, with_dot_width, ModelCircuit};
+use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
 use crate::cost;
 use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::ir::FloatGraph;
 use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
 use crate::quant::{self, QuantOptions, QuantReport};
+use crate::visibility::Visibilities;
 use crate::witness::{self, Witness};
 
 /// The least input precision [`CompileOptions::fit_tables`] lowers an activation table to.
@@ -26,8 +27,9 @@ pub const MIN_FITTED_TABLE_BITS: u32 = 9;
 pub struct CompileOptions {
     /// Quantisation knobs.
     pub quant: QuantOptions,
-    /// Make the input a public value (default: private).
-    pub public_input: bool,
+    /// Who sees the input, output and parameters (default: private input, public output,
+    /// fixed parameters).
+    pub visibility: Visibilities,
     /// Force a dot-product width (one of [`crate::circuit::DOT_WIDTHS`]); by default the
     /// cost model picks the fastest ([`crate::cost`]).
     pub dot_width: Option<usize>,
@@ -42,7 +44,7 @@ impl Default for CompileOptions {
     fn default() -> Self {
         Self {
             quant: QuantOptions::default(),
-            public_input: false,
+            visibility: Visibilities::default(),
             dot_width: None,
             fit_tables: true,
         }
@@ -60,8 +62,8 @@ pub struct CompiledModel {
     pub circuit_version: u32,
     /// The integer graph: the model's meaning.
     pub graph: QGraph,
-    /// Whether the input is a public value.
-    pub public_input: bool,
+    /// Who sees the input, output and parameters.
+    pub visibility: Visibilities,
     /// Multiply–accumulate pairs per dot-product row: the circuit's width profile.
     pub dot_width: usize,
     /// Float-vs-integer error on the calibration set.
@@ -103,7 +105,7 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Self, Error> {
         let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
-        let mut model = Self::from_graph(qgraph, options.public_input)?;
+        let mut model = Self::from_graph(qgraph, options.visibility)?;
         if let Some(w) = options.dot_width {
             model.dot_width = w;
             model.validate()?;
@@ -116,13 +118,19 @@ impl CompiledModel {
     }
 
     /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
-    pub fn from_graph(graph: QGraph, public_input: bool) -> Result<Self, CompileError> {
-        let dot_width = cost::choose(&graph, public_input)?.dot_width;
+    pub fn from_graph(graph: QGraph, visibility: Visibilities) -> Result<Self, CompileError> {
+        visibility
+            .validate()
+            .map_err(|reason| CompileError::Invalid {
+                node: "model".into(),
+                reason,
+            })?;
+        let dot_width = cost::choose(&graph, &visibility)?.dot_width;
         let model = Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
             graph,
-            public_input,
+            visibility,
             dot_width,
             quant_report: None,
             input_parts: Vec::new(),
@@ -133,7 +141,7 @@ impl CompiledModel {
 
     /// The circuit's shape.
     pub fn layout(&self) -> Result<Layout, CompileError> {
-        layout::plan(&self.graph, self.public_input, self.dot_width)
+        layout::plan(&self.graph, &self.visibility, self.dot_width)
     }
 
     /// Proving time the cost model predicts for this layout, in seconds on the calibration
@@ -156,14 +164,15 @@ impl CompiledModel {
         outputs: &[i64],
     ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
         let k = self.layout()?.k;
-        let public = instances(&self.graph, self.public_input, outputs, &witness.input);
+        let public =
+            InstanceLayout::of(&self.graph, &self.visibility).values(outputs, &witness.input);
         let graph = &self.graph;
         let run = |source| ProveError::Halo2 {
             stage: "mock proving",
             source,
         };
         with_dot_width!(self.dot_width, W => {
-            let circuit = ModelCircuit::<W>::for_proving(graph, self.public_input, witness);
+            let circuit = ModelCircuit::<W>::for_proving(graph, &self.visibility, witness);
             let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public]).map_err(run)?;
             Ok(prover.verify().err().unwrap_or_default())
         }, else Err(self.bad_width().into()))
@@ -187,6 +196,9 @@ impl CompiledModel {
             node: node.to_string(),
             reason,
         };
+        self.visibility
+            .validate()
+            .map_err(|reason| invalid("model", reason))?;
         if !self.input_parts.is_empty()
             && self
                 .input_parts
@@ -230,11 +242,12 @@ impl CompiledModel {
             path: shown.clone(),
             source,
         })?;
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_reader(BufReader::new(file)).map_err(|e| CompileError::Format {
                 path: shown.clone(),
                 reason: e.to_string(),
             })?;
+        migrate_format_3(&mut value);
         let found = value
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
@@ -262,5 +275,32 @@ impl CompiledModel {
     /// Float input → integer input of this model (see [`quant::quantise_input`]).
     pub fn quantise_input(&self, input: &[f32], clamp: bool) -> Result<Vec<i64>, Error> {
         Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
+    }
+}
+
+/// Reads a format-3 model file as format 4: its `public_input` flag becomes the input's
+/// [`Visibilities`] (nothing else changed). Other versions are left to the version check.
+fn migrate_format_3(value: &mut serde_json::Value) {
+    let Some(model) = value.as_object_mut() else {
+        return;
+    };
+    if model
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        != Some(3)
+    {
+        return;
+    }
+    let Some(public) = model.remove("public_input").and_then(|p| p.as_bool()) else {
+        return;
+    };
+    let input = if public {
+        crate::Visibility::Public
+    } else {
+        crate::Visibility::Private
+    };
+    if let Ok(v) = serde_json::to_value(Visibilities::with_input(input)) {
+        model.insert("visibility".into(), v);
+        model.insert("format_version".into(), MODEL_FORMAT_VERSION.into());
     }
 }

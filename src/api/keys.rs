@@ -42,8 +42,8 @@ pub(super) fn build_vk(
     model: &CompiledModel,
     params: &Params<EqAffine>,
 ) -> Result<VerifyingKey<EqAffine>, Error> {
-    let (graph, public) = (&model.graph, model.public_input);
+    let (graph, visibility) = (&model.graph, &model.visibility);
     with_dot_width!(model.dot_width, W => {
-        Ok(keygen_vk(params, &ModelCircuit::<W>::for_keygen(graph, public)).map_err(keygen_err)?)
+        Ok(keygen_vk(params, &ModelCircuit::<W>::for_keygen(graph, visibility)).map_err(keygen_err)?)
     }, else Err(model.bad_width().into()))
 }

@@ -13,7 +13,7 @@ use rand::rngs::SysRng;
 
 use super::keys::{build_vk, check_k, keygen_err, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
-use crate::circuit::{instances, with_dot_width, ModelCircuit};
+use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
 use crate::error::{Error, ProveError};
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
@@ -43,9 +43,9 @@ impl Prover {
         check_k(&model, &params)?;
         let vk = build_vk(&model, &params)?;
         let digest = vk_digest(&vk);
-        let (graph, public) = (&model.graph, model.public_input);
+        let (graph, visibility) = (&model.graph, &model.visibility);
         let pk = with_dot_width!(model.dot_width, W => {
-            keygen_pk(&params, vk, &ModelCircuit::<W>::for_keygen(graph, public))
+            keygen_pk(&params, vk, &ModelCircuit::<W>::for_keygen(graph, visibility))
                 .map_err(keygen_err)?
         }, else return Err(model.bad_width().into()));
         Ok(Self {
@@ -78,11 +78,11 @@ impl Prover {
         let graph = &self.model.graph;
         let witness = self.model.witness(input)?;
         let outputs = witness.output().to_vec();
-        let public = instances(graph, self.model.public_input, &outputs, input);
+        let visibility = &self.model.visibility;
+        let public = InstanceLayout::of(graph, visibility).values(&outputs, input);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-        let public_input = self.model.public_input;
         with_dot_width!(self.model.dot_width, W => {
-            let circuit = ModelCircuit::<W>::for_proving(graph, public_input, &witness);
+            let circuit = ModelCircuit::<W>::for_proving(graph, visibility, &witness);
             create_proof(
                 &self.params,
                 &self.pk,
@@ -102,7 +102,7 @@ impl Prover {
             model_digest: self.digest.clone(),
             outputs_float: graph.outputs_to_float(&outputs),
             outputs,
-            public_input: self.model.public_input.then(|| input.to_vec()),
+            public_input: visibility.public_input().then(|| input.to_vec()),
             proof: hex::encode(transcript.finalize()),
         })
     }

@@ -27,6 +27,8 @@ pub struct Inspection {
     pub instances: usize,
     /// Whether the input is public.
     pub public_input: bool,
+    /// Who sees the input, output and parameters.
+    pub visibility: crate::Visibilities,
     /// Advice columns.
     pub advice_columns: usize,
     /// Fixed columns.
@@ -142,7 +144,7 @@ impl CompiledModel {
             .collect();
         let alternatives = DOT_WIDTHS
             .iter()
-            .filter_map(|w| plan(g, self.public_input, *w).ok())
+            .filter_map(|w| plan(g, &self.visibility, *w).ok())
             .map(|l| (l.dot_width, l.k, Shape::of(&l).predicted_seconds()))
             .collect();
         Ok(Inspection {
@@ -150,7 +152,8 @@ impl CompiledModel {
             rows: layout.rows,
             dot_width: layout.dot_width,
             instances: layout.instances,
-            public_input: self.public_input,
+            public_input: self.visibility.public_input(),
+            visibility: self.visibility,
             advice_columns: shape.advice,
             fixed_columns: shape.fixed,
             equality_columns: shape.equality,
@@ -261,7 +264,7 @@ impl fmt::Display for Inspection {
         }
         writeln!(
             f,
-            "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}, input {}",
+            "k = {} ({} of {} rows used), dot width {}, {} advice + {} fixed + 1 instance columns, {} lookups (table of {} rows: {} range + functions), degree {}; input {}, output {}, parameters {}",
             self.k,
             self.rows,
             1u64 << self.k,
@@ -272,7 +275,9 @@ impl fmt::Display for Inspection {
             self.table_rows,
             self.range_table_rows,
             self.degree,
-            if self.public_input { "public" } else { "private" }
+            self.visibility.input,
+            self.visibility.output,
+            self.visibility.params
         )?;
         let others: Vec<String> = self
             .alternatives

@@ -13,7 +13,7 @@ use pasta_curves::{EqAffine, Fp};
 
 use super::keys::{build_vk, check_k, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
-use crate::circuit::instances;
+use crate::circuit::InstanceLayout;
 use crate::error::{Error, VerifyError};
 
 /// What a verifier holds: parameters and the verifying key rebuilt from the model. Build it
@@ -137,7 +137,7 @@ impl Verifier {
                 });
             }
         }
-        let input = match (&bundle.public_input, self.model.public_input) {
+        let input = match (&bundle.public_input, self.model.visibility.public_input()) {
             (Some(x), true) => {
                 check_public("public_input", x, &graph.input)?;
                 x.as_slice()
@@ -145,7 +145,7 @@ impl Verifier {
             (None, false) => &[],
             (given, _) => {
                 let got = given.as_ref().map_or(0, Vec::len);
-                let expected = if self.model.public_input {
+                let expected = if self.model.visibility.public_input() {
                     graph.input.len
                 } else {
                     0
@@ -165,14 +165,10 @@ impl Verifier {
         }
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
+        let layout = InstanceLayout::of(graph, &self.model.visibility);
         let expected = *self.proof_len.get_or_init(|| {
             let zeros = vec![0; graph.input.len.max(graph.output().len)];
-            let public = instances(
-                graph,
-                self.model.public_input,
-                &zeros[..graph.output().len],
-                &zeros[..graph.input.len],
-            );
+            let public = layout.values(&zeros[..graph.output().len], &zeros[..graph.input.len]);
             proof_len(&self.params, &self.vk, &public)
         });
         if proof.len() != expected {
@@ -181,10 +177,7 @@ impl Verifier {
                 got: proof.len(),
             });
         }
-        Ok((
-            instances(graph, self.model.public_input, &bundle.outputs, input),
-            proof,
-        ))
+        Ok((layout.values(&bundle.outputs, input), proof))
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::json;
 use zkinfer::input::{argmax, read_samples, EvalSet};
 use zkinfer::{
     onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
+    Visibilities, Visibility,
 };
 
 #[derive(Parser, Debug)]
@@ -42,8 +43,12 @@ enum Command {
         /// samples, or an evaluation set). Use the input you will prove, or a representative set.
         #[arg(long)]
         calibration: PathBuf,
-        /// Make the input public (default: private).
-        #[arg(long)]
+        /// Who sees the input: `private` (default; only the prover) or `public` (an
+        /// instance value in every proof bundle).
+        #[arg(long, value_name = "VISIBILITY", default_value = "private")]
+        input_visibility: Visibility,
+        /// Shorthand for `--input-visibility public`.
+        #[arg(long, conflicts_with = "input_visibility")]
         public_input: bool,
         /// Multiply–accumulate pairs per dot-product row: 8, 16, 32 or 64 (default: the
         /// width the cost model predicts proves fastest).
@@ -172,6 +177,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         Command::Compile {
             model,
             calibration,
+            input_visibility,
             public_input,
             dot_width,
             table_bits,
@@ -179,8 +185,13 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             output,
             json,
         } => {
+            let input = if public_input {
+                Visibility::Public
+            } else {
+                input_visibility
+            };
             let mut options = CompileOptions {
-                public_input,
+                visibility: Visibilities::with_input(input),
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 ..CompileOptions::default()
             };

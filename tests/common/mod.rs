@@ -33,7 +33,11 @@ pub fn eval_set() -> input::EvalSet {
 pub fn compile(public_input: bool) -> CompiledModel {
     let graph = onnx::import(&data("digits_mlp.onnx")).unwrap();
     let options = CompileOptions {
-        public_input,
+        visibility: zkinfer::Visibilities::with_input(if public_input {
+            zkinfer::Visibility::Public
+        } else {
+            zkinfer::Visibility::Private
+        }),
         ..CompileOptions::default()
     };
     CompiledModel::compile(&graph, &eval_set().inputs, &options).unwrap()

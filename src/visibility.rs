@@ -1,0 +1,107 @@
+//! Who may see each tensor of a proof, in EZKL's words: the model's input is `public` (an
+//! instance value the verifier holds) or `private` (known to the prover only), its output is
+//! `public`, and its parameters are `fixed` (fixed columns the verifying key commits to).
+//! The commitments work adds `hashed` for all three.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// How a tensor is seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Only the prover knows the values.
+    Private,
+    /// The values are public instance values: the verifier holds them.
+    Public,
+    /// The values are constants in fixed columns: the verifying key commits to them.
+    Fixed,
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Private => "private",
+            Self::Public => "public",
+            Self::Fixed => "fixed",
+        })
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "private" => Ok(Self::Private),
+            "public" => Ok(Self::Public),
+            "fixed" => Ok(Self::Fixed),
+            other => Err(format!(
+                "unknown visibility '{other}' (one of private, public, fixed)"
+            )),
+        }
+    }
+}
+
+/// The visibility of a model's input, output and parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Visibilities {
+    /// The input: `private` (default) or `public`.
+    pub input: Visibility,
+    /// The output: `public`.
+    pub output: Visibility,
+    /// Weights and biases: `fixed`.
+    pub params: Visibility,
+}
+
+impl Default for Visibilities {
+    fn default() -> Self {
+        Self {
+            input: Visibility::Private,
+            output: Visibility::Public,
+            params: Visibility::Fixed,
+        }
+    }
+}
+
+impl Visibilities {
+    /// The default with the input `input`.
+    pub fn with_input(input: Visibility) -> Self {
+        Self {
+            input,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the input is a public value.
+    pub fn public_input(&self) -> bool {
+        self.input == Visibility::Public
+    }
+
+    /// Checks that each tensor has a visibility this version proves; the error names the
+    /// tensor and what is allowed.
+    pub fn validate(&self) -> Result<(), String> {
+        let allowed: [(&str, Visibility, &[Visibility]); 3] = [
+            (
+                "input",
+                self.input,
+                &[Visibility::Private, Visibility::Public],
+            ),
+            ("output", self.output, &[Visibility::Public]),
+            ("params", self.params, &[Visibility::Fixed]),
+        ];
+        for (tensor, v, ok) in allowed {
+            if !ok.contains(&v) {
+                let names: Vec<String> = ok.iter().map(ToString::to_string).collect();
+                return Err(format!(
+                    "{tensor} visibility '{v}' is not supported (use {})",
+                    names.join(" or ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
