@@ -16,8 +16,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use zkinfer::circuit::cost::Shape;
 use zkinfer::circuit::DOT_WIDTHS;
-use zkinfer::cost::Shape;
 use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache, Prover};
 
 const RUNS: usize = 3;

@@ -231,6 +231,36 @@ pub enum ProveError {
         #[source]
         source: halo2_proofs::plonk::Error,
     },
+    /// Synthesising one node of the circuit failed (its record does not fit the node: a
+    /// damaged model or witness).
+    #[error("{stage} failed at node '{node}': {source}")]
+    Synthesis {
+        /// keygen or proving.
+        stage: &'static str,
+        /// The node.
+        node: String,
+        /// halo2's error.
+        #[source]
+        source: halo2_proofs::plonk::Error,
+    },
+}
+
+impl ProveError {
+    /// A halo2 error of `stage`, naming the node whose synthesis failed when there is one.
+    pub fn from_halo2(
+        stage: &'static str,
+        node: Option<String>,
+        source: halo2_proofs::plonk::Error,
+    ) -> Self {
+        match node {
+            Some(node) => Self::Synthesis {
+                stage,
+                node,
+                source,
+            },
+            None => Self::Halo2 { stage, source },
+        }
+    }
 }
 
 /// Why a proof was rejected.

@@ -31,11 +31,9 @@
 pub mod activation;
 pub mod api;
 pub mod circuit;
-pub mod cost;
 pub mod error;
 pub mod input;
 pub mod ir;
-pub mod layout;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 mod par;

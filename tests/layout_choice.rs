@@ -5,8 +5,8 @@
 
 mod common;
 
+use zkinfer::circuit::cost::{self, Shape};
 use zkinfer::circuit::DOT_WIDTHS;
-use zkinfer::cost::{self, Shape};
 use zkinfer::error::VerifyError;
 use zkinfer::{onnx, CompileOptions, CompiledModel, Error, Prover, Verifier};
 
@@ -59,7 +59,8 @@ fn the_cost_model_picks_the_cheapest_prediction() {
     let chosen = compile_at(None).unwrap();
     let predicted = |w: usize| {
         let layout =
-            zkinfer::layout::plan(&chosen.graph, &zkinfer::Visibilities::default(), w).unwrap();
+            zkinfer::circuit::layout::plan(&chosen.graph, &zkinfer::Visibilities::default(), w)
+                .unwrap();
         Shape::of(&layout).predicted_seconds()
     };
     let best = predicted(chosen.dot_width);
@@ -80,7 +81,7 @@ fn the_cost_model_picks_the_cheapest_prediction() {
 #[test]
 fn predictions_grow_with_rows_and_width() {
     let shape = |k, dot_width| {
-        Shape::of(&zkinfer::layout::Layout {
+        Shape::of(&zkinfer::circuit::layout::Layout {
             nodes: vec![],
             rows: 0,
             k,

@@ -9,8 +9,8 @@ use halo2_proofs::{
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
+use zkinfer::circuit::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::circuit::{InstanceLayout, ModelCircuit, LOOKUP_NAMES};
-use zkinfer::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::witness::{generate, NodeWitness, Witness};
 use zkinfer_circuits::{dev::describe, DivConfig, MaxConfig, ReluConfig};
 
@@ -166,7 +166,8 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         rounding: Rounding::HalfUp,
     };
     let layout =
-        zkinfer::layout::plan(&graph, &zkinfer::Visibilities::default(), DOT_WIDTH).unwrap();
+        zkinfer::circuit::layout::plan(&graph, &zkinfer::Visibilities::default(), DOT_WIDTH)
+            .unwrap();
     let sum: usize = layout
         .nodes
         .iter()
@@ -340,4 +341,21 @@ fn cnn_witness_is_identical_at_one_and_many_threads() {
     };
     assert_eq!(run(1), run(4));
     assert_eq!(run(1), w);
+}
+
+/// A record that does not fit its node (a damaged witness) fails synthesis, and the error
+/// names the node.
+#[test]
+fn synthesis_errors_name_the_node() {
+    let model = common::model();
+    let mut w = honest();
+    let name = model.graph.nodes[0].name.clone();
+    w.nodes[0] = NodeWitness::Values {
+        outputs: w.nodes[0].output().to_vec(),
+    };
+    let err = model.mock(&w, honest().output()).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("mock proving failed at node '{name}'")),
+        "{err}"
+    );
 }

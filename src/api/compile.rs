@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
+use crate::circuit::cost;
+use crate::circuit::layout::{self, Layout};
 use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
-use crate::cost;
 use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::ir::FloatGraph;
-use crate::layout::{self, Layout};
 use crate::qgraph::QGraph;
 use crate::quant::{self, QuantOptions, QuantReport};
 use crate::visibility::Visibilities;
@@ -31,7 +31,7 @@ pub struct CompileOptions {
     /// fixed parameters).
     pub visibility: Visibilities,
     /// Force a dot-product width (one of [`crate::circuit::DOT_WIDTHS`]); by default the
-    /// cost model picks the fastest ([`crate::cost`]).
+    /// cost model picks the fastest ([`crate::circuit::cost`]).
     pub dot_width: Option<usize>,
     /// Lower the input precision of activation tables, from `quant.table_bits` down to
     /// [`MIN_FITTED_TABLE_BITS`], while that makes the proof cheaper (a table of `2^b` rows
@@ -145,7 +145,7 @@ impl CompiledModel {
     }
 
     /// Proving time the cost model predicts for this layout, in seconds on the calibration
-    /// machine ([`crate::cost`]).
+    /// machine ([`crate::circuit::cost`]).
     pub fn predicted_seconds(&self) -> Result<f64, CompileError> {
         Ok(cost::Shape::of(&self.layout()?).predicted_seconds())
     }
@@ -167,13 +167,10 @@ impl CompiledModel {
         let public =
             InstanceLayout::of(&self.graph, &self.visibility).values(outputs, &witness.input);
         let graph = &self.graph;
-        let run = |source| ProveError::Halo2 {
-            stage: "mock proving",
-            source,
-        };
         with_dot_width!(self.dot_width, W => {
             let circuit = ModelCircuit::<W>::for_proving(graph, &self.visibility, witness);
-            let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public]).map_err(run)?;
+            let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public])
+                .map_err(|e| ProveError::from_halo2("mock proving", circuit.failed_node(), e))?;
             Ok(prover.verify().err().unwrap_or_default())
         }, else Err(self.bad_width().into()))
     }

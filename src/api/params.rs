@@ -149,7 +149,7 @@ impl ParamsCache {
 }
 
 /// The largest `k` this library builds parameters for (the largest circuit it lays out).
-pub const MAX_K: u32 = crate::layout::MAX_K;
+pub const MAX_K: u32 = crate::circuit::layout::MAX_K;
 
 /// The length of `k`'s parameter file: `k`, `g` and `g_lagrange` (`2^k` points each), `w`
 /// and `u`.

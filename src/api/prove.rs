@@ -86,16 +86,13 @@ impl Prover {
             create_proof(
                 &self.params,
                 &self.pk,
-                &[circuit],
+                std::slice::from_ref(&circuit),
                 &[&[&public]],
                 UnwrapErr(SysRng),
                 &mut transcript,
             )
-        }, else return Err(self.model.bad_width().into()))
-        .map_err(|source| ProveError::Halo2 {
-            stage: "proving",
-            source,
-        })?;
+            .map_err(|source| ProveError::from_halo2("proving", circuit.failed_node(), source))?
+        }, else return Err(self.model.bad_width().into()));
         Ok(ProofBundle {
             format_version: BUNDLE_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,

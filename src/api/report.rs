@@ -7,11 +7,11 @@ use std::fmt;
 use serde::Serialize;
 
 use super::CompiledModel;
+use crate::circuit::cost::Shape;
+use crate::circuit::layout::plan;
 use crate::circuit::{degree, DOT_WIDTHS};
-use crate::cost::Shape;
 use crate::error::{CompileError, Error};
 use crate::input::{argmax, EvalSet};
-use crate::layout::plan;
 use crate::quant::QuantReport;
 
 /// A compiled model's circuit: shape, cost and every node's rows.

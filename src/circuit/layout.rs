@@ -30,7 +30,7 @@ use crate::qgraph::{QGraph, QOp};
 use crate::visibility::Visibilities;
 use crate::window::pool_taps;
 
-/// The default dot-product width (the cost model may pick another, see [`crate::cost`]).
+/// The default dot-product width (the cost model may pick another, see [`crate::circuit::cost`]).
 pub const DOT_WIDTH: usize = 32;
 /// Rows at the bottom of the circuit that halo2 reserves for blinding (checked by a test
 /// against the configured constraint system).

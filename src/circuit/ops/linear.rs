@@ -1,0 +1,79 @@
+//! Linear ops (Dense, Conv, AvgPool, Add, Affine): a dot product per output with the
+//! weights in fixed columns and the inputs copied in, then a division with rounding.
+
+use halo2_proofs::{circuit::Layouter, plonk::Error};
+use pasta_curves::Fp;
+use zkinfer_circuits::{
+    value::felt, DivChip, DivInstructions, DivSpec, DotInstructions, DotTask, FixedDotChip,
+    LookupRangeChip, SignedCell,
+};
+
+use super::super::ModelConfig;
+use super::{cell_at, values};
+use crate::qgraph::{LinearOutput, QGraph, QNode};
+use crate::witness::NodeWitness;
+
+/// A dot product per output (weights in fixed columns, inputs copied in), then a division.
+pub(in crate::circuit) fn synthesize_linear(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    graph: &QGraph,
+    node: &QNode,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let (quotients, remainders) = match record {
+        Some(NodeWitness::Linear {
+            quotients,
+            remainders,
+        }) => (Some(quotients.as_slice()), Some(remainders.as_slice())),
+        Some(_) => return Err(Error::Synthesis),
+        None => (None, None),
+    };
+    let n = node.output.len;
+    let outputs: Vec<LinearOutput> = (0..n)
+        .map(|o| node.op.linear(o).ok_or(Error::Synthesis))
+        .collect::<Result<_, _>>()?;
+    let weights: Vec<Vec<Fp>> = outputs
+        .iter()
+        .map(|l| l.taps.iter().map(|t| felt(t.weight)).collect())
+        .collect();
+    let tasks = outputs
+        .iter()
+        .enumerate()
+        .map(|(o, l)| {
+            let inputs = l
+                .taps
+                .iter()
+                .map(|t| cell_at(ins, t.input, t.index).map(SignedCell::cell))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(DotTask {
+                inputs,
+                weights: &weights[o],
+                bias: felt(l.bias),
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let accs =
+        FixedDotChip::construct(config.dot.clone()).dot_products(layouter, &node.name, &tasks)?;
+    let specs: Vec<DivSpec<Fp>> = outputs
+        .iter()
+        .map(|l| DivSpec {
+            divisor: l.divisor,
+            offset: felt(graph.rounding.offset(l.divisor)),
+        })
+        .collect();
+    let div = DivChip::construct(
+        config.div.clone(),
+        LookupRangeChip::construct(config.range.clone()),
+    );
+    div.divide(
+        layouter,
+        &node.name,
+        &accs,
+        &specs,
+        node.output.bits,
+        &values(n, quotients),
+        &values(n, remainders),
+    )
+}

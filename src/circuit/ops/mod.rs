@@ -1,0 +1,77 @@
+//! One synthesis module per op family of the integer graph, and the helpers they share.
+//! The model circuit's dispatch ([`super::ModelCircuit`]) matches every op exhaustively.
+
+mod argmax;
+mod linear;
+mod lookup;
+mod max;
+mod mul;
+mod relu;
+mod softmax;
+mod wiring;
+
+pub(super) use argmax::synthesize_argmax;
+pub(super) use linear::synthesize_linear;
+pub(super) use lookup::synthesize_lookup;
+pub(super) use max::synthesize_max;
+pub(super) use mul::synthesize_mul;
+pub(super) use relu::synthesize_relu;
+pub(super) use softmax::synthesize_softmax;
+pub(super) use wiring::synthesize_wiring;
+
+use halo2_proofs::{
+    circuit::{Layouter, Value},
+    plonk::{Column, Error, Instance},
+};
+use pasta_curves::Fp;
+use zkinfer_circuits::{value::felt, SignedCell};
+
+use crate::window::Axis;
+use crate::witness::NodeWitness;
+
+pub(super) fn cell_at<'c>(
+    ins: &[&'c [SignedCell<Fp>]],
+    input: usize,
+    index: usize,
+) -> Result<&'c SignedCell<Fp>, Error> {
+    ins.get(input)
+        .and_then(|x| x.get(index))
+        .ok_or(Error::Synthesis)
+}
+pub(super) fn recorded_values(record: Option<&NodeWitness>) -> Result<Option<&[i64]>, Error> {
+    match record {
+        Some(NodeWitness::Values { outputs }) => Ok(Some(outputs)),
+        Some(_) => Err(Error::Synthesis),
+        None => Ok(None),
+    }
+}
+/// The cells of each group along `axis`.
+pub(super) fn groups(axis: &Axis, x: &[SignedCell<Fp>]) -> Result<Vec<Vec<SignedCell<Fp>>>, Error> {
+    (0..axis.groups())
+        .map(|g| {
+            axis.group(g)
+                .into_iter()
+                .map(|i| x.get(i).cloned().ok_or(Error::Synthesis))
+                .collect()
+        })
+        .collect()
+}
+/// `n` witness values from recorded integers, or unknowns at key generation. A record of
+/// the wrong length yields unknowns too, which fail synthesis when proving.
+pub(super) fn values(n: usize, recorded: Option<&[i64]>) -> Vec<Value<Fp>> {
+    match recorded {
+        Some(r) if r.len() == n => r.iter().map(|v| Value::known(felt(*v))).collect(),
+        _ => vec![Value::unknown(); n],
+    }
+}
+pub(super) fn expose(
+    layouter: &mut impl Layouter<Fp>,
+    instance: Column<Instance>,
+    first_row: usize,
+    cells: &[SignedCell<Fp>],
+) -> Result<(), Error> {
+    for (i, cell) in cells.iter().enumerate() {
+        layouter.constrain_instance(cell.cell().cell(), instance, first_row + i)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Softmax: per group the maximum and gaps, gaps reduced and exponentiated by table,
+//! summed by a unit-weight dot product, each exponential divided by the sum.
+
+use halo2_proofs::{
+    circuit::{Layouter, Value},
+    plonk::Error,
+};
+use pasta_curves::Fp;
+use zkinfer_circuits::{
+    value::felt, DivChip, DivInstructions, DivSpec, DotInstructions, DotTask, FixedDotChip,
+    FunctionChip, FunctionInstructions, FunctionTable, LookupRangeChip, MaxChip, MaxInstructions,
+    SignedCell, VarDivChip, VarDivInstructions,
+};
+
+use super::super::ModelConfig;
+use super::{groups, values};
+use crate::qgraph::{QNode, Softmax};
+use crate::witness::NodeWitness;
+
+/// Per group: max and gaps, gaps reduced and exponentiated by table, summed by a dot
+/// product with unit weights, and each exponential divided by the sum.
+pub(in crate::circuit) fn synthesize_softmax(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    sm: &Softmax,
+    table: &FunctionTable<Fp>,
+    ins: &[&[SignedCell<Fp>]],
+    record: Option<&NodeWitness>,
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let name = node.name.as_str();
+    let w = match record {
+        Some(NodeWitness::Softmax {
+            maxima,
+            reduced,
+            remainders,
+            exps,
+            outputs,
+        }) => Some((maxima, reduced, remainders, exps, outputs)),
+        Some(_) => return Err(Error::Synthesis),
+        None => None,
+    };
+    let x = ins.first().ok_or(Error::Synthesis)?;
+    let bits = x.iter().map(SignedCell::bits).max().unwrap_or(1);
+    let windows = groups(&sm.axis, x)?;
+    let (count, len) = (sm.axis.groups(), x.len());
+    let range = LookupRangeChip::construct(config.range.clone());
+    let max = MaxChip::construct(config.max.clone(), range.clone());
+    let maxima = values(count, w.map(|w| w.0.as_slice()));
+    let (_, gaps) = max.max_with_gaps(layouter, name, &windows, &maxima)?;
+    let gaps: Vec<_> = gaps.into_iter().flatten().collect();
+
+    let div = DivChip::construct(config.div.clone(), range.clone());
+    let spec = DivSpec {
+        divisor: 1 << sm.table.shift,
+        offset: Fp::zero(),
+    };
+    let reduced = div.divide(
+        layouter,
+        &format!("{name} reduce"),
+        &gaps,
+        &vec![spec; len],
+        sm.table.input_bits + 1,
+        &values(len, w.map(|w| w.1.as_slice())),
+        &values(len, w.map(|w| w.2.as_slice())),
+    )?;
+    let reduced: Vec<_> = reduced.iter().map(|c| c.cell().clone()).collect();
+    let exps = FunctionChip::construct(config.range.clone()).apply_signed(
+        layouter,
+        &format!("{name} exp"),
+        table,
+        bits,
+        &reduced,
+        &values(len, w.map(|w| w.3.as_slice())),
+    )?;
+
+    let ones = vec![Fp::one(); sm.axis.len];
+    let tasks: Vec<DotTask<'_, Fp>> = exps
+        .chunks(sm.axis.len)
+        .map(|group| DotTask {
+            inputs: group.iter().map(SignedCell::cell).collect(),
+            weights: &ones,
+            bias: Fp::zero(),
+        })
+        .collect();
+    let dot = FixedDotChip::construct(config.dot.clone());
+    let totals = dot.dot_products(layouter, &format!("{name} sum"), &tasks)?;
+
+    let order: Vec<usize> = (0..count).flat_map(|g| sm.axis.group(g)).collect();
+    let denominators: Vec<_> = (0..len).map(|i| totals[i / sm.axis.len].clone()).collect();
+    let numerators: Vec<_> = exps.iter().map(|e| e.cell().clone()).collect();
+    let quotients: Vec<Value<Fp>> = match w {
+        Some(w) => order.iter().map(|&i| Value::known(felt(w.4[i]))).collect(),
+        None => vec![Value::unknown(); len],
+    };
+    let vardiv = VarDivChip::construct(config.vardiv.clone(), range);
+    let ys = vardiv.divide_by_cells(
+        layouter,
+        name,
+        &numerators,
+        &denominators,
+        felt(1i64 << sm.out_scale),
+        sm.out_scale + 1,
+        sm.sum_bits(bits),
+        &quotients,
+    )?;
+    // Back from group order to tensor order.
+    let mut out: Vec<Option<SignedCell<Fp>>> = vec![None; len];
+    for (&i, y) in order.iter().zip(ys) {
+        out[i] = Some(y);
+    }
+    out.into_iter().map(|y| y.ok_or(Error::Synthesis)).collect()
+}

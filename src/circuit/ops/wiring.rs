@@ -1,0 +1,53 @@
+//! Wiring (Flatten, Transpose, Concat, Pad, …): cells move by copy; a constant is a
+//! range-checked cell pinned to its value.
+
+use std::collections::BTreeMap;
+
+use halo2_proofs::{
+    circuit::{Layouter, Value},
+    plonk::Error,
+};
+use pasta_curves::Fp;
+use zkinfer_circuits::{value::felt, LookupRangeChip, RangeInstructions, SignedCell};
+
+use super::super::ModelConfig;
+use super::cell_at;
+use crate::ir::Source;
+use crate::qgraph::QNode;
+
+/// Wiring moves cells (copies cost nothing); a constant is a range-checked cell pinned to
+/// the circuit's constant column, so the verifying key fixes its value.
+pub(in crate::circuit) fn synthesize_wiring(
+    config: &ModelConfig,
+    layouter: &mut impl Layouter<Fp>,
+    node: &QNode,
+    sources: &[Source<i64>],
+    ins: &[&[SignedCell<Fp>]],
+) -> Result<Vec<SignedCell<Fp>>, Error> {
+    let range = LookupRangeChip::construct(config.range.clone());
+    let mut constants: BTreeMap<i64, SignedCell<Fp>> = BTreeMap::new();
+    for s in sources {
+        if let Source::Constant(c) = s {
+            if constants.contains_key(c) {
+                continue;
+            }
+            let value = felt::<Fp>(*c);
+            let name = format!("{} constant", node.name);
+            let mut cells =
+                range.witness_signed(layouter, &name, &[Value::known(value)], node.output.bits)?;
+            let cell = cells.pop().ok_or(Error::Synthesis)?;
+            layouter.assign_region(
+                || format!("pin {name}"),
+                |mut region| region.constrain_constant(cell.cell().cell(), value),
+            )?;
+            constants.insert(*c, cell);
+        }
+    }
+    sources
+        .iter()
+        .map(|s| match s {
+            Source::Element { input, index } => cell_at(ins, *input, *index).cloned(),
+            Source::Constant(c) => constants.get(c).cloned().ok_or(Error::Synthesis),
+        })
+        .collect()
+}
