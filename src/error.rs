@@ -85,7 +85,7 @@ pub enum QuantError {
         value: f64,
     },
     /// A value beyond the calibrated range of its tensor.
-    #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", crate::quant::readable(*value), crate::quant::readable(*min), crate::quant::readable(*max))]
+    #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", crate::graph::quant::readable(*value), crate::graph::quant::readable(*min), crate::graph::quant::readable(*max))]
     OutOfRange {
         /// The tensor.
         tensor: String,

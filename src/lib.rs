@@ -28,20 +28,15 @@
 //! # Ok(()) }
 //! ```
 
-pub mod activation;
 pub mod api;
 pub mod circuit;
 pub mod error;
+pub mod graph;
 pub mod input;
-pub mod ir;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 mod par;
-pub mod qgraph;
-pub mod quant;
 pub mod visibility;
-pub mod window;
-pub mod witness;
 
 pub use api::{
     CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,

@@ -3,10 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use ndarray::{Array1, Array2};
-use zkinfer::activation::{Activation, Table};
 use zkinfer::circuit::LOOKUP_NAMES;
-use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-use zkinfer::witness::{NodeWitness, Witness};
+use zkinfer::graph::activation::{Activation, Table};
+use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::{CompileOptions, CompiledModel};
 use zkinfer_circuits::dev::describe;
 use zkinfer_circuits::DivConfig;
@@ -133,7 +133,7 @@ fn lookup_output_from_the_wrong_row_is_rejected() {
     };
     // The output of the neighbouring row: a real table value, for the wrong input.
     let table = match &model.graph.nodes[1].op {
-        zkinfer::qgraph::QOp::Lookup(l) => l.table.clone(),
+        zkinfer::graph::qgraph::QOp::Lookup(l) => l.table.clone(),
         _ => panic!("lookup node"),
     };
     outputs[0] = table.get(reduced[0] + 1).unwrap();
@@ -170,11 +170,11 @@ fn product_off_by_one_is_rejected() {
     let mut graph = model.graph.clone();
     graph.nodes.truncate(1);
     let fc = graph.nodes[0].output.clone();
-    graph.nodes.push(zkinfer::qgraph::QNode {
+    graph.nodes.push(zkinfer::graph::qgraph::QNode {
         name: "square".into(),
-        op: zkinfer::qgraph::QOp::Mul { shift: 12 },
+        op: zkinfer::graph::qgraph::QOp::Mul { shift: 12 },
         inputs: vec![1, 1],
-        output: zkinfer::qgraph::QTensor {
+        output: zkinfer::graph::qgraph::QTensor {
             name: "square".into(),
             scale_exp: 2 * fc.scale_exp - 12,
             ..fc

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use proptest::prelude::*;
-use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-use zkinfer::window::{ConvShape, Window};
+use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::window::{ConvShape, Window};
 use zkinfer::{CompileOptions, CompiledModel};
 
 /// A window of rank 1 or 2 that fits its input.

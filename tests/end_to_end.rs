@@ -135,7 +135,7 @@ fn wrong_number_of_outputs_is_rejected() {
 fn another_models_key_is_rejected() {
     // The same network with one weight changed: a different model.
     let mut other: CompiledModel = (*common::model()).clone();
-    if let zkinfer::qgraph::QOp::Dense(d) = &mut other.graph.nodes[0].op {
+    if let zkinfer::graph::qgraph::QOp::Dense(d) = &mut other.graph.nodes[0].op {
         d.weights[[0, 0]] += 1;
     }
     let other_verifier = Verifier::setup(other.clone(), &common::cache()).unwrap();

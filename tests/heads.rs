@@ -7,9 +7,9 @@ mod common;
 
 use ndarray::{Array1, Array2};
 use zkinfer::circuit::LOOKUP_NAMES;
-use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-use zkinfer::window::Axis;
-use zkinfer::witness::{NodeWitness, Witness};
+use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::window::Axis;
+use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::{CompileOptions, CompiledModel, Prover, Verifier};
 use zkinfer_circuits::dev::describe;
 use zkinfer_circuits::{ArgMaxConfig, VarDivConfig};

@@ -3,10 +3,10 @@
 //! the chips can hold are rejected by validation (issue 11, item 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
-use zkinfer::activation::Table;
-use zkinfer::qgraph::Rounding;
-use zkinfer::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
-use zkinfer::window::Axis;
+use zkinfer::graph::activation::Table;
+use zkinfer::graph::qgraph::Rounding;
+use zkinfer::graph::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
+use zkinfer::graph::window::Axis;
 use zkinfer::CompiledModel;
 
 fn tensor(name: &str, len: usize, scale_exp: i32, bits: u32) -> QTensor {
@@ -110,7 +110,7 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
         input: tensor("x", 64, 0, 62),
         nodes: vec![QNode {
             name: "fc".into(),
-            op: QOp::Dense(zkinfer::qgraph::Dense {
+            op: QOp::Dense(zkinfer::graph::qgraph::Dense {
                 weights,
                 bias: vec![0],
                 shift: 0,
@@ -133,7 +133,7 @@ fn hostile_lengths_and_windows_are_refused_quickly() {
         input: tensor("x", 1 << 60, 0, 8),
         nodes: vec![QNode {
             name: "add".into(),
-            op: QOp::Add(zkinfer::qgraph::Add {
+            op: QOp::Add(zkinfer::graph::qgraph::Add {
                 weights: [1, 1],
                 shift: 0,
             }),
@@ -145,9 +145,9 @@ fn hostile_lengths_and_windows_are_refused_quickly() {
     let (node, reason) = graph.validate().unwrap_err();
     assert_eq!(node, "x");
     assert!(reason.contains("more than"), "{reason}");
-    let mut window = zkinfer::window::Window::dense(1, vec![4], vec![2]);
+    let mut window = zkinfer::graph::window::Window::dense(1, vec![4], vec![2]);
     window.pads = vec![usize::MAX, 1];
     assert!(window.validate().unwrap_err().contains("size above"));
-    let huge = zkinfer::window::Window::dense(1 << 20, vec![1 << 20], vec![1]);
+    let huge = zkinfer::graph::window::Window::dense(1 << 20, vec![1 << 20], vec![1]);
     assert!(huge.validate().unwrap_err().contains("more than"));
 }

@@ -11,7 +11,7 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 use zkinfer::circuit::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::circuit::{InstanceLayout, ModelCircuit, LOOKUP_NAMES};
-use zkinfer::witness::{generate, NodeWitness, Witness};
+use zkinfer::graph::witness::{generate, NodeWitness, Witness};
 use zkinfer_circuits::{dev::describe, DivConfig, MaxConfig, ReluConfig};
 
 fn honest() -> Witness {
@@ -126,8 +126,8 @@ fn layout_reserves_enough_blinding_rows() {
 /// not): the MockProver at the planned `k` proves that the planner's height is right.
 #[test]
 fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
-    use zkinfer::qgraph::Rounding;
-    use zkinfer::qgraph::{Dense, QGraph, QNode, QOp, QTensor};
+    use zkinfer::graph::qgraph::Rounding;
+    use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor};
     let tensor = |name: &str, len| QTensor {
         name: name.into(),
         len,
@@ -193,8 +193,8 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
 
 /// A small CNN: conv (padded) → ReLU → 2×2 max pool → 1×3 average pool (divisor 3).
 fn cnn() -> (zkinfer::CompiledModel, Witness) {
-    use zkinfer::ir::{FloatGraph, FloatNode, FloatOp};
-    use zkinfer::window::{ConvShape, Window};
+    use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+    use zkinfer::graph::window::{ConvShape, Window};
     let mut conv = Window::dense(1, vec![6, 6], vec![3, 3]);
     conv.pads = vec![1, 1, 1, 1];
     let mut max = Window::dense(2, vec![6, 6], vec![2, 2]);

@@ -12,11 +12,11 @@ use crate::circuit::cost;
 use crate::circuit::layout::{self, Layout};
 use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
 use crate::error::{CompileError, Error, ProveError, WitnessError};
-use crate::ir::FloatGraph;
-use crate::qgraph::QGraph;
-use crate::quant::{self, QuantOptions, QuantReport};
+use crate::graph::ir::FloatGraph;
+use crate::graph::qgraph::QGraph;
+use crate::graph::quant::{self, QuantOptions, QuantReport};
+use crate::graph::witness::{self, Witness};
 use crate::visibility::Visibilities;
-use crate::witness::{self, Witness};
 
 /// The least input precision [`CompileOptions::fit_tables`] lowers an activation table to.
 pub const MIN_FITTED_TABLE_BITS: u32 = 9;

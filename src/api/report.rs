@@ -11,8 +11,8 @@ use crate::circuit::cost::Shape;
 use crate::circuit::layout::plan;
 use crate::circuit::{degree, DOT_WIDTHS};
 use crate::error::{CompileError, Error};
+use crate::graph::quant::QuantReport;
 use crate::input::{argmax, EvalSet};
-use crate::quant::QuantReport;
 
 /// A compiled model's circuit: shape, cost and every node's rows.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -131,7 +131,7 @@ impl CompiledModel {
             .nodes
             .iter()
             .filter_map(|n| match &n.op {
-                crate::qgraph::QOp::Lookup(l) => Some(TableInfo {
+                crate::graph::qgraph::QOp::Lookup(l) => Some(TableInfo {
                     node: n.name.clone(),
                     function: l.function.name().into(),
                     rows: l.table.outputs.len(),

@@ -184,7 +184,7 @@ impl Verifier {
 fn check_public(
     field: &'static str,
     values: &[i64],
-    tensor: &crate::qgraph::QTensor,
+    tensor: &crate::graph::qgraph::QTensor,
 ) -> Result<(), VerifyError> {
     if values.len() != tensor.len {
         return Err(VerifyError::Shape {

@@ -270,7 +270,7 @@ fn compile(
         std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
     let graph = onnx::import_bytes(&bytes, &model.display().to_string())?;
     let samples = zkinfer::input::join_parts(read_samples(calibration)?, &graph.input_lens());
-    let warnings = zkinfer::quant::calibration_warnings(&samples);
+    let warnings = zkinfer::graph::quant::calibration_warnings(&samples);
     for w in &warnings {
         eprintln!("warning: {w}");
     }

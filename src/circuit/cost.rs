@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::circuit::layout::{self, Layout};
 use crate::circuit::DOT_WIDTHS;
 use crate::error::CompileError;
-use crate::qgraph::QGraph;
+use crate::graph::qgraph::QGraph;
 use crate::visibility::Visibilities;
 use zkinfer_circuits::ChipSet;
 

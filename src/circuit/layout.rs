@@ -25,10 +25,10 @@ use zkinfer_circuits::{
 
 use crate::circuit::InstanceLayout;
 use crate::error::CompileError;
-use crate::ir::Source;
-use crate::qgraph::{QGraph, QOp};
+use crate::graph::ir::Source;
+use crate::graph::qgraph::{QGraph, QOp};
+use crate::graph::window::pool_taps;
 use crate::visibility::Visibilities;
-use crate::window::pool_taps;
 
 /// The default dot-product width (the cost model may pick another, see [`crate::circuit::cost`]).
 pub const DOT_WIDTH: usize = 32;

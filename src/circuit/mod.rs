@@ -20,9 +20,9 @@ use zkinfer_circuits::{
     SignedCell, FIRST_FUNCTION_TAG,
 };
 
-use crate::qgraph::{QGraph, QOp};
+use crate::graph::qgraph::{QGraph, QOp};
+use crate::graph::witness::Witness;
 use crate::visibility::Visibilities;
-use crate::witness::Witness;
 
 pub mod cost;
 pub mod layout;
@@ -34,7 +34,8 @@ use ops::{
 };
 
 // The integer graph's widest tensor must be one the range chip can check.
-const _: () = assert!(crate::qgraph::MAX_TENSOR_BITS <= zkinfer_circuits::range::MAX_RANGE_BITS);
+const _: () =
+    assert!(crate::graph::qgraph::MAX_TENSOR_BITS <= zkinfer_circuits::range::MAX_RANGE_BITS);
 
 /// Where each public tensor lies in the one instance column: the outputs first, then the
 /// input when it is public. The only place that knows the instance column's segments.

@@ -91,7 +91,7 @@ impl Importer {
             ));
         }
         // Ops whose output can outgrow their inputs (a broadcast) stay within the bound.
-        let limit = crate::window::MAX_LEN;
+        let limit = crate::graph::window::MAX_LEN;
         if self.input_values(cx) > limit {
             return Err(cx.shape(format!("constants of at most {limit} values"), "more"));
         }

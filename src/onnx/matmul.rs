@@ -13,8 +13,8 @@ use ndarray::{Array1, Array2};
 use super::wiring::{checked_len, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::ir::{FloatOp, Source};
-use crate::window::{ConvShape, Window};
+use crate::graph::ir::{FloatOp, Source};
+use crate::graph::window::{ConvShape, Window};
 
 impl Importer {
     /// `x · Wᵀ + bias` for `weights` of shape `(outputs, inputs)`: on the whole flat input

@@ -7,7 +7,7 @@
 //! - `Relu`; `Add` and `Mul` of two activations (residual connections, gating, the erf
 //!   form of GELU); `Softmax` (one axis; the
 //!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
-//! - by table lookup ([`crate::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
+//! - by table lookup ([`crate::graph::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
 //!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `Clip` (Relu6), `PRelu` with
 //!   one slope;
 //! - composed of the above (module `reduce`): `ReduceMean`, `ReduceSum`, `ReduceMax` over
@@ -30,11 +30,13 @@ use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
-use crate::activation::Activation;
 use crate::error::IrError;
-use crate::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
-use crate::window::{Axis, ConvShape, Window};
+use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
+use crate::graph::window::Axis;
 
+mod attributes;
+mod conv;
+mod elementwise;
 mod fold;
 mod matmul;
 mod proto;
@@ -298,7 +300,7 @@ impl Importer {
         if cx.op() != "Constant" && self.foldable(cx) {
             return self.fold(cx);
         }
-        check_attributes(cx)?;
+        attributes::check_attributes(cx)?;
         if cx.node.output.iter().skip(1).any(|o| !o.is_empty())
             && !matches!(cx.op(), "Dropout" | "BatchNormalization")
         {
@@ -492,281 +494,6 @@ impl Importer {
         }
     }
 
-    fn conv(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let x = self.act(cx, 0)?;
-        let w = self.constant(cx, cx.input(1)?)?.clone();
-        cx.single_batch(&x.shape)?;
-        if x.shape.len() < 3 || w.ndim() != x.shape.len() {
-            return Err(cx.shape(
-                "input [1, C, spatial…] and weights [M, C/group, kernel…]",
-                format!("{:?} and {:?}", x.shape, w.shape()),
-            ));
-        }
-        let out_channels = w.shape()[0];
-        let kernel = w.shape()[2..].to_vec();
-        let window = self.window(cx, &x, kernel)?;
-        let shape = ConvShape {
-            window,
-            out_channels,
-            groups: usize::try_from(attr_i(cx.node, "group", 1)).unwrap_or(0),
-        };
-        shape
-            .validate()
-            .map_err(|e| cx.shape("a valid convolution", e))?;
-        if w.shape()[1] * shape.groups != shape.window.channels {
-            return Err(cx.shape(
-                format!("weights for {} channels", shape.window.channels),
-                format!("{} per group × {} groups", w.shape()[1], shape.groups),
-            ));
-        }
-        let bias = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
-            Some(b) => self.vector(cx, b, out_channels)?.to_vec(),
-            None => vec![0.0; out_channels],
-        };
-        let mut out_shape = vec![1, out_channels];
-        out_shape.extend(shape.window.output());
-        let op = FloatOp::Conv {
-            shape,
-            weights: w.iter().copied().collect(),
-            bias,
-        };
-        Ok(self.push(cx, op, vec![x.id], out_shape))
-    }
-
-    fn pool(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let x = self.act(cx, 0)?;
-        cx.single_batch(&x.shape)?;
-        if x.shape.len() < 3 {
-            return Err(cx.shape("input [1, C, spatial…]", format!("{:?}", x.shape)));
-        }
-        let global = cx.op().starts_with("Global");
-        let window = if global {
-            Window::dense(x.shape[1], x.shape[2..].to_vec(), x.shape[2..].to_vec())
-        } else {
-            if attr_i(cx.node, "ceil_mode", 0) != 0 {
-                return Err(cx.unsupported(": ceil_mode = 1"));
-            }
-            let kernel = cx
-                .ints("kernel_shape")
-                .ok_or_else(|| cx.shape("a kernel_shape attribute", "none"))?;
-            self.window(cx, &x, kernel)?
-        };
-        window
-            .validate()
-            .map_err(|e| cx.shape("a valid window", e))?;
-        let mut out_shape = vec![1, window.channels];
-        out_shape.extend(window.output());
-        let op = if cx.op().contains("Average") {
-            FloatOp::AvgPool {
-                count_include_pad: attr_i(cx.node, "count_include_pad", 0) != 0,
-                window,
-            }
-        } else {
-            FloatOp::MaxPool { window }
-        };
-        Ok(self.push(cx, op, vec![x.id], out_shape))
-    }
-
-    /// The window attributes of a Conv or pool over `x` (ONNX defaults, `auto_pad` applied).
-    fn window(&self, cx: &Ctx<'_>, x: &Act, kernel: Vec<usize>) -> Result<Window, IrError> {
-        let rank = x.shape.len() - 2;
-        let mut w = Window::dense(x.shape[1], x.shape[2..].to_vec(), kernel);
-        if let Some(s) = cx.ints("strides") {
-            w.strides = s;
-        }
-        if let Some(d) = cx.ints("dilations") {
-            w.dilations = d;
-        }
-        if let Some(p) = cx.ints("pads") {
-            w.pads = p;
-        }
-        let auto_pad = attr(cx.node, "auto_pad")
-            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
-            .unwrap_or_default();
-        match auto_pad.as_str() {
-            "" | "NOTSET" => {}
-            "VALID" => w.pads = vec![0; 2 * rank],
-            "SAME_UPPER" | "SAME_LOWER" => {
-                w.validate().map_err(|e| cx.shape("a valid window", e))?;
-                for a in 0..rank {
-                    let out = w.input[a].div_ceil(w.strides[a]);
-                    let span = w.dilations[a] * (w.kernel[a] - 1) + 1;
-                    let total = ((out - 1) * w.strides[a] + span).saturating_sub(w.input[a]);
-                    let (small, big) = (total / 2, total - total / 2);
-                    let upper = auto_pad == "SAME_UPPER";
-                    w.pads[a] = if upper { small } else { big };
-                    w.pads[rank + a] = if upper { big } else { small };
-                }
-            }
-            other => return Err(cx.unsupported(format!(": auto_pad = {other}"))),
-        }
-        w.validate().map_err(|e| cx.shape("a valid window", e))?;
-        Ok(w)
-    }
-
-    /// `Add`, `Sub`, `Mul`, `Div`: of two activations (Add only), or with a constant.
-    fn binary(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let (a, b) = (cx.input(0)?, cx.input(1)?);
-        match (self.acts.get(a).cloned(), self.acts.get(b).cloned()) {
-            (Some(x), Some(y)) if cx.op() == "Add" => {
-                if x.shape != y.shape {
-                    return Err(cx.unsupported(format!(
-                        ": Add of shapes {:?} and {:?} (broadcasting between activations is not supported)",
-                        x.shape, y.shape
-                    )));
-                }
-                let shape = x.shape.clone();
-                Ok(self.push(cx, FloatOp::Add, vec![x.id, y.id], shape))
-            }
-            (Some(x), Some(y)) if cx.op() == "Mul" => {
-                if x.shape != y.shape {
-                    return Err(cx.unsupported(format!(
-                        ": Mul of shapes {:?} and {:?} (broadcasting between activations is not supported)",
-                        x.shape, y.shape
-                    )));
-                }
-                let shape = x.shape.clone();
-                Ok(self.push(cx, FloatOp::Mul, vec![x.id, y.id], shape))
-            }
-            (Some(_), Some(_)) => Err(cx.unsupported(": both operands are activations")),
-            (Some(x), None) => {
-                let c = self.broadcast(cx, b, &x.shape)?;
-                let n = c.len();
-                let (scale, bias) = match cx.op() {
-                    "Add" => (vec![1.0; n], c),
-                    "Sub" => (vec![1.0; n], c.iter().map(|v| -v).collect()),
-                    "Mul" => (c, vec![0.0; n]),
-                    _ => {
-                        if let Some(z) = c.iter().position(|v| *v == 0.0) {
-                            return Err(IrError::BadConstant {
-                                tensor: b.to_string(),
-                                reason: format!("division by zero at element {z}"),
-                            });
-                        }
-                        (c.iter().map(|v| 1.0 / v).collect(), vec![0.0; n])
-                    }
-                };
-                Ok(self.affine(cx, &x, scale, bias))
-            }
-            (None, Some(y)) if matches!(cx.op(), "Add" | "Mul") => {
-                let c = self.broadcast(cx, a, &y.shape)?;
-                let n = c.len();
-                let (scale, bias) = if cx.op() == "Add" {
-                    (vec![1.0; n], c)
-                } else {
-                    (c, vec![0.0; n])
-                };
-                Ok(self.affine(cx, &y, scale, bias))
-            }
-            (None, Some(_)) => Err(cx.unsupported(": the activation must be the first operand")),
-            (None, None) => Err(IrError::UnknownTensor {
-                node: cx.name.clone(),
-                tensor: a.to_string(),
-            }),
-        }
-    }
-
-    /// `y = scale · x + bias` elementwise: folded into the linear node that produced `x`
-    /// when nothing else reads it (and, for a Conv, when the constants are per channel);
-    /// otherwise an [`FloatOp::Affine`] node.
-    fn affine(&mut self, cx: &Ctx<'_>, x: &Act, scale: Vec<f32>, bias: Vec<f32>) -> Act {
-        let read_once = cx
-            .node
-            .input
-            .first()
-            .is_some_and(|t| self.readers.get(t).copied().unwrap_or(0) <= 1);
-        if read_once && x.id == self.nodes.len() && x.id > 0 {
-            let node = &mut self.nodes[x.id - 1];
-            let folded = match &mut node.op {
-                FloatOp::Dense { weights, bias: b } => {
-                    for (o, mut row) in weights.outer_iter_mut().enumerate() {
-                        row.mapv_inplace(|w| w * scale[o]);
-                        b[o] = b[o] * scale[o] + bias[o];
-                    }
-                    true
-                }
-                FloatOp::Conv {
-                    shape,
-                    weights,
-                    bias: b,
-                } => {
-                    let per = shape.window.positions().max(1);
-                    let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
-                    if uniform(&scale) && uniform(&bias) {
-                        let per_channel = weights.len() / shape.out_channels.max(1);
-                        for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
-                            let s = scale[oc * per];
-                            ws.iter_mut().for_each(|w| *w *= s);
-                            b[oc] = b[oc] * s + bias[oc * per];
-                        }
-                        true
-                    } else {
-                        false
-                    }
-                }
-                _ => false,
-            };
-            if folded {
-                return x.clone();
-            }
-        }
-        self.push(
-            cx,
-            FloatOp::Affine { scale, bias },
-            vec![x.id],
-            x.shape.clone(),
-        )
-    }
-
-    /// The tabulated function of an activation node, with its attributes.
-    fn activation(&self, cx: &Ctx<'_>) -> Result<Activation, IrError> {
-        let f = |name: &str, default: f32| attr_f(cx.node, name, default);
-        Ok(match cx.op() {
-            "Sigmoid" => Activation::Sigmoid,
-            "Tanh" => Activation::Tanh,
-            "Exp" => Activation::Exp,
-            "Erf" => Activation::Erf,
-            "Softplus" => Activation::Softplus,
-            "Gelu" => {
-                let approximate = attr(cx.node, "approximate")
-                    .map(|a| String::from_utf8_lossy(&a.s).into_owned())
-                    .unwrap_or_else(|| "none".into());
-                if approximate != "none" {
-                    return Err(cx.unsupported(format!(": approximate = {approximate}")));
-                }
-                Activation::Gelu
-            }
-            "LeakyRelu" => Activation::LeakyRelu {
-                alpha: f("alpha", 0.01),
-            },
-            "Elu" => Activation::Elu {
-                alpha: f("alpha", 1.0),
-            },
-            "HardSigmoid" => Activation::HardSigmoid {
-                alpha: f("alpha", 0.2),
-                beta: f("beta", 0.5),
-            },
-            _ => {
-                // Clip: bounds are optional constant inputs (opset 11+) or attributes.
-                let bound = |index: usize, name: &str, default: f32| -> Result<f32, IrError> {
-                    match cx.node.input.get(index).filter(|s| !s.is_empty()) {
-                        Some(t) => Ok(self
-                            .constant(cx, t)?
-                            .iter()
-                            .copied()
-                            .next()
-                            .unwrap_or(default)),
-                        None => Ok(f(name, default)),
-                    }
-                };
-                Activation::Clip {
-                    min: bound(1, "min", f32::MIN)?,
-                    max: bound(2, "max", f32::MAX)?,
-                }
-            }
-        })
-    }
-
     /// The activation read as input `index`.
     fn act(&self, cx: &Ctx<'_>, index: usize) -> Result<Act, IrError> {
         let t = cx.input(index)?;
@@ -826,82 +553,4 @@ impl Importer {
             n => Err(cx.shape(format!("'{tensor}' with {len} values"), format!("{n}"))),
         }
     }
-}
-
-/// The attributes zkinfer reads for each op it imports: any other attribute is refused
-/// (fail closed), since ignoring it could change what the model computes. Attributes that
-/// only matter for training or for outputs zkinfer does not import (`momentum`,
-/// `storage_order`, `seed`, `ratio`) are listed as read.
-fn known_attributes(op: &str) -> &'static [&'static str] {
-    match op {
-        "Gemm" => &["alpha", "beta", "transA", "transB"],
-        "Conv" => &[
-            "auto_pad",
-            "dilations",
-            "group",
-            "kernel_shape",
-            "pads",
-            "strides",
-        ],
-        "AveragePool" => &[
-            "auto_pad",
-            "ceil_mode",
-            "count_include_pad",
-            "dilations",
-            "kernel_shape",
-            "pads",
-            "strides",
-        ],
-        "MaxPool" => &[
-            "auto_pad",
-            "ceil_mode",
-            "dilations",
-            "kernel_shape",
-            "pads",
-            "storage_order",
-            "strides",
-        ],
-        "Gelu" => &["approximate"],
-        "LeakyRelu" | "Elu" => &["alpha"],
-        "HardSigmoid" => &["alpha", "beta"],
-        "Clip" => &["min", "max"],
-        "ArgMax" => &["axis", "keepdims", "select_last_index"],
-        "Softmax" | "LogSoftmax" | "Flatten" | "Concat" => &["axis"],
-        "BatchNormalization" => &["epsilon", "momentum", "training_mode"],
-        "Reshape" => &["allowzero"],
-        "Squeeze" | "Unsqueeze" => &["axes"],
-        "Dropout" => &["ratio", "seed"],
-        "Transpose" => &["perm"],
-        "Pad" => &["mode", "pads", "value"],
-        "Constant" => &["value"],
-        "Shape" => &["start", "end"],
-        "ReduceMean" | "ReduceSum" | "ReduceMax" => &["axes", "keepdims", "noop_with_empty_axes"],
-        _ => &[],
-    }
-}
-
-/// Refuses attributes zkinfer does not read, and values of read attributes whose meaning
-/// it does not implement.
-fn check_attributes(cx: &Ctx<'_>) -> Result<(), IrError> {
-    let known = known_attributes(cx.op());
-    if let Some(a) = cx
-        .node
-        .attribute
-        .iter()
-        .find(|a| !known.contains(&a.name.as_str()))
-    {
-        return Err(cx.unsupported(format!(
-            ": attribute '{}' is not understood (zkinfer refuses what it cannot prove exactly)",
-            a.name
-        )));
-    }
-    let unsupported_value = match cx.op() {
-        "BatchNormalization" => attr_i(cx.node, "training_mode", 0) != 0,
-        "Reshape" => attr_i(cx.node, "allowzero", 0) != 0,
-        _ => false,
-    };
-    if unsupported_value {
-        return Err(cx.unsupported(": training_mode = 1 or allowzero = 1"));
-    }
-    Ok(())
 }

@@ -58,7 +58,7 @@ pub(super) fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrEr
 
 /// The most values an input may have, so that a hostile shape cannot overflow sizes or
 /// exhaust memory.
-const MAX_INPUT_VALUES: usize = crate::window::MAX_LEN;
+const MAX_INPUT_VALUES: usize = crate::graph::window::MAX_LEN;
 
 pub(super) fn decode_ints(t: &pb::TensorProto, name: &str) -> Result<Vec<i64>, IrError> {
     if t.raw_data.is_empty() {

@@ -7,10 +7,10 @@
 use super::proto::{attr, attr_i};
 use super::wiring::{len, strides, unravel};
 use super::{Act, Ctx, Importer};
-use crate::activation::Activation;
 use crate::error::IrError;
-use crate::ir::{FloatOp, Source};
-use crate::window::{ConvShape, Window};
+use crate::graph::activation::Activation;
+use crate::graph::ir::{FloatOp, Source};
+use crate::graph::window::{ConvShape, Window};
 
 /// What a reduction computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 
 use crate::api::CompiledModel;
 use crate::error::{Error, IrError};
-use crate::ir::FloatGraph;
+use crate::graph::ir::FloatGraph;
 
 /// Calibration samples checked against the reference (tract is slower than our graph).
 pub const REFERENCE_SAMPLES: usize = 16;

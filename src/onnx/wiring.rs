@@ -4,7 +4,7 @@
 use super::proto::{attr, attr_f, attr_i};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::ir::{FloatOp, Source};
+use crate::graph::ir::{FloatOp, Source};
 
 impl Importer {
     pub(super) fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
@@ -167,17 +167,17 @@ pub(super) fn len(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
-/// The number of values of `shape`, if it is at most [`crate::window::MAX_LEN`]: checked
+/// The number of values of `shape`, if it is at most [`crate::graph::window::MAX_LEN`]: checked
 /// before building a tensor whose shape comes from the file (pads, concatenations,
 /// products), so a hostile shape is an error, not an overflow or an exhausted memory.
 pub(super) fn checked_len(cx: &Ctx<'_>, shape: &[usize]) -> Result<usize, IrError> {
     shape
         .iter()
         .try_fold(1usize, |n, d| n.checked_mul(*d))
-        .filter(|n| *n <= crate::window::MAX_LEN)
+        .filter(|n| *n <= crate::graph::window::MAX_LEN)
         .ok_or_else(|| {
             cx.shape(
-                format!("at most {} values", crate::window::MAX_LEN),
+                format!("at most {} values", crate::graph::window::MAX_LEN),
                 format!("{shape:?}"),
             )
         })

@@ -8,9 +8,9 @@ use zkinfer_circuits::{
 
 use super::super::ModelConfig;
 use super::{groups, values};
-use crate::qgraph::QNode;
-use crate::window::Axis;
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::QNode;
+use crate::graph::window::Axis;
+use crate::graph::witness::NodeWitness;
 
 /// The max of each group (with its gaps), then the first index where the gap is zero.
 pub(in crate::circuit) fn synthesize_argmax(

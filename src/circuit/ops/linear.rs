@@ -10,8 +10,8 @@ use zkinfer_circuits::{
 
 use super::super::ModelConfig;
 use super::{cell_at, values};
-use crate::qgraph::{LinearOutput, QGraph, QNode};
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::{LinearOutput, QGraph, QNode};
+use crate::graph::witness::NodeWitness;
 
 /// A dot product per output (weights in fixed columns, inputs copied in), then a division.
 pub(in crate::circuit) fn synthesize_linear(

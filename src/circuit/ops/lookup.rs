@@ -9,8 +9,8 @@ use zkinfer_circuits::{
 
 use super::super::ModelConfig;
 use super::values;
-use crate::qgraph::{Lookup, QNode};
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::{Lookup, QNode};
+use crate::graph::witness::NodeWitness;
 
 /// Reduce the input's precision (a floor division by `2^shift`), then look the reduced
 /// value up in the node's table.

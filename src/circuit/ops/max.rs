@@ -6,9 +6,9 @@ use zkinfer_circuits::{LookupRangeChip, MaxChip, MaxInstructions, SignedCell};
 
 use super::super::ModelConfig;
 use super::{cell_at, recorded_values, values};
-use crate::qgraph::{QNode, QOp};
-use crate::window::pool_taps;
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::{QNode, QOp};
+use crate::graph::window::pool_taps;
+use crate::graph::witness::NodeWitness;
 
 pub(in crate::circuit) fn synthesize_max(
     config: &ModelConfig,

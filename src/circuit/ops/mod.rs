@@ -26,8 +26,8 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 use zkinfer_circuits::{value::felt, SignedCell};
 
-use crate::window::Axis;
-use crate::witness::NodeWitness;
+use crate::graph::window::Axis;
+use crate::graph::witness::NodeWitness;
 
 pub(super) fn cell_at<'c>(
     ins: &[&'c [SignedCell<Fp>]],

@@ -9,8 +9,8 @@ use zkinfer_circuits::{
 
 use super::super::ModelConfig;
 use super::values;
-use crate::qgraph::{QGraph, QNode};
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::{QGraph, QNode};
+use crate::graph::witness::NodeWitness;
 
 /// The product of the two inputs, then a rescale.
 pub(in crate::circuit) fn synthesize_mul(

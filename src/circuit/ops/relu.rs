@@ -6,8 +6,8 @@ use zkinfer_circuits::{ReluChip, ReluInstructions, SignedCell};
 
 use super::super::ModelConfig;
 use super::{recorded_values, values};
-use crate::qgraph::QNode;
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::QNode;
+use crate::graph::witness::NodeWitness;
 
 pub(in crate::circuit) fn synthesize_relu(
     config: &ModelConfig,

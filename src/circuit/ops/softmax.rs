@@ -14,8 +14,8 @@ use zkinfer_circuits::{
 
 use super::super::ModelConfig;
 use super::{groups, values};
-use crate::qgraph::{QNode, Softmax};
-use crate::witness::NodeWitness;
+use crate::graph::qgraph::{QNode, Softmax};
+use crate::graph::witness::NodeWitness;
 
 /// Per group: max and gaps, gaps reduced and exponentiated by table, summed by a dot
 /// product with unit weights, and each exponential divided by the sum.

@@ -12,8 +12,8 @@ use zkinfer_circuits::{value::felt, LookupRangeChip, RangeInstructions, SignedCe
 
 use super::super::ModelConfig;
 use super::cell_at;
-use crate::ir::Source;
-use crate::qgraph::QNode;
+use crate::graph::ir::Source;
+use crate::graph::qgraph::QNode;
 
 /// Wiring moves cells (copies cost nothing); a constant is a range-checked cell pinned to
 /// the circuit's constant column, so the verifying key fixes its value.

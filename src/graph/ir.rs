@@ -9,9 +9,9 @@
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
 use crate::error::IrError;
-use crate::window::{pool_taps, Axis, ConvShape, Window};
+use crate::graph::activation::Activation;
+use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
 
 /// Where one output element of a wiring op comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The integer graph: typed integer ops whose forward pass *is* the model's meaning.
 //!
-//! The circuit proves exactly [`QGraph::eval`], bit for bit; [`crate::witness`] is that same
+//! The circuit proves exactly [`QGraph::eval`], bit for bit; [`crate::graph::witness`] is that same
 //! pass recording its intermediates. Serialisable and versioned through the compiled model
 //! file ([`crate::api::CompiledModel`]).
 //!
@@ -16,9 +16,9 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::{Activation, Table};
-use crate::ir::Source;
-use crate::window::{pool_taps, Axis, ConvShape, Window};
+use crate::graph::activation::{Activation, Table};
+use crate::graph::ir::Source;
+use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
 
 /// The widest accumulator the integer pass and the rescale chip accept.
 pub const MAX_ACCUMULATOR_BITS: u32 = 62;
@@ -129,7 +129,7 @@ pub struct Affine {
     pub shift: u32,
 }
 
-/// A tabulated function: `y = table[floor(x / 2^shift)]` (see [`crate::activation`]).
+/// A tabulated function: `y = table[floor(x / 2^shift)]` (see [`crate::graph::activation`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lookup {
     /// The function (for reports; the table is the meaning).
@@ -422,253 +422,6 @@ impl QGraph {
     /// Whether any node looks values up in a function table (activations, softmax).
     pub fn has_tables(&self) -> bool {
         self.nodes.iter().any(|n| n.op.table().is_some())
-    }
-
-    /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
-    /// inputs anywhere in their declared ranges (`0` for other ops).
-    pub fn accumulator_bits(&self, node: &QNode) -> u32 {
-        let bits: Vec<u32> = node
-            .inputs
-            .iter()
-            .map(|&t| self.tensor(t).map_or(1, |t| t.bits))
-            .collect();
-        let mut needed = 0;
-        for o in 0..node.output.len {
-            let Some(lin) = node.op.linear(o) else { break };
-            let bound = lin
-                .taps
-                .iter()
-                .map(|t| {
-                    let b = bits.get(t.input).copied().unwrap_or(1).clamp(1, 64);
-                    u128::from(t.weight.unsigned_abs()) << (b - 1)
-                })
-                .fold(0u128, u128::saturating_add)
-                .saturating_add(u128::from(lin.bias.unsigned_abs()))
-                .saturating_add(u128::from(lin.divisor));
-            needed = needed.max(128 - bound.leading_zeros() + 1);
-        }
-        needed
-    }
-
-    /// Structural checks: every node reads earlier tensors of fitting lengths, its constants
-    /// have the sizes its geometry needs, and range-preserving ops (ReLU, MaxPool, wiring)
-    /// declare no wider output than their inputs (the circuit does not re-check them).
-    /// The error names the node and the reason.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let max_bits = MAX_TENSOR_BITS;
-        for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
-            if !(1..=max_bits).contains(&t.bits) {
-                return Err((
-                    t.name.clone(),
-                    format!("{} bits is outside 1..={max_bits}", t.bits),
-                ));
-            }
-            if t.len > crate::window::MAX_LEN {
-                return Err((
-                    t.name.clone(),
-                    format!("{} values, more than {}", t.len, crate::window::MAX_LEN),
-                ));
-            }
-        }
-        for (i, node) in self.nodes.iter().enumerate() {
-            let bad = |reason: String| Err((node.name.clone(), reason));
-            let mut ins = Vec::with_capacity(node.inputs.len());
-            for &t in &node.inputs {
-                match self.tensor(t) {
-                    Some(tensor) if t <= i => ins.push(tensor),
-                    _ => return bad(format!("reads tensor #{t}, which is not an earlier tensor")),
-                }
-            }
-            let arity = node.op.arity().unwrap_or(ins.len().max(1));
-            if ins.len() != arity {
-                return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
-            }
-            let x = ins[0];
-            let out = &node.output;
-            let expected_len = match &node.op {
-                QOp::Dense(d) => {
-                    let (rows, cols) = d.weights.dim();
-                    if cols != x.len || rows != d.bias.len() {
-                        return bad(format!(
-                            "weights {:?} and {} biases do not fit input {}",
-                            d.weights.dim(),
-                            d.bias.len(),
-                            x.len
-                        ));
-                    }
-                    rows
-                }
-                QOp::Conv(c) => {
-                    if let Err(e) = c.shape.validate() {
-                        return bad(e);
-                    }
-                    let w = &c.shape.window;
-                    if w.channels * w.input_positions() != x.len
-                        || c.weights.len() != c.shape.weights_len()
-                        || c.bias.len() != c.shape.out_channels
-                    {
-                        return bad("weights, biases or geometry do not fit the input".into());
-                    }
-                    c.shape.outputs()
-                }
-                QOp::AvgPool(AvgPool { window, .. }) | QOp::MaxPool(window) => {
-                    if let Err(e) = window.validate() {
-                        return bad(e);
-                    }
-                    if window.channels * window.input_positions() != x.len {
-                        return bad(format!(
-                            "window over {} values, input has {}",
-                            window.channels * window.input_positions(),
-                            x.len
-                        ));
-                    }
-                    window.channels * window.positions()
-                }
-                QOp::Mul { shift } => {
-                    if ins[1].len != x.len || *shift >= 62 || x.bits + ins[1].bits > 62 {
-                        return bad(format!(
-                            "multiplies {} by {} values with shift {shift}",
-                            x.len, ins[1].len
-                        ));
-                    }
-                    x.len
-                }
-                QOp::Add(_) => {
-                    if ins[1].len != x.len {
-                        return bad(format!("adds {} values to {}", ins[1].len, x.len));
-                    }
-                    x.len
-                }
-                QOp::Affine(a) => {
-                    if a.scale.len() != x.len || a.bias.len() != x.len {
-                        return bad("scale and bias must have one value per input".into());
-                    }
-                    x.len
-                }
-                QOp::Relu => x.len,
-                QOp::ArgMax(axis) => {
-                    if axis.size() != x.len || axis.len == 0 {
-                        return bad(format!(
-                            "axis over {} values, input has {}",
-                            axis.size(),
-                            x.len
-                        ));
-                    }
-                    if out.scale_exp != 0 || out.max() < axis.len as i64 {
-                        return bad("indices need scale 2^0 and room for the axis length".into());
-                    }
-                    axis.groups()
-                }
-                QOp::Softmax(sm) => {
-                    let t = &sm.table;
-                    let b = t.input_bits;
-                    if sm.axis.size() != x.len || sm.axis.len == 0 {
-                        return bad(format!(
-                            "axis over {} values, input has {}",
-                            sm.axis.size(),
-                            x.len
-                        ));
-                    }
-                    if b == 0
-                        || b.checked_add(t.shift) != Some(x.bits)
-                        || t.first != 0
-                        || t.outputs.len() != 1 << b
-                    {
-                        return bad("exponential table does not cover the input's gaps".into());
-                    }
-                    if t.outputs.iter().any(|e| *e < 0 || *e > x.max())
-                        || t.outputs.first() == Some(&0)
-                    {
-                        return bad(
-                            "exponential table outputs must be positive and in range".into()
-                        );
-                    }
-                    // The sum is a range-checked cell and the numerator `e · 2^out_scale`
-                    // stays below 2^124 (62 + 62 bits), as the division chip requires.
-                    let sum_bits = sm.sum_bits(x.bits);
-                    if sum_bits > MAX_TENSOR_BITS {
-                        return bad(format!(
-                            "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
-                            sm.axis.len,
-                            x.bits,
-                            MAX_TENSOR_BITS
-                        ));
-                    }
-                    if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
-                        || out.scale_exp != sm.out_scale as i32
-                    {
-                        return bad(format!(
-                            "output scale 2^{} does not fit {} bits",
-                            sm.out_scale, out.bits
-                        ));
-                    }
-                    x.len
-                }
-                QOp::Lookup(Lookup { table, .. }) => {
-                    let b = table.input_bits;
-                    if b == 0
-                        || b.checked_add(table.shift) != Some(x.bits)
-                        || table.first != -(1i64 << (b - 1))
-                        || table.outputs.len() != 1 << b
-                    {
-                        return bad(format!(
-                            "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
-                            table.outputs.len(),
-                            table.shift,
-                            x.bits
-                        ));
-                    }
-                    if let Some(y) = table
-                        .outputs
-                        .iter()
-                        .find(|y| **y < out.min() || **y > out.max())
-                    {
-                        return bad(format!("table output {y} outside the output's range"));
-                    }
-                    x.len
-                }
-                QOp::Wiring(sources) => {
-                    for s in sources {
-                        match s {
-                            Source::Element { input, index } => {
-                                if ins.get(*input).is_none_or(|t| *index >= t.len) {
-                                    return bad(format!("wires element {index} of input {input}, which does not exist"));
-                                }
-                            }
-                            Source::Constant(c) if *c < out.min() || *c > out.max() => {
-                                return bad(format!("constant {c} outside the output's range"));
-                            }
-                            Source::Constant(_) => {}
-                        }
-                    }
-                    sources.len()
-                }
-            };
-            if out.len != expected_len {
-                return bad(format!(
-                    "output has {} values, its op makes {expected_len}",
-                    out.len
-                ));
-            }
-            let preserves_range = matches!(node.op, QOp::Relu | QOp::MaxPool(_) | QOp::Wiring(_));
-            if preserves_range && ins.iter().any(|t| t.bits > out.bits) {
-                return bad(format!(
-                    "output of {} bits is narrower than an input",
-                    out.bits
-                ));
-            }
-            if node.op.is_linear() {
-                let shift = node.op.shift();
-                if shift >= 62 {
-                    return bad(format!("shift {shift} too large"));
-                }
-                let needed = self.accumulator_bits(node);
-                if needed > MAX_ACCUMULATOR_BITS {
-                    return bad(format!("accumulator needs {needed} bits"));
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The real numbers the integer outputs stand for.

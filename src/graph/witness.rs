@@ -7,10 +7,10 @@
 //! with the node, tensor, index and range.
 
 use crate::error::WitnessError;
-use crate::ir::Source;
+use crate::graph::ir::Source;
+use crate::graph::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
+use crate::graph::window::pool_taps;
 use crate::par;
-use crate::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
-use crate::window::pool_taps;
 
 /// What one node recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]

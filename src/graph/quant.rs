@@ -21,10 +21,10 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::{Domain, Table};
 use crate::error::{Error, QuantError};
-use crate::ir::{FloatGraph, FloatNode, FloatOp, Source};
-use crate::qgraph::{
+use crate::graph::activation::{Domain, Table};
+use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
+use crate::graph::qgraph::{
     Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Rounding, Softmax,
     MAX_ACCUMULATOR_BITS,
 };
@@ -43,7 +43,7 @@ pub struct QuantOptions {
     /// Rounding of every division.
     pub rounding: Rounding,
     /// Input bits of a lookup table: activations are reduced to this width before the lookup
-    /// (the table has `2^table_bits` rows; see [`crate::activation`]).
+    /// (the table has `2^table_bits` rows; see [`crate::graph::activation`]).
     pub table_bits: u32,
 }
 

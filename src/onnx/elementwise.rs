@@ -1,0 +1,171 @@
+//! Elementwise ops: `Add`/`Sub`/`Mul`/`Div` of two activations or with a constant (folded
+//! into the preceding linear layer when possible), and the table activations' attributes.
+
+use super::proto::{attr, attr_f};
+use super::{Act, Ctx, Importer};
+use crate::error::IrError;
+use crate::graph::activation::Activation;
+use crate::graph::ir::FloatOp;
+
+impl Importer {
+    /// `Add`, `Sub`, `Mul`, `Div`: of two activations (Add only), or with a constant.
+    pub(super) fn binary(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let (a, b) = (cx.input(0)?, cx.input(1)?);
+        match (self.acts.get(a).cloned(), self.acts.get(b).cloned()) {
+            (Some(x), Some(y)) if cx.op() == "Add" => {
+                if x.shape != y.shape {
+                    return Err(cx.unsupported(format!(
+                        ": Add of shapes {:?} and {:?} (broadcasting between activations is not supported)",
+                        x.shape, y.shape
+                    )));
+                }
+                let shape = x.shape.clone();
+                Ok(self.push(cx, FloatOp::Add, vec![x.id, y.id], shape))
+            }
+            (Some(x), Some(y)) if cx.op() == "Mul" => {
+                if x.shape != y.shape {
+                    return Err(cx.unsupported(format!(
+                        ": Mul of shapes {:?} and {:?} (broadcasting between activations is not supported)",
+                        x.shape, y.shape
+                    )));
+                }
+                let shape = x.shape.clone();
+                Ok(self.push(cx, FloatOp::Mul, vec![x.id, y.id], shape))
+            }
+            (Some(_), Some(_)) => Err(cx.unsupported(": both operands are activations")),
+            (Some(x), None) => {
+                let c = self.broadcast(cx, b, &x.shape)?;
+                let n = c.len();
+                let (scale, bias) = match cx.op() {
+                    "Add" => (vec![1.0; n], c),
+                    "Sub" => (vec![1.0; n], c.iter().map(|v| -v).collect()),
+                    "Mul" => (c, vec![0.0; n]),
+                    _ => {
+                        if let Some(z) = c.iter().position(|v| *v == 0.0) {
+                            return Err(IrError::BadConstant {
+                                tensor: b.to_string(),
+                                reason: format!("division by zero at element {z}"),
+                            });
+                        }
+                        (c.iter().map(|v| 1.0 / v).collect(), vec![0.0; n])
+                    }
+                };
+                Ok(self.affine(cx, &x, scale, bias))
+            }
+            (None, Some(y)) if matches!(cx.op(), "Add" | "Mul") => {
+                let c = self.broadcast(cx, a, &y.shape)?;
+                let n = c.len();
+                let (scale, bias) = if cx.op() == "Add" {
+                    (vec![1.0; n], c)
+                } else {
+                    (c, vec![0.0; n])
+                };
+                Ok(self.affine(cx, &y, scale, bias))
+            }
+            (None, Some(_)) => Err(cx.unsupported(": the activation must be the first operand")),
+            (None, None) => Err(IrError::UnknownTensor {
+                node: cx.name.clone(),
+                tensor: a.to_string(),
+            }),
+        }
+    }
+    /// `y = scale · x + bias` elementwise: folded into the linear node that produced `x`
+    /// when nothing else reads it (and, for a Conv, when the constants are per channel);
+    /// otherwise an [`FloatOp::Affine`] node.
+    pub(super) fn affine(&mut self, cx: &Ctx<'_>, x: &Act, scale: Vec<f32>, bias: Vec<f32>) -> Act {
+        let read_once = cx
+            .node
+            .input
+            .first()
+            .is_some_and(|t| self.readers.get(t).copied().unwrap_or(0) <= 1);
+        if read_once && x.id == self.nodes.len() && x.id > 0 {
+            let node = &mut self.nodes[x.id - 1];
+            let folded = match &mut node.op {
+                FloatOp::Dense { weights, bias: b } => {
+                    for (o, mut row) in weights.outer_iter_mut().enumerate() {
+                        row.mapv_inplace(|w| w * scale[o]);
+                        b[o] = b[o] * scale[o] + bias[o];
+                    }
+                    true
+                }
+                FloatOp::Conv {
+                    shape,
+                    weights,
+                    bias: b,
+                } => {
+                    let per = shape.window.positions().max(1);
+                    let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
+                    if uniform(&scale) && uniform(&bias) {
+                        let per_channel = weights.len() / shape.out_channels.max(1);
+                        for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
+                            let s = scale[oc * per];
+                            ws.iter_mut().for_each(|w| *w *= s);
+                            b[oc] = b[oc] * s + bias[oc * per];
+                        }
+                        true
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            };
+            if folded {
+                return x.clone();
+            }
+        }
+        self.push(
+            cx,
+            FloatOp::Affine { scale, bias },
+            vec![x.id],
+            x.shape.clone(),
+        )
+    }
+    /// The tabulated function of an activation node, with its attributes.
+    pub(super) fn activation(&self, cx: &Ctx<'_>) -> Result<Activation, IrError> {
+        let f = |name: &str, default: f32| attr_f(cx.node, name, default);
+        Ok(match cx.op() {
+            "Sigmoid" => Activation::Sigmoid,
+            "Tanh" => Activation::Tanh,
+            "Exp" => Activation::Exp,
+            "Erf" => Activation::Erf,
+            "Softplus" => Activation::Softplus,
+            "Gelu" => {
+                let approximate = attr(cx.node, "approximate")
+                    .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+                    .unwrap_or_else(|| "none".into());
+                if approximate != "none" {
+                    return Err(cx.unsupported(format!(": approximate = {approximate}")));
+                }
+                Activation::Gelu
+            }
+            "LeakyRelu" => Activation::LeakyRelu {
+                alpha: f("alpha", 0.01),
+            },
+            "Elu" => Activation::Elu {
+                alpha: f("alpha", 1.0),
+            },
+            "HardSigmoid" => Activation::HardSigmoid {
+                alpha: f("alpha", 0.2),
+                beta: f("beta", 0.5),
+            },
+            _ => {
+                // Clip: bounds are optional constant inputs (opset 11+) or attributes.
+                let bound = |index: usize, name: &str, default: f32| -> Result<f32, IrError> {
+                    match cx.node.input.get(index).filter(|s| !s.is_empty()) {
+                        Some(t) => Ok(self
+                            .constant(cx, t)?
+                            .iter()
+                            .copied()
+                            .next()
+                            .unwrap_or(default)),
+                        None => Ok(f(name, default)),
+                    }
+                };
+                Activation::Clip {
+                    min: bound(1, "min", f32::MIN)?,
+                    max: bound(2, "max", f32::MAX)?,
+                }
+            }
+        })
+    }
+}
