@@ -12,7 +12,7 @@
 //! QGraph + input ─witness (rayon)─▶ Witness ─circuit─▶ halo2 ─api─▶ ProofBundle ─▶ verify
 //! ```
 //!
-//! The integer forward pass ([`qgraph::QGraph::eval`]) is the model's meaning; the circuit
+//! The integer forward pass ([`graph::qgraph::QGraph::eval`]) is the model's meaning; the circuit
 //! constrains exactly it.
 //!
 //! ```no_run

@@ -12,9 +12,9 @@ use crate::error::Error;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {
-    /// [`BUNDLE_FORMAT_VERSION`].
+    /// [`super::BUNDLE_FORMAT_VERSION`].
     pub format_version: u32,
-    /// [`CIRCUIT_VERSION`] of the prover.
+    /// [`super::CIRCUIT_VERSION`] of the prover.
     pub circuit_version: u32,
     /// Digest of the model's verifying key.
     pub model_digest: String,

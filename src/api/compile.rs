@@ -157,7 +157,7 @@ impl CompiledModel {
 
     /// Runs the circuit on `witness` under halo2's `MockProver`, claiming `outputs` as the
     /// public outputs: `Ok(vec![])` when every constraint holds, else the failures. For
-    /// tests and debugging; real proofs come from [`Prover`].
+    /// tests and debugging; real proofs come from [`super::Prover`].
     pub fn mock(
         &self,
         witness: &Witness,

@@ -130,16 +130,18 @@ impl CompiledModel {
         let tables = g
             .nodes
             .iter()
-            .filter_map(|n| match &n.op {
-                crate::graph::qgraph::QOp::Lookup(l) => Some(TableInfo {
+            .filter_map(|n| {
+                let crate::graph::qgraph::QOp::Lookup(l) = &n.op else {
+                    return None;
+                };
+                Some(TableInfo {
                     node: n.name.clone(),
                     function: l.function.name().into(),
                     rows: l.table.outputs.len(),
                     input_bits: l.table.input_bits,
                     shift: l.table.shift,
                     error_bound: l.table.error_bound,
-                }),
-                _ => None,
+                })
             })
             .collect();
         let alternatives = DOT_WIDTHS

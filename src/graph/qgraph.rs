@@ -293,16 +293,18 @@ impl QOp {
 
     /// Whether this op is linear (a dot product and a division per output).
     pub fn is_linear(&self) -> bool {
-        !matches!(
-            self,
+        match self {
+            Self::Dense(_) | Self::Conv(_) | Self::AvgPool(_) | Self::Add(_) | Self::Affine(_) => {
+                true
+            }
             Self::Relu
-                | Self::Mul { .. }
-                | Self::Lookup(_)
-                | Self::ArgMax(_)
-                | Self::Softmax(_)
-                | Self::MaxPool(_)
-                | Self::Wiring(_)
-        )
+            | Self::Mul { .. }
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_) => false,
+        }
     }
 
     /// Output `o` of a linear op; `None` for the others and for `o` out of range.
