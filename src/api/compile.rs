@@ -217,9 +217,7 @@ impl CompiledModel {
         if !crate::circuit::DOT_WIDTHS.contains(&self.dot_width) {
             return Err(self.bad_width());
         }
-        self.graph
-            .validate()
-            .map_err(|(node, reason)| invalid(&node, reason))?;
+        self.graph.validate()?;
         self.layout().map(drop)
     }
 

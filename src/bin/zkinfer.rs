@@ -266,16 +266,18 @@ fn compile(
     json: bool,
 ) -> Result<()> {
     check_output(output, &[model, calibration], false)?;
-    let bytes =
-        std::fs::read(model).map_err(|e| format!("cannot read {}: {e}", model.display()))?;
-    let graph = onnx::import_bytes(&bytes, &model.display().to_string())?;
-    let samples = zkinfer::input::join_parts(read_samples(calibration)?, &graph.input_lens());
-    let warnings = zkinfer::graph::quant::calibration_warnings(&samples);
+    let calibration = read_samples(calibration)?;
+    // Warned before compiling: an outlier can make compilation itself fail.
+    let warnings = zkinfer::graph::quant::calibration_warnings(&calibration);
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let compiled = CompiledModel::compile(&graph, &samples, options)?;
-    let check = onnx::check_against_reference(&bytes, &graph, &compiled, &samples)?;
+    let onnx::Compiled {
+        model: compiled,
+        reference: check,
+        samples,
+        ..
+    } = onnx::compile_file(model, calibration, options)?;
     compiled.save(output)?;
     let layout = compiled.layout()?;
     let error = compiled

@@ -7,6 +7,7 @@ use super::qgraph::{
     AvgPool, Lookup, QGraph, QNode, QOp, QTensor, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
 use super::window::MAX_LEN;
+use crate::error::CompileError;
 use crate::graph::ir::Source;
 
 impl QGraph {
@@ -40,24 +41,24 @@ impl QGraph {
     /// have the sizes its geometry needs, and range-preserving ops (ReLU, MaxPool, wiring)
     /// declare no wider output than their inputs (the circuit does not re-check them).
     /// The error names the node and the reason.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), CompileError> {
         let max_bits = MAX_TENSOR_BITS;
         for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
             if !(1..=max_bits).contains(&t.bits) {
-                return Err((
+                return Err(invalid(
                     t.name.clone(),
                     format!("{} bits is outside 1..={max_bits}", t.bits),
                 ));
             }
             if t.len > MAX_LEN {
-                return Err((
+                return Err(invalid(
                     t.name.clone(),
                     format!("{} values, more than {}", t.len, MAX_LEN),
                 ));
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            let bad = |reason: String| Err((node.name.clone(), reason));
+            let bad = |reason: String| Err(invalid(node.name.clone(), reason));
             let mut ins = Vec::with_capacity(node.inputs.len());
             for &t in &node.inputs {
                 match self.tensor(t) {
@@ -70,8 +71,8 @@ impl QGraph {
                 return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
             }
             let out = &node.output;
-            let expected_len =
-                output_len(&node.op, &ins, out).map_err(|reason| (node.name.clone(), reason))?;
+            let expected_len = output_len(&node.op, &ins, out)
+                .map_err(|reason| invalid(node.name.clone(), reason))?;
             if out.len != expected_len {
                 return bad(format!(
                     "output has {} values, its op makes {expected_len}",
@@ -256,4 +257,8 @@ fn output_len(op: &QOp, ins: &[&QTensor], out: &QTensor) -> Result<usize, String
             sources.len()
         }
     })
+}
+
+fn invalid(node: String, reason: String) -> CompileError {
+    CompileError::Invalid { node, reason }
 }

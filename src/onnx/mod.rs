@@ -35,6 +35,7 @@ use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
 use crate::graph::window::Axis;
 
 mod attributes;
+mod compile;
 mod conv;
 mod elementwise;
 mod fold;
@@ -44,6 +45,7 @@ mod reduce;
 mod reference;
 mod wiring;
 
+pub use compile::{compile_file, Compiled};
 pub use reference::{
     check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
 };

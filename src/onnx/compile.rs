@@ -1,0 +1,55 @@
+//! The whole of `zkinfer compile` as one library call: import, calibrate, quantise, lay out,
+//! and check against tract's own execution of the file, so that every front end (the CLI,
+//! a service, the Python package) compiles with the same defence in depth.
+
+use std::path::Path;
+
+use super::{check_against_reference, import_bytes, ReferenceCheck};
+use crate::api::{CompileOptions, CompiledModel};
+use crate::error::{Error, IrError};
+use crate::graph::ir::FloatGraph;
+use crate::graph::quant::calibration_warnings;
+use crate::input::join_parts;
+
+/// What [`compile_file`] produced.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The imported float graph.
+    pub graph: FloatGraph,
+    /// The compiled model.
+    pub model: CompiledModel,
+    /// How the compiled model compares with tract's execution of the file.
+    pub reference: ReferenceCheck,
+    /// Warnings about the calibration data (outliers).
+    pub warnings: Vec<String>,
+    /// The calibration samples as the model takes them (inputs of a model of several
+    /// inputs joined).
+    pub samples: Vec<Vec<f32>>,
+}
+
+/// Imports the ONNX file at `path`, compiles it with scales from `calibration` (for a
+/// model of several inputs, each input may be given separately, as in EZKL's files), and
+/// refuses it if its outputs disagree with tract's beyond the tolerance.
+pub fn compile_file(
+    path: &Path,
+    calibration: Vec<Vec<f32>>,
+    options: &CompileOptions,
+) -> Result<Compiled, Error> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| IrError::Read {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let graph = import_bytes(&bytes, &shown)?;
+    let samples = join_parts(calibration, &graph.input_lens());
+    let warnings = calibration_warnings(&samples);
+    let model = CompiledModel::compile(&graph, &samples, options)?;
+    let reference = check_against_reference(&bytes, &graph, &model, &samples)?;
+    Ok(Compiled {
+        graph,
+        model,
+        reference,
+        warnings,
+        samples,
+    })
+}
