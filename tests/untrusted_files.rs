@@ -176,3 +176,34 @@ fn unknown_bundle_fields_are_rejected() {
     let err = ProofBundle::load(&path).unwrap_err().to_string();
     assert!(err.contains("unknown field `outputs_verified`"), "{err}");
 }
+
+/// A fresh verifier that has seen no valid proof yet: appended bytes are caught by the
+/// transcript's exact consumption, and a batch learns the length by a dry run.
+#[test]
+fn a_fresh_verifier_rejects_appended_bytes_and_batches_by_length() {
+    let (bundle, _) = honest();
+    let len = bundle.proof.len() / 2;
+    let fresh = || Verifier::setup(common::model(), &common::cache()).unwrap();
+    let mut appended = bundle.clone();
+    appended.proof.push_str("00");
+    match fresh().verify(&appended) {
+        Err(VerifyError::ProofLength { expected, got }) => {
+            assert_eq!((expected, got), (len, len + 1))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut cut = bundle.clone();
+    cut.proof.truncate(cut.proof.len() - 2);
+    match fresh().verify(&cut) {
+        Err(VerifyError::ProofLength { expected, got }) => {
+            assert_eq!((expected, got), (len, len - 1))
+        }
+        other => panic!("{other:?}"),
+    }
+    let batch = fresh();
+    batch.verify_batch(std::slice::from_ref(&bundle)).unwrap();
+    assert!(matches!(
+        batch.verify_batch(&[bundle.clone(), appended]),
+        Err(VerifyError::ProofLength { .. })
+    ));
+}

@@ -25,7 +25,9 @@ pub struct Verifier {
     params: Params<EqAffine>,
     vk: VerifyingKey<EqAffine>,
     digest: String,
-    /// Every proof of this key has exactly this many bytes ([`proof_len`]), found on first use.
+    /// Every proof of this key has exactly this many bytes: learnt from the first valid proof,
+    /// or found by a dry run of the verifier ([`proof_len`]) when a batch or an invalid proof
+    /// needs it first.
     proof_len: OnceLock<usize>,
 }
 
@@ -70,16 +72,45 @@ impl Verifier {
     /// Versions, the model digest, lengths and ranges are checked before any cryptography.
     pub fn verify(&self, bundle: &ProofBundle) -> Result<Vec<f64>, VerifyError> {
         let (public, proof) = self.precheck(bundle)?;
-        let mut transcript = Blake2bRead::<_, EqAffine, Challenge255<_>>::init(proof.as_slice());
-        verify_proof(
+        if let Some(&expected) = self.proof_len.get() {
+            check_len(expected, &proof)?;
+        }
+        // The transcript must be consumed exactly: bytes left over are a different proof.
+        let mut rest = proof.as_slice();
+        let result = verify_proof(
             &self.params,
             &self.vk,
             SingleVerifier::new(&self.params),
             &[&[&public]],
-            &mut transcript,
-        )
-        .map_err(|e| VerifyError::InvalidProof(explain(&e)))?;
-        Ok(self.model.graph.outputs_to_float(&bundle.outputs))
+            &mut Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest),
+        );
+        match result {
+            Ok(()) if rest.is_empty() => {
+                // A valid proof's length is every proof's length: batches need no dry run.
+                let _ = self.proof_len.set(proof.len());
+                Ok(self.model.graph.outputs_to_float(&bundle.outputs))
+            }
+            Ok(()) => Err(VerifyError::ProofLength {
+                expected: proof.len() - rest.len(),
+                got: proof.len(),
+            }),
+            Err(e) => {
+                // Say "wrong length" when it is (a truncated proof fails while reading).
+                check_len(self.expected_len(), &proof)?;
+                Err(VerifyError::InvalidProof(explain(&e)))
+            }
+        }
+    }
+
+    /// Every proof's length: learnt from a valid proof, else found by a dry run.
+    fn expected_len(&self) -> usize {
+        *self.proof_len.get_or_init(|| {
+            let graph = &self.model.graph;
+            let layout = InstanceLayout::of(graph, &self.model.visibility);
+            let zeros = vec![0; graph.input.len.max(graph.output().len)];
+            let public = layout.values(&zeros[..graph.output().len], &zeros[..graph.input.len]);
+            proof_len(&self.params, &self.vk, &public)
+        })
     }
 
     /// Checks many bundles with one multi-scalar multiplication; `Ok` only if every one is
@@ -88,6 +119,7 @@ impl Verifier {
         let mut batch = BatchVerifier::new();
         for bundle in bundles {
             let (public, proof) = self.precheck(bundle)?;
+            check_len(self.expected_len(), &proof)?;
             batch.add_proof(vec![vec![public]], proof);
         }
         if batch.finalize(&self.params, &self.vk) {
@@ -166,17 +198,6 @@ impl Verifier {
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
         let layout = InstanceLayout::of(graph, &self.model.visibility);
-        let expected = *self.proof_len.get_or_init(|| {
-            let zeros = vec![0; graph.input.len.max(graph.output().len)];
-            let public = layout.values(&zeros[..graph.output().len], &zeros[..graph.input.len]);
-            proof_len(&self.params, &self.vk, &public)
-        });
-        if proof.len() != expected {
-            return Err(VerifyError::ProofLength {
-                expected,
-                got: proof.len(),
-            });
-        }
         Ok((layout.values(&bundle.outputs, input), proof))
     }
 }
@@ -205,6 +226,17 @@ fn check_public(
             max: tensor.max(),
         }),
         None => Ok(()),
+    }
+}
+
+fn check_len(expected: usize, proof: &[u8]) -> Result<(), VerifyError> {
+    if proof.len() == expected {
+        Ok(())
+    } else {
+        Err(VerifyError::ProofLength {
+            expected,
+            got: proof.len(),
+        })
     }
 }
 
