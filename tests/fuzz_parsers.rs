@@ -15,7 +15,13 @@ use zkinfer::input::parse_samples;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};
 
+/// `cases` per property, or `FUZZ_CASES` for a longer run (`FUZZ_CASES=5000 cargo test
+/// --release --test fuzz_parsers`).
 fn config(cases: u32) -> Config {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
     Config {
         cases,
         rng_seed: RngSeed::Fixed(0x7a6b_1f00),
@@ -203,6 +209,118 @@ proptest! {
         let valid = br#"{"input_data": [[0.5, -1.0, 2e3], [1, 2, 3]]}"#;
         let mutated = mutate(valid, &edits);
         let _ = parse_samples(&String::from_utf8_lossy(&mutated));
+    }
+}
+
+/// A structural mutation of an ONNX model: a node's integer attribute, an initializer's
+/// dimension or an input's dimension set to a hostile value.
+#[derive(Clone, Debug)]
+enum Structural {
+    Attribute {
+        node: usize,
+        value: i64,
+        ints: bool,
+    },
+    InitDim {
+        tensor: usize,
+        dim: usize,
+        value: i64,
+    },
+    InputDim {
+        dim: usize,
+        value: i64,
+    },
+}
+
+fn structural() -> impl Strategy<Value = Vec<Structural>> {
+    let value = prop_oneof![
+        Just(0i64),
+        Just(-1),
+        Just(1),
+        Just(2),
+        Just(3),
+        Just(-7),
+        Just(1 << 20),
+        Just(1 << 40),
+        Just(i64::MAX),
+        Just(i64::MIN)
+    ];
+    let edit = prop_oneof![
+        (any::<usize>(), value.clone(), any::<bool>())
+            .prop_map(|(node, value, ints)| Structural::Attribute { node, value, ints }),
+        (any::<usize>(), any::<usize>(), value.clone())
+            .prop_map(|(tensor, dim, value)| Structural::InitDim { tensor, dim, value }),
+        (any::<usize>(), value).prop_map(|(dim, value)| Structural::InputDim { dim, value }),
+    ];
+    prop::collection::vec(edit, 1..4)
+}
+
+fn mutate_structure(bytes: &[u8], edits: &[Structural]) -> Vec<u8> {
+    use prost::Message;
+    use tract_onnx::pb::{tensor_shape_proto::dimension, type_proto, ModelProto};
+    let mut model = ModelProto::decode(bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    for e in edits {
+        match e {
+            Structural::Attribute { node, value, ints } => {
+                let n = node % graph.node.len();
+                let node = &mut graph.node[n];
+                if let Some(a) = node.attribute.first_mut() {
+                    if *ints && !a.ints.is_empty() {
+                        let i = n % a.ints.len();
+                        a.ints[i] = *value;
+                    } else {
+                        a.i = *value;
+                    }
+                } else {
+                    node.attribute.push(tract_onnx::pb::AttributeProto {
+                        name: "axis".into(),
+                        i: *value,
+                        r#type: 2,
+                        ..Default::default()
+                    });
+                }
+            }
+            Structural::InitDim { tensor, dim, value } if !graph.initializer.is_empty() => {
+                let t = tensor % graph.initializer.len();
+                let dims = &mut graph.initializer[t].dims;
+                if !dims.is_empty() {
+                    let d = dim % dims.len();
+                    dims[d] = *value;
+                }
+            }
+            Structural::InputDim { dim, value } => {
+                if let Some(type_proto::Value::TensorType(t)) = graph
+                    .input
+                    .first_mut()
+                    .and_then(|i| i.r#type.as_mut())
+                    .and_then(|t| t.value.as_mut())
+                {
+                    if let Some(shape) = t.shape.as_mut() {
+                        if !shape.dim.is_empty() {
+                            let d = dim % shape.dim.len();
+                            shape.dim[d].value = Some(dimension::Value::DimValue(*value));
+                        }
+                    }
+                }
+            }
+            Structural::InitDim { .. } => {}
+        }
+    }
+    model.encode_to_vec()
+}
+
+proptest! {
+    #![proptest_config(config(96))]
+
+    #[test]
+    fn onnx_models_with_hostile_attributes_and_shapes_fail_cleanly(which in 0usize..3, edits in structural()) {
+        let bytes = mutate_structure(&onnx_bytes()[which], &edits);
+        if let Ok(graph) = import_bytes(&bytes, "fuzz") {
+            let x = vec![0.25; graph.input_len()];
+            let _ = graph.forward(&x);
+            let _ = zkinfer::CompiledModel::compile(&graph, &[x], &zkinfer::CompileOptions::default());
+        }
     }
 }
 
