@@ -39,6 +39,8 @@ pub const PINNED: &[&str] = &[
     "96148e6086e2a9d113583a62a6bbc1e1faae9f9ab5c3fa6ec545601ea5fcd802", // k = 16
     "375331e30b21a0188a9dcc63a67a11979ac7df716c93148a09bff27cd6c743c7", // k = 17
     "663977f311205eb942bd53700d0cad4e19bd17cfa20b375933d66d8e658f8598", // k = 18
+    "4870020091b7e9906e5082c97890174254998c2a0b4556fdbdd19874a4254f0e", // k = 19
+    "b434b486de0a0279fca004539414a319d9fec93e59fb79c75badeb549f8696e8", // k = 20
 ];
 
 /// The pinned digest of `k`'s parameters, if `k` is in the table.

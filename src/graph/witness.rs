@@ -183,16 +183,11 @@ fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitne
                 })?;
                 Ok((v, x[i].rem_euclid(divisor), y))
             })?;
-            let mut w = (Vec::new(), Vec::new(), Vec::new());
-            for (v, r, y) in rows {
-                w.0.push(v);
-                w.1.push(r);
-                w.2.push(y);
-            }
+            let (reduced, remainders, outputs) = unzip3(rows);
             return Ok(NodeWitness::Lookup {
-                reduced: w.0,
-                remainders: w.1,
-                outputs: w.2,
+                reduced,
+                remainders,
+                outputs,
             });
         }
         QOp::Mul { shift } => {
@@ -204,16 +199,11 @@ fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitne
                 let r = to_i64(name, "remainder", i, (p + offset).rem_euclid(divisor))?;
                 Ok((to_i64(name, "product", i, p)?, q, r))
             })?;
-            let mut w = (Vec::new(), Vec::new(), Vec::new());
-            for (p, q, r) in rows {
-                w.0.push(p);
-                w.1.push(q);
-                w.2.push(r);
-            }
+            let (products, quotients, remainders) = unzip3(rows);
             return Ok(NodeWitness::Product {
-                products: w.0,
-                quotients: w.1,
-                remainders: w.2,
+                products,
+                quotients,
+                remainders,
             });
         }
         QOp::ArgMax(axis) => {
@@ -361,6 +351,21 @@ fn linear_witness(
         quotients,
         remainders,
     })
+}
+
+/// Three columns from rows of three.
+fn unzip3<A, B, C>(rows: Vec<(A, B, C)>) -> (Vec<A>, Vec<B>, Vec<C>) {
+    let mut columns = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for (a, b, c) in rows {
+        columns.0.push(a);
+        columns.1.push(b);
+        columns.2.push(c);
+    }
+    columns
 }
 
 fn check_range(
