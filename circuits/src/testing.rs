@@ -1,56 +1,43 @@
-//! Shared fixtures for the chips' MockProver tests: every chip configured over its own
-//! columns, at a small dot width so multi-row dot products are cheap to test.
+//! Shared fixtures for the chips' MockProver tests: every chip configured over the one
+//! column plan, at a small dot width so multi-row dot products are cheap to test.
 
 use halo2_proofs::{
     circuit::{Layouter, Value},
     dev::{MockProver, VerifyFailure},
-    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error},
 };
 use pasta_curves::Fp;
 
 use crate::range::LookupRangeConfig;
 use crate::value::felt;
-use crate::{
-    ArgMaxConfig, Cell, ChipSet, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig,
-    VarDivConfig,
-};
+use crate::{Cell, ChipSet};
 
 pub(crate) const K: u32 = 10;
 pub(crate) const WIDTH: usize = 4;
 pub(crate) const LOOKUPS: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 
-/// The plan's chips, plus a free advice column for the fixtures' source cells.
+/// The plan's chips ([`ChipSet`], reached through `Deref`), plus a free advice column for
+/// the fixtures' source cells.
 #[derive(Clone, Debug)]
 pub(crate) struct Chips {
-    pub range: LookupRangeConfig,
-    pub dot: FixedDotConfig,
-    pub div: DivConfig,
-    pub relu: ReluConfig,
-    pub max: MaxConfig,
-    pub argmax: ArgMaxConfig,
-    pub vardiv: VarDivConfig,
-    pub mul: MulConfig,
+    pub plan: ChipSet,
     pub source: Column<Advice>,
-    pub instance: Column<Instance>,
 }
 
-/// The model circuit's column plan ([`ChipSet`]) at [`WIDTH`], and a source column.
+impl std::ops::Deref for Chips {
+    type Target = ChipSet;
+
+    fn deref(&self) -> &ChipSet {
+        &self.plan
+    }
+}
+
+/// The model circuit's column plan at [`WIDTH`], and a source column.
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
     let plan = ChipSet::configure(meta, WIDTH);
     let source = meta.advice_column();
     meta.enable_equality(source);
-    Chips {
-        range: plan.range,
-        dot: plan.dot,
-        div: plan.div,
-        relu: plan.relu,
-        max: plan.max,
-        argmax: plan.argmax,
-        vardiv: plan.vardiv,
-        mul: plan.mul,
-        source,
-        instance: plan.instance,
-    }
+    Chips { plan, source }
 }
 
 /// Assigns `values` as free witnesses in the source column (they stand for cells that other

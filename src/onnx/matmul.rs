@@ -16,6 +16,8 @@ use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};
 use crate::graph::window::{ConvShape, Window};
 
+use super::reduce::Reduction;
+
 impl Importer {
     /// `x · Wᵀ + bias` for `weights` of shape `(outputs, inputs)`: on the whole flat input
     /// when it has `inputs` values, else on every row of its last axis.
@@ -140,18 +142,8 @@ impl Importer {
             vec![left.id, right.id],
             pairs.clone(),
         );
-        let groups = batches * m * n;
-        let sum = FloatOp::Conv {
-            shape: ConvShape {
-                window: Window::dense(groups, vec![k], vec![k]),
-                out_channels: groups,
-                groups,
-            },
-            weights: vec![1.0; groups * k],
-            bias: vec![0.0; groups],
-        };
-        pairs.pop();
-        Ok(self.push(cx, sum, vec![products.id], pairs))
+        let last = pairs.len() - 1;
+        self.reduce_axes(cx, &products, &[last], Reduction::Sum, "")
     }
 }
 

@@ -14,7 +14,7 @@ use crate::graph::window::{ConvShape, Window};
 
 /// What a reduction computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reduction {
+pub(super) enum Reduction {
     Mean,
     Sum,
     Max,
@@ -138,7 +138,7 @@ impl Importer {
 
     /// One value per group of `x` over `axes` (sorted), in the row-major order of the kept
     /// axes; the returned shape is the kept dimensions.
-    fn reduce_axes(
+    pub(super) fn reduce_axes(
         &mut self,
         cx: &Ctx<'_>,
         x: &Act,
