@@ -36,6 +36,8 @@ pub mod input;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 mod par;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod visibility;
 
 pub use api::{

@@ -237,24 +237,38 @@ impl CompiledModel {
             path: shown.clone(),
             source,
         })?;
-        let mut value: serde_json::Value =
+        let value =
             serde_json::from_reader(BufReader::new(file)).map_err(|e| CompileError::Format {
                 path: shown.clone(),
                 reason: e.to_string(),
             })?;
+        Self::from_value(value, &shown)
+    }
+
+    /// Reads a model from JSON text (a model sent over the network, say), checking it as
+    /// [`CompiledModel::load`] does; `source` names it in errors.
+    pub fn from_json(text: &[u8], source: &str) -> Result<Self, CompileError> {
+        let value = serde_json::from_slice(text).map_err(|e| CompileError::Format {
+            path: source.into(),
+            reason: e.to_string(),
+        })?;
+        Self::from_value(value, source)
+    }
+
+    fn from_value(mut value: serde_json::Value, source: &str) -> Result<Self, CompileError> {
         migrate_format_3(&mut value);
         let found = value
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
         if found != Some(u64::from(MODEL_FORMAT_VERSION)) {
             return Err(CompileError::Version {
-                path: shown,
+                path: source.into(),
                 found: found.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
                 expected: MODEL_FORMAT_VERSION,
             });
         }
         let model: Self = serde_json::from_value(value).map_err(|e| CompileError::Format {
-            path: shown.clone(),
+            path: source.into(),
             reason: e.to_string(),
         })?;
         model.validate()?;

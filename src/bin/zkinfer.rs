@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 use zkinfer::input::{argmax, read_samples, EvalSet};
+use zkinfer::serve::{ServeConfig, Server};
 use zkinfer::{
     onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
     Visibilities, Visibility,
@@ -107,6 +108,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve proving and verification over HTTP, keys kept warm (see the README's service
+    /// section). Prints `listening on http://ADDR` once ready; Ctrl-C or SIGTERM stops it
+    /// gracefully (a second one at once).
+    Serve {
+        /// A folder of compiled models (`*.zkm`), each served under its file stem.
+        #[arg(long, value_name = "DIR")]
+        models: Option<PathBuf>,
+        /// Address to listen on (loopback by default; port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Proofs run at once (each already uses every core).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+        max_proofs: u32,
+        /// Proofs that may wait for a slot; beyond it the server answers 503 with Retry-After.
+        #[arg(long, default_value_t = 16)]
+        proof_queue: usize,
+        /// Verifications run at once (default: the number of cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        max_verifications: Option<u32>,
+        /// Verifications that may wait for a slot.
+        #[arg(long, default_value_t = 256)]
+        verify_queue: usize,
+        /// Memory for keys, MiB (an estimate per key; least recently used evicted first).
+        #[arg(long, default_value_t = 8192, value_name = "MIB")]
+        key_memory_mib: u64,
+        /// A request's time limit in seconds, waiting included.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: u64,
+        /// The largest prove or verify request body, MiB.
+        #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+        body_limit_mib: u64,
+        /// Require `Authorization: Bearer TOKEN` to prove and to register models.
+        #[arg(long, env = "ZKINFER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Build every model's proving key at start (else at its first proof).
+        #[arg(long)]
+        warm_provers: bool,
+    },
     /// Run the integer model on a labelled evaluation set.
     Accuracy {
         /// The compiled model.
@@ -168,6 +207,7 @@ impl Command {
             | Self::Verify { json, .. }
             | Self::Inspect { json, .. }
             | Self::Accuracy { json, .. } => *json,
+            Self::Serve { .. } => false,
         }
     }
 }
@@ -218,6 +258,38 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         } => verify(&model, &proofs, json, cache),
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accuracy { model, eval, json } => accuracy(&model, &eval, json),
+        Command::Serve {
+            models,
+            bind,
+            max_proofs,
+            proof_queue,
+            max_verifications,
+            verify_queue,
+            key_memory_mib,
+            timeout,
+            body_limit_mib,
+            token,
+            warm_provers,
+        } => {
+            let defaults = ServeConfig::default();
+            let config = ServeConfig {
+                bind,
+                models_dir: models,
+                params: cache.clone(),
+                max_proofs: max_proofs as usize,
+                proof_queue,
+                max_verifications: max_verifications
+                    .map_or(defaults.max_verifications, |n| n as usize),
+                verify_queue,
+                key_memory: key_memory_mib.saturating_mul(1 << 20),
+                request_timeout: Duration::from_secs(timeout),
+                body_limit: usize::try_from(body_limit_mib << 20)?,
+                token: token.filter(|t| !t.is_empty()),
+                warm_provers,
+                ..defaults
+            };
+            serve(config)
+        }
     }
 }
 
@@ -507,6 +579,54 @@ fn accuracy(model_path: &Path, eval: &Path, json: bool) -> Result<()> {
         out!("{report}");
     }
     Ok(())
+}
+
+fn serve(config: ServeConfig) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let server = Server::start(config).await?;
+        eprintln!("models loaded and keys built in {:.2} s", started.elapsed().as_secs_f64());
+        out!("listening on http://{}", server.local_addr());
+        std::io::stdout().flush()?;
+        server
+            .run(async {
+                stop_signal().await;
+                eprintln!("shutting down: finishing the requests in flight (signal again to stop at once)");
+                tokio::spawn(async {
+                    stop_signal().await;
+                    std::process::exit(130);
+                });
+            })
+            .await?;
+        eprintln!("stopped");
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn floats(values: &[f64]) -> String {

@@ -1,0 +1,610 @@
+//! The HTTP endpoints. Every body is JSON, every failure a JSON error
+//! `{"ok": false, "error": {"kind", "message"}}` with a 4xx status for what the caller sent
+//! (naming the field or value at fault) and 503 (with `Retry-After`) for a full queue.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use super::keys::KeyCache;
+use super::models::{valid_id, Model};
+use super::queue::{Queue, Refused, Slot};
+use super::Shared;
+use crate::error::VerifyError;
+use crate::input::{argmax, parse_samples};
+use crate::{CompiledModel, Error, ProofBundle, Prover, Verifier};
+
+/// The most bundles one batch request may carry.
+pub const MAX_BATCH: usize = 1024;
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(kind: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, message)
+    }
+
+    fn refused(why: Refused, what: &str) -> Self {
+        let message = match why {
+            Refused::Full => {
+                format!("every {what} slot is busy and the queue is full; retry later")
+            }
+            Refused::TimedOut => format!("waited too long for a {what} slot; retry later"),
+            Refused::ShuttingDown => "the server is shutting down".to_owned(),
+        };
+        let kind = match why {
+            Refused::Full => "queue_full",
+            Refused::TimedOut => "timeout",
+            Refused::ShuttingDown => "shutting_down",
+        };
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, kind, message)
+    }
+
+    /// A library error: the caller's input where it is at fault, else the server's.
+    fn from_error(e: Error) -> Self {
+        match e {
+            Error::Quant(_) | Error::Witness(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string())
+            }
+            other => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({
+            "ok": false,
+            "error": { "kind": self.kind, "message": self.message },
+        }));
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A body, or the reason it could not be read (too large, cut off) as a JSON error.
+fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|r| {
+        let kind = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_body"
+        };
+        ApiError::new(r.status(), kind, r.body_text())
+    })
+}
+
+/// Parses a JSON body into `T`, naming the field at fault.
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("bad_json", format!("the body is not {what}: {e}")))
+}
+
+/// Query parameters: only `allowed` names, each at most once.
+fn query(raw: Option<String>, allowed: &[&str]) -> ApiResult<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for pair in raw
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !allowed.contains(&name) {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!(
+                    "unknown query parameter '{name}' (this endpoint takes: {})",
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        if out.insert(name.to_owned(), value.to_owned()).is_some() {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("query parameter '{name}' given twice"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn flag(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
+    match params.get(name).map(String::as_str) {
+        None | Some("false" | "0") => Ok(false),
+        Some("" | "true" | "1") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "bad_query",
+            format!("query parameter '{name}' = '{other}': expected true or false"),
+        )),
+    }
+}
+
+/// Requires `Authorization: Bearer <token>` when the server has a token.
+fn authorise(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(token) = &shared.config.token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            "this endpoint needs the header 'Authorization: Bearer <token>' with the server's token",
+        ))
+    }
+}
+
+fn model_by_id(shared: &Shared, id: &str) -> ApiResult<Arc<Model>> {
+    shared.models.by_id(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_model",
+            format!("no model named '{id}' is loaded (GET /v1/models lists them)"),
+        )
+    })
+}
+
+/// Runs CPU-bound `job` on a blocking thread in a slot of `queue`, within the request's
+/// time limit (which includes the wait for a slot).
+async fn run_in<T: Send + 'static>(
+    shared: &Shared,
+    queue: &Queue,
+    what: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    let started = Instant::now();
+    let limit = shared.config.request_timeout;
+    let ticket = queue.admit().map_err(|why| ApiError::refused(why, what))?;
+    let mut shutdown = shared.shutdown.clone();
+    let slot: Slot = queue
+        .slot(ticket, limit, &mut shutdown)
+        .await
+        .map_err(|why| ApiError::refused(why, what))?;
+    let task = tokio::task::spawn_blocking(move || {
+        // The slot is held until the job ends, even if the request stops waiting for it.
+        let _slot = slot;
+        job()
+    });
+    let left = limit.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, task).await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the {what} job failed: {e}"),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the {what} did not finish within the request time limit of {} s",
+                limit.as_secs()
+            ),
+        )),
+    }
+}
+
+/// `GET /healthz`.
+pub async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({ "ok": true, "models": shared.models.len() }))
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let text = shared.metrics.render(
+        &[
+            ("prove", shared.proofs.waiting(), shared.proofs.running()),
+            (
+                "verify",
+                shared.verifications.waiting(),
+                shared.verifications.running(),
+            ),
+        ],
+        shared.keys.stats(),
+        shared.models.len(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// `GET /v1/models`.
+pub async fn list_models(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({ "ok": true, "models": shared.models.summaries(&shared.keys) }))
+}
+
+/// `GET /v1/models/{id}`: the model's inspection (shape, cost, rows per node).
+pub async fn model_info(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let model = model_by_id(&shared, &id)?;
+    let inspection = model
+        .model
+        .inspect()
+        .map_err(|e| ApiError::from_error(e.into()))?;
+    Ok(Json(json!({
+        "ok": true, "id": model.id, "digest": model.digest, "inspection": inspection,
+    })))
+}
+
+/// `PUT /v1/models/{id}`: registers a compiled model (the body is a `.zkm` file) and builds
+/// its verifying key. Needs the token.
+pub async fn register(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    authorise(&shared, &headers)?;
+    if !valid_id(&id) {
+        return Err(ApiError::bad_request(
+            "bad_id",
+            format!("model id '{id}': use 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot"),
+        ));
+    }
+    let bytes = body(bytes)?;
+    let model = CompiledModel::from_json(&bytes, &format!("the body (model '{id}')"))
+        .map_err(|e| ApiError::bad_request("bad_model", e.to_string()))?;
+    let job = {
+        let shared = shared.clone();
+        let id = id.clone();
+        move || {
+            shared
+                .models
+                .register(&id, model, &shared.keys, &shared.config.params)
+        }
+    };
+    let entry = run_in(&shared, &shared.verifications, "key build", job)
+        .await?
+        .map_err(ApiError::from_error)?;
+    let k = entry.model.layout().map_or(0, |l| l.k);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "ok": true, "id": entry.id, "digest": entry.digest, "k": k })),
+    ))
+}
+
+/// `POST /v1/models/{id}/prove?clamp=false`: the body is one input sample in any accepted
+/// input format; the answer is the proof bundle (the file `zkinfer verify` reads), with the
+/// time spent in a `Server-Timing` header. Needs the token.
+pub async fn prove(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    authorise(&shared, &headers)?;
+    let clamp = flag(&query(raw, &["clamp"])?, "clamp")?;
+    let model = model_by_id(&shared, &id)?;
+    let bytes = body(bytes)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::bad_request("bad_input", format!("the body is not UTF-8: {e}")))?;
+    let samples = parse_samples(text)
+        .map_err(|e| ApiError::bad_request("bad_input", format!("input: {e}")))?;
+    let samples = model.model.join_inputs(samples);
+    let [sample] = samples.as_slice() else {
+        return Err(ApiError::bad_request(
+            "bad_input",
+            format!(
+                "input: {} samples; this endpoint proves one sample per request (send one request per sample: they run concurrently)",
+                samples.len()
+            ),
+        ));
+    };
+    // Checked before queueing: a bad input never takes a slot.
+    let x = model
+        .model
+        .quantise_input(sample, clamp)
+        .map_err(ApiError::from_error)?;
+    let job = {
+        let keys: Arc<KeyCache> = shared.keys.clone();
+        move || {
+            let t = Instant::now();
+            let prover = keys.get::<Prover>(&model.digest, &model.model)?;
+            let keys_s = t.elapsed();
+            let t = Instant::now();
+            let bundle = prover.prove_integer(&x)?;
+            Ok::<_, Error>((bundle, keys_s, t.elapsed()))
+        }
+    };
+    let (bundle, keys_s, prove_s) = run_in(&shared, &shared.proofs, "proving", job)
+        .await?
+        .map_err(ApiError::from_error)?;
+    let timing = format!(
+        "keys;dur={:.1}, prove;dur={:.1}",
+        keys_s.as_secs_f64() * 1e3,
+        prove_s.as_secs_f64() * 1e3
+    );
+    let mut response = Json(bundle).into_response();
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    Ok(response)
+}
+
+/// One bundle's verdict.
+#[derive(Debug, Serialize)]
+pub(super) struct Verdict {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outputs: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outputs_float: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    argmax: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+impl Verdict {
+    fn valid(model: &Model, bundle: &ProofBundle, outputs: Vec<f64>) -> Self {
+        Self {
+            valid: true,
+            model: Some(model.id.clone()),
+            outputs: Some(bundle.outputs.clone()),
+            argmax: argmax(&outputs),
+            outputs_float: Some(outputs),
+            error: None,
+        }
+    }
+
+    fn invalid(model: Option<&Model>, kind: &str, message: String) -> Self {
+        Self {
+            valid: false,
+            model: model.map(|m| m.id.clone()),
+            outputs: None,
+            outputs_float: None,
+            argmax: None,
+            error: Some(json!({ "kind": kind, "message": message })),
+        }
+    }
+
+    fn rejected(model: &Model, e: &VerifyError) -> Self {
+        Self::invalid(Some(model), verify_kind(e), e.to_string())
+    }
+}
+
+fn verify_kind(e: &VerifyError) -> &'static str {
+    match e {
+        VerifyError::FormatVersion { .. } | VerifyError::CircuitVersion { .. } => "version",
+        VerifyError::ModelMismatch { .. } => "model_mismatch",
+        VerifyError::Shape { .. } | VerifyError::ProofLength { .. } => "shape",
+        VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
+        VerifyError::InvalidProof(_) => "invalid_proof",
+        VerifyError::Setup(_) => "setup",
+    }
+}
+
+fn model_by_digest(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String> {
+    shared
+        .models
+        .by_digest(&bundle.model_digest)
+        .ok_or_else(|| {
+            format!(
+                "no loaded model has digest {} (GET /v1/models lists them)",
+                bundle.model_digest
+            )
+        })
+}
+
+/// `POST /v1/verify`: the body is a proof bundle. A bundle that parses gets `200` with
+/// `valid` true (and its outputs) or false (and why); a body that is not a bundle, or a
+/// bundle of a model this server does not hold, is a 4xx.
+pub async fn verify(
+    State(shared): State<Arc<Shared>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Verdict>> {
+    let bytes = body(bytes)?;
+    let bundle: ProofBundle = parse(&bytes, "a proof bundle")?;
+    let model = model_by_digest(&shared, &bundle)
+        .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m))?;
+    let job = {
+        let keys = shared.keys.clone();
+        move || {
+            let verifier = keys.get::<Verifier>(&model.digest, &model.model)?;
+            Ok::<_, Error>(match verifier.verify(&bundle) {
+                Ok(outputs) => Verdict::valid(&model, &bundle, outputs),
+                Err(e) => Verdict::rejected(&model, &e),
+            })
+        }
+    };
+    let verdict = run_in(&shared, &shared.verifications, "verification", job)
+        .await?
+        .map_err(ApiError::from_error)?;
+    Ok(Json(verdict))
+}
+
+/// `POST /v1/verify/batch`: the body is a JSON array of bundles (or `{"bundles": [...]}`),
+/// of any loaded models. The bundles of each model are checked together in one batch (one
+/// multi-scalar multiplication); only when a batch fails are they checked one by one to
+/// name the invalid ones. `valid` is true when every bundle is.
+pub async fn verify_batch(
+    State(shared): State<Arc<Shared>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let bytes = body(bytes)?;
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Batch {
+        List(Vec<Value>),
+        Wrapped { bundles: Vec<Value> },
+    }
+    let (Batch::List(items) | Batch::Wrapped { bundles: items }) = parse(
+        &bytes,
+        "an array of proof bundles (or {\"bundles\": [...]})",
+    )?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "bad_batch",
+            format!(
+                "a batch holds 1 to {MAX_BATCH} bundles, not {}",
+                items.len()
+            ),
+        ));
+    }
+    let bundles = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value::<ProofBundle>(item).map_err(|e| {
+                ApiError::bad_request(
+                    "bad_json",
+                    format!("bundles[{i}] is not a proof bundle: {e}"),
+                )
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let job = {
+        let shared = shared.clone();
+        move || batch_verdicts(&shared, &bundles)
+    };
+    let verdicts = run_in(&shared, &shared.verifications, "verification", job).await?;
+    Ok(Json(json!({
+        "ok": true,
+        "valid": verdicts.iter().all(|v| v.valid),
+        "results": verdicts,
+    })))
+}
+
+fn batch_verdicts(shared: &Shared, bundles: &[ProofBundle]) -> Vec<Verdict> {
+    let mut verdicts: Vec<Option<Verdict>> = bundles.iter().map(|_| None).collect();
+    let mut groups: HashMap<String, (Arc<Model>, Vec<usize>)> = HashMap::new();
+    for (i, bundle) in bundles.iter().enumerate() {
+        match model_by_digest(shared, bundle) {
+            Ok(model) => groups
+                .entry(model.digest.clone())
+                .or_insert_with(|| (model, Vec::new()))
+                .1
+                .push(i),
+            Err(message) => verdicts[i] = Some(Verdict::invalid(None, "unknown_model", message)),
+        }
+    }
+    for (model, members) in groups.into_values() {
+        let verifier = match shared.keys.get::<Verifier>(&model.digest, &model.model) {
+            Ok(v) => v,
+            Err(e) => {
+                for &i in &members {
+                    verdicts[i] = Some(Verdict::invalid(Some(&model), "setup", e.to_string()));
+                }
+                continue;
+            }
+        };
+        let group: Vec<ProofBundle> = members.iter().map(|&i| bundles[i].clone()).collect();
+        let all_valid = members.len() > 1 && verifier.verify_batch(&group).is_ok();
+        for (&i, bundle) in members.iter().zip(&group) {
+            let verdict = if all_valid {
+                Verdict::valid(
+                    &model,
+                    bundle,
+                    model.model.graph.outputs_to_float(&bundle.outputs),
+                )
+            } else {
+                match verifier.verify(bundle) {
+                    Ok(outputs) => Verdict::valid(&model, bundle, outputs),
+                    Err(e) => Verdict::rejected(&model, &e),
+                }
+            };
+            verdicts[i] = Some(verdict);
+        }
+    }
+    verdicts.into_iter().flatten().collect()
+}
+
+/// Any other path.
+pub async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no endpoint {method} {}; see the README's service section",
+            uri.path()
+        ),
+    )
+}
+
+/// A known path with another method.
+pub async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
+}
+
+/// Counts every request and its latency, by the route it matched.
+pub async fn track(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    shared.metrics.request(
+        method.as_str(),
+        &endpoint,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// The default time limit of a request: queueing and work together.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -1,0 +1,244 @@
+//! A proving and verifying service over HTTP (`zkinfer serve`): keys built once per model
+//! and kept warm, CPU-bound work behind bounded queues, JSON in and out.
+//!
+//! halo2_proofs 0.4 cannot serialise keys, so a one-shot CLI call rebuilds them every time
+//! (seconds for LeNet-5, where the verification itself takes milliseconds). Inference nodes
+//! that prove every answer and verifiers that check streams of proofs run a long-lived
+//! process instead: this one.
+//!
+//! | Endpoint | |
+//! |---|---|
+//! | `POST /v1/models/{id}/prove?clamp=false` | one input sample (any input format) → proof bundle (token) |
+//! | `POST /v1/verify` | proof bundle → `{valid, outputs, outputs_float, argmax}` or `{valid: false, error}` |
+//! | `POST /v1/verify/batch` | array of bundles → `{valid, results: [...]}` |
+//! | `GET /v1/models`, `GET /v1/models/{id}` | the models; one model's inspection |
+//! | `PUT /v1/models/{id}` | register a compiled model (the `.zkm` JSON) (token) |
+//! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use zkinfer::serve::{Server, ServeConfig};
+//! let config = ServeConfig { models_dir: Some("models".into()), ..ServeConfig::default() };
+//! let server = Server::start(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod api;
+pub mod keys;
+mod metrics;
+pub mod models;
+pub mod queue;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use api::{DEFAULT_TIMEOUT, MAX_BATCH};
+use keys::KeyCache;
+use metrics::Metrics;
+use models::Models;
+use queue::Queue;
+
+use crate::ParamsCache;
+
+/// How a service runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Where to listen; `127.0.0.1:8080` by default (loopback: expose it on purpose).
+    pub bind: SocketAddr,
+    /// A folder whose `*.zkm` models are loaded at start, each named by its file stem.
+    pub models_dir: Option<PathBuf>,
+    /// Cached IPA parameters.
+    pub params: ParamsCache,
+    /// Proofs run at once (each uses every core through rayon; default 1).
+    pub max_proofs: usize,
+    /// Proofs that may wait for a slot; beyond it, 503 with `Retry-After`.
+    pub proof_queue: usize,
+    /// Verifications (and key builds of registrations) run at once (default: the cores).
+    pub max_verifications: usize,
+    /// Verifications that may wait.
+    pub verify_queue: usize,
+    /// Estimated bytes of keys kept in memory, least recently used evicted first.
+    pub key_memory: u64,
+    /// A request's time limit, from arrival (waiting included) to answer.
+    pub request_timeout: Duration,
+    /// The largest body of a prove or verify request.
+    pub body_limit: usize,
+    /// The largest model a registration may send.
+    pub model_limit: usize,
+    /// When set, proving and registering need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Build every model's proving key at start too (else on its first proof).
+    pub warm_provers: bool,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            models_dir: None,
+            params: ParamsCache::from_env(),
+            max_proofs: 1,
+            proof_queue: 16,
+            max_verifications: cores,
+            verify_queue: 256,
+            key_memory: 8 << 30,
+            request_timeout: DEFAULT_TIMEOUT,
+            body_limit: 32 << 20,
+            model_limit: 512 << 20,
+            token: None,
+            warm_provers: false,
+        }
+    }
+}
+
+/// What every request handler shares.
+#[derive(Debug)]
+struct Shared {
+    config: ServeConfig,
+    models: Models,
+    keys: Arc<KeyCache>,
+    proofs: Queue,
+    verifications: Queue,
+    metrics: Metrics,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A started service: models loaded, keys built, the socket bound.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A model of the models folder did not load.
+    #[error("{0}")]
+    Models(String),
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Server {
+    /// Loads the models (building their verifying keys, and proving keys with
+    /// `warm_provers`) and binds the socket.
+    pub async fn start(config: ServeConfig) -> Result<Self, ServeError> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let keys = Arc::new(KeyCache::new(config.params.clone(), config.key_memory));
+        let (shutdown, watching) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            proofs: Queue::new(config.max_proofs, config.proof_queue),
+            verifications: Queue::new(config.max_verifications, config.verify_queue),
+            models: Models::default(),
+            metrics: Metrics::new(),
+            shutdown: watching,
+            keys,
+            config,
+        });
+        let loading = shared.clone();
+        tokio::task::spawn_blocking(move || load(&loading))
+            .await
+            .map_err(|e| ServeError::Models(format!("loading the models failed: {e}")))??;
+        Ok(Self {
+            listener,
+            shared,
+            shutdown,
+        })
+    }
+
+    /// The bound address (with the port the system chose when the port was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.shared.config.bind)
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully: no new connections,
+    /// requests waiting for a slot refused (503), running proofs and verifications finished
+    /// and answered.
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let app = router(self.shared.clone());
+        let shutdown = self.shutdown;
+        let stop = async move {
+            signal.await;
+            let _ = shutdown.send(true);
+        };
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(stop)
+            .await?;
+        Ok(())
+    }
+}
+
+fn load(shared: &Shared) -> Result<(), ServeError> {
+    let config = &shared.config;
+    if let Some(dir) = &config.models_dir {
+        let loaded = shared
+            .models
+            .load_dir(dir, &shared.keys, &config.params)
+            .map_err(ServeError::Models)?;
+        if config.warm_provers {
+            for model in loaded {
+                shared
+                    .keys
+                    .get::<crate::Prover>(&model.digest, &model.model)
+                    .map_err(|e| ServeError::Models(format!("model '{}': {e}", model.id)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let limit = DefaultBodyLimit::max(shared.config.body_limit);
+    let model_limit = DefaultBodyLimit::max(shared.config.model_limit);
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/models", get(api::list_models))
+        .route(
+            "/v1/models/{id}",
+            get(api::model_info).put(api::register).layer(model_limit),
+        )
+        .route("/v1/models/{id}/prove", post(api::prove).layer(limit))
+        .route("/v1/verify", post(api::verify).layer(limit))
+        .route("/v1/verify/batch", post(api::verify_batch).layer(limit))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            api::track,
+        ))
+        .with_state(shared)
+}

@@ -1,0 +1,177 @@
+//! The models a service knows: by name (the prove endpoint) and by digest (a proof bundle
+//! names its model only by digest).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use super::keys::{KeyCache, Role};
+use crate::{CompiledModel, Error, Verifier, Visibilities};
+
+/// One loaded model.
+#[derive(Debug)]
+pub struct Model {
+    /// Its name in URLs.
+    pub id: String,
+    /// The compiled model.
+    pub model: Arc<CompiledModel>,
+    /// Its verifying key's digest, as proof bundles name it.
+    pub digest: String,
+}
+
+/// What `GET /v1/models` says of a model.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Its name.
+    pub id: String,
+    /// Its digest.
+    pub digest: String,
+    /// `log2` of the circuit's rows.
+    pub k: u32,
+    /// Input values taken.
+    pub input_len: usize,
+    /// Output values proven.
+    pub output_len: usize,
+    /// Who sees the input, output and parameters.
+    pub visibility: Visibilities,
+    /// Whether its proving key is in memory now.
+    pub prover_key_warm: bool,
+    /// Whether its verifying key is in memory now.
+    pub verifier_key_warm: bool,
+}
+
+/// Whether `id` may name a model: 1 to 64 of `A–Z a–z 0–9 . _ -`, not starting with a dot.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    by_id: HashMap<String, Arc<Model>>,
+    by_digest: HashMap<String, Arc<Model>>,
+}
+
+/// The registry of models.
+#[derive(Debug, Default)]
+pub struct Models {
+    index: RwLock<Index>,
+}
+
+impl Models {
+    /// Registers `model` as `id`, building its verifying key (which gives its digest) into
+    /// `keys`. Blocks for the key's build: call it off the async threads. A model registered
+    /// before under `id` is replaced, and its keys dropped when no other name uses them.
+    pub fn register(
+        &self,
+        id: &str,
+        model: CompiledModel,
+        keys: &KeyCache,
+        params: &crate::ParamsCache,
+    ) -> Result<Arc<Model>, Error> {
+        let model = Arc::new(model);
+        let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
+        let digest = verifier.model_digest().to_owned();
+        keys.put(&digest, &model, verifier);
+        let entry = Arc::new(Model {
+            id: id.to_owned(),
+            model,
+            digest: digest.clone(),
+        });
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = index.by_id.insert(id.to_owned(), entry.clone()) {
+            let still_used = index.by_id.values().any(|m| m.digest == old.digest);
+            if !still_used {
+                index.by_digest.remove(&old.digest);
+                keys.forget(&old.digest);
+            }
+        }
+        index.by_digest.insert(digest, entry.clone());
+        Ok(entry)
+    }
+
+    /// Loads every `*.zkm` file of `dir`, named by its file stem, in name order. A file
+    /// that does not load stops the start with an error naming it.
+    pub fn load_dir(
+        &self,
+        dir: &Path,
+        keys: &KeyCache,
+        params: &crate::ParamsCache,
+    ) -> Result<Vec<Arc<Model>>, String> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("cannot read the models folder {}: {e}", dir.display()))?;
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "zkm") && p.is_file())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let id = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .filter(|s| valid_id(s))
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: a model's file name must be 1-64 of A-Z a-z 0-9 . _ - (it is the model's id)",
+                            path.display()
+                        )
+                    })?;
+                let model = CompiledModel::load(path).map_err(|e| e.to_string())?;
+                self.register(id, model, keys, params)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect()
+    }
+
+    /// The model named `id`.
+    pub fn by_id(&self, id: &str) -> Option<Arc<Model>> {
+        self.read().by_id.get(id).cloned()
+    }
+
+    /// The model whose verifying key has `digest`.
+    pub fn by_digest(&self, digest: &str) -> Option<Arc<Model>> {
+        self.read().by_digest.get(digest).cloned()
+    }
+
+    /// Every model, by name.
+    pub fn summaries(&self, keys: &KeyCache) -> Vec<Summary> {
+        let mut all: Vec<Summary> = self
+            .read()
+            .by_id
+            .values()
+            .map(|m| Summary {
+                id: m.id.clone(),
+                digest: m.digest.clone(),
+                k: m.model.layout().map_or(0, |l| l.k),
+                input_len: m.model.graph.input.len,
+                output_len: m.model.graph.output().len,
+                visibility: m.model.visibility,
+                prover_key_warm: keys.holds(&m.digest, Role::Prover),
+                verifier_key_warm: keys.holds(&m.digest, Role::Verifier),
+            })
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// How many models are loaded.
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+}

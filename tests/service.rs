@@ -1,0 +1,391 @@
+//! `zkinfer serve` as a user runs it: the real binary on an ephemeral loopback port, driven
+//! over HTTP. Covers prove, verify, batch, registration, every class of bad request (a JSON
+//! 4xx naming the fault, never a 5xx), a full queue (503 with Retry-After), the token, and a
+//! graceful shutdown that finishes the proof in flight.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use zkinfer::{ProofBundle, Verifier};
+
+const TOKEN: &str = "test-token-123";
+
+/// A running `zkinfer serve`, killed on drop.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn models_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::model()
+        .save(&dir.path().join("digits.zkm"))
+        .unwrap();
+    dir
+}
+
+fn serve(models: &Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--models"])
+        .arg(models)
+        .arg("--params-dir")
+        .arg(common::cache().path(1).parent().unwrap())
+        .args(extra)
+        .env_remove("ZKINFER_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    Served { child, base }
+}
+
+struct Reply {
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// A JSON error of `status` and `kind` whose message contains `words`.
+    fn error(&self, status: u16, kind: &str, words: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let v = self.json();
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["error"]["kind"], kind, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message:?} lacks {words:?}");
+    }
+}
+
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(300))
+        .build();
+    let mut request = agent.request(method, url);
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match body {
+        Some(body) => request
+            .set("Content-Type", "application/json")
+            .send_string(body),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    Reply {
+        status: response.status(),
+        retry_after: response.header("Retry-After").map(str::to_owned),
+        body: response.into_string().unwrap(),
+    }
+}
+
+impl Served {
+    fn get(&self, path: &str) -> Reply {
+        call("GET", &format!("{}{path}", self.base), None, None)
+    }
+    fn post(&self, path: &str, token: Option<&str>, body: &str) -> Reply {
+        call("POST", &format!("{}{path}", self.base), token, Some(body))
+    }
+    fn prove(&self) -> Reply {
+        let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
+        self.post("/v1/models/digits/prove", Some(TOKEN), &input)
+    }
+    /// A gauge of `/metrics`, as `name{labels} value`.
+    fn gauge(&self, series: &str) -> f64 {
+        let text = self.get("/metrics").body;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+    /// Waits until a proof runs; false if none started within the time.
+    fn proof_running(&self, within: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.gauge("zkinfer_queue_running{queue=\"prove\"}") >= 1.0 {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+}
+
+#[test]
+fn service_proves_verifies_batches_and_registers() {
+    let dir = models_dir();
+    let served = serve(dir.path(), &["--token", TOKEN]);
+    assert_eq!(
+        served.get("/healthz").json(),
+        json!({ "ok": true, "models": 1 })
+    );
+    let models = served.get("/v1/models").json();
+    let listed = &models["models"][0];
+    assert_eq!(listed["id"], "digits");
+    assert_eq!(
+        listed["verifier_key_warm"], true,
+        "verifying keys are built at start"
+    );
+    assert_eq!(listed["prover_key_warm"], false);
+    let info = served.get("/v1/models/digits").json();
+    assert_eq!(info["inspection"]["k"], common::model().layout().unwrap().k);
+
+    // Prove: the answer is a bundle that the library's own verifier accepts, whose outputs
+    // match ONNX Runtime's within the quantisation error.
+    let proved = served.prove();
+    assert_eq!(proved.status, 200, "{}", proved.body);
+    let bundle: ProofBundle = serde_json::from_str(&proved.body).unwrap();
+    let verifier = Verifier::setup(common::model(), &common::cache()).unwrap();
+    let outputs = verifier.verify(&bundle).unwrap();
+    for (got, want) in outputs.iter().zip(common::expected_logits()) {
+        assert!((got - want).abs() < 0.1, "{got} vs ONNX Runtime {want}");
+    }
+
+    let verdict = served.post("/v1/verify", None, &proved.body).json();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["model"], "digits");
+    assert_eq!(verdict["outputs"], json!(bundle.outputs));
+
+    // A bundle whose outputs were edited is a verdict, not a request error.
+    let mut edited = bundle.clone();
+    edited.outputs[0] += 1;
+    edited.outputs_float = common::model().graph.outputs_to_float(&edited.outputs);
+    let edited = serde_json::to_string(&edited).unwrap();
+    let verdict = served.post("/v1/verify", None, &edited).json();
+    assert_eq!(verdict["valid"], false);
+    assert_eq!(verdict["error"]["kind"], "invalid_proof", "{verdict}");
+
+    // A batch names each bundle's verdict.
+    let mut foreign = bundle.clone();
+    foreign.model_digest = "ab".repeat(32);
+    let batch = format!(
+        "[{}, {edited}, {}, {}]",
+        proved.body,
+        serde_json::to_string(&foreign).unwrap(),
+        proved.body
+    );
+    let report = served.post("/v1/verify/batch", None, &batch).json();
+    assert_eq!(report["valid"], false);
+    let kinds: Vec<Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"]["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Value::Null,
+            json!("invalid_proof"),
+            json!("unknown_model"),
+            Value::Null
+        ]
+    );
+    let all_good = format!("{{\"bundles\": [{0}, {0}]}}", proved.body);
+    assert_eq!(
+        served.post("/v1/verify/batch", None, &all_good).json()["valid"],
+        true
+    );
+
+    // Registration: a second name for a model, with the token only.
+    let model_json = serde_json::to_string(common::model().as_ref()).unwrap();
+    let put = |token| {
+        call(
+            "PUT",
+            &format!("{}/v1/models/again", served.base),
+            token,
+            Some(&model_json),
+        )
+    };
+    put(None).error(401, "unauthorised", "Bearer");
+    let registered = put(Some(TOKEN));
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    assert_eq!(registered.json()["digest"], listed["digest"]);
+    assert_eq!(served.get("/healthz").json()["models"], 2);
+
+    let metrics = served.get("/metrics").body;
+    assert!(
+        metrics.contains("zkinfer_http_requests_total{method=\"POST\",endpoint=\"/v1/models/{id}/prove\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("zkinfer_keys_in_memory{role=\"prover\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn bad_requests_get_json_4xx_naming_the_fault() {
+    let dir = models_dir();
+    let served = serve(dir.path(), &["--token", TOKEN, "--body-limit-mib", "1"]);
+    let prove = |token, body: &str| served.post("/v1/models/digits/prove", token, body);
+    prove(None, "[1]").error(401, "unauthorised", "Bearer");
+    prove(Some("wrong"), "[1]").error(401, "unauthorised", "Bearer");
+    prove(Some(TOKEN), "{\"input\": [1, 2").error(400, "bad_input", "not valid JSON");
+    prove(Some(TOKEN), "{\"inptu\": [1]}").error(400, "bad_input", "\"input_data\"");
+    prove(Some(TOKEN), "[[1, \"x\"]]").error(400, "bad_input", "not a number");
+    prove(Some(TOKEN), "[1, 2, 3]").error(422, "bad_input", "takes 64");
+    prove(Some(TOKEN), &format!("[{}]", ["99"; 64].join(","))).error(
+        422,
+        "bad_input",
+        "outside the calibrated range",
+    );
+    let two = format!("[[{0}], [{0}]]", ["0"; 64].join(","));
+    prove(Some(TOKEN), &two).error(400, "bad_input", "one sample per request");
+    served
+        .post("/v1/models/nope/prove", Some(TOKEN), "[1]")
+        .error(404, "unknown_model", "'nope'");
+    served
+        .post("/v1/models/digits/prove?clamp=maybe", Some(TOKEN), "[1]")
+        .error(400, "bad_query", "clamp");
+    served
+        .post("/v1/models/digits/prove?fast=1", Some(TOKEN), "[1]")
+        .error(400, "bad_query", "'fast'");
+    let huge = format!("[{}]", vec!["0"; 600_000].join(","));
+    prove(Some(TOKEN), &huge).error(413, "too_large", "");
+
+    served
+        .post("/v1/verify", None, "not json")
+        .error(400, "bad_json", "proof bundle");
+    served
+        .post("/v1/verify", None, "{\"format_version\": 1}")
+        .error(400, "bad_json", "missing field");
+    let bundle = ProofBundle {
+        format_version: 1,
+        circuit_version: 3,
+        model_digest: "00".repeat(32),
+        outputs: vec![0; 10],
+        outputs_float: vec![0.0; 10],
+        public_input: None,
+        proof: "00".into(),
+    };
+    let unknown = serde_json::to_string(&bundle).unwrap();
+    served
+        .post("/v1/verify", None, &unknown)
+        .error(404, "unknown_model", "digest");
+    let mut extra: Value = serde_json::from_str(&unknown).unwrap();
+    extra["surprise"] = json!(1);
+    served.post("/v1/verify", None, &extra.to_string()).error(
+        400,
+        "bad_json",
+        "unknown field `surprise`",
+    );
+    served
+        .post("/v1/verify/batch", None, "[]")
+        .error(400, "bad_batch", "1 to");
+    served
+        .post("/v1/verify/batch", None, "[{}]")
+        .error(400, "bad_json", "bundles[0]");
+
+    let put = |id: &str, body: &str| {
+        call(
+            "PUT",
+            &format!("{}/v1/models/{id}", served.base),
+            Some(TOKEN),
+            Some(body),
+        )
+    };
+    put(".hidden", "{}").error(400, "bad_id", "'.hidden'");
+    put(&"m".repeat(65), "{}").error(400, "bad_id", "1-64");
+    put("m", "{\"format_version\": 4}").error(400, "bad_model", "missing field");
+    put("m", "{\"format_version\": 99}").error(400, "bad_model", "version");
+
+    served
+        .get("/v1/nothing")
+        .error(404, "not_found", "/v1/nothing");
+    served
+        .get("/v1/verify")
+        .error(405, "method_not_allowed", "GET");
+    // After all that, nothing answered 5xx and the server still works.
+    let metrics = served.get("/metrics").body;
+    assert!(!metrics.contains("status=\"5"), "{metrics}");
+    assert_eq!(served.get("/healthz").status, 200);
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let dir = models_dir();
+    let served = serve(dir.path(), &["--max-proofs", "1", "--proof-queue", "0"]);
+    // The first proof (which also builds the proving key) holds the one slot; a second
+    // arriving meanwhile is refused at once. Retried in case the first ends too soon to see.
+    for _ in 0..5 {
+        let second = std::thread::scope(|s| {
+            let first = s.spawn(|| served.prove());
+            let second = served
+                .proof_running(Duration::from_secs(60))
+                .then(|| served.prove());
+            let first = first.join().unwrap();
+            assert_eq!(first.status, 200, "{}", first.body);
+            second
+        });
+        if let Some(second) = second.filter(|r| r.status != 200) {
+            second.error(503, "queue_full", "retry later");
+            assert_eq!(second.retry_after.as_deref(), Some("1"));
+            return;
+        }
+    }
+    panic!("never saw a full queue");
+}
+
+#[test]
+fn shutdown_finishes_the_proof_in_flight_then_exits() {
+    let dir = models_dir();
+    let mut served = serve(dir.path(), &[]);
+    std::thread::scope(|s| {
+        let proving = s.spawn(|| served.prove());
+        assert!(
+            served.proof_running(Duration::from_secs(60)),
+            "no proof started"
+        );
+        let pid = served.child.id().to_string();
+        let signalled = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(signalled.success());
+        let reply = proving.join().unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let bundle: ProofBundle = serde_json::from_str(&reply.body).unwrap();
+        let verifier = Verifier::setup(common::model(), &common::cache()).unwrap();
+        verifier.verify(&bundle).unwrap();
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let refused = ureq::get(&format!("{}/healthz", served.base)).call();
+    assert!(
+        matches!(refused, Err(ureq::Error::Transport(_))),
+        "{refused:?}"
+    );
+}
