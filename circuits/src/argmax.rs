@@ -69,6 +69,12 @@ pub struct ArgMaxConfig {
 }
 
 impl ArgMaxConfig {
+    /// Name of the gate on a window's first row.
+    pub const FIRST_GATE: &'static str = "argmax first";
+    /// Name of the gate on every further row.
+    pub const NEXT_GATE: &'static str = "argmax next";
+    /// Name of the gate on a window's last row.
+    pub const LAST_GATE: &'static str = "argmax last";
     /// `h` is 0 or 1.
     pub const BOOLEAN: &'static str = "one-hot bit is boolean";
     /// `p` sums the one-hot bits so far.
@@ -81,6 +87,21 @@ impl ArgMaxConfig {
     pub const INDEX: &'static str = "index counts the positions before the chosen element";
     /// The one-hot bits sum to one.
     pub const ONE: &'static str = "exactly one element is chosen";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] = &[
+        (Self::FIRST_GATE, Self::BOOLEAN),
+        (Self::FIRST_GATE, Self::PREFIX),
+        (Self::FIRST_GATE, Self::ATTAINS),
+        (Self::FIRST_GATE, Self::EARLIER),
+        (Self::FIRST_GATE, Self::INDEX),
+        (Self::NEXT_GATE, Self::BOOLEAN),
+        (Self::NEXT_GATE, Self::PREFIX),
+        (Self::NEXT_GATE, Self::ATTAINS),
+        (Self::NEXT_GATE, Self::EARLIER),
+        (Self::NEXT_GATE, Self::INDEX),
+        (Self::LAST_GATE, Self::ONE),
+    ];
 
     /// Creates the gates over caller-allocated columns; `d`, `g` and `t` become
     /// equality-enabled.
@@ -107,7 +128,7 @@ impl ArgMaxConfig {
         let cur = |meta: &mut halo2_proofs::plonk::VirtualCells<'_, F>| -> Row<F> {
             [d, h, p, g, t].map(|c| meta.query_advice(c, Rotation::cur()))
         };
-        meta.create_gate("argmax first", |meta| {
+        meta.create_gate(Self::FIRST_GATE, |meta| {
             let s = meta.query_selector(q_first);
             let row = cur(meta);
             let zero = Expression::Constant(F::ZERO);
@@ -116,7 +137,7 @@ impl ArgMaxConfig {
                 .map(|(n, e)| (n, s.clone() * e))
                 .collect::<Vec<_>>()
         });
-        meta.create_gate("argmax next", |meta| {
+        meta.create_gate(Self::NEXT_GATE, |meta| {
             let s = meta.query_selector(q_next);
             let row = cur(meta);
             let p_prev = meta.query_advice(p, Rotation::prev());
@@ -126,7 +147,7 @@ impl ArgMaxConfig {
                 .map(|(n, e)| (n, s.clone() * e))
                 .collect::<Vec<_>>()
         });
-        meta.create_gate("argmax last", |meta| {
+        meta.create_gate(Self::LAST_GATE, |meta| {
             let s = meta.query_selector(q_last);
             let p = meta.query_advice(p, Rotation::cur());
             vec![(Self::ONE, s * (p - one()))]
@@ -239,4 +260,4 @@ impl<F: PrimeField> ArgMaxInstructions<F> for ArgMaxChip<F> {
 
 #[cfg(test)]
 #[path = "argmax_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -67,6 +67,10 @@ impl DivConfig {
     pub const GATE: &'static str = "division";
     /// Name of its constraint.
     pub const IDENTITY: &'static str = "x + offset = q * d + r";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::IDENTITY)];
 
     /// Creates the gate over caller-allocated columns, which become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -206,4 +210,4 @@ impl<F: PrimeField> DivInstructions<F> for DivChip<F> {
 
 #[cfg(test)]
 #[path = "div_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,7 +1,10 @@
 use super::*;
 use crate::dev::assert_fails_with;
 use crate::range::LookupRangeChip;
-use crate::testing::{configure, expose, felts, mock, mock_fp, sources, Chips, LOOKUPS};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict,
+    LOOKUPS,
+};
 use crate::value::felt;
 use ff::Field;
 use halo2_proofs::{
@@ -137,12 +140,17 @@ fn rescale_quotient_just_outside_declared_range_is_rejected() {
     assert_fails_with(mock(&f, &f.quotients()), LOOKUPS, &[QUOTIENT_RANGE]);
 }
 
-#[test]
-fn rescale_quotient_off_by_one_is_rejected() {
+/// 1000 >> 4 claimed 63 with the honest remainder 8: both ranges pass.
+fn quotient_off_by_one() -> Verdict {
     let mut f = Fixture::honest(&[1000], 4, 0, 16);
     let public = f.quotients();
     f.qs[0] += Fp::ONE;
-    assert_fails_with(mock(&f, &[public[0] + 1]), LOOKUPS, &[DivConfig::IDENTITY]);
+    mock(&f, &[public[0] + 1])
+}
+
+malicious_tests! {
+    rescale_quotient_off_by_one_is_rejected:
+        quotient_off_by_one => Target::Constraint(DivConfig::GATE, DivConfig::IDENTITY);
 }
 
 #[test]

@@ -73,6 +73,10 @@ impl FixedDotConfig {
     pub const FIRST: &'static str = "acc = bias + sum x * w";
     /// Name of the continuation constraint.
     pub const NEXT: &'static str = "acc = acc_prev + sum x * w";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::FIRST), (Self::NEXT_GATE, Self::NEXT)];
 
     /// Creates the gate over caller-allocated columns; `x` and `acc` become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -283,4 +287,4 @@ impl<F: PrimeField> DotInstructions<F> for FixedDotChip {
 
 #[cfg(test)]
 #[path = "dot_tests.rs"]
-mod tests;
+pub(crate) mod tests;

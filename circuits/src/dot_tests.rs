@@ -1,6 +1,8 @@
 use super::*;
 use crate::dev::{assert_fails_with, COPY_FAILURE};
-use crate::testing::{configure, expose, felts, mock, sources, Chips, LOOKUPS, WIDTH};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS, WIDTH,
+};
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
     plonk::{Circuit, ConstraintSystem},
@@ -16,8 +18,10 @@ struct Fixture {
     bias: i64,
     partials: Vec<i64>,
     expose: bool,
-    /// Re-witness input `i` as `v` instead of copying it.
-    rewitness: Option<(usize, i64)>,
+    /// After the chip was handed source cell `i` (holding the input), the cell is overwritten
+    /// with `v`: the chip still sees the input through its handle, so only its own copy
+    /// constraint ties what it multiplies to what the source cell holds.
+    overwritten: Option<(usize, i64)>,
 }
 
 impl Fixture {
@@ -37,7 +41,7 @@ impl Fixture {
             bias,
             partials,
             expose: true,
-            rewitness: None,
+            overwritten: None,
         }
     }
 
@@ -65,27 +69,23 @@ impl Circuit<Fp> for Fixture {
     }
 
     fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
-        let cells = sources(&mut layouter, &chips, &felts(&self.inputs))?;
+        let cells = self.sources(&chips, &mut layouter)?;
         let weights = felts(&self.weights);
         let partials: Vec<_> = felts(&self.partials)
             .into_iter()
             .map(Value::known)
             .collect();
-        let out = match self.rewitness {
-            None => {
-                let chip = FixedDotChip::construct(chips.dot.clone());
-                let task = DotTask {
-                    inputs: cells.iter().collect(),
-                    weights: &weights,
-                    bias: crate::value::felt(self.bias),
-                };
-                if self.partials == Self::honest(&self.inputs, &self.weights, self.bias).partials {
-                    chip.dot_products(&mut layouter, "t", &[task])?.remove(0)
-                } else {
-                    chip.forged_dot_product(&mut layouter, &task, &partials)?
-                }
-            }
-            Some((i, v)) => self.forged_single_row(&chips, &mut layouter, &cells, i, v)?,
+        let chip = FixedDotChip::construct(chips.dot.clone());
+        let task = DotTask {
+            inputs: cells.iter().collect(),
+            weights: &weights,
+            bias: crate::value::felt(self.bias),
+        };
+        let out = if self.partials == Self::honest(&self.inputs, &self.weights, self.bias).partials
+        {
+            chip.dot_products(&mut layouter, "t", &[task])?.remove(0)
+        } else {
+            chip.forged_dot_product(&mut layouter, &task, &partials)?
         };
         if self.expose {
             expose(&mut layouter, &chips, &[out])?;
@@ -95,52 +95,29 @@ impl Circuit<Fp> for Fixture {
 }
 
 impl Fixture {
-    /// A one-row dot product whose input `i` is assigned as `v` and then only *claimed* equal
-    /// to the source cell: the copy constraint must catch it.
-    fn forged_single_row(
+    /// The inputs as source cells (standing for another chip's outputs), then the
+    /// [`Fixture::overwritten`] cell given its new value behind the returned handle's back.
+    fn sources(
         &self,
         chips: &Chips,
         layouter: &mut impl Layouter<Fp>,
-        cells: &[Cell<Fp>],
-        i: usize,
-        v: i64,
-    ) -> Result<Cell<Fp>, Error> {
-        let c = &chips.dot;
+    ) -> Result<Vec<Cell<Fp>>, Error> {
+        let values = felts(&self.inputs);
         layouter.assign_region(
-            || "dot products forged",
+            || "sources",
             |mut region| {
-                #[allow(clippy::needless_range_loop)] // slot indexes four parallel arrays
-                for slot in 0..WIDTH {
-                    let (x, w) = (self.inputs[slot], self.weights[slot]);
-                    let x = if slot == i { v } else { x };
-                    let cell = region.assign_advice(
-                        || "x",
-                        c.x[slot],
-                        0,
-                        || Value::known(crate::value::felt::<Fp>(x)),
-                    )?;
-                    region.constrain_equal(cells[slot].cell(), cell.cell())?;
-                    region.assign_fixed(
-                        || "w",
-                        c.w[slot],
-                        0,
-                        || Value::known(crate::value::felt::<Fp>(w)),
-                    )?;
+                let cells = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        region.assign_advice(|| "source", chips.source, i, || Value::known(*v))
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                if let Some((i, v)) = self.overwritten {
+                    let v = Value::known(crate::value::felt::<Fp>(v));
+                    region.assign_advice(|| "source overwritten", chips.source, i, || v)?;
                 }
-                region.assign_fixed(
-                    || "bias",
-                    c.bias,
-                    0,
-                    || Value::known(crate::value::felt::<Fp>(self.bias)),
-                )?;
-                c.q_first.enable(&mut region, 0)?;
-                let forged = self.result() + (v - self.inputs[i]) * self.weights[i];
-                region.assign_advice(
-                    || "acc",
-                    c.acc,
-                    0,
-                    || Value::known(crate::value::felt::<Fp>(forged)),
-                )
+                Ok(cells)
             },
         )
     }
@@ -162,34 +139,59 @@ fn dot_wrong_public_result_is_rejected() {
     assert_fails_with(mock(&f, &[f.result() + 1]), LOOKUPS, &[COPY_FAILURE]);
 }
 
-#[test]
-fn dot_first_row_sum_off_by_one_is_rejected() {
+/// The first row's running sum off by one.
+fn first_row_sum_off_by_one() -> Verdict {
     let mut f = Fixture::honest(&[1, 2, 3], &[4, 5, 6], 7);
     f.partials[0] += 1;
     f.expose = false;
-    assert_fails_with(mock(&f, &[]), LOOKUPS, &[FixedDotConfig::FIRST]);
+    mock(&f, &[])
 }
 
-#[test]
-fn dot_continuation_row_sum_off_by_one_is_rejected() {
+/// The second row's running sum off by one.
+fn continuation_row_sum_off_by_one() -> Verdict {
     let mut f = Fixture::honest(&[1, 2, 3, 4, 5, 6], &[4, 5, 6, 7, 8, 9], 7);
     f.partials[1] -= 1;
     f.expose = false;
-    assert_fails_with(mock(&f, &[]), LOOKUPS, &[FixedDotConfig::NEXT]);
+    mock(&f, &[])
 }
 
-#[test]
-fn dot_bias_is_not_dropped() {
+/// The sum without its bias.
+fn bias_dropped() -> Verdict {
     let mut f = Fixture::honest(&[1, 2], &[3, 4], 100);
     f.partials[0] -= 100;
     f.expose = false;
-    assert_fails_with(mock(&f, &[]), LOOKUPS, &[FixedDotConfig::FIRST]);
+    mock(&f, &[])
+}
+
+malicious_tests! {
+    dot_first_row_sum_off_by_one_is_rejected:
+        first_row_sum_off_by_one
+            => Target::Constraint(FixedDotConfig::GATE, FixedDotConfig::FIRST);
+    dot_continuation_row_sum_off_by_one_is_rejected:
+        continuation_row_sum_off_by_one
+            => Target::Constraint(FixedDotConfig::NEXT_GATE, FixedDotConfig::NEXT);
+    dot_bias_is_not_dropped:
+        bias_dropped => Target::Constraint(FixedDotConfig::GATE, FixedDotConfig::FIRST);
 }
 
 #[test]
 fn dot_copied_input_replaced_by_another_value_is_rejected() {
+    // Source cell 2 holds 30 while the chip multiplies 3: the gate and the result are
+    // consistent with 3, so only the chip's own copy of input 2 into its region catches it
+    // (a chip that re-witnessed its inputs from their values would pass this witness).
     let mut f = Fixture::honest(&[1, 2, 3, 4], &[4, 5, 6, 7], 7);
-    f.rewitness = Some((2, 30));
-    f.expose = false;
-    assert_fails_with(mock(&f, &[]), LOOKUPS, &[COPY_FAILURE]);
+    f.overwritten = Some((2, 30));
+    assert_fails_with(
+        mock(&f, &[f.result()]),
+        LOOKUPS,
+        &[COPY_FAILURE, "'dot products t'"],
+    );
+}
+
+#[test]
+fn dot_sources_overwritten_with_their_own_values_are_accepted() {
+    // The control for the test above: the overwrite itself is harmless.
+    let mut f = Fixture::honest(&[1, 2, 3, 4], &[4, 5, 6, 7], 7);
+    f.overwritten = Some((2, 3));
+    assert_eq!(mock(&f, &[f.result()]), Ok(()));
 }

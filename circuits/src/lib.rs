@@ -21,6 +21,8 @@
 //! become field elements and back.
 
 pub mod argmax;
+#[cfg(test)]
+mod coverage_tests;
 pub mod dev;
 pub mod div;
 pub mod dot;

@@ -83,6 +83,16 @@ impl MaxConfig {
     pub const PRODUCT: &'static str = "product accumulates d";
     /// Some gap is zero.
     pub const ATTAINED: &'static str = "max equals an input";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] = &[
+        (Self::GATE, Self::GAP),
+        (Self::GATE, Self::START),
+        (Self::NEXT_GATE, Self::GAP),
+        (Self::NEXT_GATE, Self::SAME),
+        (Self::NEXT_GATE, Self::PRODUCT),
+        (Self::LAST_GATE, Self::ATTAINED),
+    ];
 
     /// Creates the gate over caller-allocated columns; `x` and `m` become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -271,4 +281,4 @@ impl<F: PrimeField> MaxInstructions<F> for MaxChip<F> {
 
 #[cfg(test)]
 #[path = "max_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,6 +1,9 @@
 use super::*;
 use crate::dev::assert_fails_with;
-use crate::testing::{configure, expose, felts, mock, Chips, LOOKUPS};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS,
+};
+use crate::value::felt;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
     plonk::{Circuit, ConstraintSystem},
@@ -8,6 +11,7 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 
 const GAP_RANGE: &str = "'range check t gap'";
+const MAX_RANGE: &str = "'range check t max'";
 const BITS: u32 = 8;
 
 /// Maxima of `windows` (signed 8-bit inputs); `maxima` may be forged.
@@ -88,11 +92,10 @@ fn max_of_relu_outputs_is_accepted() {
     assert_eq!(mock(&f, &f.maxima), Ok(()));
 }
 
-#[test]
-fn claimed_max_above_every_input_is_rejected() {
+fn claimed_max_above_every_input() -> Verdict {
     let mut f = Fixture::honest(&[&[1, 3, 2]]);
     f.maxima = vec![4];
-    assert_fails_with(mock(&f, &[4]), LOOKUPS, &[MaxConfig::ATTAINED]);
+    mock(&f, &[4])
 }
 
 #[test]
@@ -108,7 +111,11 @@ fn claimed_max_wrapped_around_the_field_is_rejected() {
     // Every gap m - x_j of a huge m is a huge field element.
     let mut f = Fixture::honest(&[&[1, 3, 2]]);
     f.maxima = vec![3 - (1 << 40)];
-    assert!(mock(&f, &f.maxima.clone()).is_err());
+    assert_fails_with(
+        mock(&f, &f.maxima.clone()),
+        LOOKUPS,
+        &[MaxConfig::ATTAINED, GAP_RANGE, MAX_RANGE],
+    );
 }
 
 #[test]
@@ -116,4 +123,121 @@ fn claimed_max_of_a_tie_at_the_wrong_value_is_rejected() {
     let mut f = Fixture::honest(&[&[2, 2, 1]]);
     f.maxima = vec![1];
     assert_fails_with(mock(&f, &[1]), LOOKUPS, &[GAP_RANGE]);
+}
+
+/// One window laid out by hand in the chip's columns under the chip's selectors, one
+/// `[x, m, d, p]` per row (input, claimed max, gap, running product), then its gaps
+/// range-checked as the chip does: a forgery that breaks one constraint and nothing else.
+#[derive(Clone, Debug, Default)]
+struct Forged {
+    rows: Vec<[i64; 4]>,
+}
+
+impl Circuit<Fp> for Forged {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        chips.range.table().load(&mut layouter)?;
+        let c = &chips.max;
+        let gaps = layouter.assign_region(
+            || "max forged",
+            |mut region| {
+                let k = |v: i64| Value::known(felt::<Fp>(v));
+                let mut gaps = Vec::new();
+                for (row, [x, m, d, p]) in self.rows.iter().copied().enumerate() {
+                    region.assign_advice(|| "x", c.x, row, || k(x))?;
+                    region.assign_advice(|| "m", c.m, row, || k(m))?;
+                    gaps.push(region.assign_advice(|| "d", c.d, row, || k(d))?);
+                    region.assign_advice(|| "p", c.p, row, || k(p))?;
+                    if row == 0 {
+                        c.q_first.enable(&mut region, row)?;
+                    } else {
+                        c.q_next.enable(&mut region, row)?;
+                    }
+                    if row + 1 == self.rows.len() {
+                        c.q_last.enable(&mut region, row)?;
+                    }
+                }
+                Ok(gaps)
+            },
+        )?;
+        LookupRangeChip::construct(chips.range.clone())
+            .check_unsigned(&mut layouter, "forged gap", &gaps, BITS)
+            .map(drop)
+    }
+}
+
+fn forged(rows: &[[i64; 4]]) -> Verdict {
+    mock(
+        &Forged {
+            rows: rows.to_vec(),
+        },
+        &[],
+    )
+}
+
+#[test]
+fn max_honest_hand_layout_is_accepted() {
+    // max(1, 2) = 2: gaps 1, 0; products 1, 0.
+    assert_eq!(forged(&[[1, 2, 1, 1], [2, 2, 0, 0]]), Ok(()));
+}
+
+/// max(1, 2) claimed 5: a zero first gap would zero the product.
+fn first_gap_forged_to_zero() -> Verdict {
+    forged(&[[1, 5, 0, 0], [2, 5, 3, 0]])
+}
+
+/// max(1, 2) claimed 5: a zero second gap would zero the product.
+fn later_gap_forged_to_zero() -> Verdict {
+    forged(&[[1, 5, 4, 4], [2, 5, 0, 0]])
+}
+
+/// max(1, 2) claimed 5: the product starts at 0 instead of the first gap 4.
+fn product_start_forged_to_zero() -> Verdict {
+    forged(&[[1, 5, 4, 0], [2, 5, 3, 0]])
+}
+
+/// max(1, 5) claimed 1 (the first row's `m` is the output): each row's gap is zero against
+/// its own `m`.
+fn max_changed_between_rows() -> Verdict {
+    forged(&[[1, 1, 0, 0], [5, 5, 0, 0]])
+}
+
+/// max(1, 2) claimed 5: the running product jumps to 0 although the gap 3 is not zero.
+fn running_product_forged_to_zero() -> Verdict {
+    forged(&[[1, 5, 4, 4], [2, 5, 3, 0]])
+}
+
+/// max(1, 2) claimed 5, every cell honest: the last product 12 is not zero.
+fn hand_laid_max_not_attained() -> Verdict {
+    forged(&[[1, 5, 4, 4], [2, 5, 3, 12]])
+}
+
+malicious_tests! {
+    max_first_gap_forged_to_zero_is_rejected_by_the_gap:
+        first_gap_forged_to_zero => Target::Constraint(MaxConfig::GATE, MaxConfig::GAP);
+    max_later_gap_forged_to_zero_is_rejected_by_the_gap:
+        later_gap_forged_to_zero => Target::Constraint(MaxConfig::NEXT_GATE, MaxConfig::GAP);
+    max_product_start_forged_to_zero_is_rejected:
+        product_start_forged_to_zero => Target::Constraint(MaxConfig::GATE, MaxConfig::START);
+    max_changed_between_rows_is_rejected:
+        max_changed_between_rows => Target::Constraint(MaxConfig::NEXT_GATE, MaxConfig::SAME);
+    max_running_product_forged_to_zero_is_rejected:
+        running_product_forged_to_zero
+            => Target::Constraint(MaxConfig::NEXT_GATE, MaxConfig::PRODUCT);
+    max_hand_laid_max_not_attained_is_rejected:
+        hand_laid_max_not_attained
+            => Target::Constraint(MaxConfig::LAST_GATE, MaxConfig::ATTAINED);
+    claimed_max_above_every_input_is_rejected:
+        claimed_max_above_every_input
+            => Target::Constraint(MaxConfig::LAST_GATE, MaxConfig::ATTAINED);
 }

@@ -48,8 +48,14 @@ pub struct MulConfig {
 }
 
 impl MulConfig {
+    /// Name of the gate.
+    pub const GATE: &'static str = "product";
     /// Name of the constraint.
     pub const IDENTITY: &'static str = "p = a * b";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::IDENTITY)];
 
     /// Creates the gate over caller-allocated columns, which become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -60,7 +66,7 @@ impl MulConfig {
             meta.enable_equality(column);
         }
         let q_mul = meta.selector();
-        meta.create_gate("product", |meta| {
+        meta.create_gate(Self::GATE, |meta| {
             let s = meta.query_selector(q_mul);
             let [a, b, p] = [a, b, p].map(|c| meta.query_advice(c, Rotation::cur()));
             vec![(Self::IDENTITY, s * (p - a * b))]
@@ -129,4 +135,4 @@ impl<F: PrimeField> MulInstructions<F> for MulChip {
 
 #[cfg(test)]
 #[path = "mul_tests.rs"]
-mod tests;
+pub(crate) mod tests;

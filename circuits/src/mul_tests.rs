@@ -1,13 +1,12 @@
 use super::*;
-use crate::testing::{configure, expose, felts, mock, sources, Chips};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, sources, Chips, Target, Verdict,
+};
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
-
-use crate::dev::assert_fails_with;
-use crate::testing::LOOKUPS;
 
 /// Multiplies pairs, claiming `products`.
 #[derive(Clone, Debug, Default)]
@@ -58,9 +57,13 @@ fn products_are_exact() {
     assert_eq!(mock(&f, &[12, -35, 1 << 30, 0]), Ok(()));
 }
 
-#[test]
-fn a_wrong_product_is_rejected() {
+fn wrong_product() -> Verdict {
     let mut f = Fixture::honest(&[(3, 4)]);
     f.products[0] = 13;
-    assert_fails_with(mock(&f, &[13]), LOOKUPS, &[MulConfig::IDENTITY]);
+    mock(&f, &[13])
+}
+
+malicious_tests! {
+    a_wrong_product_is_rejected:
+        wrong_product => Target::Constraint(MulConfig::GATE, MulConfig::IDENTITY);
 }

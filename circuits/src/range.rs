@@ -198,6 +198,10 @@ impl LookupRangeConfig {
     /// What every lane's lookup name starts with (halo2 0.4 does not name lookups; these
     /// are ours).
     pub const LOOKUP: &'static str = "range limb in table";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break (with the lookups, [`Self::LOOKUP_NAMES`]).
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::STEP), (Self::LAST_GATE, Self::LAST)];
     /// The lookups' names, in creation order.
     pub const LOOKUP_NAMES: [&'static str; LANES] =
         ["range limb in table, lane 0", "range limb in table, lane 1"];
@@ -623,4 +627,4 @@ fn row_widths(bits: u32) -> Vec<[u32; LANES]> {
 
 #[cfg(test)]
 #[path = "range_tests.rs"]
-mod tests;
+pub(crate) mod tests;

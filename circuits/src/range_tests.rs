@@ -1,5 +1,6 @@
 use super::*;
 use crate::dev::assert_fails_with;
+use crate::testing::{malicious_tests, Target, Verdict};
 use crate::value::felt;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
@@ -243,7 +244,7 @@ impl Circuit<Fp> for Forged {
     }
 }
 
-fn run_forged(f: Forged) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+fn run_forged(f: Forged) -> Verdict {
     MockProver::run(K, &f, vec![])
         .unwrap_or_else(|e| panic!("synthesis failed: {e:?}"))
         .verify()
@@ -290,24 +291,14 @@ fn range_sign_of_zero_is_not_free() {
     assert_fails_with(run_forged(signed9(0, [256, 0], [1, 0])), LOOKUPS, &[LANE_0]);
 }
 
-#[test]
-fn range_out_of_a_low_limb_is_forced_too() {
-    // The top bit of 253 in 8 bits is 1; claiming 0 leaves the table.
-    assert_fails_with(
-        run_forged(signed9(-3, [253, 0], [0, 0])),
-        LOOKUPS,
-        &[LANE_0],
-    );
+/// The top bit of 253 in 8 bits is 1; claiming 0 leaves the table.
+fn low_limb_out_forged() -> Verdict {
+    run_forged(signed9(-3, [253, 0], [0, 0]))
 }
 
-#[test]
-fn range_sign_bit_of_two_is_rejected() {
-    // 300 is past the 9-bit signed range: 556 = 44 + 256 · 2, and 2 is not a 1-bit limb.
-    assert_fails_with(
-        run_forged(signed9(300, [44, 2], [0, 1])),
-        LOOKUPS,
-        &[LANE_1],
-    );
+/// 300 is past the 9-bit signed range: 556 = 44 + 256 · 2, and 2 is not a 1-bit limb.
+fn sign_limb_of_two() -> Verdict {
+    run_forged(signed9(300, [44, 2], [0, 1]))
 }
 
 /// 32-bit unsigned 70000 = 0x0001_1170 over two rows: limbs 0x70, 0x11 | `z_1`, 0.
@@ -329,22 +320,27 @@ fn range_two_row_hand_decomposition_is_accepted() {
     assert_eq!(run_forged(unsigned32(1, 1)), Ok(()));
 }
 
-#[test]
-fn range_running_sum_step_mismatch_names_the_step_constraint() {
-    assert_fails_with(
-        run_forged(unsigned32(2, 2)),
-        LOOKUPS,
-        &[LookupRangeConfig::STEP],
-    );
+/// `z_1` forged to 2 (its last limb follows): 70000 is not 0x1170 + 2^16 · 2.
+fn running_sum_step_forged() -> Verdict {
+    run_forged(unsigned32(2, 2))
 }
 
-#[test]
-fn range_last_limb_mismatch_names_the_last_constraint() {
-    assert_fails_with(
-        run_forged(unsigned32(1, 2)),
-        LOOKUPS,
-        &[LookupRangeConfig::LAST],
-    );
+/// The last limb forged to 2 under the honest `z_1 = 1`.
+fn last_limb_forged() -> Verdict {
+    run_forged(unsigned32(1, 2))
+}
+
+malicious_tests! {
+    range_out_of_a_low_limb_is_forced_too:
+        low_limb_out_forged => Target::Lookup(LANE_0);
+    range_sign_bit_of_two_is_rejected:
+        sign_limb_of_two => Target::Lookup(LANE_1);
+    range_running_sum_step_mismatch_names_the_step_constraint:
+        running_sum_step_forged
+            => Target::Constraint(LookupRangeConfig::GATE, LookupRangeConfig::STEP);
+    range_last_limb_mismatch_names_the_last_constraint:
+        last_limb_forged
+            => Target::Constraint(LookupRangeConfig::LAST_GATE, LookupRangeConfig::LAST);
 }
 
 #[test]

@@ -53,6 +53,10 @@ impl ReluConfig {
     pub const GATE: &'static str = "relu";
     /// Name of its constraint.
     pub const IDENTITY: &'static str = "y = sign bit * x";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::IDENTITY)];
 
     /// Creates the gate over caller-allocated columns, which become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -138,4 +142,4 @@ impl<F: PrimeField> ReluInstructions<F> for ReluChip {
 
 #[cfg(test)]
 #[path = "relu_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -1,7 +1,9 @@
 use super::*;
 use crate::dev::assert_fails_with;
 use crate::range::{LookupRangeChip, RangeInstructions};
-use crate::testing::{configure, expose, felts, mock, Chips, LOOKUPS};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS,
+};
 use crate::value::felt;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
@@ -76,11 +78,15 @@ fn relu_of_relu_is_free_and_correct() {
     assert_eq!(mock(&f, &f.ys), Ok(()));
 }
 
-#[test]
-fn relu_negative_claimed_positive_is_rejected() {
+fn negative_claimed_positive() -> Verdict {
     let mut f = Fixture::honest(&[-5], 8);
     f.ys = vec![5];
-    assert_fails_with(mock(&f, &[5]), LOOKUPS, &[ReluConfig::IDENTITY]);
+    mock(&f, &[5])
+}
+
+malicious_tests! {
+    relu_negative_claimed_positive_is_rejected:
+        negative_claimed_positive => Target::Constraint(ReluConfig::GATE, ReluConfig::IDENTITY);
 }
 
 #[test]

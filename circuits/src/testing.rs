@@ -7,7 +7,9 @@ use halo2_proofs::{
     plonk::{Advice, Circuit, Column, ConstraintSystem, Error},
 };
 use pasta_curves::Fp;
+use std::collections::BTreeSet;
 
+use crate::dev::{assert_fails_with, named_failures, Broken};
 use crate::range::LookupRangeConfig;
 use crate::value::felt;
 use crate::{Cell, ChipSet};
@@ -96,3 +98,90 @@ pub(crate) fn mock_fp<C: Circuit<Fp>>(
 fn broken(e: Error) -> ! {
     panic!("synthesis failed: {e:?}")
 }
+
+/// What the mock prover said about a circuit.
+pub(crate) type Verdict = Result<(), Vec<VerifyFailure>>;
+
+/// The one named thing a malicious witness must break.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target {
+    /// A gate's constraint: `(gate, constraint)`, from the chip's name constants.
+    Constraint(&'static str, &'static str),
+    /// A lookup, by its name in [`LOOKUPS`].
+    Lookup(&'static str),
+}
+
+impl Target {
+    /// The name that [`assert_fails_with`] looks for.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Constraint(_, name) | Self::Lookup(name) => name,
+        }
+    }
+
+    pub(crate) fn broken(self) -> Broken {
+        match self {
+            Self::Constraint(gate, name) => Broken::constraint(gate, name),
+            Self::Lookup(name) => Broken::Lookup(name.to_owned()),
+        }
+    }
+}
+
+/// A malicious witness (a plain function that builds a circuit and runs the mock prover) and
+/// the one named constraint that rejects it: the unit of the constraint-coverage test.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Malicious {
+    /// The `#[test]` that runs it; its name says what is forged and what rejects it.
+    pub test: &'static str,
+    /// Builds the circuit and runs the mock prover.
+    pub run: fn() -> Verdict,
+    /// What must fail, alone.
+    pub breaks: Target,
+}
+
+impl Malicious {
+    /// Runs the witness and asserts that it fails on exactly [`Malicious::breaks`]: no other
+    /// constraint, lookup or copy.
+    pub(crate) fn check(&self) {
+        let verdict = (self.run)();
+        let got = match &verdict {
+            Ok(()) => BTreeSet::new(),
+            Err(failures) => named_failures(failures, LOOKUPS),
+        };
+        assert_eq!(
+            got,
+            BTreeSet::from([self.breaks.broken()]),
+            "{}: the failures are not exactly the target",
+            self.test
+        );
+        assert_fails_with(verdict, LOOKUPS, &[self.breaks.name()]);
+    }
+}
+
+/// Declares a chip's malicious tests: each line `test_name: scenario => target;` becomes a
+/// `#[test]` of that name and an entry of the chip's `MALICIOUS` list, which the coverage test
+/// ([`crate::coverage_tests`]) runs again.
+macro_rules! malicious_tests {
+    ($($test:ident: $run:path => $target:expr;)+) => {
+        /// This chip's malicious witnesses, each rejected by exactly one named constraint.
+        pub(crate) const MALICIOUS: &[$crate::testing::Malicious] = &[$(
+            $crate::testing::Malicious {
+                test: stringify!($test),
+                run: $run,
+                breaks: $target,
+            },
+        )+];
+        $(
+            #[test]
+            fn $test() {
+                $crate::testing::Malicious {
+                    test: stringify!($test),
+                    run: $run,
+                    breaks: $target,
+                }
+                .check();
+            }
+        )+
+    };
+}
+pub(crate) use malicious_tests;

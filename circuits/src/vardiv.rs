@@ -59,10 +59,16 @@ pub struct VarDivConfig {
 }
 
 impl VarDivConfig {
+    /// Name of the gate.
+    pub const GATE: &'static str = "variable division";
     /// The division identity.
     pub const IDENTITY: &'static str = "n * c = q * d + r";
     /// The complement of the remainder.
     pub const COMPLEMENT: &'static str = "u = d - 1 - r";
+    /// Every gate constraint, as `(gate, constraint)` names: what the coverage test expects
+    /// a malicious test to break.
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
+        &[(Self::GATE, Self::IDENTITY), (Self::GATE, Self::COMPLEMENT)];
 
     /// Creates the gate over caller-allocated columns, which become equality-enabled.
     pub fn configure<F: PrimeField>(
@@ -74,7 +80,7 @@ impl VarDivConfig {
             meta.enable_equality(column);
         }
         let q_vdiv = meta.selector();
-        meta.create_gate("variable division", |meta| {
+        meta.create_gate(Self::GATE, |meta| {
             let s = meta.query_selector(q_vdiv);
             let [n, d, q, r, u] = [n, d, q, r, u].map(|c| meta.query_advice(c, Rotation::cur()));
             let c = meta.query_fixed(scale);
@@ -199,4 +205,4 @@ impl<F: PrimeField> VarDivInstructions<F> for VarDivChip<F> {
 
 #[cfg(test)]
 #[path = "vardiv_tests.rs"]
-mod tests;
+pub(crate) mod tests;

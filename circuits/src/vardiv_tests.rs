@@ -1,6 +1,9 @@
 use super::*;
 use crate::dev::assert_fails_with;
-use crate::testing::{configure, expose, felts, mock, mock_fp, sources, Chips, LOOKUPS};
+use crate::testing::{
+    configure, expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict,
+    LOOKUPS,
+};
 use crate::value::felt;
 use ff::Field;
 use halo2_proofs::{
@@ -96,4 +99,86 @@ fn quotient_wrapped_around_the_field_is_rejected() {
     let claimed = f.qs[0];
     let verdict = mock_fp(&f, vec![claimed]);
     assert_fails_with(verdict, LOOKUPS, &[QUOTIENT_RANGE]);
+}
+
+/// One division row per `[n, d, q, r, u]` laid out by hand in the chip's columns under its
+/// selector, with the scale 16, then `r`, `u` and `q` range-checked as the chip does.
+#[derive(Clone, Debug, Default)]
+struct Forged {
+    rows: Vec<[i64; 5]>,
+}
+
+impl Circuit<Fp> for Forged {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self::default()
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        chips.range.table().load(&mut layouter)?;
+        let c = &chips.vardiv;
+        let (qs, rest) = layouter.assign_region(
+            || "variable division forged",
+            |mut region| {
+                let k = |v: i64| Value::known(felt::<Fp>(v));
+                let (mut qs, mut rest) = (Vec::new(), Vec::new());
+                for (row, [n, d, q, r, u]) in self.rows.iter().copied().enumerate() {
+                    region.assign_advice(|| "n", c.n, row, || k(n))?;
+                    region.assign_advice(|| "d", c.d, row, || k(d))?;
+                    qs.push(region.assign_advice(|| "q", c.q, row, || k(q))?);
+                    rest.push(region.assign_advice(|| "r", c.r, row, || k(r))?);
+                    rest.push(region.assign_advice(|| "u", c.u, row, || k(u))?);
+                    region.assign_fixed(|| "scale", c.scale, row, || k(SCALE))?;
+                    c.q_vdiv.enable(&mut region, row)?;
+                }
+                Ok((qs, rest))
+            },
+        )?;
+        let range = LookupRangeChip::construct(chips.range.clone());
+        range.check_unsigned(&mut layouter, "forged remainder", &rest, 8)?;
+        range.check_unsigned(&mut layouter, "forged quotient", &qs, 8)?;
+        Ok(())
+    }
+}
+
+fn forged(rows: &[[i64; 5]]) -> Verdict {
+    mock(
+        &Forged {
+            rows: rows.to_vec(),
+        },
+        &[],
+    )
+}
+
+#[test]
+fn vardiv_honest_hand_layout_is_accepted() {
+    // 3 · 16 = 6 · 7 + 6, u = 7 - 1 - 6 = 0.
+    assert_eq!(forged(&[[3, 7, 6, 6, 0]]), Ok(()));
+}
+
+/// `3 · 16 / 7` claimed 7 with the honest remainder 6 and complement 0: every range check
+/// passes, only the identity `48 = 7 · 7 + 6` is false.
+fn quotient_forged_remainder_kept() -> Verdict {
+    forged(&[[3, 7, 7, 6, 0]])
+}
+
+/// `3 · 16 / 7` claimed 5 with remainder 13 (the identity holds): the complement
+/// `7 - 1 - 13 = -7` is forged to 0 so that its range check passes.
+fn complement_forged_into_range() -> Verdict {
+    forged(&[[3, 7, 5, 13, 0]])
+}
+
+malicious_tests! {
+    vardiv_quotient_forged_with_the_honest_remainder_is_rejected_by_the_identity:
+        quotient_forged_remainder_kept
+            => Target::Constraint(VarDivConfig::GATE, VarDivConfig::IDENTITY);
+    vardiv_remainder_complement_forged_into_range_is_rejected:
+        complement_forged_into_range
+            => Target::Constraint(VarDivConfig::GATE, VarDivConfig::COMPLEMENT);
 }
