@@ -366,7 +366,11 @@ fn shutdown_finishes_the_proof_in_flight_then_exits() {
             "no proof started"
         );
         let pid = served.child.id().to_string();
-        let signalled = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        // The shell's own `kill`: no procps needed.
+        let signalled = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap();
         assert!(signalled.success());
         let reply = proving.join().unwrap();
         assert_eq!(reply.status, 200, "{}", reply.body);
@@ -388,4 +392,35 @@ fn shutdown_finishes_the_proof_in_flight_then_exits() {
         matches!(refused, Err(ureq::Error::Transport(_))),
         "{refused:?}"
     );
+}
+
+#[test]
+fn the_key_cache_evicts_the_least_recently_used_within_its_budget() {
+    use zkinfer::serve::keys::{estimated_bytes, KeyCache, Role};
+    use zkinfer::Prover;
+    let model = common::model();
+    let verifier = estimated_bytes(&model, Role::Verifier);
+    let prover = estimated_bytes(&model, Role::Prover);
+    assert!(prover > verifier && verifier > 0, "{prover} {verifier}");
+    // Room for one verifier and one prover. Keys are indexed by digest: "a" and "b" stand
+    // for two models here.
+    let keys = KeyCache::new(common::cache(), prover + verifier);
+    keys.get::<Verifier>("a", &model).unwrap();
+    keys.get::<Verifier>("b", &model).unwrap();
+    keys.get::<Verifier>("a", &model).unwrap(); // "a" is now the more recently used
+    assert_eq!(keys.stats().evictions, 0);
+    keys.get::<Prover>("a", &model).unwrap();
+    assert!(keys.holds("a", Role::Prover) && keys.holds("a", Role::Verifier));
+    assert!(
+        !keys.holds("b", Role::Verifier),
+        "the least recently used key goes"
+    );
+    let stats = keys.stats();
+    assert_eq!((stats.provers, stats.verifiers, stats.evictions), (1, 1, 1));
+    assert_eq!(stats.bytes, prover + verifier);
+    // A key larger than the whole budget is still kept, alone.
+    let small = KeyCache::new(common::cache(), verifier);
+    small.get::<Verifier>("a", &model).unwrap();
+    small.get::<Prover>("a", &model).unwrap();
+    assert!(small.holds("a", Role::Prover) && !small.holds("a", Role::Verifier));
 }
