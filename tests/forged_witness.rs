@@ -14,13 +14,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use ndarray::{Array1, Array2};
-use zkinfer::circuit::LOOKUP_NAMES;
 use zkinfer::graph::activation::Activation;
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use zkinfer::graph::window::Axis;
 use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::{input, onnx, CompileOptions, CompiledModel};
-use zkinfer_circuits::dev::describe;
 
 /// Every value vector of a node's witness, by name. Exhaustive: a new kind of witness is a
 /// compile error here until the sweep covers it.
@@ -68,19 +66,8 @@ fn fields(node: &mut NodeWitness) -> Vec<(&'static str, &mut Vec<i64>)> {
     }
 }
 
-/// The distinct failure names (constraint, lookup, range region or copy) of a forged witness
-/// whose claimed public output is its own output.
 fn failures(model: &CompiledModel, w: &Witness) -> Vec<String> {
-    let mut names: Vec<String> = describe(&model.mock(w, w.output()).unwrap(), LOOKUP_NAMES)
-        .into_iter()
-        .map(|line| {
-            // Keep what names the check, drop the row and cell values.
-            line.split(" at ").next().unwrap_or(&line).to_owned()
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+    common::mock_failures(model, w, w.output())
 }
 
 /// What a sweep saw: the failure names of each field's first value (keyed `node.field`),
@@ -149,20 +136,14 @@ fn spread(len: usize) -> Vec<usize> {
     at
 }
 
-/// Checks the pinned failure sets: each entry's names are exactly the failures (as
-/// substrings, one per failure).
+/// Checks the pinned failure sets of the fields' first values.
 fn assert_pinned(seen: &Seen, pinned: &[(&str, &[&str])]) {
     for (key, expected) in pinned {
         let got = seen
             .failures
             .get(*key)
             .unwrap_or_else(|| panic!("no failures for {key}; seen: {seen:#?}"));
-        let matched = got.iter().all(|g| expected.iter().any(|e| g.contains(e)))
-            && expected.iter().all(|e| got.iter().any(|g| g.contains(e)));
-        assert!(
-            matched,
-            "{key}: expected exactly {expected:?}, got {got:#?}"
-        );
+        common::assert_exactly(got, expected);
     }
 }
 

@@ -74,3 +74,32 @@ pub fn with_unsupported_op() -> Vec<u8> {
     patched[at..at + 4].copy_from_slice(b"Selu");
     patched
 }
+
+/// MockProver failures of witness `w` claiming public outputs `claim`: one line per distinct
+/// failure, naming the constraint, lookup or copy and its region (row and cell values dropped).
+pub fn mock_failures(
+    model: &CompiledModel,
+    w: &zkinfer::graph::witness::Witness,
+    claim: &[i64],
+) -> Vec<String> {
+    let failures = model.mock(w, claim).unwrap();
+    let mut names: Vec<String> =
+        zkinfer_circuits::dev::describe(&failures, zkinfer::circuit::LOOKUP_NAMES)
+            .into_iter()
+            .map(|line| line.split(" at ").next().unwrap_or(&line).to_owned())
+            .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The failures are exactly `expected`: every failure matches one expected entry and every
+/// entry matches some failure. An entry matches a failure that contains each of its
+/// `|`-separated parts (e.g. `"('division')|('divide fc1')"`: that gate, in that region).
+pub fn assert_exactly(got: &[String], expected: &[&str]) {
+    let matches = |g: &String, e: &&str| e.split('|').all(|part| g.contains(part));
+    let matched = !got.is_empty()
+        && got.iter().all(|g| expected.iter().any(|e| matches(g, e)))
+        && expected.iter().all(|e| got.iter().any(|g| matches(g, e)));
+    assert!(matched, "expected exactly {expected:?}, got {got:#?}");
+}
