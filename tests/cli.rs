@@ -77,6 +77,13 @@ fn cli_compile_prove_verify_inspect_accuracy() {
     assert_eq!(verified["valid"], true);
     assert_eq!(verified["argmax"], 2);
     assert_eq!(verified["outputs"], proved["outputs"]);
+    // Not only echoed back: the verified outputs are ONNX Runtime's logits, within the
+    // quantisation error.
+    let logits = verified["outputs_float"].as_array().unwrap();
+    for (got, want) in logits.iter().zip(common::expected_logits()) {
+        let got = got.as_f64().unwrap();
+        assert!((got - want).abs() < 0.1, "{got} vs onnxruntime {want}");
+    }
     let inspected: serde_json::Value =
         serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
     assert_eq!(inspected["nodes"].as_array().unwrap().len(), 4);
