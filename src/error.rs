@@ -337,9 +337,6 @@ pub enum VerifyError {
         /// The bundle's.
         got: usize,
     },
-    /// Parameters could not be loaded.
-    #[error(transparent)]
-    Setup(#[from] ProveError),
 }
 
 /// Any zkinfer error.

@@ -58,7 +58,13 @@ fn prove_and_tamper(graph: &FloatGraph, seed: u64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    // A fixed seed: the same windows on every run (new failures are also saved to
+    // conv_props.proptest-regressions, which is checked in and replayed first).
+    #![proptest_config(ProptestConfig {
+        cases: 12,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x636f_6e76),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn conv_circuit_equals_the_integer_pass(

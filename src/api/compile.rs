@@ -125,6 +125,8 @@ impl CompiledModel {
                 node: "model".into(),
                 reason,
             })?;
+        // Validation first: the layout assumes a well-formed graph.
+        graph.validate()?;
         let dot_width = cost::choose(&graph, &visibility)?.dot_width;
         let model = Self {
             format_version: MODEL_FORMAT_VERSION,

@@ -427,7 +427,6 @@ fn verify_kind(e: &VerifyError) -> &'static str {
         VerifyError::Shape { .. } | VerifyError::ProofLength { .. } => "shape",
         VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
         VerifyError::InvalidProof(_) => "invalid_proof",
-        VerifyError::Setup(_) => "setup",
     }
 }
 

@@ -1,0 +1,252 @@
+//! Every typed error a user can meet, triggered on purpose and matched by variant (not by
+//! message), with the message checked to name what is at fault. Covers the integer graph's
+//! validation branches, the quantiser's and the integer pass's range errors, the compiled
+//! model's file errors, a circuit too large for any `k`, and parameter requests out of range.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use ndarray::{Array1, Array2};
+use zkinfer::error::{CompileError, ProveError, QuantError, WitnessError};
+use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
+use zkinfer::{CompileOptions, CompiledModel, Error, ProofBundle, Visibilities};
+
+fn tensor(name: &str, len: usize, bits: u32) -> QTensor {
+    QTensor {
+        name: name.into(),
+        len,
+        scale_exp: 8,
+        bits,
+    }
+}
+
+/// x(4) → relu → dense(3): a valid graph to damage.
+fn graph() -> QGraph {
+    QGraph {
+        input: tensor("x", 4, 12),
+        nodes: vec![
+            QNode {
+                name: "relu".into(),
+                op: QOp::Relu,
+                inputs: vec![0],
+                output: tensor("relu", 4, 12),
+            },
+            QNode {
+                name: "fc".into(),
+                op: QOp::Dense(Dense {
+                    weights: Array2::from_elem((3, 4), 5),
+                    bias: vec![1, 2, 3],
+                    shift: 8,
+                }),
+                inputs: vec![1],
+                output: tensor("fc", 3, 16),
+            },
+        ],
+        rounding: Rounding::HalfUp,
+    }
+}
+
+fn invalid(graph: QGraph) -> (String, String) {
+    match CompiledModel::from_graph(graph, Visibilities::default()) {
+        Err(CompileError::Invalid { node, reason }) => (node, reason),
+        other => panic!("expected CompileError::Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_valid_fixture_compiles() {
+    CompiledModel::from_graph(graph(), Visibilities::default()).unwrap();
+}
+
+#[test]
+fn each_validation_branch_names_the_node_and_the_fault() {
+    let mut g = graph();
+    g.nodes[0].output.bits = 63;
+    assert_eq!(
+        invalid(g),
+        ("relu".into(), "63 bits is outside 1..=62".into())
+    );
+
+    let mut g = graph();
+    g.nodes[0].inputs = vec![2];
+    let (node, reason) = invalid(g);
+    assert_eq!(node, "relu");
+    assert!(reason.contains("reads tensor #2"), "{reason}");
+
+    let mut g = graph();
+    g.nodes[0].inputs = vec![0, 0];
+    let (node, reason) = invalid(g);
+    assert_eq!(node, "relu");
+    assert!(reason.contains("has 2 inputs, its op takes 1"), "{reason}");
+
+    let mut g = graph();
+    g.nodes[1].output.len = 5;
+    let (node, reason) = invalid(g);
+    assert_eq!(node, "fc");
+    assert!(
+        reason.contains("output has 5 values, its op makes 3"),
+        "{reason}"
+    );
+
+    let mut g = graph();
+    g.nodes[0].output.bits = 8;
+    let (node, reason) = invalid(g);
+    assert_eq!(node, "relu");
+    assert!(reason.contains("narrower than an input"), "{reason}");
+
+    let mut g = graph();
+    let QOp::Dense(d) = &mut g.nodes[1].op else {
+        unreachable!()
+    };
+    d.shift = 62;
+    assert!(invalid(g).1.contains("shift 62 too large"));
+
+    let mut g = graph();
+    let QOp::Dense(d) = &mut g.nodes[1].op else {
+        unreachable!()
+    };
+    d.weights.fill(1 << 50);
+    assert!(invalid(g).1.contains("accumulator needs"));
+}
+
+#[test]
+fn a_circuit_too_large_for_any_k_is_a_typed_error() {
+    let mut g = graph();
+    let len = 1 << 23;
+    g.input.len = len;
+    g.nodes[0].output.len = len;
+    let QOp::Dense(d) = &mut g.nodes[1].op else {
+        unreachable!()
+    };
+    d.weights = Array2::zeros((3, len));
+    match CompiledModel::from_graph(g, Visibilities::default()) {
+        Err(CompileError::TooLarge { .. }) => {}
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
+
+#[test]
+fn integer_pass_errors_name_the_tensor_and_value() {
+    let model = CompiledModel::from_graph(graph(), Visibilities::default()).unwrap();
+    match model.witness(&[1, 2, 3]) {
+        Err(WitnessError::InputLength { .. }) => {}
+        other => panic!("expected InputLength, got {other:?}"),
+    }
+    // Beyond the input's 12 signed bits.
+    match model.witness(&[1, 2, 3, 1 << 11]) {
+        Err(WitnessError::OutOfRange {
+            index: 3, value, ..
+        }) => assert_eq!(value, 1 << 11),
+        other => panic!("expected OutOfRange, got {other:?}"),
+    }
+    // A graph that skipped validation: the pass reports it instead of panicking.
+    let mut broken = graph();
+    broken.nodes[1].inputs = vec![7];
+    match zkinfer::graph::witness::generate(&broken, &[1, 2, 3, 4]) {
+        Err(WitnessError::Inconsistent { .. }) => {}
+        other => panic!("expected Inconsistent, got {other:?}"),
+    }
+}
+
+/// y = x0 + … + x7 calibrated on one-hot samples with no headroom: the input of all ones lies
+/// within every input's calibrated range, but drives y to 8, beyond the range calibration
+/// gave it.
+#[test]
+fn an_intermediate_beyond_its_calibrated_range_is_a_witness_error() {
+    let graph = FloatGraph {
+        input_name: "x".into(),
+        input_shape: vec![1, 8],
+        nodes: vec![FloatNode {
+            name: "sum".into(),
+            op: FloatOp::Dense {
+                weights: Array2::from_elem((1, 8), 1.0),
+                bias: Array1::zeros(1),
+            },
+            inputs: vec![0],
+        }],
+        input_parts: Vec::new(),
+    };
+    let mut options = CompileOptions::default();
+    options.quant.headroom_bits = 0;
+    let one_hot: Vec<Vec<f32>> = (0..8)
+        .map(|i| (0..8).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    let model = CompiledModel::compile(&graph, &one_hot, &options).unwrap();
+    model
+        .witness(&model.quantise_input(&one_hot[3], false).unwrap())
+        .unwrap();
+    let x = model.quantise_input(&[1.0; 8], false).unwrap();
+    match model.witness(&x) {
+        Err(WitnessError::OutOfRange { node, .. }) => assert_eq!(node, "sum"),
+        other => panic!("expected OutOfRange at 'sum', got {other:?}"),
+    }
+    match model.quantise_input(&[1e6; 8], false) {
+        Err(Error::Quant(QuantError::OutOfRange { index: 0, .. })) => {}
+        other => panic!("expected QuantError::OutOfRange, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_accumulator_beyond_the_circuits_width_is_a_quantisation_error() {
+    let graph = FloatGraph {
+        input_name: "x".into(),
+        input_shape: vec![1, 2],
+        nodes: vec![FloatNode {
+            name: "huge".into(),
+            op: FloatOp::Dense {
+                weights: Array2::from_elem((1, 2), 1e-10),
+                bias: Array1::from_elem(1, 1e6),
+            },
+            inputs: vec![0],
+        }],
+        input_parts: Vec::new(),
+    };
+    // Tiny weights times tiny inputs plus a large bias: the accumulator's scale is so fine
+    // that the bias (and the rescale to the output's coarse scale) needs more than 62 bits.
+    let err = CompiledModel::compile(&graph, &[vec![1e-10, 1e-10]], &CompileOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Quant(QuantError::Overflow { ref node, .. }) if node == "huge"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn model_and_bundle_file_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.zkm");
+    assert!(matches!(
+        CompiledModel::load(&missing),
+        Err(CompileError::Io { ref path, .. }) if path.contains("missing.zkm")
+    ));
+    let garbage = dir.path().join("garbage.zkm");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    assert!(matches!(
+        CompiledModel::load(&garbage),
+        Err(CompileError::Format { ref path, .. }) if path.contains("garbage.zkm")
+    ));
+    let future = dir.path().join("future.zkm");
+    std::fs::write(&future, r#"{"format_version": 99}"#).unwrap();
+    assert!(matches!(
+        CompiledModel::load(&future),
+        Err(CompileError::Version { found: 99, .. })
+    ));
+    assert!(matches!(
+        ProofBundle::load(&dir.path().join("missing.json")),
+        Err(Error::File { ref path, .. }) if path.contains("missing.json")
+    ));
+}
+
+#[test]
+fn parameters_outside_the_supported_sizes_are_a_typed_error() {
+    for k in [0, 23] {
+        match common::cache().get(k) {
+            Err(ProveError::Params { reason, .. }) => assert!(reason.contains('k'), "{reason}"),
+            other => panic!(
+                "k = {k}: expected ProveError::Params, got {:?}",
+                other.map(drop)
+            ),
+        }
+    }
+}
