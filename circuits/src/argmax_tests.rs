@@ -7,6 +7,7 @@ use crate::testing::{
 use crate::value::felt;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -292,4 +293,27 @@ malicious_tests! {
             => Target::Constraint(ArgMaxConfig::NEXT_GATE, ArgMaxConfig::INDEX);
     argmax_two_elements_chosen_is_rejected:
         two_elements_chosen => Target::Constraint(ArgMaxConfig::LAST_GATE, ArgMaxConfig::ONE);
+}
+
+#[test]
+fn argmax_index_width_covers_the_window_tightly() {
+    // The index cell is returned as a signed cell of `index_bits(n)` bits, a claim that later
+    // chips size their range checks by: the last index `n - 1` must fit, and one bit less
+    // must not hold it.
+    for (n, bits) in [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (8, 4), (9, 5)] {
+        assert_eq!(ArgMaxChip::<Fp>::index_bits(n), bits, "window of {n}");
+        let last = n as i64 - 1;
+        assert!(last < 1 << (bits - 1), "window of {n}");
+        assert!(bits == 1 || last >= 1 << (bits - 2), "window of {n}");
+    }
+}
+
+#[test]
+fn argmax_index_count_must_match_the_windows() {
+    // One claimed index for two windows: the chip refuses to lay out (rather than silently
+    // leaving the second window without an index).
+    let mut f = Fixture::honest(&[&[1, 5, 2], &[4, 3]]);
+    f.indices.pop();
+    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[1])]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }

@@ -135,3 +135,24 @@ fn every_constraint_is_the_one_failure_of_some_malicious_test() {
         "no malicious test breaks these alone: {uncovered:#?}"
     );
 }
+
+/// The harness itself: a witness that verifies is never taken for a rejected one.
+#[test]
+#[should_panic(expected = "verification passed")]
+fn assert_fails_with_refuses_a_passing_verdict() {
+    crate::dev::assert_fails_with(Ok(()), &LookupRangeConfig::LOOKUP_NAMES, &["anything"]);
+}
+
+/// The names the coverage test prints for what is uncovered.
+#[test]
+fn broken_constraints_print_their_gate_and_name() {
+    assert_eq!(
+        Broken::constraint("relu", "y = sign bit * x").to_string(),
+        "gate 'relu': 'y = sign bit * x'"
+    );
+    assert_eq!(
+        Broken::Lookup(LookupRangeConfig::LOOKUP_NAMES[0].to_owned()).to_string(),
+        "lookup 'range limb in table, lane 0'"
+    );
+    assert_eq!(Broken::Copy.to_string(), crate::dev::COPY_FAILURE);
+}

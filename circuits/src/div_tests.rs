@@ -9,6 +9,7 @@ use crate::value::felt;
 use ff::Field;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -222,4 +223,18 @@ fn division_quotient_wrapped_around_the_field_is_rejected() {
     f.rs[0] += Fp::ONE;
     let claimed = f.qs[0];
     assert_fails_with(mock_fp(&f, vec![claimed]), LOOKUPS, &[QUOTIENT_RANGE]);
+}
+
+#[test]
+fn division_witness_counts_must_match_the_inputs() {
+    // A spare quotient or remainder is refused at synthesis, not silently dropped.
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    f.qs.push(Fp::ZERO);
+    let public = felts(&f.quotients());
+    let verdict = MockProver::run(crate::testing::K, &f, vec![public.clone()]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
+    let mut f = Fixture::honest(&[1000], 4, 0, 16);
+    f.rs.push(Fp::ZERO);
+    let verdict = MockProver::run(crate::testing::K, &f, vec![public]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }

@@ -5,6 +5,7 @@ use crate::testing::{
 };
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -194,4 +195,55 @@ fn dot_sources_overwritten_with_their_own_values_are_accepted() {
     let mut f = Fixture::honest(&[1, 2, 3, 4], &[4, 5, 6, 7], 7);
     f.overwritten = Some((2, 3));
     assert_eq!(mock(&f, &[f.result()]), Ok(()));
+}
+
+#[test]
+fn dot_weight_count_must_match_the_inputs() {
+    // A spare weight is refused at synthesis, not silently dropped.
+    let f = Fixture::honest(&[1, 2, 3], &[4, 5, 6, 7], 0);
+    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[32])]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
+}
+
+/// Two dot products laid out by one call: `1..=5 · 1..=5` (two rows at width 4) and
+/// `[1, 2] · [10, 20] + 3`, both results exposed.
+#[derive(Clone, Debug, Default)]
+struct TwoTasks;
+
+impl Circuit<Fp> for TwoTasks {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        let cells = crate::testing::sources(&mut layouter, &chips, &felts(&[1, 2, 3, 4, 5]))?;
+        let (a, b) = (felts(&[1, 2, 3, 4, 5]), felts(&[10, 20]));
+        let tasks = [
+            DotTask {
+                inputs: cells.iter().collect(),
+                weights: &a,
+                bias: crate::value::felt(0),
+            },
+            DotTask {
+                inputs: cells[..2].iter().collect(),
+                weights: &b,
+                bias: crate::value::felt(3),
+            },
+        ];
+        let out =
+            FixedDotChip::construct(chips.dot.clone()).dot_products(&mut layouter, "t", &tasks)?;
+        expose(&mut layouter, &chips, &out)
+    }
+}
+
+#[test]
+fn dot_products_of_one_call_occupy_their_own_rows() {
+    assert_eq!(mock(&TwoTasks, &[55, 53]), Ok(()));
 }

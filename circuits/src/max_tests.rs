@@ -6,6 +6,7 @@ use crate::testing::{
 use crate::value::felt;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -240,4 +241,14 @@ malicious_tests! {
     claimed_max_above_every_input_is_rejected:
         claimed_max_above_every_input
             => Target::Constraint(MaxConfig::LAST_GATE, MaxConfig::ATTAINED);
+}
+
+#[test]
+fn max_count_of_claimed_maxima_must_match_the_windows() {
+    // One claimed max for two windows: the chip refuses to lay out (rather than silently
+    // leaving the second window unchecked).
+    let mut f = Fixture::honest(&[&[1, 3, 2], &[4]]);
+    f.maxima.pop();
+    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[3])]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
