@@ -1,0 +1,176 @@
+"""zkinfer: zero-knowledge proofs of neural-network inference.
+
+A model owner or inference node runs a model and publishes the output with a proof; anyone
+holding the compiled model checks that *this* model produced *this* output, without re-running
+it. Proofs use halo2 over the Pasta curves with IPA commitments: no trusted setup.
+
+    import zkinfer
+    model = zkinfer.compile("digits_mlp.onnx", "digits_mlp.eval.json")
+    proof = model.prove(x)             # numpy array or list; keys built once, then kept
+    outputs = model.verify(proof)      # numpy array of the proven outputs, or VerifyError
+
+Slow steps (import, compilation, key generation, proving, verifying) release the GIL, so
+threads prove and verify in parallel. Every error is a ``ZkinferError`` subclass carrying the
+library's message, which names the node, tensor, value or field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _zkinfer
+from ._zkinfer import (
+    FileError,
+    InputError,
+    ModelError,
+    ProveError,
+    Proof,
+    VerifyError,
+    ZkinferError,
+)
+
+__all__ = [
+    "compile",
+    "load",
+    "verify_batch",
+    "Model",
+    "Proof",
+    "ZkinferError",
+    "InputError",
+    "ModelError",
+    "ProveError",
+    "VerifyError",
+    "FileError",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+ArrayLike = Union[Sequence[float], "np.ndarray"]
+
+
+def _flat(x: Any, what: str) -> List[float]:
+    array = np.asarray(x, dtype=np.float32)
+    if array.dtype.kind != "f":
+        raise InputError(f"{what}: expected numbers")
+    return array.ravel().tolist()
+
+
+def _samples(calibration: Any) -> Union[str, List[List[float]]]:
+    if isinstance(calibration, (str, os.PathLike)):
+        return os.fspath(calibration)
+    array = np.asarray(calibration, dtype=np.float32)
+    if array.ndim == 0 or array.size == 0:
+        raise InputError("calibration: expected a file or one or more samples")
+    if array.ndim == 1:
+        array = array[None, :]
+    return array.reshape(array.shape[0], -1).tolist()
+
+
+class Model:
+    """A compiled model. Build one with :func:`compile` or :func:`load`.
+
+    Its proving and verifying keys are built on the first ``prove`` or ``verify`` and kept, so
+    later calls cost only the proof or the check.
+    """
+
+    def __init__(self, native: "_zkinfer.Model") -> None:
+        self._native = native
+
+    @staticmethod
+    def load(path: PathLike, params_dir: Optional[PathLike] = None) -> "Model":
+        """Loads a compiled model (``.zkm``), checking its format and structure."""
+        return Model(_zkinfer.Model.load(os.fspath(path), _opt_path(params_dir)))
+
+    def save(self, path: PathLike) -> None:
+        """Writes the compiled model (atomically): what provers and verifiers share."""
+        self._native.save(os.fspath(path))
+
+    def inspect(self) -> Dict[str, Any]:
+        """Ops, shapes, scales, rows per node, ``k``, columns and predicted proving time."""
+        return json.loads(self._native.inspect_json())
+
+    def accuracy(self, eval_path: PathLike) -> Dict[str, Any]:
+        """Quantised against float accuracy on a labelled evaluation set file."""
+        return json.loads(self._native.accuracy_json(os.fspath(eval_path)))
+
+    def prove(self, input: ArrayLike, clamp: bool = False) -> Proof:
+        """Proves the model on one input (flattened row-major). Values outside the calibrated
+        range raise :class:`InputError` unless ``clamp``."""
+        return self._native.prove(_flat(input, "input"), clamp)
+
+    def verify(self, proof: Proof) -> "np.ndarray":
+        """Checks ``proof`` against this model; returns the proven outputs, or raises
+        :class:`VerifyError` saying why not."""
+        return np.asarray(self._native.verify(proof), dtype=np.float64)
+
+    def verify_batch(self, proofs: Iterable[Proof]) -> None:
+        """Checks many proofs of this model at once (one multi-scalar multiplication);
+        raises :class:`VerifyError` if any fails."""
+        self._native.verify_batch(list(proofs))
+
+    @property
+    def digest(self) -> str:
+        """The digest of the model's verifying key, which proofs name."""
+        return self._native.digest()
+
+    @property
+    def input_len(self) -> int:
+        return self._native.input_len
+
+    @property
+    def output_len(self) -> int:
+        return self._native.output_len
+
+    @property
+    def k(self) -> int:
+        """``log2`` of the circuit's rows."""
+        return self._native.k
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def _opt_path(p: Optional[PathLike]) -> Optional[str]:
+    return None if p is None else os.fspath(p)
+
+
+def compile(
+    onnx_path: PathLike,
+    calibration: Union[PathLike, ArrayLike],
+    *,
+    input_visibility: str = "private",
+    dot_width: Optional[int] = None,
+    table_bits: Optional[int] = None,
+    headroom_bits: Optional[int] = None,
+    params_dir: Optional[PathLike] = None,
+) -> Model:
+    """Imports an ONNX model and quantises it with scales chosen from ``calibration`` (an
+    input file in any accepted format, or samples: a 2-D array, one row per sample), then
+    checks it against tract's execution of the file.
+
+    ``input_visibility`` is ``"private"`` (default) or ``"public"``; ``params_dir`` overrides
+    where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or ``~/.cache``).
+    """
+    native = _zkinfer.compile(
+        os.fspath(onnx_path),
+        _samples(calibration),
+        input_visibility=input_visibility,
+        dot_width=dot_width,
+        table_bits=table_bits,
+        headroom_bits=headroom_bits,
+        params_dir=_opt_path(params_dir),
+    )
+    return Model(native)
+
+
+def load(path: PathLike, params_dir: Optional[PathLike] = None) -> Model:
+    """Loads a compiled model (``.zkm``)."""
+    return Model.load(path, params_dir)
+
+
+def verify_batch(model: Model, proofs: Iterable[Proof]) -> None:
+    """Checks many proofs of ``model`` at once; raises :class:`VerifyError` if any fails."""
+    model.verify_batch(proofs)

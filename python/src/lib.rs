@@ -1,0 +1,345 @@
+//! `zkinfer._zkinfer`: the native half of the Python package. The Python half
+//! (`python/zkinfer/__init__.py`) converts numpy arrays and paths and documents the API; this
+//! module holds the models, keys and proofs, and releases the GIL for every slow step (import,
+//! compilation, key generation, proving, verification).
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use zkinfer::error::{QuantError, WitnessError};
+use zkinfer::input::{read_samples, EvalSet};
+use zkinfer::{
+    onnx, CompileOptions, CompiledModel, Error, ParamsCache, ProofBundle, Prover, Verifier,
+    Visibilities, Visibility,
+};
+
+create_exception!(_zkinfer, ZkinferError, PyException, "Any zkinfer error.");
+create_exception!(
+    _zkinfer,
+    InputError,
+    ZkinferError,
+    "An input the model cannot take: wrong length, not finite, or outside its calibrated range."
+);
+create_exception!(
+    _zkinfer,
+    ModelError,
+    ZkinferError,
+    "A model that cannot be imported, compiled or loaded (names the node, tensor or field)."
+);
+create_exception!(
+    _zkinfer,
+    ProveError,
+    ZkinferError,
+    "Key generation or proving failed."
+);
+create_exception!(
+    _zkinfer,
+    VerifyError,
+    ZkinferError,
+    "A proof that does not verify against this model, or a malformed proof."
+);
+create_exception!(
+    _zkinfer,
+    FileError,
+    ZkinferError,
+    "A file that cannot be read or written."
+);
+
+/// The exception for a zkinfer error, carrying its message.
+fn raise(e: Error) -> PyErr {
+    let message = e.to_string();
+    match e {
+        Error::Quant(QuantError::NotFinite { .. })
+        | Error::Quant(QuantError::OutOfRange { .. })
+        | Error::Quant(QuantError::InputLength { .. })
+        | Error::Witness(WitnessError::OutOfRange { .. })
+        | Error::Witness(WitnessError::InputLength { .. }) => InputError::new_err(message),
+        Error::Ir(_) | Error::Quant(_) | Error::Witness(_) | Error::Compile(_) => {
+            ModelError::new_err(message)
+        }
+        Error::Prove(_) => ProveError::new_err(message),
+        Error::Verify(_) => VerifyError::new_err(message),
+        Error::File { .. } => FileError::new_err(message),
+    }
+}
+
+fn raise_any(e: impl Into<Error>) -> PyErr {
+    raise(e.into())
+}
+
+/// A compiled model, with its proving and verifying keys built on first use and kept.
+#[pyclass(module = "zkinfer._zkinfer", name = "Model", frozen)]
+struct PyModel {
+    model: Arc<CompiledModel>,
+    cache: ParamsCache,
+    prover: OnceLock<Arc<Prover>>,
+    verifier: OnceLock<Arc<Verifier>>,
+}
+
+impl PyModel {
+    fn new(model: CompiledModel, params_dir: Option<PathBuf>) -> Self {
+        Self {
+            model: Arc::new(model),
+            cache: params_dir.map_or_else(ParamsCache::from_env, ParamsCache::new),
+            prover: OnceLock::new(),
+            verifier: OnceLock::new(),
+        }
+    }
+
+    fn prover(&self) -> Result<Arc<Prover>, Error> {
+        if let Some(p) = self.prover.get() {
+            return Ok(p.clone());
+        }
+        let built = Arc::new(Prover::setup(self.model.clone(), &self.cache)?);
+        Ok(self.prover.get_or_init(|| built).clone())
+    }
+
+    fn verifier(&self) -> Result<Arc<Verifier>, Error> {
+        if let Some(v) = self.verifier.get() {
+            return Ok(v.clone());
+        }
+        let built = Arc::new(Verifier::setup(self.model.clone(), &self.cache)?);
+        Ok(self.verifier.get_or_init(|| built).clone())
+    }
+}
+
+#[pymethods]
+impl PyModel {
+    /// Loads a compiled model (`.zkm`).
+    #[staticmethod]
+    #[pyo3(signature = (path, params_dir = None))]
+    fn load(py: Python<'_>, path: PathBuf, params_dir: Option<PathBuf>) -> PyResult<Self> {
+        let model = py
+            .allow_threads(|| CompiledModel::load(&path))
+            .map_err(raise_any)?;
+        Ok(Self::new(model, params_dir))
+    }
+
+    /// Writes the compiled model, atomically.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.model.save(&path).map_err(raise_any)
+    }
+
+    /// The circuit's shape, cost and rows per node, as JSON text.
+    fn inspect_json(&self) -> PyResult<String> {
+        let report = self.model.inspect().map_err(raise_any)?;
+        serde_json::to_string(&report).map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
+    /// Accuracy of the integer model on a labelled evaluation set file, as JSON text.
+    fn accuracy_json(&self, py: Python<'_>, eval_path: PathBuf) -> PyResult<String> {
+        let report = py.allow_threads(|| {
+            let eval = EvalSet::read(&eval_path)?;
+            self.model.accuracy(&eval)
+        });
+        let report = report.map_err(raise)?;
+        serde_json::to_string(&report).map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
+    /// Proves the model on one flat float input.
+    #[pyo3(signature = (input, clamp = false))]
+    fn prove(&self, py: Python<'_>, input: Vec<f32>, clamp: bool) -> PyResult<PyProof> {
+        let bundle = py.allow_threads(|| {
+            let x = self.model.quantise_input(&input, clamp)?;
+            self.prover()?.prove_integer(&x)
+        });
+        Ok(PyProof {
+            bundle: bundle.map_err(raise)?,
+        })
+    }
+
+    /// Verifies a proof; returns its outputs as floats.
+    fn verify(&self, py: Python<'_>, proof: &PyProof) -> PyResult<Vec<f64>> {
+        let bundle = &proof.bundle;
+        py.allow_threads(|| -> Result<Vec<f64>, Error> { Ok(self.verifier()?.verify(bundle)?) })
+            .map_err(raise)
+    }
+
+    /// Verifies many proofs of this model in one batch; raises VerifyError if any fails.
+    fn verify_batch(&self, py: Python<'_>, proofs: Vec<PyRef<'_, PyProof>>) -> PyResult<()> {
+        let bundles: Vec<ProofBundle> = proofs.iter().map(|p| p.bundle.clone()).collect();
+        py.allow_threads(|| -> Result<(), Error> {
+            Ok(self.verifier()?.verify_batch(&bundles)?)
+        })
+        .map_err(raise)
+    }
+
+    /// The digest of the model's verifying key (builds the key on first use).
+    fn digest(&self, py: Python<'_>) -> PyResult<String> {
+        py.allow_threads(|| -> Result<String, Error> {
+            Ok(self.verifier()?.model_digest().to_owned())
+        })
+        .map_err(raise)
+    }
+
+    /// Values the model takes.
+    #[getter]
+    fn input_len(&self) -> usize {
+        self.model.graph.input.len
+    }
+
+    /// Values the model outputs.
+    #[getter]
+    fn output_len(&self) -> usize {
+        self.model.graph.output().len
+    }
+
+    /// `log2` of the circuit's rows.
+    #[getter]
+    fn k(&self) -> PyResult<u32> {
+        Ok(self.model.layout().map_err(raise_any)?.k)
+    }
+
+    fn __repr__(&self) -> String {
+        let k = self.model.layout().map_or(0, |l| l.k);
+        format!(
+            "Model(nodes={}, input_len={}, output_len={}, k={k})",
+            self.model.graph.nodes.len(),
+            self.model.graph.input.len,
+            self.model.graph.output().len
+        )
+    }
+}
+
+/// A proof bundle: the proof with its public values.
+#[pyclass(module = "zkinfer._zkinfer", name = "Proof", frozen)]
+struct PyProof {
+    bundle: ProofBundle,
+}
+
+#[pymethods]
+impl PyProof {
+    /// Reads a proof bundle file.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        Ok(Self {
+            bundle: ProofBundle::load(&path).map_err(raise)?,
+        })
+    }
+
+    /// Parses a proof bundle from JSON text (unknown fields are an error).
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        let bundle = serde_json::from_str(text)
+            .map_err(|e| VerifyError::new_err(format!("not a proof bundle: {e}")))?;
+        Ok(Self { bundle })
+    }
+
+    /// Writes the bundle as JSON, atomically.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.bundle.save(&path).map_err(raise)
+    }
+
+    /// The bundle as JSON text (the file `zkinfer verify` reads).
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.bundle).map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
+    /// The claimed outputs as floats (checked against the integers on verification).
+    #[getter]
+    fn outputs(&self) -> Vec<f64> {
+        self.bundle.outputs_float.clone()
+    }
+
+    /// The claimed outputs as the integers the proof binds.
+    #[getter]
+    fn outputs_int(&self) -> Vec<i64> {
+        self.bundle.outputs.clone()
+    }
+
+    /// The digest of the verifying key the proof is for.
+    #[getter]
+    fn model_digest(&self) -> String {
+        self.bundle.model_digest.clone()
+    }
+
+    /// The proof's size in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        self.bundle.proof.len() / 2
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Proof(model_digest={}…, outputs={}, bytes={})",
+            &self.bundle.model_digest[..self.bundle.model_digest.len().min(8)],
+            self.bundle.outputs.len(),
+            self.bundle.proof.len() / 2
+        )
+    }
+}
+
+/// Where calibration samples come from: a file, or samples in hand.
+#[derive(FromPyObject)]
+enum Calibration {
+    Samples(Vec<Vec<f32>>),
+    Path(PathBuf),
+}
+
+/// Imports an ONNX file and compiles it with scales from `calibration`; checks the result
+/// against tract's execution of the file.
+#[pyfunction]
+#[pyo3(signature = (
+    onnx_path, calibration, *, input_visibility = "private", dot_width = None,
+    table_bits = None, headroom_bits = None, params_dir = None
+))]
+#[allow(clippy::too_many_arguments)]
+fn compile(
+    py: Python<'_>,
+    onnx_path: PathBuf,
+    calibration: Calibration,
+    input_visibility: &str,
+    dot_width: Option<usize>,
+    table_bits: Option<u32>,
+    headroom_bits: Option<u32>,
+    params_dir: Option<PathBuf>,
+) -> PyResult<PyModel> {
+    let input = match input_visibility {
+        "private" => Visibility::Private,
+        "public" => Visibility::Public,
+        other => {
+            return Err(InputError::new_err(format!(
+                "input_visibility = {other:?}: expected \"private\" or \"public\""
+            )))
+        }
+    };
+    let mut options = CompileOptions {
+        visibility: Visibilities::with_input(input),
+        dot_width,
+        ..CompileOptions::default()
+    };
+    if let Some(bits) = table_bits {
+        options.quant.table_bits = bits;
+        options.fit_tables = false;
+    }
+    if let Some(bits) = headroom_bits {
+        options.quant.headroom_bits = bits;
+    }
+    let compiled = py.allow_threads(|| {
+        let samples = match calibration {
+            Calibration::Samples(samples) => samples,
+            Calibration::Path(path) => read_samples(&path)?,
+        };
+        onnx::compile_file(&onnx_path, samples, &options)
+    });
+    Ok(PyModel::new(compiled.map_err(raise)?.model, params_dir))
+}
+
+/// The native module.
+#[pymodule]
+fn _zkinfer(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<PyModel>()?;
+    m.add_class::<PyProof>()?;
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add("ZkinferError", py.get_type::<ZkinferError>())?;
+    m.add("InputError", py.get_type::<InputError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("ProveError", py.get_type::<ProveError>())?;
+    m.add("VerifyError", py.get_type::<VerifyError>())?;
+    m.add("FileError", py.get_type::<FileError>())?;
+    Ok(())
+}
