@@ -593,10 +593,10 @@ fn serve(config: ServeConfig) -> Result<()> {
         std::io::stdout().flush()?;
         server
             .run(async {
-                stop_signal().await;
+                zkinfer::serve::shutdown_signal().await;
                 eprintln!("shutting down: finishing the requests in flight (signal again to stop at once)");
                 tokio::spawn(async {
-                    stop_signal().await;
+                    zkinfer::serve::shutdown_signal().await;
                     std::process::exit(130);
                 });
             })
@@ -604,29 +604,6 @@ fn serve(config: ServeConfig) -> Result<()> {
         eprintln!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
-}
-
-/// Ctrl-C, or SIGTERM where there is one.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 fn floats(values: &[f64]) -> String {

@@ -13,7 +13,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
@@ -21,12 +20,8 @@ use super::keys::KeyCache;
 use super::models::{valid_id, Model};
 use super::queue::{Queue, Refused, Slot};
 use super::Shared;
-use crate::error::VerifyError;
-use crate::input::{argmax, parse_samples};
-use crate::{CompiledModel, Error, ProofBundle, Prover, Verifier};
-
-/// The most bundles one batch request may carry.
-pub const MAX_BATCH: usize = 1024;
+use crate::input::parse_samples;
+use crate::{CompiledModel, Error, Prover};
 
 /// A failed request.
 #[derive(Debug)]
@@ -37,7 +32,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -45,7 +40,7 @@ impl ApiError {
         }
     }
 
-    fn bad_request(kind: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(kind: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, kind, message)
     }
 
@@ -66,7 +61,7 @@ impl ApiError {
     }
 
     /// A library error: the caller's input where it is at fault, else the server's.
-    fn from_error(e: Error) -> Self {
+    pub(super) fn from_error(e: Error) -> Self {
         match e {
             Error::Quant(_) | Error::Witness(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_input", e.to_string())
@@ -101,10 +96,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 /// A body, or the reason it could not be read (too large, cut off) as a JSON error.
-fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+pub(super) fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|r| {
         let kind = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             "too_large"
@@ -116,7 +111,7 @@ fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 }
 
 /// Parses a JSON body into `T`, naming the field at fault.
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("bad_json", format!("the body is not {what}: {e}")))
 }
@@ -194,7 +189,7 @@ fn model_by_id(shared: &Shared, id: &str) -> ApiResult<Arc<Model>> {
 
 /// Runs CPU-bound `job` on a blocking thread in a slot of `queue`, within the request's
 /// time limit (which includes the wait for a slot).
-async fn run_in<T: Send + 'static>(
+pub(super) async fn run_in<T: Send + 'static>(
     shared: &Shared,
     queue: &Queue,
     what: &str,
@@ -374,195 +369,6 @@ pub async fn prove(
         response.headers_mut().insert("server-timing", value);
     }
     Ok(response)
-}
-
-/// One bundle's verdict.
-#[derive(Debug, Serialize)]
-pub(super) struct Verdict {
-    valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<Vec<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outputs_float: Option<Vec<f64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    argmax: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<Value>,
-}
-
-impl Verdict {
-    fn valid(model: &Model, bundle: &ProofBundle, outputs: Vec<f64>) -> Self {
-        Self {
-            valid: true,
-            model: Some(model.id.clone()),
-            outputs: Some(bundle.outputs.clone()),
-            argmax: argmax(&outputs),
-            outputs_float: Some(outputs),
-            error: None,
-        }
-    }
-
-    fn invalid(model: Option<&Model>, kind: &str, message: String) -> Self {
-        Self {
-            valid: false,
-            model: model.map(|m| m.id.clone()),
-            outputs: None,
-            outputs_float: None,
-            argmax: None,
-            error: Some(json!({ "kind": kind, "message": message })),
-        }
-    }
-
-    fn rejected(model: &Model, e: &VerifyError) -> Self {
-        Self::invalid(Some(model), verify_kind(e), e.to_string())
-    }
-}
-
-fn verify_kind(e: &VerifyError) -> &'static str {
-    match e {
-        VerifyError::FormatVersion { .. } | VerifyError::CircuitVersion { .. } => "version",
-        VerifyError::ModelMismatch { .. } => "model_mismatch",
-        VerifyError::Shape { .. } | VerifyError::ProofLength { .. } => "shape",
-        VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
-        VerifyError::InvalidProof(_) => "invalid_proof",
-    }
-}
-
-fn model_by_digest(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String> {
-    shared
-        .models
-        .by_digest(&bundle.model_digest)
-        .ok_or_else(|| {
-            format!(
-                "no loaded model has digest {} (GET /v1/models lists them)",
-                bundle.model_digest
-            )
-        })
-}
-
-/// `POST /v1/verify`: the body is a proof bundle. A bundle that parses gets `200` with
-/// `valid` true (and its outputs) or false (and why); a body that is not a bundle, or a
-/// bundle of a model this server does not hold, is a 4xx.
-pub async fn verify(
-    State(shared): State<Arc<Shared>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Verdict>> {
-    let bytes = body(bytes)?;
-    let bundle: ProofBundle = parse(&bytes, "a proof bundle")?;
-    let model = model_by_digest(&shared, &bundle)
-        .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m))?;
-    let job = {
-        let keys = shared.keys.clone();
-        move || {
-            let verifier = keys.get::<Verifier>(&model.digest, &model.model)?;
-            Ok::<_, Error>(match verifier.verify(&bundle) {
-                Ok(outputs) => Verdict::valid(&model, &bundle, outputs),
-                Err(e) => Verdict::rejected(&model, &e),
-            })
-        }
-    };
-    let verdict = run_in(&shared, &shared.verifications, "verification", job)
-        .await?
-        .map_err(ApiError::from_error)?;
-    Ok(Json(verdict))
-}
-
-/// `POST /v1/verify/batch`: the body is a JSON array of bundles (or `{"bundles": [...]}`),
-/// of any loaded models. The bundles of each model are checked together in one batch (one
-/// multi-scalar multiplication); only when a batch fails are they checked one by one to
-/// name the invalid ones. `valid` is true when every bundle is.
-pub async fn verify_batch(
-    State(shared): State<Arc<Shared>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    let bytes = body(bytes)?;
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Batch {
-        List(Vec<Value>),
-        Wrapped { bundles: Vec<Value> },
-    }
-    let (Batch::List(items) | Batch::Wrapped { bundles: items }) = parse(
-        &bytes,
-        "an array of proof bundles (or {\"bundles\": [...]})",
-    )?;
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(
-            "bad_batch",
-            format!(
-                "a batch holds 1 to {MAX_BATCH} bundles, not {}",
-                items.len()
-            ),
-        ));
-    }
-    let bundles = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            serde_json::from_value::<ProofBundle>(item).map_err(|e| {
-                ApiError::bad_request(
-                    "bad_json",
-                    format!("bundles[{i}] is not a proof bundle: {e}"),
-                )
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let job = {
-        let shared = shared.clone();
-        move || batch_verdicts(&shared, &bundles)
-    };
-    let verdicts = run_in(&shared, &shared.verifications, "verification", job).await?;
-    Ok(Json(json!({
-        "ok": true,
-        "valid": verdicts.iter().all(|v| v.valid),
-        "results": verdicts,
-    })))
-}
-
-fn batch_verdicts(shared: &Shared, bundles: &[ProofBundle]) -> Vec<Verdict> {
-    let mut verdicts: Vec<Option<Verdict>> = bundles.iter().map(|_| None).collect();
-    let mut groups: HashMap<String, (Arc<Model>, Vec<usize>)> = HashMap::new();
-    for (i, bundle) in bundles.iter().enumerate() {
-        match model_by_digest(shared, bundle) {
-            Ok(model) => groups
-                .entry(model.digest.clone())
-                .or_insert_with(|| (model, Vec::new()))
-                .1
-                .push(i),
-            Err(message) => verdicts[i] = Some(Verdict::invalid(None, "unknown_model", message)),
-        }
-    }
-    for (model, members) in groups.into_values() {
-        let verifier = match shared.keys.get::<Verifier>(&model.digest, &model.model) {
-            Ok(v) => v,
-            Err(e) => {
-                for &i in &members {
-                    verdicts[i] = Some(Verdict::invalid(Some(&model), "setup", e.to_string()));
-                }
-                continue;
-            }
-        };
-        let group: Vec<ProofBundle> = members.iter().map(|&i| bundles[i].clone()).collect();
-        let all_valid = members.len() > 1 && verifier.verify_batch(&group).is_ok();
-        for (&i, bundle) in members.iter().zip(&group) {
-            let verdict = if all_valid {
-                Verdict::valid(
-                    &model,
-                    bundle,
-                    model.model.graph.outputs_to_float(&bundle.outputs),
-                )
-            } else {
-                match verifier.verify(bundle) {
-                    Ok(outputs) => Verdict::valid(&model, bundle, outputs),
-                    Err(e) => Verdict::rejected(&model, &e),
-                }
-            };
-            verdicts[i] = Some(verdict);
-        }
-    }
-    verdicts.into_iter().flatten().collect()
 }
 
 /// Any other path.

@@ -21,7 +21,7 @@
 //! let config = ServeConfig { models_dir: Some("models".into()), ..ServeConfig::default() };
 //! let server = Server::start(config).await?;
 //! println!("listening on http://{}", server.local_addr());
-//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! server.run(zkinfer::serve::shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -30,6 +30,7 @@ pub mod keys;
 mod metrics;
 pub mod models;
 pub mod queue;
+mod verify;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,11 +44,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use api::{DEFAULT_TIMEOUT, MAX_BATCH};
+pub use api::DEFAULT_TIMEOUT;
 use keys::KeyCache;
 use metrics::Metrics;
 use models::Models;
 use queue::Queue;
+pub use verify::MAX_BATCH;
 
 use crate::ParamsCache;
 
@@ -232,8 +234,8 @@ fn router(shared: Arc<Shared>) -> Router {
             get(api::model_info).put(api::register).layer(model_limit),
         )
         .route("/v1/models/{id}/prove", post(api::prove).layer(limit))
-        .route("/v1/verify", post(api::verify).layer(limit))
-        .route("/v1/verify/batch", post(api::verify_batch).layer(limit))
+        .route("/v1/verify", post(verify::verify).layer(limit))
+        .route("/v1/verify/batch", post(verify::verify_batch).layer(limit))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -241,4 +243,28 @@ fn router(shared: Arc<Shared>) -> Router {
             api::track,
         ))
         .with_state(shared)
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is one: the signal a service manager sends
+/// to stop a service. Pass it to [`Server::run`].
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
