@@ -317,3 +317,10 @@ fn argmax_index_count_must_match_the_windows() {
     let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[1])]);
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
+
+#[test]
+fn argmax_range_rows_are_one_gap_check_per_position() {
+    // What the layout reserves: `n` unsigned checks of `bits` bits (17 bits take two rows).
+    assert_eq!(ArgMaxChip::<Fp>::range_rows(3, 8), 3);
+    assert_eq!(ArgMaxChip::<Fp>::range_rows(3, 17), 6);
+}

@@ -238,3 +238,12 @@ fn division_witness_counts_must_match_the_inputs() {
     let verdict = MockProver::run(crate::testing::K, &f, vec![public]);
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
+
+#[test]
+fn division_range_rows_count_quotient_and_remainder() {
+    // What the layout reserves: the quotient's signed check plus the remainder's one or two
+    // checks (two when the divisor is not a power of two).
+    assert_eq!(DivChip::<Fp>::range_rows(16, 16), 2);
+    assert_eq!(DivChip::<Fp>::range_rows(6, 16), 3);
+    assert_eq!(DivChip::<Fp>::range_rows(6, 17), 4);
+}

@@ -252,3 +252,12 @@ fn max_count_of_claimed_maxima_must_match_the_windows() {
     let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[3])]);
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
+
+#[test]
+fn max_range_rows_count_the_gaps_and_the_sign() {
+    // What the layout reserves: `n` gap checks, plus the max's signed check unless every
+    // input is non-negative by construction (17 bits take two rows).
+    assert_eq!(MaxChip::<Fp>::range_rows(3, 17, true), 6);
+    assert_eq!(MaxChip::<Fp>::range_rows(3, 8, false), 4);
+    assert_eq!(MaxChip::<Fp>::range_rows(3, 17, false), 8);
+}

@@ -4,6 +4,7 @@ use crate::testing::{
 };
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -66,4 +67,13 @@ fn wrong_product() -> Verdict {
 malicious_tests! {
     a_wrong_product_is_rejected:
         wrong_product => Target::Constraint(MulConfig::GATE, MulConfig::IDENTITY);
+}
+
+#[test]
+fn mul_product_count_must_match_the_operands() {
+    // A spare claimed product is refused at synthesis, not silently dropped.
+    let mut f = Fixture::honest(&[(3, 4)]);
+    f.products.push(30);
+    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[12])]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }

@@ -29,6 +29,8 @@ struct Fixture {
     values: Vec<i64>,
     bits: u32,
     mode: Mode,
+    /// Filled by synthesis: the proven width of every returned cell.
+    widths: std::cell::RefCell<Vec<u32>>,
 }
 
 fn configure_range(meta: &mut ConstraintSystem<Fp>) -> LookupRangeConfig {
@@ -70,17 +72,25 @@ impl Circuit<Fp> for Fixture {
                     .collect::<Result<Vec<_>, _>>()
             },
         )?;
-        match self.mode {
+        let widths: Vec<u32> = match self.mode {
             Mode::Signed => chip
-                .witness_signed(&mut layouter, "x", &values, self.bits)
-                .map(drop),
+                .witness_signed(&mut layouter, "x", &values, self.bits)?
+                .iter()
+                .map(SignedCell::bits)
+                .collect(),
             Mode::SignedCopied => chip
-                .check_signed(&mut layouter, "x", &cells, self.bits)
-                .map(drop),
+                .check_signed(&mut layouter, "x", &cells, self.bits)?
+                .iter()
+                .map(SignedCell::bits)
+                .collect(),
             Mode::Unsigned => chip
-                .check_unsigned(&mut layouter, "x", &cells, self.bits)
-                .map(drop),
-        }
+                .check_unsigned(&mut layouter, "x", &cells, self.bits)?
+                .iter()
+                .map(UnsignedCell::bits)
+                .collect(),
+        };
+        *self.widths.borrow_mut() = widths;
+        Ok(())
     }
 }
 
@@ -89,6 +99,7 @@ fn run(values: &[i64], bits: u32, mode: Mode) -> Result<(), Vec<halo2_proofs::de
         values: values.to_vec(),
         bits,
         mode,
+        ..Fixture::default()
     };
     MockProver::run(K, &circuit, vec![])
         .unwrap_or_else(|e| panic!("synthesis failed: {e:?}"))
@@ -350,4 +361,45 @@ fn range_rows_pack_two_limbs() {
     assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(0), 1);
     assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(32), 2);
     assert_eq!(LookupRangeChip::<Fp>::unsigned_rows(62), 4);
+}
+
+#[test]
+fn range_table_rows_count_what_load_fills() {
+    // `ROWS` is what the layout reserves for the table: one row per `(t, v)` with
+    // `0 <= t <= LIMB_BITS` and `0 <= v < 2^t`, as `load` fills it.
+    let filled: usize = (0..=LIMB_BITS).map(|t| 1usize << t).sum();
+    assert_eq!(RangeTableConfig::ROWS, filled);
+    assert_eq!(RangeTableConfig::ROWS, 511);
+}
+
+#[test]
+fn range_checked_cells_carry_the_proven_width() {
+    for (mode, bits) in [
+        (Mode::Signed, 9),
+        (Mode::SignedCopied, 17),
+        (Mode::Unsigned, 12),
+    ] {
+        let circuit = Fixture {
+            values: vec![0, 1, 100],
+            bits,
+            mode,
+            ..Fixture::default()
+        };
+        assert_eq!(
+            MockProver::run(K, &circuit, vec![])
+                .map(|p| p.verify())
+                .ok(),
+            Some(Ok(()))
+        );
+        assert_eq!(*circuit.widths.borrow(), vec![bits; 3], "{mode:?}");
+    }
+}
+
+#[test]
+fn range_rows_of_a_bound_count_both_sides() {
+    // A power of two needs only the lower check; any other bound adds the upper one.
+    assert_eq!(LookupRangeChip::<Fp>::below_rows(16), 1);
+    assert_eq!(LookupRangeChip::<Fp>::below_rows(6), 2);
+    // 2^40 + 1 needs 41 bits: six limbs, three rows, twice.
+    assert_eq!(LookupRangeChip::<Fp>::below_rows((1 << 40) + 1), 6);
 }

@@ -8,6 +8,7 @@ use crate::value::felt;
 use ff::Field;
 use halo2_proofs::{
     circuit::SimpleFloorPlanner,
+    dev::MockProver,
     plonk::{Circuit, ConstraintSystem},
 };
 use pasta_curves::Fp;
@@ -21,6 +22,8 @@ const QUOTIENT_RANGE: &str = "'range check t quotient'";
 struct Fixture {
     pairs: Vec<(i64, i64)>,
     qs: Vec<Fp>,
+    /// Filled by synthesis: the signed width claimed for every returned quotient.
+    widths: std::cell::RefCell<Vec<u32>>,
 }
 
 impl Fixture {
@@ -28,6 +31,7 @@ impl Fixture {
         Self {
             pairs: pairs.to_vec(),
             qs: pairs.iter().map(|(n, d)| felt(n * SCALE / d)).collect(),
+            widths: Default::default(),
         }
     }
 }
@@ -56,6 +60,7 @@ impl Circuit<Fp> for Fixture {
         );
         let qs: Vec<_> = self.qs.iter().map(|q| Value::known(*q)).collect();
         let out = chip.divide_by_cells(&mut layouter, "t", &ns, &ds, felt(SCALE), 8, 8, &qs)?;
+        *self.widths.borrow_mut() = out.iter().map(SignedCell::bits).collect();
         let cells: Vec<_> = out.iter().map(|q| q.cell().clone()).collect();
         expose(&mut layouter, &chips, &cells)
     }
@@ -181,4 +186,29 @@ malicious_tests! {
     vardiv_remainder_complement_forged_into_range_is_rejected:
         complement_forged_into_range
             => Target::Constraint(VarDivConfig::GATE, VarDivConfig::COMPLEMENT);
+}
+
+#[test]
+fn vardiv_quotients_claim_one_bit_more_than_their_unsigned_width() {
+    // An 8-bit unsigned quotient is a 9-bit signed cell: no narrower claim than proven.
+    let f = Fixture::honest(&[(3, 7), (15, 1)]);
+    assert_eq!(mock(&f, &quotients(&f)), Ok(()));
+    assert_eq!(*f.widths.borrow(), vec![9, 9]);
+}
+
+#[test]
+fn vardiv_quotient_count_must_match_the_inputs() {
+    // A spare claimed quotient is refused at synthesis, not silently dropped.
+    let mut f = Fixture::honest(&[(3, 7)]);
+    f.qs.push(Fp::ZERO);
+    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[6])]);
+    assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
+}
+
+#[test]
+fn vardiv_range_rows_count_the_quotient_and_both_remainder_sides() {
+    // What the layout reserves: one quotient check and two denominator-width checks.
+    assert_eq!(VarDivChip::<Fp>::range_rows(8, 8), 3);
+    // 33 bits take three rows.
+    assert_eq!(VarDivChip::<Fp>::range_rows(8, 33), 7);
 }
