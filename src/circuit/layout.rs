@@ -14,20 +14,13 @@
 //! and the lookup table needs [`RangeTableConfig::ROWS`] rows of its own, plus each
 //! activation's table.
 
-use std::collections::BTreeSet;
-
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{
-    ArgMaxChip, DivChip, FixedDotChip, FunctionChip, LookupRangeChip, MaxChip, RangeTableConfig,
-    VarDivChip,
-};
+use zkinfer_circuits::{LookupRangeChip, RangeTableConfig};
 
-use crate::circuit::InstanceLayout;
+use crate::circuit::{ops, InstanceLayout};
 use crate::error::CompileError;
-use crate::graph::ir::Source;
-use crate::graph::qgraph::{QGraph, QOp};
-use crate::graph::window::pool_taps;
+use crate::graph::qgraph::{QGraph, QNode, QOp};
 use crate::visibility::Visibilities;
 
 /// The default dot-product width (the cost model may pick another, see [`crate::circuit::cost`]).
@@ -87,6 +80,45 @@ pub struct Layout {
     pub table_rows: usize,
 }
 
+/// What one node adds to the layout: rows per column group, rows of the shared lookup table,
+/// and whether its outputs are non-negative by construction (a ReLU of them is then free).
+#[derive(Debug, Default)]
+pub(crate) struct OpRows {
+    pub(crate) dot: usize,
+    pub(crate) elementwise: usize,
+    pub(crate) range: usize,
+    pub(crate) table: usize,
+    pub(crate) nonnegative: bool,
+}
+
+/// What a node's rows may depend on: the graph, the node, the dot width, and which tensors
+/// are non-negative by construction.
+pub(crate) struct RowContext<'a> {
+    pub(crate) graph: &'a QGraph,
+    pub(crate) node: &'a QNode,
+    pub(crate) dot_width: usize,
+    nonnegative: &'a [bool],
+}
+
+impl RowContext<'_> {
+    /// Whether the node's input `slot` is non-negative by construction.
+    pub(crate) fn input_nonneg(&self, slot: usize) -> bool {
+        self.node
+            .inputs
+            .get(slot)
+            .is_some_and(|&t| self.nonnegative.get(t).copied().unwrap_or(false))
+    }
+
+    /// The bits of the node's input `slot` (1 for a missing one: validation rejects it).
+    pub(crate) fn input_bits(&self, slot: usize) -> u32 {
+        self.node
+            .inputs
+            .get(slot)
+            .and_then(|&t| self.graph.tensor(t))
+            .map_or(1, |t| t.bits)
+    }
+}
+
 /// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
 /// that the chosen `k` fits).
 pub fn plan(
@@ -94,113 +126,47 @@ pub fn plan(
     visibility: &Visibilities,
     dot_width: usize,
 ) -> Result<Layout, CompileError> {
-    let signed_rows = LookupRangeChip::<Fp>::signed_rows;
     let mut nodes = vec![NodeRows {
         name: graph.input.name.clone(),
         op: "Input".into(),
         dot: 0,
         elementwise: 0,
-        range: graph.input.len * signed_rows(graph.input.bits),
+        range: graph.input.len * LookupRangeChip::<Fp>::signed_rows(graph.input.bits),
     }];
     // Whether every value of a tensor is non-negative by construction (ReLU is then free).
     let mut nonnegative = vec![false];
     // The shared table: the range rows, then every function's domain.
     let mut table_rows = RangeTableConfig::ROWS;
     for node in &graph.nodes {
-        let out = &node.output;
-        let input_nonneg = |slot: usize| {
-            node.inputs
-                .get(slot)
-                .is_some_and(|&t| nonnegative.get(t).copied().unwrap_or(false))
+        let cx = RowContext {
+            graph,
+            node,
+            dot_width,
+            nonnegative: &nonnegative,
         };
-        let mut rows = NodeRows {
-            name: node.name.clone(),
-            op: node.op.kind().into(),
-            dot: 0,
-            elementwise: 0,
-            range: 0,
-        };
-        let nonneg = match &node.op {
-            QOp::Relu => {
-                rows.elementwise = if input_nonneg(0) { 0 } else { out.len };
-                true
-            }
-            QOp::Lookup(lookup) => {
-                let t = &lookup.table;
-                let sign = if t.outputs.iter().all(|y| *y >= 0) {
-                    0
-                } else {
-                    signed_rows(out.bits)
-                };
-                rows.elementwise = out.len;
-                rows.range = out.len
-                    * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + sign)
-                    + FunctionChip::rows(out.len);
-                table_rows += t.outputs.len();
-                t.outputs.iter().all(|y| *y >= 0)
-            }
-            QOp::Mul { shift } => {
-                rows.elementwise = 2 * out.len;
-                rows.range = out.len * DivChip::<Fp>::range_rows(1 << shift, out.bits);
-                false
-            }
-            QOp::ArgMax(axis) => {
-                let (n, bits) = (axis.len, graph.tensor(node.inputs[0]).map_or(1, |t| t.bits));
-                rows.elementwise = 2 * n * axis.groups();
-                rows.range = axis.groups()
-                    * (MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
-                        + ArgMaxChip::<Fp>::range_rows(n, bits));
-                true
-            }
-            QOp::Softmax(sm) => {
-                let (n, groups) = (sm.axis.len, sm.axis.groups());
-                let bits = graph.tensor(node.inputs[0]).map_or(1, |t| t.bits);
-                let t = &sm.table;
-                rows.dot = groups * FixedDotChip::rows(n, dot_width);
-                rows.elementwise = 3 * n * groups;
-                rows.range = groups * MaxChip::<Fp>::range_rows(n, bits, input_nonneg(0))
-                    + FunctionChip::rows(out.len)
-                    + out.len
-                        * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits + 1)
-                            + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits)));
-                table_rows += t.outputs.len();
-                true
-            }
-            QOp::MaxPool(window) => {
-                for o in 0..out.len {
-                    let n = pool_taps(window, o).len();
-                    rows.elementwise += n;
-                    rows.range += MaxChip::<Fp>::range_rows(n, out.bits, input_nonneg(0));
-                }
-                input_nonneg(0)
-            }
-            QOp::Wiring(sources) => {
-                let constants: BTreeSet<i64> = sources
-                    .iter()
-                    .filter_map(|s| match s {
-                        Source::Constant(c) => Some(*c),
-                        Source::Element { .. } => None,
-                    })
-                    .collect();
-                rows.range = constants.len() * signed_rows(out.bits);
-                (0..node.inputs.len()).all(input_nonneg) && constants.iter().all(|c| *c >= 0)
-            }
+        // One arm per op, no wildcard: each op's rows live next to its synthesis.
+        let op = match &node.op {
+            QOp::Relu => ops::relu::rows(&cx),
+            QOp::Lookup(lookup) => ops::lookup::rows(&cx, lookup),
+            QOp::Mul { shift } => ops::mul::rows(&cx, *shift),
+            QOp::ArgMax(axis) => ops::argmax::rows(&cx, axis),
+            QOp::Softmax(softmax) => ops::softmax::rows(&cx, softmax),
+            QOp::MaxPool(window) => ops::max::rows(&cx, window),
+            QOp::Wiring(sources) => ops::wiring::rows(&cx, sources),
             op
             @ (QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_)) => {
-                for o in 0..out.len {
-                    let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
-                        node: node.name.clone(),
-                        reason: format!("no linear output {o}"),
-                    })?;
-                    rows.dot += FixedDotChip::rows(lin.taps.len(), dot_width);
-                    rows.elementwise += 1;
-                    rows.range += DivChip::<Fp>::range_rows(lin.divisor, out.bits);
-                }
-                false
+                ops::linear::rows(&cx, op)?
             }
         };
-        nonnegative.push(nonneg);
-        nodes.push(rows);
+        table_rows += op.table;
+        nonnegative.push(op.nonnegative);
+        nodes.push(NodeRows {
+            name: node.name.clone(),
+            op: node.op.kind().into(),
+            dot: op.dot,
+            elementwise: op.elementwise,
+            range: op.range,
+        });
     }
     let sum = |f: fn(&NodeRows) -> usize| nodes.iter().map(f).sum::<usize>();
     let rows = [

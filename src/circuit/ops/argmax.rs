@@ -12,6 +12,8 @@ use crate::graph::qgraph::QNode;
 use crate::graph::window::Axis;
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+
 /// The max of each group (with its gaps), then the first index where the gap is zero.
 pub(in crate::circuit) fn synthesize_argmax(
     config: &ModelConfig,
@@ -42,4 +44,17 @@ pub(in crate::circuit) fn synthesize_argmax(
         bits,
         &values(n, indices),
     )
+}
+
+/// ArgMax: per group, the max of its values and the first index that attains it.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, axis: &Axis) -> OpRows {
+    let (n, bits) = (axis.len, cx.input_bits(0));
+    OpRows {
+        elementwise: 2 * n * axis.groups(),
+        range: axis.groups()
+            * (MaxChip::<Fp>::range_rows(n, bits, cx.input_nonneg(0))
+                + ArgMaxChip::<Fp>::range_rows(n, bits)),
+        nonnegative: true,
+        ..OpRows::default()
+    }
 }

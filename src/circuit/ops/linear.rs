@@ -13,6 +13,10 @@ use super::{cell_at, values};
 use crate::graph::qgraph::{LinearOutput, QGraph, QNode};
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+use crate::error::CompileError;
+use crate::graph::qgraph::QOp;
+
 /// A dot product per output (weights in fixed columns, inputs copied in), then a division.
 pub(in crate::circuit) fn synthesize_linear(
     config: &ModelConfig,
@@ -76,4 +80,21 @@ pub(in crate::circuit) fn synthesize_linear(
         &values(n, quotients),
         &values(n, remainders),
     )
+}
+
+/// A linear op (dense, conv, average pool, add, affine): per output, a dot product over its
+/// taps and a division by its divisor.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, op: &QOp) -> Result<OpRows, CompileError> {
+    let out = &cx.node.output;
+    let mut rows = OpRows::default();
+    for o in 0..out.len {
+        let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
+            node: cx.node.name.clone(),
+            reason: format!("no linear output {o}"),
+        })?;
+        rows.dot += FixedDotChip::rows(lin.taps.len(), cx.dot_width);
+        rows.elementwise += 1;
+        rows.range += DivChip::<Fp>::range_rows(lin.divisor, out.bits);
+    }
+    Ok(rows)
 }

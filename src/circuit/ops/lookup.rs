@@ -12,6 +12,8 @@ use super::values;
 use crate::graph::qgraph::{Lookup, QNode};
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+
 /// Reduce the input's precision (a floor division by `2^shift`), then look the reduced
 /// value up in the node's table.
 pub(in crate::circuit) fn synthesize_lookup(
@@ -69,4 +71,25 @@ pub(in crate::circuit) fn synthesize_lookup(
         &reduced,
         &values(n, outputs),
     )
+}
+
+/// A table function: the input's reduction (a division), the lookup, and a sign check of
+/// the output unless the table is non-negative; the table's rows join the shared table.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, lookup: &Lookup) -> OpRows {
+    let out = &cx.node.output;
+    let t = &lookup.table;
+    let nonnegative = t.outputs.iter().all(|y| *y >= 0);
+    let sign = if nonnegative {
+        0
+    } else {
+        LookupRangeChip::<Fp>::signed_rows(out.bits)
+    };
+    OpRows {
+        elementwise: out.len,
+        range: out.len * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits) + sign)
+            + FunctionChip::rows(out.len),
+        table: t.outputs.len(),
+        nonnegative,
+        ..OpRows::default()
+    }
 }

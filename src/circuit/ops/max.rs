@@ -10,6 +10,9 @@ use crate::graph::qgraph::{QNode, QOp};
 use crate::graph::window::pool_taps;
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+use crate::graph::window::Window;
+
 pub(in crate::circuit) fn synthesize_max(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fp>,
@@ -38,4 +41,19 @@ pub(in crate::circuit) fn synthesize_max(
         &windows,
         &values(node.output.len, recorded_values(record)?),
     )
+}
+
+/// MaxPool: per output, a max over its window's taps.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, window: &Window) -> OpRows {
+    let out = &cx.node.output;
+    let mut rows = OpRows {
+        nonnegative: cx.input_nonneg(0),
+        ..OpRows::default()
+    };
+    for o in 0..out.len {
+        let n = pool_taps(window, o).len();
+        rows.elementwise += n;
+        rows.range += MaxChip::<Fp>::range_rows(n, out.bits, cx.input_nonneg(0));
+    }
+    rows
 }

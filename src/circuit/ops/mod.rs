@@ -1,14 +1,15 @@
-//! One synthesis module per op family of the integer graph, and the helpers they share.
+//! One module per op family of the integer graph: its rows in the layout (`rows`) and its
+//! synthesis, and the helpers they share.
 //! The model circuit's dispatch ([`super::ModelCircuit`]) matches every op exhaustively.
 
-mod argmax;
-mod linear;
-mod lookup;
-mod max;
-mod mul;
-mod relu;
-mod softmax;
-mod wiring;
+pub(super) mod argmax;
+pub(super) mod linear;
+pub(super) mod lookup;
+pub(super) mod max;
+pub(super) mod mul;
+pub(super) mod relu;
+pub(super) mod softmax;
+pub(super) mod wiring;
 
 pub(super) use argmax::synthesize_argmax;
 pub(super) use linear::synthesize_linear;

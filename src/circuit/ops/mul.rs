@@ -12,6 +12,8 @@ use super::values;
 use crate::graph::qgraph::{QGraph, QNode};
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+
 /// The product of the two inputs, then a rescale.
 pub(in crate::circuit) fn synthesize_mul(
     config: &ModelConfig,
@@ -69,4 +71,14 @@ pub(in crate::circuit) fn synthesize_mul(
         &values(n, quotients),
         &values(n, remainders),
     )
+}
+
+/// A product of two activations: a product row and a division row per value.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, shift: u32) -> OpRows {
+    let out = &cx.node.output;
+    OpRows {
+        elementwise: 2 * out.len,
+        range: out.len * DivChip::<Fp>::range_rows(1 << shift, out.bits),
+        ..OpRows::default()
+    }
 }

@@ -9,6 +9,8 @@ use super::{recorded_values, values};
 use crate::graph::qgraph::QNode;
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+
 pub(in crate::circuit) fn synthesize_relu(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fp>,
@@ -23,4 +25,14 @@ pub(in crate::circuit) fn synthesize_relu(
         x,
         &values(x.len(), recorded_values(record)?),
     )
+}
+
+/// ReLU: one row per value, none when its input is non-negative by construction.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>) -> OpRows {
+    let free = cx.input_nonneg(0);
+    OpRows {
+        elementwise: if free { 0 } else { cx.node.output.len },
+        nonnegative: true,
+        ..OpRows::default()
+    }
 }

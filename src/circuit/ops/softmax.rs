@@ -17,6 +17,8 @@ use super::{groups, values};
 use crate::graph::qgraph::{QNode, Softmax};
 use crate::graph::witness::NodeWitness;
 
+use crate::circuit::layout::{OpRows, RowContext};
+
 /// Per group: max and gaps, gaps reduced and exponentiated by table, summed by a dot
 /// product with unit weights, and each exponential divided by the sum.
 pub(in crate::circuit) fn synthesize_softmax(
@@ -110,4 +112,24 @@ pub(in crate::circuit) fn synthesize_softmax(
         out[i] = Some(y);
     }
     out.into_iter().map(|y| y.ok_or(Error::Synthesis)).collect()
+}
+
+/// Softmax: per group, the max, the exponentials (a table), their sum (a dot product) and
+/// a division of each by the sum; the exponential's table joins the shared table.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, sm: &Softmax) -> OpRows {
+    let out = &cx.node.output;
+    let (n, groups) = (sm.axis.len, sm.axis.groups());
+    let bits = cx.input_bits(0);
+    let t = &sm.table;
+    OpRows {
+        dot: groups * FixedDotChip::rows(n, cx.dot_width),
+        elementwise: 3 * n * groups,
+        range: groups * MaxChip::<Fp>::range_rows(n, bits, cx.input_nonneg(0))
+            + FunctionChip::rows(out.len)
+            + out.len
+                * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits + 1)
+                    + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits))),
+        table: t.outputs.len(),
+        nonnegative: true,
+    }
 }

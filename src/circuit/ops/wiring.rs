@@ -15,6 +15,9 @@ use super::cell_at;
 use crate::graph::ir::Source;
 use crate::graph::qgraph::QNode;
 
+use crate::circuit::layout::{OpRows, RowContext};
+use std::collections::BTreeSet;
+
 /// Wiring moves cells (copies cost nothing); a constant is a range-checked cell pinned to
 /// the circuit's constant column, so the verifying key fixes its value.
 pub(in crate::circuit) fn synthesize_wiring(
@@ -50,4 +53,21 @@ pub(in crate::circuit) fn synthesize_wiring(
             Source::Constant(c) => constants.get(c).cloned().ok_or(Error::Synthesis),
         })
         .collect()
+}
+
+/// Wiring: copies are free; each distinct constant is one range-checked, pinned cell.
+pub(in crate::circuit) fn rows(cx: &RowContext<'_>, sources: &[Source<i64>]) -> OpRows {
+    let constants: BTreeSet<i64> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Constant(c) => Some(*c),
+            Source::Element { .. } => None,
+        })
+        .collect();
+    OpRows {
+        range: constants.len() * LookupRangeChip::<Fp>::signed_rows(cx.node.output.bits),
+        nonnegative: (0..cx.node.inputs.len()).all(|slot| cx.input_nonneg(slot))
+            && constants.iter().all(|c| *c >= 0),
+        ..OpRows::default()
+    }
 }
