@@ -1,11 +1,13 @@
 //! The model's meaning, apart from any circuit: the float graph an importer builds
 //! ([`ir`]), calibration and quantisation ([`quant`]) into the integer graph ([`qgraph`]),
 //! and the integer pass that evaluates it ([`witness`]), with the geometry of windows and
-//! axes ([`window`]) and the tabulated functions ([`activation`]). Nothing here imports the
+//! axes ([`window`]) and the tabulated functions ([`activation`]). Each op's validation and
+//! evaluation live in one module of `ops/`. Nothing here imports the
 //! circuit: a layout choice cannot change what a model computes.
 
 pub mod activation;
 pub mod ir;
+mod ops;
 pub mod qgraph;
 pub mod quant;
 mod validate;

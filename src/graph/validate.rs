@@ -3,12 +3,10 @@
 //! keeps the integer pass inside `i64`/`i128` and the circuit inside the field is checked
 //! here; the error names the node or tensor and the reason.
 
-use super::qgraph::{
-    AvgPool, Lookup, QGraph, QNode, QOp, QTensor, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
-};
+use super::ops;
+use super::qgraph::{AvgPool, QGraph, QNode, QOp, QTensor, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS};
 use super::window::MAX_LEN;
 use crate::error::CompileError;
-use crate::graph::ir::Source;
 
 impl QGraph {
     /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
@@ -106,157 +104,22 @@ impl QGraph {
 /// here until it is validated.
 fn output_len(op: &QOp, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
     let x = ins[0];
-    Ok(match op {
-        QOp::Dense(d) => {
-            let (rows, cols) = d.weights.dim();
-            if cols != x.len || rows != d.bias.len() {
-                return Err(format!(
-                    "weights {:?} and {} biases do not fit input {}",
-                    d.weights.dim(),
-                    d.bias.len(),
-                    x.len
-                ));
-            }
-            rows
-        }
-        QOp::Conv(c) => {
-            c.shape.validate()?;
-            let w = &c.shape.window;
-            if w.channels * w.input_positions() != x.len
-                || c.weights.len() != c.shape.weights_len()
-                || c.bias.len() != c.shape.out_channels
-            {
-                return Err("weights, biases or geometry do not fit the input".into());
-            }
-            c.shape.outputs()
-        }
+    let second = || ins.get(1).copied().ok_or("needs two inputs".to_string());
+    match op {
+        QOp::Dense(d) => ops::linear::dense_len(d, x),
+        QOp::Conv(c) => ops::linear::conv_len(c, x),
         QOp::AvgPool(AvgPool { window, .. }) | QOp::MaxPool(window) => {
-            window.validate()?;
-            if window.channels * window.input_positions() != x.len {
-                return Err(format!(
-                    "window over {} values, input has {}",
-                    window.channels * window.input_positions(),
-                    x.len
-                ));
-            }
-            window.channels * window.positions()
+            ops::pool::output_len(window, x)
         }
-        QOp::Mul { shift } => {
-            if ins[1].len != x.len || *shift >= 62 || x.bits + ins[1].bits > 62 {
-                return Err(format!(
-                    "multiplies {} by {} values with shift {shift}",
-                    x.len, ins[1].len
-                ));
-            }
-            x.len
-        }
-        QOp::Add(_) => {
-            if ins[1].len != x.len {
-                return Err(format!("adds {} values to {}", ins[1].len, x.len));
-            }
-            x.len
-        }
-        QOp::Affine(a) => {
-            if a.scale.len() != x.len || a.bias.len() != x.len {
-                return Err("scale and bias must have one value per input".into());
-            }
-            x.len
-        }
-        QOp::Relu => x.len,
-        QOp::ArgMax(axis) => {
-            if axis.size() != x.len || axis.len == 0 {
-                return Err(format!(
-                    "axis over {} values, input has {}",
-                    axis.size(),
-                    x.len
-                ));
-            }
-            if out.scale_exp != 0 || out.max() < axis.len as i64 {
-                return Err("indices need scale 2^0 and room for the axis length".into());
-            }
-            axis.groups()
-        }
-        QOp::Softmax(sm) => {
-            let t = &sm.table;
-            let b = t.input_bits;
-            if sm.axis.size() != x.len || sm.axis.len == 0 {
-                return Err(format!(
-                    "axis over {} values, input has {}",
-                    sm.axis.size(),
-                    x.len
-                ));
-            }
-            if b == 0
-                || b.checked_add(t.shift) != Some(x.bits)
-                || t.first != 0
-                || t.outputs.len() != 1 << b
-            {
-                return Err("exponential table does not cover the input's gaps".into());
-            }
-            if t.outputs.iter().any(|e| *e < 0 || *e > x.max()) || t.outputs.first() == Some(&0) {
-                return Err("exponential table outputs must be positive and in range".into());
-            }
-            // The sum is a range-checked cell and the numerator `e · 2^out_scale`
-            // stays below 2^124 (62 + 62 bits), as the division chip requires.
-            let sum_bits = sm.sum_bits(x.bits);
-            if sum_bits > MAX_TENSOR_BITS {
-                return Err(format!(
-                    "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
-                    sm.axis.len, x.bits, MAX_TENSOR_BITS
-                ));
-            }
-            if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
-                || out.scale_exp != sm.out_scale as i32
-            {
-                return Err(format!(
-                    "output scale 2^{} does not fit {} bits",
-                    sm.out_scale, out.bits
-                ));
-            }
-            x.len
-        }
-        QOp::Lookup(Lookup { table, .. }) => {
-            let b = table.input_bits;
-            if b == 0
-                || b.checked_add(table.shift) != Some(x.bits)
-                || table.first != -(1i64 << (b - 1))
-                || table.outputs.len() != 1 << b
-            {
-                return Err(format!(
-                    "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
-                    table.outputs.len(),
-                    table.shift,
-                    x.bits
-                ));
-            }
-            if let Some(y) = table
-                .outputs
-                .iter()
-                .find(|y| **y < out.min() || **y > out.max())
-            {
-                return Err(format!("table output {y} outside the output's range"));
-            }
-            x.len
-        }
-        QOp::Wiring(sources) => {
-            for s in sources {
-                match s {
-                    Source::Element { input, index } => {
-                        if ins.get(*input).is_none_or(|t| *index >= t.len) {
-                            return Err(format!(
-                                "wires element {index} of input {input}, which does not exist"
-                            ));
-                        }
-                    }
-                    Source::Constant(c) if *c < out.min() || *c > out.max() => {
-                        return Err(format!("constant {c} outside the output's range"));
-                    }
-                    Source::Constant(_) => {}
-                }
-            }
-            sources.len()
-        }
-    })
+        QOp::Mul { shift } => ops::mul::output_len(*shift, x, second()?),
+        QOp::Add(_) => ops::linear::add_len(x, second()?),
+        QOp::Affine(a) => ops::linear::affine_len(a, x),
+        QOp::Relu => Ok(ops::relu::output_len(x)),
+        QOp::ArgMax(axis) => ops::argmax::output_len(axis, x, out),
+        QOp::Softmax(sm) => ops::softmax::output_len(sm, x, out),
+        QOp::Lookup(lookup) => ops::lookup::output_len(lookup, x, out),
+        QOp::Wiring(sources) => ops::wiring::output_len(sources, ins, out),
+    }
 }
 
 fn invalid(node: String, reason: String) -> CompileError {

@@ -6,11 +6,9 @@
 //! Values that would leave their declared range are reported here, before any proving,
 //! with the node, tensor, index and range.
 
+use super::ops::{self, check_range, Inputs};
 use crate::error::WitnessError;
-use crate::graph::ir::Source;
-use crate::graph::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
-use crate::graph::window::pool_taps;
-use crate::par;
+use crate::graph::qgraph::{QGraph, QNode, QOp};
 
 /// What one node recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,268 +135,23 @@ pub fn generate(graph: &QGraph, input: &[i64]) -> Result<Witness, WitnessError> 
     Ok(witness)
 }
 
+/// One node's record: one arm per op, no wildcard, each op's evaluation in its module.
 fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitness, WitnessError> {
-    let name = node.name.as_str();
+    let inputs = Inputs {
+        node: &node.name,
+        xs,
+    };
     let out = &node.output;
-    let input = |slot: usize, index: usize| -> Result<i64, WitnessError> {
-        xs.get(slot)
-            .and_then(|x| x.get(index))
-            .copied()
-            .ok_or_else(|| WitnessError::Inconsistent {
-                node: name.to_string(),
-                reason: format!("reads element {index} of input {slot}, which does not exist"),
-            })
-    };
-    let outputs = match &node.op {
-        QOp::Relu => xs
-            .first()
-            .map_or(Vec::new(), |x| x.iter().map(|v| (*v).max(0)).collect()),
-        QOp::MaxPool(window) => par::try_map(out.len, |o| {
-            pool_taps(window, o)
-                .into_iter()
-                .map(|i| input(0, i))
-                .try_fold(i64::MIN, |m, v| v.map(|v| m.max(v)))
-        })?,
-        QOp::Wiring(sources) => sources
-            .iter()
-            .enumerate()
-            .map(|(o, s)| match s {
-                Source::Element { input: slot, index } => input(*slot, *index),
-                Source::Constant(c) => check_range(name, out, o, i128::from(*c)),
-            })
-            .collect::<Result<_, _>>()?,
-        QOp::Lookup(lookup) => {
-            let table = &lookup.table;
-            let divisor = 1i64 << table.shift;
-            let x = xs.first().copied().unwrap_or_default();
-            let rows = par::try_map(x.len(), |i| {
-                let v = x[i].div_euclid(divisor);
-                let y = table.get(v).ok_or_else(|| WitnessError::OutOfRange {
-                    node: name.to_string(),
-                    tensor: format!("{} table input", out.name),
-                    index: i,
-                    value: i128::from(v),
-                    min: -(1i64 << (table.input_bits - 1)),
-                    max: (1i64 << (table.input_bits - 1)) - 1,
-                })?;
-                Ok((v, x[i].rem_euclid(divisor), y))
-            })?;
-            let (reduced, remainders, outputs) = unzip3(rows);
-            return Ok(NodeWitness::Lookup {
-                reduced,
-                remainders,
-                outputs,
-            });
-        }
-        QOp::Mul { shift } => {
-            let divisor = 1i128 << shift;
-            let offset = i128::from(graph.rounding.offset(1 << shift));
-            let rows = par::try_map(out.len, |i| {
-                let p = i128::from(input(0, i)?) * i128::from(input(1, i)?);
-                let q = check_range(name, out, i, (p + offset).div_euclid(divisor))?;
-                let r = to_i64(name, "remainder", i, (p + offset).rem_euclid(divisor))?;
-                Ok((to_i64(name, "product", i, p)?, q, r))
-            })?;
-            let (products, quotients, remainders) = unzip3(rows);
-            return Ok(NodeWitness::Product {
-                products,
-                quotients,
-                remainders,
-            });
-        }
-        QOp::ArgMax(axis) => {
-            let x = xs.first().copied().unwrap_or_default();
-            let (mut maxima, mut indices) = (Vec::new(), Vec::new());
-            for g in 0..axis.groups() {
-                let group = axis.group(g);
-                let mut best = 0;
-                for (j, &i) in group.iter().enumerate() {
-                    if input(0, i)? > x[group[best]] {
-                        best = j;
-                    }
-                }
-                maxima.push(x[group[best]]);
-                indices.push(best as i64);
-            }
-            return Ok(NodeWitness::ArgMax { maxima, indices });
-        }
-        QOp::Softmax(sm) => return softmax_witness(node, sm, xs),
+    match &node.op {
+        QOp::Relu => Ok(ops::relu::eval(inputs)),
+        QOp::MaxPool(window) => ops::pool::eval_max(window, out, inputs),
+        QOp::Wiring(sources) => ops::wiring::eval(sources, out, inputs),
+        QOp::Lookup(lookup) => ops::lookup::eval(lookup, out, inputs),
+        QOp::Mul { shift } => ops::mul::eval(*shift, graph.rounding, out, inputs),
+        QOp::ArgMax(axis) => ops::argmax::eval(axis, inputs),
+        QOp::Softmax(sm) => ops::softmax::eval(sm, out, inputs),
         QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
-            return linear_witness(graph, node, &input)
+            ops::linear::eval(graph.rounding, node, inputs)
         }
-    };
-    Ok(NodeWitness::Values { outputs })
-}
-
-fn softmax_witness(node: &QNode, sm: &Softmax, xs: &[&[i64]]) -> Result<NodeWitness, WitnessError> {
-    let name = node.name.as_str();
-    let x = xs.first().copied().unwrap_or_default();
-    if x.len() != sm.axis.size() {
-        return Err(WitnessError::Inconsistent {
-            node: name.to_string(),
-            reason: format!(
-                "reads {} values along an axis of {}",
-                x.len(),
-                sm.axis.size()
-            ),
-        });
-    }
-    let divisor = 1i64 << sm.table.shift;
-    let groups = par::try_map(sm.axis.groups(), |g| {
-        let group = sm.axis.group(g);
-        let m = group.iter().map(|&i| x[i]).max().unwrap_or(0);
-        let mut rows = Vec::with_capacity(group.len());
-        for &i in &group {
-            let gap = m - x[i];
-            let v = gap.div_euclid(divisor);
-            let e = sm.table.get(v).ok_or_else(|| WitnessError::OutOfRange {
-                node: name.to_string(),
-                tensor: format!("{} exponential table input", node.output.name),
-                index: i,
-                value: i128::from(v),
-                min: 0,
-                max: (1i64 << sm.table.input_bits) - 1,
-            })?;
-            rows.push((i, v, gap.rem_euclid(divisor), e));
-        }
-        // Exact arithmetic: the circuit proves `e · 2^out_scale = y · S + r` over the
-        // integers, so nothing here may wrap (validation bounds `S` and `e · 2^out_scale`).
-        let sum: i128 = rows.iter().map(|r| i128::from(r.3)).sum();
-        to_i64(name, "softmax sum", g, sum)?;
-        if sum <= 0 {
-            return Err(WitnessError::Inconsistent {
-                node: name.to_string(),
-                reason: format!("group {g}'s sum of exponentials is {sum}, not positive"),
-            });
-        }
-        let ys = rows
-            .iter()
-            .map(|r| {
-                let scaled = i128::from(r.3)
-                    .checked_mul(1i128 << sm.out_scale)
-                    .ok_or_else(|| unreachable_range(name, "softmax numerator", r.0, i128::MAX))?;
-                Ok((
-                    r.0,
-                    check_range(name, &node.output, r.0, scaled.div_euclid(sum))?,
-                ))
-            })
-            .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
-        Ok((m, rows, ys))
-    })?;
-    let mut w = NodeWitness::Softmax {
-        maxima: Vec::new(),
-        reduced: Vec::new(),
-        remainders: Vec::new(),
-        exps: Vec::new(),
-        outputs: vec![0; x.len()],
-    };
-    if let NodeWitness::Softmax {
-        maxima,
-        reduced,
-        remainders,
-        exps,
-        outputs,
-    } = &mut w
-    {
-        for (m, rows, ys) in groups {
-            maxima.push(m);
-            for (_, v, r, e) in rows {
-                reduced.push(v);
-                remainders.push(r);
-                exps.push(e);
-            }
-            for (i, y) in ys {
-                outputs[i] = y;
-            }
-        }
-    }
-    Ok(w)
-}
-
-fn linear_witness(
-    graph: &QGraph,
-    node: &QNode,
-    input: &(dyn Fn(usize, usize) -> Result<i64, WitnessError> + Sync),
-) -> Result<NodeWitness, WitnessError> {
-    let name = node.name.as_str();
-    let rows = par::try_map(node.output.len, |o| {
-        let lin = node
-            .op
-            .linear(o)
-            .ok_or_else(|| WitnessError::Inconsistent {
-                node: name.to_string(),
-                reason: format!("has no linear output {o}"),
-            })?;
-        let mut acc = i128::from(lin.bias);
-        for tap in &lin.taps {
-            acc += i128::from(tap.weight) * i128::from(input(tap.input, tap.index)?);
-        }
-        to_i64(name, "accumulator", o, acc)?;
-        let divisor = i128::from(lin.divisor);
-        let shifted = acc + i128::from(graph.rounding.offset(lin.divisor));
-        let q = check_range(name, &node.output, o, shifted.div_euclid(divisor))?;
-        Ok((
-            q,
-            to_i64(name, "remainder", o, shifted.rem_euclid(divisor))?,
-        ))
-    })?;
-    let (mut quotients, mut remainders) = (Vec::new(), Vec::new());
-    for (q, r) in rows {
-        quotients.push(q);
-        remainders.push(r);
-    }
-    Ok(NodeWitness::Linear {
-        quotients,
-        remainders,
-    })
-}
-
-/// Three columns from rows of three.
-fn unzip3<A, B, C>(rows: Vec<(A, B, C)>) -> (Vec<A>, Vec<B>, Vec<C>) {
-    let mut columns = (
-        Vec::with_capacity(rows.len()),
-        Vec::with_capacity(rows.len()),
-        Vec::with_capacity(rows.len()),
-    );
-    for (a, b, c) in rows {
-        columns.0.push(a);
-        columns.1.push(b);
-        columns.2.push(c);
-    }
-    columns
-}
-
-fn check_range(
-    node: &str,
-    tensor: &QTensor,
-    index: usize,
-    value: i128,
-) -> Result<i64, WitnessError> {
-    let (min, max) = (tensor.min(), tensor.max());
-    if value < i128::from(min) || value > i128::from(max) {
-        return Err(WitnessError::OutOfRange {
-            node: node.to_string(),
-            tensor: tensor.name.clone(),
-            index,
-            value,
-            min,
-            max,
-        });
-    }
-    i64::try_from(value).map_err(|_| unreachable_range(node, &tensor.name, index, value))
-}
-
-fn to_i64(node: &str, what: &str, index: usize, value: i128) -> Result<i64, WitnessError> {
-    i64::try_from(value).map_err(|_| unreachable_range(node, what, index, value))
-}
-
-fn unreachable_range(node: &str, tensor: &str, index: usize, value: i128) -> WitnessError {
-    WitnessError::OutOfRange {
-        node: node.to_string(),
-        tensor: tensor.to_string(),
-        index,
-        value,
-        min: i64::MIN,
-        max: i64::MAX,
     }
 }
