@@ -1,15 +1,10 @@
 use super::*;
 use crate::dev::{assert_fails_with, COPY_FAILURE};
 use crate::max::{MaxChip, MaxInstructions};
-use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS,
-};
+use crate::testing::Scenario;
+use crate::testing::{expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS};
 use crate::value::felt;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 const EARLIER_RANGE: &str = "'range check t earlier gap'";
@@ -37,19 +32,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let range = LookupRangeChip::construct(chips.range.clone());
         let mut windows = Vec::new();
@@ -128,19 +112,8 @@ struct Forged {
     check_earlier: bool,
 }
 
-impl Circuit<Fp> for Forged {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Forged {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let c = &chips.argmax;
         let gs = layouter.assign_region(
@@ -314,7 +287,11 @@ fn argmax_index_count_must_match_the_windows() {
     // leaving the second window without an index).
     let mut f = Fixture::honest(&[&[1, 5, 2], &[4, 3]]);
     f.indices.pop();
-    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[1])]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![felts(&[1])],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
 

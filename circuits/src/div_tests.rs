@@ -1,17 +1,13 @@
 use super::*;
 use crate::dev::assert_fails_with;
 use crate::range::LookupRangeChip;
+use crate::testing::Scenario;
 use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict,
-    LOOKUPS,
+    expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict, LOOKUPS,
 };
 use crate::value::felt;
 use ff::Field;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 const QUOTIENT_RANGE: &str = "'range check t quotient'";
@@ -66,19 +62,8 @@ fn floor_div(x: i64, d: i64) -> (i64, i64) {
     (x.div_euclid(d), x.rem_euclid(d))
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let xs = sources(&mut layouter, &chips, &felts(&self.xs))?;
         let range = LookupRangeChip::construct(chips.range.clone());
@@ -231,11 +216,19 @@ fn division_witness_counts_must_match_the_inputs() {
     let mut f = Fixture::honest(&[1000], 4, 0, 16);
     f.qs.push(Fp::ZERO);
     let public = felts(&f.quotients());
-    let verdict = MockProver::run(crate::testing::K, &f, vec![public.clone()]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![public.clone()],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
     let mut f = Fixture::honest(&[1000], 4, 0, 16);
     f.rs.push(Fp::ZERO);
-    let verdict = MockProver::run(crate::testing::K, &f, vec![public]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![public],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
 

@@ -1,13 +1,10 @@
 use super::*;
 use crate::dev::{assert_fails_with, COPY_FAILURE};
+use crate::testing::Scenario;
 use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS, WIDTH,
+    expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS, WIDTH,
 };
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 /// One dot product; `partials` may be tampered with (then forced into the chip's
@@ -57,19 +54,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         let cells = self.sources(&chips, &mut layouter)?;
         let weights = felts(&self.weights);
         let partials: Vec<_> = felts(&self.partials)
@@ -201,7 +187,11 @@ fn dot_sources_overwritten_with_their_own_values_are_accepted() {
 fn dot_weight_count_must_match_the_inputs() {
     // A spare weight is refused at synthesis, not silently dropped.
     let f = Fixture::honest(&[1, 2, 3], &[4, 5, 6, 7], 0);
-    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[32])]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![felts(&[32])],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
 
@@ -210,19 +200,8 @@ fn dot_weight_count_must_match_the_inputs() {
 #[derive(Clone, Debug, Default)]
 struct TwoTasks;
 
-impl Circuit<Fp> for TwoTasks {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for TwoTasks {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         let cells = crate::testing::sources(&mut layouter, &chips, &felts(&[1, 2, 3, 4, 5]))?;
         let (a, b) = (felts(&[1, 2, 3, 4, 5]), felts(&[10, 20]));
         let tasks = [

@@ -2,15 +2,13 @@ use super::*;
 use crate::dev::assert_fails_with;
 use crate::range::{FunctionTable, LookupRangeChip, RangeInstructions, Sign};
 use crate::relu::{ReluChip, ReluInstructions};
-use crate::testing::{configure, expose, felts, mock, Chips, K, LOOKUPS};
+use crate::testing::Scenario;
+use crate::testing::{expose, felts, mock, Chips, K, LOOKUPS};
 use crate::value::felt;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 const F_TAG: u64 = FIRST_FUNCTION_TAG;
 const G_TAG: u64 = FIRST_FUNCTION_TAG + 1;
@@ -54,19 +52,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load_with(&mut layouter, &tables())?;
         let range = LookupRangeChip::construct(chips.range.clone());
         let values: Vec<_> = felts(&self.xs).into_iter().map(Value::known).collect();
@@ -128,7 +115,8 @@ struct Signed {
     xs: Vec<i64>,
     /// Filled by synthesis: per output of `apply_signed`, whether it came back non-negative
     /// by construction (no sign bit).
-    nonnegative: RefCell<Vec<bool>>,
+    /// What synthesis saw (shared with the clone the mock prover runs).
+    nonnegative: Rc<RefCell<Vec<bool>>>,
 }
 
 impl Signed {
@@ -137,7 +125,7 @@ impl Signed {
             tag,
             bits,
             xs: xs.to_vec(),
-            nonnegative: RefCell::default(),
+            nonnegative: Rc::default(),
         }
     }
 
@@ -164,19 +152,8 @@ impl Signed {
     }
 }
 
-impl Circuit<Fp> for Signed {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Signed {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load_with(&mut layouter, &tables())?;
         let range = LookupRangeChip::construct(chips.range.clone());
         let values: Vec<_> = felts(&self.xs).into_iter().map(Value::known).collect();
@@ -229,7 +206,11 @@ fn function_signed_table_outside_the_declared_width_is_a_synthesis_error() {
             "tag {tag} at {fits} bits"
         );
         let fx = Signed::new(tag, too_narrow, &[3]);
-        let verdict = MockProver::run(K, &fx, vec![felts(&fx.relu_of_ys())]);
+        let verdict = MockProver::run(
+            K,
+            &crate::testing::Test(fx.clone()),
+            vec![felts(&fx.relu_of_ys())],
+        );
         assert!(
             matches!(verdict, Err(Error::Synthesis)),
             "tag {tag} at {too_narrow} bits: {verdict:?}"

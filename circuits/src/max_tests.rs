@@ -1,14 +1,9 @@
 use super::*;
 use crate::dev::assert_fails_with;
-use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS,
-};
+use crate::testing::Scenario;
+use crate::testing::{expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS};
 use crate::value::felt;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 const GAP_RANGE: &str = "'range check t gap'";
@@ -37,19 +32,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let range = LookupRangeChip::construct(chips.range.clone());
         let relu = crate::ReluChip::construct(chips.relu.clone());
@@ -134,19 +118,8 @@ struct Forged {
     rows: Vec<[i64; 4]>,
 }
 
-impl Circuit<Fp> for Forged {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Forged {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let c = &chips.max;
         let gaps = layouter.assign_region(
@@ -249,7 +222,11 @@ fn max_count_of_claimed_maxima_must_match_the_windows() {
     // leaving the second window unchecked).
     let mut f = Fixture::honest(&[&[1, 3, 2], &[4]]);
     f.maxima.pop();
-    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[3])]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![felts(&[3])],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
 

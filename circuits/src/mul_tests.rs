@@ -1,12 +1,7 @@
 use super::*;
-use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, sources, Chips, Target, Verdict,
-};
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use crate::testing::Scenario;
+use crate::testing::{expose, felts, malicious_tests, mock, sources, Chips, Target, Verdict};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 /// Multiplies pairs, claiming `products`.
@@ -25,19 +20,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let a: Vec<i64> = self.pairs.iter().map(|p| p.0).collect();
         let b: Vec<i64> = self.pairs.iter().map(|p| p.1).collect();
@@ -74,6 +58,10 @@ fn mul_product_count_must_match_the_operands() {
     // A spare claimed product is refused at synthesis, not silently dropped.
     let mut f = Fixture::honest(&[(3, 4)]);
     f.products.push(30);
-    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[12])]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![felts(&[12])],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }

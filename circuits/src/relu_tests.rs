@@ -1,14 +1,9 @@
 use super::*;
 use crate::dev::assert_fails_with;
 use crate::range::{LookupRangeChip, RangeInstructions};
-use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS,
-};
+use crate::testing::Scenario;
+use crate::testing::{expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS};
 use crate::value::felt;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    plonk::{Circuit, ConstraintSystem},
-};
 use pasta_curves::Fp;
 
 /// ReLU of `xs` (range-checked at `bits`), with claimed outputs `ys`, applied `times` times.
@@ -31,19 +26,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let range = LookupRangeChip::construct(chips.range.clone());
         let values: Vec<_> = felts(&self.xs).into_iter().map(Value::known).collect();

@@ -2,7 +2,7 @@
 //! column plan, at a small dot width so multi-row dot products are cheap to test.
 
 use halo2_proofs::{
-    circuit::{Layouter, Value},
+    circuit::{Layouter, SimpleFloorPlanner, Value},
     dev::{MockProver, VerifyFailure},
     plonk::{Advice, Circuit, Column, ConstraintSystem, Error},
 };
@@ -75,21 +75,50 @@ pub(crate) fn expose(
     Ok(())
 }
 
+/// What a chip test assigns over the plan's chips: the body of its circuit's `synthesize`.
+/// [`Test`] makes it a halo2 circuit over the one column plan, so that no test repeats the
+/// `Circuit` boilerplate.
+pub(crate) trait Scenario: Clone + Default {
+    /// Assigns the test's regions (loading the lookup table first where it uses one).
+    fn assign(&self, chips: Chips, layouter: impl Layouter<Fp>) -> Result<(), Error>;
+}
+
+/// A [`Scenario`] as a circuit configured over [`configure`]'s plan.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Test<S>(pub S);
+
+impl<S: Scenario> Circuit<Fp> for Test<S> {
+    type Config = Chips;
+    type FloorPlanner = SimpleFloorPlanner;
+
+    fn without_witnesses(&self) -> Self {
+        Self(S::default())
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
+        configure(meta)
+    }
+
+    fn synthesize(&self, chips: Chips, layouter: impl Layouter<Fp>) -> Result<(), Error> {
+        self.0.assign(chips, layouter)
+    }
+}
+
 pub(crate) fn felts(values: &[i64]) -> Vec<Fp> {
     values.iter().map(|v| felt(*v)).collect()
 }
 
 /// Runs the mock prover; a synthesis error means the fixture itself is broken.
-pub(crate) fn mock<C: Circuit<Fp>>(circuit: &C, public: &[i64]) -> Result<(), Vec<VerifyFailure>> {
-    mock_fp(circuit, felts(public))
+pub(crate) fn mock<S: Scenario>(scenario: &S, public: &[i64]) -> Result<(), Vec<VerifyFailure>> {
+    mock_fp(scenario, felts(public))
 }
 
 /// [`mock`] with public values given as field elements.
-pub(crate) fn mock_fp<C: Circuit<Fp>>(
-    circuit: &C,
+pub(crate) fn mock_fp<S: Scenario>(
+    scenario: &S,
     public: Vec<Fp>,
 ) -> Result<(), Vec<VerifyFailure>> {
-    match MockProver::run(K, circuit, vec![public]) {
+    match MockProver::run(K, &Test(scenario.clone()), vec![public]) {
         Ok(prover) => prover.verify(),
         Err(e) => broken(e),
     }

@@ -1,16 +1,12 @@
 use super::*;
 use crate::dev::assert_fails_with;
+use crate::testing::Scenario;
 use crate::testing::{
-    configure, expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict,
-    LOOKUPS,
+    expose, felts, malicious_tests, mock, mock_fp, sources, Chips, Target, Verdict, LOOKUPS,
 };
 use crate::value::felt;
 use ff::Field;
-use halo2_proofs::{
-    circuit::SimpleFloorPlanner,
-    dev::MockProver,
-    plonk::{Circuit, ConstraintSystem},
-};
+use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 
 const SCALE: i64 = 1 << 4;
@@ -23,7 +19,8 @@ struct Fixture {
     pairs: Vec<(i64, i64)>,
     qs: Vec<Fp>,
     /// Filled by synthesis: the signed width claimed for every returned quotient.
-    widths: std::cell::RefCell<Vec<u32>>,
+    /// What synthesis saw (shared with the clone the mock prover runs).
+    widths: std::rc::Rc<std::cell::RefCell<Vec<u32>>>,
 }
 
 impl Fixture {
@@ -36,19 +33,8 @@ impl Fixture {
     }
 }
 
-impl Circuit<Fp> for Fixture {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Fixture {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let flat: Vec<i64> = self.pairs.iter().flat_map(|(n, d)| [*n, *d]).collect();
         let cells = sources(&mut layouter, &chips, &felts(&flat))?;
@@ -113,19 +99,8 @@ struct Forged {
     rows: Vec<[i64; 5]>,
 }
 
-impl Circuit<Fp> for Forged {
-    type Config = Chips;
-    type FloorPlanner = SimpleFloorPlanner;
-
-    fn without_witnesses(&self) -> Self {
-        Self::default()
-    }
-
-    fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-        configure(meta)
-    }
-
-    fn synthesize(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+impl Scenario for Forged {
+    fn assign(&self, chips: Chips, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         chips.range.table().load(&mut layouter)?;
         let c = &chips.vardiv;
         let (qs, rest) = layouter.assign_region(
@@ -201,7 +176,11 @@ fn vardiv_quotient_count_must_match_the_inputs() {
     // A spare claimed quotient is refused at synthesis, not silently dropped.
     let mut f = Fixture::honest(&[(3, 7)]);
     f.qs.push(Fp::ZERO);
-    let verdict = MockProver::run(crate::testing::K, &f, vec![felts(&[6])]);
+    let verdict = MockProver::run(
+        crate::testing::K,
+        &crate::testing::Test(f.clone()),
+        vec![felts(&[6])],
+    );
     assert!(matches!(verdict, Err(Error::Synthesis)), "{verdict:?}");
 }
 
