@@ -306,18 +306,13 @@ fn compile(
             )))
         }
     };
-    let mut options = CompileOptions {
+    let options = CompileOptions {
         visibility: Visibilities::with_input(input),
         dot_width,
         ..CompileOptions::default()
-    };
-    if let Some(bits) = table_bits {
-        options.quant.table_bits = bits;
-        options.fit_tables = false;
     }
-    if let Some(bits) = headroom_bits {
-        options.quant.headroom_bits = bits;
-    }
+    .with_table_bits(table_bits)
+    .with_headroom_bits(headroom_bits);
     let compiled = py.allow_threads(|| {
         let samples = match calibration {
             Calibration::Samples(samples) => samples,

@@ -40,6 +40,25 @@ pub struct CompileOptions {
     pub fit_tables: bool,
 }
 
+impl CompileOptions {
+    /// Exactly `bits` input bits for every activation table (no fitting), when given.
+    pub fn with_table_bits(mut self, bits: Option<u32>) -> Self {
+        if let Some(bits) = bits {
+            self.quant.table_bits = bits;
+            self.fit_tables = false;
+        }
+        self
+    }
+
+    /// `bits` of headroom above every activation's calibrated range, when given.
+    pub fn with_headroom_bits(mut self, bits: Option<u32>) -> Self {
+        if let Some(bits) = bits {
+            self.quant.headroom_bits = bits;
+        }
+        self
+    }
+}
+
 impl Default for CompileOptions {
     fn default() -> Self {
         Self {

@@ -230,18 +230,13 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             } else {
                 input_visibility
             };
-            let mut options = CompileOptions {
+            let options = CompileOptions {
                 visibility: Visibilities::with_input(input),
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 ..CompileOptions::default()
-            };
-            if let Some(bits) = table_bits {
-                options.quant.table_bits = bits;
-                options.fit_tables = false;
             }
-            if let Some(bits) = headroom_bits {
-                options.quant.headroom_bits = bits;
-            }
+            .with_table_bits(table_bits)
+            .with_headroom_bits(headroom_bits);
             compile(&model, &calibration, &options, &output, json)
         }
         Command::Prove {
