@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use super::keys::KeyStats;
+use super::keys::{KeyStats, Role};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -128,9 +128,14 @@ impl Metrics {
             self.waiting.get_or_create(&labels).set(gauge(waiting));
             self.running.get_or_create(&labels).set(gauge(running));
         }
-        for (role, count) in [("prover", keys.provers), ("verifier", keys.verifiers)] {
+        for (role, count) in [
+            (Role::Prover, keys.provers),
+            (Role::Verifier, keys.verifiers),
+        ] {
             self.keys
-                .get_or_create(&RoleLabels { role: role.into() })
+                .get_or_create(&RoleLabels {
+                    role: role.as_str().into(),
+                })
                 .set(gauge(count));
         }
         self.key_bytes
