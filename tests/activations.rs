@@ -46,7 +46,7 @@ fn reference(f: Activation, x: f64) -> f64 {
         Activation::HardSigmoid { alpha, beta } => {
             (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
         }
-        other => panic!("no reference for {other:?}"),
+        Activation::Elu { .. } | Activation::Ln { .. } => panic!("{f:?} is not in ALL"),
     }
 }
 
@@ -59,7 +59,11 @@ fn slope(f: Activation, hi: f64) -> f64 {
         Activation::Gelu => 1.13,
         Activation::HardSigmoid { alpha, .. } => f64::from(alpha),
         Activation::Exp => hi.exp(),
-        _ => 1.0,
+        Activation::Tanh
+        | Activation::Softplus
+        | Activation::LeakyRelu { .. }
+        | Activation::Clip { .. } => 1.0,
+        Activation::Elu { .. } | Activation::Ln { .. } => panic!("{f:?} is not in ALL"),
     }
 }
 

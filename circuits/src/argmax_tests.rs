@@ -1,7 +1,7 @@
 use super::*;
 use crate::dev::{assert_fails_with, COPY_FAILURE};
 use crate::max::{MaxChip, MaxInstructions};
-use crate::testing::Scenario;
+use crate::testing::{enable_window_row, Scenario};
 use crate::testing::{expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS};
 use crate::value::felt;
 use halo2_proofs::dev::MockProver;
@@ -127,14 +127,8 @@ impl Scenario for Forged {
                     region.assign_advice(|| "p", c.p, row, || k(p))?;
                     gs.push(region.assign_advice(|| "g", c.g, row, || k(g))?);
                     region.assign_advice(|| "t", c.t, row, || k(t))?;
-                    if row == 0 {
-                        c.q_first.enable(&mut region, row)?;
-                    } else {
-                        c.q_next.enable(&mut region, row)?;
-                    }
-                    if row + 1 == self.rows.len() {
-                        c.q_last.enable(&mut region, row)?;
-                    }
+                    let selectors = [c.q_first, c.q_next, c.q_last];
+                    enable_window_row(&mut region, row, self.rows.len(), selectors)?;
                 }
                 Ok(gs)
             },

@@ -1,6 +1,6 @@
 use super::*;
 use crate::dev::assert_fails_with;
-use crate::testing::Scenario;
+use crate::testing::{enable_window_row, Scenario};
 use crate::testing::{expose, felts, malicious_tests, mock, Chips, Target, Verdict, LOOKUPS};
 use crate::value::felt;
 use halo2_proofs::dev::MockProver;
@@ -132,14 +132,8 @@ impl Scenario for Forged {
                     region.assign_advice(|| "m", c.m, row, || k(m))?;
                     gaps.push(region.assign_advice(|| "d", c.d, row, || k(d))?);
                     region.assign_advice(|| "p", c.p, row, || k(p))?;
-                    if row == 0 {
-                        c.q_first.enable(&mut region, row)?;
-                    } else {
-                        c.q_next.enable(&mut region, row)?;
-                    }
-                    if row + 1 == self.rows.len() {
-                        c.q_last.enable(&mut region, row)?;
-                    }
+                    let selectors = [c.q_first, c.q_next, c.q_last];
+                    enable_window_row(&mut region, row, self.rows.len(), selectors)?;
                 }
                 Ok(gaps)
             },

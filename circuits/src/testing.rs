@@ -2,9 +2,9 @@
 //! column plan, at a small dot width so multi-row dot products are cheap to test.
 
 use halo2_proofs::{
-    circuit::{Layouter, SimpleFloorPlanner, Value},
+    circuit::{Layouter, Region, SimpleFloorPlanner, Value},
     dev::{MockProver, VerifyFailure},
-    plonk::{Advice, Circuit, Column, ConstraintSystem, Error},
+    plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Selector},
 };
 use pasta_curves::Fp;
 use std::collections::BTreeSet;
@@ -102,6 +102,25 @@ impl<S: Scenario> Circuit<Fp> for Test<S> {
     fn synthesize(&self, chips: Chips, layouter: impl Layouter<Fp>) -> Result<(), Error> {
         self.0.assign(chips, layouter)
     }
+}
+
+/// Enables, on `row` of a window of `len` rows laid out by hand, the selectors a window
+/// chip (max, argmax) enables there: `first` on row 0, `next` below it, `last` on the final row.
+pub(crate) fn enable_window_row(
+    region: &mut Region<'_, Fp>,
+    row: usize,
+    len: usize,
+    [first, next, last]: [Selector; 3],
+) -> Result<(), Error> {
+    if row == 0 {
+        first.enable(region, row)?;
+    } else {
+        next.enable(region, row)?;
+    }
+    if row + 1 == len {
+        last.enable(region, row)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn felts(values: &[i64]) -> Vec<Fp> {

@@ -45,17 +45,16 @@ impl ApiError {
     }
 
     fn refused(why: Refused, what: &str) -> Self {
-        let message = match why {
-            Refused::Full => {
-                format!("every {what} slot is busy and the queue is full; retry later")
-            }
-            Refused::TimedOut => format!("waited too long for a {what} slot; retry later"),
-            Refused::ShuttingDown => "the server is shutting down".to_owned(),
-        };
-        let kind = match why {
-            Refused::Full => "queue_full",
-            Refused::TimedOut => "timeout",
-            Refused::ShuttingDown => "shutting_down",
+        let (kind, message) = match why {
+            Refused::Full => (
+                "queue_full",
+                format!("every {what} slot is busy and the queue is full; retry later"),
+            ),
+            Refused::TimedOut => (
+                "timeout",
+                format!("waited too long for a {what} slot; retry later"),
+            ),
+            Refused::ShuttingDown => ("shutting_down", "the server is shutting down".to_owned()),
         };
         Self::new(StatusCode::SERVICE_UNAVAILABLE, kind, message)
     }

@@ -158,7 +158,7 @@ pub async fn verify_batch(
         .collect::<ApiResult<Vec<_>>>()?;
     let job = {
         let shared = shared.clone();
-        move || batch_verdicts(&shared, &bundles)
+        move || batch_verdicts(&shared, bundles)
     };
     let verdicts = run_in(&shared, &shared.verifications, "verification", job).await?;
     Ok(Json(json!({
@@ -168,32 +168,37 @@ pub async fn verify_batch(
     })))
 }
 
-fn batch_verdicts(shared: &Shared, bundles: &[ProofBundle]) -> Vec<Verdict> {
+/// One model's bundles of a batch: the model, their places in the request, the bundles.
+type Group = (Arc<Model>, Vec<usize>, Vec<ProofBundle>);
+
+fn batch_verdicts(shared: &Shared, bundles: Vec<ProofBundle>) -> Vec<Verdict> {
     let mut verdicts: Vec<Option<Verdict>> = bundles.iter().map(|_| None).collect();
-    let mut groups: HashMap<String, (Arc<Model>, Vec<usize>)> = HashMap::new();
-    for (i, bundle) in bundles.iter().enumerate() {
-        match model_by_digest(shared, bundle) {
-            Ok(model) => groups
-                .entry(model.digest.clone())
-                .or_insert_with(|| (model, Vec::new()))
-                .1
-                .push(i),
+    // Each model's bundles (moved, not copied), with their places in the request.
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    for (i, bundle) in bundles.into_iter().enumerate() {
+        match model_by_digest(shared, &bundle) {
+            Ok(model) => {
+                let group = groups
+                    .entry(model.digest.clone())
+                    .or_insert_with(|| (model, Vec::new(), Vec::new()));
+                group.1.push(i);
+                group.2.push(bundle);
+            }
             Err(message) => verdicts[i] = Some(Verdict::invalid(None, "unknown_model", message)),
         }
     }
-    for (model, members) in groups.into_values() {
+    for (model, places, group) in groups.into_values() {
         let verifier = match shared.keys.get::<Verifier>(&model.digest, &model.model) {
             Ok(v) => v,
             Err(e) => {
-                for &i in &members {
+                for &i in &places {
                     verdicts[i] = Some(Verdict::invalid(Some(&model), "setup", e.to_string()));
                 }
                 continue;
             }
         };
-        let group: Vec<ProofBundle> = members.iter().map(|&i| bundles[i].clone()).collect();
-        let all_valid = members.len() > 1 && verifier.verify_batch(&group).is_ok();
-        for (&i, bundle) in members.iter().zip(&group) {
+        let all_valid = group.len() > 1 && verifier.verify_batch(&group).is_ok();
+        for (&i, bundle) in places.iter().zip(&group) {
             let verdict = if all_valid {
                 Verdict::valid(
                     &model,
