@@ -1,11 +1,13 @@
 //! Criterion benches of the pipeline on each bundled reference model, grouped by stage:
-//! witness generation (1 thread and all threads), key generation, proving, verification
-//! (single and batched). Proof size is printed next to the timings.
+//! witness generation, key generation, proving, verification (single and batched), and
+//! witness generation and proving at 1, 2, 4, 8, 16 threads (as far as the machine has
+//! cores). Proof size is printed next to the timings.
 //!
 //! ```text
 //! cargo bench --bench pipeline                  # every model (LeNet-5 takes minutes)
 //! cargo bench --bench pipeline -- digits_cnn    # one model
 //! cargo bench --bench pipeline -- witness/      # witness generation only
+//! cargo bench --bench pipeline -- _threads      # scaling with threads only
 //! ```
 #![expect(
     clippy::expect_used,
@@ -53,11 +55,7 @@ fn pipeline(c: &mut Criterion) {
             .expect("input in range");
 
         let mut group = c.benchmark_group(format!("witness/{name}"));
-        for threads in [1, num_threads()] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("pool");
+        for (threads, pool) in pools() {
             group.bench_function(format!("{threads}_threads"), |b| {
                 b.iter(|| pool.install(|| model.witness(&x).expect("witness")))
             });
@@ -85,6 +83,12 @@ fn pipeline(c: &mut Criterion) {
         group.bench_function("prove", |b| {
             b.iter(|| prover.prove_integer(&x).expect("prove"))
         });
+        // Proving (witness, synthesis, FFTs, MSMs: halo2 runs on rayon) at each thread count.
+        for (threads, pool) in pools() {
+            group.bench_function(format!("prove_{threads}_threads"), |b| {
+                b.iter(|| pool.install(|| prover.prove_integer(&x).expect("prove")))
+            });
+        }
         group.bench_function("verify", |b| {
             b.iter(|| verifier.verify(&bundle).expect("verify"))
         });
@@ -96,8 +100,25 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-fn num_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+/// A rayon pool for 1, 2, 4, 8 and 16 threads, as far as this machine has cores, and for
+/// all of them.
+fn pools() -> Vec<(usize, rayon::ThreadPool)> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut counts: Vec<usize> = [1, 2, 4, 8, 16]
+        .into_iter()
+        .filter(|&t| t < cores)
+        .collect();
+    counts.push(cores);
+    counts
+        .into_iter()
+        .map(|threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            (threads, pool)
+        })
+        .collect()
 }
 
 criterion_group!(benches, pipeline);

@@ -8,6 +8,7 @@ use ndarray::{Array1, Array2};
 use zkinfer::graph::activation::{Activation, Table};
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::witness::{NodeWitness, Witness};
+use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
 
 const ALL: [Activation; 9] = [
@@ -109,6 +110,7 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
     let graph = FloatGraph {
         input_name: "x".into(),
         input_shape: vec![1, 4],
+        outputs: vec![TensorId(2)],
         input_parts: Vec::new(),
         nodes: vec![
             FloatNode {
@@ -117,12 +119,12 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
                     weights,
                     bias: Array1::from_vec(vec![0.1, -0.2, 0.3, 0.0, 0.5, -0.5]),
                 },
-                inputs: vec![0],
+                inputs: vec![TensorId(0)],
             },
             FloatNode {
                 name: "act".into(),
                 op: FloatOp::Activation(f),
-                inputs: vec![1],
+                inputs: vec![TensorId(1)],
             },
         ],
     };
@@ -148,12 +150,12 @@ fn activation_circuits_accept_exactly_the_integer_pass() {
     for f in ALL {
         let (model, w) = compiled(f);
         assert_eq!(
-            failures(&model, &w, w.output()),
+            failures(&model, &w, &w.outputs()),
             Vec::<String>::new(),
             "{}",
             f.name()
         );
-        let mut wrong = w.output().to_vec();
+        let mut wrong = w.outputs();
         wrong[2] += 1;
         common::assert_exactly(
             &failures(&model, &w, &wrong),
@@ -182,7 +184,7 @@ fn lookup_output_from_the_wrong_row_is_rejected() {
         table.get(reduced[0]).unwrap(),
         "fixture: rows differ"
     );
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(&failures(&model, &w, &public), &["lookup|('function act')"]);
 }
 
@@ -193,7 +195,7 @@ fn lookup_reduced_input_off_by_one_is_rejected() {
         panic!("second node is the lookup")
     };
     reduced[3] += 1;
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(
         &failures(&model, &w, &public),
         &[
@@ -213,7 +215,7 @@ fn product_off_by_one_is_rejected() {
     graph.nodes.push(zkinfer::graph::qgraph::QNode {
         name: "square".into(),
         op: zkinfer::graph::qgraph::QOp::Mul { shift: 12 },
-        inputs: vec![1, 1],
+        inputs: vec![TensorId(1), TensorId(1)],
         output: zkinfer::graph::qgraph::QTensor {
             name: "square".into(),
             scale_exp: 2 * fc.scale_exp - 12,
@@ -223,8 +225,8 @@ fn product_off_by_one_is_rejected() {
     let model = CompiledModel::from_graph(graph, zkinfer::Visibilities::default()).unwrap();
     let q: Vec<i64> = vec![1000, -2000, 300, 4000];
     let mut w = model.witness(&q).unwrap();
-    assert_eq!(failures(&model, &w, w.output()), Vec::<String>::new());
-    let public = w.output().to_vec();
+    assert_eq!(failures(&model, &w, &w.outputs()), Vec::<String>::new());
+    let public = w.outputs();
     let NodeWitness::Product { products, .. } = &mut w.nodes[1] else {
         panic!("second node is the product")
     };

@@ -8,6 +8,7 @@ mod common;
 use proptest::prelude::*;
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::window::{ConvShape, Window};
+use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
 
 /// A window of rank 1 or 2 that fits its input.
@@ -48,7 +49,7 @@ fn prove_and_tamper(graph: &FloatGraph, seed: u64) {
     let model = CompiledModel::compile(graph, &samples, &CompileOptions::default()).unwrap();
     let q = model.quantise_input(&samples[0], false).unwrap();
     let witness = model.witness(&q).unwrap();
-    let mut outputs = witness.output().to_vec();
+    let mut outputs = witness.outputs();
     assert_eq!(model.mock(&witness, &outputs).unwrap(), vec![]);
     outputs[0] += 1;
     common::assert_exactly(
@@ -79,6 +80,7 @@ proptest! {
         let graph = FloatGraph {
             input_name: "x".into(),
             input_shape: vec![1, shape.window.channels * shape.window.input_positions()],
+            outputs: vec![TensorId(1)],
             input_parts: Vec::new(),
             nodes: vec![FloatNode {
                 name: "conv".into(),
@@ -87,7 +89,7 @@ proptest! {
                     bias: values(seed ^ 0xb1, shape.out_channels),
                     shape,
                 },
-                inputs: vec![0],
+                inputs: vec![TensorId(0)],
             }],
         };
         prove_and_tamper(&graph, seed);
@@ -105,22 +107,23 @@ proptest! {
         let graph = FloatGraph {
             input_name: "x".into(),
             input_shape: vec![1, n],
+            outputs: vec![TensorId(3)],
             input_parts: Vec::new(),
             nodes: vec![
                 FloatNode {
                     name: "avg".into(),
                     op: FloatOp::AvgPool { window: window.clone(), count_include_pad },
-                    inputs: vec![0],
+                    inputs: vec![TensorId(0)],
                 },
                 FloatNode {
                     name: "max".into(),
                     op: FloatOp::MaxPool { window: window.clone() },
-                    inputs: vec![0],
+                    inputs: vec![TensorId(0)],
                 },
                 FloatNode {
                     name: "sum".into(),
                     op: FloatOp::Add,
-                    inputs: vec![1, 2],
+                    inputs: vec![TensorId(1), TensorId(2)],
                 },
             ],
         };

@@ -64,7 +64,7 @@ fn proof_verifies_and_outputs_equal_a_separate_integer_reference() {
     for (i, sample) in common::eval_set().inputs.iter().enumerate().take(20) {
         let x = model.quantise_input(sample, false).unwrap();
         let w = model.witness(&x).unwrap();
-        assert_eq!(w.output(), reference_mlp(&model.graph, &x), "sample {i}");
+        assert_eq!(w.outputs(), reference_mlp(&model.graph, &x), "sample {i}");
     }
     assert_eq!(outputs, model.graph.outputs_to_float(&bundle().outputs));
 }

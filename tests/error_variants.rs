@@ -10,6 +10,7 @@ use ndarray::{Array1, Array2};
 use zkinfer::error::{CompileError, ProveError, QuantError, WitnessError};
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
+use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel, Error, ProofBundle, Visibilities};
 
 fn tensor(name: &str, len: usize, bits: u32) -> QTensor {
@@ -29,7 +30,7 @@ fn graph() -> QGraph {
             QNode {
                 name: "relu".into(),
                 op: QOp::Relu,
-                inputs: vec![0],
+                inputs: vec![TensorId(0)],
                 output: tensor("relu", 4, 12),
             },
             QNode {
@@ -39,10 +40,11 @@ fn graph() -> QGraph {
                     bias: vec![1, 2, 3],
                     shift: 8,
                 }),
-                inputs: vec![1],
+                inputs: vec![TensorId(1)],
                 output: tensor("fc", 3, 16),
             },
         ],
+        outputs: vec![TensorId(2)],
         rounding: Rounding::HalfUp,
     }
 }
@@ -69,16 +71,31 @@ fn each_validation_branch_names_the_node_and_the_fault() {
     );
 
     let mut g = graph();
-    g.nodes[0].inputs = vec![2];
+    g.nodes[0].inputs = vec![TensorId(2)];
     let (node, reason) = invalid(g);
     assert_eq!(node, "relu");
     assert!(reason.contains("reads tensor #2"), "{reason}");
 
     let mut g = graph();
-    g.nodes[0].inputs = vec![0, 0];
+    g.nodes[0].inputs = vec![TensorId(0), TensorId(0)];
     let (node, reason) = invalid(g);
     assert_eq!(node, "relu");
     assert!(reason.contains("has 2 inputs, its op takes 1"), "{reason}");
+
+    for (outputs, fault) in [
+        (vec![], "the list is empty"),
+        (
+            vec![TensorId(3)],
+            "tensor #3 (node 2's output) is not a tensor of the graph",
+        ),
+        (vec![TensorId(2), TensorId(2)], "listed twice"),
+    ] {
+        let mut g = graph();
+        g.outputs = outputs;
+        let (node, reason) = invalid(g);
+        assert!(node.starts_with("graph output"), "{node}");
+        assert!(reason.contains(fault), "{reason}");
+    }
 
     let mut g = graph();
     g.nodes[1].output.len = 5;
@@ -142,7 +159,7 @@ fn integer_pass_errors_name_the_tensor_and_value() {
     }
     // A graph that skipped validation: the pass reports it instead of panicking.
     let mut broken = graph();
-    broken.nodes[1].inputs = vec![7];
+    broken.nodes[1].inputs = vec![TensorId(7)];
     match zkinfer::graph::witness::generate(&broken, &[1, 2, 3, 4]) {
         Err(WitnessError::Inconsistent { .. }) => {}
         other => panic!("expected Inconsistent, got {other:?}"),
@@ -163,8 +180,9 @@ fn an_intermediate_beyond_its_calibrated_range_is_a_witness_error() {
                 weights: Array2::from_elem((1, 8), 1.0),
                 bias: Array1::zeros(1),
             },
-            inputs: vec![0],
+            inputs: vec![TensorId(0)],
         }],
+        outputs: vec![TensorId(1)],
         input_parts: Vec::new(),
     };
     let mut options = CompileOptions::default();
@@ -198,8 +216,9 @@ fn an_accumulator_beyond_the_circuits_width_is_a_quantisation_error() {
                 weights: Array2::from_elem((1, 2), 1e-10),
                 bias: Array1::from_elem(1, 1e6),
             },
-            inputs: vec![0],
+            inputs: vec![TensorId(0)],
         }],
+        outputs: vec![TensorId(1)],
         input_parts: Vec::new(),
     };
     // Tiny weights times tiny inputs plus a large bias: the accumulator's scale is so fine

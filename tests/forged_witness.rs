@@ -12,6 +12,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use zkinfer::graph::TensorId;
 
 use ndarray::{Array1, Array2};
 use zkinfer::graph::activation::Activation;
@@ -67,7 +68,7 @@ fn fields(node: &mut NodeWitness) -> Vec<(&'static str, &mut Vec<i64>)> {
 }
 
 fn failures(model: &CompiledModel, w: &Witness) -> Vec<String> {
-    common::mock_failures(model, w, w.output())
+    common::mock_failures(model, w, &w.outputs())
 }
 
 /// What a sweep saw: the failure names of each field's first value (keyed `node.field`),
@@ -96,8 +97,8 @@ fn sweep(model: &CompiledModel, x: &[f32]) -> Seen {
                 panic!("{key}[{at}] + 1 passes, with an input the model refuses: {e}")
             });
             assert_eq!(
-                recomputed.output(),
-                w.output(),
+                &recomputed.outputs(),
+                &w.outputs(),
                 "{key}[{at}] + 1 passes the circuit with an output the model does not compute"
             );
             seen.accepted.push(format!("{key}[{at}]"));
@@ -160,7 +161,7 @@ fn every_op(head: FloatOp) -> (CompiledModel, Vec<f32>) {
     let node = |name: &str, op, inputs: Vec<usize>| FloatNode {
         name: name.into(),
         op,
-        inputs,
+        inputs: inputs.into_iter().map(TensorId).collect(),
     };
     let graph = FloatGraph {
         input_name: "x".into(),
@@ -202,6 +203,7 @@ fn every_op(head: FloatOp) -> (CompiledModel, Vec<f32>) {
             ),
             node("head", head, vec![7]),
         ],
+        outputs: vec![TensorId(8)],
         input_parts: Vec::new(),
     };
     let samples: Vec<Vec<f32>> = (0..6)

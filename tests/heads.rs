@@ -6,6 +6,7 @@
 mod common;
 
 use ndarray::{Array1, Array2};
+use zkinfer::graph::TensorId;
 
 use zkinfer::error::VerifyError;
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
@@ -25,19 +26,21 @@ fn compiled(head: FloatOp, dense: bool) -> (CompiledModel, Vec<Vec<f32>>) {
                 }),
                 bias: Array1::from_vec(vec![0.1, -0.3, 0.2, 0.0, -0.1]),
             },
-            inputs: vec![0],
+            inputs: vec![TensorId(0)],
         });
     }
     nodes.push(FloatNode {
         name: "head".into(),
         op: head,
-        inputs: vec![nodes.len()],
+        inputs: vec![TensorId(nodes.len())],
     });
+    let outputs = vec![TensorId(nodes.len())];
     let width = if dense { 6 } else { 5 };
     let graph = FloatGraph {
         input_name: "x".into(),
         input_shape: vec![1, width],
         nodes,
+        outputs,
         input_parts: Vec::new(),
     };
     let samples: Vec<Vec<f32>> = (0..5)
@@ -87,7 +90,7 @@ fn softmax_model_proves_and_verifies() {
     for x in &samples {
         let q = model.quantise_input(x, false).unwrap();
         let w = model.witness(&q).unwrap();
-        let y = model.graph.outputs_to_float(w.output());
+        let y = model.graph.outputs_to_float(&w.outputs());
         let fc = &model.graph.nodes[0].output;
         let logits: Vec<f64> = w.nodes[0]
             .output()
@@ -111,7 +114,7 @@ fn argmax_model_proves_and_verifies() {
         let logits = w.nodes[0].output();
         let m = logits.iter().max().unwrap();
         let first = logits.iter().position(|v| v == m).unwrap();
-        assert_eq!(w.output(), &[first as i64]);
+        assert_eq!(&w.outputs(), &[first as i64]);
     }
     let outputs = prove_and_verify(&model, &samples[0]);
     assert_eq!(outputs.len(), 1);
@@ -127,7 +130,7 @@ fn softmax_exponential_off_by_one_is_rejected() {
         panic!("second node is the softmax")
     };
     exps[0] += 1;
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(
         &failures(&model, &w, &public),
         &["lookup|('function head exp')"],
@@ -143,7 +146,7 @@ fn softmax_output_off_by_one_is_rejected() {
         panic!("second node is the softmax")
     };
     outputs[2] += 1;
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(
         &failures(&model, &w, &public),
         &["lookup|('range check head remainder')"],
@@ -157,7 +160,7 @@ fn tied() -> (CompiledModel, Witness) {
         .quantise_input(&[0.5, 0.25, 0.5, 0.1, -1.0], false)
         .unwrap();
     let w = model.witness(&q).unwrap();
-    assert_eq!(w.output(), &[0], "ONNX picks the first of tied maxima");
+    assert_eq!(&w.outputs(), &[0], "ONNX picks the first of tied maxima");
     (model, w)
 }
 

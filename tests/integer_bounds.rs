@@ -7,6 +7,7 @@ use zkinfer::graph::activation::Table;
 use zkinfer::graph::qgraph::Rounding;
 use zkinfer::graph::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
 use zkinfer::graph::window::Axis;
+use zkinfer::graph::TensorId;
 use zkinfer::CompiledModel;
 
 /// The node and reason of a graph's validation error.
@@ -48,9 +49,10 @@ fn wide_softmax(x_bits: u32, out_scale: u32, len: usize) -> QGraph {
                 table,
                 out_scale,
             }),
-            inputs: vec![0],
+            inputs: vec![TensorId(0)],
             output: tensor("y", len, out_scale as i32, out_scale + 2),
         }],
+        outputs: vec![TensorId(1)],
         rounding: Rounding::HalfUp,
     }
 }
@@ -77,9 +79,9 @@ fn softmax_with_wide_exponentials_is_exact_and_proves() {
         .iter()
         .map(|e| i64::try_from((e << 30) / sum).unwrap())
         .collect();
-    assert_eq!(w.output(), expected.as_slice());
+    assert_eq!(&w.outputs(), expected.as_slice());
     assert!(expected.iter().sum::<i64>() <= 1 << 30);
-    assert_eq!(model.mock(&w, w.output()).unwrap(), vec![]);
+    assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
 }
 
 #[test]
@@ -99,9 +101,10 @@ fn tensors_of_zero_or_too_many_bits_are_rejected_by_the_graph() {
             nodes: vec![QNode {
                 name: "relu".into(),
                 op: QOp::Relu,
-                inputs: vec![0],
+                inputs: vec![TensorId(0)],
                 output: tensor("y", 2, 0, bits),
             }],
+            outputs: vec![TensorId(1)],
             rounding: Rounding::HalfUp,
         };
         let (node, reason) = invalid(&graph);
@@ -123,9 +126,10 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
                 bias: vec![0],
                 shift: 0,
             }),
-            inputs: vec![0],
+            inputs: vec![TensorId(0)],
             output: tensor("y", 1, 0, 62),
         }],
+        outputs: vec![TensorId(1)],
         rounding: Rounding::HalfUp,
     };
     let (node, reason) = invalid(&graph);
@@ -145,9 +149,10 @@ fn hostile_lengths_and_windows_are_refused_quickly() {
                 weights: [1, 1],
                 shift: 0,
             }),
-            inputs: vec![0, 0],
+            inputs: vec![TensorId(0), TensorId(0)],
             output: tensor("y", 1 << 60, 0, 9),
         }],
+        outputs: vec![TensorId(1)],
         rounding: Rounding::HalfUp,
     };
     let (node, reason) = invalid(&graph);

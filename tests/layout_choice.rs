@@ -25,12 +25,12 @@ fn every_width_satisfies_the_circuit_with_the_same_outputs() {
         .quantise_input(&common::sample(), false)
         .unwrap();
     // Every width must prove the same integers (the pass does not depend on the layout).
-    let expected = common::model().witness(&x).unwrap().output().to_vec();
+    let expected = common::model().witness(&x).unwrap().outputs();
     for w in DOT_WIDTHS {
         let model = compile_at(Some(w)).unwrap();
         assert_eq!(model.dot_width, w);
         let witness = model.witness(&x).unwrap();
-        assert_eq!(witness.output(), expected.as_slice(), "width {w}");
+        assert_eq!(&witness.outputs(), expected.as_slice(), "width {w}");
         assert_eq!(
             model.mock(&witness, &expected).unwrap(),
             vec![],

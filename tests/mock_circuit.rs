@@ -12,6 +12,7 @@ use pasta_curves::Fp;
 use zkinfer::circuit::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::circuit::{InstanceLayout, ModelCircuit};
 use zkinfer::graph::witness::{generate, NodeWitness, Witness};
+use zkinfer::graph::TensorId;
 
 fn honest() -> Witness {
     let model = common::model();
@@ -21,7 +22,7 @@ fn honest() -> Witness {
 
 /// MockProver failures for `witness`, claiming the honest outputs as public values.
 fn failures(witness: &Witness) -> Vec<String> {
-    common::mock_failures(&common::model(), witness, honest().output())
+    common::mock_failures(&common::model(), witness, &honest().outputs())
 }
 
 #[test]
@@ -75,7 +76,7 @@ fn model_circuit_perturbed_relu_output_is_rejected() {
 fn model_circuit_wrong_public_output_is_rejected() {
     let model = common::model();
     let w = honest();
-    let mut outputs = w.output().to_vec();
+    let mut outputs = w.outputs();
     outputs[0] += 1;
     common::assert_exactly(
         &common::mock_failures(&model, &w, &outputs),
@@ -143,22 +144,23 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
             QNode {
                 name: "fc1".into(),
                 op: QOp::Dense(dense(200, 64, 1)),
-                inputs: vec![0],
+                inputs: vec![TensorId(0)],
                 output: tensor("fc1", 200),
             },
             QNode {
                 name: "relu".into(),
                 op: QOp::Relu,
-                inputs: vec![1],
+                inputs: vec![TensorId(1)],
                 output: tensor("relu", 200),
             },
             QNode {
                 name: "fc2".into(),
                 op: QOp::Dense(dense(10, 200, 2)),
-                inputs: vec![2],
+                inputs: vec![TensorId(2)],
                 output: tensor("fc2", 10),
             },
         ],
+        outputs: vec![TensorId(3)],
         rounding: Rounding::HalfUp,
     };
     let layout =
@@ -176,7 +178,7 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
     let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
     let w = generate(&graph, &input).unwrap();
     let public =
-        InstanceLayout::of(&graph, &zkinfer::Visibilities::default()).values(w.output(), &input);
+        InstanceLayout::of(&graph, &zkinfer::Visibilities::default()).values(&w.outputs(), &input);
     let circuit =
         ModelCircuit::<DOT_WIDTH>::for_proving(&graph, &zkinfer::Visibilities::default(), &w);
     assert_eq!(
@@ -199,11 +201,12 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
     let node = |name: &str, op, input| FloatNode {
         name: name.into(),
         op,
-        inputs: vec![input],
+        inputs: vec![TensorId(input)],
     };
     let graph = FloatGraph {
         input_name: "x".into(),
         input_shape: vec![1, 1, 6, 6],
+        outputs: vec![TensorId(4)],
         input_parts: Vec::new(),
         nodes: vec![
             node(
@@ -253,13 +256,13 @@ fn cnn_failures(model: &zkinfer::CompiledModel, witness: &Witness, public: &[i64
 #[test]
 fn cnn_honest_witness_is_accepted() {
     let (model, w) = cnn();
-    assert_eq!(cnn_failures(&model, &w, w.output()), Vec::<String>::new());
+    assert_eq!(cnn_failures(&model, &w, &w.outputs()), Vec::<String>::new());
 }
 
 #[test]
 fn cnn_max_pool_output_not_among_its_inputs_is_rejected() {
     let (model, mut w) = cnn();
-    let public = w.output().to_vec();
+    let public = w.outputs();
     let NodeWitness::Values { outputs } = &mut w.nodes[2] else {
         panic!("third node is the max pool")
     };
@@ -276,7 +279,7 @@ fn cnn_max_pool_output_not_among_its_inputs_is_rejected() {
 #[test]
 fn cnn_max_pool_output_below_an_input_is_rejected() {
     let (model, mut w) = cnn();
-    let public = w.output().to_vec();
+    let public = w.outputs();
     // Claim the smallest value of the first window that is below its max: it is one of the
     // inputs (the product is zero) but the gap to the true max is negative.
     let relu = w.nodes[1].output().to_vec();
@@ -303,7 +306,7 @@ fn cnn_average_pool_quotient_off_by_one_is_rejected() {
         panic!("fourth node is the average pool")
     };
     quotients[1] += 1;
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(
         &cnn_failures(&model, &w, &public),
         &["('division')|('divide avg')"],
@@ -325,7 +328,7 @@ fn cnn_average_pool_remainder_equal_to_the_window_size_is_rejected() {
     // 3 is not a power of two) or `r < 4`.
     quotients[1] -= 1;
     remainders[1] += 3;
-    let public = w.output().to_vec();
+    let public = w.outputs();
     common::assert_exactly(
         &cnn_failures(&model, &w, &public),
         &[
@@ -338,7 +341,7 @@ fn cnn_average_pool_remainder_equal_to_the_window_size_is_rejected() {
 #[test]
 fn cnn_perturbed_conv_input_breaks_its_divisions() {
     let (model, mut w) = cnn();
-    let public = w.output().to_vec();
+    let public = w.outputs();
     w.input[7] += 1;
     common::assert_exactly(
         &cnn_failures(&model, &w, &public),
@@ -370,7 +373,7 @@ fn synthesis_errors_name_the_node() {
     w.nodes[0] = NodeWitness::Values {
         outputs: w.nodes[0].output().to_vec(),
     };
-    let err = model.mock(&w, honest().output()).unwrap_err().to_string();
+    let err = model.mock(&w, &honest().outputs()).unwrap_err().to_string();
     assert!(
         err.contains(&format!("mock proving failed at node '{name}'")),
         "{err}"

@@ -27,7 +27,7 @@ fn agrees_with_tract(bytes: &[u8]) -> usize {
     let n = graph.input_len();
     for seed in 0..3 {
         let x = sample(n, seed);
-        let ours = graph.forward(&x).pop().unwrap();
+        let ours = graph.eval(&x);
         let theirs = reference_forward(bytes, &graph, &x).unwrap();
         assert_eq!(ours.len(), theirs.len());
         for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -51,19 +51,22 @@ fn proves(bytes: &[u8]) {
     assert!(matches!(check, ReferenceCheck::Agrees { .. }), "{check}");
     let x = model.quantise_input(&samples[1], false).unwrap();
     let w = model.witness(&x).unwrap();
-    assert_eq!(model.mock(&w, w.output()).unwrap(), vec![]);
-    let mut forged = w.output().to_vec();
-    forged[0] += 1;
-    let failures = zkinfer_circuits::dev::describe(
-        &model.mock(&w, &forged).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
-    assert!(
-        failures
-            .iter()
-            .any(|f| f.contains("Equality constraint not satisfied") || f.contains("equality")),
-        "a forged public output must break the copy to the instance: {failures:?}"
-    );
+    assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
+    // Every output value is bound: forge the first and the last (the last output's).
+    for index in [0, w.outputs().len() - 1] {
+        let mut forged = w.outputs();
+        forged[index] += 1;
+        let failures = zkinfer_circuits::dev::describe(
+            &model.mock(&w, &forged).unwrap(),
+            zkinfer::circuit::LOOKUP_NAMES,
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("Equality constraint not satisfied") || f.contains("equality")),
+            "a forged public output {index} must break the copy to the instance: {failures:?}"
+        );
+    }
 }
 
 #[test]
@@ -328,7 +331,7 @@ fn matmul_of_rows_by_a_constant_weight() {
 }
 
 #[test]
-fn batches_and_several_outputs_are_refused_by_name() {
+fn batches_are_refused_by_name() {
     let gemm = model_io(
         vec![node("Gemm", &["x", "w"], "y", vec![int_attr("transB", 1)])],
         vec![tensor("w", &[2, 3], &[0.5; 6])],
@@ -341,25 +344,81 @@ fn batches_and_several_outputs_are_refused_by_name() {
         err.contains("batch size 4 is not supported (batch 1 only)"),
         "{err}"
     );
-    let mut two = tract_onnx::pb::ModelProto::decode(
-        &model_io(
-            vec![node("Relu", &["x"], "y", vec![])],
-            vec![],
-            &[("x", &[1, 2])],
-            "y",
-            13,
-        )[..],
-    )
-    .unwrap();
-    let graph = two.graph.as_mut().unwrap();
-    graph.output.push(tract_onnx::pb::ValueInfoProto {
-        name: "x".into(),
-        ..Default::default()
-    });
-    let err = import_bytes(&two.encode_to_vec(), "t")
+}
+
+/// `bytes` with `names` appended to the graph's outputs.
+fn with_outputs(bytes: &[u8], names: &[&str]) -> Vec<u8> {
+    let mut model = tract_onnx::pb::ModelProto::decode(bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    for name in names {
+        graph.output.push(tract_onnx::pb::ValueInfoProto {
+            name: (*name).into(),
+            ..Default::default()
+        });
+    }
+    model.encode_to_vec()
+}
+
+#[test]
+fn several_outputs_are_each_proven_in_order() {
+    // y = relu(W1 · x · 0.5) · W2, with the hidden pre-activation `h` (read by a node too)
+    // and `r` also outputs. `h` being an output keeps the scaling `Mul` from folding into
+    // the Gemm that makes `h`, or the proven `h` would be scaled.
+    let w1: Vec<f32> = (0..12).map(|i| (i % 5) as f32 / 4.0 - 0.5).collect();
+    let w2: Vec<f32> = (0..6).map(|i| (i % 4) as f32 / 3.0 - 0.4).collect();
+    let bytes = model_io(
+        vec![
+            node("Gemm", &["x", "w1"], "h", vec![int_attr("transB", 1)]),
+            node("Mul", &["h", "half"], "s", vec![]),
+            node("Relu", &["s"], "r", vec![]),
+            node("MatMul", &["r", "w2"], "y", vec![]),
+        ],
+        vec![
+            tensor("w1", &[3, 4], &w1),
+            tensor("w2", &[3, 2], &w2),
+            tensor("half", &[1], &[0.5]),
+        ],
+        &[("x", &[1, 4])],
+        "y",
+        13,
+    );
+    let bytes = with_outputs(&bytes, &["h", "r"]);
+    assert_eq!(agrees_with_tract(&bytes), 4);
+    let graph = import_bytes(&bytes, "t").unwrap();
+    assert_eq!(graph.outputs.len(), 3);
+    assert_eq!(graph.eval(&[0.0; 4]).len(), 2 + 3 + 3);
+    proves(&bytes);
+
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(4, s)).collect();
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    let outputs = model.inspect().unwrap().outputs;
+    let lens: Vec<usize> = outputs.iter().map(|o| o.1).collect();
+    assert_eq!(lens, vec![2, 3, 3]);
+    // Each output is at its own scale.
+    let x = model.quantise_input(&samples[2], false).unwrap();
+    let floats = model.graph.outputs_to_float(&model.graph.eval(&x).unwrap());
+    let reference = reference_forward(&bytes, &graph, &samples[2]).unwrap();
+    for (i, (a, b)) in floats.iter().zip(&reference).enumerate() {
+        assert!(
+            (a - f64::from(*b)).abs() < 0.05,
+            "output value {i}: {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn an_output_list_that_names_no_tensor_is_refused() {
+    let relu = model_io(
+        vec![node("Relu", &["x"], "y", vec![])],
+        vec![],
+        &[("x", &[1, 2])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&with_outputs(&relu, &["nowhere"]), "t")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("only models with one output"), "{err}");
+    assert!(err.contains("nowhere"), "{err}");
 }
 
 /// The defence in depth of issue 11: an import that misreads the model (simulated by editing

@@ -12,7 +12,7 @@ use zkinfer::{onnx, CompileOptions, CompiledModel};
 fn onnx_float_forward_matches_onnx_runtime() {
     let graph = onnx::import(&common::data("digits_mlp.onnx")).unwrap();
     assert_eq!(graph.input_shape, vec![1, 64]);
-    let out = graph.forward(&common::sample()).pop().unwrap();
+    let out = graph.eval(&common::sample());
     for (a, b) in out.iter().zip(common::expected_logits()) {
         assert!((a - b).abs() < 1e-4, "{a} vs {b}");
     }
@@ -35,7 +35,7 @@ fn onnx_float_forward_matches_tract_execution() {
             .into();
         let out = plan.run(tvec!(t.into())).unwrap();
         let tract_out: Vec<f32> = out[0].as_slice::<f32>().unwrap().to_vec();
-        let ours = graph.forward(x).pop().unwrap();
+        let ours = graph.eval(x);
         for (a, b) in ours.iter().zip(tract_out) {
             assert!((a - f64::from(b)).abs() < 1e-4, "{a} vs {b}");
         }

@@ -160,7 +160,7 @@ fn check(bytes: &[u8], dims: &[i64]) {
     let mut rng = Lcg(7);
     let samples: Vec<Vec<f32>> = (0..6).map(|_| rng.vec(n)).collect();
     for x in &samples {
-        let ours = graph.forward(x).pop().unwrap();
+        let ours = graph.eval(x);
         let theirs = tract_run(bytes, dims, x);
         assert_eq!(ours.len(), theirs.len());
         for (a, b) in ours.iter().zip(&theirs) {
@@ -169,18 +169,18 @@ fn check(bytes: &[u8], dims: &[i64]) {
     }
     let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
     for x in samples.iter().take(2) {
-        let float = graph.forward(x).pop().unwrap();
+        let float = graph.eval(x);
         let scale = float.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
         let q = model.quantise_input(x, false).unwrap();
         let witness = model.witness(&q).unwrap();
-        let out = model.graph.outputs_to_float(witness.output());
+        let out = model.graph.outputs_to_float(&witness.outputs());
         for (a, b) in out.iter().zip(&float) {
             assert!(
                 (a - b).abs() <= RELATIVE_TOLERANCE * scale,
                 "quantised {a} vs float {b} (scale {scale})"
             );
         }
-        assert_eq!(model.mock(&witness, witness.output()).unwrap(), vec![]);
+        assert_eq!(model.mock(&witness, &witness.outputs()).unwrap(), vec![]);
     }
 }
 

@@ -315,7 +315,12 @@ fn bad_requests_get_json_4xx_naming_the_fault() {
     };
     put(".hidden", "{}").error(400, "bad_id", "'.hidden'");
     put(&"m".repeat(65), "{}").error(400, "bad_id", "1-64");
-    put("m", "{\"format_version\": 4}").error(400, "bad_model", "missing field");
+    let version = zkinfer::api::MODEL_FORMAT_VERSION;
+    put("m", &format!("{{\"format_version\": {version}}}")).error(
+        400,
+        "bad_model",
+        "missing field",
+    );
     put("m", "{\"format_version\": 99}").error(400, "bad_model", "version");
 
     served

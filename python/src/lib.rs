@@ -181,10 +181,10 @@ impl PyModel {
         self.model.graph.input.len
     }
 
-    /// Values the model outputs.
+    /// Values the model outputs (all its outputs, concatenated in order).
     #[getter]
     fn output_len(&self) -> usize {
-        self.model.graph.output().len
+        self.model.graph.output_len()
     }
 
     /// `log2` of the circuit's rows.
@@ -199,7 +199,7 @@ impl PyModel {
             "Model(nodes={}, input_len={}, output_len={}, k={k})",
             self.model.graph.nodes.len(),
             self.model.graph.input.len,
-            self.model.graph.output().len
+            self.model.graph.output_len()
         )
     }
 }

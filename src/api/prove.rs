@@ -77,7 +77,7 @@ impl Prover {
     pub fn prove_integer(&self, input: &[i64]) -> Result<ProofBundle, Error> {
         let graph = &self.model.graph;
         let witness = self.model.witness(input)?;
-        let outputs = witness.output().to_vec();
+        let outputs = witness.outputs();
         let visibility = &self.model.visibility;
         let public = InstanceLayout::of(graph, visibility).values(&outputs, input);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);

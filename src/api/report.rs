@@ -51,6 +51,9 @@ pub struct Inspection {
     pub degree: usize,
     /// Per node, the input first.
     pub nodes: Vec<NodeInfo>,
+    /// The model's outputs in order, as `(tensor name, values)`: the instance column holds
+    /// them one after another.
+    pub outputs: Vec<(String, usize)>,
     /// Float-vs-integer error on the calibration set.
     pub quant_report: Option<QuantReport>,
 }
@@ -168,11 +171,16 @@ impl CompiledModel {
             degree: degree(),
             nodes,
             quant_report: self.quant_report.clone(),
+            outputs: g
+                .output_tensors()
+                .map(|t| (t.name.clone(), t.len))
+                .collect(),
         })
     }
 
     /// The integer model on a labelled evaluation set: its accuracy, the float model's
-    /// (when the set records float logits) and the error against those logits.
+    /// (when the set records float logits) and the error against those logits. A model of
+    /// several outputs is scored on its first.
     pub fn accuracy(&self, set: &EvalSet) -> Result<AccuracyReport, Error> {
         let (mut correct, mut float_correct) = (0usize, 0usize);
         let (mut max_err, mut sum_err, mut compared) = (0f64, 0f64, 0usize);
@@ -183,7 +191,8 @@ impl CompiledModel {
             };
             let q = self.quantise_input(x, false).map_err(|e| sample(&e))?;
             let y = self.graph.eval(&q).map_err(|e| sample(&e))?;
-            let out = self.graph.outputs_to_float(&y);
+            let mut out = self.graph.outputs_to_float(&y);
+            out.truncate(self.graph.output_tensors().next().map_or(0, |t| t.len));
             correct += usize::from(argmax(&out) == Some(*label));
             if let Some(logits) = set.float_logits.as_ref().and_then(|l| l.get(i)) {
                 float_correct += usize::from(argmax(logits) == Some(*label));
@@ -281,6 +290,14 @@ impl fmt::Display for Inspection {
             self.visibility.output,
             self.visibility.params
         )?;
+        if self.outputs.len() > 1 {
+            let outputs: Vec<String> = self
+                .outputs
+                .iter()
+                .map(|(name, len)| format!("{name} ({len})"))
+                .collect();
+            writeln!(f, "outputs, in order: {}", outputs.join(", "))?;
+        }
         let others: Vec<String> = self
             .alternatives
             .iter()

@@ -15,6 +15,7 @@ use super::keys::{build_vk, check_k, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use crate::circuit::InstanceLayout;
 use crate::error::{Error, VerifyError};
+use crate::graph::qgraph::QTensor;
 
 /// What a verifier holds: parameters and the verifying key rebuilt from the model. Build it
 /// once and keep it: rebuilding the key dominates a cold verification, and one verifier
@@ -107,8 +108,8 @@ impl Verifier {
         *self.proof_len.get_or_init(|| {
             let graph = &self.model.graph;
             let layout = InstanceLayout::of(graph, &self.model.visibility);
-            let zeros = vec![0; graph.input.len.max(graph.output().len)];
-            let public = layout.values(&zeros[..graph.output().len], &zeros[..graph.input.len]);
+            let zeros = vec![0; graph.input.len.max(graph.output_len())];
+            let public = layout.values(&zeros[..graph.output_len()], &zeros[..graph.input.len]);
             proof_len(&self.params, &self.vk, &public)
         })
     }
@@ -151,7 +152,7 @@ impl Verifier {
             });
         }
         let graph = &self.model.graph;
-        check_public("outputs", &bundle.outputs, graph.output())?;
+        check_public("outputs", &bundle.outputs, graph.output_tensors())?;
         if bundle.outputs_float.len() != bundle.outputs.len() {
             return Err(VerifyError::Shape {
                 field: "outputs_float",
@@ -159,8 +160,8 @@ impl Verifier {
                 got: bundle.outputs_float.len(),
             });
         }
-        for (index, (q, f)) in bundle.outputs.iter().zip(&bundle.outputs_float).enumerate() {
-            let expected = graph.output().to_float(*q);
+        let expected = graph.outputs_to_float(&bundle.outputs);
+        for (index, (&expected, f)) in expected.iter().zip(&bundle.outputs_float).enumerate() {
             if expected != *f {
                 return Err(VerifyError::FloatMismatch {
                     index,
@@ -171,7 +172,7 @@ impl Verifier {
         }
         let input = match (&bundle.public_input, self.model.visibility.public_input()) {
             (Some(x), true) => {
-                check_public("public_input", x, &graph.input)?;
+                check_public("public_input", x, [&graph.input])?;
                 x.as_slice()
             }
             (None, false) => &[],
@@ -202,28 +203,36 @@ impl Verifier {
     }
 }
 
-fn check_public(
+/// `values` are the tensors' values one after another, each within its tensor's range.
+fn check_public<'a>(
     field: &'static str,
     values: &[i64],
-    tensor: &crate::graph::qgraph::QTensor,
+    tensors: impl IntoIterator<Item = &'a QTensor>,
 ) -> Result<(), VerifyError> {
-    if values.len() != tensor.len {
+    let tensors: Vec<&QTensor> = tensors.into_iter().collect();
+    let expected = tensors.iter().map(|t| t.len).sum();
+    if values.len() != expected {
         return Err(VerifyError::Shape {
             field,
-            expected: tensor.len,
+            expected,
             got: values.len(),
         });
     }
+    let bounds: Vec<(i64, i64)> = tensors
+        .iter()
+        .flat_map(|t| std::iter::repeat_n((t.min(), t.max()), t.len))
+        .collect();
     match values
         .iter()
-        .position(|v| !(tensor.min()..=tensor.max()).contains(v))
+        .zip(&bounds)
+        .position(|(v, (min, max))| !(min..=max).contains(&v))
     {
         Some(index) => Err(VerifyError::OutOfRange {
             field,
             index,
             value: values[index],
-            min: tensor.min(),
-            max: tensor.max(),
+            min: bounds[index].0,
+            max: bounds[index].1,
         }),
         None => Ok(()),
     }

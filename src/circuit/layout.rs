@@ -106,7 +106,7 @@ impl RowContext<'_> {
         self.node
             .inputs
             .get(slot)
-            .is_some_and(|&t| self.nonnegative.get(t).copied().unwrap_or(false))
+            .is_some_and(|t| self.nonnegative.get(t.index()).copied().unwrap_or(false))
     }
 
     /// The bits of the node's input `slot` (1 for a missing one: validation rejects it).

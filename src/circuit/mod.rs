@@ -4,7 +4,8 @@
 //! Synthesis copies integers from the [`Witness`] into cells and computes nothing semantic.
 //! At key generation there is no witness and every advice value is unknown.
 //!
-//! Public values (one instance column): the outputs at rows `0..n_out`, then, when the input
+//! Public values (one instance column): the graph's outputs one after another at rows
+//! `0..n_out`, then, when the input
 //! is public, the input at rows `n_out..n_out + n_in` ([`InstanceLayout`]).
 
 use std::ops::Range;
@@ -50,7 +51,7 @@ pub struct InstanceLayout {
 impl InstanceLayout {
     /// The segments of `graph` under `visibility`.
     pub fn of(graph: &QGraph, visibility: &Visibilities) -> Self {
-        let outputs = 0..graph.output().len;
+        let outputs = 0..graph.output_len();
         let input = visibility
             .public_input()
             .then(|| outputs.end..outputs.end + graph.input.len);
@@ -202,13 +203,14 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
             })?;
             tensors.push(y);
         }
-        let output = tensors.last().ok_or(Error::Synthesis)?;
-        expose(
-            &mut layouter,
-            config.instance,
-            self.instance.outputs.start,
-            output,
-        )
+        // The outputs, one after another from the segment's first row.
+        let mut row = self.instance.outputs.start;
+        for t in &self.graph.outputs {
+            let output = tensors.get(t.index()).ok_or(Error::Synthesis)?;
+            expose(&mut layouter, config.instance, row, output)?;
+            row += output.len();
+        }
+        Ok(())
     }
 }
 
@@ -228,7 +230,7 @@ impl<const W: usize> ModelCircuit<'_, W> {
         let ins = node
             .inputs
             .iter()
-            .map(|&t| tensors.get(t).map(Vec::as_slice))
+            .map(|t| tensors.get(t.index()).map(Vec::as_slice))
             .collect::<Option<Vec<_>>>()
             .ok_or(Error::Synthesis)?;
         Ok(match &node.op {

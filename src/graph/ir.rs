@@ -1,8 +1,8 @@
 //! The float graph: what an importer produces and what calibration runs.
 //!
-//! A DAG over flat tensors (batch 1, row-major). Tensor `0` is the model input and tensor
-//! `i + 1` is node `i`'s output; every node reads earlier tensors only, so the node order is
-//! an execution order. Shape-only ops (Flatten, Reshape, Identity, Dropout) vanish at import;
+//! A DAG over flat tensors (batch 1, row-major), named by [`TensorId`]: the model input or
+//! a node's output. Every node reads earlier tensors only, so the node order is an
+//! execution order; the graph lists its outputs (any tensors, in the model's order). Shape-only ops (Flatten, Reshape, Identity, Dropout) vanish at import;
 //! Transpose, Concat and Pad become [`FloatOp::Wiring`]; BatchNormalization and constant
 //! Add/Mul fold into the preceding linear layer or become an [`FloatOp::Affine`].
 
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
 use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
+use crate::graph::TensorId;
 
 /// Where one output element of a wiring op comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,11 +232,11 @@ pub struct FloatNode {
     pub name: String,
     /// The op.
     pub op: FloatOp,
-    /// Tensor ids read, in the op's order (`0` is the model input, `i + 1` node `i`).
-    pub inputs: Vec<usize>,
+    /// Tensors read, in the op's order.
+    pub inputs: Vec<TensorId>,
 }
 
-/// A DAG of float nodes over one flat input; the last node's output is the model output.
+/// A DAG of float nodes over one flat input, with a list of outputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FloatGraph {
     /// Name of the model input.
@@ -244,6 +245,8 @@ pub struct FloatGraph {
     pub input_shape: Vec<usize>,
     /// Nodes in execution order.
     pub nodes: Vec<FloatNode>,
+    /// The model's outputs, in order (any tensor, each at most once).
+    pub outputs: Vec<TensorId>,
     /// For a model of several inputs: each input, in order. The graph's input is then their
     /// concatenation (flat, `input_shape = [total]`), and a wiring node slices each out.
     /// Empty for a model of one input.
@@ -285,7 +288,7 @@ impl FloatGraph {
             let ins: Vec<usize> = node
                 .inputs
                 .iter()
-                .map(|&t| lens.get(t).copied().unwrap_or(0))
+                .map(|t| lens.get(t.index()).copied().unwrap_or(0))
                 .collect();
             lens.push(node.op.output_len(&ins));
         }
@@ -298,6 +301,7 @@ impl FloatGraph {
         if self.nodes.is_empty() {
             return Err(IrError::Empty("no layers".into()));
         }
+        check_outputs(&self.outputs, self.nodes.len())?;
         let lens = self.tensor_lens();
         for (i, node) in self.nodes.iter().enumerate() {
             let shape_err = |expected: String, got: String| IrError::Shape {
@@ -305,13 +309,13 @@ impl FloatGraph {
                 expected,
                 got,
             };
-            if let Some(&t) = node.inputs.iter().find(|&&t| t > i) {
+            if let Some(t) = node.inputs.iter().find(|t| t.index() > i) {
                 return Err(IrError::UnknownTensor {
                     node: node.name.clone(),
-                    tensor: format!("#{t}"),
+                    tensor: t.to_string(),
                 });
             }
-            let ins: Vec<usize> = node.inputs.iter().map(|&t| lens[t]).collect();
+            let ins: Vec<usize> = node.inputs.iter().map(|t| lens[t.index()]).collect();
             let arity = match node.op {
                 FloatOp::Add | FloatOp::Mul => 2,
                 FloatOp::Wiring { .. } => ins.len().max(1),
@@ -446,14 +450,43 @@ impl FloatGraph {
         Ok(())
     }
 
+    /// The model's outputs for `input`, concatenated in output order.
+    pub fn eval(&self, input: &[f32]) -> Vec<f64> {
+        let values = self.forward(input);
+        self.outputs
+            .iter()
+            .flat_map(|t| values[t.index()].iter().copied())
+            .collect()
+    }
+
     /// The float forward pass in `f64`: every tensor's values, the input first.
     pub fn forward(&self, input: &[f32]) -> Vec<Vec<f64>> {
         let mut values = vec![input.iter().map(|v| f64::from(*v)).collect::<Vec<_>>()];
         for node in &self.nodes {
-            let xs: Vec<&[f64]> = node.inputs.iter().map(|&t| values[t].as_slice()).collect();
+            let xs: Vec<&[f64]> = node
+                .inputs
+                .iter()
+                .map(|t| values[t.index()].as_slice())
+                .collect();
             let y = node.op.eval(&xs);
             values.push(y);
         }
         values
     }
+}
+
+/// A graph's output list must name existing tensors, each once.
+pub(crate) fn check_outputs(outputs: &[TensorId], nodes: usize) -> Result<(), IrError> {
+    if outputs.is_empty() {
+        return Err(IrError::Empty("no graph output".into()));
+    }
+    for (i, t) in outputs.iter().enumerate() {
+        if t.index() > nodes || outputs[..i].contains(t) {
+            return Err(IrError::UnknownTensor {
+                node: format!("graph output {i}"),
+                tensor: format!("{t} (outside the graph, or listed twice)"),
+            });
+        }
+    }
+    Ok(())
 }

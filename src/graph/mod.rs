@@ -10,6 +10,9 @@ pub mod ir;
 mod ops;
 pub mod qgraph;
 pub mod quant;
+mod tensor_id;
 mod validate;
 pub mod window;
 pub mod witness;
+
+pub use tensor_id::TensorId;

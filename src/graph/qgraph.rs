@@ -11,7 +11,7 @@
 //! - **elementwise** nonlinear: Relu, MaxPool;
 //! - **wiring**: each output is an input element or a constant (no rows).
 //!
-//! Tensor `0` is the model input and tensor `i + 1` is node `i`'s output.
+//! Tensors are named by [`TensorId`]: the model input, or a node's output.
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::graph::activation::{Activation, Table};
 use crate::graph::ir::Source;
 use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
+use crate::graph::TensorId;
 
 /// The widest accumulator the integer pass and the rescale chip accept.
 pub const MAX_ACCUMULATOR_BITS: u32 = 62;
@@ -390,35 +391,42 @@ pub struct QNode {
     pub name: String,
     /// The op.
     pub op: QOp,
-    /// Tensor ids read (`0` is the input, `i + 1` node `i`).
-    pub inputs: Vec<usize>,
+    /// Tensors read, in the op's order.
+    pub inputs: Vec<TensorId>,
     /// Its output tensor.
     pub output: QTensor,
 }
 
-/// A DAG of integer nodes; the last node's output is the model's output.
+/// A DAG of integer nodes over one flat input, with a list of outputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QGraph {
     /// The model input.
     pub input: QTensor,
     /// Nodes in execution order.
     pub nodes: Vec<QNode>,
+    /// The model's outputs, in order: the instance column exposes them one after another.
+    pub outputs: Vec<TensorId>,
     /// How every division rounds.
     pub rounding: Rounding,
 }
 
 impl QGraph {
-    /// The output tensor (the last node's, or the input's for an empty graph).
-    pub fn output(&self) -> &QTensor {
-        self.nodes.last().map_or(&self.input, |n| &n.output)
+    /// Tensor `id`, if the graph has it.
+    pub fn tensor(&self, id: TensorId) -> Option<&QTensor> {
+        match id.node() {
+            None => Some(&self.input),
+            Some(i) => self.nodes.get(i).map(|n| &n.output),
+        }
     }
 
-    /// Tensor `id`: the input for `0`, node `id - 1`'s output otherwise.
-    pub fn tensor(&self, id: usize) -> Option<&QTensor> {
-        match id {
-            0 => Some(&self.input),
-            _ => self.nodes.get(id - 1).map(|n| &n.output),
-        }
+    /// The output tensors, in order (ids a validated graph has; others are skipped).
+    pub fn output_tensors(&self) -> impl Iterator<Item = &QTensor> {
+        self.outputs.iter().filter_map(|&t| self.tensor(t))
+    }
+
+    /// Values in all outputs together (the length of [`QGraph::eval`]'s result).
+    pub fn output_len(&self) -> usize {
+        self.output_tensors().map(|t| t.len).sum()
     }
 
     /// Whether any node looks values up in a function table (activations, softmax).
@@ -426,8 +434,16 @@ impl QGraph {
         self.nodes.iter().any(|n| n.op.table().is_some())
     }
 
-    /// The real numbers the integer outputs stand for.
+    /// The real numbers the integer outputs (all outputs, concatenated) stand for, each at
+    /// its own tensor's scale.
     pub fn outputs_to_float(&self, outputs: &[i64]) -> Vec<f64> {
-        outputs.iter().map(|q| self.output().to_float(*q)).collect()
+        let scales = self
+            .output_tensors()
+            .flat_map(|t| std::iter::repeat_n(t, t.len));
+        outputs
+            .iter()
+            .zip(scales)
+            .map(|(q, t)| t.to_float(*q))
+            .collect()
     }
 }

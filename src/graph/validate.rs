@@ -60,8 +60,8 @@ impl QGraph {
             let mut ins = Vec::with_capacity(node.inputs.len());
             for &t in &node.inputs {
                 match self.tensor(t) {
-                    Some(tensor) if t <= i => ins.push(tensor),
-                    _ => return bad(format!("reads tensor #{t}, which is not an earlier tensor")),
+                    Some(tensor) if t.index() <= i => ins.push(tensor),
+                    _ => return bad(format!("reads {t}, which is not an earlier tensor")),
                 }
             }
             let arity = node.op.arity().unwrap_or(ins.len().max(1));
@@ -94,6 +94,29 @@ impl QGraph {
                     return bad(format!("accumulator needs {needed} bits"));
                 }
             }
+        }
+        self.validate_outputs()
+    }
+
+    /// The output list names tensors of the graph, each once, within [`MAX_LEN`] values.
+    fn validate_outputs(&self) -> Result<(), CompileError> {
+        if self.outputs.is_empty() {
+            return Err(invalid("graph outputs".into(), "the list is empty".into()));
+        }
+        for (i, &t) in self.outputs.iter().enumerate() {
+            if self.tensor(t).is_none() || self.outputs[..i].contains(&t) {
+                return Err(invalid(
+                    format!("graph output {i}"),
+                    format!("{t} is not a tensor of the graph, or is listed twice"),
+                ));
+            }
+        }
+        let len = self.output_len();
+        if len > MAX_LEN {
+            return Err(invalid(
+                "graph outputs".into(),
+                format!("{len} values, more than {MAX_LEN}"),
+            ));
         }
         Ok(())
     }

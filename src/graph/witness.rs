@@ -9,6 +9,7 @@
 use super::ops::{self, check_range, Inputs};
 use crate::error::WitnessError;
 use crate::graph::qgraph::{QGraph, QNode, QOp};
+use crate::graph::TensorId;
 
 /// What one node recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,19 +86,25 @@ pub struct Witness {
     pub input: Vec<i64>,
     /// One record per node, in graph order.
     pub nodes: Vec<NodeWitness>,
+    /// The graph's outputs, in order.
+    pub output_ids: Vec<TensorId>,
 }
 
 impl Witness {
-    /// The model's output.
-    pub fn output(&self) -> &[i64] {
-        self.nodes.last().map_or(&self.input, NodeWitness::output)
+    /// The model's outputs, concatenated in the graph's output order (read from the node
+    /// records, so a forged record shows in them).
+    pub fn outputs(&self) -> Vec<i64> {
+        self.output_ids
+            .iter()
+            .flat_map(|&t| self.tensor(t).iter().copied())
+            .collect()
     }
 
-    /// Tensor `id`'s values (`0` is the input).
-    pub fn tensor(&self, id: usize) -> &[i64] {
-        match id {
-            0 => &self.input,
-            _ => self.nodes.get(id - 1).map_or(&[], NodeWitness::output),
+    /// Tensor `id`'s values (empty for an id the graph lacks).
+    pub fn tensor(&self, id: TensorId) -> &[i64] {
+        match id.node() {
+            None => &self.input,
+            Some(i) => self.nodes.get(i).map_or(&[], NodeWitness::output),
         }
     }
 }
@@ -106,7 +113,7 @@ impl QGraph {
     /// The integer forward pass: the model's output for an integer input. This is the
     /// model's meaning; it depends on nothing of the circuit's layout.
     pub fn eval(&self, input: &[i64]) -> Result<Vec<i64>, WitnessError> {
-        Ok(generate(self, input)?.output().to_vec())
+        Ok(generate(self, input)?.outputs())
     }
 }
 
@@ -126,6 +133,7 @@ pub fn generate(graph: &QGraph, input: &[i64]) -> Result<Witness, WitnessError> 
     let mut witness = Witness {
         input: input.to_vec(),
         nodes: Vec::with_capacity(graph.nodes.len()),
+        output_ids: graph.outputs.clone(),
     };
     for node in &graph.nodes {
         let xs: Vec<&[i64]> = node.inputs.iter().map(|&t| witness.tensor(t)).collect();

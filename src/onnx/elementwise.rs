@@ -1,13 +1,39 @@
 //! Elementwise ops: `Add`/`Sub`/`Mul`/`Div` of two activations or with a constant (folded
 //! into the preceding linear layer when possible), and the table activations' attributes.
 
+use ndarray::Array1;
+
 use super::proto::{attr, attr_f};
+use super::wiring::len;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
 use crate::graph::ir::FloatOp;
 
 impl Importer {
+    /// `BatchNormalization` (inference): a per-channel affine map on `[N, C, D1, …]`.
+    pub(super) fn batch_norm(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let channels = x.shape.get(1).copied().unwrap_or(1);
+        let eps = attr_f(cx.node, "epsilon", 1e-5);
+        let p: Vec<Array1<f32>> = (1..5)
+            .map(|i| cx.input(i).and_then(|t| self.vector(cx, t, channels)))
+            .collect::<Result<_, _>>()?;
+        // Element i belongs to channel (i / inner) % C, for any N (not only a leading 1).
+        let inner = len(x.shape.get(2..).unwrap_or_default());
+        let [gamma, beta, mean, var] = [&p[0], &p[1], &p[2], &p[3]];
+        let per_channel: Vec<(f32, f32)> = (0..channels)
+            .map(|c| {
+                let s = gamma[c] / (var[c] + eps).sqrt();
+                (s, beta[c] - mean[c] * s)
+            })
+            .collect();
+        let (scale, bias): (Vec<f32>, Vec<f32>) = (0..len(&x.shape))
+            .map(|i| per_channel[(i / inner.max(1)) % channels.max(1)])
+            .unzip();
+        Ok(self.affine(cx, &x, scale, bias))
+    }
+
     /// `Add`, `Sub`, `Mul`, `Div`: of two activations (Add only), or with a constant.
     pub(super) fn binary(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let (a, b) = (cx.input(0)?, cx.input(1)?);
@@ -78,8 +104,9 @@ impl Importer {
             .input
             .first()
             .is_some_and(|t| self.readers.get(t).copied().unwrap_or(0) <= 1);
-        if read_once && x.id == self.nodes.len() && x.id > 0 {
-            let node = &mut self.nodes[x.id - 1];
+        let last = self.nodes.len().checked_sub(1);
+        if let Some(i) = x.id.node().filter(|&i| read_once && Some(i) == last) {
+            let node = &mut self.nodes[i];
             let folded = match &mut node.op {
                 FloatOp::Dense { weights, bias: b } => {
                     for (o, mut row) in weights.outer_iter_mut().enumerate() {

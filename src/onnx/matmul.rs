@@ -10,6 +10,7 @@
 
 use ndarray::{Array1, Array2};
 
+use super::proto::{attr_f, attr_i};
 use super::wiring::{checked_len, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
@@ -19,6 +20,40 @@ use crate::graph::window::{ConvShape, Window};
 use super::reduce::Reduction;
 
 impl Importer {
+    /// `Gemm`: `alpha · x · B(ᵀ) + beta · C` with constant `B` and `C`.
+    pub(super) fn gemm(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        if attr_i(cx.node, "transA", 0) != 0 {
+            return Err(cx.unsupported(": transA = 1"));
+        }
+        let x = self.act(cx, 0)?;
+        let b = self.matrix(cx, 1)?;
+        let w = if attr_i(cx.node, "transB", 0) != 0 {
+            b
+        } else {
+            b.reversed_axes()
+        };
+        let w = w.mapv(|v| v * attr_f(cx.node, "alpha", 1.0));
+        let out = w.dim().0;
+        let bias = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(c) => self
+                .vector(cx, c, out)?
+                .mapv(|v| v * attr_f(cx.node, "beta", 1.0)),
+            None => Array1::zeros(out),
+        };
+        self.dense(cx, &x, w, bias)
+    }
+
+    /// `MatMul` by a constant matrix (a dense layer) or of two activations.
+    pub(super) fn matmul(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        if let Some(y) = self.acts.get(cx.input(1)?).cloned() {
+            return self.matmul_activations(cx, &x, &y);
+        }
+        let w = self.matrix(cx, 1)?.reversed_axes();
+        let out = w.dim().0;
+        self.dense(cx, &x, w, Array1::zeros(out))
+    }
+
     /// `x · Wᵀ + bias` for `weights` of shape `(outputs, inputs)`: on the whole flat input
     /// when it has `inputs` values, else on every row of its last axis.
     pub(super) fn dense(

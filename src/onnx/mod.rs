@@ -32,7 +32,7 @@ use tract_onnx::prelude::Framework;
 
 use crate::error::IrError;
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
-use crate::graph::window::Axis;
+use crate::graph::TensorId;
 
 mod attributes;
 mod compile;
@@ -50,8 +50,8 @@ pub use reference::{
     check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
 };
 
-use proto::{attr, attr_f, attr_i, decode_float, decode_ints, input_shape, INT64};
-use wiring::{len, reshape, squeeze};
+use proto::{attr, decode_float, decode_ints, input_shape, INT64};
+use wiring::len;
 
 /// Imports an ONNX file.
 pub fn import(path: &Path) -> Result<FloatGraph, IrError> {
@@ -80,7 +80,7 @@ pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<FloatGraph, IrError> {
 /// An activation: a tensor id of the float graph and its ONNX shape (batch included).
 #[derive(Clone, Debug)]
 struct Act {
-    id: usize,
+    id: TensorId,
     shape: Vec<usize>,
 }
 
@@ -172,10 +172,10 @@ impl Importer {
             return Err(IrError::Empty("no graph input".into()));
         }
         let mut readers: HashMap<String, usize> = HashMap::new();
-        for node in &graph.node {
-            for i in &node.input {
-                *readers.entry(i.clone()).or_default() += 1;
-            }
+        // A graph output counts as a reader: folding must not change what it shows.
+        let read = graph.node.iter().flat_map(|n| &n.input);
+        for name in read.chain(graph.output.iter().map(|o| &o.name)) {
+            *readers.entry(name.clone()).or_default() += 1;
         }
         let shapes = inputs
             .iter()
@@ -188,7 +188,7 @@ impl Importer {
             acts.insert(
                 input.name.clone(),
                 Act {
-                    id: 0,
+                    id: TensorId::INPUT,
                     shape: shape.clone(),
                 },
             );
@@ -205,9 +205,9 @@ impl Importer {
                 nodes.push(FloatNode {
                     name: input.name.clone(),
                     op: FloatOp::Wiring { sources },
-                    inputs: vec![0],
+                    inputs: vec![TensorId::INPUT],
                 });
-                let id = nodes.len();
+                let id = TensorId::of_node(nodes.len() - 1);
                 acts.insert(
                     input.name.clone(),
                     Act {
@@ -247,45 +247,42 @@ impl Importer {
             };
             self.node(&Ctx { node, name })?;
         }
-        let output = match graph.output.as_slice() {
-            [one] => one,
-            [] => return Err(IrError::Empty("no graph output".into())),
-            many => {
-                return Err(IrError::Unsupported {
-                    op: "graph".into(),
-                    node: many
-                        .iter()
-                        .map(|o| o.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    detail: ": only models with one output are supported".into(),
-                })
-            }
-        };
-        let act = self
-            .acts
-            .get(&output.name)
-            .cloned()
-            .ok_or_else(|| IrError::UnknownTensor {
-                node: "graph output".into(),
-                tensor: output.name.clone(),
-            })?;
-        // The output is the last node's, unless it is an earlier tensor or the input itself
-        // (a graph of shape-only nodes, whose nodes vanish at import): then copy it out.
-        if act.id == 0 || act.id != self.nodes.len() {
-            let sources = (0..len(&act.shape))
-                .map(|index| Source::Element { input: 0, index })
-                .collect();
-            self.nodes.push(FloatNode {
-                name: output.name.clone(),
-                op: FloatOp::Wiring { sources },
-                inputs: vec![act.id],
-            });
+        if graph.output.is_empty() {
+            return Err(IrError::Empty("no graph output".into()));
+        }
+        let mut outputs = Vec::with_capacity(graph.output.len());
+        for output in &graph.output {
+            let act =
+                self.acts
+                    .get(&output.name)
+                    .cloned()
+                    .ok_or_else(|| IrError::UnknownTensor {
+                        node: "graph output".into(),
+                        tensor: output.name.clone(),
+                    })?;
+            // An output that is the input itself, or one listed already (a graph of
+            // shape-only nodes, whose nodes vanish at import), is copied out by a wiring
+            // node (no rows), so each output is its own tensor.
+            let id = if act.id == TensorId::INPUT || outputs.contains(&act.id) {
+                let sources = (0..len(&act.shape))
+                    .map(|index| Source::Element { input: 0, index })
+                    .collect();
+                self.nodes.push(FloatNode {
+                    name: output.name.clone(),
+                    op: FloatOp::Wiring { sources },
+                    inputs: vec![act.id],
+                });
+                TensorId::of_node(self.nodes.len() - 1)
+            } else {
+                act.id
+            };
+            outputs.push(id);
         }
         let graph = FloatGraph {
             input_name: self.input_name,
             input_shape: self.input_shape,
             nodes: self.nodes,
+            outputs,
             input_parts: self.input_parts,
         };
         graph.validate()?;
@@ -316,53 +313,12 @@ impl Importer {
                 return self.constant_proto(&output, t.clone());
             }
             "Shape" => {
-                // Shapes are static: the shape of an activation is a constant.
-                let x = self.act(cx, 0)?;
-                let rank = x.shape.len() as i64;
-                let bound = |name: &str, default: i64| {
-                    let v = attr_i(cx.node, name, default);
-                    (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize
-                };
-                let (start, end) = (bound("start", 0), bound("end", rank));
-                let dims = x.shape[start..end.max(start)]
-                    .iter()
-                    .map(|d| *d as i64)
-                    .collect();
+                let dims = self.shape_of(cx)?;
                 self.ints.insert(output, dims);
                 return Ok(());
             }
-            "Gemm" => {
-                if attr_i(cx.node, "transA", 0) != 0 {
-                    return Err(cx.unsupported(": transA = 1"));
-                }
-                let x = self.act(cx, 0)?;
-                let b = self.matrix(cx, 1)?;
-                let w = if attr_i(cx.node, "transB", 0) != 0 {
-                    b
-                } else {
-                    b.reversed_axes()
-                };
-                let w = w.mapv(|v| v * attr_f(cx.node, "alpha", 1.0));
-                let out = w.dim().0;
-                let bias = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
-                    Some(c) => self
-                        .vector(cx, c, out)?
-                        .mapv(|v| v * attr_f(cx.node, "beta", 1.0)),
-                    None => Array1::zeros(out),
-                };
-                self.dense(cx, &x, w, bias)?
-            }
-            "MatMul" => {
-                let x = self.act(cx, 0)?;
-                if let Some(y) = self.acts.get(cx.input(1)?).cloned() {
-                    return self.matmul_activations(cx, &x, &y).map(|act| {
-                        self.acts.insert(output, act);
-                    });
-                }
-                let w = self.matrix(cx, 1)?.reversed_axes();
-                let out = w.dim().0;
-                self.dense(cx, &x, w, Array1::zeros(out))?
-            }
+            "Gemm" => self.gemm(cx)?,
+            "MatMul" => self.matmul(cx)?,
             "Conv" => self.conv(cx)?,
             "AveragePool" | "MaxPool" | "GlobalAveragePool" | "GlobalMaxPool" => self.pool(cx)?,
             "Relu" => {
@@ -371,6 +327,8 @@ impl Importer {
             }
             "ReduceMean" | "ReduceSum" | "ReduceMax" => self.reduce(cx)?,
             "LogSoftmax" => self.log_softmax(cx)?,
+            "Softmax" => self.softmax(cx)?,
+            "ArgMax" => self.argmax(cx)?,
             "PRelu" => self.prelu(cx)?,
             "Sigmoid" | "Tanh" | "Exp" | "Erf" | "Softplus" | "Gelu" | "LeakyRelu"
             | "HardSigmoid" | "Clip" | "Elu" => {
@@ -379,88 +337,10 @@ impl Importer {
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
-            "ArgMax" | "Softmax" => {
-                let x = self.act(cx, 0)?;
-                let default = if cx.op() == "Softmax" { -1 } else { 0 };
-                let a = attr_i(cx.node, "axis", default);
-                let axis = Axis::of(&x.shape, a)
-                    .ok_or_else(|| cx.shape(format!("an axis of {:?}", x.shape), format!("{a}")))?;
-                if cx.op() == "Softmax" {
-                    self.push(cx, FloatOp::Softmax(axis), vec![x.id], x.shape)
-                } else {
-                    if attr_i(cx.node, "select_last_index", 0) != 0 {
-                        return Err(cx.unsupported(": select_last_index = 1"));
-                    }
-                    let rank = x.shape.len() as i64;
-                    let a = usize::try_from(if a < 0 { a + rank } else { a }).unwrap_or(0);
-                    let mut shape = x.shape.clone();
-                    if attr_i(cx.node, "keepdims", 1) != 0 {
-                        shape[a] = 1;
-                    } else {
-                        shape.remove(a);
-                    }
-                    self.push(cx, FloatOp::ArgMax(axis), vec![x.id], shape)
-                }
-            }
-            "BatchNormalization" => {
-                let x = self.act(cx, 0)?;
-                let channels = x.shape.get(1).copied().unwrap_or(1);
-                let eps = attr_f(cx.node, "epsilon", 1e-5);
-                let p: Vec<Array1<f32>> = (1..5)
-                    .map(|i| cx.input(i).and_then(|t| self.vector(cx, t, channels)))
-                    .collect::<Result<_, _>>()?;
-                // Layout [N, C, D1, …]: element i belongs to channel (i / inner) % C, for
-                // any N (not only a leading 1).
-                let inner = len(x.shape.get(2..).unwrap_or_default());
-                let [gamma, beta, mean, var] = [&p[0], &p[1], &p[2], &p[3]];
-                let per_channel: Vec<(f32, f32)> = (0..channels)
-                    .map(|c| {
-                        let s = gamma[c] / (var[c] + eps).sqrt();
-                        (s, beta[c] - mean[c] * s)
-                    })
-                    .collect();
-                let (scale, bias): (Vec<f32>, Vec<f32>) = (0..len(&x.shape))
-                    .map(|i| per_channel[(i / inner.max(1)) % channels.max(1)])
-                    .unzip();
-                self.affine(cx, &x, scale, bias)
-            }
-            "Flatten" => {
-                let x = self.act(cx, 0)?;
-                let rank = x.shape.len() as i64;
-                let axis = attr_i(cx.node, "axis", 1);
-                let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
-                    .ok()
-                    .filter(|a| *a as i64 <= rank)
-                    .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
-                Act {
-                    id: x.id,
-                    shape: vec![len(&x.shape[..axis]), len(&x.shape[axis..])],
-                }
-            }
-            "Reshape" => {
-                let x = self.act(cx, 0)?;
-                let target = self
-                    .ints
-                    .get(cx.input(1)?)
-                    .ok_or_else(|| cx.unsupported(": the target shape must be a constant"))?;
-                Act {
-                    id: x.id,
-                    shape: reshape(cx, &x.shape, target)?,
-                }
-            }
-            "Squeeze" | "Unsqueeze" => {
-                let x = self.act(cx, 0)?;
-                let axes: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
-                    Some(t) => self.ints.get(t).cloned().unwrap_or_default(),
-                    None => attr(cx.node, "axes")
-                        .map(|a| a.ints.clone())
-                        .unwrap_or_default(),
-                };
-                Act {
-                    id: x.id,
-                    shape: squeeze(cx, &x.shape, &axes)?,
-                }
-            }
+            "BatchNormalization" => self.batch_norm(cx)?,
+            "Flatten" => self.flatten(cx)?,
+            "Reshape" => self.reshape(cx)?,
+            "Squeeze" | "Unsqueeze" => self.squeeze(cx)?,
             "Identity" | "Dropout" => self.act(cx, 0)?,
             "Transpose" => self.transpose(cx)?,
             "Concat" => self.concat(cx)?,
@@ -471,7 +351,7 @@ impl Importer {
         Ok(())
     }
 
-    fn push(&mut self, cx: &Ctx<'_>, op: FloatOp, inputs: Vec<usize>, shape: Vec<usize>) -> Act {
+    fn push(&mut self, cx: &Ctx<'_>, op: FloatOp, inputs: Vec<TensorId>, shape: Vec<usize>) -> Act {
         self.push_named(cx, "", op, inputs, shape)
     }
 
@@ -482,7 +362,7 @@ impl Importer {
         cx: &Ctx<'_>,
         suffix: &str,
         op: FloatOp,
-        inputs: Vec<usize>,
+        inputs: Vec<TensorId>,
         shape: Vec<usize>,
     ) -> Act {
         self.nodes.push(FloatNode {
@@ -491,7 +371,7 @@ impl Importer {
             inputs,
         });
         Act {
-            id: self.nodes.len(),
+            id: TensorId::of_node(self.nodes.len() - 1),
             shape,
         }
     }

@@ -10,7 +10,7 @@ use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
 use crate::graph::ir::{FloatOp, Source};
-use crate::graph::window::{ConvShape, Window};
+use crate::graph::window::{Axis, ConvShape, Window};
 
 /// What a reduction computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,40 @@ pub(super) enum Reduction {
 }
 
 impl Importer {
+    /// `Softmax` over one axis (default the last).
+    pub(super) fn softmax(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let (axis, _) = self.axis(cx, &x, -1)?;
+        Ok(self.push(cx, FloatOp::Softmax(axis), vec![x.id], x.shape))
+    }
+
+    /// `ArgMax` over one axis (default the first), keeping the axis or not.
+    pub(super) fn argmax(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let (axis, a) = self.axis(cx, &x, 0)?;
+        if attr_i(cx.node, "select_last_index", 0) != 0 {
+            return Err(cx.unsupported(": select_last_index = 1"));
+        }
+        let mut shape = x.shape.clone();
+        if attr_i(cx.node, "keepdims", 1) != 0 {
+            shape[a] = 1;
+        } else {
+            shape.remove(a);
+        }
+        Ok(self.push(cx, FloatOp::ArgMax(axis), vec![x.id], shape))
+    }
+
+    /// The node's `axis` attribute over `x` (negative counts from the end): the axis and
+    /// its position.
+    fn axis(&self, cx: &Ctx<'_>, x: &Act, default: i64) -> Result<(Axis, usize), IrError> {
+        let a = attr_i(cx.node, "axis", default);
+        let axis = Axis::of(&x.shape, a)
+            .ok_or_else(|| cx.shape(format!("an axis of {:?}", x.shape), format!("{a}")))?;
+        let rank = x.shape.len() as i64;
+        let position = usize::try_from(if a < 0 { a + rank } else { a }).unwrap_or(0);
+        Ok((axis, position))
+    }
+
     /// `ReduceMean`, `ReduceSum`, `ReduceMax`: axes from the attribute (older opsets) or the
     /// second input (ReduceSum from opset 13, the others from 18), `keepdims` (default 1)
     /// and `noop_with_empty_axes`.

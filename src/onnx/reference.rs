@@ -97,7 +97,7 @@ pub fn check_against_reference(
                 })
             }
         };
-        let ours = graph.forward(x).pop().unwrap_or_default();
+        let ours = graph.eval(x);
         let q = model.quantise_input(x, true)?;
         let proven = model.graph.outputs_to_float(&model.graph.eval(&q)?);
         if reference.len() != ours.len() || reference.len() != proven.len() {
@@ -159,12 +159,12 @@ fn input_shapes(graph: &FloatGraph) -> Vec<Vec<usize>> {
     }
 }
 
-/// tract's float output of the ONNX model `onnx` on one flat input (the inputs of
+/// tract's float outputs (concatenated) of the ONNX model `onnx` on one flat input (the inputs of
 /// `graph`, concatenated): an independent reference for tests and for
 /// [`check_against_reference`].
 pub fn reference_forward(onnx: &[u8], graph: &FloatGraph, x: &[f32]) -> Result<Vec<f32>, IrError> {
     let fail = |e: TractError| IrError::Reference {
-        reason: format!("tract cannot run the model: {e}"),
+        reason: format!("tract cannot run the model: {e:#}"),
     };
     let shapes = input_shapes(graph);
     run(&runnable(onnx, &shapes).map_err(fail)?, &shapes, x).map_err(fail)
@@ -204,11 +204,12 @@ fn run(runnable: &Runnable, shapes: &[Vec<usize>], x: &[f32]) -> TractResult<Vec
                 tract_ndarray::ArrayD::from_shape_vec(shape.clone(), part.to_vec())?.into();
             inputs.push(t.into());
         }
-        let outputs = runnable.run(inputs)?;
-        // No output at all shows as a length mismatch in the comparison.
-        let Some(first) = outputs.first() else {
-            return Ok(Vec::new());
-        };
-        Ok(first.cast_to::<f32>()?.as_slice::<f32>()?.to_vec())
+        // Every output, concatenated in the model's order (as the graph's outputs are); a
+        // missing one shows as a length mismatch in the comparison.
+        let mut values = Vec::new();
+        for output in runnable.run(inputs)? {
+            values.extend_from_slice(output.cast_to::<f32>()?.as_slice::<f32>()?);
+        }
+        Ok(values)
     })
 }

@@ -7,6 +7,64 @@ use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};
 
 impl Importer {
+    /// `Shape`: shapes are static, so an activation's shape is a constant.
+    pub(super) fn shape_of(&self, cx: &Ctx<'_>) -> Result<Vec<i64>, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len() as i64;
+        let bound = |name: &str, default: i64| {
+            let v = attr_i(cx.node, name, default);
+            (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize
+        };
+        let (start, end) = (bound("start", 0), bound("end", rank));
+        Ok(x.shape[start..end.max(start)]
+            .iter()
+            .map(|d| *d as i64)
+            .collect())
+    }
+
+    /// `Flatten`: a new shape over the same tensor (no node).
+    pub(super) fn flatten(&self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len() as i64;
+        let axis = attr_i(cx.node, "axis", 1);
+        let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+            .ok()
+            .filter(|a| *a as i64 <= rank)
+            .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
+        Ok(Act {
+            id: x.id,
+            shape: vec![len(&x.shape[..axis]), len(&x.shape[axis..])],
+        })
+    }
+
+    /// `Reshape` to a constant shape (no node).
+    pub(super) fn reshape(&self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let target = self
+            .ints
+            .get(cx.input(1)?)
+            .ok_or_else(|| cx.unsupported(": the target shape must be a constant"))?;
+        Ok(Act {
+            id: x.id,
+            shape: reshaped(cx, &x.shape, target)?,
+        })
+    }
+
+    /// `Squeeze` / `Unsqueeze` by constant axes (an input from opset 13, an attribute before).
+    pub(super) fn squeeze(&self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let axes: Vec<i64> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+            Some(t) => self.ints.get(t).cloned().unwrap_or_default(),
+            None => attr(cx.node, "axes")
+                .map(|a| a.ints.clone())
+                .unwrap_or_default(),
+        };
+        Ok(Act {
+            id: x.id,
+            shape: squeezed(cx, &x.shape, &axes)?,
+        })
+    }
+
     pub(super) fn transpose(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
         let rank = x.shape.len();
@@ -199,11 +257,7 @@ pub(super) fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
 }
 
 /// ONNX Reshape: `0` copies the input's dimension, `-1` takes what is left.
-pub(super) fn reshape(
-    cx: &Ctx<'_>,
-    shape: &[usize],
-    target: &[i64],
-) -> Result<Vec<usize>, IrError> {
+fn reshaped(cx: &Ctx<'_>, shape: &[usize], target: &[i64]) -> Result<Vec<usize>, IrError> {
     let total = len(shape);
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
@@ -236,7 +290,7 @@ pub(super) fn reshape(
     Ok(out)
 }
 
-pub(super) fn squeeze(cx: &Ctx<'_>, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>, IrError> {
+fn squeezed(cx: &Ctx<'_>, shape: &[usize], axes: &[i64]) -> Result<Vec<usize>, IrError> {
     if cx.op() == "Squeeze" {
         let rank = shape.len() as i64;
         let axes: Vec<usize> = axes

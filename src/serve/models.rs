@@ -151,7 +151,7 @@ impl Models {
                 digest: m.digest.clone(),
                 k: m.model.layout().map_or(0, |l| l.k),
                 input_len: m.model.graph.input.len,
-                output_len: m.model.graph.output().len,
+                output_len: m.model.graph.output_len(),
                 visibility: m.model.visibility,
                 prover_key_warm: keys.holds(&m.digest, Role::Prover),
                 verifier_key_warm: keys.holds(&m.digest, Role::Verifier),

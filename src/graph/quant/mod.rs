@@ -18,6 +18,8 @@
 //! are bounded by `n · 2^(a−1) · 2^(w−1) + |b|`, which must stay below
 //! [`MAX_ACCUMULATOR_BITS`] bits: far below the field modulus, and inside `i64`.
 
+mod input;
+
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,10 @@ use crate::graph::qgraph::{
     Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Rounding, Softmax,
     MAX_ACCUMULATOR_BITS,
 };
+use crate::graph::TensorId;
+
+use input::check_finite;
+pub use input::{calibration_warnings, quantise_input, readable};
 
 /// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,23 +134,35 @@ pub fn quantise(
         graph: QGraph {
             input,
             nodes: Vec::with_capacity(graph.nodes.len()),
+            outputs: Vec::new(),
             rounding: options.rounding,
         },
-        ids: vec![0],
+        ids: vec![TensorId::INPUT],
     };
     for (i, node) in graph.nodes.iter().enumerate() {
         let calibrated = exponent_for(max_abs[i + 1], options.activation_bits, options);
         builder.node(node, calibrated)?;
     }
-    let qgraph = builder.graph;
+    let mut qgraph = builder.graph;
+    qgraph.outputs = graph
+        .outputs
+        .iter()
+        .map(|t| {
+            builder
+                .ids
+                .get(t.index())
+                .copied()
+                .unwrap_or(TensorId::INPUT)
+        })
+        .collect();
 
     let mut max_output_error = 0f64;
     for (sample, trace) in calibration.iter().zip(&traces) {
         let x = quantise_input(&qgraph.input, sample, false)?;
-        let out = qgraph.eval(&x)?;
-        let float_out = trace.last().map(Vec::as_slice).unwrap_or_default();
+        let out = qgraph.outputs_to_float(&qgraph.eval(&x)?);
+        let float_out = graph.outputs.iter().flat_map(|t| &trace[t.index()]);
         for (q, f) in out.iter().zip(float_out) {
-            max_output_error = max_output_error.max((qgraph.output().to_float(*q) - f).abs());
+            max_output_error = max_output_error.max((q - f).abs());
         }
     }
     let report = QuantReport {
@@ -159,12 +177,16 @@ struct Builder<'a> {
     options: &'a QuantOptions,
     graph: QGraph,
     /// Float tensor id → integer tensor id (alignment nodes shift the numbering).
-    ids: Vec<usize>,
+    ids: Vec<TensorId>,
 }
 
 impl Builder<'_> {
-    fn tensor(&self, float_id: usize) -> (usize, QTensor) {
-        let id = self.ids.get(float_id).copied().unwrap_or(0);
+    fn tensor(&self, float_id: TensorId) -> (TensorId, QTensor) {
+        let id = self
+            .ids
+            .get(float_id.index())
+            .copied()
+            .unwrap_or(TensorId::INPUT);
         let t = self
             .graph
             .tensor(id)
@@ -177,10 +199,10 @@ impl Builder<'_> {
         &mut self,
         name: &str,
         op: QOp,
-        inputs: Vec<usize>,
+        inputs: Vec<TensorId>,
         len: usize,
         scale_exp: i32,
-    ) -> Result<usize, Error> {
+    ) -> Result<TensorId, Error> {
         let node = QNode {
             name: name.to_string(),
             op,
@@ -194,17 +216,17 @@ impl Builder<'_> {
         };
         check_accumulator(&self.graph, &node)?;
         self.graph.nodes.push(node);
-        Ok(self.graph.nodes.len())
+        Ok(TensorId::of_node(self.graph.nodes.len() - 1))
     }
 
     /// Quantises one float node; `calibrated` is the exponent its output's range allows.
     fn node(&mut self, node: &FloatNode, calibrated: i32) -> Result<(), Error> {
         let name = node.name.as_str();
-        let ins: Vec<(usize, QTensor)> = node.inputs.iter().map(|&t| self.tensor(t)).collect();
+        let ins: Vec<(TensorId, QTensor)> = node.inputs.iter().map(|&t| self.tensor(t)).collect();
         let (x_id, x) = ins
             .first()
             .cloned()
-            .unwrap_or_else(|| (0, self.graph.input.clone()));
+            .unwrap_or_else(|| (TensorId::INPUT, self.graph.input.clone()));
         let id = match &node.op {
             FloatOp::Dense { weights, bias } => {
                 let l = self.linear(name, x.scale_exp, calibrated, weights.iter(), bias.iter())?;
@@ -430,93 +452,8 @@ fn check_accumulator(graph: &QGraph, node: &QNode) -> Result<(), Error> {
     Ok(())
 }
 
-/// Converts a float input to the integers of `tensor`, rounding to nearest. Values outside
-/// the representable range are an error naming the index, or saturate when `clamp` is set.
-pub fn quantise_input(tensor: &QTensor, x: &[f32], clamp: bool) -> Result<Vec<i64>, QuantError> {
-    if x.len() != tensor.len {
-        return Err(QuantError::InputLength {
-            tensor: tensor.name.clone(),
-            expected: tensor.len,
-            got: x.len(),
-        });
-    }
-    check_finite(&tensor.name, x)?;
-    x.iter()
-        .enumerate()
-        .map(|(index, v)| {
-            let q = round_scaled(f64::from(*v), tensor.scale_exp);
-            if (tensor.min()..=tensor.max()).contains(&q) {
-                Ok(q)
-            } else if clamp {
-                Ok(q.clamp(tensor.min(), tensor.max()))
-            } else {
-                Err(QuantError::OutOfRange {
-                    tensor: tensor.name.clone(),
-                    index,
-                    value: f64::from(*v),
-                    min: tensor.to_float(tensor.min()),
-                    max: tensor.to_float(tensor.max()),
-                })
-            }
-        })
-        .collect()
-}
-
-/// Warnings about calibration data that would cost precision: a value far beyond the rest
-/// (over 100 times the 99th percentile of all magnitudes) sets the input's scale alone, so
-/// every other value loses bits. Empty when the data look ordinary.
-pub fn calibration_warnings(samples: &[Vec<f32>]) -> Vec<String> {
-    let mut magnitudes: Vec<f32> = samples
-        .iter()
-        .flatten()
-        .map(|v| v.abs())
-        .filter(|v| v.is_finite())
-        .collect();
-    if magnitudes.is_empty() {
-        return Vec::new();
-    }
-    magnitudes.sort_by(f32::total_cmp);
-    let p99 = magnitudes[(magnitudes.len() - 1) * 99 / 100];
-    let mut warnings = Vec::new();
-    for (s, sample) in samples.iter().enumerate() {
-        for (i, v) in sample.iter().enumerate() {
-            if v.abs() > 100.0 * p99 && v.abs() > 1e-6 {
-                warnings.push(format!(
-                    "calibration sample {s}, value {i} = {} is over 100 times the 99th percentile of all calibration magnitudes ({}): the input's scale is chosen to cover it, which costs precision on every other input; remove the outlier (and prove such inputs with --clamp)",
-                    readable(f64::from(*v)),
-                    readable(f64::from(p99))
-                ));
-            }
-        }
-    }
-    warnings.truncate(10);
-    warnings
-}
-
-/// A number as a person reads it: plain decimals in an ordinary range, else scientific.
-pub fn readable(v: f64) -> String {
-    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        format!("{v:.3e}")
-    }
-}
-
-fn check_finite(tensor: &str, x: &[f32]) -> Result<(), QuantError> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(QuantError::NotFinite {
-            tensor: tensor.to_string(),
-            index,
-            value: f64::from(x[index]),
-        }),
-        None => Ok(()),
-    }
-}
-
 /// `round(v · 2^e)`, saturating at `i64` bounds (callers range-check the result).
-fn round_scaled(v: f64, e: i32) -> i64 {
+pub(super) fn round_scaled(v: f64, e: i32) -> i64 {
     let scaled = (v * 2f64.powi(e)).round();
     // Float-to-int `as` saturates by definition; callers range-check the result.
     scaled as i64
@@ -570,29 +507,5 @@ mod tests {
         // 20.0: 40 · 2^e <= 32767 → e = 9.
         assert_eq!(exponent_for(20.0, 16, &o), 9);
         assert_eq!(weight_exponent(0.9, 10), 9);
-    }
-
-    #[test]
-    fn quantise_input_names_the_value_out_of_range() {
-        let t = QTensor {
-            name: "x".into(),
-            len: 2,
-            scale_exp: 12,
-            bits: 16,
-        };
-        let err = quantise_input(&t, &[0.5, 9.0], false).unwrap_err();
-        assert!(
-            matches!(err, QuantError::OutOfRange { index: 1, .. }),
-            "{err}"
-        );
-        assert_eq!(
-            quantise_input(&t, &[0.5, 9.0], true).unwrap(),
-            vec![2048, 32767]
-        );
-        let err = quantise_input(&t, &[f32::NAN, 0.0], false).unwrap_err();
-        assert!(
-            matches!(err, QuantError::NotFinite { index: 0, .. }),
-            "{err}"
-        );
     }
 }
