@@ -243,6 +243,12 @@ pub enum ProveError {
         #[source]
         source: halo2_proofs::plonk::Error,
     },
+    /// A hashed tensor could not be committed to.
+    #[error("committing to a hashed tensor failed: {reason}")]
+    Commitment {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ProveError {
@@ -336,6 +342,22 @@ pub enum VerifyError {
         expected: usize,
         /// The bundle's.
         got: usize,
+    },
+    /// A commitment is missing, malformed, or present where the model hashes nothing.
+    #[error("{field}: {reason}")]
+    Commitment {
+        /// The bundle or opening field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An opening does not open its commitment.
+    #[error("the opening of the {tensor} does not match: {reason}")]
+    Opening {
+        /// `input` or `output`.
+        tensor: String,
+        /// What disagrees.
+        reason: String,
     },
 }
 

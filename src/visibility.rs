@@ -1,7 +1,8 @@
 //! Who may see each tensor of a proof, in EZKL's words: the model's input is `public` (an
-//! instance value the verifier holds) or `private` (known to the prover only), its output is
-//! `public`, and its parameters are `fixed` (fixed columns the verifying key commits to).
-//! The commitments work adds `hashed` for all three.
+//! instance value the verifier holds), `private` (known to the prover only) or `hashed` (the
+//! verifier holds a Poseidon commitment to it under a salt the prover keeps); its output is
+//! `public` or `hashed`; its parameters are `fixed` (fixed columns the verifying key commits
+//! to).
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +19,9 @@ pub enum Visibility {
     Public,
     /// The values are constants in fixed columns: the verifying key commits to them.
     Fixed,
+    /// The verifier holds `Poseidon(salt, packed values)`; the prover keeps the salt and can
+    /// open the commitment later.
+    Hashed,
 }
 
 impl fmt::Display for Visibility {
@@ -26,6 +30,7 @@ impl fmt::Display for Visibility {
             Self::Private => "private",
             Self::Public => "public",
             Self::Fixed => "fixed",
+            Self::Hashed => "hashed",
         })
     }
 }
@@ -38,8 +43,9 @@ impl FromStr for Visibility {
             "private" => Ok(Self::Private),
             "public" => Ok(Self::Public),
             "fixed" => Ok(Self::Fixed),
+            "hashed" => Ok(Self::Hashed),
             other => Err(format!(
-                "unknown visibility '{other}' (one of private, public, fixed)"
+                "unknown visibility '{other}' (one of private, public, hashed, fixed)"
             )),
         }
     }
@@ -49,9 +55,9 @@ impl FromStr for Visibility {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Visibilities {
-    /// The input: `private` (default) or `public`.
+    /// The input: `private` (default), `public` or `hashed`.
     pub input: Visibility,
-    /// The output: `public`.
+    /// The output: `public` (default) or `hashed`.
     pub output: Visibility,
     /// Weights and biases: `fixed`.
     pub params: Visibility,
@@ -81,6 +87,11 @@ impl Visibilities {
         self.input == Visibility::Public
     }
 
+    /// Whether some tensor is hashed (the circuit then carries the commitment chip).
+    pub fn hashes(&self) -> bool {
+        [self.input, self.output, self.params].contains(&Visibility::Hashed)
+    }
+
     /// Checks that each tensor has a visibility this version proves; the error names the
     /// tensor and what is allowed.
     pub fn validate(&self) -> Result<(), String> {
@@ -88,9 +99,9 @@ impl Visibilities {
             (
                 "input",
                 self.input,
-                &[Visibility::Private, Visibility::Public],
+                &[Visibility::Private, Visibility::Public, Visibility::Hashed],
             ),
-            ("output", self.output, &[Visibility::Public]),
+            ("output", self.output, &[Visibility::Public, Visibility::Hashed]),
             ("params", self.params, &[Visibility::Fixed]),
         ];
         for (tensor, v, ok) in allowed {

@@ -4,41 +4,10 @@
 
 mod common;
 
+use common::cli::{fails, ok, s, zkinfer};
+use std::process::Command;
 use std::path::Path;
-use std::process::{Command, Output};
 use zkinfer::api::MODEL_FORMAT_VERSION;
-
-fn zkinfer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(args)
-        .env("ZKINFER_PARAMS_DIR", common::cache().dir())
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = zkinfer(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a failing command and returns its one-line reason.
-fn fails(args: &[&str]) -> String {
-    let out = zkinfer(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = String::from_utf8(out.stderr).unwrap();
-    let line = err.lines().last().unwrap_or_default().to_string();
-    assert!(line.starts_with("error: "), "{err}");
-    line
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// Splits a bundled evaluation set in two: the first half calibrates, the second half
 /// (samples the model never saw while choosing its scales) measures accuracy.

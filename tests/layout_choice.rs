@@ -82,6 +82,7 @@ fn predictions_grow_with_rows_and_width() {
             dot_width,
             instances: 0,
             table_rows: 0,
+            commitments: false,
         })
     };
     assert!(shape(11, 8).predicted_seconds() > shape(10, 8).predicted_seconds());

@@ -285,6 +285,8 @@ fn bad_requests_get_json_4xx_naming_the_fault() {
         outputs: vec![0; 10],
         outputs_float: vec![0.0; 10],
         public_input: None,
+        input_commitment: None,
+        output_commitment: None,
         proof: "00".into(),
     };
     let unknown = serde_json::to_string(&bundle).unwrap();

@@ -16,11 +16,13 @@
 //! | [`vardiv::VarDivChip`] | `floor(n · c / d)` for cells `n`, `d > 0` | 1 row + range checks of `q`, `r`, `d − 1 − r` |
 //! | [`mul::MulChip`] | `a · b` for two cells | 1 row |
 //! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
+//! | [`commit::CommitChip`] | `Poseidon(salt, packed values)` (`halo2_gadgets`' `Pow5Chip`) | 1 row, plus 40 rows per packed element of `⌊252 / bits⌋` values |
 //!
 //! All chips speak in field elements; [`value`] is the one place where signed integers
 //! become field elements and back.
 
 pub mod argmax;
+pub mod commit;
 #[cfg(test)]
 mod coverage_tests;
 pub mod dev;
@@ -38,6 +40,7 @@ pub mod value;
 pub mod vardiv;
 
 pub use argmax::{ArgMaxChip, ArgMaxConfig, ArgMaxInstructions};
+pub use commit::{CommitChip, CommitConfig, CommitInstructions};
 pub use div::{DivChip, DivConfig, DivInstructions, DivSpec};
 pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
 pub use function::{FunctionChip, FunctionInstructions};

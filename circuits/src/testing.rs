@@ -34,9 +34,9 @@ impl std::ops::Deref for Chips {
     }
 }
 
-/// The model circuit's column plan at [`WIDTH`], and a source column.
+/// The model circuit's column plan at [`WIDTH`] (with commitments), and a source column.
 pub(crate) fn configure(meta: &mut ConstraintSystem<Fp>) -> Chips {
-    let plan = ChipSet::configure(meta, WIDTH);
+    let plan = ChipSet::configure_with_commitments(meta, WIDTH);
     let source = meta.advice_column();
     meta.enable_equality(source);
     Chips { plan, source }

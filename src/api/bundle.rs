@@ -3,6 +3,8 @@
 use std::fs;
 use std::path::Path;
 
+use ff::PrimeField;
+use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
@@ -25,6 +27,13 @@ pub struct ProofBundle {
     pub outputs_float: Vec<f64>,
     /// The integer input, when the model's input is public.
     pub public_input: Option<Vec<i64>>,
+    /// The Poseidon commitment to the input, when it is hashed ([`felt_hex`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_commitment: Option<String>,
+    /// The Poseidon commitment to the outputs, when they are hashed; `outputs` and
+    /// `outputs_float` are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_commitment: Option<String>,
     /// The halo2 proof, hex.
     pub proof: String,
 }
@@ -47,4 +56,23 @@ impl ProofBundle {
         let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| file_err(format!("not a proof bundle: {e}")))
     }
+}
+
+/// A field element as 64 lowercase hex digits: its canonical 32-byte little-endian encoding.
+pub fn felt_hex(f: &Fp) -> String {
+    hex::encode(f.to_repr())
+}
+
+/// The field element of [`felt_hex`]'s encoding, or why `text` is not one: a commitment or
+/// salt a user hands in is untrusted input.
+pub fn parse_felt(text: &str) -> Result<Fp, String> {
+    if text.len() != 64 || text.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(format!(
+            "'{text}' is not 64 lowercase hex digits (a field element's 32 bytes)"
+        ));
+    }
+    let mut repr = [0u8; 32];
+    hex::decode_to_slice(text, &mut repr).map_err(|e| e.to_string())?;
+    Option::from(Fp::from_repr(repr))
+        .ok_or_else(|| format!("'{text}' is not below the field's modulus (not canonical)"))
 }

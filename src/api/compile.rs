@@ -10,7 +10,7 @@ use super::files::write_json_atomic;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost;
 use crate::circuit::layout::{self, Layout};
-use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
+use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
 use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
@@ -178,18 +178,35 @@ impl CompiledModel {
 
     /// Runs the circuit on `witness` under halo2's `MockProver`, claiming `outputs` as the
     /// public outputs: `Ok(vec![])` when every constraint holds, else the failures. For
-    /// tests and debugging; real proofs come from [`super::Prover`].
+    /// tests and debugging; real proofs come from [`super::Prover`]. Hashed tensors are
+    /// committed under zero salts ([`CompiledModel::mock_salted`] chooses them).
     pub fn mock(
         &self,
         witness: &Witness,
         outputs: &[i64],
     ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
+        self.mock_salted(witness, outputs, &Salts::default())
+    }
+
+    /// [`CompiledModel::mock`] with the salts of the commitments: the public commitments
+    /// are those of the claimed `outputs` and the witness's input under `salts`.
+    pub fn mock_salted(
+        &self,
+        witness: &Witness,
+        outputs: &[i64],
+        salts: &Salts,
+    ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
         let k = self.layout()?.k;
-        let public =
-            InstanceLayout::of(&self.graph, &self.visibility).values(outputs, &witness.input);
-        let graph = &self.graph;
-        with_dot_width!(self.dot_width, W => {
-            let circuit = ModelCircuit::<W>::for_proving(graph, &self.visibility, witness);
+        let layout = InstanceLayout::of(&self.graph, &self.visibility);
+        let commitments = layout
+            .commit(outputs, &witness.input, salts)
+            .map_err(|index| ProveError::Commitment {
+                reason: format!("claimed value {index} is outside its tensor's range"),
+            })?;
+        let public = layout.values(outputs, &witness.input, &commitments);
+        let (graph, visibility) = (&self.graph, &self.visibility);
+        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, witness, *salts);
             let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public])
                 .map_err(|e| ProveError::from_halo2("mock proving", circuit.failed_node(), e))?;
             Ok(prover.verify().err().unwrap_or_default())

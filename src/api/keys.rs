@@ -43,7 +43,8 @@ pub(super) fn build_vk(
     params: &Params<EqAffine>,
 ) -> Result<VerifyingKey<EqAffine>, Error> {
     let (graph, visibility) = (&model.graph, &model.visibility);
-    with_dot_width!(model.dot_width, W => {
-        Ok(keygen_vk(params, &ModelCircuit::<W>::for_keygen(graph, visibility)).map_err(keygen_err)?)
+    with_dot_width!(model.dot_width, visibility.hashes(), W, H => {
+        let circuit = ModelCircuit::<W, H>::for_keygen(graph, visibility);
+        Ok(keygen_vk(params, &circuit).map_err(keygen_err)?)
     }, else Err(model.bad_width().into()))
 }

@@ -7,13 +7,17 @@ use halo2_proofs::{
     poly::commitment::Params,
     transcript::{Blake2bWrite, Challenge255},
 };
-use pasta_curves::EqAffine;
-use rand::rand_core::UnwrapErr;
+use ff::FromUniformBytes;
+use pasta_curves::{EqAffine, Fp};
+use rand::rand_core::{Rng, UnwrapErr};
 use rand::rngs::SysRng;
 
 use super::keys::{build_vk, check_k, keygen_err, vk_digest};
-use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
-use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit};
+use super::{
+    felt_hex, Committed, CompiledModel, Opening, Openings, ParamsCache, ProofBundle,
+    BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, OPENINGS_FORMAT_VERSION,
+};
+use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
 use crate::error::{Error, ProveError};
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
@@ -44,8 +48,8 @@ impl Prover {
         let vk = build_vk(&model, &params)?;
         let digest = vk_digest(&vk);
         let (graph, visibility) = (&model.graph, &model.visibility);
-        let pk = with_dot_width!(model.dot_width, W => {
-            keygen_pk(&params, vk, &ModelCircuit::<W>::for_keygen(graph, visibility))
+        let pk = with_dot_width!(model.dot_width, visibility.hashes(), W, H => {
+            keygen_pk(&params, vk, &ModelCircuit::<W, H>::for_keygen(graph, visibility))
                 .map_err(keygen_err)?
         }, else return Err(model.bad_width().into()));
         Ok(Self {
@@ -75,14 +79,44 @@ impl Prover {
 
     /// Proves the model on an integer input.
     pub fn prove_integer(&self, input: &[i64]) -> Result<ProofBundle, Error> {
+        self.prove_integer_opened(input).map(|(bundle, _)| bundle)
+    }
+
+    /// Proves the model on an integer input, committing each hashed tensor under a fresh
+    /// random salt; returns the bundle and the openings of its commitments (empty when
+    /// nothing is hashed), which the prover keeps to reveal later.
+    pub fn prove_integer_opened(
+        &self,
+        input: &[i64],
+    ) -> Result<(ProofBundle, Openings), Error> {
+        let salts = Salts {
+            input: random_salt(),
+            output: random_salt(),
+        };
+        self.prove_salted(input, &salts)
+    }
+
+    /// [`Prover::prove_integer_opened`] under the given salts (they must be secret and
+    /// random: a known salt lets anyone test guesses of a hashed tensor).
+    pub fn prove_salted(
+        &self,
+        input: &[i64],
+        salts: &Salts,
+    ) -> Result<(ProofBundle, Openings), Error> {
         let graph = &self.model.graph;
         let witness = self.model.witness(input)?;
         let outputs = witness.outputs();
         let visibility = &self.model.visibility;
-        let public = InstanceLayout::of(graph, visibility).values(&outputs, input);
+        let layout = InstanceLayout::of(graph, visibility);
+        let commitments = layout.commit(&outputs, input, salts).map_err(|index| {
+            ProveError::Commitment {
+                reason: format!("value {index} is outside its tensor's range"),
+            }
+        })?;
+        let public = layout.values(&outputs, input, &commitments);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-        with_dot_width!(self.model.dot_width, W => {
-            let circuit = ModelCircuit::<W>::for_proving(graph, visibility, &witness);
+        with_dot_width!(self.model.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, &witness, *salts);
             create_proof(
                 &self.params,
                 &self.pk,
@@ -93,14 +127,48 @@ impl Prover {
             )
             .map_err(|source| ProveError::from_halo2("proving", circuit.failed_node(), source))?
         }, else return Err(self.model.bad_width().into()));
-        Ok(ProofBundle {
+        let opening = |tensor, values: &[i64], salt, commitment: Option<Fp>| {
+            commitment.map(|c| Opening {
+                tensor,
+                values: values.to_vec(),
+                salt: felt_hex(&salt),
+                commitment: felt_hex(&c),
+            })
+        };
+        let openings = Openings {
+            format_version: OPENINGS_FORMAT_VERSION,
+            model_digest: self.digest.clone(),
+            openings: [
+                opening(Committed::Input, input, salts.input, commitments.input),
+                opening(Committed::Output, &outputs, salts.output, commitments.output),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        };
+        let hashed_output = commitments.output.is_some();
+        let bundle = ProofBundle {
             format_version: BUNDLE_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
             model_digest: self.digest.clone(),
-            outputs_float: graph.outputs_to_float(&outputs),
-            outputs,
+            outputs_float: if hashed_output {
+                Vec::new()
+            } else {
+                graph.outputs_to_float(&outputs)
+            },
+            outputs: if hashed_output { Vec::new() } else { outputs },
             public_input: visibility.public_input().then(|| input.to_vec()),
+            input_commitment: commitments.input.as_ref().map(felt_hex),
+            output_commitment: commitments.output.as_ref().map(felt_hex),
             proof: hex::encode(transcript.finalize()),
-        })
+        };
+        Ok((bundle, openings))
     }
+}
+
+/// A uniformly random field element from the operating system's generator.
+fn random_salt() -> Fp {
+    let mut bytes = [0u8; 64];
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
+    Fp::from_uniform_bytes(&bytes)
 }

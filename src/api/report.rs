@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::CompiledModel;
 use crate::circuit::cost::Shape;
 use crate::circuit::layout::plan;
-use crate::circuit::{degree, DOT_WIDTHS};
+use crate::circuit::{degree, InstanceLayout, DOT_WIDTHS};
 use crate::error::{CompileError, Error};
 use crate::graph::quant::QuantReport;
 use crate::input::{argmax, EvalSet};
@@ -111,17 +111,26 @@ impl CompiledModel {
         let layout = self.layout()?;
         let g = &self.graph;
         let shape = Shape::of(&layout);
-        let tensors = std::iter::once(&g.input).chain(g.nodes.iter().map(|n| &n.output));
+        // `(values, scale, bits)` per layout entry: the input, each node, each commitment.
+        let tensors = std::iter::once(&g.input)
+            .chain(g.nodes.iter().map(|n| &n.output))
+            .map(|t| (t.len, t.scale_exp, t.bits))
+            .chain(
+                InstanceLayout::of(g, &self.visibility)
+                    .commitments(g)
+                    .into_iter()
+                    .map(|(_, len, bits)| (len, 0, bits)),
+            );
         let nodes = layout
             .nodes
             .iter()
             .zip(tensors)
-            .map(|(r, t)| NodeInfo {
+            .map(|(r, (len, scale_exp, bits))| NodeInfo {
                 name: r.name.clone(),
                 op: r.op.clone(),
-                len: t.len,
-                scale_exp: t.scale_exp,
-                bits: t.bits,
+                len,
+                scale_exp,
+                bits,
                 rows: NodeRowsInfo {
                     dot: r.dot,
                     elementwise: r.elementwise,
@@ -168,7 +177,7 @@ impl CompiledModel {
             range_table_rows: zkinfer_circuits::RangeTableConfig::ROWS,
             table_rows: layout.table_rows,
             tables,
-            degree: degree(),
+            degree: degree(layout.commitments),
             nodes,
             quant_report: self.quant_report.clone(),
             outputs: g

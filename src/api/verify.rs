@@ -13,7 +13,8 @@ use pasta_curves::{EqAffine, Fp};
 
 use super::keys::{build_vk, check_k, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
-use crate::circuit::InstanceLayout;
+use crate::circuit::{Commitments, InstanceLayout, Segment};
+use super::bundle::parse_felt;
 use crate::error::{Error, VerifyError};
 use crate::graph::qgraph::QTensor;
 
@@ -109,7 +110,11 @@ impl Verifier {
             let graph = &self.model.graph;
             let layout = InstanceLayout::of(graph, &self.model.visibility);
             let zeros = vec![0; graph.input.len.max(graph.output_len())];
-            let public = layout.values(&zeros[..graph.output_len()], &zeros[..graph.input.len]);
+            let public = layout.values(
+                &zeros[..graph.output_len()],
+                &zeros[..graph.input.len],
+                &Commitments::default(),
+            );
             proof_len(&self.params, &self.vk, &public)
         })
     }
@@ -152,7 +157,26 @@ impl Verifier {
             });
         }
         let graph = &self.model.graph;
-        check_public("outputs", &bundle.outputs, graph.output_tensors())?;
+        let layout = InstanceLayout::of(graph, &self.model.visibility);
+        let commitments = Commitments {
+            output: commitment(
+                "output_commitment",
+                bundle.output_commitment.as_deref(),
+                layout.outputs.is_hashed(),
+            )?,
+            input: commitment(
+                "input_commitment",
+                bundle.input_commitment.as_deref(),
+                layout.input.as_ref().is_some_and(Segment::is_hashed),
+            )?,
+        };
+        // Hashed outputs travel as their commitment only.
+        let shown: Vec<&QTensor> = if commitments.output.is_some() {
+            Vec::new()
+        } else {
+            graph.output_tensors().collect()
+        };
+        check_public("outputs", &bundle.outputs, shown)?;
         if bundle.outputs_float.len() != bundle.outputs.len() {
             return Err(VerifyError::Shape {
                 field: "outputs_float",
@@ -198,8 +222,31 @@ impl Verifier {
         }
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
-        let layout = InstanceLayout::of(graph, &self.model.visibility);
-        Ok((layout.values(&bundle.outputs, input), proof))
+        Ok((layout.values(&bundle.outputs, input, &commitments), proof))
+    }
+}
+
+/// The commitment `field` of a bundle, parsed: present exactly when the model hashes that
+/// tensor.
+fn commitment(
+    field: &'static str,
+    given: Option<&str>,
+    hashed: bool,
+) -> Result<Option<Fp>, VerifyError> {
+    match (given, hashed) {
+        (Some(text), true) => parse_felt(text)
+            .map(Some)
+            .map_err(|reason| VerifyError::Commitment { field, reason }),
+        (None, false) => Ok(None),
+        (None, true) => Err(VerifyError::Commitment {
+            field,
+            reason: "missing: the model hashes this tensor, so its proofs carry a commitment"
+                .into(),
+        }),
+        (Some(_), false) => Err(VerifyError::Commitment {
+            field,
+            reason: "present, but the model does not hash this tensor".into(),
+        }),
     }
 }
 

@@ -67,7 +67,7 @@ impl Shape {
     /// The shape of `layout`.
     pub fn of(layout: &Layout) -> Self {
         let w = layout.dot_width;
-        let columns = ChipSet::columns(w);
+        let columns = ChipSet::columns(w, layout.commitments);
         Self {
             k: layout.k,
             dot_width: w,
@@ -75,7 +75,7 @@ impl Shape {
             fixed: columns.fixed,
             equality: columns.equality,
             lookups: columns.lookups,
-            degree: crate::circuit::degree(),
+            degree: crate::circuit::degree(layout.commitments),
         }
     }
 

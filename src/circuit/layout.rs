@@ -16,7 +16,7 @@
 
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{LookupRangeChip, RangeTableConfig};
+use zkinfer_circuits::{commit, LookupRangeChip, RangeTableConfig};
 
 use crate::circuit::{ops, InstanceLayout};
 use crate::error::CompileError;
@@ -78,6 +78,9 @@ pub struct Layout {
     pub instances: usize,
     /// Rows of the shared lookup table (range limbs and function tables).
     pub table_rows: usize,
+    /// Whether the circuit carries the commitment chip (some tensor is hashed).
+    #[serde(default)]
+    pub commitments: bool,
 }
 
 /// What one node adds to the layout: rows per column group, rows of the shared lookup table,
@@ -168,6 +171,17 @@ pub fn plan(
             range: op.range,
         });
     }
+    let instance = InstanceLayout::of(graph, visibility);
+    // Commitments: their packing and hashing rows sit in the elementwise columns.
+    for (name, len, bits) in instance.commitments(graph) {
+        nodes.push(NodeRows {
+            name: name.into(),
+            op: "Commit".into(),
+            dot: 0,
+            elementwise: commit::rows(len, bits),
+            range: 0,
+        });
+    }
     let sum = |f: fn(&NodeRows) -> usize| nodes.iter().map(f).sum::<usize>();
     let rows = [
         sum(|n| n.dot),
@@ -178,7 +192,7 @@ pub fn plan(
     .into_iter()
     .max()
     .unwrap_or(0);
-    let instances = InstanceLayout::of(graph, visibility).len();
+    let instances = instance.len();
     let needed = rows.max(instances) + UNUSABLE_ROWS;
     let k = (MIN_K..=MAX_K)
         .find(|k| (1usize << k) >= needed)
@@ -193,5 +207,6 @@ pub fn plan(
         dot_width,
         instances,
         table_rows,
+        commitments: instance.hashes(),
     })
 }

@@ -4,20 +4,19 @@
 //! Synthesis copies integers from the [`Witness`] into cells and computes nothing semantic.
 //! At key generation there is no witness and every advice value is unknown.
 //!
-//! Public values (one instance column): the graph's outputs one after another at rows
-//! `0..n_out`, then, when the input
-//! is public, the input at rows `n_out..n_out + n_in` ([`InstanceLayout`]).
+//! Public values (one instance column, [`InstanceLayout`]): the graph's outputs one after
+//! another (or one Poseidon commitment to them all), then the input when it is public (or
+//! its commitment when it is hashed).
 
-use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use halo2_proofs::{
-    circuit::{Layouter, SimpleFloorPlanner},
+    circuit::{Layouter, SimpleFloorPlanner, Value},
     plonk::{Circuit, ConstraintSystem, Error},
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, ChipSet, FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions,
+    value::felt, ChipSet, CommitChip, CommitInstructions, FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions,
     SignedCell, FIRST_FUNCTION_TAG,
 };
 
@@ -26,8 +25,11 @@ use crate::graph::witness::Witness;
 use crate::visibility::Visibilities;
 
 pub mod cost;
+mod instance;
 pub mod layout;
 mod ops;
+
+pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment};
 
 use ops::{
     expose, synthesize_argmax, synthesize_linear, synthesize_lookup, synthesize_max,
@@ -38,83 +40,45 @@ use ops::{
 const _: () =
     assert!(crate::graph::qgraph::MAX_TENSOR_BITS <= zkinfer_circuits::range::MAX_RANGE_BITS);
 
-/// Where each public tensor lies in the one instance column: the outputs first, then the
-/// input when it is public. The only place that knows the instance column's segments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InstanceLayout {
-    /// Rows of the outputs.
-    pub outputs: Range<usize>,
-    /// Rows of the input, when it is public.
-    pub input: Option<Range<usize>>,
-}
-
-impl InstanceLayout {
-    /// The segments of `graph` under `visibility`.
-    pub fn of(graph: &QGraph, visibility: &Visibilities) -> Self {
-        let outputs = 0..graph.output_len();
-        let input = visibility
-            .public_input()
-            .then(|| outputs.end..outputs.end + graph.input.len);
-        Self { outputs, input }
-    }
-
-    /// Rows used.
-    pub fn len(&self) -> usize {
-        self.input.as_ref().map_or(self.outputs.end, |r| r.end)
-    }
-
-    /// Whether no row is used.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The instance column's values: `outputs`, then `input` when it is public.
-    pub fn values(&self, outputs: &[i64], input: &[i64]) -> Vec<Fp> {
-        let mut values: Vec<Fp> = outputs.iter().map(|v| felt(*v)).collect();
-        if self.input.is_some() {
-            values.extend(input.iter().map(|v| felt::<Fp>(*v)));
-        }
-        values
-    }
-}
-
 /// The dot-product widths a circuit can have. `Circuit::configure` takes no arguments in
-/// halo2_proofs 0.4, so each width is its own circuit type, `ModelCircuit<W>`; the compiler
-/// picks one per model ([`crate::circuit::cost`]) and the crate-private `with_dot_width!` macro
-/// dispatches on it.
+/// halo2_proofs 0.4, so each width is its own circuit type, `ModelCircuit<W, H>` (`H`: with
+/// the commitment chip); the compiler picks a width per model ([`crate::circuit::cost`]) and
+/// the crate-private `with_dot_width!` macro dispatches on width and hashing.
 pub const DOT_WIDTHS: [usize; 4] = [8, 16, 32, 64];
 
 /// Runs `$body` with the const `$W` bound to the runtime width `$width` (one of
-/// [`DOT_WIDTHS`]), or evaluates `$otherwise`.
+/// [`DOT_WIDTHS`]) and the const `$H` to `$hashes`, or evaluates `$otherwise`.
 macro_rules! with_dot_width {
-    ($width:expr, $W:ident => $body:expr, else $otherwise:expr) => {
-        match $width {
-            8 => {
-                const $W: usize = 8;
-                $body
-            }
-            16 => {
-                const $W: usize = 16;
-                $body
-            }
-            32 => {
-                const $W: usize = 32;
-                $body
-            }
-            64 => {
-                const $W: usize = 64;
-                $body
-            }
+    ($width:expr, $hashes:expr, $W:ident, $H:ident => $body:expr, else $otherwise:expr) => {
+        match ($width, $hashes) {
+            (8, false) => with_dot_width!(@ 8, false, $W, $H => $body),
+            (16, false) => with_dot_width!(@ 16, false, $W, $H => $body),
+            (32, false) => with_dot_width!(@ 32, false, $W, $H => $body),
+            (64, false) => with_dot_width!(@ 64, false, $W, $H => $body),
+            (8, true) => with_dot_width!(@ 8, true, $W, $H => $body),
+            (16, true) => with_dot_width!(@ 16, true, $W, $H => $body),
+            (32, true) => with_dot_width!(@ 32, true, $W, $H => $body),
+            (64, true) => with_dot_width!(@ 64, true, $W, $H => $body),
             _ => $otherwise,
         }
     };
+    (@ $w:literal, $h:literal, $W:ident, $H:ident => $body:expr) => {{
+        const $W: usize = $w;
+        const $H: bool = $h;
+        $body
+    }};
 }
 pub(crate) use with_dot_width;
 
-/// The constraint system's degree (it sets the extended evaluation domain).
-pub fn degree() -> usize {
+/// The constraint system's degree (it sets the extended evaluation domain), with or without
+/// the commitment chip.
+pub fn degree(commitments: bool) -> usize {
     let mut cs = ConstraintSystem::<Fp>::default();
-    let _ = ModelCircuit::<8>::configure(&mut cs);
+    if commitments {
+        let _ = ModelCircuit::<8, true>::configure(&mut cs);
+    } else {
+        let _ = ModelCircuit::<8, false>::configure(&mut cs);
+    }
     cs.degree()
 }
 
@@ -124,33 +88,43 @@ pub const LOOKUP_NAMES: &[&str] = &LookupRangeConfig::LOOKUP_NAMES;
 /// Every column and chip config of the model circuit: the shared column plan.
 pub type ModelConfig = ChipSet;
 
-/// A model's circuit, with or without a witness.
+/// A model's circuit at dot width `W`, with the commitment chip when `H`, with or without a
+/// witness.
 #[derive(Clone, Debug)]
-pub struct ModelCircuit<'a, const W: usize> {
+pub struct ModelCircuit<'a, const W: usize, const H: bool = false> {
     graph: &'a QGraph,
     instance: InstanceLayout,
     witness: Option<&'a Witness>,
+    /// The commitments' salts (used with a witness only).
+    salts: Salts,
     /// The node whose synthesis failed, if one did (halo2's error cannot carry it).
     failed: Arc<Mutex<Option<String>>>,
 }
 
-impl<'a, const W: usize> ModelCircuit<'a, W> {
+impl<'a, const W: usize, const H: bool> ModelCircuit<'a, W, H> {
     /// The circuit for key generation (no witness).
     pub fn for_keygen(graph: &'a QGraph, visibility: &Visibilities) -> Self {
         Self {
             graph,
             instance: InstanceLayout::of(graph, visibility),
             witness: None,
+            salts: Salts::default(),
             failed: Arc::default(),
         }
     }
 
-    /// The circuit for proving `witness`.
-    pub fn for_proving(graph: &'a QGraph, visibility: &Visibilities, witness: &'a Witness) -> Self {
+    /// The circuit for proving `witness`, hashed tensors committed under `salts`.
+    pub fn for_proving(
+        graph: &'a QGraph,
+        visibility: &Visibilities,
+        witness: &'a Witness,
+        salts: Salts,
+    ) -> Self {
         Self {
             graph,
             instance: InstanceLayout::of(graph, visibility),
             witness: Some(witness),
+            salts,
             failed: Arc::default(),
         }
     }
@@ -161,7 +135,7 @@ impl<'a, const W: usize> ModelCircuit<'a, W> {
     }
 }
 
-impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
+impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
     type Config = ModelConfig;
     type FloorPlanner = SimpleFloorPlanner;
 
@@ -173,7 +147,11 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> ModelConfig {
-        ChipSet::configure(meta, W)
+        if H {
+            ChipSet::configure_with_commitments(meta, W)
+        } else {
+            ChipSet::configure(meta, W)
+        }
     }
 
     fn synthesize(
@@ -190,8 +168,8 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
             self.witness.map(|w| w.input.as_slice()),
         );
         let x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
-        if let Some(rows) = &self.instance.input {
-            expose(&mut layouter, config.instance, rows.start, &x)?;
+        if let Some(segment) = &self.instance.input {
+            self.show(&config, &mut layouter, "input", segment, &x, self.salts.input)?;
         }
         let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
@@ -203,18 +181,42 @@ impl<const W: usize> Circuit<Fp> for ModelCircuit<'_, W> {
             })?;
             tensors.push(y);
         }
-        // The outputs, one after another from the segment's first row.
-        let mut row = self.instance.outputs.start;
+        // The outputs, one after another.
+        let mut outputs = Vec::with_capacity(self.graph.output_len());
         for t in &self.graph.outputs {
-            let output = tensors.get(t.index()).ok_or(Error::Synthesis)?;
-            expose(&mut layouter, config.instance, row, output)?;
-            row += output.len();
+            outputs.extend_from_slice(tensors.get(t.index()).ok_or(Error::Synthesis)?);
         }
-        Ok(())
+        let segment = &self.instance.outputs;
+        self.show(&config, &mut layouter, "outputs", segment, &outputs, self.salts.output)
     }
 }
 
-impl<const W: usize> ModelCircuit<'_, W> {
+impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
+    /// Puts `cells` in the instance column as `segment` says: each value on its row, or
+    /// their commitment under `salt`.
+    fn show(
+        &self,
+        config: &ModelConfig,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        segment: &Segment,
+        cells: &[SignedCell<Fp>],
+        salt: Fp,
+    ) -> Result<(), Error> {
+        match segment {
+            Segment::Values(rows) => expose(layouter, config.instance, rows.start, cells),
+            Segment::Commitment { row, bits } => {
+                let chip = CommitChip::construct(config.commit.clone().ok_or(Error::Synthesis)?);
+                let salt = match self.witness {
+                    Some(_) => Value::known(salt),
+                    None => Value::unknown(),
+                };
+                let commitment = chip.commit(layouter, name, cells, *bits, salt)?;
+                layouter.constrain_instance(commitment.cell(), config.instance, *row)
+            }
+        }
+    }
+
     /// Synthesises node `i` over the cells of the earlier tensors: one exhaustive dispatch
     /// over the ops (a new op is a compile error here until it has a synthesis).
     fn node(

@@ -74,6 +74,7 @@ fn verify_kind(e: &VerifyError) -> &'static str {
         VerifyError::Shape { .. } | VerifyError::ProofLength { .. } => "shape",
         VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
         VerifyError::InvalidProof(_) => "invalid_proof",
+        VerifyError::Commitment { .. } | VerifyError::Opening { .. } => "commitment",
     }
 }
 

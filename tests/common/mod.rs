@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod cli;
 pub mod onnx_build;
 
 use std::path::{Path, PathBuf};
@@ -31,13 +32,18 @@ pub fn eval_set() -> input::EvalSet {
 }
 
 pub fn compile(public_input: bool) -> CompiledModel {
+    compile_with(zkinfer::Visibilities::with_input(if public_input {
+        zkinfer::Visibility::Public
+    } else {
+        zkinfer::Visibility::Private
+    }))
+}
+
+/// The digits MLP compiled with `visibility`.
+pub fn compile_with(visibility: zkinfer::Visibilities) -> CompiledModel {
     let graph = onnx::import(&data("digits_mlp.onnx")).unwrap();
     let options = CompileOptions {
-        visibility: zkinfer::Visibilities::with_input(if public_input {
-            zkinfer::Visibility::Public
-        } else {
-            zkinfer::Visibility::Private
-        }),
+        visibility,
         ..CompileOptions::default()
     };
     CompiledModel::compile(&graph, &eval_set().inputs, &options).unwrap()

@@ -44,13 +44,21 @@ enum Command {
         /// samples, or an evaluation set). Use the input you will prove, or a representative set.
         #[arg(long)]
         calibration: PathBuf,
-        /// Who sees the input: `private` (default; only the prover) or `public` (an
-        /// instance value in every proof bundle).
+        /// Who sees the input: `private` (default; only the prover), `public` (an
+        /// instance value in every proof bundle) or `hashed` (a Poseidon commitment under a
+        /// salt the prover keeps; `prove` writes the opening beside the proof).
         #[arg(long, value_name = "VISIBILITY", default_value = "private")]
         input_visibility: Visibility,
         /// Shorthand for `--input-visibility public`.
         #[arg(long, conflicts_with = "input_visibility")]
         public_input: bool,
+        /// Who sees the outputs: `public` (default; in every proof bundle) or `hashed` (only
+        /// a Poseidon commitment to them all).
+        #[arg(long, value_name = "VISIBILITY", default_value = "public")]
+        output_visibility: Visibility,
+        /// The weights: `fixed` (in fixed columns the verifying key commits to).
+        #[arg(long, value_name = "VISIBILITY", default_value = "fixed")]
+        param_visibility: Visibility,
         /// Multiply–accumulate pairs per dot-product row: 8, 16, 32 or 64 (default: the
         /// width the cost model predicts proves fastest).
         #[arg(long, value_parser = ["8", "16", "32", "64"])]
@@ -96,6 +104,21 @@ enum Command {
         /// The proof bundles.
         #[arg(required = true)]
         proofs: Vec<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the openings `prove` wrote for a hashed input or output: the values and salt
+    /// must hash to the commitment. With `--proof`, also verify that proof and that it
+    /// carries these commitments.
+    Open {
+        /// The compiled model.
+        model: PathBuf,
+        /// The openings file (`….openings.json`).
+        openings: PathBuf,
+        /// A proof bundle whose commitments the openings must open.
+        #[arg(long)]
+        proof: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -167,6 +190,9 @@ macro_rules! out {
     };
 }
 
+// After `out!`, which it uses.
+mod open;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let cache = cli
@@ -206,6 +232,7 @@ impl Command {
             | Self::Prove { json, .. }
             | Self::Verify { json, .. }
             | Self::Inspect { json, .. }
+            | Self::Open { json, .. }
             | Self::Accuracy { json, .. } => *json,
             Self::Serve { .. } => false,
         }
@@ -219,6 +246,8 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             calibration,
             input_visibility,
             public_input,
+            output_visibility,
+            param_visibility,
             dot_width,
             table_bits,
             headroom_bits,
@@ -231,7 +260,11 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                 input_visibility
             };
             let options = CompileOptions {
-                visibility: Visibilities::with_input(input),
+                visibility: Visibilities {
+                    input,
+                    output: output_visibility,
+                    params: param_visibility,
+                },
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 ..CompileOptions::default()
             }
@@ -252,6 +285,12 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             json,
         } => verify(&model, &proofs, json, cache),
         Command::Inspect { model, json } => inspect(&model, json),
+        Command::Open {
+            model,
+            openings,
+            proof,
+            json,
+        } => open::open(&model, &openings, proof.as_deref(), json, cache),
         Command::Accuracy { model, eval, json } => accuracy(&model, &eval, json),
         Command::Serve {
             models,
@@ -377,7 +416,7 @@ fn compile(
 }
 
 /// A spinner on stderr for a step with no progress of its own; hidden for `--json`.
-fn step<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
+pub(crate) fn step<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
     let bar = ProgressBar::new_spinner();
     if quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -391,7 +430,7 @@ fn step<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
 }
 
 /// Parameters for `k`, saying on stderr when a cached file was damaged or forged.
-fn params(
+pub(crate) fn params(
     cache: &ParamsCache,
     k: u32,
     json: bool,
@@ -450,20 +489,31 @@ fn prove(
             output.to_path_buf()
         };
         let t = Instant::now();
-        let bundle = step(json, "proving", || prover.prove_integer(x))?;
+        let (bundle, openings) = step(json, "proving", || prover.prove_integer_opened(x))?;
         let prove_s = t.elapsed().as_secs_f64();
         bundle.save(&path)?;
+        let opened = open::save_openings(&path, &openings)?;
         if !json {
             out!(
                 "proof written to {} ({} bytes, proved in {prove_s:.2} s)",
                 path.display(),
                 bundle.proof.len() / 2
             );
-            out!("outputs: {}", floats(&bundle.outputs_float));
+            open::print_commitments(&bundle)?;
+            if let Some(opened) = &opened {
+                out!(
+                    "openings written to {} (keep them private: the salts hide the hashed values)",
+                    opened.display()
+                );
+            }
+            if bundle.output_commitment.is_none() {
+                out!("outputs: {}", floats(&bundle.outputs_float));
+            }
         }
         reports.push(json!({
             "proof": path, "outputs": bundle.outputs, "outputs_float": bundle.outputs_float,
-            "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
+            "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment,
+            "openings": opened, "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
         }));
     }
     let total_s = started.elapsed().as_secs_f64();
@@ -521,12 +571,15 @@ fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache
             Ok(outputs) => {
                 if !json {
                     out!("{}: valid proof ({:.1} ms)", path.display(), verify_s * 1e3);
-                    out!("outputs: {}", floats(&outputs));
-                    if let Some(i) = argmax(&outputs) {
-                        out!("argmax: {i}");
+                    open::print_commitments(bundle)?;
+                    if bundle.output_commitment.is_none() {
+                        out!("outputs: {}", floats(&outputs));
+                        if let Some(i) = argmax(&outputs) {
+                            out!("argmax: {i}");
+                        }
                     }
                 }
-                reports.push(json!({ "proof": path, "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "verify_s": verify_s }));
+                reports.push(json!({ "proof": path, "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment, "verify_s": verify_s }));
             }
             Err(e) if proofs.len() == 1 => return Err(e.into()),
             Err(e) => {
@@ -601,7 +654,7 @@ fn serve(config: ServeConfig) -> Result<()> {
     })
 }
 
-fn floats(values: &[f64]) -> String {
+pub(crate) fn floats(values: &[f64]) -> String {
     let parts: Vec<String> = values.iter().map(|v| format!("{v:.4}")).collect();
     format!("[{}]", parts.join(", "))
 }

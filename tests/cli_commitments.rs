@@ -1,0 +1,74 @@
+//! The model owner's and the client's commitment flows on the command line (issue 12):
+//! compile with hashed visibilities, prove (the openings land beside the proof), verify
+//! (commitments shown, hashed outputs not), and `open` the commitments later.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use common::cli::{fails, ok, s};
+
+#[test]
+fn cli_hashed_input_and_outputs_prove_verify_and_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.zkm");
+    let onnx = common::data("digits_mlp.onnx");
+    let eval = common::data("digits_mlp.eval.json");
+    let input = common::data("digits_mlp.input.json");
+    ok(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&eval),
+        "--input-visibility",
+        "hashed",
+        "--output-visibility",
+        "hashed",
+        "-o",
+        s(&model),
+    ]);
+    let inspected = ok(&["inspect", s(&model)]);
+    assert!(inspected.contains("input hashed, output hashed"), "{inspected}");
+    assert!(inspected.contains("input commitment"), "{inspected}");
+
+    let proof = dir.path().join("p.json");
+    let proved = ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let openings = dir.path().join("p.openings.json");
+    assert!(proved.contains("openings written to"), "{proved}");
+    assert!(proved.contains("output commitment: "), "{proved}");
+    assert!(!proved.contains("outputs: ["), "hashed outputs are not printed: {proved}");
+
+    let verified = ok(&["verify", s(&model), s(&proof)]);
+    assert!(verified.contains("valid proof"), "{verified}");
+    assert!(verified.contains("input commitment: "), "{verified}");
+    let opened = ok(&["open", s(&model), s(&openings), "--proof", s(&proof)]);
+    assert!(opened.contains("valid proof, carrying these commitments"), "{opened}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["open", s(&model), s(&openings), "--json"])).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["openings"][0]["tensor"], "input");
+    assert_eq!(json["openings"][1]["values"].as_array().unwrap().len(), 10);
+
+    // An edited opening, or a proof of another run, is refused naming what disagrees.
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&openings).unwrap()).unwrap();
+    edited["openings"][0]["values"][0] = serde_json::json!(7);
+    let forged = dir.path().join("forged.openings.json");
+    std::fs::write(&forged, edited.to_string()).unwrap();
+    let err = fails(&["open", s(&model), s(&forged)]);
+    assert!(err.contains("opening of the input does not match"), "{err}");
+    let other = dir.path().join("q.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&other)]);
+    let err = fails(&["open", s(&model), s(&openings), "--proof", s(&other)]);
+    assert!(err.contains("commitment is"), "{err}");
+    let err = fails(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&eval),
+        "--param-visibility",
+        "hashed",
+        "-o",
+        s(&dir.path().join("w.zkm")),
+    ]);
+    assert!(err.contains("params visibility 'hashed' is not supported"), "{err}");
+}
