@@ -101,7 +101,11 @@ impl Visibilities {
                 self.input,
                 &[Visibility::Private, Visibility::Public, Visibility::Hashed],
             ),
-            ("output", self.output, &[Visibility::Public, Visibility::Hashed]),
+            (
+                "output",
+                self.output,
+                &[Visibility::Public, Visibility::Hashed],
+            ),
             ("params", self.params, &[Visibility::Fixed]),
         ];
         for (tensor, v, ok) in allowed {

@@ -5,8 +5,8 @@
 mod common;
 
 use common::cli::{fails, ok, s, zkinfer};
-use std::process::Command;
 use std::path::Path;
+use std::process::Command;
 use zkinfer::api::MODEL_FORMAT_VERSION;
 
 /// Splits a bundled evaluation set in two: the first half calibrates, the second half

@@ -27,7 +27,10 @@ fn cli_hashed_input_and_outputs_prove_verify_and_open() {
         s(&model),
     ]);
     let inspected = ok(&["inspect", s(&model)]);
-    assert!(inspected.contains("input hashed, output hashed"), "{inspected}");
+    assert!(
+        inspected.contains("input hashed, output hashed"),
+        "{inspected}"
+    );
     assert!(inspected.contains("input commitment"), "{inspected}");
 
     let proof = dir.path().join("p.json");
@@ -35,13 +38,19 @@ fn cli_hashed_input_and_outputs_prove_verify_and_open() {
     let openings = dir.path().join("p.openings.json");
     assert!(proved.contains("openings written to"), "{proved}");
     assert!(proved.contains("output commitment: "), "{proved}");
-    assert!(!proved.contains("outputs: ["), "hashed outputs are not printed: {proved}");
+    assert!(
+        !proved.contains("outputs: ["),
+        "hashed outputs are not printed: {proved}"
+    );
 
     let verified = ok(&["verify", s(&model), s(&proof)]);
     assert!(verified.contains("valid proof"), "{verified}");
     assert!(verified.contains("input commitment: "), "{verified}");
     let opened = ok(&["open", s(&model), s(&openings), "--proof", s(&proof)]);
-    assert!(opened.contains("valid proof, carrying these commitments"), "{opened}");
+    assert!(
+        opened.contains("valid proof, carrying these commitments"),
+        "{opened}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&ok(&["open", s(&model), s(&openings), "--json"])).unwrap();
     assert_eq!(json["valid"], true);
@@ -70,5 +79,8 @@ fn cli_hashed_input_and_outputs_prove_verify_and_open() {
         "-o",
         s(&dir.path().join("w.zkm")),
     ]);
-    assert!(err.contains("params visibility 'hashed' is not supported"), "{err}");
+    assert!(
+        err.contains("params visibility 'hashed' is not supported"),
+        "{err}"
+    );
 }

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
+use zkinfer::api::{felt_hex, Committed, Openings};
 use zkinfer::circuit::{Commitments, InstanceLayout, ModelCircuit, Salts};
 use zkinfer::error::VerifyError;
-use zkinfer::api::{felt_hex, Committed, Openings};
 use zkinfer::{CompiledModel, ProofBundle, Prover, Verifier, Visibilities, Visibility};
 
 fn hashed(input: Visibility, output: Visibility) -> Visibilities {
@@ -183,7 +183,10 @@ fn hashed_input_proves_verifies_and_opens() {
     let mut wrong = opening.clone();
     wrong.salt = "zz".into();
     let err = model.check_opening(&wrong).unwrap_err().to_string();
-    assert!(err.contains("salt") && err.contains("64 lowercase hex"), "{err}");
+    assert!(
+        err.contains("salt") && err.contains("64 lowercase hex"),
+        "{err}"
+    );
 
     // Another (well-formed) commitment in the bundle: the proof no longer verifies.
     let mut forged = bundle.clone();
@@ -196,7 +199,10 @@ fn hashed_input_proves_verifies_and_opens() {
     let mut forged = bundle.clone();
     forged.input_commitment = Some("ff".repeat(32));
     let err = verifier.verify(&forged).unwrap_err().to_string();
-    assert!(err.contains("input_commitment") && err.contains("modulus"), "{err}");
+    assert!(
+        err.contains("input_commitment") && err.contains("modulus"),
+        "{err}"
+    );
     let mut forged = bundle.clone();
     forged.input_commitment = None;
     let err = verifier.verify(&forged).unwrap_err().to_string();
@@ -227,7 +233,10 @@ fn all_hashed_proofs_reveal_nothing_but_commitments_and_open_to_the_outputs() {
         .iter()
         .find(|o| o.tensor == Committed::Output)
         .unwrap();
-    assert_eq!(output.values, outputs, "the opening reveals the proven outputs");
+    assert_eq!(
+        output.values, outputs,
+        "the opening reveals the proven outputs"
+    );
     for opening in &openings.openings {
         model.check_opening(opening).unwrap();
         assert_eq!(
@@ -243,7 +252,16 @@ fn all_hashed_proofs_reveal_nothing_but_commitments_and_open_to_the_outputs() {
     forged.outputs = outputs;
     forged.outputs_float = model.graph.outputs_to_float(&forged.outputs);
     let err = verifier.verify(&forged).unwrap_err();
-    assert!(matches!(err, VerifyError::Shape { field: "outputs", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Shape {
+                field: "outputs",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Swapping the two commitments fails.
     let mut swapped = bundle.clone();
     swapped.input_commitment = bundle.output_commitment.clone();

@@ -178,11 +178,8 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
     let input: Vec<i64> = (0..64).map(|i| (i * 37 % 512) - 256).collect();
     let w = generate(&graph, &input).unwrap();
     let visibility = zkinfer::Visibilities::default();
-    let public = InstanceLayout::of(&graph, &visibility).values(
-        &w.outputs(),
-        &input,
-        &Default::default(),
-    );
+    let public =
+        InstanceLayout::of(&graph, &visibility).values(&w.outputs(), &input, &Default::default());
     let circuit =
         ModelCircuit::<DOT_WIDTH>::for_proving(&graph, &visibility, &w, Default::default());
     assert_eq!(

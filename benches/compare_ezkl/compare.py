@@ -10,6 +10,10 @@ ezkl_pipeline.py beside this file (SRS generated locally with gen_srs, never dow
 input private, like zkinfer's default), then runs the zkinfer CLI on the same files, each
 step under /usr/bin/time -v, and prints one markdown table: setup/keygen, prove, verify,
 peak RSS, proof size, output error and the ratios. Run it on an otherwise idle machine.
+
+With --hashed it measures the commitments instead: zkinfer with the default visibilities
+(input private, output public) and with input and output hashed (Poseidon commitments), and
+EZKL with input and output hashed, all in one run.
 """
 import argparse
 import json
@@ -50,17 +54,21 @@ def timed(cmd, env=None):
     return out.stdout, rss
 
 
-def run_zkinfer(name, models_dir, work, repeats):
+HASHED = ["--input-visibility", "hashed", "--output-visibility", "hashed"]
+
+
+def run_zkinfer(name, models_dir, work, repeats, visibility=()):
     exe = os.path.join(ROOT, "target", "release", "zkinfer")
     env = dict(os.environ, ZKINFER_PARAMS_DIR=os.path.join(work, "params"))
     onnx = os.path.join(models_dir, f"{name}.onnx")
     inp = os.path.join(models_dir, f"{name}.input.json")
     calib = os.path.join(models_dir, f"{name}.eval.json")
     calib = calib if os.path.exists(calib) else inp
-    model, proof = os.path.join(work, f"{name}.zkm"), os.path.join(work, f"{name}.proof.json")
+    tag = "hashed" if visibility else "plain"
+    model, proof = os.path.join(work, f"{name}.{tag}.zkm"), os.path.join(work, f"{name}.{tag}.proof.json")
     res = {}
     try:
-        timed([exe, "compile", onnx, "--calibration", calib, "-o", model], env)
+        timed([exe, "compile", onnx, "--calibration", calib, *visibility, "-o", model], env)
         proves = []
         for _ in range(repeats):
             out, rss = timed([exe, "prove", model, "--input", inp, "-o", proof, "--json"], env)
@@ -75,7 +83,7 @@ def run_zkinfer(name, models_dir, work, repeats):
     res["proof_bytes"] = proves[0][0]["proof_bytes"]
     res["k"] = proves[0][0]["k"]
     expected = os.path.join(models_dir, f"{name}.expected.json")
-    if os.path.exists(expected):
+    if os.path.exists(expected) and proves[0][0]["outputs_float"]:
         want = json.load(open(expected))["output"][0]
         got = proves[0][0]["outputs_float"]
         res["max_abs_err"] = max(abs(a - b) for a, b in zip(got, want))
@@ -85,13 +93,15 @@ def run_zkinfer(name, models_dir, work, repeats):
     return res
 
 
-def run_ezkl(python, name, models_dir, work, repeats):
+def run_ezkl(python, name, models_dir, work, repeats, hashed=False):
     results = os.path.join(work, "ezkl-results.json")
+    vis = ["--input-visibility", "hashed", "--output-visibility", "hashed"] if hashed else ["--input-visibility", "private"]
     sh([python, os.path.join(HERE, "ezkl_pipeline.py"), models_dir, name, "--work-dir", os.path.join(work, "ezkl"),
         "--runs-dir", os.path.join(work, "ezkl-runs"), "--results", results, "--repeats", str(repeats),
-        "--input-visibility", "private"], stdout=subprocess.DEVNULL)
+        *vis], stdout=subprocess.DEVNULL)
     runs = json.load(open(results))["runs"]
-    run = next(r for k, r in runs.items() if k.startswith(name + "__"))
+    tag = "hash-hash-fixe" if hashed else "priv-publ-fixe"
+    run = runs[next(k for k in runs if k.startswith(name + "__") and tag in k)]
     s = run["summary"]
     t, rss = s["timings_s"], s["peak_rss_mib"]
     return {
@@ -120,10 +130,13 @@ def main():
     ap.add_argument("--models-dir", default=os.path.join(ROOT, "tests", "data"))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--work-dir", default=os.path.join(ROOT, "ezkl-work"))
+    ap.add_argument("--hashed", action="store_true", help="measure hashed input and output (see above)")
     a = ap.parse_args()
     os.makedirs(a.work_dir, exist_ok=True)
     sh(["cargo", "build", "--release", "--bin", "zkinfer"], cwd=ROOT)
     python = ensure_ezkl()
+    if a.hashed:
+        return hashed_table(python, a)
     rows = []
     for name in a.models:
         z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
@@ -142,6 +155,31 @@ def main():
               f"| {fmt(z['prove_rss_mib'], ' MiB')} | {fmt(z['proof_bytes'], ' B')} | {fmt(z.get('max_abs_err'))} | {fmt(z.get('accuracy'))} |")
         print(f"| {name} | EZKL / zkinfer | | {ratio(e['setup_s'], z['keygen_s'])} | {ratio(e['prove_s'], z['prove_s'])} "
               f"| {ratio(e['verify_s'], z['verify_s'])} | {ratio(e['prove_rss_mib'], z['prove_rss_mib'])} | | | |")
+
+
+def hashed_table(python, a):
+    """zkinfer plain and hashed, EZKL hashed: one row each per model."""
+    print("| model | tool, input / output | k | setup/keygen | prove | verify | prove peak RSS | proof |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in a.models:
+        plain = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
+        hashed = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, HASHED)
+        e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats, hashed=True)
+        print(f"{name}: zkinfer {plain} / hashed {hashed}\n{name}: ezkl hashed {e}", file=sys.stderr)
+        for tool, r, keygen in [("zkinfer, private / public", plain, "keygen_s"),
+                                ("zkinfer, hashed / hashed", hashed, "keygen_s"),
+                                ("EZKL, hashed / hashed", e, "setup_s")]:
+            if "error" in r:
+                print(f"| {name} | {tool} | failed: {r['error']} | | | | | |")
+                continue
+            print(f"| {name} | {tool} | {fmt(r['k'])} | {fmt(r[keygen], ' s')} | {fmt(r['prove_s'], ' s')} "
+                  f"| {fmt(r['verify_s'], ' s')} | {fmt(r['prove_rss_mib'], ' MiB')} | {fmt(r['proof_bytes'], ' B')} |")
+        if "error" not in hashed:
+            print(f"| {name} | EZKL / zkinfer, hashed | | {ratio(e['setup_s'], hashed['keygen_s'])} "
+                  f"| {ratio(e['prove_s'], hashed['prove_s'])} | {ratio(e['verify_s'], hashed['verify_s'])} "
+                  f"| {ratio(e['prove_rss_mib'], hashed['prove_rss_mib'])} | |")
+            print(f"| {name} | zkinfer hashed / plain | | | {ratio(hashed['prove_s'], plain['prove_s'])} "
+                  f"| {ratio(hashed['verify_s'], plain['verify_s'])} | | |")
 
 
 if __name__ == "__main__":

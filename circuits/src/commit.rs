@@ -86,11 +86,14 @@ impl CommitConfig {
     /// Every further value of a packed element.
     pub const NEXT: &'static str = "next packed value";
     /// Every constraint of the packing gates, as `(gate, constraint)` names.
-    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] =
-        &[(Self::GATE_FIRST, Self::FIRST), (Self::GATE_NEXT, Self::NEXT)];
+    pub const CONSTRAINTS: &'static [(&'static str, &'static str)] = &[
+        (Self::GATE_FIRST, Self::FIRST),
+        (Self::GATE_NEXT, Self::NEXT),
+    ];
     /// The gates `halo2_gadgets`' Poseidon chip adds (its soundness is that crate's; a wrong
     /// commitment is caught here by the instance column, see the tests).
-    pub const POSEIDON_GATES: &'static [&'static str] = &["full round", "partial rounds", "pad-and-add"];
+    pub const POSEIDON_GATES: &'static [&'static str] =
+        &["full round", "partial rounds", "pad-and-add"];
 
     /// Creates the packing gate and the Poseidon chip over caller-allocated columns:
     /// `advice = [salt, value, acc, state_0, state_1, state_2, partial_sbox]` (they may
@@ -127,8 +130,7 @@ impl CommitConfig {
             let offset = meta.query_fixed(offset);
             vec![(Self::NEXT, next * (acc_cur - acc_prev * radix - v - offset))]
         });
-        let poseidon =
-            Poseidon::configure::<P128Pow5T3>(meta, state, partial_sbox, rc_a, rc_b);
+        let poseidon = Poseidon::configure::<P128Pow5T3>(meta, state, partial_sbox, rc_a, rc_b);
         Self {
             poseidon,
             salt,
@@ -257,7 +259,9 @@ impl CommitChip {
                 let mut packed = Vec::with_capacity(values.len().div_ceil(per));
                 let mut acc: Option<Cell<Fp>> = None;
                 for (row, v) in values.iter().enumerate() {
-                    let v = v.cell().copy_advice(|| "value", &mut region, c.value, row)?;
+                    let v = v
+                        .cell()
+                        .copy_advice(|| "value", &mut region, c.value, row)?;
                     region.assign_fixed(|| "radix", c.radix, row, || Value::known(radix))?;
                     region.assign_fixed(|| "offset", c.offset, row, || Value::known(offset))?;
                     let digit = v.value().map(|v| *v + offset);
@@ -293,9 +297,7 @@ impl CommitInstructions for CommitChip {
         bits: u32,
         salt: Value<Fp>,
     ) -> Result<Cell<Fp>, Error> {
-        if values.is_empty()
-            || !(1..=62).contains(&bits)
-            || values.iter().any(|v| v.bits() > bits)
+        if values.is_empty() || !(1..=62).contains(&bits) || values.iter().any(|v| v.bits() > bits)
         {
             return Err(Error::Synthesis);
         }

@@ -38,7 +38,13 @@ impl Scenario for Fixture {
         let cells = range.witness_signed(&mut layouter, "x", &values, self.bits)?;
         let mut chip = CommitChip::construct(chips.commit.clone().ok_or(Error::Synthesis)?);
         chip.tamper = self.tamper;
-        let c = chip.commit(&mut layouter, "t", &cells, self.bits, Value::known(self.salt))?;
+        let c = chip.commit(
+            &mut layouter,
+            "t",
+            &cells,
+            self.bits,
+            Value::known(self.salt),
+        )?;
         layouter.constrain_instance(c.cell(), chips.instance, 0)
     }
 }
@@ -74,8 +80,16 @@ fn the_salt_and_every_value_change_the_commitment() {
     let c = f.commitment();
     assert_ne!(commitment(&[3, -5, 7], 8, f.salt + Fp::ONE), Ok(c));
     assert_ne!(commitment(&[3, -5, 8], 8, f.salt), Ok(c));
-    assert_ne!(commitment(&[3, -5], 8, f.salt), Ok(c), "the length is bound");
-    assert_ne!(commitment(&[3, -5, 7], 16, f.salt), Ok(c), "the width is bound");
+    assert_ne!(
+        commitment(&[3, -5], 8, f.salt),
+        Ok(c),
+        "the length is bound"
+    );
+    assert_ne!(
+        commitment(&[3, -5, 7], 16, f.salt),
+        Ok(c),
+        "the width is bound"
+    );
 }
 
 #[test]

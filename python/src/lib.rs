@@ -11,6 +11,7 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use zkinfer::error::{QuantError, WitnessError};
 use zkinfer::input::{read_samples, EvalSet};
+use zkinfer::api::Openings;
 use zkinfer::{
     onnx, CompileOptions, CompiledModel, Error, ParamsCache, ProofBundle, Prover, Verifier,
     Visibilities, Visibility,
@@ -142,13 +143,38 @@ impl PyModel {
     /// Proves the model on one flat float input.
     #[pyo3(signature = (input, clamp = false))]
     fn prove(&self, py: Python<'_>, input: Vec<f32>, clamp: bool) -> PyResult<PyProof> {
-        let bundle = py.allow_threads(|| {
+        let proved = py.allow_threads(|| {
             let x = self.model.quantise_input(&input, clamp)?;
-            self.prover()?.prove_integer(&x)
+            self.prover()?.prove_integer_opened(&x)
         });
+        let (bundle, openings) = proved.map_err(raise)?;
         Ok(PyProof {
-            bundle: bundle.map_err(raise)?,
+            bundle,
+            openings: (!openings.openings.is_empty()).then_some(openings),
         })
+    }
+
+    /// Checks openings (JSON text, as `Proof.openings_json` gives): each must hash to its
+    /// commitment, and, given `proof`, be that proof's commitment. Raises VerifyError.
+    #[pyo3(signature = (openings_json, proof = None))]
+    fn check_openings(&self, openings_json: &str, proof: Option<&PyProof>) -> PyResult<()> {
+        let openings: Openings = serde_json::from_str(openings_json)
+            .map_err(|e| VerifyError::new_err(format!("not an openings file: {e}")))?;
+        for opening in &openings.openings {
+            self.model.check_opening(opening).map_err(raise_any)?;
+            if let Some(proof) = proof {
+                let carried = opening.commitment_in(&proof.bundle);
+                if carried != Some(opening.commitment.as_str()) {
+                    return Err(VerifyError::new_err(format!(
+                        "the proof's {} commitment is {}, the opening's {}",
+                        opening.tensor,
+                        carried.unwrap_or("absent"),
+                        opening.commitment
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Verifies a proof; returns its outputs as floats.
@@ -204,10 +230,12 @@ impl PyModel {
     }
 }
 
-/// A proof bundle: the proof with its public values.
+/// A proof bundle: the proof with its public values, and (for a proof just made of a model
+/// with hashed tensors) the openings of its commitments, which are never saved with it.
 #[pyclass(module = "zkinfer._zkinfer", name = "Proof", frozen)]
 struct PyProof {
     bundle: ProofBundle,
+    openings: Option<Openings>,
 }
 
 #[pymethods]
@@ -217,6 +245,7 @@ impl PyProof {
     fn load(path: PathBuf) -> PyResult<Self> {
         Ok(Self {
             bundle: ProofBundle::load(&path).map_err(raise)?,
+            openings: None,
         })
     }
 
@@ -225,7 +254,10 @@ impl PyProof {
     fn from_json(text: &str) -> PyResult<Self> {
         let bundle = serde_json::from_str(text)
             .map_err(|e| VerifyError::new_err(format!("not a proof bundle: {e}")))?;
-        Ok(Self { bundle })
+        Ok(Self {
+            bundle,
+            openings: None,
+        })
     }
 
     /// Writes the bundle as JSON, atomically.
@@ -248,6 +280,27 @@ impl PyProof {
     #[getter]
     fn outputs_int(&self) -> Vec<i64> {
         self.bundle.outputs.clone()
+    }
+
+    /// The Poseidon commitment to the input, when the model hashes it (64 hex digits).
+    #[getter]
+    fn input_commitment(&self) -> Option<String> {
+        self.bundle.input_commitment.clone()
+    }
+
+    /// The Poseidon commitment to the outputs, when the model hashes them.
+    #[getter]
+    fn output_commitment(&self) -> Option<String> {
+        self.bundle.output_commitment.clone()
+    }
+
+    /// The openings (values and salts) of this proof's commitments as JSON text, for a proof
+    /// made in this process of a model with hashed tensors; keep them private.
+    fn openings_json(&self) -> PyResult<Option<String>> {
+        self.openings
+            .as_ref()
+            .map(|o| serde_json::to_string(o).map_err(|e| ZkinferError::new_err(e.to_string())))
+            .transpose()
     }
 
     /// The digest of the verifying key the proof is for.
@@ -283,8 +336,8 @@ enum Calibration {
 /// against tract's execution of the file.
 #[pyfunction]
 #[pyo3(signature = (
-    onnx_path, calibration, *, input_visibility = "private", dot_width = None,
-    table_bits = None, headroom_bits = None, params_dir = None
+    onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
+    dot_width = None, table_bits = None, headroom_bits = None, params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn compile(
@@ -292,22 +345,25 @@ fn compile(
     onnx_path: PathBuf,
     calibration: Calibration,
     input_visibility: &str,
+    output_visibility: &str,
     dot_width: Option<usize>,
     table_bits: Option<u32>,
     headroom_bits: Option<u32>,
     params_dir: Option<PathBuf>,
 ) -> PyResult<PyModel> {
-    let input = match input_visibility {
-        "private" => Visibility::Private,
-        "public" => Visibility::Public,
-        other => {
-            return Err(InputError::new_err(format!(
-                "input_visibility = {other:?}: expected \"private\" or \"public\""
-            )))
-        }
+    let visibility = |name: &str, value: &str| {
+        value
+            .parse::<Visibility>()
+            .map_err(|e| InputError::new_err(format!("{name} = {value:?}: {e}")))
     };
+    let visibility = Visibilities {
+        input: visibility("input_visibility", input_visibility)?,
+        output: visibility("output_visibility", output_visibility)?,
+        params: Visibility::Fixed,
+    };
+    visibility.validate().map_err(InputError::new_err)?;
     let options = CompileOptions {
-        visibility: Visibilities::with_input(input),
+        visibility,
         dot_width,
         ..CompileOptions::default()
     }

@@ -148,3 +148,24 @@ def test_the_cli_verifies_a_proof_made_in_python(model, proof, params_dir, tmp_p
     )
     report = json.loads(out.stdout)
     assert report["valid"] is True and report["argmax"] == 2
+
+
+def test_hashed_input_and_outputs_commit_and_open(params_dir):
+    model = zkinfer.compile(
+        ONNX, EVAL, input_visibility="hashed", output_visibility="hashed", params_dir=params_dir
+    )
+    proof = model.prove(sample())
+    assert len(model.verify(proof)) == 0, "hashed outputs are not in the bundle"
+    assert len(proof.input_commitment) == 64 and len(proof.output_commitment) == 64
+    openings = proof.openings_json()
+    model.check_openings(openings, proof)
+    opened = json.loads(openings)
+    assert [o["tensor"] for o in opened["openings"]] == ["input", "output"]
+    # The output opening holds the proven integers; a changed value no longer opens.
+    opened["openings"][1]["values"][0] += 1
+    with pytest.raises(zkinfer.VerifyError, match="opening of the output does not match"):
+        model.check_openings(json.dumps(opened))
+    # A reloaded bundle carries no openings (they are never saved with it).
+    assert zkinfer.Proof.from_json(proof.to_json()).openings_json() is None
+    with pytest.raises(zkinfer.InputError, match="output visibility .private. is not supported"):
+        zkinfer.compile(ONNX, EVAL, output_visibility="private", params_dir=params_dir)

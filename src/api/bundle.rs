@@ -66,7 +66,11 @@ pub fn felt_hex(f: &Fp) -> String {
 /// The field element of [`felt_hex`]'s encoding, or why `text` is not one: a commitment or
 /// salt a user hands in is untrusted input.
 pub fn parse_felt(text: &str) -> Result<Fp, String> {
-    if text.len() != 64 || text.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if text.len() != 64
+        || text
+            .bytes()
+            .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return Err(format!(
             "'{text}' is not 64 lowercase hex digits (a field element's 32 bytes)"
         ));

@@ -24,10 +24,10 @@ mod verify;
 
 pub use bundle::{felt_hex, parse_felt, ProofBundle};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
+pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
-pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 pub use prove::Prover;
 pub use report::{AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, TableInfo};
 pub use verify::Verifier;

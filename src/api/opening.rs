@@ -79,8 +79,8 @@ impl Openings {
             reason,
         };
         let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        let openings: Self =
-            serde_json::from_str(&text).map_err(|e| file_err(format!("not an openings file: {e}")))?;
+        let openings: Self = serde_json::from_str(&text)
+            .map_err(|e| file_err(format!("not an openings file: {e}")))?;
         if openings.format_version != OPENINGS_FORMAT_VERSION {
             return Err(file_err(format!(
                 "openings format version {}; this zkinfer reads version {OPENINGS_FORMAT_VERSION}",

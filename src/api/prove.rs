@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use ff::FromUniformBytes;
 use halo2_proofs::{
     plonk::{create_proof, keygen_pk, ProvingKey},
     poly::commitment::Params,
     transcript::{Blake2bWrite, Challenge255},
 };
-use ff::FromUniformBytes;
 use pasta_curves::{EqAffine, Fp};
 use rand::rand_core::{Rng, UnwrapErr};
 use rand::rngs::SysRng;
@@ -85,10 +85,7 @@ impl Prover {
     /// Proves the model on an integer input, committing each hashed tensor under a fresh
     /// random salt; returns the bundle and the openings of its commitments (empty when
     /// nothing is hashed), which the prover keeps to reveal later.
-    pub fn prove_integer_opened(
-        &self,
-        input: &[i64],
-    ) -> Result<(ProofBundle, Openings), Error> {
+    pub fn prove_integer_opened(&self, input: &[i64]) -> Result<(ProofBundle, Openings), Error> {
         let salts = Salts {
             input: random_salt(),
             output: random_salt(),
@@ -108,11 +105,12 @@ impl Prover {
         let outputs = witness.outputs();
         let visibility = &self.model.visibility;
         let layout = InstanceLayout::of(graph, visibility);
-        let commitments = layout.commit(&outputs, input, salts).map_err(|index| {
-            ProveError::Commitment {
-                reason: format!("value {index} is outside its tensor's range"),
-            }
-        })?;
+        let commitments =
+            layout
+                .commit(&outputs, input, salts)
+                .map_err(|index| ProveError::Commitment {
+                    reason: format!("value {index} is outside its tensor's range"),
+                })?;
         let public = layout.values(&outputs, input, &commitments);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
         with_dot_width!(self.model.dot_width, visibility.hashes(), W, H => {
@@ -140,7 +138,12 @@ impl Prover {
             model_digest: self.digest.clone(),
             openings: [
                 opening(Committed::Input, input, salts.input, commitments.input),
-                opening(Committed::Output, &outputs, salts.output, commitments.output),
+                opening(
+                    Committed::Output,
+                    &outputs,
+                    salts.output,
+                    commitments.output,
+                ),
             ]
             .into_iter()
             .flatten()

@@ -11,10 +11,10 @@ use halo2_proofs::{
 };
 use pasta_curves::{EqAffine, Fp};
 
+use super::bundle::parse_felt;
 use super::keys::{build_vk, check_k, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use crate::circuit::{Commitments, InstanceLayout, Segment};
-use super::bundle::parse_felt;
 use crate::error::{Error, VerifyError};
 use crate::graph::qgraph::QTensor;
 

@@ -16,8 +16,8 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, ChipSet, CommitChip, CommitInstructions, FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions,
-    SignedCell, FIRST_FUNCTION_TAG,
+    value::felt, ChipSet, CommitChip, CommitInstructions, FunctionTable, LookupRangeChip,
+    LookupRangeConfig, RangeInstructions, SignedCell, FIRST_FUNCTION_TAG,
 };
 
 use crate::graph::qgraph::{QGraph, QOp};
@@ -169,7 +169,14 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
         );
         let x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
         if let Some(segment) = &self.instance.input {
-            self.show(&config, &mut layouter, "input", segment, &x, self.salts.input)?;
+            self.show(
+                &config,
+                &mut layouter,
+                "input",
+                segment,
+                &x,
+                self.salts.input,
+            )?;
         }
         let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
@@ -187,7 +194,14 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
             outputs.extend_from_slice(tensors.get(t.index()).ok_or(Error::Synthesis)?);
         }
         let segment = &self.instance.outputs;
-        self.show(&config, &mut layouter, "outputs", segment, &outputs, self.salts.output)
+        self.show(
+            &config,
+            &mut layouter,
+            "outputs",
+            segment,
+            &outputs,
+            self.salts.output,
+        )
     }
 }
 

@@ -106,6 +106,12 @@ class Model:
         :class:`VerifyError` saying why not."""
         return np.asarray(self._native.verify(proof), dtype=np.float64)
 
+    def check_openings(self, openings_json: str, proof: Optional[Proof] = None) -> None:
+        """Checks the openings of hashed tensors (``proof.openings_json()``, or the
+        ``….openings.json`` file's text): each must hash to its commitment and, given
+        ``proof``, be the commitment that proof carries. Raises :class:`VerifyError`."""
+        self._native.check_openings(openings_json, proof)
+
     def verify_batch(self, proofs: Iterable[Proof]) -> None:
         """Checks many proofs of this model at once (one multi-scalar multiplication);
         raises :class:`VerifyError` if any fails."""
@@ -142,6 +148,7 @@ def compile(
     calibration: Union[PathLike, ArrayLike],
     *,
     input_visibility: str = "private",
+    output_visibility: str = "public",
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,
@@ -151,13 +158,17 @@ def compile(
     input file in any accepted format, or samples: a 2-D array, one row per sample), then
     checks it against tract's execution of the file.
 
-    ``input_visibility`` is ``"private"`` (default) or ``"public"``; ``params_dir`` overrides
-    where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or ``~/.cache``).
+    ``input_visibility`` is ``"private"`` (default), ``"public"`` or ``"hashed"``, and
+    ``output_visibility`` ``"public"`` (default) or ``"hashed"``: a hashed tensor is public only
+    as a Poseidon commitment under a random salt the prover keeps (``proof.openings_json()``).
+    ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
+    ``~/.cache``).
     """
     native = _zkinfer.compile(
         os.fspath(onnx_path),
         _samples(calibration),
         input_visibility=input_visibility,
+        output_visibility=output_visibility,
         dot_width=dot_width,
         table_bits=table_bits,
         headroom_bits=headroom_bits,
