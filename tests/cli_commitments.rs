@@ -84,3 +84,38 @@ fn cli_hashed_input_and_outputs_prove_verify_and_open() {
         "{err}"
     );
 }
+
+/// LeNet-5 with a hashed input and public outputs (slow: run with `--ignored`, as CI does).
+#[test]
+#[ignore = "slow: run with --ignored"]
+fn cli_proves_lenet5_with_a_hashed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("lenet5.zkm");
+    let input = common::data("lenet5.input.json");
+    ok(&[
+        "compile",
+        s(&common::data("lenet5.onnx")),
+        "--calibration",
+        s(&input),
+        "--input-visibility",
+        "hashed",
+        "-o",
+        s(&model),
+    ]);
+    let proof = dir.path().join("proof.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
+    assert_eq!(
+        verified["input_commitment"].as_str().map(str::len),
+        Some(64)
+    );
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data("lenet5.expected.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["argmax"], expected["argmax"]);
+    let openings = dir.path().join("proof.openings.json");
+    ok(&["open", s(&model), s(&openings), "--proof", s(&proof)]);
+}

@@ -70,6 +70,12 @@ fn hashing_adds_commitment_rows_and_is_shown_by_inspect() {
         vec![("output commitment", 10), ("input commitment", 64)]
     );
     assert_eq!(inspection.instances, 2, "two commitments, nothing else");
+    // Poseidon's x^5 S-box gates raise the degree (a larger extended domain); say how much.
+    println!(
+        "degree {} without, {} with commitments",
+        plain.degree, inspection.degree
+    );
+    assert!(inspection.degree >= plain.degree);
     assert!(inspection.fixed_columns > plain.fixed_columns);
     let text = inspection.to_string();
     assert!(text.contains("input commitment"), "{text}");

@@ -84,6 +84,12 @@ impl Reply {
 }
 
 fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+    send(method, url, token, body)
+        .unwrap_or_else(|| panic!("{method} {url}: the connection broke before an answer"))
+}
+
+/// One request; `None` when the connection broke before any answer.
+fn send(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Option<Reply> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(300))
         .build();
@@ -99,13 +105,13 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Rep
     };
     let response = match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
+        Err(ureq::Error::Transport(_)) => return None,
     };
-    Reply {
+    Some(Reply {
         status: response.status(),
         retry_after: response.header("Retry-After").map(str::to_owned),
         body: response.into_string().unwrap(),
-    }
+    })
 }
 
 impl Served {
@@ -240,6 +246,35 @@ fn service_proves_verifies_batches_and_registers() {
         metrics.contains("zkinfer_keys_in_memory{role=\"prover\"} 1"),
         "{metrics}"
     );
+
+    // A model with a hashed input, registered here: its proofs come with their openings,
+    // which exist only in this answer.
+    let hashed = common::compile_with(zkinfer::Visibilities {
+        input: zkinfer::Visibility::Hashed,
+        output: zkinfer::Visibility::Public,
+        params: zkinfer::Visibility::Fixed,
+    });
+    let registered = call(
+        "PUT",
+        &format!("{}/v1/models/hashed", served.base),
+        Some(TOKEN),
+        Some(&serde_json::to_string(&hashed).unwrap()),
+    );
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
+    let proved = served.post("/v1/models/hashed/prove", Some(TOKEN), &input);
+    assert_eq!(proved.status, 200, "{}", proved.body);
+    let answer = proved.json();
+    let opening = &answer["openings"]["openings"][0];
+    assert_eq!(opening["tensor"], "input");
+    assert_eq!(opening["commitment"], answer["bundle"]["input_commitment"]);
+    let verdict = served
+        .post("/v1/verify", None, &answer["bundle"].to_string())
+        .json();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["input_commitment"], opening["commitment"]);
+    let opening: zkinfer::api::Opening = serde_json::from_value(opening.clone()).unwrap();
+    hashed.check_opening(&opening).unwrap();
 }
 
 #[test]
@@ -269,8 +304,18 @@ fn bad_requests_get_json_4xx_naming_the_fault() {
     served
         .post("/v1/models/digits/prove?fast=1", Some(TOKEN), "[1]")
         .error(400, "bad_query", "'fast'");
+    // An oversized body is refused with 413 after the limit is read; the server then closes
+    // the connection, and a client still sending may see that first (EPIPE): both refuse it.
     let huge = format!("[{}]", vec!["0"; 600_000].join(","));
-    prove(Some(TOKEN), &huge).error(413, "too_large", "");
+    match send(
+        "POST",
+        &format!("{}/v1/models/digits/prove", served.base),
+        Some(TOKEN),
+        Some(&huge),
+    ) {
+        Some(reply) => reply.error(413, "too_large", ""),
+        None => assert_eq!(served.get("/healthz").status, 200, "the server lives on"),
+    }
 
     served
         .post("/v1/verify", None, "not json")

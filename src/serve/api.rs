@@ -351,11 +351,11 @@ pub async fn prove(
             let prover = keys.get::<Prover>(&model.digest, &model.model)?;
             let keys_s = t.elapsed();
             let t = Instant::now();
-            let bundle = prover.prove_integer(&x)?;
-            Ok::<_, Error>((bundle, keys_s, t.elapsed()))
+            let proved = prover.prove_integer_opened(&x)?;
+            Ok::<_, Error>((proved, keys_s, t.elapsed()))
         }
     };
-    let (bundle, keys_s, prove_s) = run_in(&shared, &shared.proofs, "proving", job)
+    let ((bundle, openings), keys_s, prove_s) = run_in(&shared, &shared.proofs, "proving", job)
         .await?
         .map_err(ApiError::from_error)?;
     let timing = format!(
@@ -363,7 +363,13 @@ pub async fn prove(
         keys_s.as_secs_f64() * 1e3,
         prove_s.as_secs_f64() * 1e3
     );
-    let mut response = Json(bundle).into_response();
+    // A model with hashed tensors answers the bundle with the openings of its commitments,
+    // which exist only here (the salts are fresh per proof): the caller keeps them.
+    let mut response = if openings.openings.is_empty() {
+        Json(bundle).into_response()
+    } else {
+        Json(json!({ "bundle": bundle, "openings": openings })).into_response()
+    };
     if let Ok(value) = HeaderValue::from_str(&timing) {
         response.headers_mut().insert("server-timing", value);
     }

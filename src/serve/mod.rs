@@ -248,23 +248,51 @@ fn router(shared: Arc<Shared>) -> Router {
 /// Completes on Ctrl-C, or on SIGTERM where there is one: the signal a service manager sends
 /// to stop a service. Pass it to [`Server::run`].
 pub async fn shutdown_signal() {
+    ShutdownSignals::new().next().await;
+}
+
+/// Ctrl-C and SIGTERM as one stream, listened to from its creation: each signal completes
+/// exactly one [`ShutdownSignals::next`], so a server can stop gracefully on the first and
+/// at once on the second (a listener created after the first could otherwise see it too).
+#[derive(Debug)]
+pub struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    /// Starts listening (inside a tokio runtime).
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// The next Ctrl-C or SIGTERM.
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl Default for ShutdownSignals {
+    fn default() -> Self {
+        Self::new()
     }
 }

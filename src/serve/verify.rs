@@ -36,6 +36,10 @@ pub(super) struct Verdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     argmax: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    input_commitment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_commitment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Value>,
 }
 
@@ -47,6 +51,8 @@ impl Verdict {
             outputs: Some(bundle.outputs.clone()),
             argmax: argmax(&outputs),
             outputs_float: Some(outputs),
+            input_commitment: bundle.input_commitment.clone(),
+            output_commitment: bundle.output_commitment.clone(),
             error: None,
         }
     }
@@ -58,6 +64,8 @@ impl Verdict {
             outputs: None,
             outputs_float: None,
             argmax: None,
+            input_commitment: None,
+            output_commitment: None,
             error: Some(json!({ "kind": kind, "message": message })),
         }
     }

@@ -5,17 +5,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
-use zkinfer::input::{argmax, read_samples, EvalSet};
+use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::serve::{ServeConfig, Server};
 use zkinfer::{
-    onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
-    Visibilities, Visibility,
+    onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, Visibilities, Visibility,
 };
 
 #[derive(Parser, Debug)]
@@ -190,8 +188,9 @@ macro_rules! out {
     };
 }
 
-// After `out!`, which it uses.
+// After `out!`, which they use.
 mod open;
+mod proofs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -278,12 +277,12 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             clamp,
             output,
             json,
-        } => prove(&model, &input, clamp, &output, json, cache),
+        } => proofs::prove(&model, &input, clamp, &output, json, cache),
         Command::Verify {
             model,
             proofs,
             json,
-        } => verify(&model, &proofs, json, cache),
+        } => proofs::verify(&model, &proofs, json, cache),
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Open {
             model,
@@ -329,7 +328,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
 
 /// Refuses an output path that is one of the command's input files (it would destroy it),
 /// and checks that the output's folder is writable before any slow work.
-fn check_output(output: &Path, inputs: &[&Path], folder: bool) -> Result<()> {
+pub(crate) fn check_output(output: &Path, inputs: &[&Path], folder: bool) -> Result<()> {
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
@@ -445,169 +444,6 @@ pub(crate) fn params(
     Ok(params)
 }
 
-fn prove(
-    model_path: &Path,
-    input: &Path,
-    clamp: bool,
-    output: &Path,
-    json: bool,
-    cache: &ParamsCache,
-) -> Result<()> {
-    let started = Instant::now();
-    let model = Arc::new(CompiledModel::load(model_path)?);
-    let samples = model.join_inputs(read_samples(input)?);
-    let many = samples.len() > 1;
-    check_output(output, &[model_path, input], many)?;
-    // Check every input before any slow step.
-    let xs = samples
-        .iter()
-        .enumerate()
-        .map(|(i, x)| {
-            model.quantise_input(x, clamp).map_err(|e| {
-                if many {
-                    format!("sample {i}: {e}")
-                } else {
-                    e.to_string()
-                }
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let k = model.layout()?.k;
-    let t = Instant::now();
-    let params = params(cache, k, json)?;
-    let params_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let prover = step(json, "proving key", || {
-        Prover::from_params(model.clone(), params)
-    })?;
-    let keygen_s = t.elapsed().as_secs_f64();
-    let mut reports = Vec::new();
-    for (i, x) in xs.iter().enumerate() {
-        let path = if many {
-            output.join(format!("proof-{i}.json"))
-        } else {
-            output.to_path_buf()
-        };
-        let t = Instant::now();
-        let (bundle, openings) = step(json, "proving", || prover.prove_integer_opened(x))?;
-        let prove_s = t.elapsed().as_secs_f64();
-        bundle.save(&path)?;
-        let opened = open::save_openings(&path, &openings)?;
-        if !json {
-            out!(
-                "proof written to {} ({} bytes, proved in {prove_s:.2} s)",
-                path.display(),
-                bundle.proof.len() / 2
-            );
-            open::print_commitments(&bundle)?;
-            if let Some(opened) = &opened {
-                out!(
-                    "openings written to {} (keep them private: the salts hide the hashed values)",
-                    opened.display()
-                );
-            }
-            if bundle.output_commitment.is_none() {
-                out!("outputs: {}", floats(&bundle.outputs_float));
-            }
-        }
-        reports.push(json!({
-            "proof": path, "outputs": bundle.outputs, "outputs_float": bundle.outputs_float,
-            "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment,
-            "openings": opened, "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
-        }));
-    }
-    let total_s = started.elapsed().as_secs_f64();
-    if json {
-        let report = json!({
-            "ok": true, "model_digest": prover.model_digest(), "k": k, "params_s": params_s,
-            "keygen_s": keygen_s, "total_s": total_s,
-        });
-        out!("{}", with_reports(report, reports, many));
-    } else {
-        out!("wall time {total_s:.2} s: parameters {params_s:.2} s, proving key {keygen_s:.2} s, proving the rest");
-    }
-    Ok(())
-}
-
-/// A command's JSON report with its per-file reports: a `proofs` list when there are
-/// several, else the one report's fields at the top level.
-fn with_reports(
-    mut report: serde_json::Value,
-    mut reports: Vec<serde_json::Value>,
-    several: bool,
-) -> serde_json::Value {
-    if several {
-        report["proofs"] = json!(reports);
-    } else if let (Some(serde_json::Value::Object(one)), Some(top)) =
-        (reports.pop(), report.as_object_mut())
-    {
-        top.extend(one);
-    }
-    report
-}
-
-fn verify(model_path: &Path, proofs: &[PathBuf], json: bool, cache: &ParamsCache) -> Result<()> {
-    let started = Instant::now();
-    let model = Arc::new(CompiledModel::load(model_path)?);
-    let bundles = proofs
-        .iter()
-        .map(|p| ProofBundle::load(p))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let t = Instant::now();
-    let params = params(cache, model.layout()?.k, json)?;
-    let params_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let verifier = step(json, "verifying key", || {
-        Verifier::from_params(model.clone(), params)
-    })?;
-    let keygen_s = t.elapsed().as_secs_f64();
-    let mut reports = Vec::new();
-    let mut failed = 0;
-    for (path, bundle) in proofs.iter().zip(&bundles) {
-        let t = Instant::now();
-        let result = verifier.verify(bundle);
-        let verify_s = t.elapsed().as_secs_f64();
-        match result {
-            Ok(outputs) => {
-                if !json {
-                    out!("{}: valid proof ({:.1} ms)", path.display(), verify_s * 1e3);
-                    open::print_commitments(bundle)?;
-                    if bundle.output_commitment.is_none() {
-                        out!("outputs: {}", floats(&outputs));
-                        if let Some(i) = argmax(&outputs) {
-                            out!("argmax: {i}");
-                        }
-                    }
-                }
-                reports.push(json!({ "proof": path, "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment, "verify_s": verify_s }));
-            }
-            Err(e) if proofs.len() == 1 => return Err(e.into()),
-            Err(e) => {
-                failed += 1;
-                if !json {
-                    out!("{}: INVALID: {e}", path.display());
-                }
-                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
-            }
-        }
-    }
-    let total_s = started.elapsed().as_secs_f64();
-    if json {
-        let report = json!({
-            "ok": failed == 0, "valid": failed == 0, "model_digest": verifier.model_digest(),
-            "params_s": params_s, "keygen_s": keygen_s, "total_s": total_s,
-        });
-        out!("{}", with_reports(report, reports, proofs.len() > 1));
-    } else {
-        out!("wall time {total_s:.2} s: parameters {params_s:.2} s, verifying key {keygen_s:.2} s, verifying the rest");
-    }
-    if failed > 0 {
-        // Already reported per proof; the exit status says it.
-        std::process::exit(1);
-    }
-    Ok(())
-}
-
 fn inspect(model_path: &Path, json: bool) -> Result<()> {
     let report = CompiledModel::load(model_path)?.inspect()?;
     if json {
@@ -635,16 +471,18 @@ fn serve(config: ServeConfig) -> Result<()> {
         .build()?;
     runtime.block_on(async {
         let started = Instant::now();
+        // Listening from the start, so that each signal is seen once (see ShutdownSignals).
+        let mut signals = zkinfer::serve::ShutdownSignals::new();
         let server = Server::start(config).await?;
         eprintln!("models loaded and keys built in {:.2} s", started.elapsed().as_secs_f64());
         out!("listening on http://{}", server.local_addr());
         std::io::stdout().flush()?;
         server
-            .run(async {
-                zkinfer::serve::shutdown_signal().await;
+            .run(async move {
+                signals.next().await;
                 eprintln!("shutting down: finishing the requests in flight (signal again to stop at once)");
-                tokio::spawn(async {
-                    zkinfer::serve::shutdown_signal().await;
+                tokio::spawn(async move {
+                    signals.next().await;
                     std::process::exit(130);
                 });
             })
