@@ -1,13 +1,12 @@
 //! The proof bundle: a proof with its public values, as a versioned JSON file.
 
-use std::fs;
 use std::path::Path;
 
 use ff::PrimeField;
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
-use super::files::write_json_atomic;
+use super::files::{load_json, save_json};
 use crate::error::Error;
 
 /// A proof of one inference, with its public values. Unknown fields are an error.
@@ -41,20 +40,12 @@ pub struct ProofBundle {
 impl ProofBundle {
     /// Writes the bundle as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_json_atomic(path, self).map_err(|e| Error::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        save_json(path, self)
     }
 
     /// Reads a bundle.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let file_err = |reason: String| Error::File {
-            path: path.display().to_string(),
-            reason,
-        };
-        let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| file_err(format!("not a proof bundle: {e}")))
+        load_json(path, "a proof bundle")
     }
 }
 

@@ -5,7 +5,28 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use crate::error::Error;
+
+/// Saves `value` as JSON at `path`, atomically; an error names the file.
+pub(super) fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    write_json_atomic(path, value).map_err(|e| Error::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads `path` as the JSON of a `what` (for the error, which names the file).
+pub(super) fn load_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T, Error> {
+    let file_err = |reason: String| Error::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| file_err(format!("not {what}: {e}")))
+}
 
 pub(super) fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     write_atomic(path, |w| {

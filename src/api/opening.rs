@@ -3,14 +3,13 @@
 //! them later; anyone then checks them against the commitment a proof carried.
 
 use std::fmt;
-use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::commit;
 
 use super::bundle::{felt_hex, parse_felt};
-use super::files::write_json_atomic;
+use super::files::{load_json, save_json};
 use super::{CompiledModel, ProofBundle};
 use crate::circuit::output_bits;
 use crate::error::{Error, VerifyError};
@@ -66,26 +65,20 @@ pub struct Openings {
 impl Openings {
     /// Writes the openings as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        write_json_atomic(path, self).map_err(|e| Error::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        save_json(path, self)
     }
 
-    /// Reads openings.
+    /// Reads openings, checking their format version.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let file_err = |reason: String| Error::File {
-            path: path.display().to_string(),
-            reason,
-        };
-        let text = fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
-        let openings: Self = serde_json::from_str(&text)
-            .map_err(|e| file_err(format!("not an openings file: {e}")))?;
+        let openings: Self = load_json(path, "an openings file")?;
         if openings.format_version != OPENINGS_FORMAT_VERSION {
-            return Err(file_err(format!(
-                "openings format version {}; this zkinfer reads version {OPENINGS_FORMAT_VERSION}",
-                openings.format_version
-            )));
+            return Err(Error::File {
+                path: path.display().to_string(),
+                reason: format!(
+                    "openings format version {}; this zkinfer reads version {OPENINGS_FORMAT_VERSION}",
+                    openings.format_version
+                ),
+            });
         }
         Ok(openings)
     }
