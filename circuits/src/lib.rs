@@ -22,6 +22,7 @@
 //! become field elements and back.
 
 pub mod argmax;
+mod cells;
 pub mod commit;
 #[cfg(test)]
 mod coverage_tests;

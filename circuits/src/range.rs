@@ -62,6 +62,7 @@ use halo2_proofs::{
     poly::Rotation,
 };
 
+pub use crate::cells::{Sign, SignedCell, UnsignedCell};
 use crate::value::{low_u64, pow2};
 use crate::Cell;
 
@@ -277,67 +278,6 @@ impl LookupRangeConfig {
     }
 }
 
-/// Whether a signed value is known to be non-negative, and how.
-#[derive(Clone, Debug)]
-pub enum Sign<F: PrimeField> {
-    /// The sign bit from the value's decomposition: `1` iff the value is `>= 0`.
-    Bit(Cell<F>),
-    /// The value is non-negative by construction (for example a ReLU output).
-    NonNegative,
-}
-
-/// A cell proven to hold an integer in `[-2^(bits-1), 2^(bits-1))`.
-///
-/// Only this module and the chips that preserve the range (ReLU) build one.
-#[derive(Clone, Debug)]
-pub struct SignedCell<F: PrimeField> {
-    cell: Cell<F>,
-    sign: Sign<F>,
-    bits: u32,
-}
-
-impl<F: PrimeField> SignedCell<F> {
-    /// The cell.
-    pub fn cell(&self) -> &Cell<F> {
-        &self.cell
-    }
-    /// The sign evidence.
-    pub fn sign(&self) -> &Sign<F> {
-        &self.sign
-    }
-    /// The proven width.
-    pub fn bits(&self) -> u32 {
-        self.bits
-    }
-    /// A non-negative cell whose range the caller has proven by other means (a ReLU output,
-    /// bounded by its range-checked input).
-    pub(crate) fn nonnegative_by_construction(cell: Cell<F>, bits: u32) -> Self {
-        Self {
-            cell,
-            sign: Sign::NonNegative,
-            bits,
-        }
-    }
-}
-
-/// A cell proven to hold an integer in `[0, 2^bits)`.
-#[derive(Clone, Debug)]
-pub struct UnsignedCell<F: PrimeField> {
-    cell: Cell<F>,
-    bits: u32,
-}
-
-impl<F: PrimeField> UnsignedCell<F> {
-    /// The cell.
-    pub fn cell(&self) -> &Cell<F> {
-        &self.cell
-    }
-    /// The proven width.
-    pub fn bits(&self) -> u32 {
-        self.bits
-    }
-}
-
 /// Range checks on cells.
 pub trait RangeInstructions<F: PrimeField> {
     /// Assigns `values` and proves each in the signed range of `bits` bits.
@@ -530,11 +470,7 @@ impl<F: PrimeField> LookupRangeChip<F> {
         let rows = self.decompose_all(layouter, name, sources, pow2(bits - 1), bits)?;
         Ok(rows
             .into_iter()
-            .map(|d| SignedCell {
-                cell: d.z0,
-                sign: Sign::Bit(d.top_bit),
-                bits,
-            })
+            .map(|d| SignedCell::proven(d.z0, Sign::Bit(d.top_bit), bits))
             .collect())
     }
 }
@@ -574,7 +510,7 @@ impl<F: PrimeField> RangeInstructions<F> for LookupRangeChip<F> {
         let rows = self.decompose_all(layouter, name, &sources, F::ZERO, bits)?;
         Ok(rows
             .into_iter()
-            .map(|d| UnsignedCell { cell: d.z0, bits })
+            .map(|d| UnsignedCell::proven(d.z0, bits))
             .collect())
     }
 

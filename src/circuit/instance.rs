@@ -76,7 +76,10 @@ impl InstanceLayout {
                 row: 0,
                 bits: output_bits(graph),
             },
-            _ => Segment::Values(0..graph.output_len()),
+            // Validation allows only public or hashed outputs; the others show as values.
+            Visibility::Public | Visibility::Private | Visibility::Fixed => {
+                Segment::Values(0..graph.output_len())
+            }
         };
         let start = outputs.rows().end;
         let input = match visibility.input {
@@ -85,7 +88,7 @@ impl InstanceLayout {
                 row: start,
                 bits: graph.input.bits,
             }),
-            _ => None,
+            Visibility::Private | Visibility::Fixed => None,
         };
         Self { outputs, input }
     }
