@@ -87,13 +87,34 @@ pub fn join_parts(samples: Vec<Vec<f32>>, lens: &[usize]) -> Vec<Vec<f32>> {
     samples.chunks(parts).map(|group| group.concat()).collect()
 }
 
+/// A sample's label: one class, or one class per position of a sequence output (a
+/// language model's next token at every position).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    /// The class of the whole output.
+    Class(usize),
+    /// The class at each position: the output splits into as many equal rows.
+    PerPosition(Vec<usize>),
+}
+
+impl Label {
+    /// The classes, one per position (one for a whole-output label).
+    pub fn classes(&self) -> &[usize] {
+        match self {
+            Self::Class(c) => std::slice::from_ref(c),
+            Self::PerPosition(cs) => cs,
+        }
+    }
+}
+
 /// A labelled evaluation set, as in `../shared/models/*.eval.json`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct EvalSet {
     /// Flat inputs.
     pub inputs: Vec<Vec<f32>>,
-    /// Class labels.
-    pub labels: Vec<usize>,
+    /// Labels, one per input.
+    pub labels: Vec<Label>,
     /// The float model's logits per sample, when recorded.
     #[serde(default)]
     pub float_logits: Option<Vec<Vec<f64>>>,

@@ -47,7 +47,10 @@ fn reference(f: Activation, x: f64) -> f64 {
         Activation::HardSigmoid { alpha, beta } => {
             (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
         }
-        Activation::Elu { .. } | Activation::Ln { .. } => panic!("{f:?} is not in ALL"),
+        Activation::Elu { .. }
+        | Activation::Ln { .. }
+        | Activation::Sqrt
+        | Activation::Rsqrt { .. } => panic!("{f:?} is not in ALL"),
     }
 }
 
@@ -64,7 +67,10 @@ fn slope(f: Activation, hi: f64) -> f64 {
         | Activation::Softplus
         | Activation::LeakyRelu { .. }
         | Activation::Clip { .. } => 1.0,
-        Activation::Elu { .. } | Activation::Ln { .. } => panic!("{f:?} is not in ALL"),
+        Activation::Elu { .. }
+        | Activation::Ln { .. }
+        | Activation::Sqrt
+        | Activation::Rsqrt { .. } => panic!("{f:?} is not in ALL"),
     }
 }
 

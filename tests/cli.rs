@@ -4,42 +4,10 @@
 
 mod common;
 
-use common::cli::{fails, ok, s, zkinfer};
+use common::cli::{fails, ok, s, split, zkinfer};
 use std::path::Path;
 use std::process::Command;
 use zkinfer::api::MODEL_FORMAT_VERSION;
-
-/// Splits a bundled evaluation set in two: the first half calibrates, the second half
-/// (samples the model never saw while choosing its scales) measures accuracy.
-fn split(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let eval: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::data(&format!("{name}.eval.json"))).unwrap(),
-    )
-    .unwrap();
-    let half = eval["inputs"].as_array().unwrap().len() / 2;
-    let part = |key: &str, from: usize, to: usize| {
-        serde_json::Value::from(eval[key].as_array().unwrap()[from..to].to_vec())
-    };
-    let n = 2 * half;
-    let calibration = dir.join(format!("{name}.calibration.json"));
-    std::fs::write(
-        &calibration,
-        serde_json::json!({ "inputs": part("inputs", 0, half) }).to_string(),
-    )
-    .unwrap();
-    let held_out = dir.join(format!("{name}.held-out.json"));
-    std::fs::write(
-        &held_out,
-        serde_json::json!({
-            "inputs": part("inputs", half, n),
-            "labels": part("labels", half, n),
-            "float_logits": part("float_logits", half, n),
-        })
-        .to_string(),
-    )
-    .unwrap();
-    (calibration, held_out)
-}
 
 fn compiled(dir: &Path) -> std::path::PathBuf {
     let model = dir.join("digits_mlp.zkm");

@@ -54,8 +54,9 @@ fn quantised_accuracy_equals_float_accuracy_on_the_eval_set() {
             .eval(&model.quantise_input(x, false).unwrap())
             .unwrap();
         let q = model.graph.outputs_to_float(&q);
-        quantised += usize::from(zkinfer::input::argmax(&q) == Some(*label));
-        float += usize::from(zkinfer::input::argmax(float_logits) == Some(*label));
+        let label = label.classes()[0];
+        quantised += usize::from(zkinfer::input::argmax(&q) == Some(label));
+        float += usize::from(zkinfer::input::argmax(float_logits) == Some(label));
     }
     assert_eq!(quantised, float);
 }

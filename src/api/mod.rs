@@ -33,7 +33,7 @@ pub use report::{AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, TableInfo};
 pub use verify::Verifier;
 
 /// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 5;
+pub const MODEL_FORMAT_VERSION: u32 = 6;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.

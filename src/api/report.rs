@@ -189,9 +189,10 @@ impl CompiledModel {
 
     /// The integer model on a labelled evaluation set: its accuracy, the float model's
     /// (when the set records float logits) and the error against those logits. A model of
-    /// several outputs is scored on its first.
+    /// several outputs is scored on its first. A label per position splits the output into
+    /// as many equal rows, each scored on its own (top-1 agreement per position).
     pub fn accuracy(&self, set: &EvalSet) -> Result<AccuracyReport, Error> {
-        let (mut correct, mut float_correct) = (0usize, 0usize);
+        let (mut correct, mut float_correct, mut positions) = (0usize, 0usize, 0usize);
         let (mut max_err, mut sum_err, mut compared) = (0f64, 0f64, 0usize);
         for (i, (x, label)) in set.inputs.iter().zip(&set.labels).enumerate() {
             let sample = |e: &dyn fmt::Display| Error::File {
@@ -202,9 +203,25 @@ impl CompiledModel {
             let y = self.graph.eval(&q).map_err(|e| sample(&e))?;
             let mut out = self.graph.outputs_to_float(&y);
             out.truncate(self.graph.output_tensors().next().map_or(0, |t| t.len));
-            correct += usize::from(argmax(&out) == Some(*label));
-            if let Some(logits) = set.float_logits.as_ref().and_then(|l| l.get(i)) {
-                float_correct += usize::from(argmax(logits) == Some(*label));
+            let classes = label.classes();
+            if classes.is_empty() || !out.len().is_multiple_of(classes.len()) {
+                return Err(sample(&format!(
+                    "{} labels do not split an output of {} values into equal rows",
+                    classes.len(),
+                    out.len()
+                )));
+            }
+            let row = out.len() / classes.len();
+            let logits = set.float_logits.as_ref().and_then(|l| l.get(i));
+            for (p, class) in classes.iter().enumerate() {
+                let rows = p * row..(p + 1) * row;
+                correct += usize::from(argmax(&out[rows.clone()]) == Some(*class));
+                if let Some(float) = logits.and_then(|l| l.get(rows)) {
+                    float_correct += usize::from(argmax(float) == Some(*class));
+                }
+            }
+            positions += classes.len();
+            if let Some(logits) = logits {
                 for (a, b) in out.iter().zip(logits) {
                     max_err = max_err.max((a - b).abs());
                     sum_err += (a - b).abs();
@@ -212,10 +229,11 @@ impl CompiledModel {
                 }
             }
         }
-        let n = set.inputs.len().max(1) as f64;
+        let n = positions.max(1) as f64;
         let float = set.float_logits.as_ref().map(|_| float_correct as f64 / n);
         Ok(AccuracyReport {
             samples: set.inputs.len(),
+            positions,
             quantised_accuracy: correct as f64 / n,
             float_accuracy: float,
             max_logit_error: float.map(|_| max_err),
@@ -229,7 +247,9 @@ impl CompiledModel {
 pub struct AccuracyReport {
     /// Samples evaluated.
     pub samples: usize,
-    /// Fraction whose integer argmax is the label.
+    /// Labels scored: one per sample, or one per position of a sequence output.
+    pub positions: usize,
+    /// Fraction of labels the integer argmax agrees with.
     pub quantised_accuracy: f64,
     /// The same for the float logits recorded in the set, if any.
     pub float_accuracy: Option<f64>,
@@ -242,6 +262,9 @@ pub struct AccuracyReport {
 impl fmt::Display for AccuracyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "samples: {}", self.samples)?;
+        if self.positions != self.samples {
+            writeln!(f, "positions scored: {}", self.positions)?;
+        }
         writeln!(f, "quantised accuracy: {:.4}", self.quantised_accuracy)?;
         match (self.float_accuracy, self.max_logit_error, self.mean_logit_error) {
             (Some(a), Some(max), Some(mean)) => write!(

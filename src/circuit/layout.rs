@@ -154,6 +154,7 @@ pub fn plan(
             QOp::Mul { shift } => ops::mul::rows(&cx, *shift),
             QOp::ArgMax(axis) => ops::argmax::rows(&cx, axis),
             QOp::Softmax(softmax) => ops::softmax::rows(&cx, softmax),
+            QOp::Gather(gather) => ops::gather::rows(&cx, gather),
             QOp::MaxPool(window) => ops::max::rows(&cx, window),
             QOp::Wiring(sources) => ops::wiring::rows(&cx, sources),
             op

@@ -32,8 +32,8 @@ mod ops;
 pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment};
 
 use ops::{
-    expose, synthesize_argmax, synthesize_linear, synthesize_lookup, synthesize_max,
-    synthesize_mul, synthesize_relu, synthesize_softmax, synthesize_wiring, values,
+    expose, synthesize_argmax, synthesize_gather, synthesize_linear, synthesize_lookup,
+    synthesize_max, synthesize_mul, synthesize_relu, synthesize_softmax, synthesize_wiring, values,
 };
 
 // The integer graph's widest tensor must be one the range chip can check.
@@ -265,6 +265,10 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
                 synthesize_softmax(config, layouter, node, sm, table, &ins, record)?
             }
             QOp::Wiring(sources) => synthesize_wiring(config, layouter, node, sources, &ins)?,
+            QOp::Gather(gather) => {
+                let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
+                synthesize_gather(config, layouter, node, gather, table, &ins, record)?
+            }
             QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
                 synthesize_linear(config, layouter, self.graph, node, &ins, record)?
             }

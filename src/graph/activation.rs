@@ -60,6 +60,14 @@ pub enum Activation {
         /// The smallest input the logarithm is taken of.
         floor: f32,
     },
+    /// `√max(x, 0)`.
+    Sqrt,
+    /// `1 / √max(x, floor)`: the reciprocal square root, clamped below at `floor > 0` so
+    /// that the table is finite (a layer normalisation's `Div` by `Sqrt(variance + ε)`).
+    Rsqrt {
+        /// The smallest input the root is taken of.
+        floor: f32,
+    },
     /// `max(0, min(1, alpha · x + beta))`.
     HardSigmoid {
         /// Slope.
@@ -84,6 +92,8 @@ impl Activation {
             Self::HardSigmoid { .. } => "HardSigmoid",
             Self::Elu { .. } => "Elu",
             Self::Ln { .. } => "Ln",
+            Self::Sqrt => "Sqrt",
+            Self::Rsqrt { .. } => "Rsqrt",
         }
     }
 
@@ -116,6 +126,8 @@ impl Activation {
                 }
             }
             Self::Ln { floor } => x.max(f64::from(floor)).ln(),
+            Self::Sqrt => x.max(0.0).sqrt(),
+            Self::Rsqrt { floor } => 1.0 / x.max(f64::from(floor)).sqrt(),
         }
     }
 }

@@ -71,6 +71,20 @@ pub enum FloatOp {
     ArgMax(Axis),
     /// `e^(x − max) / Σ e^(x − max)` along an axis.
     Softmax(Axis),
+    /// Softmax along an axis over the kept elements only (a causal mask: ONNX's
+    /// `Softmax(Where(mask, x, very negative))`); a masked element's output is exactly 0.
+    MaskedSoftmax {
+        /// The axis.
+        axis: Axis,
+        /// One per element: whether it takes part. Every group keeps at least one.
+        keep: Vec<bool>,
+    },
+    /// Rows of a constant table selected by the input's integer ids (an embedding): the
+    /// output is `ids.len() · dim` long, row after row.
+    Gather {
+        /// The table, `(vocab, dim)`.
+        table: Array2<f32>,
+    },
     /// `y_i = a_i · x_i + b_i`: constant Mul, Add, Sub, or a BatchNormalization that no
     /// linear layer precedes.
     Affine {
@@ -99,7 +113,8 @@ impl FloatOp {
             Self::Add => "Add",
             Self::Mul => "Mul",
             Self::ArgMax(_) => "ArgMax",
-            Self::Softmax(_) => "Softmax",
+            Self::Softmax(_) | Self::MaskedSoftmax { .. } => "Softmax",
+            Self::Gather { .. } => "Gather",
             Self::Affine { .. } => "Affine",
             Self::Wiring { .. } => "Wiring",
         }
@@ -114,7 +129,13 @@ impl FloatOp {
             Self::AvgPool { window, .. } | Self::MaxPool { window } => {
                 window.channels * window.positions()
             }
-            Self::Relu | Self::Activation(_) | Self::Add | Self::Mul | Self::Softmax(_) => first,
+            Self::Relu
+            | Self::Activation(_)
+            | Self::Add
+            | Self::Mul
+            | Self::Softmax(_)
+            | Self::MaskedSoftmax { .. } => first,
+            Self::Gather { table } => first * table.ncols(),
             Self::ArgMax(axis) => axis.groups(),
             Self::Affine { scale, .. } => scale.len(),
             Self::Wiring { sources } => sources.len(),
@@ -197,17 +218,18 @@ impl FloatOp {
                     best as f64
                 })
                 .collect(),
-            Self::Softmax(axis) => {
-                let mut y = vec![0.0; x.len()];
-                for g in 0..axis.groups() {
-                    let group = axis.group(g);
-                    let m = group.iter().fold(f64::NEG_INFINITY, |m, &i| m.max(x[i]));
-                    let sum: f64 = group.iter().map(|&i| (x[i] - m).exp()).sum();
-                    for &i in &group {
-                        y[i] = (x[i] - m).exp() / sum;
-                    }
-                }
-                y
+            Self::Softmax(axis) => softmax(x, axis, &[]),
+            Self::MaskedSoftmax { axis, keep } => softmax(x, axis, keep),
+            Self::Gather { table } => {
+                let (vocab, dim) = table.dim();
+                x.iter()
+                    .flat_map(|id| {
+                        // An id outside the table is NaN, which calibration reports.
+                        let valid = id.fract() == 0.0 && *id >= 0.0 && *id < vocab as f64;
+                        let row = valid.then(|| table.row(*id as usize));
+                        (0..dim).map(move |j| row.as_ref().map_or(f64::NAN, |r| f64::from(r[j])))
+                    })
+                    .collect()
             }
             Self::Affine { scale, bias } => x
                 .iter()
@@ -223,6 +245,24 @@ impl FloatOp {
                 .collect(),
         }
     }
+}
+
+/// Softmax of `x` along `axis` over the elements `keep` marks (all when it is empty);
+/// the others are 0.
+fn softmax(x: &[f64], axis: &Axis, keep: &[bool]) -> Vec<f64> {
+    let mut y = vec![0.0; x.len()];
+    for g in 0..axis.groups() {
+        let mut group = axis.group(g);
+        if !keep.is_empty() {
+            group.retain(|&i| keep.get(i).copied().unwrap_or(false));
+        }
+        let m = group.iter().fold(f64::NEG_INFINITY, |m, &i| m.max(x[i]));
+        let sum: f64 = group.iter().map(|&i| (x[i] - m).exp()).sum();
+        for &i in &group {
+            y[i] = (x[i] - m).exp() / sum;
+        }
+    }
+    y
 }
 
 /// One node: an op over earlier tensors.
@@ -380,13 +420,13 @@ impl FloatGraph {
                 FloatOp::Relu => Vec::new(),
                 FloatOp::Activation(f) => match *f {
                     Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => vec![alpha],
-                    Activation::Ln { floor } if floor <= 0.0 => {
+                    Activation::Ln { floor } | Activation::Rsqrt { floor } if floor <= 0.0 => {
                         return Err(shape_err(
-                            "a positive floor for Ln".into(),
+                            format!("a positive floor for {}", f.name()),
                             floor.to_string(),
                         ))
                     }
-                    Activation::Ln { floor } => vec![floor],
+                    Activation::Ln { floor } | Activation::Rsqrt { floor } => vec![floor],
                     Activation::Clip { min, max } => vec![min, max],
                     Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
                     _ => Vec::new(),
@@ -397,6 +437,30 @@ impl FloatGraph {
                         return Err(shape_err("a non-empty axis".into(), "0".into()));
                     }
                     Vec::new()
+                }
+                FloatOp::MaskedSoftmax { axis, keep } => {
+                    need(axis.size())?;
+                    if keep.len() != axis.size() {
+                        return Err(shape_err(
+                            format!("a mask of {} values", axis.size()),
+                            keep.len().to_string(),
+                        ));
+                    }
+                    if let Some(g) =
+                        (0..axis.groups()).find(|&g| axis.group(g).iter().all(|&i| !keep[i]))
+                    {
+                        return Err(shape_err(
+                            "at least one unmasked element per row".into(),
+                            format!("row {g} masked entirely"),
+                        ));
+                    }
+                    Vec::new()
+                }
+                FloatOp::Gather { table } => {
+                    if table.is_empty() {
+                        return Err(shape_err("a non-empty table".into(), "none".into()));
+                    }
+                    table.iter().copied().collect()
                 }
                 FloatOp::Add | FloatOp::Mul => {
                     if ins[0] != ins[1] {

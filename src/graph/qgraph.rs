@@ -150,9 +150,22 @@ pub struct Softmax {
     pub table: Table,
     /// The output's scale exponent: `y` is a fraction of `2^out_scale`.
     pub out_scale: u32,
+    /// Which elements take part (a causal mask), one per element; empty: all. A masked
+    /// element is left out of its group's max and sum, and its output is exactly 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<bool>,
 }
 
 impl Softmax {
+    /// The elements of group `g` that take part, in axis order.
+    pub fn group(&self, g: usize) -> Vec<usize> {
+        let mut group = self.axis.group(g);
+        if !self.keep.is_empty() {
+            group.retain(|&i| self.keep.get(i).copied().unwrap_or(false));
+        }
+        group
+    }
+
     /// Signed width of a group's sum `S` of exponentials of `exp_bits` signed bits (`S` is
     /// below `len · 2^(exp_bits − 1)`); saturates at 128 instead of overflowing, so that
     /// validation can reject it.
@@ -164,6 +177,21 @@ impl Softmax {
             None => 128,
         }
     }
+}
+
+/// Rows of a constant table selected by integer ids (an embedding): output `t · dim + j`
+/// is `table[ids[t] · dim + j]`, for ids in `[0, vocab)`. Proven by a lookup of the key
+/// `ids[t] · dim + j` in a table of `(key, value)` pairs, so an id outside the vocabulary
+/// has no row to match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gather {
+    /// Rows in the table.
+    pub vocab: usize,
+    /// Values per row.
+    pub dim: usize,
+    /// The flat table (`first = 0`, no reduction, `vocab · dim` outputs), at the output's
+    /// scale.
+    pub table: Table,
 }
 
 /// An integer op.
@@ -196,6 +224,8 @@ pub enum QOp {
     MaxPool(Window),
     /// Each output is an input element or a constant at the output's scale.
     Wiring(Vec<Source<i64>>),
+    /// Rows of a constant table selected by ids (scale `2^0`).
+    Gather(Gather),
 }
 
 /// One multiply of a linear output: `weight · inputs[input][index]`.
@@ -236,6 +266,7 @@ impl QOp {
             Self::Softmax(_) => "Softmax",
             Self::MaxPool(_) => "MaxPool",
             Self::Wiring(_) => "Wiring",
+            Self::Gather(_) => "Gather",
         }
     }
 
@@ -252,7 +283,8 @@ impl QOp {
             | Self::Lookup(_)
             | Self::ArgMax(_)
             | Self::Softmax(_)
-            | Self::MaxPool(_) => Some(1),
+            | Self::MaxPool(_)
+            | Self::Gather(_) => Some(1),
         }
     }
 
@@ -270,7 +302,8 @@ impl QOp {
             | Self::ArgMax(_)
             | Self::Softmax(_)
             | Self::MaxPool(_)
-            | Self::Wiring(_) => 0,
+            | Self::Wiring(_)
+            | Self::Gather(_) => 0,
         }
     }
 
@@ -279,6 +312,7 @@ impl QOp {
         match self {
             Self::Lookup(lookup) => Some(&lookup.table),
             Self::Softmax(sm) => Some(&sm.table),
+            Self::Gather(g) => Some(&g.table),
             Self::Dense(_)
             | Self::Conv(_)
             | Self::AvgPool(_)
@@ -304,7 +338,8 @@ impl QOp {
             | Self::ArgMax(_)
             | Self::Softmax(_)
             | Self::MaxPool(_)
-            | Self::Wiring(_) => false,
+            | Self::Wiring(_)
+            | Self::Gather(_) => false,
         }
     }
 
@@ -379,7 +414,8 @@ impl QOp {
             | Self::ArgMax(_)
             | Self::Softmax(_)
             | Self::MaxPool(_)
-            | Self::Wiring(_) => return None,
+            | Self::Wiring(_)
+            | Self::Gather(_) => return None,
         })
     }
 }

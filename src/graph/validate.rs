@@ -142,6 +142,7 @@ fn output_len(op: &QOp, ins: &[&QTensor], out: &QTensor) -> Result<usize, String
         QOp::Softmax(sm) => ops::softmax::output_len(sm, x, out),
         QOp::Lookup(lookup) => ops::lookup::output_len(lookup, x, out),
         QOp::Wiring(sources) => ops::wiring::output_len(sources, ins, out),
+        QOp::Gather(g) => ops::gather::output_len(g, x, out),
     }
 }
 

@@ -158,6 +158,7 @@ fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitne
         QOp::Mul { shift } => ops::mul::eval(*shift, graph.rounding, out, inputs),
         QOp::ArgMax(axis) => ops::argmax::eval(axis, inputs),
         QOp::Softmax(sm) => ops::softmax::eval(sm, out, inputs),
+        QOp::Gather(g) => ops::gather::eval(g, out, inputs),
         QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
             ops::linear::eval(graph.rounding, node, inputs)
         }

@@ -4,7 +4,7 @@
 use ndarray::Array1;
 
 use super::proto::{attr, attr_f};
-use super::wiring::len;
+use super::wiring::{broadcast_shape, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
@@ -34,31 +34,94 @@ impl Importer {
         Ok(self.affine(cx, &x, scale, bias))
     }
 
-    /// `Add`, `Sub`, `Mul`, `Div`: of two activations (Add only), or with a constant.
+    /// `Pow` by a constant exponent: 2 is a product of the activation with itself, 1 the
+    /// activation, 0.5 a square root.
+    pub(super) fn pow(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let e = self.constant(cx, cx.input(1)?)?;
+        let exponent = match e.iter().copied().collect::<Vec<f32>>()[..] {
+            [e] => e,
+            _ => return Err(cx.unsupported(": the exponent must be one constant")),
+        };
+        let shape = x.shape.clone();
+        Ok(match exponent {
+            2.0 => self.push(cx, FloatOp::Mul, vec![x.id, x.id], shape),
+            1.0 => x,
+            0.5 => self.push(cx, FloatOp::Activation(Activation::Sqrt), vec![x.id], shape),
+            e => return Err(cx.unsupported(format!(": exponent {e} (2, 1 and 0.5 are supported)"))),
+        })
+    }
+
+    /// `Add`, `Sub`, `Mul`, `Div` of two activations, broadcast (numpy rules) by wiring:
+    /// a sum, a sum with the negation, a product, or a product with the reciprocal of a
+    /// square root ([`Importer::reciprocal`]).
+    fn binary_activations(&mut self, cx: &Ctx<'_>, x: &Act, y: &Act) -> Result<Act, IrError> {
+        let shape = broadcast_shape(&x.shape, &y.shape).ok_or_else(|| {
+            cx.shape(
+                "operands that broadcast",
+                format!("{:?} and {:?}", x.shape, y.shape),
+            )
+        })?;
+        let y = match cx.op() {
+            "Div" => self.reciprocal(cx, y)?,
+            "Sub" => {
+                let n = len(&y.shape);
+                let negated = FloatOp::Affine {
+                    scale: vec![-1.0; n],
+                    bias: vec![0.0; n],
+                };
+                self.push_named(cx, "/negate", negated, vec![y.id], y.shape.clone())
+            }
+            _ => y.clone(),
+        };
+        let x = self.spread(cx, x, &shape, "/spread_a")?;
+        let y = self.spread(cx, &y, &shape, "/spread_b")?;
+        let op = match cx.op() {
+            "Add" | "Sub" => FloatOp::Add,
+            _ => FloatOp::Mul,
+        };
+        Ok(self.push(cx, op, vec![x.id, y.id], shape))
+    }
+
+    /// The reciprocal of a divisor that is `Sqrt(v + ε)` (a layer normalisation), read by
+    /// this `Div` only: the square root's node becomes the table of `1 / √max(v + ε, ε)`,
+    /// equal to it for every `v ≥ 0`. Any other divisor is unsupported.
+    fn reciprocal(&mut self, cx: &Ctx<'_>, y: &Act) -> Result<Act, IrError> {
+        let divisor = cx.input(1)?;
+        let only_here = self.readers.get(divisor).copied() == Some(1);
+        let root = y
+            .id
+            .node()
+            .filter(|&i| only_here && self.nodes[i].op == FloatOp::Activation(Activation::Sqrt));
+        let epsilon = root.and_then(|i| {
+            let v = self.nodes[i].inputs.first()?.node()?;
+            match &self.nodes[v].op {
+                FloatOp::Affine { scale, bias }
+                    if scale.iter().all(|s| *s == 1.0)
+                        && bias.first().is_some_and(|e| *e > 0.0)
+                        && bias.iter().all(|b| Some(b) == bias.first()) =>
+                {
+                    Some(bias[0])
+                }
+                _ => None,
+            }
+        });
+        match (root, epsilon) {
+            (Some(i), Some(floor)) => {
+                self.nodes[i].op = FloatOp::Activation(Activation::Rsqrt { floor });
+                Ok(y.clone())
+            }
+            _ => Err(cx.unsupported(
+                ": division by an activation other than Sqrt(v + ε) read only here (a layer normalisation)",
+            )),
+        }
+    }
+
+    /// `Add`, `Sub`, `Mul`, `Div`: of two activations, or with a constant.
     pub(super) fn binary(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let (a, b) = (cx.input(0)?, cx.input(1)?);
         match (self.acts.get(a).cloned(), self.acts.get(b).cloned()) {
-            (Some(x), Some(y)) if cx.op() == "Add" => {
-                if x.shape != y.shape {
-                    return Err(cx.unsupported(format!(
-                        ": Add of shapes {:?} and {:?} (broadcasting between activations is not supported)",
-                        x.shape, y.shape
-                    )));
-                }
-                let shape = x.shape.clone();
-                Ok(self.push(cx, FloatOp::Add, vec![x.id, y.id], shape))
-            }
-            (Some(x), Some(y)) if cx.op() == "Mul" => {
-                if x.shape != y.shape {
-                    return Err(cx.unsupported(format!(
-                        ": Mul of shapes {:?} and {:?} (broadcasting between activations is not supported)",
-                        x.shape, y.shape
-                    )));
-                }
-                let shape = x.shape.clone();
-                Ok(self.push(cx, FloatOp::Mul, vec![x.id, y.id], shape))
-            }
-            (Some(_), Some(_)) => Err(cx.unsupported(": both operands are activations")),
+            (Some(x), Some(y)) => self.binary_activations(cx, &x, &y),
             (Some(x), None) => {
                 let c = self.broadcast(cx, b, &x.shape)?;
                 let n = c.len();
@@ -88,7 +151,13 @@ impl Importer {
                 };
                 Ok(self.affine(cx, &y, scale, bias))
             }
-            (None, Some(_)) => Err(cx.unsupported(": the activation must be the first operand")),
+            (None, Some(y)) if cx.op() == "Sub" => {
+                let c = self.broadcast(cx, a, &y.shape)?;
+                Ok(self.affine(cx, &y, vec![-1.0; c.len()], c))
+            }
+            (None, Some(_)) => Err(cx.unsupported(
+                ": a constant divided by an activation (only a layer normalisation's division by a square root is supported)",
+            )),
             (None, None) => Err(IrError::UnknownTensor {
                 node: cx.name.clone(),
                 tensor: a.to_string(),
@@ -156,6 +225,7 @@ impl Importer {
             "Exp" => Activation::Exp,
             "Erf" => Activation::Erf,
             "Softplus" => Activation::Softplus,
+            "Sqrt" => Activation::Sqrt,
             "Gelu" => {
                 let approximate = attr(cx.node, "approximate")
                     .map(|a| String::from_utf8_lossy(&a.s).into_owned())

@@ -11,7 +11,13 @@
 //!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `Clip` (Relu6), `PRelu` with
 //!   one slope;
 //! - composed of the above (module `reduce`): `ReduceMean`, `ReduceSum`, `ReduceMax` over
-//!   any axes, `LogSoftmax`, `PRelu` with per-channel slopes;
+//!   any axes, `LogSoftmax`, `PRelu` with per-channel slopes, `LayerNormalization`;
+//! - transformers: `Gather` of a constant embedding table by integer ids (a proven lookup)
+//!   or of an activation by constant indices (wiring); `Split` (every output usable);
+//!   `Where` with a constant condition (wiring), and as a causal mask before a `Softmax`
+//!   (masked elements left out exactly); `Sub`/`Mul`/`Add` of two activations with
+//!   broadcasting; `Pow` by 2 (a product), `Sqrt`, and `Div` by `Sqrt(v + ε)` (a layer
+//!   normalisation: a reciprocal-root table);
 //! - constants folded into the preceding linear layer when nothing else reads its output,
 //!   else an elementwise affine node: `Add`/`Sub`/`Mul`/`Div` by a constant and
 //!   `BatchNormalization`;
@@ -23,7 +29,7 @@
 //! skipped silently. Float constants are decoded here (not by tract's loader, which panics
 //! on unknown data types), so a damaged file is a typed error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
@@ -39,6 +45,7 @@ mod compile;
 mod conv;
 mod elementwise;
 mod fold;
+mod gather;
 mod matmul;
 mod proto;
 mod reduce;
@@ -98,6 +105,10 @@ struct Importer {
     input_shape: Vec<usize>,
     input_parts: Vec<InputPart>,
     nodes: Vec<FloatNode>,
+    /// Tensors a `Softmax` reads (a `Where` into one may be a causal mask).
+    softmax_inputs: HashSet<String>,
+    /// Causal masks: a `Where`'s output name → which elements it keeps.
+    masks: HashMap<String, Vec<bool>>,
 }
 
 /// What one ONNX node is about, for errors.
@@ -224,7 +235,15 @@ impl Importer {
             let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
             (names.join("+"), vec![offset])
         };
+        let softmax_inputs = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "Softmax")
+            .filter_map(|n| n.input.first().cloned())
+            .collect();
         Ok(Self {
+            softmax_inputs,
+            masks: HashMap::new(),
             floats,
             ints,
             protos,
@@ -301,7 +320,7 @@ impl Importer {
         }
         attributes::check_attributes(cx)?;
         if cx.node.output.iter().skip(1).any(|o| !o.is_empty())
-            && !matches!(cx.op(), "Dropout" | "BatchNormalization")
+            && !matches!(cx.op(), "Dropout" | "BatchNormalization" | "Split")
         {
             return Err(cx.unsupported(": only the first output can be used"));
         }
@@ -331,12 +350,17 @@ impl Importer {
             "ArgMax" => self.argmax(cx)?,
             "PRelu" => self.prelu(cx)?,
             "Sigmoid" | "Tanh" | "Exp" | "Erf" | "Softplus" | "Gelu" | "LeakyRelu"
-            | "HardSigmoid" | "Clip" | "Elu" => {
+            | "HardSigmoid" | "Clip" | "Elu" | "Sqrt" => {
                 let x = self.act(cx, 0)?;
                 let f = self.activation(cx)?;
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
+            "Pow" => self.pow(cx)?,
+            "LayerNormalization" => self.layer_norm(cx)?,
+            "Gather" => self.gather(cx)?,
+            "Where" => self.where_(cx, &output)?,
+            "Split" => return self.split(cx),
             "BatchNormalization" => self.batch_norm(cx)?,
             "Flatten" => self.flatten(cx)?,
             "Reshape" => self.reshape(cx)?,

@@ -10,6 +10,7 @@ use crate::error::IrError;
 const FLOAT: i32 = 1;
 /// ONNX `TensorProto.DataType` of int64.
 pub(super) const INT64: i32 = 7;
+const BOOL: i32 = 9;
 
 pub(super) fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
@@ -84,9 +85,9 @@ pub(super) fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32
         tensor: name.to_string(),
         reason,
     };
-    if t.data_type != FLOAT {
+    if t.data_type != FLOAT && t.data_type != BOOL {
         return Err(bad(format!(
-            "data type {} (only float32 weights are supported)",
+            "data type {} (only float32 weights and boolean masks are supported)",
             t.data_type
         )));
     }
@@ -102,7 +103,20 @@ pub(super) fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32
         .iter()
         .try_fold(1usize, |n, d| n.checked_mul(*d))
         .ok_or_else(|| bad(format!("shape {dims:?} has more values than memory")))?;
-    let values: Vec<f32> = if t.raw_data.is_empty() {
+    let values: Vec<f32> = if t.data_type == BOOL {
+        // Booleans as 0 and 1: one byte each in raw data, else int32_data.
+        if t.raw_data.is_empty() {
+            t.int32_data
+                .iter()
+                .map(|b| f32::from(u8::from(*b != 0)))
+                .collect()
+        } else {
+            t.raw_data
+                .iter()
+                .map(|b| f32::from(u8::from(*b != 0)))
+                .collect()
+        }
+    } else if t.raw_data.is_empty() {
         t.float_data.clone()
     } else {
         if !t.raw_data.len().is_multiple_of(4) {

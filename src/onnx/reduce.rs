@@ -4,7 +4,7 @@
 //! an average pool for the mean, a depthwise convolution of unit weights for the sum, a
 //! max pool for the maximum.
 
-use super::proto::{attr, attr_i};
+use super::proto::{attr, attr_f, attr_i};
 use super::wiring::{len, strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
@@ -21,11 +21,16 @@ pub(super) enum Reduction {
 }
 
 impl Importer {
-    /// `Softmax` over one axis (default the last).
+    /// `Softmax` over one axis (default the last), masked when it reads a causal mask
+    /// ([`Importer::where_`]).
     pub(super) fn softmax(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
         let (axis, _) = self.axis(cx, &x, -1)?;
-        Ok(self.push(cx, FloatOp::Softmax(axis), vec![x.id], x.shape))
+        let op = match self.masks.remove(cx.input(0)?) {
+            Some(keep) => FloatOp::MaskedSoftmax { axis, keep },
+            None => FloatOp::Softmax(axis),
+        };
+        Ok(self.push(cx, op, vec![x.id], x.shape))
     }
 
     /// `ArgMax` over one axis (default the first), keeping the axis or not.
@@ -168,6 +173,81 @@ impl Importer {
         };
         let linear = self.push_named(cx, "/linear", linear, vec![x.id], shape.clone());
         Ok(self.push(cx, FloatOp::Add, vec![positive.id, linear.id], shape))
+    }
+
+    /// `LayerNormalization` (opset 17) over the axes from `axis` on:
+    /// `(x − mean) · 1/√(var + ε) · γ + β`, imported as the decomposed form is (a mean by an
+    /// average pool, the centring by a sum with the negated mean, the variance as the mean
+    /// of the centred squares, the reciprocal root by a table of `1/√max(v + ε, ε)`, then a
+    /// product and the affine map).
+    pub(super) fn layer_norm(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len();
+        let a = attr_i(cx.node, "axis", -1);
+        let axis = usize::try_from(if a < 0 { a + rank as i64 } else { a })
+            .ok()
+            .filter(|a| *a < rank)
+            .ok_or_else(|| cx.shape(format!("an axis of {:?}", x.shape), a.to_string()))?;
+        let epsilon = attr_f(cx.node, "epsilon", 1e-5);
+        if !(epsilon > 0.0 && epsilon.is_finite()) {
+            return Err(cx.unsupported(format!(": epsilon = {epsilon} (must be positive)")));
+        }
+        let gamma = self.broadcast(cx, cx.input(1)?, &x.shape)?;
+        let beta = match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            Some(b) => self.broadcast(cx, b, &x.shape)?,
+            None => vec![0.0; len(&x.shape)],
+        };
+        let axes: Vec<usize> = (axis..rank).collect();
+        let mut per_group = x.shape[..axis].to_vec();
+        per_group.resize(rank, 1);
+        let n = len(&per_group);
+        let affine = |scale: f32, bias: f32| FloatOp::Affine {
+            scale: vec![scale; n],
+            bias: vec![bias; n],
+        };
+        let mut mean = self.reduce_axes(cx, &x, &axes, Reduction::Mean, "/mean")?;
+        mean.shape.clone_from(&per_group);
+        let negated = self.push_named(
+            cx,
+            "/negate",
+            affine(-1.0, 0.0),
+            vec![mean.id],
+            per_group.clone(),
+        );
+        let negated = self.spread(cx, &negated, &x.shape, "/spread_mean")?;
+        let centred = self.push_named(
+            cx,
+            "/centre",
+            FloatOp::Add,
+            vec![x.id, negated.id],
+            x.shape.clone(),
+        );
+        let squares = self.push_named(
+            cx,
+            "/square",
+            FloatOp::Mul,
+            vec![centred.id, centred.id],
+            x.shape.clone(),
+        );
+        let variance = self.reduce_axes(cx, &squares, &axes, Reduction::Mean, "/variance")?;
+        let shifted = self.push_named(
+            cx,
+            "/epsilon",
+            affine(1.0, epsilon),
+            vec![variance.id],
+            per_group.clone(),
+        );
+        let root = FloatOp::Activation(Activation::Rsqrt { floor: epsilon });
+        let root = self.push_named(cx, "/rsqrt", root, vec![shifted.id], per_group);
+        let root = self.spread(cx, &root, &x.shape, "/spread_rsqrt")?;
+        let normalised = self.push_named(
+            cx,
+            "/normalise",
+            FloatOp::Mul,
+            vec![centred.id, root.id],
+            x.shape.clone(),
+        );
+        Ok(self.affine(cx, &normalised, gamma, beta))
     }
 
     /// One value per group of `x` over `axes` (sorted), in the row-major order of the kept

@@ -221,6 +221,225 @@ impl Importer {
     }
 }
 
+impl Importer {
+    /// `Split` along an axis into the sizes the `split` input (opset 13+) or attribute
+    /// gives, or `num_outputs` (opset 18) or as many equal parts as outputs: one wiring node
+    /// (no rows) per output.
+    pub(super) fn split(&mut self, cx: &Ctx<'_>) -> Result<(), IrError> {
+        let x = self.act(cx, 0)?;
+        let rank = x.shape.len() as i64;
+        let axis = attr_i(cx.node, "axis", 0);
+        let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
+            .ok()
+            .filter(|a| (*a as i64) < rank)
+            .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
+        let outputs = cx.node.output.len();
+        let dim = x.shape[axis];
+        let sizes: Vec<usize> = match cx.node.input.get(1).filter(|s| !s.is_empty()) {
+            Some(t) => self
+                .ints
+                .get(t)
+                .ok_or_else(|| cx.unsupported(": the split sizes must be a constant"))?
+                .iter()
+                .map(|v| usize::try_from(*v).unwrap_or(usize::MAX))
+                .collect(),
+            None => match cx.ints("split") {
+                Some(sizes) if !sizes.is_empty() => sizes,
+                _ if outputs > 0 && dim.is_multiple_of(outputs) => vec![dim / outputs; outputs],
+                _ => {
+                    return Err(cx.shape(
+                        format!("an axis divisible into {outputs} parts"),
+                        format!("{dim}"),
+                    ))
+                }
+            },
+        };
+        if sizes.len() != outputs
+            || sizes.iter().try_fold(0usize, |n, s| n.checked_add(*s)) != Some(dim)
+        {
+            return Err(cx.shape(
+                format!("{outputs} sizes adding up to {dim}"),
+                format!("{sizes:?}"),
+            ));
+        }
+        let inner = len(&x.shape[axis + 1..]);
+        let outer = len(&x.shape[..axis]);
+        let mut start = 0;
+        for (k, (name, size)) in cx.node.output.iter().zip(&sizes).enumerate() {
+            let mut shape = x.shape.clone();
+            shape[axis] = *size;
+            let sources = (0..outer)
+                .flat_map(|o| {
+                    let base = (o * dim + start) * inner;
+                    (base..base + size * inner).map(|index| Source::Element { input: 0, index })
+                })
+                .collect();
+            start += size;
+            if name.is_empty() {
+                continue;
+            }
+            let act = self.push_named(
+                cx,
+                &format!(":{k}"),
+                FloatOp::Wiring { sources },
+                vec![x.id],
+                shape,
+            );
+            self.acts.insert(name.clone(), act);
+        }
+        Ok(())
+    }
+
+    /// `Where(condition, x, y)` with a constant condition: each element is `x`'s or `y`'s,
+    /// one an activation and the other an activation or a constant (wiring, no rows). A
+    /// `Where(mask, scores, very negative)` read only by a `Softmax` is a causal mask: it
+    /// is recorded for the softmax, which leaves masked elements out exactly (see
+    /// [`MASK_FILL`]).
+    pub(super) fn where_(&mut self, cx: &Ctx<'_>, output: &str) -> Result<Act, IrError> {
+        let cond_name = cx.input(0)?;
+        let cond = self
+            .constant(cx, cond_name)
+            .map_err(|_| cx.unsupported(": the condition must be a constant (a mask)"))?;
+        let branches = [cx.input(1)?, cx.input(2)?];
+        let acts: Vec<Option<Act>> = branches
+            .iter()
+            .map(|b| self.acts.get(*b).cloned())
+            .collect();
+        let shape = acts
+            .iter()
+            .flatten()
+            .map(|a| a.shape.clone())
+            .chain(std::iter::once(cond.shape().to_vec()))
+            .try_fold(Vec::new(), |s, t| broadcast_shape(&s, &t))
+            .ok_or_else(|| cx.shape("broadcastable operands", "shapes that are not"))?;
+        checked_len(cx, &shape)?;
+        let keep: Vec<bool> = cond
+            .broadcast(ndarray::IxDyn(&shape))
+            .ok_or_else(|| {
+                cx.shape(
+                    format!("a condition broadcastable to {shape:?}"),
+                    format!("{:?}", cond.shape()),
+                )
+            })?
+            .iter()
+            .map(|c| *c != 0.0)
+            .collect();
+        match (&acts[0], &acts[1]) {
+            (Some(x), None) if x.shape == shape => {
+                let fill = self.broadcast(cx, branches[1], &shape)?;
+                let masked_softmax = self.softmax_inputs.contains(output)
+                    && self.readers.get(output).copied() == Some(1)
+                    && fill.iter().all(|v| *v <= MASK_FILL);
+                if masked_softmax {
+                    self.masks.insert(output.to_string(), keep);
+                    return Ok(x.clone());
+                }
+                let sources = keep
+                    .iter()
+                    .zip(&fill)
+                    .enumerate()
+                    .map(|(index, (k, f))| match k {
+                        true => Source::Element { input: 0, index },
+                        false => Source::Constant(*f),
+                    })
+                    .collect();
+                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], shape))
+            }
+            (None, Some(y)) if y.shape == shape => {
+                let fill = self.broadcast(cx, branches[0], &shape)?;
+                let sources = keep
+                    .iter()
+                    .zip(&fill)
+                    .enumerate()
+                    .map(|(index, (k, f))| match k {
+                        true => Source::Constant(*f),
+                        false => Source::Element { input: 0, index },
+                    })
+                    .collect();
+                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![y.id], shape))
+            }
+            (Some(x), Some(y)) => {
+                let x = self.spread(cx, x, &shape, "/x")?;
+                let y = self.spread(cx, y, &shape, "/y")?;
+                let sources = keep
+                    .iter()
+                    .enumerate()
+                    .map(|(index, k)| Source::Element {
+                        input: usize::from(!*k),
+                        index,
+                    })
+                    .collect();
+                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id, y.id], shape))
+            }
+            _ => Err(cx.unsupported(format!(
+                ": the activation must have the output's shape {shape:?}"
+            ))),
+        }
+    }
+
+    /// `x` broadcast (numpy rules) to `shape`: itself if it has that shape, else a wiring
+    /// node (no rows) named with `suffix`.
+    pub(super) fn spread(
+        &mut self,
+        cx: &Ctx<'_>,
+        x: &Act,
+        shape: &[usize],
+        suffix: &str,
+    ) -> Result<Act, IrError> {
+        if x.shape == shape {
+            return Ok(x.clone());
+        }
+        let rank = shape.len();
+        if x.shape.len() > rank || broadcast_shape(&x.shape, shape).as_deref() != Some(shape) {
+            return Err(cx.shape(
+                format!("an operand broadcastable to {shape:?}"),
+                format!("{:?}", x.shape),
+            ));
+        }
+        checked_len(cx, shape)?;
+        let offset = rank - x.shape.len();
+        let in_strides = strides(&x.shape);
+        let sources = (0..len(shape))
+            .map(|o| {
+                let coord = unravel(o, shape);
+                let index = (0..x.shape.len())
+                    .filter(|&a| x.shape[a] != 1)
+                    .map(|a| coord[a + offset] * in_strides[a])
+                    .sum();
+                Source::Element { input: 0, index }
+            })
+            .collect();
+        Ok(self.push_named(
+            cx,
+            suffix,
+            FloatOp::Wiring { sources },
+            vec![x.id],
+            shape.to_vec(),
+        ))
+    }
+}
+
+/// A `Where` fill at or below this, read by a `Softmax`, masks its element out: the
+/// softmax leaves it out of the max and the sum and outputs exactly 0 for it, where ONNX
+/// computes `e^(fill − max) / Σ`, below `e^-1000` of the largest term for any scores
+/// within ±500 of each other (float32 rounds it to 0). A fill above it is a value like any
+/// other.
+pub const MASK_FILL: f32 = -1000.0;
+
+/// The numpy broadcast of two shapes, if they broadcast.
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| (i + s.len()).checked_sub(rank).map_or(1, |j| s[j]);
+    (0..rank)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
 pub(super) fn len(shape: &[usize]) -> usize {
     shape.iter().product()
 }

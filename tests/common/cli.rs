@@ -34,3 +34,35 @@ pub fn fails(args: &[&str]) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Splits a bundled evaluation set in two: the first half calibrates, the second half
+/// (samples the model never saw while choosing its scales) measures accuracy.
+pub fn split(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let eval: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::data(&format!("{name}.eval.json"))).unwrap(),
+    )
+    .unwrap();
+    let half = eval["inputs"].as_array().unwrap().len() / 2;
+    let part = |key: &str, from: usize, to: usize| {
+        serde_json::Value::from(eval[key].as_array().unwrap()[from..to].to_vec())
+    };
+    let n = 2 * half;
+    let calibration = dir.join(format!("{name}.calibration.json"));
+    std::fs::write(
+        &calibration,
+        serde_json::json!({ "inputs": part("inputs", 0, half) }).to_string(),
+    )
+    .unwrap();
+    let held_out = dir.join(format!("{name}.held-out.json"));
+    std::fs::write(
+        &held_out,
+        serde_json::json!({
+            "inputs": part("inputs", half, n),
+            "labels": part("labels", half, n),
+            "float_logits": part("float_logits", half, n),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    (calibration, held_out)
+}

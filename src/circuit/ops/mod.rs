@@ -3,6 +3,7 @@
 //! The model circuit's dispatch ([`super::ModelCircuit`]) matches every op exhaustively.
 
 pub(super) mod argmax;
+pub(super) mod gather;
 pub(super) mod linear;
 pub(super) mod lookup;
 pub(super) mod max;
@@ -12,6 +13,7 @@ pub(super) mod softmax;
 pub(super) mod wiring;
 
 pub(super) use argmax::synthesize_argmax;
+pub(super) use gather::synthesize_gather;
 pub(super) use linear::synthesize_linear;
 pub(super) use lookup::synthesize_lookup;
 pub(super) use max::synthesize_max;
@@ -25,7 +27,7 @@ use halo2_proofs::{
     plonk::{Column, Error, Instance},
 };
 use pasta_curves::Fp;
-use zkinfer_circuits::{value::felt, SignedCell};
+use zkinfer_circuits::{value::felt, LookupRangeChip, RangeInstructions, SignedCell};
 
 use crate::graph::window::Axis;
 use crate::graph::witness::NodeWitness;
@@ -48,14 +50,42 @@ pub(super) fn recorded_values(record: Option<&NodeWitness>) -> Result<Option<&[i
 }
 /// The cells of each group along `axis`.
 pub(super) fn groups(axis: &Axis, x: &[SignedCell<Fp>]) -> Result<Vec<Vec<SignedCell<Fp>>>, Error> {
-    (0..axis.groups())
+    let indices: Vec<Vec<usize>> = (0..axis.groups()).map(|g| axis.group(g)).collect();
+    cells_of(&indices, x)
+}
+
+/// The cells of `x` at each group's indices.
+pub(super) fn cells_of(
+    groups: &[Vec<usize>],
+    x: &[SignedCell<Fp>],
+) -> Result<Vec<Vec<SignedCell<Fp>>>, Error> {
+    groups
+        .iter()
         .map(|g| {
-            axis.group(g)
-                .into_iter()
-                .map(|i| x.get(i).cloned().ok_or(Error::Synthesis))
+            g.iter()
+                .map(|&i| x.get(i).cloned().ok_or(Error::Synthesis))
                 .collect()
         })
         .collect()
+}
+
+/// A range-checked cell of `bits` bits pinned to `value` through the constant column, so
+/// the verifying key fixes it.
+pub(super) fn pinned(
+    range: &LookupRangeChip<Fp>,
+    layouter: &mut impl Layouter<Fp>,
+    name: &str,
+    value: i64,
+    bits: u32,
+) -> Result<SignedCell<Fp>, Error> {
+    let value = felt::<Fp>(value);
+    let mut cells = range.witness_signed(layouter, name, &[Value::known(value)], bits)?;
+    let cell = cells.pop().ok_or(Error::Synthesis)?;
+    layouter.assign_region(
+        || format!("pin {name}"),
+        |mut region| region.constrain_constant(cell.cell().cell(), value),
+    )?;
+    Ok(cell)
 }
 /// `n` witness values from recorded integers, or unknowns at key generation. A record of
 /// the wrong length yields unknowns too, which fail synthesis when proving.

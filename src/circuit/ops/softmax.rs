@@ -13,7 +13,7 @@ use zkinfer_circuits::{
 };
 
 use super::super::ModelConfig;
-use super::{groups, values};
+use super::{cells_of, pinned, values};
 use crate::graph::qgraph::{QNode, Softmax};
 use crate::graph::witness::NodeWitness;
 
@@ -44,8 +44,10 @@ pub(in crate::circuit) fn synthesize_softmax(
     };
     let x = ins.first().ok_or(Error::Synthesis)?;
     let bits = x.iter().map(SignedCell::bits).max().unwrap_or(1);
-    let windows = groups(&sm.axis, x)?;
-    let (count, len) = (sm.axis.groups(), x.len());
+    // The elements that take part, group by group (all of them unless masked).
+    let kept: Vec<Vec<usize>> = (0..sm.axis.groups()).map(|g| sm.group(g)).collect();
+    let windows = cells_of(&kept, x)?;
+    let (count, len) = (kept.len(), kept.iter().map(Vec::len).sum::<usize>());
     let range = LookupRangeChip::construct(config.range.clone());
     let max = MaxChip::construct(config.max.clone(), range.clone());
     let maxima = values(count, w.map(|w| w.0.as_slice()));
@@ -77,25 +79,32 @@ pub(in crate::circuit) fn synthesize_softmax(
     )?;
 
     let ones = vec![Fp::one(); sm.axis.len];
-    let tasks: Vec<DotTask<'_, Fp>> = exps
-        .chunks(sm.axis.len)
-        .map(|group| DotTask {
-            inputs: group.iter().map(SignedCell::cell).collect(),
-            weights: &ones,
+    let mut tasks: Vec<DotTask<'_, Fp>> = Vec::with_capacity(count);
+    let mut rest = exps.as_slice();
+    for group in &kept {
+        let (head, tail) = rest.split_at(group.len());
+        tasks.push(DotTask {
+            inputs: head.iter().map(SignedCell::cell).collect(),
+            weights: &ones[..group.len()],
             bias: Fp::zero(),
-        })
-        .collect();
+        });
+        rest = tail;
+    }
     let dot = FixedDotChip::construct(config.dot.clone());
     let totals = dot.dot_products(layouter, &format!("{name} sum"), &tasks)?;
 
-    let order: Vec<usize> = (0..count).flat_map(|g| sm.axis.group(g)).collect();
-    let denominators: Vec<_> = (0..len).map(|i| totals[i / sm.axis.len].clone()).collect();
+    let order: Vec<usize> = kept.iter().flatten().copied().collect();
+    let denominators: Vec<_> = kept
+        .iter()
+        .zip(&totals)
+        .flat_map(|(group, total)| std::iter::repeat_n(total.clone(), group.len()))
+        .collect();
     let numerators: Vec<_> = exps.iter().map(|e| e.cell().clone()).collect();
     let quotients: Vec<Value<Fp>> = match w {
         Some(w) => order.iter().map(|&i| Value::known(felt(w.4[i]))).collect(),
         None => vec![Value::unknown(); len],
     };
-    let vardiv = VarDivChip::construct(config.vardiv.clone(), range);
+    let vardiv = VarDivChip::construct(config.vardiv.clone(), range.clone());
     let ys = vardiv.divide_by_cells(
         layouter,
         name,
@@ -106,10 +115,16 @@ pub(in crate::circuit) fn synthesize_softmax(
         sm.sum_bits(bits),
         &quotients,
     )?;
-    // Back from group order to tensor order.
-    let mut out: Vec<Option<SignedCell<Fp>>> = vec![None; len];
+    // Back from group order to tensor order; a masked element is a pinned zero.
+    let mut out: Vec<Option<SignedCell<Fp>>> = vec![None; x.len()];
     for (&i, y) in order.iter().zip(ys) {
         out[i] = Some(y);
+    }
+    if len < x.len() {
+        let zero = pinned(&range, layouter, &format!("{name} masked"), 0, 1)?;
+        out.iter_mut()
+            .filter(|y| y.is_none())
+            .for_each(|y| *y = Some(zero.clone()));
     }
     out.into_iter().map(|y| y.ok_or(Error::Synthesis)).collect()
 }
@@ -117,18 +132,26 @@ pub(in crate::circuit) fn synthesize_softmax(
 /// Softmax: per group, the max, the exponentials (a table), their sum (a dot product) and
 /// a division of each by the sum; the exponential's table joins the shared table.
 pub(in crate::circuit) fn rows(cx: &RowContext<'_>, sm: &Softmax) -> OpRows {
-    let out = &cx.node.output;
-    let (n, groups) = (sm.axis.len, sm.axis.groups());
     let bits = cx.input_bits(0);
     let t = &sm.table;
+    let kept: Vec<usize> = (0..sm.axis.groups()).map(|g| sm.group(g).len()).collect();
+    let len: usize = kept.iter().sum();
+    let masked = len < cx.node.output.len;
     OpRows {
-        dot: groups * FixedDotChip::rows(n, cx.dot_width),
-        elementwise: 3 * n * groups,
-        range: groups * MaxChip::<Fp>::range_rows(n, bits, cx.input_nonneg(0))
-            + FunctionChip::rows(out.len)
-            + out.len
+        dot: kept
+            .iter()
+            .map(|&n| FixedDotChip::rows(n, cx.dot_width))
+            .sum(),
+        elementwise: 3 * len,
+        range: kept
+            .iter()
+            .map(|&n| MaxChip::<Fp>::range_rows(n, bits, cx.input_nonneg(0)))
+            .sum::<usize>()
+            + FunctionChip::rows(len)
+            + len
                 * (DivChip::<Fp>::range_rows(1 << t.shift, t.input_bits + 1)
-                    + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits))),
+                    + VarDivChip::<Fp>::range_rows(sm.out_scale + 1, sm.sum_bits(bits)))
+            + usize::from(masked) * LookupRangeChip::<Fp>::signed_rows(1),
         table: t.outputs.len(),
         nonnegative: true,
     }

@@ -3,15 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use halo2_proofs::{
-    circuit::{Layouter, Value},
-    plonk::Error,
-};
+use halo2_proofs::{circuit::Layouter, plonk::Error};
 use pasta_curves::Fp;
-use zkinfer_circuits::{value::felt, LookupRangeChip, RangeInstructions, SignedCell};
+use zkinfer_circuits::{LookupRangeChip, SignedCell};
 
 use super::super::ModelConfig;
-use super::cell_at;
+use super::{cell_at, pinned};
 use crate::graph::ir::Source;
 use crate::graph::qgraph::QNode;
 
@@ -34,15 +31,8 @@ pub(in crate::circuit) fn synthesize_wiring(
             if constants.contains_key(c) {
                 continue;
             }
-            let value = felt::<Fp>(*c);
             let name = format!("{} constant", node.name);
-            let mut cells =
-                range.witness_signed(layouter, &name, &[Value::known(value)], node.output.bits)?;
-            let cell = cells.pop().ok_or(Error::Synthesis)?;
-            layouter.assign_region(
-                || format!("pin {name}"),
-                |mut region| region.constrain_constant(cell.cell().cell(), value),
-            )?;
+            let cell = pinned(&range, layouter, &name, *c, node.output.bits)?;
             constants.insert(*c, cell);
         }
     }

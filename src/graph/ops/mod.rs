@@ -5,6 +5,7 @@
 //! stages handle it.
 
 pub(super) mod argmax;
+pub(super) mod gather;
 pub(super) mod linear;
 pub(super) mod lookup;
 pub(super) mod mul;

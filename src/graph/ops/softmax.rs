@@ -14,6 +14,18 @@ pub(in crate::graph) fn output_len(
 ) -> Result<usize, String> {
     let t = &sm.table;
     let b = t.input_bits;
+    if !sm.keep.is_empty() {
+        if sm.keep.len() != x.len {
+            return Err(format!(
+                "mask of {} values, input has {}",
+                sm.keep.len(),
+                x.len
+            ));
+        }
+        if let Some(g) = (0..sm.axis.groups()).find(|&g| sm.group(g).is_empty()) {
+            return Err(format!("group {g} is masked entirely"));
+        }
+    }
     if sm.axis.size() != x.len || sm.axis.len == 0 {
         return Err(format!(
             "axis over {} values, input has {}",
@@ -65,7 +77,7 @@ pub(in crate::graph) fn eval(
     }
     let divisor = 1i64 << sm.table.shift;
     let groups = par::try_map(sm.axis.groups(), |g| {
-        let group = sm.axis.group(g);
+        let group = sm.group(g);
         let m = group.iter().map(|&i| x[i]).max().unwrap_or(0);
         let mut rows = Vec::with_capacity(group.len());
         for &i in &group {

@@ -24,11 +24,11 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QuantError};
-use crate::graph::activation::{Domain, Table};
+use crate::graph::activation::{Activation, Domain, Table};
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::graph::qgraph::{
-    Add, Affine, AvgPool, Conv, Dense, Lookup, QGraph, QNode, QOp, QTensor, Rounding, Softmax,
-    MAX_ACCUMULATOR_BITS,
+    Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, QGraph, QNode, QOp, QTensor, Rounding,
+    Softmax, MAX_ACCUMULATOR_BITS,
 };
 use crate::graph::TensorId;
 
@@ -270,7 +270,7 @@ impl Builder<'_> {
                 let op = QOp::ArgMax(axis.clone());
                 self.push(name, op, vec![x_id], axis.groups(), 0)?
             }
-            FloatOp::Softmax(axis) => {
+            FloatOp::Softmax(axis) | FloatOp::MaskedSoftmax { axis, .. } => {
                 // e^(−g) at the gaps' left ends, so the max element's exponential is exactly
                 // 2^e_E and the sum is never zero; outputs are fractions of 2^out_scale.
                 let bits = x.bits;
@@ -283,10 +283,15 @@ impl Builder<'_> {
                 let exp = |g: f64| (-g).exp();
                 let (table, _) = Table::tabulate(&exp, &domain, bits, bits as i32 - 2, false);
                 let out_scale = self.options.max_frac_bits.clamp(0, bits as i32 - 2) as u32;
+                let keep = match &node.op {
+                    FloatOp::MaskedSoftmax { keep, .. } => keep.clone(),
+                    _ => Vec::new(),
+                };
                 let op = QOp::Softmax(Softmax {
                     axis: axis.clone(),
                     table,
                     out_scale,
+                    keep,
                 });
                 self.push(name, op, vec![x_id], x.len, out_scale as i32)?
             }
@@ -317,20 +322,31 @@ impl Builder<'_> {
                 )?
             }
             FloatOp::Relu => self.push(name, QOp::Relu, vec![x_id], x.len, x.scale_exp)?,
+            FloatOp::Gather { table } => self.gather(name, x_id, &x, table)?,
             FloatOp::Activation(function) => {
                 let o = self.options;
+                let function = match *function {
+                    // Inputs below half a table step share the first interval: clamp there,
+                    // so that the largest entry (which sets the output's scale) is that
+                    // interval's, not 1/√ε of an input no variance reaches.
+                    Activation::Rsqrt { floor } => {
+                        let b = o.table_bits.min(x.bits).max(1);
+                        let step = 2f64.powi((x.bits - b) as i32 - x.scale_exp);
+                        Activation::Rsqrt {
+                            floor: floor.max((step / 2.0) as f32),
+                        }
+                    }
+                    f => f,
+                };
                 let (table, e_y) = Table::build(
-                    *function,
+                    function,
                     x.scale_exp,
                     x.bits,
                     o.table_bits,
                     o.activation_bits,
                     o.max_frac_bits,
                 );
-                let op = QOp::Lookup(Lookup {
-                    function: *function,
-                    table,
-                });
+                let op = QOp::Lookup(Lookup { function, table });
                 self.push(name, op, vec![x_id], x.len, e_y)?
             }
             FloatOp::Add => {
@@ -390,6 +406,56 @@ impl Builder<'_> {
         };
         self.ids.push(id);
         Ok(())
+    }
+
+    /// A gather: the ids brought to scale `2^0` (exactly, for integer ids) and the table
+    /// at the scale its largest value allows.
+    fn gather(
+        &mut self,
+        name: &str,
+        x_id: TensorId,
+        x: &QTensor,
+        table: &Array2<f32>,
+    ) -> Result<TensorId, Error> {
+        let ids = match x.scale_exp {
+            0 => x_id,
+            e if e > 0 => {
+                let op = QOp::Affine(Affine {
+                    scale: vec![1; x.len],
+                    bias: vec![0; x.len],
+                    shift: shift(name, e)?,
+                });
+                self.push(&format!("{name}.ids"), op, vec![x_id], x.len, 0)?
+            }
+            e => {
+                return Err(QuantError::Overflow {
+                    node: format!("{name}: ids at scale 2^{e} are not exact integers"),
+                    needed: 0,
+                    budget: 0,
+                }
+                .into())
+            }
+        };
+        let (vocab, dim) = table.dim();
+        let max_abs = table.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
+        let e_y = exponent_for(max_abs, self.options.activation_bits, self.options);
+        let outputs = table
+            .iter()
+            .map(|v| round_scaled(f64::from(*v), e_y))
+            .collect();
+        let op = QOp::Gather(Gather {
+            vocab,
+            dim,
+            table: Table {
+                shift: 0,
+                // The keys' width, for reports.
+                input_bits: usize::BITS - (vocab * dim).saturating_sub(1).leading_zeros(),
+                first: 0,
+                outputs,
+                error_bound: 0.5 * 2f64.powi(-e_y),
+            },
+        });
+        self.push(name, op, vec![ids], x.len * dim, e_y)
     }
 
     /// Integer weights and bias of a linear op, and its output exponent and shift.

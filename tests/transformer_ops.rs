@@ -1,0 +1,348 @@
+//! The operators of a GPT-style decoder (issue 14), each imported, compared with tract on
+//! three inputs, compiled, and proven under MockProver with honest and forged witnesses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use common::onnx_build::{float_attr, int_attr, int_tensor, model_io, node, tensor};
+use prost::Message;
+use tract_onnx::pb::{self, type_proto, TensorProto, TypeProto, ValueInfoProto};
+use zkinfer::graph::qgraph::QOp;
+use zkinfer::graph::witness::NodeWitness;
+use zkinfer::onnx::{check_against_reference, import_bytes, reference_forward, ReferenceCheck};
+use zkinfer::{CompileOptions, CompiledModel};
+use zkinfer_circuits::dev::describe;
+
+/// Deterministic inputs in [-2, 2).
+fn sample(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i * 37 + seed * 11) % 64) as f32) / 16.0 - 2.0)
+        .collect()
+}
+
+/// Deterministic weights in [-0.5, 0.5).
+fn weights(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i * 29 + seed * 13 + 7) % 41) as f32) / 41.0 - 0.5)
+        .collect()
+}
+
+/// The float graph agrees with tract on `inputs`.
+fn agrees_with_tract(bytes: &[u8], inputs: &[Vec<f32>]) {
+    let graph = import_bytes(bytes, "test").unwrap();
+    for x in inputs {
+        let ours = graph.eval(x);
+        let theirs = reference_forward(bytes, &graph, x).unwrap();
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            let b = f64::from(*b);
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "output {i}: zkinfer {a}, tract {b}"
+            );
+        }
+    }
+}
+
+/// Compiles on `inputs`, checks against tract as `compile` does, proves the first under
+/// MockProver, and shows that a forged public output is rejected.
+fn proves(bytes: &[u8], inputs: &[Vec<f32>]) -> (CompiledModel, zkinfer::graph::witness::Witness) {
+    let graph = import_bytes(bytes, "test").unwrap();
+    let model = CompiledModel::compile(&graph, inputs, &CompileOptions::default()).unwrap();
+    let check = check_against_reference(bytes, &graph, &model, inputs).unwrap();
+    assert!(matches!(check, ReferenceCheck::Agrees { .. }), "{check}");
+    let x = model.quantise_input(&inputs[0], false).unwrap();
+    let w = model.witness(&x).unwrap();
+    assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
+    let mut forged = w.outputs();
+    forged[0] += 1;
+    let failures = describe(
+        &model.mock(&w, &forged).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(
+        failures.iter().any(|f| f.contains("quality")),
+        "a forged public output must break the copy to the instance: {failures:?}"
+    );
+    (model, w)
+}
+
+/// Nodes named by their position (tract refuses duplicate names).
+fn unique_names(mut nodes: Vec<pb::NodeProto>) -> Vec<pb::NodeProto> {
+    for (i, n) in nodes.iter_mut().enumerate() {
+        n.name = format!("{}_{i}", n.op_type);
+    }
+    nodes
+}
+
+fn samples(n: usize) -> Vec<Vec<f32>> {
+    (0..3).map(|s| sample(n, s)).collect()
+}
+
+#[test]
+fn layer_normalisation_decomposed_and_fused() {
+    let (rows, d) = (3i64, 8usize);
+    let gamma = tensor(
+        "gamma",
+        &[d as i64],
+        &weights(d, 1).iter().map(|w| w + 1.0).collect::<Vec<_>>(),
+    );
+    let beta = tensor("beta", &[d as i64], &weights(d, 2));
+    let decomposed = model_io(
+        unique_names(vec![
+            node(
+                "ReduceMean",
+                &["x"],
+                "m",
+                vec![common::onnx_build::ints_attr("axes", &[-1])],
+            ),
+            node("Sub", &["x", "m"], "c", vec![]),
+            node("Pow", &["c", "two"], "sq", vec![]),
+            node(
+                "ReduceMean",
+                &["sq"],
+                "v",
+                vec![common::onnx_build::ints_attr("axes", &[-1])],
+            ),
+            node("Add", &["v", "eps"], "ve", vec![]),
+            node("Sqrt", &["ve"], "s", vec![]),
+            node("Div", &["c", "s"], "n", vec![]),
+            node("Mul", &["n", "gamma"], "g", vec![]),
+            node("Add", &["g", "beta"], "y", vec![]),
+        ]),
+        vec![
+            tensor("two", &[1], &[2.0]),
+            tensor("eps", &[1], &[1e-5]),
+            gamma.clone(),
+            beta.clone(),
+        ],
+        &[("x", &[1, rows, d as i64])],
+        "y",
+        13,
+    );
+    let fused = model_io(
+        vec![node(
+            "LayerNormalization",
+            &["x", "gamma", "beta"],
+            "y",
+            vec![int_attr("axis", -1), float_attr("epsilon", 1e-5)],
+        )],
+        vec![gamma, beta],
+        &[("x", &[1, rows, d as i64])],
+        "y",
+        17,
+    );
+    let inputs = samples(rows as usize * d);
+    for bytes in [&decomposed, &fused] {
+        agrees_with_tract(bytes, &inputs);
+        let (model, _) = proves(bytes, &inputs);
+        let tables: Vec<&str> = model
+            .graph
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                QOp::Lookup(l) => Some(l.function.name()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            tables,
+            vec!["Rsqrt"],
+            "one reciprocal-root table, no division"
+        );
+    }
+}
+
+#[test]
+fn a_division_by_another_activation_is_refused_by_name() {
+    let bytes = model_io(
+        vec![
+            node("Relu", &["x"], "r", vec![]),
+            node("Div", &["x", "r"], "y", vec![]),
+        ],
+        vec![],
+        &[("x", &[1, 4])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&bytes, "t").unwrap_err().to_string();
+    assert!(err.contains("Div") && err.contains("Sqrt"), "{err}");
+}
+
+/// `Softmax(Where(causal mask, scores, -10000))` over `[1, heads, n, n]`.
+fn masked_softmax(heads: i64, n: i64) -> Vec<u8> {
+    let mask: Vec<f32> = (0..n * n)
+        .map(|i| f32::from(u8::from(i % n <= i / n)))
+        .collect();
+    let mut mask = tensor("mask", &[1, 1, n, n], &mask);
+    mask.data_type = 9;
+    mask.int32_data = mask.float_data.iter().map(|v| *v as i32).collect();
+    mask.float_data.clear();
+    model_io(
+        vec![
+            node("Where", &["mask", "x", "fill"], "w", vec![]),
+            node("Softmax", &["w"], "y", vec![int_attr("axis", -1)]),
+        ],
+        vec![mask, tensor("fill", &[1], &[-10000.0])],
+        &[("x", &[1, heads, n, n])],
+        "y",
+        13,
+    )
+}
+
+#[test]
+fn a_causal_mask_leaves_masked_scores_out_exactly() {
+    let (heads, n) = (2, 4);
+    let bytes = masked_softmax(heads, n);
+    let inputs = samples((heads * n * n) as usize);
+    agrees_with_tract(&bytes, &inputs);
+    let (model, w) = proves(&bytes, &inputs);
+    // Masked outputs are exactly zero, and a row with one unmasked entry is exactly one.
+    let out = w.outputs();
+    let one = 1i64 << model.graph.output_tensors().next().unwrap().scale_exp;
+    for h in 0..heads as usize {
+        for r in 0..n as usize {
+            for c in 0..n as usize {
+                let v = out[(h * n as usize + r) * n as usize + c];
+                if c > r {
+                    assert_eq!(v, 0, "head {h} row {r} column {c}");
+                }
+                if r == 0 && c == 0 {
+                    assert_eq!(v, one);
+                }
+            }
+        }
+    }
+    // No constant fill reaches the integer graph (it would wreck the scale).
+    assert!(model.graph.nodes.iter().all(|n| !matches!(
+        &n.op,
+        QOp::Wiring(s) if s.iter().any(|s| matches!(s, zkinfer::graph::ir::Source::Constant(_)))
+    )));
+    // A forged witness that gives a masked position weight: the pinned zero holds the
+    // public output, so the forged output is rejected.
+    let mut forged = w.outputs();
+    forged[1] = 1;
+    let failures = describe(
+        &model.mock(&w, &forged).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(
+        failures.iter().any(|f| f.contains("quality")),
+        "{failures:?}"
+    );
+}
+
+#[test]
+fn split_with_every_output_used_and_broadcast_binary_ops() {
+    let bytes = model_io(
+        vec![
+            pb::NodeProto {
+                op_type: "Split".into(),
+                name: "split".into(),
+                input: vec!["x".into(), "sizes".into()],
+                output: vec!["a".into(), "b".into(), "c".into()],
+                attribute: vec![int_attr("axis", 2)],
+                ..Default::default()
+            },
+            node("Sub", &["a", "b"], "d", vec![]),
+            node(
+                "ReduceMean",
+                &["c"],
+                "m",
+                vec![common::onnx_build::ints_attr("axes", &[-1])],
+            ),
+            node("Mul", &["d", "m"], "y", vec![]),
+        ],
+        vec![int_tensor("sizes", &[3], &[3, 3, 2])],
+        &[("x", &[1, 2, 8])],
+        "y",
+        13,
+    );
+    let inputs = samples(16);
+    agrees_with_tract(&bytes, &inputs);
+    proves(&bytes, &inputs);
+}
+
+/// An int64 input of token ids.
+fn ids_input(name: &str, dims: &[i64]) -> ValueInfoProto {
+    let mut v = common::onnx_build::value_info(name, dims);
+    if let Some(TypeProto {
+        value: Some(type_proto::Value::TensorType(t)),
+        ..
+    }) = v.r#type.as_mut()
+    {
+        t.elem_type = 7;
+    }
+    v
+}
+
+fn embedding(vocab: usize, dim: usize, tokens: i64) -> Vec<u8> {
+    let table: TensorProto = tensor("wte", &[vocab as i64, dim as i64], &weights(vocab * dim, 3));
+    let mut bytes = model_io(
+        vec![
+            node("Gather", &["wte", "ids"], "e", vec![int_attr("axis", 0)]),
+            node("Add", &["e", "wpe"], "y", vec![]),
+        ],
+        vec![
+            table,
+            tensor(
+                "wpe",
+                &[1, tokens, dim as i64],
+                &weights(tokens as usize * dim, 4),
+            ),
+        ],
+        &[("ids", &[1, tokens])],
+        "y",
+        13,
+    );
+    let mut m = pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph.as_mut().unwrap().input = vec![ids_input("ids", &[1, tokens])];
+    bytes = m.encode_to_vec();
+    bytes
+}
+
+#[test]
+fn an_embedding_gathers_proven_rows_and_refuses_ids_outside_the_vocabulary() {
+    let (vocab, dim) = (10, 4);
+    let bytes = embedding(vocab, dim, 3);
+    let inputs = vec![
+        vec![3.0, 0.0, 9.0],
+        vec![1.0, 1.0, 2.0],
+        vec![7.0, 5.0, 4.0],
+    ];
+    agrees_with_tract(&bytes, &inputs);
+    let (model, w) = proves(&bytes, &inputs);
+    let gather = model
+        .graph
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Gather(_)))
+        .unwrap();
+    // A forged embedding value: no table row (key, value) matches.
+    let mut bad = w.clone();
+    if let NodeWitness::Values { outputs } = &mut bad.nodes[gather] {
+        outputs[5] += 1;
+    }
+    let failures = describe(
+        &model.mock(&bad, &w.outputs()).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("lookup") || f.contains("Lookup")),
+        "{failures:?}"
+    );
+    // An id outside the vocabulary: a typed error from the integer pass...
+    let x = model.quantise_input(&[3.0, 10.0, 1.0], false).unwrap();
+    let err = model.witness(&x).unwrap_err().to_string();
+    assert!(err.contains("Gather") && err.contains("10"), "{err}");
+    // ...and a witness with id 10 in place of another, its other records kept, fails.
+    let mut forged = w.clone();
+    forged.input[1] = x[1];
+    let failures = describe(
+        &model.mock(&forged, &w.outputs()).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(!failures.is_empty());
+}
