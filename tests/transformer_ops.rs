@@ -346,3 +346,161 @@ fn an_embedding_gathers_proven_rows_and_refuses_ids_outside_the_vocabulary() {
     );
     assert!(!failures.is_empty());
 }
+
+/// A GPT-style decoder built here, with other dimensions than `tiny_gpt` and the fused
+/// `LayerNormalization` node (opset 17): `vocab` tokens, `ctx` positions, `d` model width,
+/// `heads` heads, one layer (attention with a causal mask, an erf-GELU MLP, residuals), a
+/// final normalisation and the logits.
+fn decoder(vocab: usize, ctx: usize, d: usize, heads: usize) -> Vec<u8> {
+    let dh = d / heads;
+    let (t, di, hi, dhi, vi) = (ctx as i64, d as i64, heads as i64, dh as i64, vocab as i64);
+    let mut seed = 10;
+    let mut w = |name: &str, dims: &[i64], scale: f32| {
+        seed += 1;
+        let n = dims.iter().product::<i64>() as usize;
+        let v: Vec<f32> = weights(n, seed).iter().map(|x| x * scale).collect();
+        tensor(name, dims, &v)
+    };
+    let s = 2.0 / (d as f32).sqrt();
+    let mut inits = vec![
+        w("wte", &[vi, di], 1.0),
+        w("wpe", &[1, t, di], 0.5),
+        w("w_qkv", &[di, 3 * di], s),
+        w("b_qkv", &[3 * di], 0.1),
+        w("w_o", &[di, di], s),
+        w("b_o", &[di], 0.1),
+        w("w_1", &[di, 4 * di], s),
+        w("b_1", &[4 * di], 0.1),
+        w("w_2", &[4 * di, di], s / 2.0),
+        w("b_2", &[di], 0.1),
+        w("w_lm", &[di, vi], s),
+    ];
+    for ln in ["ln1", "ln2", "lnf"] {
+        let g: Vec<f32> = weights(d, ln.len()).iter().map(|x| 1.0 + x / 2.0).collect();
+        inits.push(tensor(&format!("{ln}.g"), &[di], &g));
+        inits.push(w(&format!("{ln}.b"), &[di], 0.2));
+    }
+    let causal: Vec<f32> = (0..ctx * ctx)
+        .map(|i| f32::from(u8::from(i % ctx <= i / ctx)))
+        .collect();
+    let mut mask = tensor("mask", &[1, 1, t, t], &[]);
+    mask.data_type = 9;
+    mask.int32_data = causal.iter().map(|v| *v as i32).collect();
+    inits.extend([
+        mask,
+        tensor("fill", &[1], &[-10000.0]),
+        tensor("scale", &[1], &[1.0 / (dh as f32).sqrt()]),
+        tensor("half", &[1], &[0.5]),
+        tensor("one", &[1], &[1.0]),
+        tensor("sqrt2", &[1], &[std::f32::consts::SQRT_2]),
+        int_tensor("split", &[3], &[di, di, di]),
+        int_tensor("heads_shape", &[4], &[1, t, hi, dhi]),
+        int_tensor("model_shape", &[3], &[1, t, di]),
+    ]);
+    let ln = |name: &str, x: &str, y: &str| {
+        node(
+            "LayerNormalization",
+            &[x, &format!("{name}.g"), &format!("{name}.b")],
+            y,
+            vec![int_attr("axis", -1), float_attr("epsilon", 1e-5)],
+        )
+    };
+    let perm = |p: &[i64]| common::onnx_build::ints_attr("perm", p);
+    let nodes = vec![
+        node("Gather", &["wte", "ids"], "tok", vec![int_attr("axis", 0)]),
+        node("Add", &["tok", "wpe"], "x0", vec![]),
+        ln("ln1", "x0", "h1"),
+        node("MatMul", &["h1", "w_qkv"], "qkv0", vec![]),
+        node("Add", &["qkv0", "b_qkv"], "qkv", vec![]),
+        pb::NodeProto {
+            op_type: "Split".into(),
+            input: vec!["qkv".into(), "split".into()],
+            output: vec!["q0".into(), "k0".into(), "v0".into()],
+            attribute: vec![int_attr("axis", 2)],
+            ..Default::default()
+        },
+        node("Reshape", &["q0", "heads_shape"], "q1", vec![]),
+        node("Transpose", &["q1"], "q", vec![perm(&[0, 2, 1, 3])]),
+        node("Reshape", &["k0", "heads_shape"], "k1", vec![]),
+        node("Transpose", &["k1"], "kt", vec![perm(&[0, 2, 3, 1])]),
+        node("Reshape", &["v0", "heads_shape"], "v1", vec![]),
+        node("Transpose", &["v1"], "v", vec![perm(&[0, 2, 1, 3])]),
+        node("MatMul", &["q", "kt"], "scores0", vec![]),
+        node("Mul", &["scores0", "scale"], "scores", vec![]),
+        node("Where", &["mask", "scores", "fill"], "masked", vec![]),
+        node("Softmax", &["masked"], "p", vec![int_attr("axis", -1)]),
+        node("MatMul", &["p", "v"], "o0", vec![]),
+        node("Transpose", &["o0"], "o1", vec![perm(&[0, 2, 1, 3])]),
+        node("Reshape", &["o1", "model_shape"], "o2", vec![]),
+        node("MatMul", &["o2", "w_o"], "o3", vec![]),
+        node("Add", &["o3", "b_o"], "o", vec![]),
+        node("Add", &["x0", "o"], "x1", vec![]),
+        ln("ln2", "x1", "h2"),
+        node("MatMul", &["h2", "w_1"], "f0", vec![]),
+        node("Add", &["f0", "b_1"], "f1", vec![]),
+        node("Mul", &["f1", "half"], "g0", vec![]),
+        node("Div", &["f1", "sqrt2"], "g1", vec![]),
+        node("Erf", &["g1"], "g2", vec![]),
+        node("Add", &["g2", "one"], "g3", vec![]),
+        node("Mul", &["g0", "g3"], "g", vec![]),
+        node("MatMul", &["g", "w_2"], "f2", vec![]),
+        node("Add", &["f2", "b_2"], "f", vec![]),
+        node("Add", &["x1", "f"], "x2", vec![]),
+        ln("lnf", "x2", "h3"),
+        node("MatMul", &["h3", "w_lm"], "logits", vec![]),
+    ];
+    let bytes = model_io(
+        unique_names(nodes),
+        inits,
+        &[("ids", &[1, t])],
+        "logits",
+        17,
+    );
+    let mut m = pb::ModelProto::decode(&bytes[..]).unwrap();
+    m.graph.as_mut().unwrap().input = vec![ids_input("ids", &[1, t])];
+    m.encode_to_vec()
+}
+
+/// Token sequences in `[0, vocab)`.
+fn token_samples(vocab: usize, ctx: usize, count: usize) -> Vec<Vec<f32>> {
+    (0..count)
+        .map(|s| {
+            (0..ctx)
+                .map(|i| ((i * 7 + s * 13 + s * s) % vocab) as f32)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_decoder_with_three_heads_and_fused_layer_norm_proves() {
+    let (vocab, ctx) = (32, 8);
+    let bytes = decoder(vocab, ctx, 48, 3);
+    let inputs = token_samples(vocab, ctx, 6);
+    agrees_with_tract(&bytes, &inputs[..3]);
+    let (model, w) = proves(&bytes, &inputs);
+    // Attention's products are pair dot products, one rescale per output.
+    let matmuls = model
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, QOp::MatMul(_)))
+        .count();
+    assert_eq!(matmuls, 2, "Q·Kᵀ and P·V");
+    // A forged attention score: its record's quotient off by one breaks the rescale.
+    let scores = model
+        .graph
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::MatMul(_)))
+        .unwrap();
+    let mut forged = w.clone();
+    if let NodeWitness::Linear { quotients, .. } = &mut forged.nodes[scores] {
+        quotients[3] += 1;
+    }
+    let failures = describe(
+        &model.mock(&forged, &w.outputs()).unwrap(),
+        zkinfer::circuit::LOOKUP_NAMES,
+    );
+    assert!(failures.iter().any(|f| f.contains("div")), "{failures:?}");
+}

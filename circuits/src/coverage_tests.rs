@@ -15,8 +15,8 @@ use crate::dev::Broken;
 use crate::range::LookupRangeConfig;
 use crate::testing::{configure, Malicious};
 use crate::{
-    ArgMaxConfig, CommitConfig, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig,
-    VarDivConfig,
+    ArgMaxConfig, CommitConfig, DivConfig, FixedDotConfig, MaxConfig, MulConfig, PairDotConfig,
+    ReluConfig, VarDivConfig,
 };
 
 /// Each chip's declared `(gate, constraint)` names.
@@ -28,6 +28,7 @@ const DECLARED: &[(&str, &[(&str, &str)])] = &[
     ("max", MaxConfig::CONSTRAINTS),
     ("argmax", ArgMaxConfig::CONSTRAINTS),
     ("mul", MulConfig::CONSTRAINTS),
+    ("pair", PairDotConfig::CONSTRAINTS),
     ("vardiv", VarDivConfig::CONSTRAINTS),
     ("commit", CommitConfig::CONSTRAINTS),
 ];
@@ -42,6 +43,7 @@ const MALICIOUS: &[&[Malicious]] = &[
     crate::max::tests::MALICIOUS,
     crate::argmax::tests::MALICIOUS,
     crate::mul::tests::MALICIOUS,
+    crate::pairdot::tests::MALICIOUS,
     crate::vardiv::tests::MALICIOUS,
     crate::commit::tests::MALICIOUS,
 ];

@@ -32,6 +32,7 @@ pub mod dot;
 pub mod function;
 pub mod max;
 pub mod mul;
+pub mod pairdot;
 pub mod plan;
 pub mod range;
 pub mod relu;
@@ -47,6 +48,7 @@ pub use dot::{DotInstructions, DotTask, FixedDotChip, FixedDotConfig};
 pub use function::{FunctionChip, FunctionInstructions};
 pub use max::{MaxChip, MaxConfig, MaxInstructions};
 pub use mul::{MulChip, MulConfig, MulInstructions};
+pub use pairdot::{PairDotChip, PairDotConfig, PairDotInstructions, PairTask};
 pub use plan::{ChipSet, ColumnCounts};
 pub use range::{
     FunctionTable, LookupRangeChip, LookupRangeConfig, RangeInstructions, RangeTableConfig, Sign,

@@ -3,7 +3,7 @@
 //! circuits from it, and its column counts are what the cost model reads.
 //!
 //! ```text
-//! advice: x_0..x_{W-1} | acc | e_0..e_4 (elementwise, shared by div/relu/max/argmax/mul/vardiv) | range lanes (5)
+//! advice: x_0..x_{W-1} (also a_0..a_{W/2-1} | b_0..b_{W/2-1} of the pair dot chip) | acc | e_0..e_4 (elementwise, shared by div/relu/max/argmax/mul/vardiv) | range lanes (5)
 //! fixed:  w_0..w_{W-1} | bias | offset | divisor | constants | range lanes (5) | table (3)
 //!         [| Poseidon round constants (6)]
 //! instance: 1
@@ -22,8 +22,8 @@ use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Fixed, Instance};
 
 use crate::range::{LookupRangeConfig, RangeTableConfig};
 use crate::{
-    ArgMaxConfig, CommitConfig, DivConfig, FixedDotConfig, MaxConfig, MulConfig, ReluConfig,
-    VarDivConfig,
+    ArgMaxConfig, CommitConfig, DivConfig, FixedDotConfig, MaxConfig, MulConfig, PairDotConfig,
+    ReluConfig, VarDivConfig,
 };
 
 /// Every chip's config over the shared columns.
@@ -33,6 +33,8 @@ pub struct ChipSet {
     pub range: LookupRangeConfig,
     /// Fixed-weight dot products.
     pub dot: FixedDotConfig,
+    /// Dot products of two cell vectors, over the halves of the dot chip's input columns.
+    pub pair: PairDotConfig,
     /// Division by a constant.
     pub div: DivConfig,
     /// ReLU.
@@ -117,7 +119,11 @@ impl ChipSet {
         meta.enable_equality(instance);
         Self {
             range: LookupRangeConfig::configure(meta, range_advice, range_fixed, table),
-            dot: FixedDotConfig::configure(meta, x, w, acc, bias),
+            dot: FixedDotConfig::configure(meta, x.clone(), w, acc, bias),
+            pair: {
+                let (a, b) = x.split_at(width / 2);
+                PairDotConfig::configure(meta, a.to_vec(), b[..width / 2].to_vec(), acc)
+            },
             div: DivConfig::configure(meta, [e0, e1, e2], [offset, divisor]),
             relu: ReluConfig::configure(meta, [e0, e1, e2]),
             max: MaxConfig::configure(meta, [e0, e1, e2, e3]),
@@ -156,7 +162,7 @@ mod tests {
     /// pinned description (halo2 0.4 exposes no column getters).
     #[test]
     fn column_counts_match_the_configured_constraint_system() {
-        for (width, commitments) in [(1, false), (4, false), (8, true), (64, false), (64, true)] {
+        for (width, commitments) in [(2, false), (4, false), (8, true), (64, false), (64, true)] {
             let mut cs = ConstraintSystem::<Fp>::default();
             let _ = if commitments {
                 ChipSet::configure_with_commitments(&mut cs, width)

@@ -155,6 +155,7 @@ pub fn plan(
             QOp::ArgMax(axis) => ops::argmax::rows(&cx, axis),
             QOp::Softmax(softmax) => ops::softmax::rows(&cx, softmax),
             QOp::Gather(gather) => ops::gather::rows(&cx, gather),
+            QOp::MatMul(mm) => ops::matmul::rows(&cx, mm),
             QOp::MaxPool(window) => ops::max::rows(&cx, window),
             QOp::Wiring(sources) => ops::wiring::rows(&cx, sources),
             op

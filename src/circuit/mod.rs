@@ -33,7 +33,8 @@ pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment};
 
 use ops::{
     expose, synthesize_argmax, synthesize_gather, synthesize_linear, synthesize_lookup,
-    synthesize_max, synthesize_mul, synthesize_relu, synthesize_softmax, synthesize_wiring, values,
+    synthesize_matmul, synthesize_max, synthesize_mul, synthesize_relu, synthesize_softmax,
+    synthesize_wiring, values,
 };
 
 // The integer graph's widest tensor must be one the range chip can check.
@@ -265,6 +266,9 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
                 synthesize_softmax(config, layouter, node, sm, table, &ins, record)?
             }
             QOp::Wiring(sources) => synthesize_wiring(config, layouter, node, sources, &ins)?,
+            QOp::MatMul(mm) => {
+                synthesize_matmul(config, layouter, self.graph, node, mm, &ins, record)?
+            }
             QOp::Gather(gather) => {
                 let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
                 synthesize_gather(config, layouter, node, gather, table, &ins, record)?

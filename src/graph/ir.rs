@@ -67,6 +67,16 @@ pub enum FloatOp {
     Add,
     /// Elementwise product of two tensors of the same length (gating; the erf form of GELU).
     Mul,
+    /// The product of two activations as matrices: input 0 `[t, m, k]`, input 1 `[t, k, n]`
+    /// (row-major; `t` from the lengths), output `[t, m, n]` (attention's Q·Kᵀ and P·V).
+    MatMul {
+        /// Rows of the left matrix.
+        m: usize,
+        /// The summed dimension.
+        k: usize,
+        /// Columns of the right matrix.
+        n: usize,
+    },
     /// Index of the first maximum along an axis (ONNX `ArgMax`, `select_last_index = 0`).
     ArgMax(Axis),
     /// `e^(x − max) / Σ e^(x − max)` along an axis.
@@ -112,6 +122,7 @@ impl FloatOp {
             Self::Activation(f) => f.name(),
             Self::Add => "Add",
             Self::Mul => "Mul",
+            Self::MatMul { .. } => "MatMul",
             Self::ArgMax(_) => "ArgMax",
             Self::Softmax(_) | Self::MaskedSoftmax { .. } => "Softmax",
             Self::Gather { .. } => "Gather",
@@ -136,6 +147,7 @@ impl FloatOp {
             | Self::Softmax(_)
             | Self::MaskedSoftmax { .. } => first,
             Self::Gather { table } => first * table.ncols(),
+            Self::MatMul { m, k, n } => first / (m * k).max(1) * m * n,
             Self::ArgMax(axis) => axis.groups(),
             Self::Affine { scale, .. } => scale.len(),
             Self::Wiring { sources } => sources.len(),
@@ -218,6 +230,19 @@ impl FloatOp {
                     best as f64
                 })
                 .collect(),
+            Self::MatMul { m, k, n } => {
+                let (m, k, n) = (*m, *k, *n);
+                let y = xs.get(1).copied().unwrap_or_default();
+                let batches = x.len() / (m * k).max(1);
+                (0..batches * m * n)
+                    .map(|o| {
+                        let (t, i, j) = (o / (m * n), (o / n) % m, o % n);
+                        (0..k)
+                            .map(|l| x[(t * m + i) * k + l] * y[(t * k + l) * n + j])
+                            .sum()
+                    })
+                    .collect()
+            }
             Self::Softmax(axis) => softmax(x, axis, &[]),
             Self::MaskedSoftmax { axis, keep } => softmax(x, axis, keep),
             Self::Gather { table } => {
@@ -357,7 +382,7 @@ impl FloatGraph {
             }
             let ins: Vec<usize> = node.inputs.iter().map(|t| lens[t.index()]).collect();
             let arity = match node.op {
-                FloatOp::Add | FloatOp::Mul => 2,
+                FloatOp::Add | FloatOp::Mul | FloatOp::MatMul { .. } => 2,
                 FloatOp::Wiring { .. } => ins.len().max(1),
                 _ => 1,
             };
@@ -452,6 +477,21 @@ impl FloatGraph {
                         return Err(shape_err(
                             "at least one unmasked element per row".into(),
                             format!("row {g} masked entirely"),
+                        ));
+                    }
+                    Vec::new()
+                }
+                FloatOp::MatMul { m, k, n } => {
+                    let per = m.checked_mul(*k).filter(|p| *p > 0 && *n > 0);
+                    let batches = per.filter(|p| ins[0] % p == 0).map(|p| ins[0] / p);
+                    let fits = batches
+                        .and_then(|t| t.checked_mul(*k))
+                        .and_then(|v| v.checked_mul(*n))
+                        == Some(ins[1]);
+                    if !fits {
+                        return Err(shape_err(
+                            format!("[t, {m}, {k}] × [t, {k}, {n}]"),
+                            format!("{} and {} values", ins[0], ins[1]),
                         ));
                     }
                     Vec::new()

@@ -194,6 +194,22 @@ pub struct Gather {
     pub table: Table,
 }
 
+/// The product of two activations as matrices: input 0 is `[t, M, K]`, input 1 is
+/// `[t, K, N]` (row-major, `t` from the lengths), output `[t, M, N]`, each output
+/// `floor((Σ_l a · b + c) / 2^shift)`. Proven by dot products over cell pairs, summed before
+/// one rescale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatMul {
+    /// Rows of the left matrix.
+    pub m: usize,
+    /// The summed dimension.
+    pub k: usize,
+    /// Columns of the right matrix.
+    pub n: usize,
+    /// Right shift from the product's scale to the output's.
+    pub shift: u32,
+}
+
 /// An integer op.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QOp {
@@ -226,6 +242,8 @@ pub enum QOp {
     Wiring(Vec<Source<i64>>),
     /// Rows of a constant table selected by ids (scale `2^0`).
     Gather(Gather),
+    /// The product of two activations as matrices.
+    MatMul(MatMul),
 }
 
 /// One multiply of a linear output: `weight · inputs[input][index]`.
@@ -267,13 +285,14 @@ impl QOp {
             Self::MaxPool(_) => "MaxPool",
             Self::Wiring(_) => "Wiring",
             Self::Gather(_) => "Gather",
+            Self::MatMul(_) => "MatMul",
         }
     }
 
     /// How many tensors the op reads (`None`: any number, at least one, for wiring).
     pub fn arity(&self) -> Option<usize> {
         match self {
-            Self::Add(_) | Self::Mul { .. } => Some(2),
+            Self::Add(_) | Self::Mul { .. } | Self::MatMul(_) => Some(2),
             Self::Wiring(_) => None,
             Self::Dense(_)
             | Self::Conv(_)
@@ -295,7 +314,8 @@ impl QOp {
             | Self::Conv(Conv { shift, .. })
             | Self::Add(Add { shift, .. })
             | Self::Affine(Affine { shift, .. })
-            | Self::Mul { shift } => *shift,
+            | Self::Mul { shift }
+            | Self::MatMul(MatMul { shift, .. }) => *shift,
             Self::AvgPool(_)
             | Self::Relu
             | Self::Lookup(_)
@@ -322,7 +342,8 @@ impl QOp {
             | Self::Relu
             | Self::ArgMax(_)
             | Self::MaxPool(_)
-            | Self::Wiring(_) => None,
+            | Self::Wiring(_)
+            | Self::MatMul(_) => None,
         }
     }
 
@@ -339,7 +360,8 @@ impl QOp {
             | Self::Softmax(_)
             | Self::MaxPool(_)
             | Self::Wiring(_)
-            | Self::Gather(_) => false,
+            | Self::Gather(_)
+            | Self::MatMul(_) => false,
         }
     }
 
@@ -415,7 +437,8 @@ impl QOp {
             | Self::Softmax(_)
             | Self::MaxPool(_)
             | Self::Wiring(_)
-            | Self::Gather(_) => return None,
+            | Self::Gather(_)
+            | Self::MatMul(_) => return None,
         })
     }
 }

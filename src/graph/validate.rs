@@ -143,6 +143,7 @@ fn output_len(op: &QOp, ins: &[&QTensor], out: &QTensor) -> Result<usize, String
         QOp::Lookup(lookup) => ops::lookup::output_len(lookup, x, out),
         QOp::Wiring(sources) => ops::wiring::output_len(sources, ins, out),
         QOp::Gather(g) => ops::gather::output_len(g, x, out),
+        QOp::MatMul(mm) => ops::matmul::output_len(mm, x, second()?),
     }
 }
 

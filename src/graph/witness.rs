@@ -159,6 +159,7 @@ fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitne
         QOp::ArgMax(axis) => ops::argmax::eval(axis, inputs),
         QOp::Softmax(sm) => ops::softmax::eval(sm, out, inputs),
         QOp::Gather(g) => ops::gather::eval(g, out, inputs),
+        QOp::MatMul(mm) => ops::matmul::eval(mm, graph.rounding, out, inputs),
         QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
             ops::linear::eval(graph.rounding, node, inputs)
         }

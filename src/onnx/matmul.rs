@@ -4,9 +4,8 @@
 //!
 //! Row-wise products become a 1×1 convolution over the rows (the rows move to the spatial
 //! axis by a wiring node, which costs no rows), so each output has exactly `K` taps. The
-//! product of two activations `[…, M, K] × […, K, N]` is each pair `a[i, k] · b[k, j]`
-//! spread by wiring and multiplied elementwise (the product chip), then summed over `k`
-//! (a convolution of unit weights): each product is rescaled before the sum.
+//! product of two activations `[…, M, K] × […, K, N]` is [`FloatOp::MatMul`]: each output a
+//! dot product of `K` pairs of cells (the pair dot chip), rescaled once after the sum.
 
 use ndarray::{Array1, Array2};
 
@@ -16,8 +15,6 @@ use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};
 use crate::graph::window::{ConvShape, Window};
-
-use super::reduce::Reduction;
 
 impl Importer {
     /// `Gemm`: `alpha · x · B(ᵀ) + beta · C` with constant `B` and `C`.
@@ -141,44 +138,32 @@ impl Importer {
             return Err(bad());
         }
         let batches = len(lead);
+        // Every output copies `k` pairs of cells: bound the pairs, not only the outputs.
         checked_len(cx, &[batches, m, n, k])?;
-        let spread = |of_a: bool| -> Vec<Source<f32>> {
-            let mut sources = Vec::with_capacity(batches * m * n * k);
-            for t in 0..batches {
-                for i in 0..m {
-                    for j in 0..n {
-                        for l in 0..k {
-                            let index = if of_a {
-                                (t * m + i) * k + l
-                            } else {
-                                (if shared_b { 0 } else { t * k * n }) + l * n + j
-                            };
-                            sources.push(Source::Element { input: 0, index });
-                        }
-                    }
-                }
-            }
-            sources
+        // A rank-2 `b` serves every leading index: repeat it (wiring, no rows).
+        let b_id = if shared_b && batches > 1 {
+            let sources = (0..batches * k * n)
+                .map(|i| Source::Element {
+                    input: 0,
+                    index: i % (k * n),
+                })
+                .collect();
+            let mut shape = lead.to_vec();
+            shape.extend([k, n]);
+            self.push_named(
+                cx,
+                "/repeat",
+                FloatOp::Wiring { sources },
+                vec![b.id],
+                shape,
+            )
+            .id
+        } else {
+            b.id
         };
-        let mut pairs = lead.to_vec();
-        pairs.extend([m, n, k]);
-        let left = FloatOp::Wiring {
-            sources: spread(true),
-        };
-        let left = self.push_named(cx, "/left", left, vec![a.id], pairs.clone());
-        let right = FloatOp::Wiring {
-            sources: spread(false),
-        };
-        let right = self.push_named(cx, "/right", right, vec![b.id], pairs.clone());
-        let products = self.push_named(
-            cx,
-            "/products",
-            FloatOp::Mul,
-            vec![left.id, right.id],
-            pairs.clone(),
-        );
-        let last = pairs.len() - 1;
-        self.reduce_axes(cx, &products, &[last], Reduction::Sum, "")
+        let mut shape = lead.to_vec();
+        shape.extend([m, n]);
+        Ok(self.push(cx, FloatOp::MatMul { m, k, n }, vec![a.id, b_id], shape))
     }
 }
 

@@ -8,6 +8,7 @@ pub(super) mod argmax;
 pub(super) mod gather;
 pub(super) mod linear;
 pub(super) mod lookup;
+pub(super) mod matmul;
 pub(super) mod mul;
 pub(super) mod pool;
 pub(super) mod relu;

@@ -27,8 +27,8 @@ use crate::error::{Error, QuantError};
 use crate::graph::activation::{Activation, Domain, Table};
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::graph::qgraph::{
-    Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, QGraph, QNode, QOp, QTensor, Rounding,
-    Softmax, MAX_ACCUMULATOR_BITS,
+    Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, MatMul, QGraph, QNode, QOp, QTensor,
+    Rounding, Softmax, MAX_ACCUMULATOR_BITS,
 };
 use crate::graph::TensorId;
 
@@ -368,6 +368,19 @@ impl Builder<'_> {
                     shift: shift(name, e_acc - e_y)?,
                 };
                 self.push(name, op, vec![x_id, b_id], x.len, e_y)?
+            }
+            FloatOp::MatMul { m, k, n } => {
+                let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
+                let e_acc = x.scale_exp + b.scale_exp;
+                let e_y = calibrated.min(e_acc);
+                let op = QOp::MatMul(MatMul {
+                    m: *m,
+                    k: *k,
+                    n: *n,
+                    shift: shift(name, e_acc - e_y)?,
+                });
+                let len = x.len / (m * k).max(1) * m * n;
+                self.push(name, op, vec![x_id, b_id], len, e_y)?
             }
             FloatOp::Wiring { sources } => {
                 // Wiring moves integers, so every input must share one scale: the finest
