@@ -38,7 +38,7 @@ fn tiny_gpt_agrees_with_onnxruntime_at_every_position() {
 }
 
 #[test]
-#[ignore = "proves at k = 18 (about a minute, and the k = 18 parameters); CI runs it"]
+#[ignore = "proves at k = 17 (about a minute, and the k = 17 parameters); CI runs it"]
 fn tiny_gpt_proves_and_verifies_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let model = compiled(dir.path());

@@ -10,6 +10,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use zkinfer::error::{QuantError, WitnessError};
+use zkinfer::graph::quant::Precision;
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::api::Openings;
 use zkinfer::{
@@ -337,7 +338,8 @@ enum Calibration {
 #[pyfunction]
 #[pyo3(signature = (
     onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
-    dot_width = None, table_bits = None, headroom_bits = None, params_dir = None
+    precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
+    params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn compile(
@@ -346,6 +348,7 @@ fn compile(
     calibration: Calibration,
     input_visibility: &str,
     output_visibility: &str,
+    precision: &str,
     dot_width: Option<usize>,
     table_bits: Option<u32>,
     headroom_bits: Option<u32>,
@@ -362,11 +365,15 @@ fn compile(
         params: Visibility::Fixed,
     };
     visibility.validate().map_err(InputError::new_err)?;
+    let precision = precision
+        .parse::<Precision>()
+        .map_err(|e| InputError::new_err(format!("precision = {precision:?}: {e}")))?;
     let options = CompileOptions {
         visibility,
         dot_width,
         ..CompileOptions::default()
     }
+    .with_precision(precision)
     .with_table_bits(table_bits)
     .with_headroom_bits(headroom_bits);
     let compiled = py.allow_threads(|| {

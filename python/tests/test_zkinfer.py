@@ -70,6 +70,15 @@ def test_inspect_and_accuracy_are_dicts(model):
     assert accuracy["quantised_accuracy"] == accuracy["float_accuracy"]
 
 
+def test_high_precision_narrows_the_error_and_proves(params_dir):
+    high = zkinfer.compile(ONNX, EVAL, precision="high", params_dir=params_dir)
+    assert high.accuracy(EVAL)["max_logit_error"] < 0.0017
+    outputs = high.verify(high.prove(sample()))
+    assert np.max(np.abs(outputs - expected_logits())) < 0.0017
+    with pytest.raises(zkinfer.InputError, match="precision"):
+        zkinfer.compile(ONNX, EVAL, precision="extreme", params_dir=params_dir)
+
+
 def test_a_tampered_proof_is_rejected(model, proof):
     bundle = json.loads(proof.to_json())
     # Edit a proven integer and its float in step, so only the proof can catch it.

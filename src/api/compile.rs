@@ -50,6 +50,14 @@ impl CompileOptions {
         self
     }
 
+    /// The widths of a precision preset (table and headroom choices made before are
+    /// replaced; apply them after). `High` keeps its tables' precision (no fitting).
+    pub fn with_precision(mut self, precision: crate::graph::quant::Precision) -> Self {
+        self.quant = crate::graph::quant::QuantOptions::of(precision);
+        self.fit_tables = precision == crate::graph::quant::Precision::Standard;
+        self
+    }
+
     /// `bits` of headroom above every activation's calibrated range, when given.
     pub fn with_headroom_bits(mut self, bits: Option<u32>) -> Self {
         if let Some(bits) = bits {

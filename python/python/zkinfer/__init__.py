@@ -149,6 +149,7 @@ def compile(
     *,
     input_visibility: str = "private",
     output_visibility: str = "public",
+    precision: str = "standard",
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,
@@ -161,7 +162,9 @@ def compile(
     ``input_visibility`` is ``"private"`` (default), ``"public"`` or ``"hashed"``, and
     ``output_visibility`` ``"public"`` (default) or ``"hashed"``: a hashed tensor is public only
     as a Poseidon commitment under a random salt the prover keeps (``proof.openings_json()``).
-    ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
+    ``precision`` is ``"standard"`` (default: 16-bit activations, the fastest proofs) or
+    ``"high"`` (24-bit activations, 16-bit weights: outputs closer to the float model, more
+    rows). ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
     ``~/.cache``).
     """
     native = _zkinfer.compile(
@@ -169,6 +172,7 @@ def compile(
         _samples(calibration),
         input_visibility=input_visibility,
         output_visibility=output_visibility,
+        precision=precision,
         dot_width=dot_width,
         table_bits=table_bits,
         headroom_bits=headroom_bits,

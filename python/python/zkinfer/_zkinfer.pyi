@@ -54,6 +54,7 @@ def compile(
     *,
     input_visibility: str = "private",
     output_visibility: str = "public",
+    precision: str = "standard",
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,

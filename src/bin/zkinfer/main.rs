@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
+use zkinfer::graph::quant::Precision;
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::serve::{ServeConfig, Server};
 use zkinfer::{
@@ -65,6 +66,11 @@ enum Command {
         /// 10, or 9 where that proves faster (smaller tables can halve 2^k).
         #[arg(long, value_parser = clap::value_parser!(u32).range(4..=16))]
         table_bits: Option<u32>,
+        /// `standard` (16-bit activations, 10-bit weights: the fastest proofs) or `high`
+        /// (24-bit activations, 16-bit weights, 12-bit tables: outputs closer to the float
+        /// model, at the cost of more rows).
+        #[arg(long, value_name = "PRECISION", default_value = "standard")]
+        precision: Precision,
         /// Extra bits of range above the largest calibration value of every activation
         /// (default 1). Raise it when proving fails because an intermediate value leaves its
         /// range on inputs wider than the calibration data.
@@ -248,6 +254,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             output_visibility,
             param_visibility,
             dot_width,
+            precision,
             table_bits,
             headroom_bits,
             output,
@@ -267,6 +274,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 ..CompileOptions::default()
             }
+            .with_precision(precision)
             .with_table_bits(table_bits)
             .with_headroom_bits(headroom_bits);
             compile(&model, &calibration, &options, &output, json)

@@ -53,6 +53,46 @@ pub struct QuantOptions {
     pub table_bits: u32,
 }
 
+/// A precision preset: how wide activations and weights are. Wider values cost more range
+/// checks (rows) and bring the integer outputs closer to the float model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 16-bit activations, 10-bit weights, at most 12 fractional bits: the fastest proofs.
+    #[default]
+    Standard,
+    /// 24-bit activations, 16-bit weights, at most 18 fractional bits, 12-bit tables.
+    High,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "high" => Ok(Self::High),
+            other => Err(format!("unknown precision '{other}' (standard or high)")),
+        }
+    }
+}
+
+impl QuantOptions {
+    /// The options of a precision preset (rounding and headroom as by default).
+    pub fn of(precision: Precision) -> Self {
+        match precision {
+            Precision::Standard => Self::default(),
+            Precision::High => Self {
+                activation_bits: 24,
+                weight_bits: 16,
+                max_frac_bits: 18,
+                table_bits: 12,
+                ..Self::default()
+            },
+        }
+    }
+}
+
 impl Default for QuantOptions {
     fn default() -> Self {
         Self {
