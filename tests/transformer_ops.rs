@@ -504,3 +504,27 @@ fn a_second_decoder_with_three_heads_and_fused_layer_norm_proves() {
     );
     assert!(failures.iter().any(|f| f.contains("div")), "{failures:?}");
 }
+
+#[test]
+#[ignore = "a real proof at k = 16 (about a minute with the parameters); CI runs it"]
+fn a_second_decoder_proves_and_verifies_for_real() {
+    let (vocab, ctx) = (32, 8);
+    let bytes = decoder(vocab, ctx, 48, 3);
+    let inputs = token_samples(vocab, ctx, 6);
+    let graph = import_bytes(&bytes, "decoder").unwrap();
+    let model = CompiledModel::compile(&graph, &inputs, &CompileOptions::default()).unwrap();
+    let cache = common::cache();
+    let bundle = zkinfer::Prover::setup(model.clone(), &cache)
+        .unwrap()
+        .prove(&inputs[2], false)
+        .unwrap();
+    let verifier = zkinfer::Verifier::setup(model.clone(), &cache).unwrap();
+    verifier.verify(&bundle).unwrap();
+    // The proven logits are the integer pass's, and a changed one is refused.
+    let x = model.quantise_input(&inputs[2], false).unwrap();
+    assert_eq!(bundle.outputs, model.witness(&x).unwrap().outputs());
+    let mut forged = bundle.clone();
+    forged.outputs[5] += 1;
+    forged.outputs_float = model.graph.outputs_to_float(&forged.outputs);
+    assert!(verifier.verify(&forged).is_err());
+}

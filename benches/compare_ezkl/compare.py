@@ -14,6 +14,10 @@ peak RSS, proof size, output error and the ratios. Run it on an otherwise idle m
 With --hashed it measures the commitments instead: zkinfer with the default visibilities
 (input private, output public) and with input and output hashed (Poseidon commitments), and
 EZKL with input and output hashed, all in one run.
+
+With --precision it measures the precision trade-off: zkinfer at `--precision standard` and
+`--precision high`, beside EZKL, all in one run (max abs error against onnxruntime's output,
+k, prove time and memory).
 """
 import argparse
 import json
@@ -57,14 +61,14 @@ def timed(cmd, env=None):
 HASHED = ["--input-visibility", "hashed", "--output-visibility", "hashed"]
 
 
-def run_zkinfer(name, models_dir, work, repeats, visibility=()):
+def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
     exe = os.path.join(ROOT, "target", "release", "zkinfer")
     env = dict(os.environ, ZKINFER_PARAMS_DIR=os.path.join(work, "params"))
     onnx = os.path.join(models_dir, f"{name}.onnx")
     inp = os.path.join(models_dir, f"{name}.input.json")
     calib = os.path.join(models_dir, f"{name}.eval.json")
     calib = calib if os.path.exists(calib) else inp
-    tag = "hashed" if visibility else "plain"
+    tag = tag or ("hashed" if visibility else "plain")
     model, proof = os.path.join(work, f"{name}.{tag}.zkm"), os.path.join(work, f"{name}.{tag}.proof.json")
     res = {}
     try:
@@ -131,12 +135,15 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--work-dir", default=os.path.join(ROOT, "ezkl-work"))
     ap.add_argument("--hashed", action="store_true", help="measure hashed input and output (see above)")
+    ap.add_argument("--precision", action="store_true", help="measure both precision presets (see above)")
     a = ap.parse_args()
     os.makedirs(a.work_dir, exist_ok=True)
     sh(["cargo", "build", "--release", "--bin", "zkinfer"], cwd=ROOT)
     python = ensure_ezkl()
     if a.hashed:
         return hashed_table(python, a)
+    if a.precision:
+        return precision_table(python, a)
     rows = []
     for name in a.models:
         z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
@@ -180,6 +187,27 @@ def hashed_table(python, a):
                   f"| {ratio(e['prove_rss_mib'], hashed['prove_rss_mib'])} | |")
             print(f"| {name} | zkinfer hashed / plain | | | {ratio(hashed['prove_s'], plain['prove_s'])} "
                   f"| {ratio(hashed['verify_s'], plain['verify_s'])} | | |")
+
+
+def precision_table(python, a):
+    """zkinfer at both precision presets and EZKL: one row each per model."""
+    print("| model | tool | k | prove | verify | prove peak RSS | max abs err | eval acc |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in a.models:
+        standard = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, tag="standard")
+        high = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, ["--precision", "high"], tag="high")
+        e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats)
+        print(f"{name}: zkinfer {standard} / high {high}\n{name}: ezkl {e}", file=sys.stderr)
+        for tool, r in [("zkinfer, standard", standard), ("zkinfer, high", high), ("EZKL", e)]:
+            if "error" in r:
+                print(f"| {name} | {tool} | failed: {r['error']} | | | | | |")
+                continue
+            print(f"| {name} | {tool} | {fmt(r['k'])} | {fmt(r['prove_s'], ' s')} | {fmt(r['verify_s'], ' s')} "
+                  f"| {fmt(r['prove_rss_mib'], ' MiB')} | {fmt(r.get('max_abs_err'))} | {fmt(r.get('accuracy'))} |")
+        for tool, r in [("standard", standard), ("high", high)]:
+            if "error" not in r:
+                print(f"| {name} | EZKL / zkinfer {tool} | | {ratio(e['prove_s'], r['prove_s'])} | | "
+                      f"{ratio(e['prove_rss_mib'], r['prove_rss_mib'])} | {ratio(e['max_abs_err'], r.get('max_abs_err'))} | |")
 
 
 if __name__ == "__main__":
