@@ -171,6 +171,10 @@ fn a_division_by_another_activation_is_refused_by_name() {
 
 /// `Softmax(Where(causal mask, scores, -10000))` over `[1, heads, n, n]`.
 fn masked_softmax(heads: i64, n: i64) -> Vec<u8> {
+    masked_softmax_with(heads, n, -10000.0)
+}
+
+fn masked_softmax_with(heads: i64, n: i64, fill: f32) -> Vec<u8> {
     let mask: Vec<f32> = (0..n * n)
         .map(|i| f32::from(u8::from(i % n <= i / n)))
         .collect();
@@ -183,7 +187,7 @@ fn masked_softmax(heads: i64, n: i64) -> Vec<u8> {
             node("Where", &["mask", "x", "fill"], "w", vec![]),
             node("Softmax", &["w"], "y", vec![int_attr("axis", -1)]),
         ],
-        vec![mask, tensor("fill", &[1], &[-10000.0])],
+        vec![mask, tensor("fill", &[1], &[fill])],
         &[("x", &[1, heads, n, n])],
         "y",
         13,
@@ -229,6 +233,27 @@ fn a_causal_mask_leaves_masked_scores_out_exactly() {
     assert!(
         failures.iter().any(|f| f.contains("quality")),
         "{failures:?}"
+    );
+}
+
+#[test]
+fn a_mask_filled_with_minus_infinity_imports_and_an_infinite_weight_does_not() {
+    let bytes = masked_softmax_with(1, 4, f32::NEG_INFINITY);
+    let inputs = samples(16);
+    agrees_with_tract(&bytes, &inputs);
+    proves(&bytes, &inputs);
+    // An infinity that would reach a node is refused, naming it.
+    let bytes = model_io(
+        vec![node("Add", &["x", "c"], "y", vec![])],
+        vec![tensor("c", &[2], &[1.0, f32::INFINITY])],
+        &[("x", &[1, 2])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&bytes, "t").unwrap_err();
+    assert!(
+        matches!(err, zkinfer::error::IrError::BadConstant { .. }),
+        "{err}"
     );
 }
 

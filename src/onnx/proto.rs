@@ -133,7 +133,10 @@ pub(super) fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32
     if values.len() != expected {
         return Err(bad(format!("{} values for shape {dims:?}", values.len())));
     }
-    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+    // Infinities are kept: a causal mask's fill is often −∞ (and leaves the graph, see
+    // `Importer::where_`). Any that reach a node are refused by the graph's validation,
+    // which names the node.
+    if let Some(v) = values.iter().find(|v| v.is_nan()) {
         return Err(bad(format!("contains {v}")));
     }
     ArrayD::from_shape_vec(IxDyn(&dims), values).map_err(|e| bad(e.to_string()))
