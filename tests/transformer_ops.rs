@@ -4,67 +4,23 @@
 
 mod common;
 
-use common::onnx_build::{float_attr, int_attr, int_tensor, model_io, node, tensor};
+use common::onnx_build::{
+    agrees_with_tract_on as agrees_with_tract, float_attr, int_attr, int_tensor, model_io, node,
+    proves_on as proves, sample, tensor,
+};
 use prost::Message;
 use tract_onnx::pb::{self, type_proto, TensorProto, TypeProto, ValueInfoProto};
 use zkinfer::graph::qgraph::QOp;
 use zkinfer::graph::witness::NodeWitness;
-use zkinfer::onnx::{check_against_reference, import_bytes, reference_forward, ReferenceCheck};
+use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
 use zkinfer_circuits::dev::describe;
-
-/// Deterministic inputs in [-2, 2).
-fn sample(n: usize, seed: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| (((i * 37 + seed * 11) % 64) as f32) / 16.0 - 2.0)
-        .collect()
-}
 
 /// Deterministic weights in [-0.5, 0.5).
 fn weights(n: usize, seed: usize) -> Vec<f32> {
     (0..n)
         .map(|i| (((i * 29 + seed * 13 + 7) % 41) as f32) / 41.0 - 0.5)
         .collect()
-}
-
-/// The float graph agrees with tract on `inputs`.
-fn agrees_with_tract(bytes: &[u8], inputs: &[Vec<f32>]) {
-    let graph = import_bytes(bytes, "test").unwrap();
-    for x in inputs {
-        let ours = graph.eval(x);
-        let theirs = reference_forward(bytes, &graph, x).unwrap();
-        assert_eq!(ours.len(), theirs.len());
-        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-            let b = f64::from(*b);
-            assert!(
-                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
-                "output {i}: zkinfer {a}, tract {b}"
-            );
-        }
-    }
-}
-
-/// Compiles on `inputs`, checks against tract as `compile` does, proves the first under
-/// MockProver, and shows that a forged public output is rejected.
-fn proves(bytes: &[u8], inputs: &[Vec<f32>]) -> (CompiledModel, zkinfer::graph::witness::Witness) {
-    let graph = import_bytes(bytes, "test").unwrap();
-    let model = CompiledModel::compile(&graph, inputs, &CompileOptions::default()).unwrap();
-    let check = check_against_reference(bytes, &graph, &model, inputs).unwrap();
-    assert!(matches!(check, ReferenceCheck::Agrees { .. }), "{check}");
-    let x = model.quantise_input(&inputs[0], false).unwrap();
-    let w = model.witness(&x).unwrap();
-    assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
-    let mut forged = w.outputs();
-    forged[0] += 1;
-    let failures = describe(
-        &model.mock(&w, &forged).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
-    assert!(
-        failures.iter().any(|f| f.contains("quality")),
-        "a forged public output must break the copy to the instance: {failures:?}"
-    );
-    (model, w)
 }
 
 /// Nodes named by their position (tract refuses duplicate names).

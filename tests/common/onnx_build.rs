@@ -160,3 +160,61 @@ pub fn model_io(
     }
     .encode_to_vec()
 }
+
+/// Deterministic inputs in [-2, 2).
+pub fn sample(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i * 37 + seed * 11) % 64) as f32) / 16.0 - 2.0)
+        .collect()
+}
+
+/// zkinfer's float graph agrees with tract (an independent executor) on `inputs`.
+pub fn agrees_with_tract_on(bytes: &[u8], inputs: &[Vec<f32>]) {
+    let graph = import_bytes(bytes, "test").unwrap();
+    for x in inputs {
+        let ours = graph.eval(x);
+        let theirs = zkinfer::onnx::reference_forward(bytes, &graph, x).unwrap();
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            let b = f64::from(*b);
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                "output {i}: zkinfer {a}, tract {b}"
+            );
+        }
+    }
+}
+
+/// Compiles on `inputs`, checks the integer outputs against tract as `compile` does, proves
+/// the first input under MockProver, and shows that forging the first or the last public
+/// output breaks the copy to the instance.
+pub fn proves_on(
+    bytes: &[u8],
+    inputs: &[Vec<f32>],
+) -> (zkinfer::CompiledModel, zkinfer::graph::witness::Witness) {
+    use zkinfer::onnx::{check_against_reference, ReferenceCheck};
+    let graph = import_bytes(bytes, "test").unwrap();
+    let model =
+        zkinfer::CompiledModel::compile(&graph, inputs, &zkinfer::CompileOptions::default())
+            .unwrap();
+    let check = check_against_reference(bytes, &graph, &model, inputs).unwrap();
+    assert!(matches!(check, ReferenceCheck::Agrees { .. }), "{check}");
+    let x = model.quantise_input(&inputs[0], false).unwrap();
+    let w = model.witness(&x).unwrap();
+    assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
+    for index in [0, w.outputs().len() - 1] {
+        let mut forged = w.outputs();
+        forged[index] += 1;
+        let failures = zkinfer_circuits::dev::describe(
+            &model.mock(&w, &forged).unwrap(),
+            zkinfer::circuit::LOOKUP_NAMES,
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("Equality constraint not satisfied") || f.contains("equality")),
+            "a forged public output {index} must break the copy to the instance: {failures:?}"
+        );
+    }
+    (model, w)
+}
