@@ -145,6 +145,25 @@ fn cli_high_precision_narrows_the_output_error() {
         high < 0.0017 && high < standard / 10.0,
         "{high} vs {standard}"
     );
+    // Outputs at scale 2^18 survive the bundle's JSON exactly: a CNN proven at high precision
+    // verifies (its floats once came back one unit in the last place off).
+    let cnn = dir.path().join("cnn-high.zkm");
+    let proof = dir.path().join("cnn-high.proof.json");
+    ok(&[
+        "compile",
+        s(&common::data("digits_cnn.onnx")),
+        "--calibration",
+        s(&common::data("digits_cnn.eval.json")),
+        "--precision",
+        "high",
+        "-o",
+        s(&cnn),
+    ]);
+    let input = common::data("digits_cnn.input.json");
+    ok(&["prove", s(&cnn), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&cnn), s(&proof), "--json"])).unwrap();
+    assert_eq!(verified["valid"], true);
     let refused = zkinfer(&[
         "compile",
         s(&onnx),

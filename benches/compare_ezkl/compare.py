@@ -128,6 +128,11 @@ def ratio(a, b):
     return f"{a / b:.1f}x" if a and b else "—"
 
 
+def error_ratio(a, b):
+    """EZKL's error over zkinfer's: above 1 where zkinfer is closer to the float model."""
+    return f"{a / b:.2g}x" if a and b else "—"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", default=DEFAULT_MODELS)
@@ -207,7 +212,7 @@ def precision_table(python, a):
         for tool, r in [("standard", standard), ("high", high)]:
             if "error" not in r:
                 print(f"| {name} | EZKL / zkinfer {tool} | | {ratio(e['prove_s'], r['prove_s'])} | | "
-                      f"{ratio(e['prove_rss_mib'], r['prove_rss_mib'])} | {ratio(e['max_abs_err'], r.get('max_abs_err'))} | |")
+                      f"{ratio(e['prove_rss_mib'], r['prove_rss_mib'])} | {error_ratio(e['max_abs_err'], r.get('max_abs_err'))} | |")
 
 
 if __name__ == "__main__":
