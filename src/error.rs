@@ -98,6 +98,16 @@ pub enum QuantError {
         /// Largest representable value.
         max: f64,
     },
+    /// A fractional value for a model whose input holds integers.
+    #[error("{tensor}[{index}] = {value} is not a whole number, and the model's input holds integers (token ids)")]
+    NotInteger {
+        /// The tensor.
+        tensor: String,
+        /// The flat index.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// Input length does not match the model.
     #[error("input has {got} values, the model's input '{tensor}' takes {expected}")]
     InputLength {

@@ -114,6 +114,7 @@ fn every_activation_is_within_its_analytic_bound_over_the_whole_domain() {
 fn compiled(f: Activation) -> (CompiledModel, Witness) {
     let weights = Array2::from_shape_fn((6, 4), |(o, i)| ((o * 5 + i * 3) % 7) as f32 / 3.0 - 1.0);
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, 4],
         outputs: vec![TensorId(2)],

@@ -311,19 +311,22 @@ fn a_gather_with_another_row_another_table_or_an_id_outside_the_vocabulary_fails
     // Id 10 = vocab (keys 40..44, past the table) and id -1 (keys -4..0: field elements
     // near p), each claimed with a real row's values: both gathers' lookups fail.
     for (id, row) in [(10i64, 9usize), (-1, 8)] {
-        // The input quantised honestly for `id` at token 1, and each gather's id node (an
-        // affine rescale of the input) evaluated honestly on it.
+        // The input quantised honestly for `id` at token 1 (integer ids at scale 2^0, read
+        // by the gathers directly), and any node between the input and a gather evaluated
+        // honestly on it.
         let x = model.quantise_input(&[3.0, id as f32, 9.0], false).unwrap();
+        assert_eq!(x[1], id);
         let mut forged = w.clone();
         for &i in &g {
-            let idn = model.graph.nodes[i].inputs[0].node().unwrap();
-            let mut single = model.graph.clone();
-            single.nodes = vec![model.graph.nodes[idn].clone()];
-            assert_eq!(single.nodes[0].inputs, vec![TensorId::INPUT]);
-            single.outputs = vec![TensorId::of_node(0)];
-            let pre = generate(&single, &x).unwrap();
-            assert_eq!(pre.outputs()[1], id);
-            forged.nodes[idn] = pre.nodes[0].clone();
+            if let Some(idn) = model.graph.nodes[i].inputs[0].node() {
+                let mut single = model.graph.clone();
+                single.nodes = vec![model.graph.nodes[idn].clone()];
+                assert_eq!(single.nodes[0].inputs, vec![TensorId::INPUT]);
+                single.outputs = vec![TensorId::of_node(0)];
+                let pre = generate(&single, &x).unwrap();
+                assert_eq!(pre.outputs()[1], id);
+                forged.nodes[idn] = pre.nodes[0].clone();
+            }
             let t = &op!(model, i, Gather).table.outputs;
             rows(&mut forged, i)[dim..2 * dim].copy_from_slice(&t[row * dim..(row + 1) * dim]);
         }

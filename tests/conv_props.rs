@@ -78,6 +78,7 @@ proptest! {
         let shape = ConvShape { window, out_channels: groups * out_per_group, groups };
         prop_assume!(shape.validate().is_ok());
         let graph = FloatGraph {
+            integer_input: false,
             input_name: "x".into(),
             input_shape: vec![1, shape.window.channels * shape.window.input_positions()],
             outputs: vec![TensorId(1)],
@@ -105,6 +106,7 @@ proptest! {
         let n = window.channels * window.input_positions();
         let pooled = window.channels * window.positions();
         let graph = FloatGraph {
+            integer_input: false,
             input_name: "x".into(),
             input_shape: vec![1, n],
             outputs: vec![TensorId(3)],

@@ -25,6 +25,7 @@ fn tensor(name: &str, len: usize, bits: u32) -> QTensor {
 /// x(4) → relu → dense(3): a valid graph to damage.
 fn graph() -> QGraph {
     QGraph {
+        integer_input: false,
         input: tensor("x", 4, 12),
         nodes: vec![
             QNode {
@@ -172,6 +173,7 @@ fn integer_pass_errors_name_the_tensor_and_value() {
 #[test]
 fn an_intermediate_beyond_its_calibrated_range_is_a_witness_error() {
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, 8],
         nodes: vec![FloatNode {
@@ -208,6 +210,7 @@ fn an_intermediate_beyond_its_calibrated_range_is_a_witness_error() {
 #[test]
 fn an_accumulator_beyond_the_circuits_width_is_a_quantisation_error() {
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, 2],
         nodes: vec![FloatNode {

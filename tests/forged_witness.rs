@@ -164,6 +164,7 @@ fn every_op(head: FloatOp) -> (CompiledModel, Vec<f32>) {
         inputs: inputs.into_iter().map(TensorId).collect(),
     };
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, 6],
         nodes: vec![

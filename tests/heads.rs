@@ -37,6 +37,7 @@ fn compiled(head: FloatOp, dense: bool) -> (CompiledModel, Vec<Vec<f32>>) {
     let outputs = vec![TensorId(nodes.len())];
     let width = if dense { 6 } else { 5 };
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, width],
         nodes,

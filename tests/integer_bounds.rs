@@ -41,6 +41,7 @@ fn wide_softmax(x_bits: u32, out_scale: u32, len: usize) -> QGraph {
         error_bound: 0.0,
     };
     QGraph {
+        integer_input: false,
         input: tensor("x", len, 0, x_bits),
         nodes: vec![QNode {
             name: "softmax".into(),
@@ -48,6 +49,7 @@ fn wide_softmax(x_bits: u32, out_scale: u32, len: usize) -> QGraph {
                 axis: Axis::of(&[1, len], -1).unwrap(),
                 table,
                 out_scale,
+                keep: Vec::new(),
             }),
             inputs: vec![TensorId(0)],
             output: tensor("y", len, out_scale as i32, out_scale + 2),
@@ -97,6 +99,7 @@ fn softmax_sums_beyond_the_range_chip_are_rejected() {
 fn tensors_of_zero_or_too_many_bits_are_rejected_by_the_graph() {
     for bits in [0, 63, 200] {
         let graph = QGraph {
+            integer_input: false,
             input: tensor("x", 2, 0, 8),
             nodes: vec![QNode {
                 name: "relu".into(),
@@ -118,6 +121,7 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
     // 64 taps of weight -2^63 on 62-bit inputs: the bound once overflowed u128.
     let weights = ndarray::Array2::from_elem((1, 64), i64::MIN);
     let graph = QGraph {
+        integer_input: false,
         input: tensor("x", 64, 0, 62),
         nodes: vec![QNode {
             name: "fc".into(),
@@ -142,6 +146,7 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
 #[test]
 fn hostile_lengths_and_windows_are_refused_quickly() {
     let graph = QGraph {
+        integer_input: false,
         input: tensor("x", 1 << 60, 0, 8),
         nodes: vec![QNode {
             name: "add".into(),

@@ -139,6 +139,7 @@ fn layout_k_fits_a_graph_taller_than_its_tallest_group() {
         shift: 9,
     };
     let graph = QGraph {
+        integer_input: false,
         input: tensor("x", 64),
         nodes: vec![
             QNode {
@@ -205,6 +206,7 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
         inputs: vec![TensorId(input)],
     };
     let graph = FloatGraph {
+        integer_input: false,
         input_name: "x".into(),
         input_shape: vec![1, 1, 6, 6],
         outputs: vec![TensorId(4)],

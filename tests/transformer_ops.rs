@@ -10,8 +10,10 @@ use common::onnx_build::{
 };
 use prost::Message;
 use tract_onnx::pb::{self, type_proto, TensorProto, TypeProto, ValueInfoProto};
+use zkinfer::error::QuantError;
 use zkinfer::graph::qgraph::QOp;
 use zkinfer::graph::witness::NodeWitness;
+use zkinfer::graph::TensorId;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
 use zkinfer_circuits::dev::describe;
@@ -314,6 +316,22 @@ fn an_embedding_gathers_proven_rows_and_refuses_ids_outside_the_vocabulary() {
             .any(|f| f.contains("lookup") || f.contains("Lookup")),
         "{failures:?}"
     );
+    // Token ids are integers at scale 2^0: no rescale before the lookup, and a fractional
+    // id is refused by name, at calibration and at proving.
+    assert!(model.graph.integer_input && model.graph.input.scale_exp == 0);
+    assert_eq!(model.graph.nodes[gather].inputs, vec![TensorId::INPUT]);
+    let err = model.quantise_input(&[3.0, 2.5, 1.0], false).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            zkinfer::Error::Quant(QuantError::NotInteger { index: 1, .. })
+        ),
+        "{err}"
+    );
+    let graph = import_bytes(&bytes, "t").unwrap();
+    let err = CompiledModel::compile(&graph, &[vec![0.5, 1.0, 2.0]], &CompileOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("not a whole number"), "{err}");
     // An id outside the vocabulary: a typed error from the integer pass...
     let x = model.quantise_input(&[3.0, 10.0, 1.0], false).unwrap();
     let err = model.witness(&x).unwrap_err().to_string();

@@ -328,7 +328,11 @@ impl CompiledModel {
     }
 
     /// Float input → integer input of this model (see [`quant::quantise_input`]).
+    /// For a model whose input holds integers (token ids), a fractional value is an error.
     pub fn quantise_input(&self, input: &[f32], clamp: bool) -> Result<Vec<i64>, Error> {
+        if self.graph.integer_input {
+            quant::check_integers(&self.graph.input.name, input)?;
+        }
         Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
     }
 }

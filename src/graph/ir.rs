@@ -317,6 +317,10 @@ pub struct FloatGraph {
     /// Empty for a model of one input.
     #[serde(default)]
     pub input_parts: Vec<InputPart>,
+    /// The model's input holds integers (an ONNX integer input: token ids). Its values must
+    /// be whole numbers, and it is quantised at scale `2^0`, exactly.
+    #[serde(default)]
+    pub integer_input: bool,
 }
 
 /// One input of a model of several inputs.

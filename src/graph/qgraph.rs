@@ -467,6 +467,10 @@ pub struct QGraph {
     pub outputs: Vec<TensorId>,
     /// How every division rounds.
     pub rounding: Rounding,
+    /// The input holds integers (token ids) at scale `2^0`: a fractional input value is an
+    /// error, not rounded.
+    #[serde(default)]
+    pub integer_input: bool,
 }
 
 impl QGraph {

@@ -57,7 +57,7 @@ pub use reference::{
     check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
 };
 
-use proto::{attr, decode_float, decode_ints, input_shape, INT64};
+use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, INT64};
 use wiring::len;
 
 /// Imports an ONNX file.
@@ -104,6 +104,8 @@ struct Importer {
     input_name: String,
     input_shape: Vec<usize>,
     input_parts: Vec<InputPart>,
+    /// Every model input holds integers (token ids).
+    integer_input: bool,
     nodes: Vec<FloatNode>,
     /// Tensors a `Softmax` reads (a `Where` into one may be a causal mask).
     softmax_inputs: HashSet<String>,
@@ -241,7 +243,9 @@ impl Importer {
             .filter(|n| n.op_type == "Softmax")
             .filter_map(|n| n.input.first().cloned())
             .collect();
+        let integer_input = inputs.iter().all(|i| is_integer_input(i));
         Ok(Self {
+            integer_input,
             softmax_inputs,
             masks: HashMap::new(),
             floats,
@@ -298,6 +302,7 @@ impl Importer {
             outputs.push(id);
         }
         let graph = FloatGraph {
+            integer_input: self.integer_input,
             input_name: self.input_name,
             input_shape: self.input_shape,
             nodes: self.nodes,

@@ -24,6 +24,15 @@ pub(super) fn attr_f(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
     attr(node, name).map_or(default, |a| a.f)
 }
 
+/// Whether a graph input holds integers (ONNX `int8` … `uint64`: token ids, indices).
+pub(super) fn is_integer_input(input: &pb::ValueInfoProto) -> bool {
+    match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        // UINT8, INT8, UINT16, INT16, INT32, INT64, UINT32, UINT64.
+        Some(type_proto::Value::TensorType(t)) => matches!(t.elem_type, 2..=7 | 12 | 13),
+        _ => false,
+    }
+}
+
 pub(super) fn input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>, IrError> {
     let bad = |reason: &str| IrError::Shape {
         node: input.name.clone(),

@@ -37,6 +37,18 @@ pub fn quantise_input(tensor: &QTensor, x: &[f32], clamp: bool) -> Result<Vec<i6
         .collect()
 }
 
+/// Checks that every value of an integer input is a whole number.
+pub fn check_integers(tensor: &str, x: &[f32]) -> Result<(), QuantError> {
+    match x.iter().position(|v| v.fract() != 0.0) {
+        Some(index) => Err(QuantError::NotInteger {
+            tensor: tensor.to_string(),
+            index,
+            value: f64::from(x[index]),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Warnings about calibration data that would cost precision: a value far beyond the rest
 /// (over 100 times the 99th percentile of all magnitudes) sets the input's scale alone, so
 /// every other value loses bits. Empty when the data look ordinary.

@@ -28,12 +28,12 @@ use crate::graph::activation::{Activation, Domain, Table};
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::graph::qgraph::{
     Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, MatMul, QGraph, QNode, QOp, QTensor,
-    Rounding, Softmax, MAX_ACCUMULATOR_BITS,
+    Rounding, Softmax, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
 use crate::graph::TensorId;
 
 use input::check_finite;
-pub use input::{calibration_warnings, quantise_input, readable};
+pub use input::{calibration_warnings, check_integers, quantise_input, readable};
 
 /// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +127,9 @@ pub fn quantise(
     }
     for sample in calibration {
         check_finite(&graph.input_name, sample)?;
+        if graph.integer_input {
+            check_integers(&graph.input_name, sample)?;
+        }
         if sample.len() != graph.input_len() {
             return Err(QuantError::InputLength {
                 tensor: graph.input_name.clone(),
@@ -163,15 +166,31 @@ pub fn quantise(
             }
         }
     }
-    let input = QTensor {
-        name: graph.input_name.clone(),
-        len: graph.input_len(),
-        scale_exp: exponent_for(max_abs[0], options.activation_bits, options),
-        bits: options.activation_bits,
+    // An integer input (token ids) is exact at scale 2^0, as wide as its largest value
+    // with headroom needs.
+    let input = if graph.integer_input {
+        let needed = (max_abs[0] * 2f64.powi(bits_i32(options.headroom_bits)) + 1.0)
+            .log2()
+            .ceil() as u32
+            + 1;
+        QTensor {
+            name: graph.input_name.clone(),
+            len: graph.input_len(),
+            scale_exp: 0,
+            bits: needed.clamp(options.activation_bits, MAX_TENSOR_BITS),
+        }
+    } else {
+        QTensor {
+            name: graph.input_name.clone(),
+            len: graph.input_len(),
+            scale_exp: exponent_for(max_abs[0], options.activation_bits, options),
+            bits: options.activation_bits,
+        }
     };
     let mut builder = Builder {
         options,
         graph: QGraph {
+            integer_input: graph.integer_input,
             input,
             nodes: Vec::with_capacity(graph.nodes.len()),
             outputs: Vec::new(),
