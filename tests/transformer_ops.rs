@@ -246,6 +246,36 @@ fn split_with_every_output_used_and_broadcast_binary_ops() {
     proves(&bytes, &inputs);
 }
 
+#[test]
+fn gather_of_an_activation_by_constant_indices_is_wiring() {
+    for (indices, dims, axis) in [
+        (vec![2i64, 0], vec![2i64], 1i64),
+        (vec![-1], vec![], 2),
+        (vec![1, 0, 3, 3], vec![2, 2], 1),
+    ] {
+        let bytes = model_io(
+            vec![node(
+                "Gather",
+                &["x", "i"],
+                "y",
+                vec![int_attr("axis", axis)],
+            )],
+            vec![int_tensor("i", &dims, &indices)],
+            &[("x", &[1, 4, 3])],
+            "y",
+            13,
+        );
+        let inputs = samples(12);
+        agrees_with_tract(&bytes, &inputs);
+        let (model, _) = proves(&bytes, &inputs);
+        assert!(model
+            .graph
+            .nodes
+            .iter()
+            .all(|n| matches!(n.op, QOp::Wiring(_))));
+    }
+}
+
 /// An int64 input of token ids.
 fn ids_input(name: &str, dims: &[i64]) -> ValueInfoProto {
     let mut v = common::onnx_build::value_info(name, dims);

@@ -487,7 +487,9 @@ impl FloatGraph {
                 }
                 FloatOp::MatMul { m, k, n } => {
                     let per = m.checked_mul(*k).filter(|p| *p > 0 && *n > 0);
-                    let batches = per.filter(|p| ins[0] % p == 0).map(|p| ins[0] / p);
+                    let batches = per
+                        .filter(|p| ins[0].is_multiple_of(*p))
+                        .map(|p| ins[0] / p);
                     let fits = batches
                         .and_then(|t| t.checked_mul(*k))
                         .and_then(|v| v.checked_mul(*n))

@@ -72,8 +72,7 @@ impl Importer {
         let sources = (0..len(&shape))
             .map(|o| {
                 let coord = unravel(o, &shape);
-                let pick = picks[len(&index_shape[..k]).min(1).max(1).saturating_sub(1)
-                    + flat(&coord[axis..axis + k], &index_shape)];
+                let pick = picks[flat(&coord[axis..axis + k], &index_shape)];
                 let index = (0..axis)
                     .map(|a| coord[a] * in_strides[a])
                     .chain(std::iter::once(pick * in_strides[axis]))

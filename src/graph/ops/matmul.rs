@@ -10,7 +10,9 @@ use crate::par;
 pub(in crate::graph) fn output_len(mm: &MatMul, a: &QTensor, b: &QTensor) -> Result<usize, String> {
     let (m, k, n) = (mm.m, mm.k, mm.n);
     let per_a = m.checked_mul(k).filter(|v| *v > 0);
-    let batches = per_a.filter(|p| a.len % p == 0).map(|p| a.len / p);
+    let batches = per_a
+        .filter(|p| a.len.is_multiple_of(*p))
+        .map(|p| a.len / p);
     let (Some(batches), true) = (batches, n > 0) else {
         return Err(format!("{} values are not [t, {m}, {k}]", a.len));
     };
