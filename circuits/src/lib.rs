@@ -15,6 +15,7 @@
 //! | [`argmax::ArgMaxChip`] | first index of a window's max | `n` rows + `n` range checks |
 //! | [`vardiv::VarDivChip`] | `floor(n · c / d)` for cells `n`, `d > 0` | 1 row + range checks of `q`, `r`, `d − 1 − r` |
 //! | [`mul::MulChip`] | `a · b` for two cells | 1 row |
+//! | [`pairdot::PairDotChip`] | `sum_i a_i * b_i` for two vectors of cells (attention) | `ceil(len / (width / 2))` rows |
 //! | [`max::MaxChip`] | `max(x_0, …, x_n-1)`: not below any input, equal to one | `n` rows + `n` range checks |
 //! | [`commit::CommitChip`] | `Poseidon(salt, packed values)` (`halo2_gadgets`' `Pow5Chip`) | 1 row, plus 40 rows per packed element of `⌊252 / bits⌋` values |
 //!
