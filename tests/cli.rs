@@ -116,69 +116,6 @@ fn cli_proves_the_digits_cnn() {
     }
 }
 
-/// Issue 17: `--precision high` (24-bit activations, 16-bit weights) brings the digits MLP's
-/// logits within EZKL's error (0.0017 in BENCHMARKS.md), where the default is within 0.1;
-/// an unknown preset is refused by name.
-#[test]
-fn cli_high_precision_narrows_the_output_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let onnx = common::data("digits_mlp.onnx");
-    let eval = common::data("digits_mlp.eval.json");
-    let error = |precision: &str| {
-        let model = dir.path().join(format!("{precision}.zkm"));
-        ok(&[
-            "compile",
-            s(&onnx),
-            "--calibration",
-            s(&eval),
-            "--precision",
-            precision,
-            "-o",
-            s(&model),
-        ]);
-        let acc: serde_json::Value =
-            serde_json::from_str(&ok(&["accuracy", s(&model), s(&eval), "--json"])).unwrap();
-        acc["max_logit_error"].as_f64().unwrap()
-    };
-    let (standard, high) = (error("standard"), error("high"));
-    assert!(
-        high < 0.0017 && high < standard / 10.0,
-        "{high} vs {standard}"
-    );
-    // Outputs at scale 2^18 survive the bundle's JSON exactly: a CNN proven at high precision
-    // verifies (its floats once came back one unit in the last place off).
-    let cnn = dir.path().join("cnn-high.zkm");
-    let proof = dir.path().join("cnn-high.proof.json");
-    ok(&[
-        "compile",
-        s(&common::data("digits_cnn.onnx")),
-        "--calibration",
-        s(&common::data("digits_cnn.eval.json")),
-        "--precision",
-        "high",
-        "-o",
-        s(&cnn),
-    ]);
-    let input = common::data("digits_cnn.input.json");
-    ok(&["prove", s(&cnn), "--input", s(&input), "-o", s(&proof)]);
-    let verified: serde_json::Value =
-        serde_json::from_str(&ok(&["verify", s(&cnn), s(&proof), "--json"])).unwrap();
-    assert_eq!(verified["valid"], true);
-    let refused = zkinfer(&[
-        "compile",
-        s(&onnx),
-        "--calibration",
-        s(&eval),
-        "--precision",
-        "extreme",
-        "-o",
-        s(&dir.path().join("x.zkm")),
-    ]);
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success());
-    assert!(err.contains("unknown precision 'extreme'"), "{err}");
-}
-
 /// Issue 5: the digits MLP with Tanh and Sigmoid through the CLI, with quantised accuracy
 /// equal to float on its evaluation set; `inspect` lists each table's size and error bound.
 #[test]

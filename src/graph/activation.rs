@@ -97,6 +97,19 @@ impl Activation {
         }
     }
 
+    /// The function as tabulated over intervals of width `step`: a reciprocal root's floor
+    /// rises to half a step, since inputs below it share the first interval. The table's
+    /// largest entry (which sets its output scale) is then that interval's, not `1/√ε` of an
+    /// input no variance reaches. Other functions are unchanged.
+    pub fn for_step(self, step: f64) -> Self {
+        match self {
+            Self::Rsqrt { floor } => Self::Rsqrt {
+                floor: floor.max((step / 2.0) as f32),
+            },
+            f => f,
+        }
+    }
+
     /// The float function.
     pub fn eval(&self, x: f64) -> f64 {
         match *self {
@@ -159,12 +172,7 @@ impl Table {
         output_bits: u32,
         max_frac_bits: i32,
     ) -> (Self, i32) {
-        let domain = Domain {
-            input_scale,
-            input_bits,
-            signed: true,
-            table_bits,
-        };
+        let domain = Domain::signed(input_scale, input_bits, table_bits);
         Self::tabulate(&|x| f.eval(x), &domain, output_bits, max_frac_bits, true)
     }
 
@@ -177,10 +185,9 @@ impl Table {
         max_frac_bits: i32,
         midpoint: bool,
     ) -> (Self, i32) {
-        let b = domain.table_bits.min(domain.input_bits).max(1);
-        let shift = domain.input_bits - b;
+        let (b, shift) = domain.reduction();
         let input_scale = domain.input_scale;
-        let step = 2f64.powi(i32::try_from(shift).unwrap_or(0) - input_scale);
+        let step = domain.step();
         let first = if domain.signed { -(1i64 << (b - 1)) } else { 0 };
         let end = first + (1i64 << b);
         let point = |v: i64| {
@@ -254,6 +261,29 @@ pub struct Domain {
     pub signed: bool,
     /// Width of the reduced input, the table's index.
     pub table_bits: u32,
+}
+
+impl Domain {
+    /// The signed domain of an activation's input at scale `2^input_scale`.
+    pub fn signed(input_scale: i32, input_bits: u32, table_bits: u32) -> Self {
+        Self {
+            input_scale,
+            input_bits,
+            signed: true,
+            table_bits,
+        }
+    }
+
+    /// The table's index width `b` and the input's reduction `s` (`input / 2^s`).
+    pub fn reduction(&self) -> (u32, u32) {
+        let b = self.table_bits.min(self.input_bits).max(1);
+        (b, self.input_bits - b)
+    }
+
+    /// The width of one table interval in real units, `2^(s − input_scale)`.
+    pub fn step(&self) -> f64 {
+        2f64.powi(i32::try_from(self.reduction().1).unwrap_or(0) - self.input_scale)
+    }
 }
 
 #[cfg(test)]

@@ -95,16 +95,12 @@ impl Importer {
             .filter(|&i| only_here && self.nodes[i].op == FloatOp::Activation(Activation::Sqrt));
         let epsilon = root.and_then(|i| {
             let v = self.nodes[i].inputs.first()?.node()?;
-            match &self.nodes[v].op {
-                FloatOp::Affine { scale, bias }
-                    if scale.iter().all(|s| *s == 1.0)
-                        && bias.first().is_some_and(|e| *e > 0.0)
-                        && bias.iter().all(|b| Some(b) == bias.first()) =>
-                {
-                    Some(bias[0])
-                }
-                _ => None,
-            }
+            let FloatOp::Affine { scale, bias } = &self.nodes[v].op else {
+                return None;
+            };
+            let epsilon = *bias.first()?;
+            let shift = scale.iter().all(|s| *s == 1.0) && bias.iter().all(|b| *b == epsilon);
+            (shift && epsilon > 0.0).then_some(epsilon)
         });
         match (root, epsilon) {
             (Some(i), Some(floor)) => {

@@ -324,6 +324,18 @@ impl Importer {
             .iter()
             .map(|c| *c != 0.0)
             .collect();
+        // One branch an activation, the other a constant: the activation where `keep` is
+        // `on_true`, the constant elsewhere.
+        let select = |keep: &[bool], fill: &[f32], on_true: bool| -> Vec<Source<f32>> {
+            keep.iter()
+                .zip(fill)
+                .enumerate()
+                .map(|(index, (k, f))| match *k == on_true {
+                    true => Source::Element { input: 0, index },
+                    false => Source::Constant(*f),
+                })
+                .collect()
+        };
         match (&acts[0], &acts[1]) {
             (Some(x), None) if x.shape == shape => {
                 let fill = self.broadcast(cx, branches[1], &shape)?;
@@ -334,28 +346,12 @@ impl Importer {
                     self.masks.insert(output.to_string(), keep);
                     return Ok(x.clone());
                 }
-                let sources = keep
-                    .iter()
-                    .zip(&fill)
-                    .enumerate()
-                    .map(|(index, (k, f))| match k {
-                        true => Source::Element { input: 0, index },
-                        false => Source::Constant(*f),
-                    })
-                    .collect();
+                let sources = select(&keep, &fill, true);
                 Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], shape))
             }
             (None, Some(y)) if y.shape == shape => {
                 let fill = self.broadcast(cx, branches[0], &shape)?;
-                let sources = keep
-                    .iter()
-                    .zip(&fill)
-                    .enumerate()
-                    .map(|(index, (k, f))| match k {
-                        true => Source::Constant(*f),
-                        false => Source::Element { input: 0, index },
-                    })
-                    .collect();
+                let sources = select(&keep, &fill, false);
                 Ok(self.push(cx, FloatOp::Wiring { sources }, vec![y.id], shape))
             }
             (Some(x), Some(y)) => {

@@ -4,21 +4,18 @@
 use super::{check_range, to_i64, Inputs};
 use crate::error::WitnessError;
 use crate::graph::qgraph::{MatMul, QTensor, Rounding};
+use crate::graph::validate::matmul_batches;
 use crate::graph::witness::NodeWitness;
 use crate::par;
 
 pub(in crate::graph) fn output_len(mm: &MatMul, a: &QTensor, b: &QTensor) -> Result<usize, String> {
     let (m, k, n) = (mm.m, mm.k, mm.n);
-    let per_a = m.checked_mul(k).filter(|v| *v > 0);
-    let batches = per_a
-        .filter(|p| a.len.is_multiple_of(*p))
-        .map(|p| a.len / p);
-    let (Some(batches), true) = (batches, n > 0) else {
-        return Err(format!("{} values are not [t, {m}, {k}]", a.len));
-    };
-    if batches.checked_mul(k).and_then(|v| v.checked_mul(n)) != Some(b.len) {
-        return Err(format!("{} values are not [{batches}, {k}, {n}]", b.len));
-    }
+    let batches = matmul_batches(m, k, n, a.len, b.len).ok_or_else(|| {
+        format!(
+            "{} and {} values are not [t, {m}, {k}] × [t, {k}, {n}]",
+            a.len, b.len
+        )
+    })?;
     // |Σ a · b| < K · 2^(bits_a − 1) · 2^(bits_b − 1), plus the rounding offset, in 62 bits.
     let k_bits = usize::BITS - k.saturating_sub(1).leading_zeros();
     let needed = (a.bits + b.bits).saturating_sub(2) + k_bits + 1;

@@ -6,9 +6,10 @@
 //! dense layer share one scale `2^e_w` chosen so the largest weight fits
 //! [`QuantOptions::weight_bits`]; the bias is stored at the accumulator's scale `e_x + e_w`.
 //! The accumulator is rescaled to the output's scale by a right shift `s = e_x + e_w − e_y`
-//! with a named [`Rounding`] mode. Convolutions and constant affine maps follow the same
-//! rule; an average pool keeps its input's scale and divides by the window size; an Add
-//! brings both inputs to the finer scale by exact multiplication with a power of two;
+//! with a named [`Rounding`](crate::graph::qgraph::Rounding) mode. Convolutions and
+//! constant affine maps follow the same rule; an average pool keeps its input's scale and
+//! divides by the window size; an Add brings both inputs to the finer scale by exact
+//! multiplication with a power of two;
 //! wiring (Concat) divides finer inputs down to the coarsest, so it only moves integers.
 //!
 //! # Bit budget
@@ -19,92 +20,24 @@
 //! [`MAX_ACCUMULATOR_BITS`] bits: far below the field modulus, and inside `i64`.
 
 mod input;
+mod options;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, QuantError};
-use crate::graph::activation::{Activation, Domain, Table};
+use crate::graph::activation::{Domain, Table};
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::graph::qgraph::{
     Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, MatMul, QGraph, QNode, QOp, QTensor,
-    Rounding, Softmax, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
+    Softmax, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
+use crate::graph::window::Axis;
 use crate::graph::TensorId;
 
 use input::check_finite;
 pub use input::{calibration_warnings, check_integers, quantise_input, readable};
-
-/// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QuantOptions {
-    /// Signed width of every activation (and so of every range check).
-    pub activation_bits: u32,
-    /// Signed width of weights.
-    pub weight_bits: u32,
-    /// Extra bits of range above the calibration maximum.
-    pub headroom_bits: u32,
-    /// Most fractional bits any activation gets.
-    pub max_frac_bits: i32,
-    /// Rounding of every division.
-    pub rounding: Rounding,
-    /// Input bits of a lookup table: activations are reduced to this width before the lookup
-    /// (the table has `2^table_bits` rows; see [`crate::graph::activation`]).
-    pub table_bits: u32,
-}
-
-/// A precision preset: how wide activations and weights are. Wider values cost more range
-/// checks (rows) and bring the integer outputs closer to the float model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// 16-bit activations, 10-bit weights, at most 12 fractional bits: the fastest proofs.
-    #[default]
-    Standard,
-    /// 24-bit activations, 16-bit weights, at most 18 fractional bits, 12-bit tables.
-    High,
-}
-
-impl std::str::FromStr for Precision {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "standard" => Ok(Self::Standard),
-            "high" => Ok(Self::High),
-            other => Err(format!("unknown precision '{other}' (standard or high)")),
-        }
-    }
-}
-
-impl QuantOptions {
-    /// The options of a precision preset (rounding and headroom as by default).
-    pub fn of(precision: Precision) -> Self {
-        match precision {
-            Precision::Standard => Self::default(),
-            Precision::High => Self {
-                activation_bits: 24,
-                weight_bits: 16,
-                max_frac_bits: 18,
-                table_bits: 12,
-                ..Self::default()
-            },
-        }
-    }
-}
-
-impl Default for QuantOptions {
-    fn default() -> Self {
-        Self {
-            activation_bits: 16,
-            weight_bits: 10,
-            headroom_bits: 1,
-            max_frac_bits: 12,
-            rounding: Rounding::HalfUp,
-            table_bits: 10,
-        }
-    }
-}
+pub use options::{Precision, QuantOptions};
 
 /// What quantisation did to the calibration set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -329,30 +262,9 @@ impl Builder<'_> {
                 let op = QOp::ArgMax(axis.clone());
                 self.push(name, op, vec![x_id], axis.groups(), 0)?
             }
-            FloatOp::Softmax(axis) | FloatOp::MaskedSoftmax { axis, .. } => {
-                // e^(−g) at the gaps' left ends, so the max element's exponential is exactly
-                // 2^e_E and the sum is never zero; outputs are fractions of 2^out_scale.
-                let bits = x.bits;
-                let domain = Domain {
-                    input_scale: x.scale_exp,
-                    input_bits: bits,
-                    signed: false,
-                    table_bits: self.options.table_bits,
-                };
-                let exp = |g: f64| (-g).exp();
-                let (table, _) = Table::tabulate(&exp, &domain, bits, bits as i32 - 2, false);
-                let out_scale = self.options.max_frac_bits.clamp(0, bits as i32 - 2) as u32;
-                let keep = match &node.op {
-                    FloatOp::MaskedSoftmax { keep, .. } => keep.clone(),
-                    _ => Vec::new(),
-                };
-                let op = QOp::Softmax(Softmax {
-                    axis: axis.clone(),
-                    table,
-                    out_scale,
-                    keep,
-                });
-                self.push(name, op, vec![x_id], x.len, out_scale as i32)?
+            FloatOp::Softmax(axis) => self.softmax(name, x_id, &x, axis, Vec::new())?,
+            FloatOp::MaskedSoftmax { axis, keep } => {
+                self.softmax(name, x_id, &x, axis, keep.clone())?
             }
             FloatOp::AvgPool {
                 window,
@@ -384,19 +296,8 @@ impl Builder<'_> {
             FloatOp::Gather { table } => self.gather(name, x_id, &x, table)?,
             FloatOp::Activation(function) => {
                 let o = self.options;
-                let function = match *function {
-                    // Inputs below half a table step share the first interval: clamp there,
-                    // so that the largest entry (which sets the output's scale) is that
-                    // interval's, not 1/√ε of an input no variance reaches.
-                    Activation::Rsqrt { floor } => {
-                        let b = o.table_bits.min(x.bits).max(1);
-                        let step = 2f64.powi((x.bits - b) as i32 - x.scale_exp);
-                        Activation::Rsqrt {
-                            floor: floor.max((step / 2.0) as f32),
-                        }
-                    }
-                    f => f,
-                };
+                let domain = Domain::signed(x.scale_exp, x.bits, o.table_bits);
+                let function = function.for_step(domain.step());
                 let (table, e_y) = Table::build(
                     function,
                     x.scale_exp,
@@ -478,6 +379,36 @@ impl Builder<'_> {
         };
         self.ids.push(id);
         Ok(())
+    }
+
+    /// A softmax over `axis` (the elements `keep` marks, all when empty): `e^(−g)` at the
+    /// gaps' left ends, so the max element's exponential is exactly `2^e_E` and the sum is
+    /// never zero; outputs are fractions of `2^out_scale`.
+    fn softmax(
+        &mut self,
+        name: &str,
+        x_id: TensorId,
+        x: &QTensor,
+        axis: &Axis,
+        keep: Vec<bool>,
+    ) -> Result<TensorId, Error> {
+        let bits = x.bits;
+        let domain = Domain {
+            input_scale: x.scale_exp,
+            input_bits: bits,
+            signed: false,
+            table_bits: self.options.table_bits,
+        };
+        let exp = |g: f64| (-g).exp();
+        let (table, _) = Table::tabulate(&exp, &domain, bits, bits as i32 - 2, false);
+        let out_scale = self.options.max_frac_bits.clamp(0, bits as i32 - 2) as u32;
+        let op = QOp::Softmax(Softmax {
+            axis: axis.clone(),
+            table,
+            out_scale,
+            keep,
+        });
+        self.push(name, op, vec![x_id], x.len, out_scale as i32)
     }
 
     /// A gather: the ids brought to scale `2^0` (exactly, for integer ids) and the table
@@ -628,6 +559,7 @@ fn bits_i32(bits: u32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::qgraph::Rounding;
 
     #[test]
     fn rounding_offsets_are_half_the_divisor() {
