@@ -353,6 +353,37 @@ pub enum VerifyError {
         /// The bundle's.
         got: usize,
     },
+    /// A proof of a model proven in parts has the wrong number of part proofs.
+    #[error("the proof has {got} part proofs; the model is proven in {expected} parts")]
+    PartCount {
+        /// Parts of the model.
+        expected: usize,
+        /// Part proofs in the bundle.
+        got: usize,
+    },
+    /// One part's proof fails.
+    #[error("part {part}: {source}")]
+    Part {
+        /// Which part (from 0).
+        part: usize,
+        /// Why it fails.
+        source: Box<VerifyError>,
+    },
+    /// Two consecutive parts do not prove one computation: the commitment to what part
+    /// `from` hands on is not the one part `from + 1` reads.
+    #[error(
+        "the link from part {from} to part {} does not match: part {from} commits to {output}, part {} reads {input}",
+        from + 1,
+        from + 1
+    )]
+    Link {
+        /// The earlier part.
+        from: usize,
+        /// Its output commitment.
+        output: String,
+        /// The next part's input commitment.
+        input: String,
+    },
     /// A commitment is missing, malformed, or present where the model hashes nothing.
     #[error("{field}: {reason}")]
     Commitment {

@@ -41,7 +41,8 @@ pub mod serve;
 pub mod visibility;
 
 pub use api::{
-    CompileOptions, CompiledModel, ParamsCache, ParamsStatus, ProofBundle, Prover, Verifier,
+    CompileOptions, CompiledModel, LinkSeed, ParamsCache, ParamsStatus, PartedProof, PartedProver,
+    PartedVerifier, ProofBundle, Prover, Verifier,
 };
 pub use error::Error;
 pub use visibility::{Visibilities, Visibility};

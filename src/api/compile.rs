@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
+use super::parts::{partition, PartSpec};
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost;
 use crate::circuit::layout::{self, Layout};
@@ -38,6 +39,9 @@ pub struct CompileOptions {
     /// can alone set `k`): the most precise of the cheapest. Each table's error bound is
     /// measured and reported whatever its precision. Off: exactly `quant.table_bits`.
     pub fit_tables: bool,
+    /// Cut the model into parts whose circuits each need at most `2^max_k` rows
+    /// ([`super::parts`]), when the whole model needs more.
+    pub max_k: Option<u32>,
 }
 
 impl CompileOptions {
@@ -74,6 +78,7 @@ impl Default for CompileOptions {
             visibility: Visibilities::default(),
             dot_width: None,
             fit_tables: true,
+            max_k: None,
         }
     }
 }
@@ -99,6 +104,10 @@ pub struct CompiledModel {
     /// concatenation. Empty for a model of one input.
     #[serde(default)]
     pub input_parts: Vec<usize>,
+    /// For a model proven in parts, the parts (at least two); empty for a model proven
+    /// whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartSpec>,
 }
 
 impl CompiledModel {
@@ -132,8 +141,11 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Self, Error> {
         let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
-        let mut model = Self::from_graph(qgraph, options.visibility)?;
-        if let Some(w) = options.dot_width {
+        let mut model = match options.max_k {
+            Some(max_k) => Self::from_graph_within(qgraph, options.visibility, max_k)?,
+            None => Self::from_graph(qgraph, options.visibility)?,
+        };
+        if let Some(w) = options.dot_width.filter(|_| !model.is_parted()) {
             model.dot_width = w;
             model.validate()?;
         }
@@ -163,6 +175,41 @@ impl CompiledModel {
             dot_width,
             quant_report: None,
             input_parts: Vec::new(),
+            parts: Vec::new(),
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    /// Wraps an integer graph as [`CompiledModel::from_graph`] does when its circuit needs
+    /// at most `2^max_k` rows; otherwise cuts it into parts that each do.
+    pub fn from_graph_within(
+        graph: QGraph,
+        visibility: Visibilities,
+        max_k: u32,
+    ) -> Result<Self, CompileError> {
+        visibility
+            .validate()
+            .map_err(|reason| CompileError::Invalid {
+                node: "model".into(),
+                reason,
+            })?;
+        graph.validate()?;
+        match cost::choose(&graph, &visibility) {
+            Ok(layout) if layout.k <= max_k => return Self::from_graph(graph, visibility),
+            Ok(_) | Err(CompileError::TooLarge { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let parts = partition(&graph, &visibility, max_k)?;
+        let model = Self {
+            format_version: MODEL_FORMAT_VERSION,
+            circuit_version: CIRCUIT_VERSION,
+            dot_width: parts[0].dot_width,
+            graph,
+            visibility,
+            quant_report: None,
+            input_parts: Vec::new(),
+            parts,
         };
         model.validate()?;
         Ok(model)
@@ -170,12 +217,29 @@ impl CompiledModel {
 
     /// The circuit's shape.
     pub fn layout(&self) -> Result<Layout, CompileError> {
+        if self.is_parted() {
+            return Err(CompileError::Invalid {
+                node: "model".into(),
+                reason: format!(
+                    "the model is proven in {} parts, each its own circuit \
+                     (prove it with PartedProver, as the CLI does)",
+                    self.parts.len()
+                ),
+            });
+        }
         layout::plan(&self.graph, &self.visibility, self.dot_width)
     }
 
     /// Proving time the cost model predicts for this layout, in seconds on the calibration
     /// machine ([`crate::circuit::cost`]).
     pub fn predicted_seconds(&self) -> Result<f64, CompileError> {
+        if self.is_parted() {
+            return self
+                .part_models()?
+                .iter()
+                .map(CompiledModel::predicted_seconds)
+                .sum();
+        }
         Ok(cost::Shape::of(&self.layout()?).predicted_seconds())
     }
 
@@ -264,6 +328,10 @@ impl CompiledModel {
             return Err(self.bad_width());
         }
         self.graph.validate()?;
+        if self.is_parted() {
+            self.validate_parts()?;
+            return self.part_models().map(drop);
+        }
         self.layout().map(drop)
     }
 
@@ -303,6 +371,7 @@ impl CompiledModel {
 
     fn from_value(mut value: serde_json::Value, source: &str) -> Result<Self, CompileError> {
         migrate_format_3(&mut value);
+        migrate_format_6(&mut value);
         let found = value
             .get("format_version")
             .and_then(serde_json::Value::as_u64);
@@ -361,5 +430,19 @@ fn migrate_format_3(value: &mut serde_json::Value) {
     if let Ok(v) = serde_json::to_value(Visibilities::with_input(input)) {
         model.insert("visibility".into(), v);
         model.insert("format_version".into(), MODEL_FORMAT_VERSION.into());
+    }
+}
+
+/// Reads a format-6 model file as format 7: version 7 added models proven in parts, and a
+/// model proven whole is written as before.
+fn migrate_format_6(value: &mut serde_json::Value) {
+    if let Some(model) = value.as_object_mut() {
+        if model
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            == Some(6)
+        {
+            model.insert("format_version".into(), MODEL_FORMAT_VERSION.into());
+        }
     }
 }

@@ -18,6 +18,7 @@ mod files;
 mod keys;
 mod opening;
 mod params;
+mod parts;
 mod prove;
 mod report;
 mod verify;
@@ -28,12 +29,15 @@ pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
+pub use parts::{
+    part_visibility, partition, LinkSeed, PartSpec, PartedProof, PartedProver, PartedVerifier,
+};
 pub use prove::Prover;
 pub use report::{AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, TableInfo};
 pub use verify::Verifier;
 
 /// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 6;
+pub const MODEL_FORMAT_VERSION: u32 = 7;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.

@@ -83,6 +83,8 @@ fn verify_kind(e: &VerifyError) -> &'static str {
         VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
         VerifyError::InvalidProof(_) => "invalid_proof",
         VerifyError::Commitment { .. } | VerifyError::Opening { .. } => "commitment",
+        VerifyError::PartCount { .. } | VerifyError::Link { .. } => "parts",
+        VerifyError::Part { source, .. } => verify_kind(source),
     }
 }
 

@@ -1,0 +1,492 @@
+//! Models proven in parts: a model too large for one circuit (or for one machine's memory)
+//! is cut, in execution order, into parts whose circuits each fit a largest `k`.
+//!
+//! Each part is a [`CompiledModel`] of its own ([`QGraph::part`]): what crosses a cut is
+//! the part's hashed output and the next part's hashed input, both committed with Poseidon
+//! under one salt, so the intermediate values stay hidden and equal commitments link the
+//! parts. The first part's input and the last part's output keep the model's visibilities.
+//!
+//! The salts come from one secret seed ([`LinkSeed`]): machines that prove different parts
+//! of one inference agree on the links by sharing the seed, and nothing else.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use blake2::{Blake2b512, Digest};
+use ff::FromUniformBytes;
+use pasta_curves::Fp;
+use serde::{Deserialize, Serialize};
+
+use super::files::{load_json, save_json};
+use super::{
+    CompiledModel, Openings, ParamsCache, ProofBundle, Prover, Verifier, BUNDLE_FORMAT_VERSION,
+};
+use crate::circuit::{cost, Salts};
+use crate::error::{CompileError, Error, VerifyError};
+use crate::graph::qgraph::QGraph;
+use crate::visibility::{Visibilities, Visibility};
+
+/// One part of a model proven in parts: where it starts and its circuit's width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartSpec {
+    /// Its first node (the part runs to the next part's first node, or to the end).
+    pub start: usize,
+    /// Multiply–accumulate pairs per dot-product row of its circuit.
+    pub dot_width: usize,
+}
+
+/// Cuts `graph` into parts whose circuits each need at most `2^max_k` rows: each part takes
+/// as many nodes as fit, in execution order. `Err` names a node that alone does not fit.
+pub fn partition(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    max_k: u32,
+) -> Result<Vec<PartSpec>, CompileError> {
+    let n = graph.nodes.len();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let fits = |end: usize| -> Result<Option<usize>, CompileError> {
+            let part = graph.part(start..end)?;
+            let vis = part_visibility(visibility, start == 0, end == n);
+            Ok(match cost::choose(&part, &vis) {
+                Ok(layout) if layout.k <= max_k => Some(layout.dot_width),
+                Ok(_) | Err(CompileError::TooLarge { .. }) => None,
+                Err(e) => return Err(e),
+            })
+        };
+        let Some(mut width) = fits(start + 1)? else {
+            return Err(CompileError::Invalid {
+                node: graph.nodes[start].name.clone(),
+                reason: format!(
+                    "this node alone needs a circuit larger than 2^{max_k} rows (raise --max-k)"
+                ),
+            });
+        };
+        // Parts grow while they fit: k only grows with more nodes, so stop at the first
+        // that does not.
+        let mut end = start + 1;
+        while end < n {
+            match fits(end + 1)? {
+                Some(w) => {
+                    width = w;
+                    end += 1;
+                }
+                None => break,
+            }
+        }
+        parts.push(PartSpec {
+            start,
+            dot_width: width,
+        });
+        start = end;
+    }
+    Ok(parts)
+}
+
+/// The visibilities of a part: the model's at its ends, hashed at every cut.
+pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibilities {
+    Visibilities {
+        input: if first {
+            model.input
+        } else {
+            Visibility::Hashed
+        },
+        output: if last {
+            model.output
+        } else {
+            Visibility::Hashed
+        },
+        params: model.params,
+    }
+}
+
+impl CompiledModel {
+    /// The same model cut before each node of `starts` (increasing, after node 0), each part's
+    /// width chosen by the cost model. No cut gives the model proven whole.
+    pub fn split_at(mut self, starts: &[usize]) -> Result<Self, CompileError> {
+        let n = self.graph.nodes.len();
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(starts.iter().copied())
+            .chain([n])
+            .collect();
+        let mut parts = Vec::with_capacity(bounds.len() - 1);
+        for (i, w) in bounds.windows(2).enumerate() {
+            if w[0] >= w[1] {
+                return Err(CompileError::Invalid {
+                    node: "model parts".into(),
+                    reason: format!("cuts {starts:?} are not increasing node indices in 1..{n}"),
+                });
+            }
+            let part = self.graph.part(w[0]..w[1])?;
+            let last = i + 2 == bounds.len();
+            let vis = part_visibility(&self.visibility, i == 0, last);
+            parts.push(PartSpec {
+                start: w[0],
+                dot_width: cost::choose(&part, &vis)?.dot_width,
+            });
+        }
+        self.parts = if parts.len() > 1 { parts } else { Vec::new() };
+        if !self.is_parted() {
+            self.dot_width = cost::choose(&self.graph, &self.visibility)?.dot_width;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Whether the model is proven in parts.
+    pub fn is_parted(&self) -> bool {
+        !self.parts.is_empty()
+    }
+
+    /// Its parts' node ranges.
+    pub fn part_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let n = self.graph.nodes.len();
+        let ends = self.parts.iter().skip(1).map(|p| p.start).chain([n]);
+        self.parts
+            .iter()
+            .zip(ends)
+            .map(|(p, e)| p.start..e)
+            .collect()
+    }
+
+    /// Each part as a model of its own (checked as a model file is): what its prover and
+    /// verifier load. Empty for a model proven whole.
+    pub fn part_models(&self) -> Result<Vec<CompiledModel>, CompileError> {
+        let n = self.parts.len();
+        self.part_ranges()
+            .into_iter()
+            .zip(&self.parts)
+            .enumerate()
+            .map(|(i, (range, spec))| {
+                let model = CompiledModel {
+                    format_version: self.format_version,
+                    circuit_version: self.circuit_version,
+                    graph: self.graph.part(range)?,
+                    visibility: part_visibility(&self.visibility, i == 0, i + 1 == n),
+                    dot_width: spec.dot_width,
+                    quant_report: None,
+                    input_parts: if i == 0 {
+                        self.input_parts.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    parts: Vec::new(),
+                };
+                model.validate()?;
+                Ok(model)
+            })
+            .collect()
+    }
+
+    /// The parts' starts: `0` first, strictly increasing, within the graph, at least two.
+    pub(super) fn validate_parts(&self) -> Result<(), CompileError> {
+        let invalid = |reason: String| CompileError::Invalid {
+            node: "model parts".into(),
+            reason,
+        };
+        if self.parts.len() == 1 {
+            return Err(invalid("one part: a model proven whole lists none".into()));
+        }
+        if self.parts.first().is_some_and(|p| p.start != 0) {
+            return Err(invalid("the first part does not start at node 0".into()));
+        }
+        if self
+            .parts
+            .windows(2)
+            .any(|w| w[1].start <= w[0].start || w[1].start >= self.graph.nodes.len())
+        {
+            return Err(invalid(
+                "part starts are not increasing node indices within the graph".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The secret every salt of one inference's links comes from. Random by default; machines
+/// that prove parts of one inference separately share it (`--link-seed`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LinkSeed(pub [u8; 32]);
+
+impl std::fmt::Debug for LinkSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSeed(..)")
+    }
+}
+
+impl LinkSeed {
+    /// A fresh seed from the operating system's generator.
+    pub fn random() -> Self {
+        use rand::rand_core::{Rng, UnwrapErr};
+        let mut bytes = [0u8; 32];
+        UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// A seed written as 64 hex digits.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut bytes)
+            .map_err(|e| format!("a link seed is 64 hex digits (32 bytes): {e}"))?;
+        Ok(Self(bytes))
+    }
+
+    /// The seed as 64 hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The salt of link `j`: `0` is the model's input, `j` the cut before part `j`, and
+    /// the number of parts the model's output. A uniform field element from a wide hash.
+    pub fn salt(&self, j: usize) -> Fp {
+        let mut hasher = Blake2b512::new();
+        hasher.update(b"zkinfer link salt v1");
+        hasher.update(self.0);
+        hasher.update((j as u64).to_le_bytes());
+        let wide: [u8; 64] = hasher.finalize().into();
+        Fp::from_uniform_bytes(&wide)
+    }
+
+    /// The salts of part `i`'s input and output.
+    pub fn salts(&self, i: usize) -> Salts {
+        Salts {
+            input: self.salt(i),
+            output: self.salt(i + 1),
+        }
+    }
+}
+
+/// A proof of a model proven in parts: one proof per part, in order. Unknown fields are an
+/// error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartedProof {
+    /// [`BUNDLE_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The part proofs, first part first.
+    pub parts: Vec<ProofBundle>,
+}
+
+impl PartedProof {
+    /// The proven outputs as real numbers: the last part's (empty when they are hashed).
+    pub fn outputs_float(&self) -> &[f64] {
+        self.parts.last().map_or(&[], |p| &p.outputs_float)
+    }
+
+    /// Writes the proof as JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        save_json(path, self)
+    }
+
+    /// Reads a proof.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        load_json(path, "a proof in parts")
+    }
+}
+
+/// Proves a model in parts, one part at a time: a part's keys are built, used and dropped
+/// before the next part's, so the peak memory is one part's.
+#[derive(Debug)]
+pub struct PartedProver {
+    parts: Vec<Arc<CompiledModel>>,
+    cache: ParamsCache,
+}
+
+impl PartedProver {
+    /// The prover of `model`'s parts, with parameters from `cache`.
+    pub fn new(model: &CompiledModel, cache: ParamsCache) -> Result<Self, Error> {
+        if !model.is_parted() {
+            return Err(CompileError::Invalid {
+                node: "model".into(),
+                reason: "the model is proven whole (compile with --max-k to cut it)".into(),
+            }
+            .into());
+        }
+        let parts = model.part_models()?.into_iter().map(Arc::new).collect();
+        Ok(Self { parts, cache })
+    }
+
+    /// The parts, first first.
+    pub fn parts(&self) -> &[Arc<CompiledModel>] {
+        &self.parts
+    }
+
+    /// Each part's integer input on the model's integer input `x`: the integer passes of
+    /// the parts before it, run one after another (cheap next to proving).
+    pub fn part_inputs(&self, x: &[i64]) -> Result<Vec<Vec<i64>>, Error> {
+        let mut inputs = vec![x.to_vec()];
+        for part in &self.parts[..self.parts.len() - 1] {
+            let next = part.graph.eval(inputs.last().map_or(x, Vec::as_slice))?;
+            inputs.push(next);
+        }
+        Ok(inputs)
+    }
+
+    /// Proves part `i` on the model's integer input, its links salted from `seed`.
+    pub fn prove_part(
+        &self,
+        x: &[i64],
+        i: usize,
+        seed: &LinkSeed,
+    ) -> Result<(ProofBundle, Openings), Error> {
+        let part = self.parts.get(i).ok_or_else(|| CompileError::Invalid {
+            node: "model".into(),
+            reason: format!(
+                "there is no part {i}: the model has {} parts",
+                self.parts.len()
+            ),
+        })?;
+        let inputs = self.part_inputs(x)?;
+        let prover = Prover::setup(Arc::clone(part), &self.cache)?;
+        prover.prove_salted(&inputs[i], &seed.salts(i))
+    }
+
+    /// Proves every part on the model's integer input, one after another, under a fresh
+    /// seed. Returns the proof and the openings of the model's hashed input and output.
+    pub fn prove(&self, x: &[i64]) -> Result<(PartedProof, Openings), Error> {
+        self.prove_seeded(x, &LinkSeed::random())
+    }
+
+    /// [`PartedProver::prove`] with the links salted from `seed`.
+    pub fn prove_seeded(
+        &self,
+        x: &[i64],
+        seed: &LinkSeed,
+    ) -> Result<(PartedProof, Openings), Error> {
+        let inputs = self.part_inputs(x)?;
+        let mut parts = Vec::with_capacity(self.parts.len());
+        let mut first = None;
+        let mut last = None;
+        for (i, (part, input)) in self.parts.iter().zip(&inputs).enumerate() {
+            // Keys of one part at a time: dropped at the end of each turn.
+            let prover = Prover::setup(Arc::clone(part), &self.cache)?;
+            let (bundle, openings) = prover.prove_salted(input, &seed.salts(i))?;
+            if i == 0 {
+                first = Some(openings.clone());
+            }
+            last = Some(openings);
+            parts.push(bundle);
+        }
+        let openings = model_openings(first, last);
+        Ok((
+            PartedProof {
+                format_version: BUNDLE_FORMAT_VERSION,
+                parts,
+            },
+            openings,
+        ))
+    }
+}
+
+/// The openings of the model's own hashed tensors: the first part's input and the last
+/// part's output (the links' openings stay with the prover's seed).
+fn model_openings(first: Option<Openings>, last: Option<Openings>) -> Openings {
+    use super::Committed;
+    let mut openings = first.clone().unwrap_or_else(|| Openings {
+        format_version: super::OPENINGS_FORMAT_VERSION,
+        model_digest: String::new(),
+        openings: Vec::new(),
+    });
+    openings.openings.retain(|o| o.tensor == Committed::Input);
+    if let Some(last) = last {
+        openings.openings.extend(
+            last.openings
+                .into_iter()
+                .filter(|o| o.tensor == Committed::Output),
+        );
+    }
+    openings
+}
+
+/// Verifies proofs of a model proven in parts: one verifier per part, kept.
+#[derive(Debug)]
+pub struct PartedVerifier {
+    parts: Vec<Verifier>,
+}
+
+impl PartedVerifier {
+    /// Rebuilds every part's verifying key.
+    pub fn setup(model: &CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
+        let parts = model
+            .part_models()?
+            .into_iter()
+            .map(|part| Verifier::setup(part, cache))
+            .collect::<Result<Vec<_>, _>>()?;
+        if parts.is_empty() {
+            return Err(CompileError::Invalid {
+                node: "model".into(),
+                reason: "the model is proven whole: verify its proofs with a Verifier".into(),
+            }
+            .into());
+        }
+        Ok(Self { parts })
+    }
+
+    /// Each part's verifier, first first.
+    pub fn parts(&self) -> &[Verifier] {
+        &self.parts
+    }
+
+    /// Checks every part's proof and every link; returns the outputs as real numbers.
+    /// Errors name the part: a missing or extra part, a part proof out of place or of another
+    /// model, or a link whose commitments differ.
+    pub fn verify(&self, proof: &PartedProof) -> Result<Vec<f64>, VerifyError> {
+        if proof.format_version != BUNDLE_FORMAT_VERSION {
+            return Err(VerifyError::FormatVersion {
+                found: proof.format_version,
+                expected: BUNDLE_FORMAT_VERSION,
+            });
+        }
+        if proof.parts.len() != self.parts.len() {
+            return Err(VerifyError::PartCount {
+                expected: self.parts.len(),
+                got: proof.parts.len(),
+            });
+        }
+        // Cheap checks first: every part proof names its own part, and the links match.
+        for (i, bundle) in proof.parts.iter().enumerate() {
+            let expected = self.parts[i].model_digest();
+            if bundle.model_digest != expected {
+                let reason = match self
+                    .parts
+                    .iter()
+                    .position(|v| v.model_digest() == bundle.model_digest)
+                {
+                    Some(j) => {
+                        format!("the proof in place {i} is part {j}'s (parts out of order?)")
+                    }
+                    None => format!(
+                        "the proof is for model {}, not for part {i} of this model ({expected})",
+                        bundle.model_digest
+                    ),
+                };
+                return Err(VerifyError::Part {
+                    part: i,
+                    source: Box::new(VerifyError::InvalidProof(reason)),
+                });
+            }
+        }
+        for (from, pair) in proof.parts.windows(2).enumerate() {
+            let (output, input) = (&pair[0].output_commitment, &pair[1].input_commitment);
+            if output.is_none() || output != input {
+                return Err(VerifyError::Link {
+                    from,
+                    output: output.clone().unwrap_or_else(|| "nothing".into()),
+                    input: input.clone().unwrap_or_else(|| "nothing".into()),
+                });
+            }
+        }
+        let mut outputs = Vec::new();
+        for (part, (verifier, bundle)) in self.parts.iter().zip(&proof.parts).enumerate() {
+            outputs = verifier
+                .verify(bundle)
+                .map_err(|source| VerifyError::Part {
+                    part,
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(outputs)
+    }
+}
