@@ -332,7 +332,10 @@ fn max_k_cuts_a_model_into_parts_that_fit() {
     let whole = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
     let k = whole.layout().unwrap().k;
     let options = CompileOptions {
-        max_k: Some(k - 1),
+        budget: zkinfer::circuit::cost::Budget {
+            max_k: Some(k - 1),
+            memory_bytes: None,
+        },
         ..CompileOptions::default()
     };
     let model = CompiledModel::compile(&graph, &samples, &options).unwrap();
@@ -350,7 +353,10 @@ fn max_k_cuts_a_model_into_parts_that_fit() {
     );
     // A model that fits is proven whole.
     let fits = CompileOptions {
-        max_k: Some(k),
+        budget: zkinfer::circuit::cost::Budget {
+            max_k: Some(k),
+            memory_bytes: None,
+        },
         ..CompileOptions::default()
     };
     assert!(!CompiledModel::compile(&graph, &samples, &fits)
@@ -358,7 +364,10 @@ fn max_k_cuts_a_model_into_parts_that_fit() {
         .is_parted());
     // A node that alone needs more is named.
     let tiny = CompileOptions {
-        max_k: Some(8),
+        budget: zkinfer::circuit::cost::Budget {
+            max_k: Some(8),
+            memory_bytes: None,
+        },
         ..CompileOptions::default()
     };
     let e = CompiledModel::compile(&graph, &samples, &tiny).unwrap_err();

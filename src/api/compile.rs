@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::files::write_json_atomic;
 use super::parts::{partition, PartSpec};
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
-use crate::circuit::cost;
+use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::{self, Layout};
 use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
 use crate::error::{CompileError, Error, ProveError, WitnessError};
@@ -39,9 +39,12 @@ pub struct CompileOptions {
     /// can alone set `k`): the most precise of the cheapest. Each table's error bound is
     /// measured and reported whatever its precision. Off: exactly `quant.table_bits`.
     pub fit_tables: bool,
-    /// Cut the model into parts whose circuits each need at most `2^max_k` rows
-    /// ([`super::parts`]), when the whole model needs more.
-    pub max_k: Option<u32>,
+    /// Cut the model into parts whose circuits each fit this budget (rows, predicted peak
+    /// memory; [`super::parts`]), when the whole model does not.
+    pub budget: Budget,
+    /// Cut the model before each of these nodes (indices in execution order, as `inspect`
+    /// lists them), whatever the budget: parts chosen by hand.
+    pub cuts: Vec<usize>,
 }
 
 impl CompileOptions {
@@ -78,7 +81,8 @@ impl Default for CompileOptions {
             visibility: Visibilities::default(),
             dot_width: None,
             fit_tables: true,
-            max_k: None,
+            budget: Budget::default(),
+            cuts: Vec::new(),
         }
     }
 }
@@ -141,9 +145,12 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Self, Error> {
         let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
-        let mut model = match options.max_k {
-            Some(max_k) => Self::from_graph_within(qgraph, options.visibility, max_k)?,
-            None => Self::from_graph(qgraph, options.visibility)?,
+        let mut model = if !options.cuts.is_empty() {
+            Self::from_graph(qgraph, options.visibility)?.split_at(&options.cuts)?
+        } else if options.budget.is_unlimited() {
+            Self::from_graph(qgraph, options.visibility)?
+        } else {
+            Self::from_graph_within(qgraph, options.visibility, &options.budget)?
         };
         if let Some(w) = options.dot_width.filter(|_| !model.is_parted()) {
             model.dot_width = w;
@@ -181,12 +188,12 @@ impl CompiledModel {
         Ok(model)
     }
 
-    /// Wraps an integer graph as [`CompiledModel::from_graph`] does when its circuit needs
-    /// at most `2^max_k` rows; otherwise cuts it into parts that each do.
+    /// Wraps an integer graph as [`CompiledModel::from_graph`] does when its circuit fits
+    /// `budget`; otherwise cuts it into parts that each do.
     pub fn from_graph_within(
         graph: QGraph,
         visibility: Visibilities,
-        max_k: u32,
+        budget: &Budget,
     ) -> Result<Self, CompileError> {
         visibility
             .validate()
@@ -196,11 +203,11 @@ impl CompiledModel {
             })?;
         graph.validate()?;
         match cost::choose(&graph, &visibility) {
-            Ok(layout) if layout.k <= max_k => return Self::from_graph(graph, visibility),
+            Ok(layout) if budget.fits(&layout) => return Self::from_graph(graph, visibility),
             Ok(_) | Err(CompileError::TooLarge { .. }) => {}
             Err(e) => return Err(e),
         }
-        let parts = partition(&graph, &visibility, max_k)?;
+        let parts = partition(&graph, &visibility, budget)?;
         let model = Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,

@@ -33,7 +33,9 @@ pub use parts::{
     part_visibility, partition, LinkSeed, PartSpec, PartedProof, PartedProver, PartedVerifier,
 };
 pub use prove::Prover;
-pub use report::{AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, TableInfo};
+pub use report::{
+    AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,
+};
 pub use verify::Verifier;
 
 /// Version of the compiled-model file format.

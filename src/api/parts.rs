@@ -21,7 +21,9 @@ use super::files::{load_json, save_json};
 use super::{
     CompiledModel, Openings, ParamsCache, ProofBundle, Prover, Verifier, BUNDLE_FORMAT_VERSION,
 };
-use crate::circuit::{cost, Salts};
+use crate::circuit::cost::{self, Budget};
+use crate::circuit::layout::Layout;
+use crate::circuit::Salts;
 use crate::error::{CompileError, Error, VerifyError};
 use crate::graph::qgraph::QGraph;
 use crate::visibility::{Visibilities, Visibility};
@@ -36,50 +38,51 @@ pub struct PartSpec {
     pub dot_width: usize,
 }
 
-/// Cuts `graph` into parts whose circuits each need at most `2^max_k` rows: each part takes
-/// as many nodes as fit, in execution order. `Err` names a node that alone does not fit.
+/// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
+/// as fit, in execution order. `Err` names a node that alone does not fit.
 pub fn partition(
     graph: &QGraph,
     visibility: &Visibilities,
-    max_k: u32,
+    budget: &Budget,
 ) -> Result<Vec<PartSpec>, CompileError> {
     let n = graph.nodes.len();
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n {
-        let fits = |end: usize| -> Result<Option<usize>, CompileError> {
+        // The layout of nodes `start..end`: with its output link hashed as it will be, and
+        // without (its rows only grow with more nodes, so once it does not fit, no longer
+        // part does; the link's own rows can shrink as a later cut carries less).
+        let layout = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
             let part = graph.part(start..end)?;
-            let vis = part_visibility(visibility, start == 0, end == n);
-            Ok(match cost::choose(&part, &vis) {
-                Ok(layout) if layout.k <= max_k => Some(layout.dot_width),
-                Ok(_) | Err(CompileError::TooLarge { .. }) => None,
-                Err(e) => return Err(e),
-            })
+            let mut vis = part_visibility(visibility, start == 0, end == n);
+            if !linked && end < n {
+                vis.output = Visibility::Public;
+            }
+            match cost::choose(&part, &vis) {
+                Ok(layout) => Ok(Some(layout)),
+                Err(CompileError::TooLarge { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
         };
-        let Some(mut width) = fits(start + 1)? else {
+        let mut best = None;
+        for end in start + 1..=n {
+            if !layout(end, false)?.is_some_and(|l| budget.fits(&l)) {
+                break;
+            }
+            if let Some(l) = layout(end, true)?.filter(|l| budget.fits(l)) {
+                best = Some((end, l.dot_width));
+            }
+        }
+        let Some((end, dot_width)) = best else {
             return Err(CompileError::Invalid {
                 node: graph.nodes[start].name.clone(),
                 reason: format!(
-                    "this node alone needs a circuit larger than 2^{max_k} rows (raise --max-k)"
+                    "no part that starts at this node fits {budget} \
+                     (raise --max-k or --memory-budget)"
                 ),
             });
         };
-        // Parts grow while they fit: k only grows with more nodes, so stop at the first
-        // that does not.
-        let mut end = start + 1;
-        while end < n {
-            match fits(end + 1)? {
-                Some(w) => {
-                    width = w;
-                    end += 1;
-                }
-                None => break,
-            }
-        }
-        parts.push(PartSpec {
-            start,
-            dot_width: width,
-        });
+        parts.push(PartSpec { start, dot_width });
         start = end;
     }
     Ok(parts)

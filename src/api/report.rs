@@ -39,6 +39,9 @@ pub struct Inspection {
     pub lookups: usize,
     /// Proving time the cost model predicts, seconds.
     pub predicted_prove_s: f64,
+    /// Peak memory of proving the memory model predicts, MiB
+    /// ([`crate::circuit::cost::Shape::predicted_peak_bytes`]).
+    pub predicted_peak_mib: f64,
     /// Every width the model lays out at: `(width, k, predicted seconds)`.
     pub alternatives: Vec<(usize, u32, f64)>,
     /// Rows of the shared range table.
@@ -173,6 +176,7 @@ impl CompiledModel {
             equality_columns: shape.equality,
             lookups: shape.lookups,
             predicted_prove_s: shape.predicted_seconds(),
+            predicted_peak_mib: mib(shape.predicted_peak_bytes()),
             alternatives,
             range_table_rows: zkinfer_circuits::RangeTableConfig::ROWS,
             table_rows: layout.table_rows,
@@ -337,9 +341,97 @@ impl fmt::Display for Inspection {
             .collect();
         write!(
             f,
-            "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {})",
+            "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {}), peak memory {:.0} MiB",
             self.predicted_prove_s,
-            others.join(", ")
+            others.join(", "),
+            self.predicted_peak_mib
+        )
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20)
+}
+
+/// A model proven in parts: each part's circuit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartsInspection {
+    /// The parts, first first.
+    pub parts: Vec<PartInfo>,
+    /// Predicted proving time of all parts, one after another, seconds.
+    pub predicted_prove_s: f64,
+    /// Predicted peak memory: the largest part's (one part's keys are held at a time), MiB.
+    pub predicted_peak_mib: f64,
+}
+
+/// One part of a model proven in parts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartInfo {
+    /// The model's nodes it proves, `[first, end)`.
+    pub nodes: (usize, usize),
+    /// Values its input link carries (the model's input for the first part).
+    pub input_values: usize,
+    /// Values its output link carries (the model's outputs for the last part).
+    pub output_values: usize,
+    /// Its circuit, as [`CompiledModel::inspect`] describes a model's.
+    pub circuit: Inspection,
+}
+
+impl CompiledModel {
+    /// Each part's circuit, for a model proven in parts.
+    pub fn inspect_parts(&self) -> Result<PartsInspection, CompileError> {
+        let parts = self
+            .part_models()?
+            .iter()
+            .zip(self.part_ranges())
+            .map(|(part, range)| {
+                Ok(PartInfo {
+                    nodes: (range.start, range.end),
+                    input_values: part.graph.input.len,
+                    output_values: part.graph.output_len(),
+                    circuit: part.inspect()?,
+                })
+            })
+            .collect::<Result<Vec<_>, CompileError>>()?;
+        Ok(PartsInspection {
+            predicted_prove_s: parts.iter().map(|p| p.circuit.predicted_prove_s).sum(),
+            predicted_peak_mib: parts
+                .iter()
+                .map(|p| p.circuit.predicted_peak_mib)
+                .fold(0.0, f64::max),
+            parts,
+        })
+    }
+}
+
+impl fmt::Display for PartsInspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11}",
+            "part", "nodes", "in", "out", "k", "width", "rows", "predicted", "peak MiB"
+        )?;
+        for (i, p) in self.parts.iter().enumerate() {
+            let c = &p.circuit;
+            writeln!(
+                f,
+                "{i:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>9.2}s {:>11.0}",
+                format!("{}..{}", p.nodes.0, p.nodes.1),
+                p.input_values,
+                p.output_values,
+                c.k,
+                c.dot_width,
+                c.rows,
+                c.predicted_prove_s,
+                c.predicted_peak_mib
+            )?;
+        }
+        write!(
+            f,
+            "{} parts linked by Poseidon commitments; predicted proving time {:.2} s in all, peak memory {:.0} MiB (one part at a time)",
+            self.parts.len(),
+            self.predicted_prove_s,
+            self.predicted_peak_mib
         )
     }
 }

@@ -44,6 +44,14 @@ pub const BASE_PER_ROW: f64 = 2.13e-4;
 /// Seconds per row per dot-product slot (fit, see the module docs).
 pub const SLOT_PER_ROW: f64 = 5.18e-6;
 
+/// Peak resident bytes of a proof that do not grow with its rows (the process, the model,
+/// the parameters' small part). Fit, see [`Shape::predicted_peak_bytes`].
+pub const MEMORY_FIXED_BYTES: f64 = 24.0 * 1024.0 * 1024.0;
+/// Peak bytes per row of the extended domain for the columns every width shares (fit).
+pub const MEMORY_BASE_PER_ROW: f64 = 4.3 * 1024.0;
+/// Peak bytes per row of the extended domain per dot-product slot (fit).
+pub const MEMORY_SLOT_PER_ROW: f64 = 0.275 * 1024.0;
+
 /// The shape the prediction reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Shape {
@@ -83,6 +91,61 @@ impl Shape {
     pub fn predicted_seconds(&self) -> f64 {
         let rows = (1u64 << self.k) as f64;
         FIXED_SECONDS + rows * (BASE_PER_ROW + SLOT_PER_ROW * self.dot_width as f64)
+    }
+
+    /// Predicted peak resident memory of proving, in bytes. halo2 holds every column's
+    /// polynomial over the extended domain, `2^k · 2^⌈log2(degree − 1)⌉` rows (4x at this
+    /// circuit's degree 5, 8x at degree 6 with the commitment chip), so
+    ///
+    /// ```text
+    /// peak(k, w, d) = MEMORY_FIXED + 2^k · ext(d) · (MEMORY_BASE + MEMORY_SLOT · w)
+    /// ```
+    ///
+    /// fit to the peak RSS measured by `benches/compare_ezkl` and `benches/parts.sh`
+    /// (BENCHMARKS.md lists each prediction beside its measurement).
+    pub fn predicted_peak_bytes(&self) -> u64 {
+        let rows = (1u64 << self.k) as f64;
+        let extension = (self.degree.saturating_sub(1).max(1) as f64)
+            .log2()
+            .ceil()
+            .exp2();
+        let per_row = MEMORY_BASE_PER_ROW + MEMORY_SLOT_PER_ROW * self.dot_width as f64;
+        (MEMORY_FIXED_BYTES + rows * extension * per_row) as u64
+    }
+}
+
+/// What one circuit may cost: the most rows (`2^max_k`) and the most predicted peak memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    /// The largest `k`.
+    pub max_k: Option<u32>,
+    /// The most predicted peak memory of proving, bytes ([`Shape::predicted_peak_bytes`]).
+    pub memory_bytes: Option<u64>,
+}
+
+impl Budget {
+    /// Whether no limit is set.
+    pub fn is_unlimited(&self) -> bool {
+        self.max_k.is_none() && self.memory_bytes.is_none()
+    }
+
+    /// Whether a circuit of this layout fits.
+    pub fn fits(&self, layout: &Layout) -> bool {
+        self.max_k.is_none_or(|k| layout.k <= k)
+            && self
+                .memory_bytes
+                .is_none_or(|m| Shape::of(layout).predicted_peak_bytes() <= m)
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.max_k, self.memory_bytes) {
+            (Some(k), Some(m)) => write!(f, "2^{k} rows and {} MiB", m >> 20),
+            (Some(k), None) => write!(f, "2^{k} rows"),
+            (None, Some(m)) => write!(f, "{} MiB of predicted peak memory", m >> 20),
+            (None, None) => f.write_str("no limit"),
+        }
     }
 }
 

@@ -76,6 +76,19 @@ enum Command {
         /// range on inputs wider than the calibration data.
         #[arg(long, value_parser = clap::value_parser!(u32).range(0..=16))]
         headroom_bits: Option<u32>,
+        /// Prove the model in parts when its circuit needs more than 2^K rows: the graph is
+        /// cut, in execution order, into parts that each fit, linked by Poseidon commitments.
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(9..=22))]
+        max_k: Option<u32>,
+        /// Prove the model in parts when proving it whole is predicted to need more memory
+        /// than this (e.g. `8GiB`, `512MiB`): each part fits (the memory model `inspect`
+        /// prints).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_budget: Option<u64>,
+        /// Prove the model in parts cut before these nodes (indices from `inspect`'s node
+        /// list, input excluded, from 0; e.g. `--cut-before 3,7`), instead of by budget.
+        #[arg(long, value_name = "NODES", value_delimiter = ',', conflicts_with_all = ["max_k", "memory_budget"])]
+        cut_before: Vec<usize>,
         /// Where to write the compiled model.
         #[arg(short, long)]
         output: PathBuf,
@@ -97,6 +110,15 @@ enum Command {
         /// Where to write the proof bundle (a folder for several samples).
         #[arg(short, long)]
         output: PathBuf,
+        /// For a model proven in parts: prove only part N (from 0), recomputing the integer
+        /// passes before it; `zkinfer assemble` gathers the parts. Needs `--link-seed`.
+        #[arg(long, value_name = "N")]
+        part: Option<usize>,
+        /// For a model proven in parts: the secret the links' salts come from (64 hex
+        /// digits), shared by the machines that prove the parts of one inference. Random when
+        /// every part is proven here.
+        #[arg(long, value_name = "HEX", env = "ZKINFER_LINK_SEED", hide_env_values = true, value_parser = parse_seed)]
+        link_seed: Option<zkinfer::LinkSeed>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -108,6 +130,21 @@ enum Command {
         /// The proof bundles.
         #[arg(required = true)]
         proofs: Vec<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Gather the part proofs of a model proven in parts (`prove --part N`), in order, into
+    /// one proof.
+    Assemble {
+        /// The compiled model.
+        model: PathBuf,
+        /// The part proofs, part 0 first.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Where to write the assembled proof.
+        #[arg(short, long)]
+        output: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -196,6 +233,7 @@ macro_rules! out {
 
 // After `out!`, which they use.
 mod open;
+mod parts;
 mod proofs;
 
 fn main() -> ExitCode {
@@ -238,6 +276,7 @@ impl Command {
             | Self::Verify { json, .. }
             | Self::Inspect { json, .. }
             | Self::Open { json, .. }
+            | Self::Assemble { json, .. }
             | Self::Accuracy { json, .. } => *json,
             Self::Serve { .. } => false,
         }
@@ -257,6 +296,9 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             precision,
             table_bits,
             headroom_bits,
+            max_k,
+            memory_budget,
+            cut_before,
             output,
             json,
         } => {
@@ -272,6 +314,11 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                     params: param_visibility,
                 },
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
+                budget: zkinfer::circuit::cost::Budget {
+                    max_k,
+                    memory_bytes: memory_budget,
+                },
+                cuts: cut_before,
                 ..CompileOptions::default()
             }
             .with_precision(precision)
@@ -284,8 +331,27 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             input,
             clamp,
             output,
+            part,
+            link_seed,
             json,
-        } => proofs::prove(&model, &input, clamp, &output, json, cache),
+        } => proofs::prove(
+            &model,
+            &input,
+            clamp,
+            &output,
+            (part, link_seed),
+            json,
+            cache,
+        ),
+        Command::Assemble {
+            model,
+            parts: proofs,
+            output,
+            json,
+        } => {
+            check_output(&output, &[model.as_path()], false)?;
+            parts::assemble(&model, &proofs, &output, json)
+        }
         Command::Verify {
             model,
             proofs,
@@ -392,6 +458,30 @@ fn compile(
         ..
     } = onnx::compile_file(model, calibration, options)?;
     compiled.save(output)?;
+    if compiled.is_parted() {
+        let parts = compiled.inspect_parts()?;
+        if json {
+            out!(
+                "{}",
+                json!({
+                    "ok": true, "model": output, "nodes": compiled.graph.nodes.len(),
+                    "parts": parts, "calibration_samples": samples.len(), "reference": check,
+                    "warnings": warnings,
+                })
+            );
+        } else {
+            out!(
+                "compiled {} -> {}: {} nodes in {} parts",
+                model.display(),
+                output.display(),
+                compiled.graph.nodes.len(),
+                parts.parts.len()
+            );
+            out!("{parts}");
+            out!("{check}");
+        }
+        return Ok(());
+    }
     let layout = compiled.layout()?;
     let error = compiled
         .quant_report
@@ -453,7 +543,21 @@ pub(crate) fn params(
 }
 
 fn inspect(model_path: &Path, json: bool) -> Result<()> {
-    let report = CompiledModel::load(model_path)?.inspect()?;
+    let model = CompiledModel::load(model_path)?;
+    if model.is_parted() {
+        let report = model.inspect_parts()?;
+        if json {
+            out!("{}", serde_json::to_string(&report)?);
+        } else {
+            for (i, p) in report.parts.iter().enumerate() {
+                out!("part {i}: nodes {}..{}", p.nodes.0, p.nodes.1);
+                out!("{}\n", p.circuit);
+            }
+            out!("{report}");
+        }
+        return Ok(());
+    }
+    let report = model.inspect()?;
     if json {
         out!("{}", serde_json::to_string(&report)?);
     } else {
@@ -498,6 +602,39 @@ fn serve(config: ServeConfig) -> Result<()> {
         eprintln!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
+}
+
+/// A size such as `8GiB`, `512MiB`, `2G` or `1000000` (bytes).
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 8GiB, 512MiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use KiB, MiB, GiB or TiB)"
+            ))
+        }
+    };
+    let bytes = number * scale as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 2f64.powi(63)) {
+        return Err(format!("'{text}' is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+fn parse_seed(text: &str) -> std::result::Result<zkinfer::LinkSeed, String> {
+    zkinfer::LinkSeed::parse(text)
 }
 
 pub(crate) fn floats(values: &[f64]) -> String {

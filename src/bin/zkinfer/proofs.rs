@@ -17,6 +17,7 @@ pub(crate) fn prove(
     input: &Path,
     clamp: bool,
     output: &Path,
+    (part, seed): (Option<usize>, Option<zkinfer::LinkSeed>),
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
@@ -39,6 +40,16 @@ pub(crate) fn prove(
             })
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    if model.is_parted() {
+        return crate::parts::prove(&model, &xs, part, seed, output, json, cache);
+    }
+    if part.is_some() {
+        return Err(format!(
+            "{} is proven whole: --part applies to models compiled in parts (--max-k)",
+            model_path.display()
+        )
+        .into());
+    }
     let k = model.layout()?.k;
     let t = Instant::now();
     let params = params(cache, k, json)?;
@@ -121,6 +132,9 @@ pub(crate) fn verify(
 ) -> Result<()> {
     let started = Instant::now();
     let model = Arc::new(CompiledModel::load(model_path)?);
+    if model.is_parted() {
+        return crate::parts::verify(&model, proofs, json, cache);
+    }
     let bundles = proofs
         .iter()
         .map(|p| ProofBundle::load(p))

@@ -1,0 +1,217 @@
+//! Models proven in parts on the command line: `prove` of every part (or of one, for
+//! machines that share a link seed), `assemble`, `verify` and `inspect`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+use zkinfer::input::argmax;
+use zkinfer::{
+    CompiledModel, LinkSeed, ParamsCache, PartedProof, PartedProver, PartedVerifier, ProofBundle,
+};
+
+use crate::{floats, open, step, Result};
+
+/// `zkinfer prove` of a model proven in parts: every part one after another (one part's
+/// keys in memory at a time), or part `part` alone under `seed`.
+pub(crate) fn prove(
+    model: &CompiledModel,
+    xs: &[Vec<i64>],
+    part: Option<usize>,
+    seed: Option<LinkSeed>,
+    output: &Path,
+    json: bool,
+    cache: &ParamsCache,
+) -> Result<()> {
+    let started = Instant::now();
+    let prover = PartedProver::new(model, cache.clone())?;
+    let n = prover.parts().len();
+    let mut reports = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        let path = if xs.len() > 1 {
+            output.join(format!("proof-{i}.json"))
+        } else {
+            output.to_path_buf()
+        };
+        let t = Instant::now();
+        if let Some(part) = part {
+            let seed = seed.ok_or(
+                "--part needs --link-seed (64 hex digits shared by every machine proving a part of this inference, and kept secret)",
+            )?;
+            let (bundle, openings) = step(json, "proving one part", || {
+                prover.prove_part(x, part, &seed)
+            })?;
+            bundle.save(&path)?;
+            let opened = open::save_openings(&path, &openings)?;
+            let prove_s = t.elapsed().as_secs_f64();
+            if !json {
+                out!(
+                    "part {part} of {n} written to {} ({} bytes, proved in {prove_s:.2} s); gather the parts with `zkinfer assemble`",
+                    path.display(),
+                    bundle.proof.len() / 2
+                );
+            }
+            reports.push(json!({ "proof": path, "part": part, "parts": n, "openings": opened, "prove_s": prove_s }));
+            continue;
+        }
+        let seed = seed.unwrap_or_else(LinkSeed::random);
+        let (proof, openings) = step(json, "proving every part", || prover.prove_seeded(x, &seed))?;
+        proof.save(&path)?;
+        let opened = open::save_openings(&path, &openings)?;
+        let prove_s = t.elapsed().as_secs_f64();
+        let bytes: usize = proof.parts.iter().map(|p| p.proof.len() / 2).sum();
+        if !json {
+            out!(
+                "proof in {n} parts written to {} ({bytes} bytes, proved in {prove_s:.2} s)",
+                path.display()
+            );
+            if let Some(last) = proof.parts.last() {
+                if last.output_commitment.is_none() {
+                    out!("outputs: {}", floats(proof.outputs_float()));
+                }
+            }
+            if let Some(opened) = &opened {
+                out!(
+                    "openings written to {} (keep them private)",
+                    opened.display()
+                );
+            }
+        }
+        reports.push(json!({
+            "proof": path, "parts": n, "outputs_float": proof.outputs_float(),
+            "openings": opened, "prove_s": prove_s, "proof_bytes": bytes,
+        }));
+    }
+    let total_s = started.elapsed().as_secs_f64();
+    if json {
+        out!(
+            "{}",
+            json!({ "ok": true, "total_s": total_s, "proofs": reports })
+        );
+    } else {
+        out!("wall time {total_s:.2} s (keys built per part, parameters included)");
+    }
+    Ok(())
+}
+
+/// `zkinfer assemble`: part proofs, in order, into one proof.
+pub(crate) fn assemble(
+    model_path: &Path,
+    parts: &[PathBuf],
+    output: &Path,
+    json: bool,
+) -> Result<()> {
+    let model = CompiledModel::load(model_path)?;
+    if !model.is_parted() {
+        return Err(format!(
+            "{} is proven whole: there is nothing to assemble",
+            model_path.display()
+        )
+        .into());
+    }
+    if parts.len() != model.parts.len() {
+        return Err(format!(
+            "{} part proofs given; the model is proven in {} parts (give them in order, part 0 first)",
+            parts.len(),
+            model.parts.len()
+        )
+        .into());
+    }
+    let bundles = parts
+        .iter()
+        .map(|p| ProofBundle::load(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let proof = PartedProof {
+        format_version: zkinfer::api::BUNDLE_FORMAT_VERSION,
+        parts: bundles,
+    };
+    proof.save(output)?;
+    if json {
+        out!(
+            "{}",
+            json!({ "ok": true, "proof": output, "parts": proof.parts.len() })
+        );
+    } else {
+        out!(
+            "{} part proofs assembled into {} (verify it with `zkinfer verify`)",
+            proof.parts.len(),
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+/// `zkinfer verify` of proofs of a model proven in parts: every part's key rebuilt once.
+pub(crate) fn verify(
+    model: &CompiledModel,
+    proofs: &[PathBuf],
+    json: bool,
+    cache: &ParamsCache,
+) -> Result<()> {
+    let started = Instant::now();
+    let loaded = proofs
+        .iter()
+        .map(|p| PartedProof::load(p))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let t = Instant::now();
+    let verifier = step(json, "verifying keys", || {
+        PartedVerifier::setup(model, cache)
+    })?;
+    let keygen_s = t.elapsed().as_secs_f64();
+    let mut reports = Vec::new();
+    let mut failed = 0;
+    for (path, proof) in proofs.iter().zip(&loaded) {
+        let t = Instant::now();
+        let result = verifier.verify(proof);
+        let verify_s = t.elapsed().as_secs_f64();
+        match result {
+            Ok(outputs) => {
+                if !json {
+                    out!(
+                        "{}: valid proof in {} parts ({:.1} ms)",
+                        path.display(),
+                        proof.parts.len(),
+                        verify_s * 1e3
+                    );
+                    if outputs.is_empty() {
+                        if let Some(c) = proof
+                            .parts
+                            .last()
+                            .and_then(|p| p.output_commitment.as_ref())
+                        {
+                            out!("output commitment: {c} (the outputs are hashed)");
+                        }
+                    } else {
+                        out!("outputs: {}", floats(&outputs));
+                        if let Some(i) = argmax(&outputs) {
+                            out!("argmax: {i}");
+                        }
+                    }
+                }
+                reports.push(json!({ "proof": path, "valid": true, "outputs_float": outputs, "argmax": argmax(&outputs), "verify_s": verify_s }));
+            }
+            Err(e) if proofs.len() == 1 => return Err(e.into()),
+            Err(e) => {
+                failed += 1;
+                if !json {
+                    out!("{}: INVALID: {e}", path.display());
+                }
+                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
+            }
+        }
+    }
+    let total_s = started.elapsed().as_secs_f64();
+    if json {
+        out!(
+            "{}",
+            json!({ "ok": failed == 0, "valid": failed == 0, "keygen_s": keygen_s, "total_s": total_s, "proofs": reports })
+        );
+    } else {
+        out!("wall time {total_s:.2} s: verifying keys {keygen_s:.2} s, verifying the rest");
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}

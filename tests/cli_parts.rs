@@ -1,0 +1,209 @@
+//! Proving in parts from the command line: compile with cuts, inspect, prove every part or
+//! one part per machine under a shared link seed, assemble, verify, and the errors a user
+//! meets on the way.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
+
+mod common;
+
+use common::cli::{fails, ok, s};
+use common::data;
+
+#[test]
+fn cli_proves_a_model_in_parts_whole_or_part_by_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cnn.zkm");
+    let onnx = data("digits_cnn.onnx");
+    let calibration = data("digits_cnn.eval.json");
+    let input = data("digits_cnn.input.json");
+    let out = ok(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&calibration),
+        "--cut-before",
+        "1,3",
+        "-o",
+        s(&model),
+    ]);
+    assert!(out.contains("4 nodes in 3 parts"), "{out}");
+    let inspect = ok(&["inspect", s(&model)]);
+    assert!(inspect.contains("part 2: nodes 3..4"), "{inspect}");
+    assert!(
+        inspect.contains("3 parts linked by Poseidon commitments"),
+        "{inspect}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", s(&model), "--json"])).unwrap();
+    assert_eq!(report["parts"].as_array().unwrap().len(), 3);
+    assert_eq!(report["parts"][1]["input_values"], 256);
+
+    // Every part here, then verified.
+    let proof = dir.path().join("proof.json");
+    let out = ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    assert!(out.contains("proof in 3 parts"), "{out}");
+    let verified = ok(&["verify", s(&model), s(&proof)]);
+    assert!(verified.contains("valid proof in 3 parts"), "{verified}");
+    let whole = dir.path().join("whole.zkm");
+    ok(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&calibration),
+        "-o",
+        s(&whole),
+    ]);
+    let whole_proof = dir.path().join("whole.json");
+    ok(&[
+        "prove",
+        s(&whole),
+        "--input",
+        s(&input),
+        "-o",
+        s(&whole_proof),
+    ]);
+    let outputs = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("outputs:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        outputs(&verified),
+        outputs(&ok(&["verify", s(&whole), s(&whole_proof)])),
+        "the parts prove the model's outputs"
+    );
+
+    // One part per "machine", under one seed, then assembled.
+    let seed = "5a".repeat(32);
+    let parts: Vec<_> = (0..3)
+        .map(|i| dir.path().join(format!("part{i}.json")))
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let n = i.to_string();
+        let out = ok(&[
+            "prove",
+            s(&model),
+            "--input",
+            s(&input),
+            "--part",
+            &n,
+            "--link-seed",
+            &seed,
+            "-o",
+            s(part),
+        ]);
+        assert!(out.contains(&format!("part {i} of 3")), "{out}");
+    }
+    let assembled = dir.path().join("assembled.json");
+    let mut args = vec!["assemble", s(&model)];
+    args.extend(parts.iter().map(|p| s(p)));
+    args.extend(["-o", s(&assembled)]);
+    ok(&args);
+    assert_eq!(
+        outputs(&ok(&["verify", s(&model), s(&assembled)])),
+        outputs(&verified)
+    );
+
+    // Mistakes, each named.
+    let e = fails(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&input),
+        "--part",
+        "1",
+        "-o",
+        s(&parts[1]),
+    ]);
+    assert!(e.contains("--link-seed"), "{e}");
+    let e = fails(&[
+        "assemble",
+        s(&model),
+        s(&parts[0]),
+        s(&parts[1]),
+        "-o",
+        s(&assembled),
+    ]);
+    assert!(
+        e.contains("2 part proofs given; the model is proven in 3 parts"),
+        "{e}"
+    );
+    let swapped = dir.path().join("swapped.json");
+    ok(&[
+        "assemble",
+        s(&model),
+        s(&parts[1]),
+        s(&parts[0]),
+        s(&parts[2]),
+        "-o",
+        s(&swapped),
+    ]);
+    let e = fails(&["verify", s(&model), s(&swapped)]);
+    assert!(e.contains("part 0") && e.contains("is part 1's"), "{e}");
+    // A part proven under another seed does not link.
+    let stray = dir.path().join("stray.json");
+    ok(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&input),
+        "--part",
+        "1",
+        "--link-seed",
+        &"77".repeat(32),
+        "-o",
+        s(&stray),
+    ]);
+    let mixed = dir.path().join("mixed.json");
+    ok(&[
+        "assemble",
+        s(&model),
+        s(&parts[0]),
+        s(&stray),
+        s(&parts[2]),
+        "-o",
+        s(&mixed),
+    ]);
+    let e = fails(&["verify", s(&model), s(&mixed)]);
+    assert!(
+        e.contains("the link from part 0 to part 1 does not match"),
+        "{e}"
+    );
+    let e = fails(&[
+        "prove",
+        s(&whole),
+        "--input",
+        s(&input),
+        "--part",
+        "0",
+        "-o",
+        s(&stray),
+    ]);
+    assert!(e.contains("proven whole"), "{e}");
+    let e = fails(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&calibration),
+        "--cut-before",
+        "0",
+        "-o",
+        s(&stray),
+    ]);
+    assert!(e.contains("not increasing node indices"), "{e}");
+    let out = common::cli::zkinfer(&[
+        "compile",
+        s(&onnx),
+        "--calibration",
+        s(&calibration),
+        "--memory-budget",
+        "8 parsecs",
+        "-o",
+        s(&stray),
+    ]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("unknown size unit 'parsecs'"),
+        "{e}"
+    );
+}
