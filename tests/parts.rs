@@ -401,3 +401,22 @@ fn a_parted_model_file_round_trips_and_bad_parts_are_refused() {
     let e = zkinfer::Prover::setup(Arc::clone(&model), &common::cache()).unwrap_err();
     assert!(e.to_string().contains("parts"), "{e}");
 }
+
+#[test]
+fn link_values_count_every_crossing_tensor_at_every_cut() {
+    let model = compile(0);
+    let n = model.graph.nodes.len();
+    let all: Vec<usize> = (1..n).collect();
+    for cuts in [vec![1], vec![4], vec![1, n - 2], all] {
+        let by_crossing: usize = cuts
+            .iter()
+            .flat_map(|&c| model.graph.crossing(c))
+            .map(|t| model.graph.tensor(t).unwrap().len)
+            .sum();
+        assert_eq!(
+            model.graph.link_values(&cuts),
+            by_crossing as u128,
+            "{cuts:?}"
+        );
+    }
+}

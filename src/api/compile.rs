@@ -336,8 +336,9 @@ impl CompiledModel {
         }
         self.graph.validate()?;
         if self.is_parted() {
+            // One part at a time: each is dropped once checked.
             self.validate_parts()?;
-            return self.part_models().map(drop);
+            return (0..self.parts.len()).try_for_each(|i| self.part_model(i).map(drop));
         }
         self.layout().map(drop)
     }

@@ -28,6 +28,10 @@ use crate::error::{CompileError, Error, VerifyError};
 use crate::graph::qgraph::QGraph;
 use crate::visibility::{Visibilities, Visibility};
 
+/// The most values all the links of a model proven in parts may carry together (as many as
+/// one tensor may hold).
+pub const MAX_LINK_VALUES: usize = crate::graph::window::MAX_LEN;
+
 /// One part of a model proven in parts: where it starts and its circuit's width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,30 +161,30 @@ impl CompiledModel {
     /// Each part as a model of its own (checked as a model file is): what its prover and
     /// verifier load. Empty for a model proven whole.
     pub fn part_models(&self) -> Result<Vec<CompiledModel>, CompileError> {
+        self.validate_parts()?;
+        (0..self.parts.len()).map(|i| self.part_model(i)).collect()
+    }
+
+    /// Part `i` as a model of its own, checked (the part list is assumed checked).
+    pub(super) fn part_model(&self, i: usize) -> Result<CompiledModel, CompileError> {
         let n = self.parts.len();
-        self.part_ranges()
-            .into_iter()
-            .zip(&self.parts)
-            .enumerate()
-            .map(|(i, (range, spec))| {
-                let model = CompiledModel {
-                    format_version: self.format_version,
-                    circuit_version: self.circuit_version,
-                    graph: self.graph.part(range)?,
-                    visibility: part_visibility(&self.visibility, i == 0, i + 1 == n),
-                    dot_width: spec.dot_width,
-                    quant_report: None,
-                    input_parts: if i == 0 {
-                        self.input_parts.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    parts: Vec::new(),
-                };
-                model.validate()?;
-                Ok(model)
-            })
-            .collect()
+        let range = self.part_ranges().swap_remove(i);
+        let model = CompiledModel {
+            format_version: self.format_version,
+            circuit_version: self.circuit_version,
+            graph: self.graph.part(range)?,
+            visibility: part_visibility(&self.visibility, i == 0, i + 1 == n),
+            dot_width: self.parts[i].dot_width,
+            quant_report: None,
+            input_parts: if i == 0 {
+                self.input_parts.clone()
+            } else {
+                Vec::new()
+            },
+            parts: Vec::new(),
+        };
+        model.validate()?;
+        Ok(model)
     }
 
     /// The parts' starts: `0` first, strictly increasing, within the graph, at least two.
@@ -203,6 +207,15 @@ impl CompiledModel {
             return Err(invalid(
                 "part starts are not increasing node indices within the graph".into(),
             ));
+        }
+        // Every link is sliced again in the part that reads it: bound their values in all,
+        // as one tensor's are, so a small file cannot make loading it costly.
+        let starts: Vec<usize> = self.parts.iter().skip(1).map(|p| p.start).collect();
+        let values = self.graph.link_values(&starts);
+        if values > MAX_LINK_VALUES as u128 {
+            return Err(invalid(format!(
+                "its links carry {values} values in all, more than {MAX_LINK_VALUES}"
+            )));
         }
         Ok(())
     }

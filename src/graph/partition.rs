@@ -36,6 +36,40 @@ impl QGraph {
         read
     }
 
+    /// The values the cuts before each node of `starts` (increasing) carry in all: each
+    /// tensor counts once per cut it crosses. Linear in the graph, whatever the cuts.
+    pub fn link_values(&self, starts: &[usize]) -> u128 {
+        // The last node that reads each tensor (the node count for a graph output).
+        let mut last = vec![None::<usize>; self.nodes.len() + 1];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for t in &node.inputs {
+                if let Some(l) = last.get_mut(t.index()) {
+                    *l = Some(l.map_or(i, |l: usize| l.max(i)));
+                }
+            }
+        }
+        for t in &self.outputs {
+            if let Some(l) = last.get_mut(t.index()) {
+                *l = Some(self.nodes.len());
+            }
+        }
+        let cuts_in = |from: usize, to: usize| {
+            // Cuts `c` with `from <= c <= to`.
+            let lo = starts.partition_point(|&c| c < from);
+            let hi = starts.partition_point(|&c| c <= to);
+            hi.saturating_sub(lo) as u128
+        };
+        last.iter()
+            .enumerate()
+            .filter_map(|(id, l)| {
+                let len = self.tensor(TensorId(id))?.len as u128;
+                // Made before node `id` (its id), read last by node `l`: it crosses the
+                // cuts before nodes `id..=l`.
+                l.map(|l| len * cuts_in(id, l))
+            })
+            .sum()
+    }
+
     /// The part of the graph made of nodes `nodes`: its input is what crosses the cut
     /// before them (the model input itself for the first part), its outputs what crosses the
     /// cut after them (the model's outputs for the last part).
