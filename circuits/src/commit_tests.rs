@@ -13,6 +13,8 @@ struct Fixture {
     bits: u32,
     salt: Fp,
     tamper: Option<(usize, Fp)>,
+    /// Commit with the plan's second chip (the outputs'), over its own columns.
+    out: bool,
 }
 
 impl Fixture {
@@ -22,6 +24,7 @@ impl Fixture {
             bits,
             salt: Fp::from(0x5eed_u64) * Fp::from(u64::MAX),
             tamper: None,
+            out: false,
         }
     }
 
@@ -36,7 +39,12 @@ impl Scenario for Fixture {
         let range = LookupRangeChip::construct(chips.range.clone());
         let values: Vec<_> = felts(&self.values).into_iter().map(Value::known).collect();
         let cells = range.witness_signed(&mut layouter, "x", &values, self.bits)?;
-        let mut chip = CommitChip::construct(chips.commit.clone().ok_or(Error::Synthesis)?);
+        let config = if self.out {
+            chips.commit_out.clone()
+        } else {
+            chips.commit.clone()
+        };
+        let mut chip = CommitChip::construct(config.ok_or(Error::Synthesis)?);
         chip.tamper = self.tamper;
         let c = chip.commit(
             &mut layouter,
@@ -69,8 +77,13 @@ fn commitments_verify_for_every_width_and_several_packed_elements() {
         (vec![-1], 1),
         ((0..9).map(|i| (i << 55) - (1 << 58)).collect(), 62),
     ] {
-        let f = Fixture::honest(&values, bits);
-        assert_eq!(mock_fp(&f, vec![f.commitment()]), Ok(()), "bits {bits}");
+        for out in [false, true] {
+            let f = Fixture {
+                out,
+                ..Fixture::honest(&values, bits)
+            };
+            assert_eq!(mock_fp(&f, vec![f.commitment()]), Ok(()), "bits {bits}");
+        }
     }
 }
 
@@ -125,8 +138,11 @@ fn a_value_outside_its_width_cannot_be_packed() {
 
 /// Forges the accumulator of `row` by `delta` and publishes the commitment to the forged
 /// packing, so only the packing gate can object.
-fn forged(values: &[i64], bits: u32, row: usize) -> Verdict {
-    let mut f = Fixture::honest(values, bits);
+fn forged(values: &[i64], bits: u32, row: usize, out: bool) -> Verdict {
+    let mut f = Fixture {
+        out,
+        ..Fixture::honest(values, bits)
+    };
     let delta = Fp::from(1000);
     f.tamper = Some((row, delta));
     let mut packed = pack(values, bits).expect("in range");
@@ -135,12 +151,21 @@ fn forged(values: &[i64], bits: u32, row: usize) -> Verdict {
 }
 
 fn forged_first() -> Verdict {
-    forged(&[5], 8, 0)
+    forged(&[5], 8, 0, false)
 }
 
 fn forged_next() -> Verdict {
     // 62-bit values: four per element, so row 1 ends no element and row 3 does.
-    forged(&[5, -7, 9, 11, 13], 62, 3)
+    forged(&[5, -7, 9, 11, 13], 62, 3, false)
+}
+
+/// The same forgeries on the outputs' chip (the plan's second instance of the gates).
+fn forged_first_out() -> Verdict {
+    forged(&[5], 8, 0, true)
+}
+
+fn forged_next_out() -> Verdict {
+    forged(&[5, -7, 9, 11, 13], 62, 3, true)
 }
 
 malicious_tests! {
@@ -148,6 +173,10 @@ malicious_tests! {
         forged_first => Target::Constraint(CommitConfig::GATE_FIRST, CommitConfig::FIRST);
     a_forged_running_packing_is_rejected:
         forged_next => Target::Constraint(CommitConfig::GATE_NEXT, CommitConfig::NEXT);
+    a_forged_first_digit_of_the_outputs_chip_is_rejected:
+        forged_first_out => Target::Constraint(CommitConfig::GATE_FIRST, CommitConfig::FIRST);
+    a_forged_running_packing_of_the_outputs_chip_is_rejected:
+        forged_next_out => Target::Constraint(CommitConfig::GATE_NEXT, CommitConfig::NEXT);
 }
 
 #[test]

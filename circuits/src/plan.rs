@@ -9,10 +9,11 @@
 //! instance: 1
 //! ```
 //!
-//! A plan with commitments ([`ChipSet::configure_with_commitments`]) adds the packing gate
-//! (over `e_0`, `e_3`, `e_4`, `divisor`, `offset`) and Poseidon (state in `e_0..e_2`, its
-//! partial S-box in `e_3`, and six fixed columns of round constants). It is a separate plan,
-//! not a default, so that circuits without commitments keep their verifying keys.
+//! A plan with commitments ([`ChipSet::configure_with_commitments`]) adds two commitment
+//! chips (the input's and the outputs'), each the packing gate and Poseidon over five advice
+//! and eight fixed columns of its own, so commitments take rows beside the other chips' and
+//! beside each other. It is a separate plan, not a default, so that circuits without
+//! commitments keep their verifying keys.
 //!
 //! Equality is enabled on every advice column (the chips copy cells between them), on the
 //! constants column and on the instance column.
@@ -47,8 +48,12 @@ pub struct ChipSet {
     pub mul: MulConfig,
     /// Division by a cell.
     pub vardiv: VarDivConfig,
-    /// Commitments (packing and Poseidon), in a plan configured with them.
+    /// Commitments (packing and Poseidon), in a plan configured with them: the input's.
     pub commit: Option<CommitConfig>,
+    /// A second commitment chip over columns of its own, for the outputs': a part of a model
+    /// proven in parts hashes both its input and its outputs, and the two then take the same
+    /// rows instead of one after the other.
+    pub commit_out: Option<CommitConfig>,
     /// The elementwise advice columns the one-row chips share.
     pub elementwise: [Column<Advice>; ELEMENTWISE],
     /// The elementwise fixed columns: `[offset, divisor]`.
@@ -78,8 +83,12 @@ const ELEMENTWISE: usize = 5;
 const RANGE_COLUMNS: usize = 5;
 /// Columns of the shared lookup table (tag, value, output).
 const TABLE_COLUMNS: usize = 3;
-/// Poseidon's round-constant columns (`rc_a`, `rc_b`), equality-enabled for `rc_b`.
-const POSEIDON_FIXED: usize = 6;
+/// Advice columns of one commitment chip: packing `[salt, value, acc]` over `c_0, c_3, c_4`,
+/// Poseidon's state over `c_0..c_2` and its partial S-box over `c_3`.
+pub const COMMIT_ADVICE: usize = 5;
+/// Fixed columns of one commitment chip: `[radix, offset]` and Poseidon's round constants
+/// (`rc_a`, `rc_b`, equality-enabled for `rc_b`).
+pub const COMMIT_FIXED: usize = 8;
 
 impl ChipSet {
     /// Configures every chip for dot width `width`, and the commitments chip as well.
@@ -88,20 +97,30 @@ impl ChipSet {
         width: usize,
     ) -> Self {
         let mut plan = Self::configure(meta, width);
-        let [e0, e1, e2, e3, e4] = plan.elementwise;
-        let [offset, divisor] = plan.elementwise_fixed;
+        plan.commit = Some(Self::commit_columns(meta));
+        plan.commit_out = Some(Self::commit_columns(meta));
+        plan
+    }
+
+    /// A commitment chip over columns of its own ([`COMMIT_ADVICE`] advice, [`COMMIT_FIXED`]
+    /// fixed), so its rows never queue behind another chip's.
+    fn commit_columns(meta: &mut ConstraintSystem<pasta_curves::Fp>) -> CommitConfig {
+        let [c0, c1, c2, c3, c4] = [(); COMMIT_ADVICE].map(|_| meta.advice_column());
+        let [radix, offset] = [(); 2].map(|_| meta.fixed_column());
         let rc_a = [(); 3].map(|_| meta.fixed_column());
         let rc_b = [(); 3].map(|_| meta.fixed_column());
-        plan.commit = Some(CommitConfig::configure(
+        for c in [c1, c2] {
+            meta.enable_equality(c);
+        }
+        CommitConfig::configure(
             meta,
-            [e0, e3, e4],
-            [e0, e1, e2],
-            e3,
-            [divisor, offset],
+            [c0, c3, c4],
+            [c0, c1, c2],
+            c3,
+            [radix, offset],
             rc_a,
             rc_b,
-        ));
-        plan
+        )
     }
 
     /// Configures every chip for dot width `width`.
@@ -131,6 +150,7 @@ impl ChipSet {
             mul: MulConfig::configure(meta, [e0, e1, e2]),
             vardiv: VarDivConfig::configure(meta, [e0, e1, e2, e3, e4], divisor),
             commit: None,
+            commit_out: None,
             elementwise: [e0, e1, e2, e3, e4],
             elementwise_fixed: [offset, divisor],
             constants,
@@ -142,12 +162,13 @@ impl ChipSet {
     /// [`ChipSet::configure_with_commitments`]) allocates at dot width `width` (checked
     /// against a configured constraint system by the tests).
     pub fn columns(width: usize, commitments: bool) -> ColumnCounts {
-        let advice = width + 1 + ELEMENTWISE + RANGE_COLUMNS;
-        let poseidon = if commitments { POSEIDON_FIXED } else { 0 };
+        let chips = if commitments { 2 } else { 0 };
+        let advice = width + 1 + ELEMENTWISE + RANGE_COLUMNS + chips * COMMIT_ADVICE;
         ColumnCounts {
             advice,
-            fixed: width + 4 + RANGE_COLUMNS + TABLE_COLUMNS + poseidon,
-            equality: advice + 2 + poseidon / 2,
+            fixed: width + 4 + RANGE_COLUMNS + TABLE_COLUMNS + chips * COMMIT_FIXED,
+            // Every advice column, the constants and instance, and Poseidon's `rc_b`.
+            equality: advice + 2 + chips * 3,
             lookups: crate::range::LANES,
         }
     }

@@ -13,9 +13,10 @@ use zkinfer::error::{QuantError, WitnessError};
 use zkinfer::graph::quant::Precision;
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::api::Openings;
+use zkinfer::circuit::cost::Budget;
 use zkinfer::{
-    onnx, CompileOptions, CompiledModel, Error, ParamsCache, ProofBundle, Prover, Verifier,
-    Visibilities, Visibility,
+    onnx, CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProof,
+    PartedProver, PartedVerifier, ProofBundle, Prover, Verifier, Visibilities, Visibility,
 };
 
 create_exception!(_zkinfer, ZkinferError, PyException, "Any zkinfer error.");
@@ -79,6 +80,7 @@ struct PyModel {
     cache: ParamsCache,
     prover: OnceLock<Arc<Prover>>,
     verifier: OnceLock<Arc<Verifier>>,
+    parted_verifier: OnceLock<Arc<PartedVerifier>>,
 }
 
 impl PyModel {
@@ -88,7 +90,21 @@ impl PyModel {
             cache: params_dir.map_or_else(ParamsCache::from_env, ParamsCache::new),
             prover: OnceLock::new(),
             verifier: OnceLock::new(),
+            parted_verifier: OnceLock::new(),
         }
+    }
+
+    fn parted_verifier(&self) -> Result<Arc<PartedVerifier>, Error> {
+        if let Some(v) = self.parted_verifier.get() {
+            return Ok(v.clone());
+        }
+        let built = Arc::new(PartedVerifier::setup(&self.model, &self.cache)?);
+        Ok(self.parted_verifier.get_or_init(|| built).clone())
+    }
+
+    /// A parted model's prover: no keys are kept (one part's at a time, while proving it).
+    fn parted_prover(&self) -> Result<PartedProver, Error> {
+        PartedProver::new(&self.model, self.cache.clone())
     }
 
     fn prover(&self) -> Result<Arc<Prover>, Error> {
@@ -120,15 +136,98 @@ impl PyModel {
         Ok(Self::new(model, params_dir))
     }
 
+    /// Reads a compiled model from JSON text (as `to_json` writes it), checking it as `load`
+    /// does: how a model travels to other processes and machines.
+    #[staticmethod]
+    #[pyo3(signature = (text, params_dir = None))]
+    fn from_json(py: Python<'_>, text: &str, params_dir: Option<PathBuf>) -> PyResult<Self> {
+        let model = py
+            .allow_threads(|| CompiledModel::from_json(text.as_bytes(), "a model in JSON"))
+            .map_err(raise_any)?;
+        Ok(Self::new(model, params_dir))
+    }
+
+    /// The compiled model as JSON text (the `.zkm` file's content).
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&*self.model).map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
     /// Writes the compiled model, atomically.
     fn save(&self, path: PathBuf) -> PyResult<()> {
         self.model.save(&path).map_err(raise_any)
     }
 
-    /// The circuit's shape, cost and rows per node, as JSON text.
+    /// The circuit's shape, cost and rows per node, as JSON text; for a model proven in
+    /// parts, each part's (`{"parts": [...], ...}`).
     fn inspect_json(&self) -> PyResult<String> {
-        let report = self.model.inspect().map_err(raise_any)?;
-        serde_json::to_string(&report).map_err(|e| ZkinferError::new_err(e.to_string()))
+        let text = if self.model.is_parted() {
+            let report = self.model.inspect_parts().map_err(raise_any)?;
+            serde_json::to_string(&report)
+        } else {
+            let report = self.model.inspect().map_err(raise_any)?;
+            serde_json::to_string(&report)
+        };
+        text.map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
+    /// Parts the model is proven in (0: proven whole).
+    #[getter]
+    fn parts(&self) -> usize {
+        self.model.parts.len()
+    }
+
+    /// Proves every part of a model proven in parts, one after another, on one flat float
+    /// input; the links are salted from `link_seed` (64 hex digits) or a fresh random seed.
+    #[pyo3(signature = (input, clamp = false, link_seed = None))]
+    fn prove_parts(
+        &self,
+        py: Python<'_>,
+        input: Vec<f32>,
+        clamp: bool,
+        link_seed: Option<&str>,
+    ) -> PyResult<PyPartedProof> {
+        let seed = link_seed
+            .map(|s| LinkSeed::parse(s).map_err(InputError::new_err))
+            .transpose()?
+            .unwrap_or_else(LinkSeed::random);
+        let proved = py.allow_threads(|| {
+            let x = self.model.quantise_input(&input, clamp)?;
+            self.parted_prover()?.prove_seeded(&x, &seed)
+        });
+        let (proof, _) = proved.map_err(raise)?;
+        Ok(PyPartedProof { proof })
+    }
+
+    /// Proves part `part` alone (the integer passes before it are recomputed), its links
+    /// salted from `link_seed`: every machine proving a part of one inference shares it.
+    #[pyo3(signature = (input, part, link_seed, clamp = false))]
+    fn prove_part(
+        &self,
+        py: Python<'_>,
+        input: Vec<f32>,
+        part: usize,
+        link_seed: &str,
+        clamp: bool,
+    ) -> PyResult<PyProof> {
+        let seed = LinkSeed::parse(link_seed).map_err(InputError::new_err)?;
+        let proved = py.allow_threads(|| {
+            let x = self.model.quantise_input(&input, clamp)?;
+            self.parted_prover()?.prove_part(&x, part, &seed)
+        });
+        let (bundle, _) = proved.map_err(raise)?;
+        Ok(PyProof {
+            bundle,
+            openings: None,
+        })
+    }
+
+    /// Verifies a proof in parts: every part and every link; returns the outputs.
+    fn verify_parts(&self, py: Python<'_>, proof: &PyPartedProof) -> PyResult<Vec<f64>> {
+        let proof = &proof.proof;
+        py.allow_threads(|| -> Result<Vec<f64>, Error> {
+            Ok(self.parted_verifier()?.verify(proof)?)
+        })
+        .map_err(raise)
     }
 
     /// Accuracy of the integer model on a labelled evaluation set file, as JSON text.
@@ -214,19 +313,24 @@ impl PyModel {
         self.model.graph.output_len()
     }
 
-    /// `log2` of the circuit's rows.
+    /// `log2` of the circuit's rows (the largest part's, for a model proven in parts).
     #[getter]
     fn k(&self) -> PyResult<u32> {
+        if self.model.is_parted() {
+            let parts = self.model.inspect_parts().map_err(raise_any)?;
+            return Ok(parts.parts.iter().map(|p| p.circuit.k).max().unwrap_or(0));
+        }
         Ok(self.model.layout().map_err(raise_any)?.k)
     }
 
     fn __repr__(&self) -> String {
         let k = self.model.layout().map_or(0, |l| l.k);
         format!(
-            "Model(nodes={}, input_len={}, output_len={}, k={k})",
+            "Model(nodes={}, input_len={}, output_len={}, k={k}, parts={})",
             self.model.graph.nodes.len(),
             self.model.graph.input.len,
-            self.model.graph.output_len()
+            self.model.graph.output_len(),
+            self.model.parts.len()
         )
     }
 }
@@ -326,6 +430,92 @@ impl PyProof {
     }
 }
 
+/// A proof of a model proven in parts: one proof per part, in order.
+#[pyclass(module = "zkinfer._zkinfer", name = "PartedProof", frozen)]
+struct PyPartedProof {
+    proof: PartedProof,
+}
+
+#[pymethods]
+impl PyPartedProof {
+    /// Gathers part proofs, part 0 first (`zkinfer assemble`).
+    #[staticmethod]
+    fn assemble(parts: Vec<PyRef<'_, PyProof>>) -> Self {
+        Self {
+            proof: PartedProof {
+                format_version: zkinfer::api::BUNDLE_FORMAT_VERSION,
+                parts: parts.iter().map(|p| p.bundle.clone()).collect(),
+            },
+        }
+    }
+
+    /// Reads a proof in parts.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        Ok(Self {
+            proof: PartedProof::load(&path).map_err(raise)?,
+        })
+    }
+
+    /// Parses a proof in parts from JSON text.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        let proof = serde_json::from_str(text)
+            .map_err(|e| VerifyError::new_err(format!("not a proof in parts: {e}")))?;
+        Ok(Self { proof })
+    }
+
+    /// Writes the proof as JSON, atomically (the file `zkinfer verify` reads).
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.proof.save(&path).map_err(raise)
+    }
+
+    /// The proof as JSON text.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.proof).map_err(|e| ZkinferError::new_err(e.to_string()))
+    }
+
+    /// The claimed outputs as floats (the last part's; empty when they are hashed).
+    #[getter]
+    fn outputs(&self) -> Vec<f64> {
+        self.proof.outputs_float().to_vec()
+    }
+
+    /// The part proofs, part 0 first.
+    #[getter]
+    fn parts(&self) -> Vec<PyProof> {
+        self.proof
+            .parts
+            .iter()
+            .map(|bundle| PyProof {
+                bundle: bundle.clone(),
+                openings: None,
+            })
+            .collect()
+    }
+
+    /// The proofs' size in bytes, all parts together.
+    #[getter]
+    fn size(&self) -> usize {
+        self.proof.parts.iter().map(|p| p.proof.len() / 2).sum()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PartedProof(parts={}, outputs={}, bytes={})",
+            self.proof.parts.len(),
+            self.proof.outputs_float().len(),
+            self.size()
+        )
+    }
+}
+
+/// A fresh random link seed (64 hex digits) for proving the parts of one inference apart.
+#[pyfunction]
+fn link_seed() -> String {
+    LinkSeed::random().to_hex()
+}
+
 /// Where calibration samples come from: a file, or samples in hand.
 #[derive(FromPyObject)]
 enum Calibration {
@@ -339,7 +529,7 @@ enum Calibration {
 #[pyo3(signature = (
     onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
     precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
-    params_dir = None
+    max_k = None, memory_budget = None, cut_before = None, params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn compile(
@@ -352,6 +542,9 @@ fn compile(
     dot_width: Option<usize>,
     table_bits: Option<u32>,
     headroom_bits: Option<u32>,
+    max_k: Option<u32>,
+    memory_budget: Option<u64>,
+    cut_before: Option<Vec<usize>>,
     params_dir: Option<PathBuf>,
 ) -> PyResult<PyModel> {
     let visibility = |name: &str, value: &str| {
@@ -371,6 +564,11 @@ fn compile(
     let options = CompileOptions {
         visibility,
         dot_width,
+        budget: Budget {
+            max_k,
+            memory_bytes: memory_budget,
+        },
+        cuts: cut_before.unwrap_or_default(),
         ..CompileOptions::default()
     }
     .with_precision(precision)
@@ -392,7 +590,9 @@ fn _zkinfer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<PyModel>()?;
     m.add_class::<PyProof>()?;
+    m.add_class::<PyPartedProof>()?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(link_seed, m)?)?;
     m.add("ZkinferError", py.get_type::<ZkinferError>())?;
     m.add("InputError", py.get_type::<InputError>())?;
     m.add("ModelError", py.get_type::<ModelError>())?;

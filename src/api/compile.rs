@@ -202,10 +202,11 @@ impl CompiledModel {
                 reason,
             })?;
         graph.validate()?;
-        match cost::choose(&graph, &visibility) {
-            Ok(layout) if budget.fits(&layout) => return Self::from_graph(graph, visibility),
-            Ok(_) | Err(CompileError::TooLarge { .. }) => {}
-            Err(e) => return Err(e),
+        if let Some(layout) = cost::choose_within(&graph, &visibility, budget)? {
+            let mut model = Self::from_graph(graph, visibility)?;
+            model.dot_width = layout.dot_width;
+            model.validate()?;
+            return Ok(model);
         }
         let parts = partition(&graph, &visibility, budget)?;
         let model = Self {

@@ -53,27 +53,24 @@ pub fn partition(
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n {
-        // The layout of nodes `start..end`: with its output link hashed as it will be, and
-        // without (its rows only grow with more nodes, so once it does not fit, no longer
-        // part does; the link's own rows can shrink as a later cut carries less).
-        let layout = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
+        // The fastest layout of nodes `start..end` within the budget: with its output link
+        // hashed as it will be, and without (its rows only grow with more nodes, so once it
+        // does not fit, no longer part does; the link's own rows can shrink as a later cut
+        // carries less).
+        let fits = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
             let part = graph.part(start..end)?;
             let mut vis = part_visibility(visibility, start == 0, end == n);
             if !linked && end < n {
                 vis.output = Visibility::Public;
             }
-            match cost::choose(&part, &vis) {
-                Ok(layout) => Ok(Some(layout)),
-                Err(CompileError::TooLarge { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
+            cost::choose_within(&part, &vis, budget)
         };
         let mut best = None;
         for end in start + 1..=n {
-            if !layout(end, false)?.is_some_and(|l| budget.fits(&l)) {
+            if fits(end, false)?.is_none() {
                 break;
             }
-            if let Some(l) = layout(end, true)?.filter(|l| budget.fits(l)) {
+            if let Some(l) = fits(end, true)? {
                 best = Some((end, l.dot_width));
             }
         }

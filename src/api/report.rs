@@ -106,6 +106,8 @@ pub struct NodeRowsInfo {
     pub elementwise: usize,
     /// Range-check rows.
     pub range: usize,
+    /// Commitment rows (a commitment chip's own columns).
+    pub commit: usize,
 }
 
 impl CompiledModel {
@@ -138,6 +140,7 @@ impl CompiledModel {
                     dot: r.dot,
                     elementwise: r.elementwise,
                     range: r.range,
+                    commit: r.commit,
                 },
                 cells: r.cells(layout.dot_width),
             })
@@ -284,13 +287,22 @@ impl fmt::Display for Inspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
-            "node", "op", "len", "scale", "bits", "dot rows", "elementwise", "range", "cells"
+            "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>7} {:>9}",
+            "node",
+            "op",
+            "len",
+            "scale",
+            "bits",
+            "dot rows",
+            "elementwise",
+            "range",
+            "commit",
+            "cells"
         )?;
         for n in &self.nodes {
             writeln!(
                 f,
-                "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>9}",
+                "{:<16} {:<8} {:>6} {:>6} {:>5} {:>8} {:>12} {:>8} {:>7} {:>9}",
                 n.name,
                 n.op,
                 n.len,
@@ -299,6 +311,7 @@ impl fmt::Display for Inspection {
                 n.rows.dot,
                 n.rows.elementwise,
                 n.rows.range,
+                n.rows.commit,
                 n.cells
             )?;
         }

@@ -114,6 +114,29 @@ impl Shape {
     }
 }
 
+/// The layout of `graph` with the lowest predicted proving time among the widths that fit
+/// `budget`; `None` when none does.
+pub fn choose_within(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    budget: &Budget,
+) -> Result<Option<Layout>, CompileError> {
+    let mut best: Option<(f64, Layout)> = None;
+    for w in DOT_WIDTHS {
+        match layout::plan(graph, visibility, w) {
+            Ok(l) if budget.fits(&l) => {
+                let t = Shape::of(&l).predicted_seconds();
+                if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
+                    best = Some((t, l));
+                }
+            }
+            Ok(_) | Err(CompileError::TooLarge { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(best.map(|(_, l)| l))
+}
+
 /// What one circuit may cost: the most rows (`2^max_k`) and the most predicted peak memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {

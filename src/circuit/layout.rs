@@ -46,6 +46,9 @@ pub struct NodeRows {
     pub elementwise: usize,
     /// Range-check rows.
     pub range: usize,
+    /// Commitment rows (packing and Poseidon), in a commitment chip's own columns.
+    #[serde(default)]
+    pub commit: usize,
 }
 
 /// Advice columns of the elementwise group (division, ReLU, max, argmax, product rows).
@@ -60,6 +63,7 @@ impl NodeRows {
         self.dot * (dot_width + 1)
             + self.elementwise * ELEMENTWISE_ADVICE
             + self.range * RANGE_ADVICE
+            + self.commit * zkinfer_circuits::plan::COMMIT_ADVICE
     }
 }
 
@@ -135,6 +139,7 @@ pub fn plan(
         dot: 0,
         elementwise: 0,
         range: graph.input.len * LookupRangeChip::<Fp>::signed_rows(graph.input.bits),
+        commit: 0,
     }];
     // Whether every value of a tensor is non-negative by construction (ReLU is then free).
     let mut nonnegative = vec![false];
@@ -171,17 +176,19 @@ pub fn plan(
             dot: op.dot,
             elementwise: op.elementwise,
             range: op.range,
+            commit: 0,
         });
     }
     let instance = InstanceLayout::of(graph, visibility);
-    // Commitments: their packing and hashing rows sit in the elementwise columns.
+    // Commitments: the input's and the outputs' each in a chip of its own columns.
     for (name, len, bits) in instance.commitments(graph) {
         nodes.push(NodeRows {
             name: name.into(),
             op: "Commit".into(),
             dot: 0,
-            elementwise: commit::rows(len, bits),
+            elementwise: 0,
             range: 0,
+            commit: commit::rows(len, bits),
         });
     }
     let sum = |f: fn(&NodeRows) -> usize| nodes.iter().map(f).sum::<usize>();
@@ -189,6 +196,7 @@ pub fn plan(
         sum(|n| n.dot),
         sum(|n| n.elementwise),
         sum(|n| n.range),
+        nodes.iter().map(|n| n.commit).max().unwrap_or(0),
         table_rows,
     ]
     .into_iter()

@@ -171,6 +171,7 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
         let x = range.witness_signed(&mut layouter, "input", &input, self.graph.input.bits)?;
         if let Some(segment) = &self.instance.input {
             self.show(
+                config.commit.as_ref(),
                 &config,
                 &mut layouter,
                 "input",
@@ -196,6 +197,7 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
         }
         let segment = &self.instance.outputs;
         self.show(
+            config.commit_out.as_ref(),
             &config,
             &mut layouter,
             "outputs",
@@ -208,9 +210,11 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
 
 impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
     /// Puts `cells` in the instance column as `segment` says: each value on its row, or
-    /// their commitment under `salt`.
+    /// their commitment under `salt` by the commitment chip `chip`.
+    #[allow(clippy::too_many_arguments)]
     fn show(
         &self,
+        chip: Option<&zkinfer_circuits::CommitConfig>,
         config: &ModelConfig,
         layouter: &mut impl Layouter<Fp>,
         name: &str,
@@ -221,7 +225,7 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
         match segment {
             Segment::Values(rows) => expose(layouter, config.instance, rows.start, cells),
             Segment::Commitment { row, bits } => {
-                let chip = CommitChip::construct(config.commit.clone().ok_or(Error::Synthesis)?);
+                let chip = CommitChip::construct(chip.cloned().ok_or(Error::Synthesis)?);
                 let salt = match self.witness {
                     Some(_) => Value::known(salt),
                     None => Value::unknown(),

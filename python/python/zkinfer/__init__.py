@@ -27,10 +27,12 @@ from ._zkinfer import (
     FileError,
     InputError,
     ModelError,
+    PartedProof,
     ProveError,
     Proof,
     VerifyError,
     ZkinferError,
+    link_seed,
 )
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "verify_batch",
     "Model",
     "Proof",
+    "PartedProof",
+    "link_seed",
     "ZkinferError",
     "InputError",
     "ModelError",
@@ -84,6 +88,15 @@ class Model:
         """Loads a compiled model (``.zkm``), checking its format and structure."""
         return Model(_zkinfer.Model.load(os.fspath(path), _opt_path(params_dir)))
 
+    @staticmethod
+    def from_json(text: str, params_dir: Optional[PathLike] = None) -> "Model":
+        """Reads a compiled model from JSON text (:meth:`to_json`), checked as a file is."""
+        return Model(_zkinfer.Model.from_json(text, _opt_path(params_dir)))
+
+    def to_json(self) -> str:
+        """The compiled model as JSON text: how it travels to other processes (Ray tasks)."""
+        return self._native.to_json()
+
     def save(self, path: PathLike) -> None:
         """Writes the compiled model (atomically): what provers and verifiers share."""
         self._native.save(os.fspath(path))
@@ -96,15 +109,33 @@ class Model:
         """Quantised against float accuracy on a labelled evaluation set file."""
         return json.loads(self._native.accuracy_json(os.fspath(eval_path)))
 
-    def prove(self, input: ArrayLike, clamp: bool = False) -> Proof:
+    def prove(self, input: ArrayLike, clamp: bool = False) -> Union[Proof, PartedProof]:
         """Proves the model on one input (flattened row-major). Values outside the calibrated
-        range raise :class:`InputError` unless ``clamp``."""
+        range raise :class:`InputError` unless ``clamp``. A model proven in parts
+        (:attr:`parts` > 0) is proven part after part, and gives a :class:`PartedProof`."""
+        if self.parts:
+            return self._native.prove_parts(_flat(input, "input"), clamp)
         return self._native.prove(_flat(input, "input"), clamp)
 
-    def verify(self, proof: Proof) -> "np.ndarray":
+    def prove_part(
+        self, input: ArrayLike, part: int, link_seed: str, clamp: bool = False
+    ) -> Proof:
+        """Proves one part of a model proven in parts, its links salted from ``link_seed``
+        (:func:`link_seed`; every process proving a part of one inference shares it, and it
+        stays secret). Gather the parts with :meth:`PartedProof.assemble`."""
+        return self._native.prove_part(_flat(input, "input"), part, link_seed, clamp)
+
+    def verify(self, proof: Union[Proof, PartedProof]) -> "np.ndarray":
         """Checks ``proof`` against this model; returns the proven outputs, or raises
-        :class:`VerifyError` saying why not."""
+        :class:`VerifyError` saying why not (for a proof in parts, naming the part)."""
+        if isinstance(proof, PartedProof):
+            return np.asarray(self._native.verify_parts(proof), dtype=np.float64)
         return np.asarray(self._native.verify(proof), dtype=np.float64)
+
+    @property
+    def parts(self) -> int:
+        """Parts the model is proven in (0: one circuit). See ``compile(max_k=...)``."""
+        return self._native.parts
 
     def check_openings(self, openings_json: str, proof: Optional[Proof] = None) -> None:
         """Checks the openings of hashed tensors (``proof.openings_json()``, or the
@@ -153,6 +184,9 @@ def compile(
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,
+    max_k: Optional[int] = None,
+    memory_budget: Optional[int] = None,
+    cut_before: Optional[Sequence[int]] = None,
     params_dir: Optional[PathLike] = None,
 ) -> Model:
     """Imports an ONNX model and quantises it with scales chosen from ``calibration`` (an
@@ -164,7 +198,10 @@ def compile(
     as a Poseidon commitment under a random salt the prover keeps (``proof.openings_json()``).
     ``precision`` is ``"standard"`` (default: 16-bit activations, the fastest proofs) or
     ``"high"`` (24-bit activations, 16-bit weights: outputs closer to the float model, more
-    rows). ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
+    rows). ``max_k`` (rows) or ``memory_budget`` (bytes of predicted peak proving memory) cut
+    a model too large for one circuit into parts that each fit, linked by Poseidon
+    commitments; ``cut_before`` (node indices, as ``inspect`` lists them) cuts it by hand.
+    ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
     ``~/.cache``).
     """
     native = _zkinfer.compile(
@@ -176,6 +213,9 @@ def compile(
         dot_width=dot_width,
         table_bits=table_bits,
         headroom_bits=headroom_bits,
+        max_k=max_k,
+        memory_budget=memory_budget,
+        cut_before=None if cut_before is None else list(cut_before),
         params_dir=_opt_path(params_dir),
     )
     return Model(native)

@@ -1,0 +1,107 @@
+"""Models proven in parts from Python: compile with cuts, prove (all parts, or one part at a
+time under a shared link seed), assemble, verify; and the parts proven in Ray tasks on a
+local Ray with 2 CPUs, the proof verified by the Rust CLI."""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import zkinfer
+
+DATA = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data"
+ONNX = DATA / "digits_cnn.onnx"
+EVAL = DATA / "digits_cnn.eval.json"
+
+
+def sample():
+    return np.asarray(json.loads((DATA / "digits_cnn.input.json").read_text())["input_data"][0])
+
+
+@pytest.fixture(scope="module")
+def params_dir(tmp_path_factory):
+    return os.environ.get("ZKINFER_PARAMS_DIR") or str(tmp_path_factory.mktemp("params"))
+
+
+@pytest.fixture(scope="module")
+def parted(params_dir):
+    return zkinfer.compile(ONNX, EVAL, cut_before=[1, 3], params_dir=params_dir)
+
+
+@pytest.fixture(scope="module")
+def whole_outputs(params_dir):
+    whole = zkinfer.compile(ONNX, EVAL, params_dir=params_dir)
+    return whole.verify(whole.prove(sample()))
+
+
+def test_a_model_in_parts_proves_and_verifies_its_outputs(parted, whole_outputs):
+    assert parted.parts == 3
+    report = parted.inspect()
+    assert [p["nodes"] for p in report["parts"]] == [[0, 1], [1, 3], [3, 4]]
+    proof = parted.prove(sample())
+    assert isinstance(proof, zkinfer.PartedProof) and len(proof.parts) == 3
+    np.testing.assert_array_equal(parted.verify(proof), whole_outputs)
+    # Through JSON and back, as the CLI writes it.
+    again = zkinfer.PartedProof.from_json(proof.to_json())
+    np.testing.assert_array_equal(parted.verify(again), whole_outputs)
+
+
+def test_parts_proven_apart_assemble_and_strays_are_named(parted, whole_outputs):
+    seed = zkinfer.link_seed()
+    parts = [parted.prove_part(sample(), i, seed) for i in range(3)]
+    proof = zkinfer.PartedProof.assemble(parts)
+    np.testing.assert_array_equal(parted.verify(proof), whole_outputs)
+    swapped = zkinfer.PartedProof.assemble([parts[1], parts[0], parts[2]])
+    with pytest.raises(zkinfer.VerifyError, match="part 0: .*is part 1's"):
+        parted.verify(swapped)
+    stray = parted.prove_part(sample(), 1, zkinfer.link_seed())
+    with pytest.raises(zkinfer.VerifyError, match="link from part 0 to part 1"):
+        parted.verify(zkinfer.PartedProof.assemble([parts[0], stray, parts[2]]))
+    with pytest.raises(zkinfer.InputError, match="link seed"):
+        parted.prove_part(sample(), 0, "not hex")
+    with pytest.raises(zkinfer.ModelError, match="no part 3"):
+        parted.prove_part(sample(), 3, seed)
+
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_proves_the_parts_and_the_cli_verifies(local_ray, parted, whole_outputs, params_dir,
+                                                   tmp_path):
+    import zkinfer.ray
+
+    proof = zkinfer.ray.prove(parted, sample(), params_dir=params_dir)
+    np.testing.assert_array_equal(np.asarray(proof.outputs), whole_outputs)
+    cli = os.environ.get("ZKINFER_CLI")
+    if cli is None:
+        pytest.skip("set ZKINFER_CLI to the zkinfer binary to check the proof with the CLI")
+    parted.save(tmp_path / "m.zkm")
+    proof.save(tmp_path / "p.json")
+    out = subprocess.run(
+        [cli, "--params-dir", params_dir, "verify", tmp_path / "m.zkm", tmp_path / "p.json",
+         "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads(out.stdout)["valid"] is True
+
+
+def test_a_part_that_fails_twice_is_named(local_ray, parted, tmp_path):
+    import zkinfer.ray
+
+    # Parameters cannot be cached under a file: every attempt of every part fails.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(zkinfer.ProveError, match=r"part 0 of 3 failed after 2 attempts"):
+        zkinfer.ray.prove(parted, sample(), params_dir=str(blocker / "params"))
+    with pytest.raises(zkinfer.InputError, match="takes 64"):
+        zkinfer.ray.prove(parted, [0.0, 1.0])
