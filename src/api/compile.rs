@@ -165,14 +165,7 @@ impl CompiledModel {
 
     /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
     pub fn from_graph(graph: QGraph, visibility: Visibilities) -> Result<Self, CompileError> {
-        visibility
-            .validate()
-            .map_err(|reason| CompileError::Invalid {
-                node: "model".into(),
-                reason,
-            })?;
-        // Validation first: the layout assumes a well-formed graph.
-        graph.validate()?;
+        check_graph(&graph, &visibility)?;
         let dot_width = cost::choose(&graph, &visibility)?.dot_width;
         let model = Self {
             format_version: MODEL_FORMAT_VERSION,
@@ -195,13 +188,7 @@ impl CompiledModel {
         visibility: Visibilities,
         budget: &Budget,
     ) -> Result<Self, CompileError> {
-        visibility
-            .validate()
-            .map_err(|reason| CompileError::Invalid {
-                node: "model".into(),
-                reason,
-            })?;
-        graph.validate()?;
+        check_graph(&graph, &visibility)?;
         if let Some(layout) = cost::choose_within(&graph, &visibility, budget)? {
             let mut model = Self::from_graph(graph, visibility)?;
             model.dot_width = layout.dot_width;
@@ -413,6 +400,18 @@ impl CompiledModel {
         }
         Ok(quant::quantise_input(&self.graph.input, input, clamp)?)
     }
+}
+
+/// The visibilities are supported and the graph is well formed (validation comes before
+/// any layout: the layout assumes a well-formed graph).
+fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileError> {
+    visibility
+        .validate()
+        .map_err(|reason| CompileError::Invalid {
+            node: "model".into(),
+            reason,
+        })?;
+    graph.validate()
 }
 
 /// Reads a format-3 model file as format 4: its `public_input` flag becomes the input's

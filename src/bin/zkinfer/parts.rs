@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
-use zkinfer::input::argmax;
 use zkinfer::{
     CompiledModel, LinkSeed, ParamsCache, PartedProof, PartedProver, PartedVerifier, ProofBundle,
 };
 
+use crate::proofs::{print_outputs, verify_each};
 use crate::{floats, open, step, Result};
 
 /// `zkinfer prove` of a model proven in parts: every part one after another (one part's
@@ -159,48 +159,24 @@ pub(crate) fn verify(
         PartedVerifier::setup(model, cache)
     })?;
     let keygen_s = t.elapsed().as_secs_f64();
-    let mut reports = Vec::new();
-    let mut failed = 0;
-    for (path, proof) in proofs.iter().zip(&loaded) {
-        let t = Instant::now();
-        let result = verifier.verify(proof);
-        let verify_s = t.elapsed().as_secs_f64();
-        match result {
-            Ok(outputs) => {
-                if !json {
-                    out!(
-                        "{}: valid proof in {} parts ({:.1} ms)",
-                        path.display(),
-                        proof.parts.len(),
-                        verify_s * 1e3
-                    );
-                    if outputs.is_empty() {
-                        if let Some(c) = proof
-                            .parts
-                            .last()
-                            .and_then(|p| p.output_commitment.as_ref())
-                        {
-                            out!("output commitment: {c} (the outputs are hashed)");
-                        }
-                    } else {
-                        out!("outputs: {}", floats(&outputs));
-                        if let Some(i) = argmax(&outputs) {
-                            out!("argmax: {i}");
-                        }
-                    }
+    let (reports, failed) = verify_each(
+        proofs,
+        &loaded,
+        json,
+        |proof| verifier.verify(proof),
+        |proof, outputs, print| {
+            let last = proof.parts.last();
+            let commitment = last.and_then(|p| p.output_commitment.as_ref());
+            if print {
+                out!("  {} parts, every link matched", proof.parts.len());
+                match commitment {
+                    Some(c) => out!("output commitment: {c} (the outputs are hashed)"),
+                    None => print_outputs(outputs)?,
                 }
-                reports.push(json!({ "proof": path, "valid": true, "outputs_float": outputs, "argmax": argmax(&outputs), "verify_s": verify_s }));
             }
-            Err(e) if proofs.len() == 1 => return Err(e.into()),
-            Err(e) => {
-                failed += 1;
-                if !json {
-                    out!("{}: INVALID: {e}", path.display());
-                }
-                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
-            }
-        }
-    }
+            Ok(json!({ "parts": proof.parts.len(), "output_commitment": commitment }))
+        },
+    )?;
     let total_s = started.elapsed().as_secs_f64();
     if json {
         out!(

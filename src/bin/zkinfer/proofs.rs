@@ -124,6 +124,57 @@ fn with_reports(
     report
 }
 
+/// Verifies each loaded proof with `verify`, printing and reporting each (`shown` returns a
+/// valid one's extra report fields, and prints what it carries when told to). One proof's failure is the
+/// command's error; with several, each is reported and the count of failures returned.
+pub(crate) fn verify_each<P>(
+    paths: &[PathBuf],
+    proofs: &[P],
+    json: bool,
+    verify: impl Fn(&P) -> std::result::Result<Vec<f64>, zkinfer::error::VerifyError>,
+    shown: impl Fn(&P, &[f64], bool) -> Result<serde_json::Value>,
+) -> Result<(Vec<serde_json::Value>, usize)> {
+    let mut reports = Vec::new();
+    let mut failed = 0;
+    for (path, proof) in paths.iter().zip(proofs) {
+        let t = Instant::now();
+        let result = verify(proof);
+        let verify_s = t.elapsed().as_secs_f64();
+        match result {
+            Ok(outputs) => {
+                if !json {
+                    out!("{}: valid proof ({:.1} ms)", path.display(), verify_s * 1e3);
+                }
+                let mut report = shown(proof, &outputs, !json)?;
+                report["proof"] = json!(path);
+                report["valid"] = json!(true);
+                report["outputs_float"] = json!(outputs);
+                report["argmax"] = json!(argmax(&outputs));
+                report["verify_s"] = json!(verify_s);
+                reports.push(report);
+            }
+            Err(e) if paths.len() == 1 => return Err(e.into()),
+            Err(e) => {
+                failed += 1;
+                if !json {
+                    out!("{}: INVALID: {e}", path.display());
+                }
+                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
+            }
+        }
+    }
+    Ok((reports, failed))
+}
+
+/// Prints proven outputs and their argmax.
+pub(crate) fn print_outputs(outputs: &[f64]) -> Result<()> {
+    out!("outputs: {}", floats(outputs));
+    if let Some(i) = argmax(outputs) {
+        out!("argmax: {i}");
+    }
+    Ok(())
+}
+
 pub(crate) fn verify(
     model_path: &Path,
     proofs: &[PathBuf],
@@ -147,36 +198,23 @@ pub(crate) fn verify(
         Verifier::from_params(model.clone(), params)
     })?;
     let keygen_s = t.elapsed().as_secs_f64();
-    let mut reports = Vec::new();
-    let mut failed = 0;
-    for (path, bundle) in proofs.iter().zip(&bundles) {
-        let t = Instant::now();
-        let result = verifier.verify(bundle);
-        let verify_s = t.elapsed().as_secs_f64();
-        match result {
-            Ok(outputs) => {
-                if !json {
-                    out!("{}: valid proof ({:.1} ms)", path.display(), verify_s * 1e3);
-                    open::print_commitments(bundle)?;
-                    if bundle.output_commitment.is_none() {
-                        out!("outputs: {}", floats(&outputs));
-                        if let Some(i) = argmax(&outputs) {
-                            out!("argmax: {i}");
-                        }
-                    }
+    let (reports, failed) = verify_each(
+        proofs,
+        &bundles,
+        json,
+        |bundle| verifier.verify(bundle),
+        |bundle, outputs, print| {
+            if print {
+                open::print_commitments(bundle)?;
+                if bundle.output_commitment.is_none() {
+                    print_outputs(outputs)?;
                 }
-                reports.push(json!({ "proof": path, "valid": true, "outputs": bundle.outputs, "outputs_float": outputs, "argmax": argmax(&outputs), "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment, "verify_s": verify_s }));
             }
-            Err(e) if proofs.len() == 1 => return Err(e.into()),
-            Err(e) => {
-                failed += 1;
-                if !json {
-                    out!("{}: INVALID: {e}", path.display());
-                }
-                reports.push(json!({ "proof": path, "valid": false, "error": e.to_string() }));
-            }
-        }
-    }
+            Ok(
+                json!({ "outputs": bundle.outputs, "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment }),
+            )
+        },
+    )?;
     let total_s = started.elapsed().as_secs_f64();
     if json {
         let report = json!({
