@@ -420,3 +420,21 @@ fn link_values_count_every_crossing_tensor_at_every_cut() {
         );
     }
 }
+
+#[test]
+fn proofs_in_parts_verify_in_a_batch_and_a_bad_one_fails_it() {
+    let (first, _) = proof();
+    let model = three_parts();
+    let prover = PartedProver::new(&model, common::cache()).unwrap();
+    let (second, _) = prover.prove(&integer_input(&model, 2)).unwrap();
+    let v = verifier();
+    v.verify_batch(&[first.clone(), second.clone()]).unwrap();
+    let mut bad = second.clone();
+    bad.parts[1].proof.replace_range(0..2, "00");
+    let e = v.verify_batch(&[first.clone(), bad]).unwrap_err();
+    assert!(matches!(e, VerifyError::Part { part: 1, .. }), "{e}");
+    let mut unlinked = second;
+    unlinked.parts[1] = first.parts[1].clone();
+    let e = v.verify_batch(&[first.clone(), unlinked]).unwrap_err();
+    assert!(matches!(e, VerifyError::Link { .. }), "{e}");
+}

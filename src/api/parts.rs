@@ -368,14 +368,28 @@ impl PartedProver {
         x: &[i64],
         seed: &LinkSeed,
     ) -> Result<(PartedProof, Openings), Error> {
+        self.prove_with_progress(x, seed, |_, _| {})
+    }
+
+    /// [`PartedProver::prove_seeded`], calling `done(i, elapsed)` as each part is proven
+    /// (its keys and proof; for progress reports and per-part timings).
+    pub fn prove_with_progress(
+        &self,
+        x: &[i64],
+        seed: &LinkSeed,
+        mut done: impl FnMut(usize, std::time::Duration),
+    ) -> Result<(PartedProof, Openings), Error> {
         let inputs = self.part_inputs(x)?;
         let mut parts = Vec::with_capacity(self.parts.len());
         let mut first = None;
         let mut last = None;
         for (i, (part, input)) in self.parts.iter().zip(&inputs).enumerate() {
+            let started = std::time::Instant::now();
             // Keys of one part at a time: dropped at the end of each turn.
             let prover = Prover::setup(Arc::clone(part), &self.cache)?;
             let (bundle, openings) = prover.prove_salted(input, &seed.salts(i))?;
+            drop(prover);
+            done(i, started.elapsed());
             if i == 0 {
                 first = Some(openings.clone());
             }
@@ -442,10 +456,45 @@ impl PartedVerifier {
         &self.parts
     }
 
+    /// Checks many proofs: every link of each, then each part's proofs in one batch (one
+    /// multi-scalar multiplication per part). `Ok` only if every one is valid; on failure,
+    /// verify them one by one to find the culprit.
+    pub fn verify_batch(&self, proofs: &[PartedProof]) -> Result<(), VerifyError> {
+        for proof in proofs {
+            self.precheck(proof)?;
+        }
+        for (part, verifier) in self.parts.iter().enumerate() {
+            let bundles: Vec<ProofBundle> = proofs.iter().map(|p| p.parts[part].clone()).collect();
+            verifier
+                .verify_batch(&bundles)
+                .map_err(|source| VerifyError::Part {
+                    part,
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(())
+    }
+
     /// Checks every part's proof and every link; returns the outputs as real numbers.
     /// Errors name the part: a missing or extra part, a part proof out of place or of another
     /// model, or a link whose commitments differ.
     pub fn verify(&self, proof: &PartedProof) -> Result<Vec<f64>, VerifyError> {
+        self.precheck(proof)?;
+        let mut outputs = Vec::new();
+        for (part, (verifier, bundle)) in self.parts.iter().zip(&proof.parts).enumerate() {
+            outputs = verifier
+                .verify(bundle)
+                .map_err(|source| VerifyError::Part {
+                    part,
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(outputs)
+    }
+
+    /// The checks before any cryptography: the format, the number of parts, each part proof
+    /// naming its own part, and equal commitments at every link.
+    fn precheck(&self, proof: &PartedProof) -> Result<(), VerifyError> {
         if proof.format_version != BUNDLE_FORMAT_VERSION {
             return Err(VerifyError::FormatVersion {
                 found: proof.format_version,
@@ -458,7 +507,6 @@ impl PartedVerifier {
                 got: proof.parts.len(),
             });
         }
-        // Cheap checks first: every part proof names its own part, and the links match.
         for (i, bundle) in proof.parts.iter().enumerate() {
             let expected = self.parts[i].model_digest();
             if bundle.model_digest != expected {
@@ -491,15 +539,6 @@ impl PartedVerifier {
                 });
             }
         }
-        let mut outputs = Vec::new();
-        for (part, (verifier, bundle)) in self.parts.iter().zip(&proof.parts).enumerate() {
-            outputs = verifier
-                .verify(bundle)
-                .map_err(|source| VerifyError::Part {
-                    part,
-                    source: Box::new(source),
-                })?;
-        }
-        Ok(outputs)
+        Ok(())
     }
 }

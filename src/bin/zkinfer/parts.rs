@@ -56,7 +56,16 @@ pub(crate) fn prove(
             continue;
         }
         let seed = seed.unwrap_or_else(LinkSeed::random);
-        let (proof, openings) = step(json, "proving every part", || prover.prove_seeded(x, &seed))?;
+        let mut times = Vec::new();
+        let (proof, openings) = prover.prove_with_progress(x, &seed, |i, took| {
+            if !json {
+                eprintln!(
+                    "part {i} of {n}: keys and proof in {:.2} s",
+                    took.as_secs_f64()
+                );
+            }
+            times.push(took.as_secs_f64());
+        })?;
         proof.save(&path)?;
         let opened = open::save_openings(&path, &openings)?;
         let prove_s = t.elapsed().as_secs_f64();
@@ -80,7 +89,7 @@ pub(crate) fn prove(
         }
         reports.push(json!({
             "proof": path, "parts": n, "outputs_float": proof.outputs_float(),
-            "openings": opened, "prove_s": prove_s, "proof_bytes": bytes,
+            "openings": opened, "prove_s": prove_s, "part_s": times, "proof_bytes": bytes,
         }));
     }
     let total_s = started.elapsed().as_secs_f64();
