@@ -12,8 +12,9 @@ shift 2 || true
 flags=("$@")
 [ ${#flags[@]} -eq 0 ] && flags=(--cut-before 6)
 repeats=${REPEATS:-3}
-cargo build --release --bin zkinfer >&2
-z=target/release/zkinfer
+# ZKINFER=path/to/zkinfer skips the build.
+if [ -z "${ZKINFER:-}" ]; then cargo build --release --bin zkinfer >&2; fi
+z=${ZKINFER:-target/release/zkinfer}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 $z compile "$onnx" --calibration "$calibration" -o "$dir/whole.zkm" >&2

@@ -47,10 +47,8 @@ pub const SLOT_PER_ROW: f64 = 5.18e-6;
 /// Peak resident bytes of a proof that do not grow with its rows (the process, the model,
 /// the parameters' small part). Fit, see [`Shape::predicted_peak_bytes`].
 pub const MEMORY_FIXED_BYTES: f64 = 24.0 * 1024.0 * 1024.0;
-/// Peak bytes per row of the extended domain for the columns every width shares (fit).
-pub const MEMORY_BASE_PER_ROW: f64 = 4.3 * 1024.0;
-/// Peak bytes per row of the extended domain per dot-product slot (fit).
-pub const MEMORY_SLOT_PER_ROW: f64 = 0.275 * 1024.0;
+/// Peak bytes per column per row of the extended domain (fit).
+pub const MEMORY_PER_CELL: f64 = 140.0;
 
 /// The shape the prediction reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,23 +92,25 @@ impl Shape {
     }
 
     /// Predicted peak resident memory of proving, in bytes. halo2 holds every column's
-    /// polynomial over the extended domain, `2^k · 2^⌈log2(degree − 1)⌉` rows (4x at this
-    /// circuit's degree 5, 8x at degree 6 with the commitment chip), so
+    /// polynomial (advice, fixed, and the permutation's and lookups' own, which grow with
+    /// them) over the extended domain, `2^k · 2^⌈log2(degree − 1)⌉` rows (4x at this
+    /// circuit's degree 5, 8x at degree 6 with the commitment chips), so
     ///
     /// ```text
-    /// peak(k, w, d) = MEMORY_FIXED + 2^k · ext(d) · (MEMORY_BASE + MEMORY_SLOT · w)
+    /// peak(k, columns, d) = MEMORY_FIXED + 2^k · ext(d) · (advice + fixed) · MEMORY_PER_CELL
     /// ```
     ///
-    /// fit to the peak RSS measured by `benches/compare_ezkl` and `benches/parts.sh`
-    /// (BENCHMARKS.md lists each prediction beside its measurement).
+    /// fit to the peak RSS of LeNet-5 whole (k = 14, 87 columns, degree 5: 845 MiB) and of a
+    /// ResNet-20 part (k = 17, 113 columns, degree 6: 15.1 GiB), both within 8 %
+    /// (BENCHMARKS.md, "The memory model").
     pub fn predicted_peak_bytes(&self) -> u64 {
         let rows = (1u64 << self.k) as f64;
         let extension = (self.degree.saturating_sub(1).max(1) as f64)
             .log2()
             .ceil()
             .exp2();
-        let per_row = MEMORY_BASE_PER_ROW + MEMORY_SLOT_PER_ROW * self.dot_width as f64;
-        (MEMORY_FIXED_BYTES + rows * extension * per_row) as u64
+        let columns = (self.advice + self.fixed) as f64;
+        (MEMORY_FIXED_BYTES + rows * extension * columns * MEMORY_PER_CELL) as u64
     }
 }
 
