@@ -40,7 +40,7 @@ pub struct CompileOptions {
     /// measured and reported whatever its precision. Off: exactly `quant.table_bits`.
     pub fit_tables: bool,
     /// Cut the model into parts whose circuits each fit this budget (rows, predicted peak
-    /// memory; [`super::parts`]), when the whole model does not.
+    /// memory; see [`super::PartedProver`]), when the whole model does not.
     pub budget: Budget,
     /// Cut the model before each of these nodes (indices in execution order, as `inspect`
     /// lists them), whatever the budget: parts chosen by hand.
