@@ -1,5 +1,6 @@
 //! Models proven in parts: a model too large for one circuit (or for one machine's memory)
-//! is cut, in execution order, into parts whose circuits each fit a largest `k`.
+//! is cut, in execution order, into parts whose circuits each fit a budget (a largest `k`, a
+//! predicted peak memory, or both), or where the user cuts it.
 //!
 //! Each part is a [`CompiledModel`] of its own ([`QGraph::part`]): what crosses a cut is
 //! the part's hashed output and the next part's hashed input, both committed with Poseidon
@@ -43,7 +44,7 @@ pub struct PartSpec {
 }
 
 /// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
-/// as fit, in execution order. `Err` names a node that alone does not fit.
+/// as fit, in execution order. `Err` names the first node of a part that cannot fit.
 pub fn partition(
     graph: &QGraph,
     visibility: &Visibilities,
