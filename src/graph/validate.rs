@@ -180,7 +180,17 @@ impl FloatGraph {
             let arity = match node.op {
                 FloatOp::Add | FloatOp::Mul | FloatOp::MatMul { .. } => 2,
                 FloatOp::Wiring { .. } => ins.len().max(1),
-                _ => 1,
+                FloatOp::Dense { .. }
+                | FloatOp::Conv { .. }
+                | FloatOp::AvgPool { .. }
+                | FloatOp::MaxPool { .. }
+                | FloatOp::Relu
+                | FloatOp::Activation(_)
+                | FloatOp::ArgMax(_)
+                | FloatOp::Softmax(_)
+                | FloatOp::MaskedSoftmax { .. }
+                | FloatOp::Gather { .. }
+                | FloatOp::Affine { .. } => 1,
             };
             if ins.len() != arity {
                 return Err(shape_err(
@@ -250,7 +260,13 @@ impl FloatGraph {
                     Activation::Ln { floor } | Activation::Rsqrt { floor } => vec![floor],
                     Activation::Clip { min, max } => vec![min, max],
                     Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
-                    _ => Vec::new(),
+                    Activation::Sigmoid
+                    | Activation::Tanh
+                    | Activation::Exp
+                    | Activation::Erf
+                    | Activation::Gelu
+                    | Activation::Softplus
+                    | Activation::Sqrt => Vec::new(),
                 },
                 FloatOp::ArgMax(axis) | FloatOp::Softmax(axis) => {
                     need(axis.size())?;
