@@ -83,7 +83,7 @@ enum Command {
         /// Prove the model in parts when proving it whole is predicted to need more memory
         /// than this (e.g. `8GiB`, `512MiB`): each part fits (the memory model `inspect`
         /// prints).
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        #[arg(long, value_name = "SIZE", value_parser = parts::parse_size)]
         memory_budget: Option<u64>,
         /// Prove the model in parts cut before these nodes (indices from `inspect`'s node
         /// list, input excluded, from 0; e.g. `--cut-before 3,7`), instead of by budget.
@@ -117,7 +117,7 @@ enum Command {
         /// For a model proven in parts: the secret the links' salts come from (64 hex
         /// digits), shared by the machines that prove the parts of one inference. Random when
         /// every part is proven here.
-        #[arg(long, value_name = "HEX", env = "ZKINFER_LINK_SEED", hide_env_values = true, value_parser = parse_seed)]
+        #[arg(long, value_name = "HEX", env = "ZKINFER_LINK_SEED", hide_env_values = true, value_parser = parts::parse_seed)]
         link_seed: Option<zkinfer::LinkSeed>,
         /// Machine-readable output.
         #[arg(long)]
@@ -459,28 +459,8 @@ fn compile(
     } = onnx::compile_file(model, calibration, options)?;
     compiled.save(output)?;
     if compiled.is_parted() {
-        let parts = compiled.inspect_parts()?;
-        if json {
-            out!(
-                "{}",
-                json!({
-                    "ok": true, "model": output, "nodes": compiled.graph.nodes.len(),
-                    "parts": parts, "calibration_samples": samples.len(), "reference": check,
-                    "warnings": warnings,
-                })
-            );
-        } else {
-            out!(
-                "compiled {} -> {}: {} nodes in {} parts",
-                model.display(),
-                output.display(),
-                compiled.graph.nodes.len(),
-                parts.parts.len()
-            );
-            out!("{parts}");
-            out!("{check}");
-        }
-        return Ok(());
+        let summary = json!({ "calibration_samples": samples.len(), "reference": check, "warnings": warnings });
+        return parts::compiled(model, output, &compiled, &check, summary, json);
     }
     let layout = compiled.layout()?;
     let error = compiled
@@ -602,39 +582,6 @@ fn serve(config: ServeConfig) -> Result<()> {
         eprintln!("stopped");
         Ok::<(), Box<dyn std::error::Error>>(())
     })
-}
-
-/// A size such as `8GiB`, `512MiB`, `2G` or `1000000` (bytes).
-fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (e.g. 8GiB, 512MiB)"))?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown size unit '{other}' (use KiB, MiB, GiB or TiB)"
-            ))
-        }
-    };
-    let bytes = number * scale as f64;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 2f64.powi(63)) {
-        return Err(format!("'{text}' is not a usable size"));
-    }
-    Ok(bytes as u64)
-}
-
-fn parse_seed(text: &str) -> std::result::Result<zkinfer::LinkSeed, String> {
-    zkinfer::LinkSeed::parse(text)
 }
 
 pub(crate) fn floats(values: &[f64]) -> String {

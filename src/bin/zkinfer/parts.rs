@@ -104,6 +104,36 @@ pub(crate) fn prove(
     Ok(())
 }
 
+/// What `zkinfer compile` prints for a model it cut into parts: each part's circuit.
+pub(crate) fn compiled(
+    onnx: &Path,
+    output: &Path,
+    model: &CompiledModel,
+    check: &impl std::fmt::Display,
+    mut summary: serde_json::Value,
+    json: bool,
+) -> Result<()> {
+    let parts = model.inspect_parts()?;
+    if json {
+        summary["ok"] = json!(true);
+        summary["model"] = json!(output);
+        summary["nodes"] = json!(model.graph.nodes.len());
+        summary["parts"] = json!(parts);
+        out!("{summary}");
+    } else {
+        out!(
+            "compiled {} -> {}: {} nodes in {} parts",
+            onnx.display(),
+            output.display(),
+            model.graph.nodes.len(),
+            parts.parts.len()
+        );
+        out!("{parts}");
+        out!("{check}");
+    }
+    Ok(())
+}
+
 /// `zkinfer assemble`: part proofs, in order, into one proof.
 pub(crate) fn assemble(
     model_path: &Path,
@@ -199,4 +229,37 @@ pub(crate) fn verify(
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// A size such as `8GiB`, `512MiB`, `2G` or `1000000` (bytes).
+pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 8GiB, 512MiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use KiB, MiB, GiB or TiB)"
+            ))
+        }
+    };
+    let bytes = number * scale as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 2f64.powi(63)) {
+        return Err(format!("'{text}' is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+pub(crate) fn parse_seed(text: &str) -> std::result::Result<zkinfer::LinkSeed, String> {
+    zkinfer::LinkSeed::parse(text)
 }
