@@ -392,6 +392,18 @@ pub enum VerifyError {
         /// What is wrong.
         reason: String,
     },
+    /// The proof commits to other parameters than the ones the model owner published: it
+    /// was made with other weights under the same architecture.
+    #[error(
+        "the proof's weights commitment {found} is not the model's published {expected}: \
+         the proof was made with other weights"
+    )]
+    WeightsCommitment {
+        /// The published commitment (the model file's, or the one given).
+        expected: String,
+        /// The bundle's.
+        found: String,
+    },
     /// An opening does not open its commitment.
     #[error("the opening of the {tensor} does not match: {reason}")]
     Opening {

@@ -2,7 +2,8 @@
 //! instance value the verifier holds), `private` (known to the prover only) or `hashed` (the
 //! verifier holds a Poseidon commitment to it under a salt the prover keeps); its output is
 //! `public` or `hashed`; its parameters are `fixed` (fixed columns the verifying key commits
-//! to).
+//! to) or `hashed` (advice cells bound by one Poseidon commitment the model owner publishes,
+//! so the verifying key depends on the architecture only).
 
 use std::fmt;
 use std::str::FromStr;
@@ -59,8 +60,17 @@ pub struct Visibilities {
     pub input: Visibility,
     /// The output: `public` (default) or `hashed`.
     pub output: Visibility,
-    /// Weights and biases: `fixed`.
+    /// Weights and biases: `fixed` (default) or `hashed`.
     pub params: Visibility,
+    /// With hashed parameters, the packing widths of their commitment, `[weights, biases]`
+    /// (set by the compiler from the quantised values, so that the circuit's shape does not
+    /// depend on them); `[0, 0]` otherwise.
+    #[serde(default, skip_serializing_if = "is_unset")]
+    pub param_bits: [u32; 2],
+}
+
+fn is_unset(bits: &[u32; 2]) -> bool {
+    *bits == [0, 0]
 }
 
 impl Default for Visibilities {
@@ -69,6 +79,7 @@ impl Default for Visibilities {
             input: Visibility::Private,
             output: Visibility::Public,
             params: Visibility::Fixed,
+            param_bits: [0, 0],
         }
     }
 }
@@ -85,6 +96,11 @@ impl Visibilities {
     /// Whether the input is a public value.
     pub fn public_input(&self) -> bool {
         self.input == Visibility::Public
+    }
+
+    /// Whether the parameters are hashed (advice cells under one commitment).
+    pub fn hashed_params(&self) -> bool {
+        self.params == Visibility::Hashed
     }
 
     /// Whether some tensor is hashed (the circuit then carries the commitment chip).
@@ -106,7 +122,11 @@ impl Visibilities {
                 self.output,
                 &[Visibility::Public, Visibility::Hashed],
             ),
-            ("params", self.params, &[Visibility::Fixed]),
+            (
+                "params",
+                self.params,
+                &[Visibility::Fixed, Visibility::Hashed],
+            ),
         ];
         for (tensor, v, ok) in allowed {
             if !ok.contains(&v) {
@@ -117,6 +137,17 @@ impl Visibilities {
                 ));
             }
         }
-        Ok(())
+        let widths = self.param_bits.iter().all(|b| (1..=62).contains(b));
+        match (self.hashed_params(), widths, is_unset(&self.param_bits)) {
+            (true, true, _) | (false, _, true) => Ok(()),
+            (true, false, _) => Err(format!(
+                "hashed params need packing widths of 1 to 62 bits, found {:?}",
+                self.param_bits
+            )),
+            (false, _, false) => Err(format!(
+                "param_bits {:?} are set, but the params are not hashed",
+                self.param_bits
+            )),
+        }
     }
 }

@@ -18,7 +18,7 @@ fn hashed(input: Visibility, output: Visibility) -> Visibilities {
     Visibilities {
         input,
         output,
-        params: Visibility::Fixed,
+        ..Visibilities::default()
     }
 }
 

@@ -252,7 +252,7 @@ fn service_proves_verifies_batches_and_registers() {
     let hashed = common::compile_with(zkinfer::Visibilities {
         input: zkinfer::Visibility::Hashed,
         output: zkinfer::Visibility::Public,
-        params: zkinfer::Visibility::Fixed,
+        ..zkinfer::Visibilities::default()
     });
     let registered = call(
         "PUT",

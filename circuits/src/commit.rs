@@ -186,6 +186,27 @@ pub fn commitment(values: &[i64], bits: u32, salt: Fp) -> Result<Fp, usize> {
     Ok(chain(salt, &pack(values, bits)?))
 }
 
+/// The commitment to several groups of values, each packed at its own width, in one chain:
+/// `H(… H(salt, p_0) …)` over the packed elements of every group, one group after another
+/// (a model's weights at the weight width, then its biases at theirs). `Err((g, i))` names
+/// value `i` of group `g` outside its range.
+pub fn group_commitment(groups: &[(&[i64], u32)], salt: Fp) -> Result<Fp, (usize, usize)> {
+    let mut packed = Vec::new();
+    for (g, (values, bits)) in groups.iter().enumerate() {
+        packed.extend(pack(values, *bits).map_err(|i| (g, i))?);
+    }
+    Ok(chain(salt, &packed))
+}
+
+/// Rows a commitment to `groups` of `(len, bits)` occupies (packing, then hashing).
+pub fn group_rows(groups: &[(usize, u32)]) -> usize {
+    groups
+        .iter()
+        .map(|&(len, bits)| len + packed_len(len, bits) * HASH_ROWS)
+        .sum::<usize>()
+        .max(1)
+}
+
 /// `H(… H(salt, p_0) …, p_{m−1})`.
 fn chain(salt: Fp, packed: &[Fp]) -> Fp {
     packed.iter().fold(salt, |h, p| {
@@ -203,6 +224,17 @@ pub trait CommitInstructions {
         name: &str,
         values: &[SignedCell<Fp>],
         bits: u32,
+        salt: Value<Fp>,
+    ) -> Result<Cell<Fp>, Error>;
+
+    /// Commits to several groups of range-checked values, each group packed at its own
+    /// width (every value of group `g` proven to `groups[g].1` bits or fewer), in one chain
+    /// under `salt` ([`group_commitment`]). Empty groups are skipped.
+    fn commit_groups(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        groups: &[(&[SignedCell<Fp>], u32)],
         salt: Value<Fp>,
     ) -> Result<Cell<Fp>, Error>;
 }
@@ -238,16 +270,19 @@ impl CommitChip {
         acc
     }
 
-    /// Assigns the salt and the packing rows; returns the salt's cell and each packed
-    /// element's cell.
+    /// Assigns the packing rows of `values` (each proven to `bits` bits or fewer); returns
+    /// each packed element's cell.
     fn pack(
         &self,
         layouter: &mut impl Layouter<Fp>,
         name: &str,
         values: &[SignedCell<Fp>],
         bits: u32,
-        salt: Value<Fp>,
-    ) -> Result<(Cell<Fp>, Vec<Cell<Fp>>), Error> {
+    ) -> Result<Vec<Cell<Fp>>, Error> {
+        if values.is_empty() || !(1..=62).contains(&bits) || values.iter().any(|v| v.bits() > bits)
+        {
+            return Err(Error::Synthesis);
+        }
         let c = &self.config;
         let per = per_element(bits);
         let radix: Fp = pow2(bits);
@@ -255,7 +290,6 @@ impl CommitChip {
         layouter.assign_region(
             || format!("pack {name}"),
             |mut region| {
-                let salt = region.assign_advice(|| "salt", c.salt, 0, || salt)?;
                 let mut packed = Vec::with_capacity(values.len().div_ceil(per));
                 let mut acc: Option<Cell<Fp>> = None;
                 for (row, v) in values.iter().enumerate() {
@@ -282,9 +316,34 @@ impl CommitChip {
                     }
                     acc = Some(cell);
                 }
-                Ok((salt, packed))
+                Ok(packed)
             },
         )
+    }
+
+    /// The salt's cell (a free witness by design).
+    fn salt(&self, layouter: &mut impl Layouter<Fp>, salt: Value<Fp>) -> Result<Cell<Fp>, Error> {
+        layouter.assign_region(
+            || "salt",
+            |mut region| region.assign_advice(|| "salt", self.config.salt, 0, || salt),
+        )
+    }
+
+    /// `H(… H(h, p_0) …, p_{m−1})` in the circuit.
+    fn chain(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        start: Cell<Fp>,
+        packed: Vec<Cell<Fp>>,
+    ) -> Result<Cell<Fp>, Error> {
+        packed.into_iter().enumerate().try_fold(start, |h, (j, p)| {
+            let hash = Hash::<Fp, Poseidon, P128Pow5T3, ConstantLength<2>, 3, 2>::init(
+                Poseidon::construct(self.config.poseidon.clone()),
+                layouter.namespace(|| format!("{name} hash {j} init")),
+            )?;
+            hash.hash(layouter.namespace(|| format!("{name} hash {j}")), [h, p])
+        })
     }
 }
 
@@ -297,18 +356,27 @@ impl CommitInstructions for CommitChip {
         bits: u32,
         salt: Value<Fp>,
     ) -> Result<Cell<Fp>, Error> {
-        if values.is_empty() || !(1..=62).contains(&bits) || values.iter().any(|v| v.bits() > bits)
-        {
+        self.commit_groups(layouter, name, &[(values, bits)], salt)
+    }
+
+    fn commit_groups(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        groups: &[(&[SignedCell<Fp>], u32)],
+        salt: Value<Fp>,
+    ) -> Result<Cell<Fp>, Error> {
+        let mut packed = Vec::new();
+        for (g, (values, bits)) in groups.iter().enumerate() {
+            if !values.is_empty() {
+                packed.extend(self.pack(layouter, &format!("{name} {g}"), values, *bits)?);
+            }
+        }
+        if packed.is_empty() {
             return Err(Error::Synthesis);
         }
-        let (salt, packed) = self.pack(layouter, name, values, bits, salt)?;
-        packed.into_iter().enumerate().try_fold(salt, |h, (j, p)| {
-            let hash = Hash::<Fp, Poseidon, P128Pow5T3, ConstantLength<2>, 3, 2>::init(
-                Poseidon::construct(self.config.poseidon.clone()),
-                layouter.namespace(|| format!("{name} hash {j} init")),
-            )?;
-            hash.hash(layouter.namespace(|| format!("{name} hash {j}")), [h, p])
-        })
+        let salt = self.salt(layouter, salt)?;
+        self.chain(layouter, name, salt, packed)
     }
 }
 

@@ -15,6 +15,8 @@ struct Fixture {
     tamper: Option<(usize, Fp)>,
     /// Commit with the plan's second chip (the outputs'), over its own columns.
     out: bool,
+    /// A second group, at its own width, committed after `values` in the same chain.
+    second: Option<(Vec<i64>, u32)>,
 }
 
 impl Fixture {
@@ -25,11 +27,18 @@ impl Fixture {
             salt: Fp::from(0x5eed_u64) * Fp::from(u64::MAX),
             tamper: None,
             out: false,
+            second: None,
         }
     }
 
     fn commitment(&self) -> Fp {
-        commitment(&self.values, self.bits, self.salt).expect("values in range")
+        match &self.second {
+            None => commitment(&self.values, self.bits, self.salt).expect("values in range"),
+            Some((values, bits)) => {
+                group_commitment(&[(&self.values, self.bits), (values, *bits)], self.salt)
+                    .expect("values in range")
+            }
+        }
     }
 }
 
@@ -46,13 +55,16 @@ impl Scenario for Fixture {
         };
         let mut chip = CommitChip::construct(config.ok_or(Error::Synthesis)?);
         chip.tamper = self.tamper;
-        let c = chip.commit(
-            &mut layouter,
-            "t",
-            &cells,
-            self.bits,
-            Value::known(self.salt),
-        )?;
+        let salt = Value::known(self.salt);
+        let c = match &self.second {
+            None => chip.commit(&mut layouter, "t", &cells, self.bits, salt)?,
+            Some((values, bits)) => {
+                let values: Vec<_> = felts(values).into_iter().map(Value::known).collect();
+                let second = range.witness_signed(&mut layouter, "y", &values, *bits)?;
+                let groups = [(cells.as_slice(), self.bits), (second.as_slice(), *bits)];
+                chip.commit_groups(&mut layouter, "t", &groups, salt)?
+            }
+        };
         layouter.constrain_instance(c.cell(), chips.instance, 0)
     }
 }
@@ -85,6 +97,35 @@ fn commitments_verify_for_every_width_and_several_packed_elements() {
             assert_eq!(mock_fp(&f, vec![f.commitment()]), Ok(()), "bits {bits}");
         }
     }
+}
+
+#[test]
+fn groups_at_their_own_widths_chain_into_one_commitment() {
+    let f = Fixture {
+        second: Some((vec![1 << 20, -(1 << 20), 0], 22)),
+        ..Fixture::honest(&[3, -5, 7, 0, -128, 127], 8)
+    };
+    assert_eq!(mock_fp(&f, vec![f.commitment()]), Ok(()));
+    // The groups' order and widths are bound: each other arrangement is another commitment.
+    let (second, bits) = f.second.clone().unwrap();
+    for other in [
+        group_commitment(&[(&second, bits), (&f.values, f.bits)], f.salt),
+        group_commitment(&[(&f.values, 22), (&second, bits)], f.salt),
+        commitment(&[f.values.clone(), second.clone()].concat(), 22, f.salt).map_err(|i| (0, i)),
+    ] {
+        let other = other.unwrap();
+        assert_ne!(other, f.commitment());
+        let failures = mock_fp(&f, vec![other]).unwrap_err();
+        assert_eq!(
+            named_failures(&failures, LOOKUPS),
+            BTreeSet::from([Broken::Copy])
+        );
+    }
+    assert_eq!(
+        group_rows(&[(6, 8), (3, 22)]),
+        6 + HASH_ROWS + 3 + HASH_ROWS
+    );
+    assert_eq!(group_commitment(&[(&[0, 200], 8)], f.salt), Err((0, 1)));
 }
 
 #[test]

@@ -33,6 +33,10 @@ pub struct ProofBundle {
     /// `outputs_float` are then empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_commitment: Option<String>,
+    /// The commitment to the model's parameters, when they are hashed: the one the model
+    /// owner publishes, the same in every proof of the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_commitment: Option<String>,
     /// The halo2 proof, hex.
     pub proof: String,
 }

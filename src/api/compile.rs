@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
 use super::parts::{partition, PartSpec};
+use super::weights::WeightsCommitment;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::{self, Layout};
@@ -112,6 +113,10 @@ pub struct CompiledModel {
     /// whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartSpec>,
+    /// With hashed parameters, their published commitment and, in the model owner's file,
+    /// its salt ([`WeightsCommitment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsCommitment>,
 }
 
 impl CompiledModel {
@@ -165,9 +170,10 @@ impl CompiledModel {
 
     /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
     pub fn from_graph(graph: QGraph, visibility: Visibilities) -> Result<Self, CompileError> {
+        let visibility = with_param_bits(&graph, visibility);
         check_graph(&graph, &visibility)?;
         let dot_width = cost::choose(&graph, &visibility)?.dot_width;
-        let model = Self {
+        let mut model = Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
             graph,
@@ -176,7 +182,9 @@ impl CompiledModel {
             quant_report: None,
             input_parts: Vec::new(),
             parts: Vec::new(),
+            weights: None,
         };
+        model.hash_params()?;
         model.validate()?;
         Ok(model)
     }
@@ -188,6 +196,7 @@ impl CompiledModel {
         visibility: Visibilities,
         budget: &Budget,
     ) -> Result<Self, CompileError> {
+        let visibility = with_param_bits(&graph, visibility);
         check_graph(&graph, &visibility)?;
         if let Some(layout) = cost::choose_within(&graph, &visibility, budget)? {
             let mut model = Self::from_graph(graph, visibility)?;
@@ -196,7 +205,7 @@ impl CompiledModel {
             return Ok(model);
         }
         let parts = partition(&graph, &visibility, budget)?;
-        let model = Self {
+        let mut model = Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
             dot_width: parts[0].dot_width,
@@ -205,7 +214,9 @@ impl CompiledModel {
             quant_report: None,
             input_parts: Vec::new(),
             parts,
+            weights: None,
         };
+        model.hash_params()?;
         model.validate()?;
         Ok(model)
     }
@@ -265,11 +276,17 @@ impl CompiledModel {
     ) -> Result<Vec<halo2_proofs::dev::VerifyFailure>, Error> {
         let k = self.layout()?.k;
         let layout = InstanceLayout::of(&self.graph, &self.visibility);
-        let commitments = layout
+        // The parameters are committed under the owner's salt, to the published commitment.
+        let salts = &Salts {
+            params: self.weights_salt().unwrap_or(salts.params),
+            ..*salts
+        };
+        let mut commitments = layout
             .commit(outputs, &witness.input, salts)
             .map_err(|index| ProveError::Commitment {
                 reason: format!("claimed value {index} is outside its tensor's range"),
             })?;
+        commitments.params = self.weights_commitment();
         let public = layout.values(outputs, &witness.input, &commitments);
         let (graph, visibility) = (&self.graph, &self.visibility);
         with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
@@ -323,6 +340,7 @@ impl CompiledModel {
             return Err(self.bad_width());
         }
         self.graph.validate()?;
+        self.validate_weights()?;
         if self.is_parted() {
             // One part at a time: each is dropped once checked.
             self.validate_parts()?;
@@ -402,6 +420,15 @@ impl CompiledModel {
     }
 }
 
+/// `visibility` with hashed parameters' packing widths set from `graph`'s values when they
+/// are not set yet.
+fn with_param_bits(graph: &QGraph, mut visibility: Visibilities) -> Visibilities {
+    if visibility.hashed_params() && visibility.param_bits == [0, 0] {
+        visibility.param_bits = graph.params().bits();
+    }
+    visibility
+}
+
 /// The visibilities are supported and the graph is well formed (validation comes before
 /// any layout: the layout assumes a well-formed graph).
 fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileError> {
@@ -441,15 +468,16 @@ fn migrate_format_3(value: &mut serde_json::Value) {
     }
 }
 
-/// Reads a format-6 model file as format 7: version 7 added models proven in parts, and a
-/// model proven whole is written as before.
+/// Reads a format-6 or format-7 model file as format 8: version 7 added models proven in
+/// parts and version 8 hashed parameters, and a model without them is written as before.
 fn migrate_format_6(value: &mut serde_json::Value) {
     if let Some(model) = value.as_object_mut() {
-        if model
-            .get("format_version")
-            .and_then(serde_json::Value::as_u64)
-            == Some(6)
-        {
+        if matches!(
+            model
+                .get("format_version")
+                .and_then(serde_json::Value::as_u64),
+            Some(6 | 7)
+        ) {
             model.insert("format_version".into(), MODEL_FORMAT_VERSION.into());
         }
     }

@@ -10,7 +10,9 @@
 //!
 //! halo2 0.4 cannot serialise a verifying key, so the compiled model file is what a verifier
 //! needs; the blake2b digest of the key's pinned description ([`Verifier::model_digest`])
-//! identifies the model (its weights are fixed-column commitments inside the key).
+//! identifies the model (its weights are fixed-column commitments inside the key, unless
+//! they are hashed: then the key is the architecture's, and a verifier file without weights
+//! rebuilds it, see [`CompiledModel::verifier_file`]).
 
 mod bundle;
 mod compile;
@@ -22,6 +24,7 @@ mod parts;
 mod prove;
 mod report;
 mod verify;
+mod weights;
 
 pub use bundle::{felt_hex, parse_felt, ProofBundle};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
@@ -37,9 +40,10 @@ pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,
 };
 pub use verify::Verifier;
+pub use weights::WeightsCommitment;
 
 /// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 7;
+pub const MODEL_FORMAT_VERSION: u32 = 8;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.

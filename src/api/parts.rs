@@ -103,7 +103,7 @@ pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibil
         } else {
             Visibility::Hashed
         },
-        params: model.params,
+        ..*model
     }
 }
 
@@ -180,6 +180,7 @@ impl CompiledModel {
                 Vec::new()
             },
             parts: Vec::new(),
+            weights: None,
         };
         model.validate()?;
         Ok(model)
@@ -268,6 +269,7 @@ impl LinkSeed {
         Salts {
             input: self.salt(i),
             output: self.salt(i + 1),
+            params: Fp::zero(),
         }
     }
 }

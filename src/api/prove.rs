@@ -2,23 +2,23 @@
 
 use std::sync::Arc;
 
-use ff::FromUniformBytes;
 use halo2_proofs::{
     plonk::{create_proof, keygen_pk, ProvingKey},
     poly::commitment::Params,
     transcript::{Blake2bWrite, Challenge255},
 };
 use pasta_curves::{EqAffine, Fp};
-use rand::rand_core::{Rng, UnwrapErr};
+use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 
 use super::keys::{build_vk, check_k, keygen_err, vk_digest};
+use super::weights::random_salt;
 use super::{
     felt_hex, Committed, CompiledModel, Opening, Openings, ParamsCache, ProofBundle,
     BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, OPENINGS_FORMAT_VERSION,
 };
 use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
-use crate::error::{Error, ProveError};
+use crate::error::{CompileError, Error, ProveError};
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
 /// across threads and language bindings and be kept warm for many proofs.
@@ -44,6 +44,16 @@ impl Prover {
         params: Params<EqAffine>,
     ) -> Result<Self, Error> {
         let model = model.into();
+        if model.visibility.hashed_params() && model.weights_salt().is_none() {
+            return Err(CompileError::Invalid {
+                node: "model".into(),
+                reason: "this is a verifier file (or its weights commitment was replaced): it \
+                         holds no weights or no salt, so it verifies but cannot prove; prove \
+                         with the model owner's file"
+                    .into(),
+            }
+            .into());
+        }
         check_k(&model, &params)?;
         let vk = build_vk(&model, &params)?;
         let digest = vk_digest(&vk);
@@ -89,12 +99,15 @@ impl Prover {
         let salts = Salts {
             input: random_salt(),
             output: random_salt(),
+            params: Fp::zero(),
         };
         self.prove_salted(input, &salts)
     }
 
     /// [`Prover::prove_integer_opened`] under the given salts (they must be secret and
-    /// random: a known salt lets anyone test guesses of a hashed tensor).
+    /// random: a known salt lets anyone test guesses of a hashed tensor). Hashed
+    /// parameters are always committed under the model owner's salt, whatever
+    /// `salts.params` says: their commitment is the model's, the same in every proof.
     pub fn prove_salted(
         &self,
         input: &[i64],
@@ -105,12 +118,17 @@ impl Prover {
         let outputs = witness.outputs();
         let visibility = &self.model.visibility;
         let layout = InstanceLayout::of(graph, visibility);
-        let commitments =
+        let salts = &Salts {
+            params: self.model.weights_salt().unwrap_or(salts.params),
+            ..*salts
+        };
+        let mut commitments =
             layout
                 .commit(&outputs, input, salts)
                 .map_err(|index| ProveError::Commitment {
                     reason: format!("value {index} is outside its tensor's range"),
                 })?;
+        commitments.params = self.model.weights_commitment();
         let public = layout.values(&outputs, input, &commitments);
         let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
         with_dot_width!(self.model.dot_width, visibility.hashes(), W, H => {
@@ -163,15 +181,9 @@ impl Prover {
             public_input: visibility.public_input().then(|| input.to_vec()),
             input_commitment: commitments.input.as_ref().map(felt_hex),
             output_commitment: commitments.output.as_ref().map(felt_hex),
+            weights_commitment: commitments.params.as_ref().map(felt_hex),
             proof: hex::encode(transcript.finalize()),
         };
         Ok((bundle, openings))
     }
-}
-
-/// A uniformly random field element from the operating system's generator.
-fn random_salt() -> Fp {
-    let mut bytes = [0u8; 64];
-    UnwrapErr(SysRng).fill_bytes(&mut bytes);
-    Fp::from_uniform_bytes(&bytes)
 }

@@ -11,7 +11,7 @@ use halo2_proofs::{
 };
 use pasta_curves::{EqAffine, Fp};
 
-use super::bundle::parse_felt;
+use super::bundle::{felt_hex, parse_felt};
 use super::keys::{build_vk, check_k, vk_digest};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use crate::circuit::{Commitments, InstanceLayout, Segment};
@@ -169,6 +169,7 @@ impl Verifier {
                 bundle.input_commitment.as_deref(),
                 layout.input.as_ref().is_some_and(Segment::is_hashed),
             )?,
+            params: self.weights_commitment(bundle)?,
         };
         // Hashed outputs travel as their commitment only.
         let shown: Vec<&QTensor> = if commitments.output.is_some() {
@@ -223,6 +224,29 @@ impl Verifier {
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
         Ok((layout.values(&bundle.outputs, input, &commitments), proof))
+    }
+}
+
+impl Verifier {
+    /// The published commitment to the parameters, when they are hashed; the bundle must
+    /// carry exactly it (the proof is then checked against the published one, never the
+    /// bundle's).
+    fn weights_commitment(&self, bundle: &ProofBundle) -> Result<Option<Fp>, VerifyError> {
+        let expected = self.model.weights_commitment();
+        let found = commitment(
+            "weights_commitment",
+            bundle.weights_commitment.as_deref(),
+            expected.is_some(),
+        )?;
+        match (expected, found) {
+            (Some(expected), Some(found)) if expected != found => {
+                Err(VerifyError::WeightsCommitment {
+                    expected: felt_hex(&expected),
+                    found: felt_hex(&found),
+                })
+            }
+            _ => Ok(expected),
+        }
     }
 }
 

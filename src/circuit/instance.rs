@@ -47,6 +47,8 @@ pub struct Salts {
     pub input: Fp,
     /// The outputs'.
     pub output: Fp,
+    /// The parameters': the model owner's, the same in every proof of the model.
+    pub params: Fp,
 }
 
 /// The commitments a proof makes public (`None` for a tensor that is not hashed).
@@ -56,16 +58,22 @@ pub struct Commitments {
     pub input: Option<Fp>,
     /// To the outputs, all of them together.
     pub output: Option<Fp>,
+    /// To the parameters ([`crate::graph::qgraph::GraphParams`]): the model owner's
+    /// published commitment.
+    pub params: Option<Fp>,
 }
 
 /// Where each public tensor lies in the one instance column: the outputs first, then the
-/// input when it is public or hashed.
+/// input when it is public or hashed, then the parameters' commitment when they are hashed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstanceLayout {
     /// The outputs (all of them, one after another), or their commitment.
     pub outputs: Segment,
     /// The input, when it is public or hashed.
     pub input: Option<Segment>,
+    /// The row of the parameters' commitment, when they are hashed (packed at
+    /// [`Visibilities::param_bits`]).
+    pub params: Option<usize>,
 }
 
 impl InstanceLayout {
@@ -90,14 +98,21 @@ impl InstanceLayout {
             }),
             Visibility::Private | Visibility::Fixed => None,
         };
-        Self { outputs, input }
+        let end = input.as_ref().map_or(start, |s| s.rows().end);
+        Self {
+            outputs,
+            input,
+            params: visibility.hashed_params().then_some(end),
+        }
     }
 
     /// Rows used.
     pub fn len(&self) -> usize {
-        self.input
+        let end = self
+            .input
             .as_ref()
-            .map_or(self.outputs.rows().end, |s| s.rows().end)
+            .map_or(self.outputs.rows().end, |s| s.rows().end);
+        self.params.map_or(end, |row| row + 1)
     }
 
     /// Whether no row is used.
@@ -108,7 +123,7 @@ impl InstanceLayout {
     /// Each commitment as `(name, values committed, packing bits)`, outputs first.
     pub fn commitments(&self, graph: &QGraph) -> Vec<(&'static str, usize, u32)> {
         let shown = [
-            Some((&self.outputs, "output commitment", graph.output_len())),
+            Some((&self.outputs, OUTPUT_COMMITMENT, graph.output_len())),
             self.input
                 .as_ref()
                 .map(|s| (s, "input commitment", graph.input.len)),
@@ -125,11 +140,14 @@ impl InstanceLayout {
 
     /// Whether some tensor is hashed (the circuit then needs the commitment chip).
     pub fn hashes(&self) -> bool {
-        self.outputs.is_hashed() || self.input.as_ref().is_some_and(Segment::is_hashed)
+        self.outputs.is_hashed()
+            || self.input.as_ref().is_some_and(Segment::is_hashed)
+            || self.params.is_some()
     }
 
-    /// The commitments to `outputs` and `input` under `salts`, for the hashed tensors; `Err`
-    /// names a value outside its tensor's range (the integer pass never makes one).
+    /// The commitments to `outputs` and `input` under `salts`, for the hashed tensors (the
+    /// parameters' is the model's, not a proof's: callers set it); `Err` names a value
+    /// outside its tensor's range (the integer pass never makes one).
     pub fn commit(
         &self,
         outputs: &[i64],
@@ -146,12 +164,14 @@ impl InstanceLayout {
                 Some(segment) => commit(segment, input, salts.input)?,
                 None => None,
             },
+            params: None,
         })
     }
 
     /// The instance column's values: the outputs (or their commitment), then the input (or
-    /// its commitment) when it is shown. A hashed tensor whose commitment is missing shows as
-    /// zero, which no honest proof matches.
+    /// its commitment) when it is shown, then the parameters' commitment when they are
+    /// hashed. A hashed tensor whose commitment is missing shows as zero, which no honest
+    /// proof matches.
     pub fn values(&self, outputs: &[i64], input: &[i64], commitments: &Commitments) -> Vec<Fp> {
         let mut values = Vec::with_capacity(self.len());
         let mut show = |segment: &Segment, tensor: &[i64], commitment: Option<Fp>| match segment {
@@ -162,9 +182,15 @@ impl InstanceLayout {
         if let Some(segment) = &self.input {
             show(segment, input, commitments.input);
         }
+        if self.params.is_some() {
+            values.push(commitments.params.unwrap_or_default());
+        }
         values
     }
 }
+
+/// The name of the outputs' commitment in [`InstanceLayout::commitments`].
+pub const OUTPUT_COMMITMENT: &str = "output commitment";
 
 /// The packing width of the outputs' commitment: the widest output (each output value is
 /// range-checked to its own width, which is no wider).

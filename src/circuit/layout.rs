@@ -18,7 +18,7 @@ use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{commit, LookupRangeChip, RangeTableConfig};
 
-use crate::circuit::{ops, InstanceLayout};
+use crate::circuit::{ops, InstanceLayout, OUTPUT_COMMITMENT};
 use crate::error::CompileError;
 use crate::graph::qgraph::{QGraph, QNode, QOp};
 use crate::visibility::Visibilities;
@@ -104,6 +104,8 @@ pub(crate) struct RowContext<'a> {
     pub(crate) graph: &'a QGraph,
     pub(crate) node: &'a QNode,
     pub(crate) dot_width: usize,
+    /// Whether the parameters are hashed (linear ops with parameters take the pair chip).
+    pub(crate) hashed_params: bool,
     nonnegative: &'a [bool],
 }
 
@@ -150,6 +152,7 @@ pub fn plan(
             graph,
             node,
             dot_width,
+            hashed_params: visibility.hashed_params(),
             nonnegative: &nonnegative,
         };
         // One arm per op, no wildcard: each op's rows live next to its synthesis.
@@ -180,23 +183,32 @@ pub fn plan(
         });
     }
     let instance = InstanceLayout::of(graph, visibility);
-    // Commitments: the input's and the outputs' each in a chip of its own columns.
+    // Commitments: the input's and the outputs' each in a chip of its own columns; the
+    // parameters' after the input's, in its chip.
+    let mut chip_rows = [0, 0];
     for (name, len, bits) in instance.commitments(graph) {
+        let rows = commit::rows(len, bits);
+        chip_rows[usize::from(name == OUTPUT_COMMITMENT)] += rows;
         nodes.push(NodeRows {
             name: name.into(),
             op: "Commit".into(),
             dot: 0,
             elementwise: 0,
             range: 0,
-            commit: commit::rows(len, bits),
+            commit: rows,
         });
+    }
+    if instance.params.is_some() {
+        let params = ops::params::rows(graph, visibility.param_bits);
+        chip_rows[0] += params.commit;
+        nodes.push(params);
     }
     let sum = |f: fn(&NodeRows) -> usize| nodes.iter().map(f).sum::<usize>();
     let rows = [
         sum(|n| n.dot),
         sum(|n| n.elementwise),
         sum(|n| n.range),
-        nodes.iter().map(|n| n.commit).max().unwrap_or(0),
+        chip_rows[0].max(chip_rows[1]),
         table_rows,
     ]
     .into_iter()

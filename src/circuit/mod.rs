@@ -29,8 +29,9 @@ mod instance;
 pub mod layout;
 mod ops;
 
-pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment};
+pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment, OUTPUT_COMMITMENT};
 
+use ops::params::synthesize_params;
 use ops::{
     expose, synthesize_argmax, synthesize_gather, synthesize_linear, synthesize_lookup,
     synthesize_matmul, synthesize_max, synthesize_mul, synthesize_relu, synthesize_softmax,
@@ -95,6 +96,8 @@ pub type ModelConfig = ChipSet;
 pub struct ModelCircuit<'a, const W: usize, const H: bool = false> {
     graph: &'a QGraph,
     instance: InstanceLayout,
+    /// The packing widths of hashed parameters ([`Visibilities::param_bits`]).
+    param_bits: [u32; 2],
     witness: Option<&'a Witness>,
     /// The commitments' salts (used with a witness only).
     salts: Salts,
@@ -108,6 +111,7 @@ impl<'a, const W: usize, const H: bool> ModelCircuit<'a, W, H> {
         Self {
             graph,
             instance: InstanceLayout::of(graph, visibility),
+            param_bits: visibility.param_bits,
             witness: None,
             salts: Salts::default(),
             failed: Arc::default(),
@@ -124,6 +128,7 @@ impl<'a, const W: usize, const H: bool> ModelCircuit<'a, W, H> {
         Self {
             graph,
             instance: InstanceLayout::of(graph, visibility),
+            param_bits: visibility.param_bits,
             witness: Some(witness),
             salts,
             failed: Arc::default(),
@@ -180,9 +185,25 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
                 self.salts.input,
             )?;
         }
+        let params = match self.instance.params {
+            Some(row) => {
+                let salt = self.witness.map(|_| self.salts.params);
+                let bits = self.param_bits;
+                Some(synthesize_params(
+                    &config,
+                    &mut layouter,
+                    self.graph,
+                    bits,
+                    salt,
+                    row,
+                )?)
+            }
+            None => None,
+        };
         let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
-            let y = self.node(&config, &mut layouter, &tables, i, &tensors);
+            let node_params = params.as_ref().and_then(|p| p.of(i));
+            let y = self.node(&config, &mut layouter, &tables, i, node_params, &tensors);
             let y = y.inspect_err(|_| {
                 if let Ok(mut failed) = self.failed.lock() {
                     *failed = Some(node.name.clone());
@@ -244,6 +265,7 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
         layouter: &mut impl Layouter<Fp>,
         tables: &[Option<FunctionTable<Fp>>],
         i: usize,
+        params: Option<ops::params::NodeParams<'_>>,
         tensors: &[Vec<SignedCell<Fp>>],
     ) -> Result<Vec<SignedCell<Fp>>, Error> {
         let node = &self.graph.nodes[i];
@@ -278,7 +300,7 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
                 synthesize_gather(config, layouter, node, gather, table, &ins, record)?
             }
             QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
-                synthesize_linear(config, layouter, self.graph, node, &ins, record)?
+                synthesize_linear(config, layouter, self.graph, node, params, &ins, record)?
             }
         })
     }

@@ -255,6 +255,9 @@ pub struct Tap {
     pub index: usize,
     /// The constant weight.
     pub weight: i64,
+    /// Where the weight lies in the node's [`QOp::params`] weights, when it is a trained
+    /// parameter (not a constant of the architecture such as an average pool's 1).
+    pub param: Option<usize>,
 }
 
 /// One output of a linear op: `floor((bias + Σ taps + offset) / divisor)`.
@@ -264,6 +267,8 @@ pub struct LinearOutput {
     pub taps: Vec<Tap>,
     /// The constant term, at the accumulator's scale.
     pub bias: i64,
+    /// Where the bias lies in the node's [`QOp::params`] biases, when it is one.
+    pub bias_param: Option<usize>,
     /// `d >= 1`.
     pub divisor: u64,
 }
@@ -365,43 +370,114 @@ impl QOp {
         }
     }
 
+    /// The trained parameters of the op, `[weights, biases]`, in the order of
+    /// [`Tap::param`] and [`LinearOutput::bias_param`]: a dense layer's and a convolution's
+    /// weights and biases, an affine map's scales and offsets. `None` for an op with none
+    /// (an average pool's and an add's constants belong to the architecture).
+    pub fn params(&self) -> Option<[Vec<i64>; 2]> {
+        match self {
+            Self::Dense(d) => Some([d.weights.iter().copied().collect(), d.bias.clone()]),
+            Self::Conv(c) => Some([c.weights.clone(), c.bias.clone()]),
+            Self::Affine(a) => Some([a.scale.clone(), a.bias.clone()]),
+            Self::AvgPool(_)
+            | Self::Add(_)
+            | Self::Relu
+            | Self::Mul { .. }
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_)
+            | Self::Gather(_)
+            | Self::MatMul(_) => None,
+        }
+    }
+
+    /// Sets every trained parameter ([`QOp::params`]) to zero: what a verifier file keeps of
+    /// an op whose parameters are hashed.
+    pub fn zero_params(&mut self) {
+        match self {
+            Self::Dense(d) => {
+                d.weights.fill(0);
+                d.bias.fill(0);
+            }
+            Self::Conv(c) => {
+                c.weights.fill(0);
+                c.bias.fill(0);
+            }
+            Self::Affine(a) => {
+                a.scale.fill(0);
+                a.bias.fill(0);
+            }
+            Self::AvgPool(_)
+            | Self::Add(_)
+            | Self::Relu
+            | Self::Mul { .. }
+            | Self::Lookup(_)
+            | Self::ArgMax(_)
+            | Self::Softmax(_)
+            | Self::MaxPool(_)
+            | Self::Wiring(_)
+            | Self::Gather(_)
+            | Self::MatMul(_) => {}
+        }
+    }
+
     /// Output `o` of a linear op; `None` for the others and for `o` out of range.
     pub fn linear(&self, o: usize) -> Option<LinearOutput> {
-        let one = |index, weight| Tap {
+        let param = |index, weight, param| Tap {
             input: 0,
             index,
             weight,
+            param: Some(param),
+        };
+        // A bias list may be empty (no bias): the constant term is then 0 and no parameter.
+        let bias = |biases: &[i64], b: usize| match biases.get(b) {
+            Some(&value) => (value, Some(b)),
+            None => (0, None),
         };
         Some(match self {
-            Self::Dense(d) => LinearOutput {
-                taps: d
-                    .weights
-                    .outer_iter()
-                    .nth(o)?
-                    .iter()
-                    .enumerate()
-                    .map(|(j, w)| one(j, *w))
-                    .collect(),
-                bias: d.bias.get(o).copied().unwrap_or(0),
-                divisor: 1 << d.shift,
-            },
+            Self::Dense(d) => {
+                let inputs = d.weights.ncols();
+                let (bias, bias_param) = bias(&d.bias, o);
+                LinearOutput {
+                    taps: d
+                        .weights
+                        .outer_iter()
+                        .nth(o)?
+                        .iter()
+                        .enumerate()
+                        .map(|(j, w)| param(j, *w, o * inputs + j))
+                        .collect(),
+                    bias,
+                    bias_param,
+                    divisor: 1 << d.shift,
+                }
+            }
             Self::Conv(c) => {
                 let positions = c.shape.window.positions().max(1);
+                let (bias, bias_param) = bias(&c.bias, o / positions);
                 LinearOutput {
                     taps: c
                         .shape
                         .taps(o)
                         .into_iter()
-                        .map(|(i, w)| one(i, c.weights[w]))
+                        .map(|(i, w)| param(i, c.weights[w], w))
                         .collect(),
-                    bias: c.bias.get(o / positions).copied().unwrap_or(0),
+                    bias,
+                    bias_param,
                     divisor: 1 << c.shift,
                 }
             }
             Self::AvgPool(p) => {
                 let taps: Vec<Tap> = pool_taps(&p.window, o)
                     .into_iter()
-                    .map(|i| one(i, 1))
+                    .map(|index| Tap {
+                        input: 0,
+                        index,
+                        weight: 1,
+                        param: None,
+                    })
                     .collect();
                 let n = if p.count_include_pad {
                     p.window.kernel_len()
@@ -411,6 +487,7 @@ impl QOp {
                 LinearOutput {
                     taps,
                     bias: 0,
+                    bias_param: None,
                     divisor: n.max(1) as u64,
                 }
             }
@@ -420,16 +497,22 @@ impl QOp {
                         input,
                         index: o,
                         weight: a.weights[input],
+                        param: None,
                     })
                     .collect(),
                 bias: 0,
+                bias_param: None,
                 divisor: 1 << a.shift,
             },
-            Self::Affine(a) => LinearOutput {
-                taps: vec![one(o, a.scale.get(o).copied().unwrap_or(0))],
-                bias: a.bias.get(o).copied().unwrap_or(0),
-                divisor: 1 << a.shift,
-            },
+            Self::Affine(a) => {
+                let (bias, bias_param) = bias(&a.bias, o);
+                LinearOutput {
+                    taps: vec![param(o, a.scale.get(o).copied().unwrap_or(0), o)],
+                    bias,
+                    bias_param,
+                    divisor: 1 << a.shift,
+                }
+            }
             Self::Relu
             | Self::Mul { .. }
             | Self::Lookup(_)
@@ -439,6 +522,32 @@ impl QOp {
             | Self::Wiring(_)
             | Self::Gather(_)
             | Self::MatMul(_) => return None,
+        })
+    }
+}
+
+/// A graph's trained parameters, as its hashed-parameters commitment covers them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphParams {
+    /// `[weights, biases]`: every node's, one node after another.
+    pub values: [Vec<i64>; 2],
+    /// Per node, where its weights and its biases lie in `values` (`None`: it has none).
+    pub ranges: Vec<Option<[std::ops::Range<usize>; 2]>>,
+}
+
+impl GraphParams {
+    /// The narrowest signed widths that hold every weight and every bias (at least 1).
+    pub fn bits(&self) -> [u32; 2] {
+        self.values.each_ref().map(|values| {
+            values
+                .iter()
+                .map(|v| {
+                    // `v` needs `b` bits when `−2^(b−1) <= v < 2^(b−1)`.
+                    let magnitude = if *v < 0 { !*v } else { *v };
+                    65 - magnitude.leading_zeros()
+                })
+                .max()
+                .unwrap_or(1)
         })
     }
 }
@@ -485,6 +594,22 @@ impl QGraph {
     /// The output tensors, in order (ids a validated graph has; others are skipped).
     pub fn output_tensors(&self) -> impl Iterator<Item = &QTensor> {
         self.outputs.iter().filter_map(|&t| self.tensor(t))
+    }
+
+    /// Every trained parameter ([`QOp::params`]), node after node.
+    pub fn params(&self) -> GraphParams {
+        let mut params = GraphParams::default();
+        for node in &self.nodes {
+            params.ranges.push(node.op.params().map(|groups| {
+                let [w, b] = [0, 1].map(|g| {
+                    let start = params.values[g].len();
+                    params.values[g].extend(&groups[g]);
+                    start..params.values[g].len()
+                });
+                [w, b]
+            }));
+        }
+        params
     }
 
     /// Values in all outputs together (the length of [`QGraph::eval`]'s result).

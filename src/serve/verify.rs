@@ -82,7 +82,9 @@ fn verify_kind(e: &VerifyError) -> &'static str {
         VerifyError::Shape { .. } | VerifyError::ProofLength { .. } => "shape",
         VerifyError::OutOfRange { .. } | VerifyError::FloatMismatch { .. } => "public_values",
         VerifyError::InvalidProof(_) => "invalid_proof",
-        VerifyError::Commitment { .. } | VerifyError::Opening { .. } => "commitment",
+        VerifyError::Commitment { .. }
+        | VerifyError::Opening { .. }
+        | VerifyError::WeightsCommitment { .. } => "commitment",
         VerifyError::PartCount { .. } | VerifyError::Link { .. } => "parts",
         VerifyError::Part { source, .. } => verify_kind(source),
     }

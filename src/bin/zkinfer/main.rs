@@ -55,7 +55,9 @@ enum Command {
         /// a Poseidon commitment to them all).
         #[arg(long, value_name = "VISIBILITY", default_value = "public")]
         output_visibility: Visibility,
-        /// The weights: `fixed` (in fixed columns the verifying key commits to).
+        /// The weights: `fixed` (default; in fixed columns the verifying key commits to) or
+        /// `hashed` (advice cells under one Poseidon commitment the owner publishes, so a
+        /// verifier file without weights verifies; see `commit-weights`, `export-verifier`).
         #[arg(long, value_name = "VISIBILITY", default_value = "fixed")]
         param_visibility: Visibility,
         /// Multiply–accumulate pairs per dot-product row: 8, 16, 32 or 64 (default: the
@@ -130,6 +132,31 @@ enum Command {
         /// The proof bundles.
         #[arg(required = true)]
         proofs: Vec<PathBuf>,
+        /// With hashed params: the weights commitment the model owner published (64 hex
+        /// digits); default: the one the model or verifier file records.
+        #[arg(long, value_name = "HEX")]
+        weights_commitment: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the Poseidon commitment to a model's hashed params: what the model owner
+    /// publishes, and what every proof of the model carries.
+    CommitWeights {
+        /// The compiled model (compiled with `--param-visibility hashed`).
+        model: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a verifier file: the model with hashed params, without its weights or salt. It
+    /// verifies proofs (the verifying key depends on the architecture only) but cannot prove.
+    ExportVerifier {
+        /// The model owner's compiled model (`--param-visibility hashed`).
+        model: PathBuf,
+        /// Where to write the verifier file.
+        #[arg(short, long)]
+        output: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -235,6 +262,7 @@ macro_rules! out {
 mod open;
 mod parts;
 mod proofs;
+mod weights;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -277,6 +305,8 @@ impl Command {
             | Self::Inspect { json, .. }
             | Self::Open { json, .. }
             | Self::Assemble { json, .. }
+            | Self::CommitWeights { json, .. }
+            | Self::ExportVerifier { json, .. }
             | Self::Accuracy { json, .. } => *json,
             Self::Serve { .. } => false,
         }
@@ -312,6 +342,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                     input,
                     output: output_visibility,
                     params: param_visibility,
+                    ..Visibilities::default()
                 },
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
                 budget: zkinfer::circuit::cost::Budget {
@@ -355,8 +386,15 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         Command::Verify {
             model,
             proofs,
+            weights_commitment,
             json,
-        } => proofs::verify(&model, &proofs, json, cache),
+        } => proofs::verify(&model, &proofs, weights_commitment.as_deref(), json, cache),
+        Command::CommitWeights { model, json } => weights::commit_weights(&model, json),
+        Command::ExportVerifier {
+            model,
+            output,
+            json,
+        } => weights::export_verifier(&model, &output, json),
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Open {
             model,

@@ -178,11 +178,13 @@ pub(crate) fn print_outputs(outputs: &[f64]) -> Result<()> {
 pub(crate) fn verify(
     model_path: &Path,
     proofs: &[PathBuf],
+    weights_commitment: Option<&str>,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
     let started = Instant::now();
-    let model = Arc::new(CompiledModel::load(model_path)?);
+    let model = CompiledModel::load(model_path)?;
+    let model = Arc::new(crate::weights::expecting(model, weights_commitment)?);
     if model.is_parted() {
         return crate::parts::verify(&model, proofs, json, cache);
     }

@@ -9,6 +9,7 @@ pub(super) mod lookup;
 pub(super) mod matmul;
 pub(super) mod max;
 pub(super) mod mul;
+pub(super) mod params;
 pub(super) mod relu;
 pub(super) mod softmax;
 pub(super) mod wiring;

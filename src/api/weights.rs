@@ -1,0 +1,218 @@
+//! Hashed parameters: the model owner's commitment to its weights, and the verifier file
+//! that holds none.
+//!
+//! With `params = hashed` every trained weight and bias lives in an advice cell, bound by
+//! one Poseidon commitment ([`zkinfer_circuits::commit::group_commitment`] over the weights
+//! packed at `param_bits[0]` bits and the biases at `param_bits[1]`) under a salt the owner
+//! draws once at compile time. The verifying key then depends on the architecture only:
+//! [`CompiledModel::verifier_file`] zeroes every parameter and drops the salt, and a verifier
+//! holding that file checks proofs against the published commitment.
+
+use ff::FromUniformBytes;
+use pasta_curves::Fp;
+use rand::rand_core::{Rng, UnwrapErr};
+use rand::rngs::SysRng;
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::commit;
+
+use super::bundle::{felt_hex, parse_felt};
+use super::CompiledModel;
+use crate::error::CompileError;
+use crate::graph::qgraph::{QGraph, QOp};
+
+/// The commitment to a model's parameters, as a model file records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsCommitment {
+    /// `Poseidon(salt, packed weights, packed biases)` ([`felt_hex`]): what the model owner
+    /// publishes and every proof of the model carries.
+    pub commitment: String,
+    /// The owner's salt ([`felt_hex`]): in the owner's file, which proves; absent from a
+    /// verifier file, which holds no weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+}
+
+/// The commitment to `graph`'s parameters at `bits` under `salt`.
+fn commit_params(graph: &QGraph, bits: [u32; 2], salt: Fp) -> Result<Fp, CompileError> {
+    let params = graph.params();
+    commit::group_commitment(
+        &[(&params.values[0], bits[0]), (&params.values[1], bits[1])],
+        salt,
+    )
+    .map_err(|(group, index)| CompileError::Invalid {
+        node: "params".into(),
+        reason: format!(
+            "{} {index} = {} does not fit the declared {} bits",
+            ["weight", "bias"][group],
+            params.values[group][index],
+            bits[group]
+        ),
+    })
+}
+
+fn invalid(reason: String) -> CompileError {
+    CompileError::Invalid {
+        node: "params".into(),
+        reason,
+    }
+}
+
+/// What hashed parameters cannot cover yet: an embedding table (a Gather's lookup table
+/// lives in fixed columns, so the verifying key would still commit to it).
+fn check_hashable(graph: &QGraph) -> Result<(), CompileError> {
+    if let Some(node) = graph.nodes.iter().find(|n| matches!(n.op, QOp::Gather(_))) {
+        return Err(CompileError::Invalid {
+            node: node.name.clone(),
+            reason: "hashed params do not cover a Gather's embedding table yet (it is a \
+                     lookup table the verifying key commits to): use --param-visibility fixed"
+                .into(),
+        });
+    }
+    if graph.params().values.iter().all(Vec::is_empty) {
+        return Err(invalid(
+            "the model has no trained parameters to hash: use --param-visibility fixed".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl CompiledModel {
+    /// With hashed parameters: sets their packing widths from the quantised values, draws
+    /// the owner's salt and records the commitment. Nothing happens otherwise.
+    pub(super) fn hash_params(&mut self) -> Result<(), CompileError> {
+        if !self.visibility.hashed_params() {
+            return Ok(());
+        }
+        check_hashable(&self.graph)?;
+        if self.is_parted() {
+            return Err(invalid(
+                "hashed params are not supported for a model proven in parts yet".into(),
+            ));
+        }
+        let bits = self.graph.params().bits();
+        if let Some(g) = bits.iter().position(|b| *b > 62) {
+            return Err(invalid(format!(
+                "the {} need {} bits; hashed params pack at most 62",
+                ["weights", "biases"][g],
+                bits[g]
+            )));
+        }
+        self.visibility.param_bits = bits;
+        let salt = random_salt();
+        let commitment = commit_params(&self.graph, bits, salt)?;
+        self.weights = Some(WeightsCommitment {
+            commitment: felt_hex(&commitment),
+            salt: Some(felt_hex(&salt)),
+        });
+        Ok(())
+    }
+
+    /// The published commitment to the parameters, when they are hashed.
+    pub fn weights_commitment(&self) -> Option<Fp> {
+        self.weights
+            .as_ref()
+            .and_then(|w| parse_felt(&w.commitment).ok())
+    }
+
+    /// The owner's salt of the parameters' commitment: `None` unless the parameters are
+    /// hashed and this is the owner's file.
+    pub(super) fn weights_salt(&self) -> Option<Fp> {
+        self.weights
+            .as_ref()
+            .and_then(|w| w.salt.as_deref())
+            .and_then(|s| parse_felt(s).ok())
+    }
+
+    /// Whether this is a verifier file: hashed parameters, zeroed, without the salt. It
+    /// verifies; it cannot prove.
+    pub fn is_verifier_file(&self) -> bool {
+        self.weights.as_ref().is_some_and(|w| w.salt.is_none())
+    }
+
+    /// The verifier file of a model with hashed parameters: the same architecture (so the
+    /// same verifying key) with every parameter zero and no salt, recording the published
+    /// commitment.
+    pub fn verifier_file(&self) -> Result<Self, CompileError> {
+        let weights = self.weights.as_ref().ok_or_else(|| {
+            invalid(
+                "a verifier file needs hashed params (compile with --param-visibility hashed): \
+                 with fixed params the verifying key commits to the weights themselves"
+                    .into(),
+            )
+        })?;
+        let mut file = self.clone();
+        for node in &mut file.graph.nodes {
+            node.op.zero_params();
+        }
+        file.weights = Some(WeightsCommitment {
+            commitment: weights.commitment.clone(),
+            salt: None,
+        });
+        file.validate()?;
+        Ok(file)
+    }
+
+    /// Replaces the published commitment a verifier checks proofs against (the one the
+    /// model owner announced, say). The owner's file then no longer proves.
+    pub fn expect_weights_commitment(&mut self, commitment: Fp) -> Result<(), CompileError> {
+        let weights = self.weights.as_mut().ok_or_else(|| {
+            invalid("the model's params are not hashed: it has no weights commitment".into())
+        })?;
+        if parse_felt(&weights.commitment).ok() != Some(commitment) {
+            weights.commitment = felt_hex(&commitment);
+            weights.salt = None;
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters' commitment record against the visibilities and, in the
+    /// owner's file, against the weights themselves.
+    pub(super) fn validate_weights(&self) -> Result<(), CompileError> {
+        match (&self.weights, self.visibility.hashed_params()) {
+            (None, false) => return Ok(()),
+            (Some(_), false) => {
+                return Err(invalid(
+                    "the file records a weights commitment, but its params are not hashed".into(),
+                ))
+            }
+            (None, true) => {
+                return Err(invalid(
+                    "the params are hashed, but the file records no weights commitment".into(),
+                ))
+            }
+            (Some(_), true) => {}
+        }
+        check_hashable(&self.graph)?;
+        if self.is_parted() {
+            return Err(invalid(
+                "hashed params are not supported for a model proven in parts yet".into(),
+            ));
+        }
+        let Some(weights) = &self.weights else {
+            return Ok(());
+        };
+        let expected = parse_felt(&weights.commitment)
+            .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
+        if let Some(salt) = &weights.salt {
+            let salt = parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
+            let found = commit_params(&self.graph, self.visibility.param_bits, salt)?;
+            if found != expected {
+                return Err(invalid(format!(
+                    "the file's weights commit to {}, not to its recorded commitment {}: \
+                     the weights or the commitment were changed",
+                    felt_hex(&found),
+                    weights.commitment
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A uniformly random field element from the operating system's generator.
+pub(super) fn random_salt() -> Fp {
+    let mut bytes = [0u8; 64];
+    UnwrapErr(SysRng).fill_bytes(&mut bytes);
+    Fp::from_uniform_bytes(&bytes)
+}
