@@ -120,6 +120,7 @@ fn mock_accepts_honest_commitments_and_rejects_any_other() {
     let salts = Salts {
         input: Fp::from(12345),
         output: Fp::from(7),
+        ..Salts::default()
     };
     assert_eq!(model.mock_salted(&w, &w.outputs(), &salts).unwrap(), vec![]);
     let layout = InstanceLayout::of(&model.graph, &model.visibility);

@@ -332,6 +332,7 @@ fn bad_requests_get_json_4xx_naming_the_fault() {
         public_input: None,
         input_commitment: None,
         output_commitment: None,
+        weights_commitment: None,
         proof: "00".into(),
     };
     let unknown = serde_json::to_string(&bundle).unwrap();

@@ -117,15 +117,23 @@ impl CompiledModel {
         let g = &self.graph;
         let shape = Shape::of(&layout);
         // `(values, scale, bits)` per layout entry: the input, each node, each commitment.
+        let instance = InstanceLayout::of(g, &self.visibility);
+        // The parameters' commitment covers every weight and bias (at two widths).
+        let params = instance.params.map(|_| {
+            let values = g.params().values;
+            let bits = self.visibility.param_bits.into_iter().max().unwrap_or(0);
+            (values[0].len() + values[1].len(), 0, bits)
+        });
         let tensors = std::iter::once(&g.input)
             .chain(g.nodes.iter().map(|n| &n.output))
             .map(|t| (t.len, t.scale_exp, t.bits))
             .chain(
-                InstanceLayout::of(g, &self.visibility)
+                instance
                     .commitments(g)
                     .into_iter()
                     .map(|(_, len, bits)| (len, 0, bits)),
-            );
+            )
+            .chain(params);
         let nodes = layout
             .nodes
             .iter()

@@ -78,8 +78,8 @@ fn check_hashable(graph: &QGraph) -> Result<(), CompileError> {
 }
 
 impl CompiledModel {
-    /// With hashed parameters: sets their packing widths from the quantised values, draws
-    /// the owner's salt and records the commitment. Nothing happens otherwise.
+    /// With hashed parameters: draws the owner's salt and records the commitment to the
+    /// parameters at the visibilities' widths. Nothing happens otherwise.
     pub(super) fn hash_params(&mut self) -> Result<(), CompileError> {
         if !self.visibility.hashed_params() {
             return Ok(());
@@ -90,15 +90,9 @@ impl CompiledModel {
                 "hashed params are not supported for a model proven in parts yet".into(),
             ));
         }
-        let bits = self.graph.params().bits();
-        if let Some(g) = bits.iter().position(|b| *b > 62) {
-            return Err(invalid(format!(
-                "the {} need {} bits; hashed params pack at most 62",
-                ["weights", "biases"][g],
-                bits[g]
-            )));
-        }
-        self.visibility.param_bits = bits;
+        // The widths are the visibilities' (set from the values unless given): values that
+        // do not fit are named by the commitment.
+        let bits = self.visibility.param_bits;
         let salt = random_salt();
         let commitment = commit_params(&self.graph, bits, salt)?;
         self.weights = Some(WeightsCommitment {
