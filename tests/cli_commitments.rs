@@ -75,14 +75,117 @@ fn cli_hashed_input_and_outputs_prove_verify_and_open() {
         "--calibration",
         s(&eval),
         "--param-visibility",
-        "hashed",
+        "public",
         "-o",
         s(&dir.path().join("w.zkm")),
     ]);
     assert!(
-        err.contains("params visibility 'hashed' is not supported"),
+        err.contains("params visibility 'public' is not supported"),
         "{err}"
     );
+}
+
+/// The model owner compiles with hashed params, publishes the commitment and a verifier
+/// file; anyone verifies with the file alone (and the announced commitment); a verifier
+/// file cannot prove, and another commitment refuses the proof. `onnx`, `calibration` and
+/// `input` name files in `tests/data`.
+fn hashed_params_flow(onnx: &str, calibration: &str, input: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = dir.path().join("owner.zkm");
+    let file = dir.path().join("v.zkm");
+    let input = common::data(input);
+    ok(&[
+        "compile",
+        s(&common::data(onnx)),
+        "--calibration",
+        s(&common::data(calibration)),
+        "--param-visibility",
+        "hashed",
+        "-o",
+        s(&owner),
+    ]);
+    let inspected = ok(&["inspect", s(&owner)]);
+    assert!(inspected.contains("parameters hashed"), "{inspected}");
+    assert!(inspected.contains("params commitment"), "{inspected}");
+    let commitment = ok(&["commit-weights", s(&owner)]).trim().to_owned();
+    assert_eq!(commitment.len(), 64, "{commitment}");
+    let exported = ok(&["export-verifier", s(&owner), "-o", s(&file)]);
+    assert!(exported.contains(&commitment), "{exported}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["commit-weights", s(&file), "--json"])).unwrap();
+    assert_eq!(json["weights_commitment"], commitment.as_str());
+    assert_eq!(json["verifier_file"], true);
+
+    let proof = dir.path().join("p.json");
+    ok(&["prove", s(&owner), "--input", s(&input), "-o", s(&proof)]);
+    let verified: serde_json::Value = serde_json::from_str(&ok(&[
+        "verify",
+        s(&file),
+        s(&proof),
+        "--weights-commitment",
+        &commitment,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(verified["valid"], true);
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data(&onnx.replace(".onnx", ".expected.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["argmax"], expected["argmax"]);
+
+    // Another announced commitment: the proof was made with other weights.
+    let other = format!(
+        "{}{}",
+        if commitment.starts_with("00") {
+            "01"
+        } else {
+            "00"
+        },
+        &commitment[2..]
+    );
+    let err = fails(&[
+        "verify",
+        s(&file),
+        s(&proof),
+        "--weights-commitment",
+        &other,
+    ]);
+    assert!(err.contains("other weights"), "{err}");
+    let err = fails(&["verify", s(&file), s(&proof), "--weights-commitment", "xyz"]);
+    assert!(err.contains("--weights-commitment"), "{err}");
+    let err = fails(&["prove", s(&file), "--input", s(&input), "-o", s(&proof)]);
+    assert!(err.contains("verifier file"), "{err}");
+    // A model with fixed params has nothing to commit or export.
+    let plain = dir.path().join("plain.zkm");
+    ok(&[
+        "compile",
+        s(&common::data(onnx)),
+        "--calibration",
+        s(&common::data(calibration)),
+        "-o",
+        s(&plain),
+    ]);
+    let err = fails(&["commit-weights", s(&plain)]);
+    assert!(err.contains("--param-visibility hashed"), "{err}");
+    let err = fails(&["export-verifier", s(&plain), "-o", s(&file)]);
+    assert!(err.contains("--param-visibility hashed"), "{err}");
+}
+
+#[test]
+fn cli_hashed_params_owner_and_verifier_flow() {
+    hashed_params_flow(
+        "digits_mlp.onnx",
+        "digits_mlp.eval.json",
+        "digits_mlp.input.json",
+    );
+}
+
+/// LeNet-5 with hashed params, verified from its verifier file (slow: `--ignored`).
+#[test]
+#[ignore = "slow: run with --ignored"]
+fn cli_proves_lenet5_with_hashed_params() {
+    hashed_params_flow("lenet5.onnx", "lenet5.input.json", "lenet5.input.json");
 }
 
 /// LeNet-5 with a hashed input and public outputs (slow: run with `--ignored`, as CI does).

@@ -301,6 +301,35 @@ impl PyModel {
         .map_err(raise)
     }
 
+    /// The published commitment to the model's hashed params (64 hex digits), or `None`
+    /// when they are fixed.
+    #[getter]
+    fn weights_commitment(&self) -> Option<String> {
+        self.model.weights.as_ref().map(|w| w.commitment.clone())
+    }
+
+    /// Whether this is a verifier file (hashed params, no weights): it verifies, it cannot
+    /// prove.
+    #[getter]
+    fn is_verifier_file(&self) -> bool {
+        self.model.is_verifier_file()
+    }
+
+    /// The verifier file of a model with hashed params: no weights, no salt.
+    fn verifier_file(&self) -> PyResult<Self> {
+        let file = self.model.verifier_file().map_err(raise_any)?;
+        Ok(Self::new(file, Some(self.cache.dir().to_path_buf())))
+    }
+
+    /// The same model checking proofs against another published weights commitment.
+    fn expecting_weights(&self, commitment: &str) -> PyResult<Self> {
+        let c = zkinfer::api::parse_felt(commitment)
+            .map_err(|e| InputError::new_err(format!("weights commitment: {e}")))?;
+        let mut model = (*self.model).clone();
+        model.expect_weights_commitment(c).map_err(raise_any)?;
+        Ok(Self::new(model, Some(self.cache.dir().to_path_buf())))
+    }
+
     /// Values the model takes.
     #[getter]
     fn input_len(&self) -> usize {
@@ -528,7 +557,7 @@ enum Calibration {
 #[pyfunction]
 #[pyo3(signature = (
     onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
-    precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
+    param_visibility = "fixed", precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
     max_k = None, memory_budget = None, cut_before = None, params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -538,6 +567,7 @@ fn compile(
     calibration: Calibration,
     input_visibility: &str,
     output_visibility: &str,
+    param_visibility: &str,
     precision: &str,
     dot_width: Option<usize>,
     table_bits: Option<u32>,
@@ -555,7 +585,8 @@ fn compile(
     let visibility = Visibilities {
         input: visibility("input_visibility", input_visibility)?,
         output: visibility("output_visibility", output_visibility)?,
-        params: Visibility::Fixed,
+        params: visibility("param_visibility", param_visibility)?,
+        ..Visibilities::default()
     };
     visibility.validate().map_err(InputError::new_err)?;
     let precision = precision

@@ -178,3 +178,25 @@ def test_hashed_input_and_outputs_commit_and_open(params_dir):
     assert zkinfer.Proof.from_json(proof.to_json()).openings_json() is None
     with pytest.raises(zkinfer.InputError, match="output visibility .private. is not supported"):
         zkinfer.compile(ONNX, EVAL, output_visibility="private", params_dir=params_dir)
+
+
+def test_hashed_params_verify_from_a_verifier_file_without_weights(params_dir, tmp_path):
+    owner = zkinfer.compile(ONNX, EVAL, param_visibility="hashed", params_dir=params_dir)
+    commitment = owner.weights_commitment
+    assert len(commitment) == 64 and not owner.is_verifier_file
+    proof = owner.prove(sample())
+    # What the owner publishes: the verifier file (no weights, no salt) and the commitment.
+    owner.verifier_file().save(tmp_path / "v.zkm")
+    assert '"salt"' not in (tmp_path / "v.zkm").read_text()
+    verifier = zkinfer.load(tmp_path / "v.zkm", params_dir=params_dir)
+    assert verifier.is_verifier_file and verifier.weights_commitment == commitment
+    outputs = verifier.verify(proof)
+    assert int(np.argmax(outputs)) == 2
+    assert verifier.digest == owner.digest, "the key is the architecture's"
+    with pytest.raises(zkinfer.ZkinferError, match="verifier file"):
+        verifier.prove(sample())
+    # Checked against another announced commitment, the proof is refused.
+    other = "01" + commitment[2:] if not commitment.startswith("01") else "02" + commitment[2:]
+    with pytest.raises(zkinfer.VerifyError, match="other weights"):
+        verifier.expecting_weights(other).verify(proof)
+    assert zkinfer.compile(ONNX, EVAL, params_dir=params_dir).weights_commitment is None

@@ -154,6 +154,28 @@ class Model:
         return self._native.digest()
 
     @property
+    def weights_commitment(self) -> Optional[str]:
+        """The Poseidon commitment to the model's hashed params (64 hex digits): what the
+        model owner publishes and every proof carries. ``None`` when the params are fixed."""
+        return self._native.weights_commitment
+
+    @property
+    def is_verifier_file(self) -> bool:
+        """Whether this is a verifier file (hashed params, no weights): it verifies only."""
+        return self._native.is_verifier_file
+
+    def verifier_file(self) -> "Model":
+        """The verifier file of a model compiled with ``param_visibility="hashed"``: the
+        same architecture, every weight zero, no salt. Save it and publish it with
+        :attr:`weights_commitment`; it verifies the owner's proofs, it cannot prove."""
+        return Model(self._native.verifier_file())
+
+    def expecting_weights(self, commitment: str) -> "Model":
+        """The same model, checking proofs against the weights commitment ``commitment``
+        (the one the model owner announced) instead of the one it records."""
+        return Model(self._native.expecting_weights(commitment))
+
+    @property
     def input_len(self) -> int:
         return self._native.input_len
 
@@ -180,6 +202,7 @@ def compile(
     *,
     input_visibility: str = "private",
     output_visibility: str = "public",
+    param_visibility: str = "fixed",
     precision: str = "standard",
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
@@ -196,6 +219,9 @@ def compile(
     ``input_visibility`` is ``"private"`` (default), ``"public"`` or ``"hashed"``, and
     ``output_visibility`` ``"public"`` (default) or ``"hashed"``: a hashed tensor is public only
     as a Poseidon commitment under a random salt the prover keeps (``proof.openings_json()``).
+    ``param_visibility`` is ``"fixed"`` (default: the verifying key commits to the weights) or
+    ``"hashed"`` (the weights in advice cells under one commitment, :attr:`Model.weights_commitment`,
+    so a verifier needs only :meth:`Model.verifier_file`).
     ``precision`` is ``"standard"`` (default: 16-bit activations, the fastest proofs) or
     ``"high"`` (24-bit activations, 16-bit weights: outputs closer to the float model, more
     rows). ``max_k`` (rows) or ``memory_budget`` (bytes of predicted peak proving memory) cut
@@ -209,6 +235,7 @@ def compile(
         _samples(calibration),
         input_visibility=input_visibility,
         output_visibility=output_visibility,
+        param_visibility=param_visibility,
         precision=precision,
         dot_width=dot_width,
         table_bits=table_bits,
