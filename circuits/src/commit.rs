@@ -3,39 +3,50 @@
 //! permutation of our own).
 //!
 //! # Purpose
-//! `c = H(… H(H(salt, p_0), p_1) …, p_{m−1})`, where `H` is Poseidon over two field elements
-//! (`ConstantLength<2>`: one permutation each) and `p_j` packs up to
-//! `⌊PACK_BITS / bits⌋` values: `p = Σ_i (v_i + 2^(bits−1)) · 2^(bits·(n−1−i))`, the first
-//! value in the most significant place. The salt is a random field element the prover keeps:
-//! a commitment to a few low-entropy values cannot be brute-forced without it. The chain's
-//! length is fixed by the circuit, so a commitment binds exactly `len` values.
+//! `p_j` packs up to `⌊PACK_BITS / bits⌋` values:
+//! `p = Σ_i (v_i + 2^(bits−1)) · 2^(bits·(n−1−i))`, the first value in the most significant
+//! place. The packed elements are absorbed in a chain: each block of [`BLOCK`] of them with
+//! the chain value by one Poseidon hash of `BLOCK + 1` elements (`ConstantLength<16>`, rate
+//! 2: eight permutations for fifteen elements), the last `m mod BLOCK` one at a time
+//! (`ConstantLength<2>`, one permutation each), from the salt:
+//! `c = H(… H(H_16(salt, p_0..p_14), p_15) …)`. The salt is a random field element the
+//! prover keeps: a commitment to a few low-entropy values cannot be brute-forced without it.
+//! The chain's length is fixed by the circuit, so a commitment binds exactly `len` values.
 //!
 //! # Layout
+//! [`PACK_LANES`] values per packing row, each with its fixed multiplier `m_i` (`2^(bits·k)`
+//! for the used slots, `0` for the unused ones of an element's last row), the row's `shift`
+//! (`2^(bits·n)` for its `n` values) and `offset` (`2^(bits−1) · Σ m_i`):
+//!
 //! ```text
-//! | salt | value (copy) | acc                    | radix  | offset     | q_first | q_next |
-//! |------|--------------|------------------------|--------|------------|---------|--------|
-//! | s    | v_0          | v_0 + o                | 2^bits | 2^(bits−1) | 1       | 0      |
-//! |      | v_1          | acc_0 · 2^bits + v_1 + o | 2^bits | 2^(bits−1) | 0     | 1      |
+//! | v_0 | v_1 | v_2 | v_3 | acc                                  | shift | m_0..m_3 | offset | q_first | q_next |
+//! |-----|-----|-----|-----|--------------------------------------|-------|----------|--------|---------|--------|
+//! | a   | b   | c   | d   | Σ m_i (v_i + o)                       | r^4   | r^3..1   | o·Σm   | 1       | 0      |
+//! | e   | f   | 0   | 0   | acc_prev · r^2 + Σ m_i (v_i + o)       | r^2   | r,1,0,0  | o·(r+1)| 0       | 1      |
 //! ```
-//! then one Poseidon hash per packed element (`HASH_ROWS` rows in the state columns).
+//! then the hashes in the state columns ([`BLOCK_ROWS`] rows per block, [`HASH_ROWS`] per
+//! single element).
 //!
 //! # Constraints
-//! - `q_first · (acc − value − offset) = 0` ("first packed value")
-//! - `q_next · (acc − acc_prev · radix − value − offset) = 0` ("next packed value")
+//! - `q_first · (acc − Σ m_i v_i − offset) = 0` ("first packed values")
+//! - `q_next · (acc − acc_prev · shift − Σ m_i v_i − offset) = 0` ("next packed values")
 //! - Poseidon's own gates (full rounds, partial rounds, pad-and-add), from `halo2_gadgets`.
 //!
 //! # Soundness
 //! Every value is copied from a cell the range chip proved to lie in
-//! `[−2^(bits−1), 2^(bits−1))`, so each digit `v + offset` lies in `[0, 2^bits)` and a packed
-//! element is below `2^PACK_BITS < p`: packing never wraps, and the packed elements determine
-//! the values. `radix` and `offset` are fixed (the verifying key commits to them). The salt is
-//! a free witness by design; the commitment cell is constrained to the instance column.
+//! `[−2^(bits−1), 2^(bits−1))`, so each digit `v + 2^(bits−1)` lies in `[0, 2^bits)` and a
+//! packed element is below `2^PACK_BITS < p`: packing never wraps, and the packed elements
+//! determine the values. `shift`, the multipliers and `offset` are fixed (the verifying key
+//! commits to them); an unused slot's multiplier is 0, so its cell cannot reach the sum. The
+//! salt is a free witness by design; the commitment cell is constrained to the instance
+//! column.
 //!
 //! # Panics
 //! None.
 //!
 //! # Cost
-//! One row per value, plus [`HASH_ROWS`] rows per packed element.
+//! `⌈n / 4⌉` rows per packed element of `n` values, plus [`BLOCK_ROWS`] per block of
+//! [`BLOCK`] packed elements and [`HASH_ROWS`] per element left over ([`rows`]).
 
 use halo2_gadgets::poseidon::{
     primitives::{self as poseidon, ConstantLength, P128Pow5T3},
@@ -43,7 +54,7 @@ use halo2_gadgets::poseidon::{
 };
 use halo2_proofs::{
     circuit::{Layouter, Value},
-    plonk::{Advice, Column, ConstraintSystem, Error, Fixed, Selector},
+    plonk::{Advice, Column, ConstraintSystem, Error, Expression, Fixed, Selector, VirtualCells},
     poly::Rotation,
 };
 use pasta_curves::Fp;
@@ -60,6 +71,16 @@ pub const PACK_BITS: u32 = 252;
 /// rounds).
 pub const HASH_ROWS: usize = 40;
 
+/// Values per packing row.
+pub const PACK_LANES: usize = 4;
+
+/// Packed elements one block hash absorbs beside the chain value.
+pub const BLOCK: usize = 15;
+
+/// Rows one block hash (`BLOCK + 1` elements, eight permutations) occupies in the state
+/// columns: the initial state, then per permutation the pad-and-add and the permutation.
+pub const BLOCK_ROWS: usize = 1 + (BLOCK + 1) / 2 * (HASH_ROWS - 1);
+
 /// The Poseidon chip of the commitments: width 3, rate 2.
 type Poseidon = Pow5Chip<Fp, 3, 2>;
 
@@ -68,9 +89,10 @@ type Poseidon = Pow5Chip<Fp, 3, 2>;
 pub struct CommitConfig {
     poseidon: Pow5Config<Fp, 3, 2>,
     salt: Column<Advice>,
-    value: Column<Advice>,
+    values: [Column<Advice>; PACK_LANES],
     acc: Column<Advice>,
-    radix: Column<Fixed>,
+    shift: Column<Fixed>,
+    multipliers: [Column<Fixed>; PACK_LANES],
     offset: Column<Fixed>,
     q_first: Selector,
     q_next: Selector,
@@ -81,10 +103,10 @@ impl CommitConfig {
     pub const GATE_FIRST: &'static str = "pack first";
     /// The gate of every further digit.
     pub const GATE_NEXT: &'static str = "pack next";
-    /// The first value of a packed element.
-    pub const FIRST: &'static str = "first packed value";
-    /// Every further value of a packed element.
-    pub const NEXT: &'static str = "next packed value";
+    /// The first row of a packed element.
+    pub const FIRST: &'static str = "first packed values";
+    /// Every further row of a packed element.
+    pub const NEXT: &'static str = "next packed values";
     /// Every constraint of the packing gates, as `(gate, constraint)` names.
     pub const CONSTRAINTS: &'static [(&'static str, &'static str)] = &[
         (Self::GATE_FIRST, Self::FIRST),
@@ -96,47 +118,61 @@ impl CommitConfig {
         &["full round", "partial rounds", "pad-and-add"];
 
     /// Creates the packing gate and the Poseidon chip over caller-allocated columns:
-    /// `advice = [salt, value, acc, state_0, state_1, state_2, partial_sbox]` (they may
-    /// repeat: the packing rows and the hash rows are separate regions), `[radix, offset]`,
-    /// and Poseidon's round-constant columns.
+    /// `values` and `acc` (the packing rows), `salt`, Poseidon's `state` and
+    /// `partial_sbox` (they may repeat the packing columns: packing rows and hash rows are
+    /// separate regions), the packing's fixed `[shift, offset]` and `multipliers`, and
+    /// Poseidon's round-constant columns. Every packing advice column becomes
+    /// equality-enabled.
+    #[allow(clippy::too_many_arguments)]
     pub fn configure(
         meta: &mut ConstraintSystem<Fp>,
-        [salt, value, acc]: [Column<Advice>; 3],
+        values: [Column<Advice>; PACK_LANES],
+        acc: Column<Advice>,
+        salt: Column<Advice>,
         state: [Column<Advice>; 3],
         partial_sbox: Column<Advice>,
-        [radix, offset]: [Column<Fixed>; 2],
+        [shift, offset]: [Column<Fixed>; 2],
+        multipliers: [Column<Fixed>; PACK_LANES],
         rc_a: [Column<Fixed>; 3],
         rc_b: [Column<Fixed>; 3],
     ) -> Self {
-        for column in [salt, value, acc] {
+        for column in values.into_iter().chain([acc, salt]) {
             meta.enable_equality(column);
         }
         let q_first = meta.selector();
         let q_next = meta.selector();
-        // Two gates: the first digit's must not query the row above (another region's).
+        let digits = move |meta: &mut VirtualCells<'_, Fp>| {
+            let sum = values
+                .iter()
+                .zip(&multipliers)
+                .map(|(v, m)| meta.query_advice(*v, Rotation::cur()) * meta.query_fixed(*m))
+                .fold(Expression::Constant(Fp::zero()), |a, b| a + b);
+            sum + meta.query_fixed(offset)
+        };
+        // Two gates: the first row's must not query the row above (another region's).
         meta.create_gate(Self::GATE_FIRST, |meta| {
             let first = meta.query_selector(q_first);
-            let v = meta.query_advice(value, Rotation::cur());
             let acc = meta.query_advice(acc, Rotation::cur());
-            let offset = meta.query_fixed(offset);
-            vec![(Self::FIRST, first * (acc - v - offset))]
+            vec![(Self::FIRST, first * (acc - digits(meta)))]
         });
         meta.create_gate(Self::GATE_NEXT, |meta| {
             let next = meta.query_selector(q_next);
-            let v = meta.query_advice(value, Rotation::cur());
             let acc_cur = meta.query_advice(acc, Rotation::cur());
             let acc_prev = meta.query_advice(acc, Rotation::prev());
-            let radix = meta.query_fixed(radix);
-            let offset = meta.query_fixed(offset);
-            vec![(Self::NEXT, next * (acc_cur - acc_prev * radix - v - offset))]
+            let shift = meta.query_fixed(shift);
+            vec![(
+                Self::NEXT,
+                next * (acc_cur - acc_prev * shift - digits(meta)),
+            )]
         });
         let poseidon = Poseidon::configure::<P128Pow5T3>(meta, state, partial_sbox, rc_a, rc_b);
         Self {
             poseidon,
             salt,
-            value,
+            values,
             acc,
-            radix,
+            shift,
+            multipliers,
             offset,
             q_first,
             q_next,
@@ -156,7 +192,18 @@ pub fn packed_len(len: usize, bits: u32) -> usize {
 
 /// Rows a commitment to `len` values of `bits` bits occupies (packing, then hashing).
 pub fn rows(len: usize, bits: u32) -> usize {
-    len.max(1) + packed_len(len, bits) * HASH_ROWS
+    group_rows(&[(len, bits)])
+}
+
+/// Packing rows of `len` values of `bits` bits: `⌈n / PACK_LANES⌉` per packed element.
+fn packing_rows(len: usize, bits: u32) -> usize {
+    let per = per_element(bits);
+    len / per * per.div_ceil(PACK_LANES) + (len % per).div_ceil(PACK_LANES)
+}
+
+/// Hash rows of a chain over `m` packed elements.
+fn hash_rows(m: usize) -> usize {
+    m / BLOCK * BLOCK_ROWS + m % BLOCK * HASH_ROWS
 }
 
 /// Packs `values` of `bits` bits (`1..=62`) into field elements, or names the first value
@@ -200,16 +247,21 @@ pub fn group_commitment(groups: &[(&[i64], u32)], salt: Fp) -> Result<Fp, (usize
 
 /// Rows a commitment to `groups` of `(len, bits)` occupies (packing, then hashing).
 pub fn group_rows(groups: &[(usize, u32)]) -> usize {
-    groups
-        .iter()
-        .map(|&(len, bits)| len + packed_len(len, bits) * HASH_ROWS)
-        .sum::<usize>()
-        .max(1)
+    let packing: usize = groups.iter().map(|&(l, b)| packing_rows(l, b)).sum();
+    let elements = groups.iter().map(|&(l, b)| packed_len(l, b)).sum();
+    (packing + hash_rows(elements)).max(1)
 }
 
-/// `H(… H(salt, p_0) …, p_{m−1})`.
+/// The chain from `salt` over `packed`: blocks of [`BLOCK`] elements, then one at a time.
 fn chain(salt: Fp, packed: &[Fp]) -> Fp {
-    packed.iter().fold(salt, |h, p| {
+    let blocks = packed.chunks_exact(BLOCK);
+    let rest = blocks.remainder();
+    let h = blocks.fold(salt, |h, block| {
+        let mut message = [h; BLOCK + 1];
+        message[1..].copy_from_slice(block);
+        poseidon::Hash::<Fp, P128Pow5T3, ConstantLength<{ BLOCK + 1 }>, 3, 2>::init().hash(message)
+    });
+    rest.iter().fold(h, |h, p| {
         poseidon::Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([h, *p])
     })
 }
@@ -287,34 +339,78 @@ impl CommitChip {
         let per = per_element(bits);
         let radix: Fp = pow2(bits);
         let offset: Fp = pow2(bits - 1);
+        // `radix^k` for `k = 0..=PACK_LANES`.
+        let powers: Vec<Fp> = std::iter::successors(Some(Fp::one()), |p| Some(*p * radix))
+            .take(PACK_LANES + 1)
+            .collect();
         layouter.assign_region(
             || format!("pack {name}"),
             |mut region| {
                 let mut packed = Vec::with_capacity(values.len().div_ceil(per));
-                let mut acc: Option<Cell<Fp>> = None;
-                for (row, v) in values.iter().enumerate() {
-                    let v = v
-                        .cell()
-                        .copy_advice(|| "value", &mut region, c.value, row)?;
-                    region.assign_fixed(|| "radix", c.radix, row, || Value::known(radix))?;
-                    region.assign_fixed(|| "offset", c.offset, row, || Value::known(offset))?;
-                    let digit = v.value().map(|v| *v + offset);
-                    let next = match (&acc, row % per) {
-                        (Some(prev), i) if i != 0 => {
-                            c.q_next.enable(&mut region, row)?;
-                            prev.value().map(|a| *a * radix) + digit
+                let mut row = 0;
+                for element in values.chunks(per) {
+                    let mut acc: Option<Cell<Fp>> = None;
+                    for lanes in element.chunks(PACK_LANES) {
+                        let n = lanes.len();
+                        let mut sum = Value::known(Fp::zero());
+                        let mut row_offset = Fp::zero();
+                        for slot in 0..PACK_LANES {
+                            // Used slots weigh `radix^(n−1−slot)`; unused ones 0.
+                            let m = if slot < n {
+                                powers[n - 1 - slot]
+                            } else {
+                                Fp::zero()
+                            };
+                            region.assign_fixed(
+                                || "m",
+                                c.multipliers[slot],
+                                row,
+                                || Value::known(m),
+                            )?;
+                            match lanes.get(slot) {
+                                Some(v) => {
+                                    let x = v.cell().copy_advice(
+                                        || "value",
+                                        &mut region,
+                                        c.values[slot],
+                                        row,
+                                    )?;
+                                    sum = sum + x.value().map(|x| (*x + offset) * m);
+                                    row_offset += offset * m;
+                                }
+                                None => {
+                                    region.assign_advice(
+                                        || "unused",
+                                        c.values[slot],
+                                        row,
+                                        || Value::known(Fp::zero()),
+                                    )?;
+                                }
+                            }
                         }
-                        _ => {
-                            c.q_first.enable(&mut region, row)?;
-                            digit
-                        }
-                    };
-                    let next = self.assigned_acc(row, next);
-                    let cell = region.assign_advice(|| "acc", c.acc, row, || next)?;
-                    if row % per == per - 1 || row + 1 == values.len() {
-                        packed.push(cell.clone());
+                        let shift = powers[n];
+                        region.assign_fixed(|| "shift", c.shift, row, || Value::known(shift))?;
+                        region.assign_fixed(
+                            || "offset",
+                            c.offset,
+                            row,
+                            || Value::known(row_offset),
+                        )?;
+                        let next = match &acc {
+                            Some(prev) => {
+                                c.q_next.enable(&mut region, row)?;
+                                prev.value().map(|a| *a * shift) + sum
+                            }
+                            None => {
+                                c.q_first.enable(&mut region, row)?;
+                                sum
+                            }
+                        };
+                        let next = self.assigned_acc(row, next);
+                        acc = Some(region.assign_advice(|| "acc", c.acc, row, || next)?);
+                        row += 1;
                     }
-                    acc = Some(cell);
+                    packed.push(acc.ok_or(Error::Synthesis)?);
                 }
                 Ok(packed)
             },
@@ -329,7 +425,7 @@ impl CommitChip {
         )
     }
 
-    /// `H(… H(h, p_0) …, p_{m−1})` in the circuit.
+    /// The chain from `start` over `packed` in the circuit, as [`chain`] computes it.
     fn chain(
         &self,
         layouter: &mut impl Layouter<Fp>,
@@ -337,13 +433,31 @@ impl CommitChip {
         start: Cell<Fp>,
         packed: Vec<Cell<Fp>>,
     ) -> Result<Cell<Fp>, Error> {
-        packed.into_iter().enumerate().try_fold(start, |h, (j, p)| {
+        let chip = || Poseidon::construct(self.config.poseidon.clone());
+        let blocks = packed.chunks_exact(BLOCK);
+        let rest = blocks.remainder();
+        let mut h = start;
+        for (j, block) in blocks.enumerate() {
+            let message: Vec<Cell<Fp>> = std::iter::once(h).chain(block.iter().cloned()).collect();
+            let message: [Cell<Fp>; BLOCK + 1] =
+                message.try_into().map_err(|_| Error::Synthesis)?;
+            let hash = Hash::<Fp, Poseidon, P128Pow5T3, ConstantLength<{ BLOCK + 1 }>, 3, 2>::init(
+                chip(),
+                layouter.namespace(|| format!("{name} block {j} init")),
+            )?;
+            h = hash.hash(layouter.namespace(|| format!("{name} block {j}")), message)?;
+        }
+        for (j, p) in rest.iter().enumerate() {
             let hash = Hash::<Fp, Poseidon, P128Pow5T3, ConstantLength<2>, 3, 2>::init(
-                Poseidon::construct(self.config.poseidon.clone()),
+                chip(),
                 layouter.namespace(|| format!("{name} hash {j} init")),
             )?;
-            hash.hash(layouter.namespace(|| format!("{name} hash {j}")), [h, p])
-        })
+            h = hash.hash(
+                layouter.namespace(|| format!("{name} hash {j}")),
+                [h, p.clone()],
+            )?;
+        }
+        Ok(h)
     }
 }
 

@@ -88,6 +88,9 @@ fn commitments_verify_for_every_width_and_several_packed_elements() {
         (vec![3, -5, 7, 0, -128, 127], 8),
         (vec![-1], 1),
         ((0..9).map(|i| (i << 55) - (1 << 58)).collect(), 62),
+        // Seventeen elements: one block hash of fifteen, then two single hashes.
+        ((0..66).map(|i| (i << 54) - (1 << 60)).collect(), 62),
+        (TEN.to_vec(), 8),
     ] {
         for out in [false, true] {
             let f = Fixture {
@@ -121,10 +124,7 @@ fn groups_at_their_own_widths_chain_into_one_commitment() {
             BTreeSet::from([Broken::Copy])
         );
     }
-    assert_eq!(
-        group_rows(&[(6, 8), (3, 22)]),
-        6 + HASH_ROWS + 3 + HASH_ROWS
-    );
+    assert_eq!(group_rows(&[(6, 8), (3, 22)]), 2 + 1 + 2 * HASH_ROWS);
     assert_eq!(group_commitment(&[(&[0, 200], 8)], f.salt), Err((0, 1)));
 }
 
@@ -187,7 +187,7 @@ fn forged(values: &[i64], bits: u32, row: usize, out: bool) -> Verdict {
     let delta = Fp::from(1000);
     f.tamper = Some((row, delta));
     let mut packed = pack(values, bits).expect("in range");
-    packed[row / per_element(bits)] += delta;
+    packed[row / per_element(bits).div_ceil(PACK_LANES)] += delta;
     mock_fp(&f, vec![chain(f.salt, &packed)])
 }
 
@@ -195,9 +195,12 @@ fn forged_first() -> Verdict {
     forged(&[5], 8, 0, false)
 }
 
+/// Ten 8-bit values: one element over three rows (4, 4 and 2 values); row 2 continues it
+/// and ends it.
+const TEN: [i64; 10] = [5, -7, 9, 11, 13, -128, 127, 0, 1, -1];
+
 fn forged_next() -> Verdict {
-    // 62-bit values: four per element, so row 1 ends no element and row 3 does.
-    forged(&[5, -7, 9, 11, 13], 62, 3, false)
+    forged(&TEN, 8, 2, false)
 }
 
 /// The same forgeries on the outputs' chip (the plan's second instance of the gates).
@@ -206,7 +209,7 @@ fn forged_first_out() -> Verdict {
 }
 
 fn forged_next_out() -> Verdict {
-    forged(&[5, -7, 9, 11, 13], 62, 3, true)
+    forged(&TEN, 8, 2, true)
 }
 
 malicious_tests! {
@@ -222,6 +225,10 @@ malicious_tests! {
 
 #[test]
 fn rows_cover_the_packing_and_one_hash_per_element() {
-    assert_eq!(rows(6, 8), 6 + HASH_ROWS);
-    assert_eq!(rows(9, 62), 9 + 3 * HASH_ROWS);
+    // Four values per packing row, rows of one element never shared with the next.
+    assert_eq!(rows(6, 8), 2 + HASH_ROWS);
+    assert_eq!(rows(9, 62), 3 + 3 * HASH_ROWS);
+    // Fifteen packed elements are one block hash (eight permutations); the rest one each.
+    assert_eq!(rows(64, 62), 16 + BLOCK_ROWS + HASH_ROWS);
+    assert_eq!(BLOCK_ROWS, 1 + 8 * (HASH_ROWS - 1));
 }

@@ -83,12 +83,13 @@ const ELEMENTWISE: usize = 5;
 const RANGE_COLUMNS: usize = 5;
 /// Columns of the shared lookup table (tag, value, output).
 const TABLE_COLUMNS: usize = 3;
-/// Advice columns of one commitment chip: packing `[salt, value, acc]` over `c_0, c_3, c_4`,
-/// Poseidon's state over `c_0..c_2` and its partial S-box over `c_3`.
+/// Advice columns of one commitment chip: packing's four values over `c_0..c_3` and its
+/// accumulator over `c_4`, the salt over `c_0`, Poseidon's state over `c_0..c_2` and its
+/// partial S-box over `c_3`.
 pub const COMMIT_ADVICE: usize = 5;
-/// Fixed columns of one commitment chip: `[radix, offset]` and Poseidon's round constants
-/// (`rc_a`, `rc_b`, equality-enabled for `rc_b`).
-pub const COMMIT_FIXED: usize = 8;
+/// Fixed columns of one commitment chip: packing's `[shift, offset]` and four multipliers,
+/// and Poseidon's round constants (`rc_a`, `rc_b`, equality-enabled for `rc_b`).
+pub const COMMIT_FIXED: usize = 12;
 
 impl ChipSet {
     /// Configures every chip for dot width `width`, and the commitments chip as well.
@@ -106,18 +107,19 @@ impl ChipSet {
     /// fixed), so its rows never queue behind another chip's.
     fn commit_columns(meta: &mut ConstraintSystem<pasta_curves::Fp>) -> CommitConfig {
         let [c0, c1, c2, c3, c4] = [(); COMMIT_ADVICE].map(|_| meta.advice_column());
-        let [radix, offset] = [(); 2].map(|_| meta.fixed_column());
+        let [shift, offset] = [(); 2].map(|_| meta.fixed_column());
+        let multipliers = [(); crate::commit::PACK_LANES].map(|_| meta.fixed_column());
         let rc_a = [(); 3].map(|_| meta.fixed_column());
         let rc_b = [(); 3].map(|_| meta.fixed_column());
-        for c in [c1, c2] {
-            meta.enable_equality(c);
-        }
         CommitConfig::configure(
             meta,
-            [c0, c3, c4],
+            [c0, c1, c2, c3],
+            c4,
+            c0,
             [c0, c1, c2],
             c3,
-            [radix, offset],
+            [shift, offset],
+            multipliers,
             rc_a,
             rc_b,
         )

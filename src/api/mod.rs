@@ -47,4 +47,4 @@ pub const MODEL_FORMAT_VERSION: u32 = 8;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 4;
+pub const CIRCUIT_VERSION: u32 = 5;

@@ -348,7 +348,7 @@ pub async fn prove(
         let keys: Arc<KeyCache> = shared.keys.clone();
         move || {
             let t = Instant::now();
-            let prover = keys.get::<Prover>(&model.digest, &model.model)?;
+            let prover = keys.get::<Prover>(&model.key, &model.model)?;
             let keys_s = t.elapsed();
             let t = Instant::now();
             let proved = prover.prove_integer_opened(&x)?;

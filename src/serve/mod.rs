@@ -214,7 +214,7 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
             for model in loaded {
                 shared
                     .keys
-                    .get::<crate::Prover>(&model.digest, &model.model)
+                    .get::<crate::Prover>(&model.key, &model.model)
                     .map_err(|e| ServeError::Models(format!("model '{}': {e}", model.id)))?;
             }
         }

@@ -1,5 +1,5 @@
-//! The models a service knows: by name (the prove endpoint) and by digest (a proof bundle
-//! names its model only by digest).
+//! The models a service knows: by name (the prove endpoint) and by key (a proof bundle
+//! names its model by digest, and with hashed params by its weights commitment too).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +19,19 @@ pub struct Model {
     pub model: Arc<CompiledModel>,
     /// Its verifying key's digest, as proof bundles name it.
     pub digest: String,
+    /// What names it among the loaded models and in the key cache: the digest, and with
+    /// hashed params the weights commitment too (models of one architecture share a
+    /// verifying key but not their weights).
+    pub key: String,
+}
+
+/// The service's key of a model of verifying-key digest `digest` and, with hashed params,
+/// weights commitment `weights` (a bundle carries both).
+pub fn model_key(digest: &str, weights: Option<&str>) -> String {
+    match weights {
+        Some(w) => format!("{digest}/{w}"),
+        None => digest.to_owned(),
+    }
 }
 
 /// What `GET /v1/models` says of a model.
@@ -54,7 +67,7 @@ pub fn valid_id(id: &str) -> bool {
 #[derive(Debug, Default)]
 struct Index {
     by_id: HashMap<String, Arc<Model>>,
-    by_digest: HashMap<String, Arc<Model>>,
+    by_key: HashMap<String, Arc<Model>>,
 }
 
 /// The registry of models.
@@ -77,21 +90,26 @@ impl Models {
         let model = Arc::new(model);
         let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
         let digest = verifier.model_digest().to_owned();
-        keys.put(&digest, &model, verifier);
+        let key = model_key(
+            &digest,
+            model.weights.as_ref().map(|w| w.commitment.as_str()),
+        );
+        keys.put(&key, &model, verifier);
         let entry = Arc::new(Model {
             id: id.to_owned(),
             model,
-            digest: digest.clone(),
+            digest,
+            key: key.clone(),
         });
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = index.by_id.insert(id.to_owned(), entry.clone()) {
-            let still_used = index.by_id.values().any(|m| m.digest == old.digest);
+            let still_used = index.by_id.values().any(|m| m.key == old.key);
             if !still_used {
-                index.by_digest.remove(&old.digest);
-                keys.forget(&old.digest);
+                index.by_key.remove(&old.key);
+                keys.forget(&old.key);
             }
         }
-        index.by_digest.insert(digest, entry.clone());
+        index.by_key.insert(key, entry.clone());
         Ok(entry)
     }
 
@@ -136,8 +154,8 @@ impl Models {
     }
 
     /// The model whose verifying key has `digest`.
-    pub fn by_digest(&self, digest: &str) -> Option<Arc<Model>> {
-        self.read().by_digest.get(digest).cloned()
+    pub fn by_key(&self, key: &str) -> Option<Arc<Model>> {
+        self.read().by_key.get(key).cloned()
     }
 
     /// Every model, by name.
@@ -153,8 +171,8 @@ impl Models {
                 input_len: m.model.graph.input.len,
                 output_len: m.model.graph.output_len(),
                 visibility: m.model.visibility,
-                prover_key_warm: keys.holds(&m.digest, Role::Prover),
-                verifier_key_warm: keys.holds(&m.digest, Role::Verifier),
+                prover_key_warm: keys.holds(&m.key, Role::Prover),
+                verifier_key_warm: keys.holds(&m.key, Role::Verifier),
             })
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));

@@ -90,15 +90,20 @@ fn verify_kind(e: &VerifyError) -> &'static str {
     }
 }
 
-fn model_by_digest(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String> {
+fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String> {
+    let key = super::models::model_key(&bundle.model_digest, bundle.weights_commitment.as_deref());
     shared
         .models
-        .by_digest(&bundle.model_digest)
-        .ok_or_else(|| {
-            format!(
+        .by_key(&key)
+        .ok_or_else(|| match &bundle.weights_commitment {
+            None => format!(
                 "no loaded model has digest {} (GET /v1/models lists them)",
                 bundle.model_digest
-            )
+            ),
+            Some(w) => format!(
+            "no loaded model has digest {} and weights commitment {w} (GET /v1/models lists them)",
+            bundle.model_digest
+        ),
         })
 }
 
@@ -111,12 +116,12 @@ pub async fn verify(
 ) -> ApiResult<Json<Verdict>> {
     let bytes = body(bytes)?;
     let bundle: ProofBundle = parse(&bytes, "a proof bundle")?;
-    let model = model_by_digest(&shared, &bundle)
+    let model = model_of(&shared, &bundle)
         .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m))?;
     let job = {
         let keys = shared.keys.clone();
         move || {
-            let verifier = keys.get::<Verifier>(&model.digest, &model.model)?;
+            let verifier = keys.get::<Verifier>(&model.key, &model.model)?;
             Ok::<_, Error>(match verifier.verify(&bundle) {
                 Ok(outputs) => Verdict::valid(&model, &bundle, outputs),
                 Err(e) => Verdict::rejected(&model, &e),
@@ -189,10 +194,10 @@ fn batch_verdicts(shared: &Shared, bundles: Vec<ProofBundle>) -> Vec<Verdict> {
     // Each model's bundles (moved, not copied), with their places in the request.
     let mut groups: HashMap<String, Group> = HashMap::new();
     for (i, bundle) in bundles.into_iter().enumerate() {
-        match model_by_digest(shared, &bundle) {
+        match model_of(shared, &bundle) {
             Ok(model) => {
                 let group = groups
-                    .entry(model.digest.clone())
+                    .entry(model.key.clone())
                     .or_insert_with(|| (model, Vec::new(), Vec::new()));
                 group.1.push(i);
                 group.2.push(bundle);
@@ -201,7 +206,7 @@ fn batch_verdicts(shared: &Shared, bundles: Vec<ProofBundle>) -> Vec<Verdict> {
         }
     }
     for (model, places, group) in groups.into_values() {
-        let verifier = match shared.keys.get::<Verifier>(&model.digest, &model.model) {
+        let verifier = match shared.keys.get::<Verifier>(&model.key, &model.model) {
             Ok(v) => v,
             Err(e) => {
                 for &i in &places {
