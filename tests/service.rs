@@ -477,3 +477,46 @@ fn the_key_cache_evicts_the_least_recently_used_within_its_budget() {
     small.get::<Prover>("a", &model).unwrap();
     assert!(small.holds("a", Role::Prover) && !small.holds("a", Role::Verifier));
 }
+
+/// Two owners' models of one architecture with hashed params share a verifying key but not
+/// their weights: the service proves each with its own weights and verifies each proof
+/// against its own commitment.
+#[test]
+fn models_of_one_architecture_with_hashed_params_stay_apart() {
+    let a = common::compile_with(zkinfer::Visibilities {
+        params: zkinfer::Visibility::Hashed,
+        ..zkinfer::Visibilities::default()
+    });
+    let mut graph = a.graph.clone();
+    let zkinfer::graph::qgraph::QOp::Dense(dense) = &mut graph.nodes[0].op else {
+        panic!("a dense layer first");
+    };
+    dense.bias[0] += 1;
+    let b = zkinfer::CompiledModel::from_graph(graph, a.visibility).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    a.save(&dir.path().join("a.zkm")).unwrap();
+    b.save(&dir.path().join("b.zkm")).unwrap();
+    let served = serve(dir.path(), &[]);
+    let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
+    let mut bundles = Vec::new();
+    for (id, model) in [("a", &a), ("b", &b)] {
+        let proved = served.post(&format!("/v1/models/{id}/prove"), None, &input);
+        assert_eq!(proved.status, 200, "{}", proved.body);
+        // No tensor of the proof is hashed (only the model's params): the answer is the
+        // bundle itself.
+        let bundle = proved.json();
+        assert_eq!(
+            bundle["weights_commitment"],
+            model.weights.as_ref().unwrap().commitment.as_str()
+        );
+        let verdict = served.post("/v1/verify", None, &bundle.to_string()).json();
+        assert_eq!(verdict["valid"], true, "{verdict}");
+        bundles.push(bundle);
+    }
+    assert_eq!(bundles[0]["model_digest"], bundles[1]["model_digest"]);
+    // b's proof claiming a's commitment: a's key and commitment refuse it.
+    let mut claimed = bundles[1].clone();
+    claimed["weights_commitment"] = bundles[0]["weights_commitment"].clone();
+    let verdict = served.post("/v1/verify", None, &claimed.to_string()).json();
+    assert_eq!(verdict["valid"], false, "{verdict}");
+}

@@ -11,9 +11,10 @@ input private, like zkinfer's default), then runs the zkinfer CLI on the same fi
 step under /usr/bin/time -v, and prints one markdown table: setup/keygen, prove, verify,
 peak RSS, proof size, output error and the ratios. Run it on an otherwise idle machine.
 
-With --hashed it measures the commitments instead: zkinfer with the default visibilities
-(input private, output public) and with input and output hashed (Poseidon commitments), and
-EZKL with input and output hashed, all in one run.
+With --hashed it measures the commitments instead, all in one run: zkinfer with the default
+visibilities (input private, output public, params fixed), with input and output hashed
+(Poseidon commitments), and with params hashed (verified from the verifier file, which holds
+no weights), and EZKL with input and output hashed and with params hashed.
 
 With --precision it measures the precision trade-off: zkinfer at `--precision standard` and
 `--precision high`, beside EZKL, all in one run (max abs error against onnxruntime's output,
@@ -59,25 +60,32 @@ def timed(cmd, env=None):
 
 
 HASHED = ["--input-visibility", "hashed", "--output-visibility", "hashed"]
+HASHED_PARAMS = ["--param-visibility", "hashed"]
 
 
 def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
+    """With hashed params (`visibility` has `--param-visibility hashed`), proofs are verified
+    from the verifier file, as a verifier without the weights does."""
     exe = os.path.join(ROOT, "target", "release", "zkinfer")
     env = dict(os.environ, ZKINFER_PARAMS_DIR=os.path.join(work, "params"))
     onnx = os.path.join(models_dir, f"{name}.onnx")
     inp = os.path.join(models_dir, f"{name}.input.json")
     calib = os.path.join(models_dir, f"{name}.eval.json")
     calib = calib if os.path.exists(calib) else inp
-    tag = tag or ("hashed" if visibility else "plain")
+    tag = tag or "-".join(v for v in visibility if not v.startswith("--")) or "plain"
     model, proof = os.path.join(work, f"{name}.{tag}.zkm"), os.path.join(work, f"{name}.{tag}.proof.json")
     res = {}
     try:
         timed([exe, "compile", onnx, "--calibration", calib, *visibility, "-o", model], env)
+        checker = model
+        if "--param-visibility" in visibility:
+            checker = os.path.join(work, f"{name}.{tag}.verifier.zkm")
+            timed([exe, "export-verifier", model, "-o", checker], env)
         proves = []
         for _ in range(repeats):
             out, rss = timed([exe, "prove", model, "--input", inp, "-o", proof, "--json"], env)
             proves.append((json.loads(out), rss))
-        verifies = [json.loads(timed([exe, "verify", model, proof, "--json"], env)[0]) for _ in range(repeats)]
+        verifies = [json.loads(timed([exe, "verify", checker, proof, "--json"], env)[0]) for _ in range(repeats)]
     except RuntimeError as e:
         return {"error": str(e)}
     res["keygen_s"] = statistics.median(p["keygen_s"] for p, _ in proves)
@@ -97,14 +105,19 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
     return res
 
 
-def run_ezkl(python, name, models_dir, work, repeats, hashed=False):
+def run_ezkl(python, name, models_dir, work, repeats, hashed=False, visibility=None):
+    """`visibility`: EZKL's `(input, output, param)` visibilities; `hashed` is shorthand for
+    input and output hashed, params fixed."""
     results = os.path.join(work, "ezkl-results.json")
-    vis = ["--input-visibility", "hashed", "--output-visibility", "hashed"] if hashed else ["--input-visibility", "private"]
+    if visibility is None:
+        visibility = ("hashed", "hashed", "fixed") if hashed else ("private", "public", "fixed")
+    vis = ["--input-visibility", visibility[0], "--output-visibility", visibility[1],
+           "--param-visibility", visibility[2]]
     sh([python, os.path.join(HERE, "ezkl_pipeline.py"), models_dir, name, "--work-dir", os.path.join(work, "ezkl"),
         "--runs-dir", os.path.join(work, "ezkl-runs"), "--results", results, "--repeats", str(repeats),
         *vis], stdout=subprocess.DEVNULL)
     runs = json.load(open(results))["runs"]
-    tag = "hash-hash-fixe" if hashed else "priv-publ-fixe"
+    tag = "-".join(v[:4] for v in visibility)
     run = runs[next(k for k in runs if k.startswith(name + "__") and tag in k)]
     s = run["summary"]
     t, rss = s["timings_s"], s["peak_rss_mib"]
@@ -170,28 +183,37 @@ def main():
 
 
 def hashed_table(python, a):
-    """zkinfer plain and hashed, EZKL hashed: one row each per model."""
-    print("| model | tool, input / output | k | setup/keygen | prove | verify | prove peak RSS | proof |")
+    """zkinfer plain, with hashed input/output and with hashed params; EZKL with each
+    hashed: one row each per model, then the ratios."""
+    print("| model | tool, input / output / params | k | setup/keygen | prove | verify | prove peak RSS | proof |")
     print("|---|---|---|---|---|---|---|---|")
     for name in a.models:
         plain = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
         hashed = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, HASHED)
+        params = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, HASHED_PARAMS)
         e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats, hashed=True)
-        print(f"{name}: zkinfer {plain} / hashed {hashed}\n{name}: ezkl hashed {e}", file=sys.stderr)
-        for tool, r, keygen in [("zkinfer, private / public", plain, "keygen_s"),
-                                ("zkinfer, hashed / hashed", hashed, "keygen_s"),
-                                ("EZKL, hashed / hashed", e, "setup_s")]:
-            if "error" in r:
-                print(f"| {name} | {tool} | failed: {r['error']} | | | | | |")
+        ep = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats,
+                      visibility=("private", "public", "hashed"))
+        print(f"{name}: zkinfer {plain} / hashed {hashed} / params {params}\n"
+              f"{name}: ezkl hashed {e} / params {ep}", file=sys.stderr)
+        for tool, r, keygen in [("zkinfer, private / public / fixed", plain, "keygen_s"),
+                                ("zkinfer, hashed / hashed / fixed", hashed, "keygen_s"),
+                                ("zkinfer, private / public / hashed", params, "keygen_s"),
+                                ("EZKL, hashed / hashed / fixed", e, "setup_s"),
+                                ("EZKL, private / public / hashed", ep, "setup_s")]:
+            if "error" in r or r.get("status") not in (None, "ok"):
+                print(f"| {name} | {tool} | failed: {r.get('error', r.get('status'))} | | | | | |")
                 continue
             print(f"| {name} | {tool} | {fmt(r['k'])} | {fmt(r[keygen], ' s')} | {fmt(r['prove_s'], ' s')} "
                   f"| {fmt(r['verify_s'], ' s')} | {fmt(r['prove_rss_mib'], ' MiB')} | {fmt(r['proof_bytes'], ' B')} |")
-        if "error" not in hashed:
-            print(f"| {name} | EZKL / zkinfer, hashed | | {ratio(e['setup_s'], hashed['keygen_s'])} "
-                  f"| {ratio(e['prove_s'], hashed['prove_s'])} | {ratio(e['verify_s'], hashed['verify_s'])} "
-                  f"| {ratio(e['prove_rss_mib'], hashed['prove_rss_mib'])} | |")
-            print(f"| {name} | zkinfer hashed / plain | | | {ratio(hashed['prove_s'], plain['prove_s'])} "
-                  f"| {ratio(hashed['verify_s'], plain['verify_s'])} | | |")
+        for what, z, ez in [("hashed input/output", hashed, e), ("hashed params", params, ep)]:
+            if "error" not in z:
+                print(f"| {name} | EZKL / zkinfer, {what} | | {ratio(ez.get('setup_s'), z['keygen_s'])} "
+                      f"| {ratio(ez.get('prove_s'), z['prove_s'])} | {ratio(ez.get('verify_s'), z['verify_s'])} "
+                      f"| {ratio(ez.get('prove_rss_mib'), z['prove_rss_mib'])} | |")
+                print(f"| {name} | zkinfer {what} / plain | | | {ratio(z['prove_s'], plain['prove_s'])} "
+                      f"| {ratio(z['verify_s'], plain['verify_s'])} | {ratio(z['prove_rss_mib'], plain['prove_rss_mib'])} "
+                      f"| {ratio(z['proof_bytes'], plain['proof_bytes'])} |")
 
 
 def precision_table(python, a):
