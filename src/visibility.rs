@@ -137,9 +137,11 @@ impl Visibilities {
                 ));
             }
         }
+        // Unset widths with hashed params are the compiler's to set (a compiled model's are
+        // checked with its weights).
         let widths = self.param_bits.iter().all(|b| (1..=62).contains(b));
         match (self.hashed_params(), widths, is_unset(&self.param_bits)) {
-            (true, true, _) | (false, _, true) => Ok(()),
+            (true, true, _) | (true, _, true) | (false, _, true) => Ok(()),
             (true, false, _) => Err(format!(
                 "hashed params need packing widths of 1 to 62 bits, found {:?}",
                 self.param_bits

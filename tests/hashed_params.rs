@@ -280,6 +280,10 @@ fn files_whose_weights_or_commitment_disagree_are_refused() {
     let mut missing = (*model).clone();
     missing.weights = None;
     assert!(missing.validate().is_err());
+    let mut unset = (*model).clone();
+    unset.visibility.param_bits = [0, 0];
+    let err = unset.validate().unwrap_err().to_string();
+    assert!(err.contains("packing widths"), "{err}");
     // Fixed params have no verifier file and no commitment to expect.
     let err = common::model().verifier_file().unwrap_err().to_string();
     assert!(err.contains("--param-visibility hashed"), "{err}");

@@ -177,6 +177,12 @@ impl CompiledModel {
             }
             (Some(_), true) => {}
         }
+        let bits = self.visibility.param_bits;
+        if !bits.iter().all(|b| (1..=62).contains(b)) {
+            return Err(invalid(format!(
+                "hashed params need packing widths of 1 to 62 bits, found {bits:?}"
+            )));
+        }
         check_hashable(&self.graph)?;
         if self.is_parted() {
             return Err(invalid(
