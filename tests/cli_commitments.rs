@@ -128,6 +128,16 @@ fn hashed_params_flow(onnx: &str, calibration: &str, input: &str) {
     ]))
     .unwrap();
     assert_eq!(verified["valid"], true);
+    assert_eq!(
+        verified["weights_commitment"],
+        commitment.as_str(),
+        "{verified}"
+    );
+    let text = ok(&["verify", s(&file), s(&proof)]);
+    assert!(
+        text.contains(&format!("weights commitment: {commitment}")),
+        "{text}"
+    );
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::data(&onnx.replace(".onnx", ".expected.json"))).unwrap(),
     )

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 use zkinfer::api::felt_hex;
-use zkinfer::circuit::{InstanceLayout, ModelCircuit, Salts};
+use zkinfer::circuit::{param_domain, InstanceLayout, ModelCircuit, Salts};
 use zkinfer::error::VerifyError;
 use zkinfer::graph::qgraph::{QGraph, QOp};
 use zkinfer::{CompiledModel, ProofBundle, Prover, Verifier, Visibilities, Visibility};
@@ -87,6 +87,21 @@ fn the_verifier_file_holds_no_weights_and_rebuilds_the_same_key() {
     assert!(file.weights.as_ref().unwrap().salt.is_none());
     assert!(file.is_verifier_file() && !model.is_verifier_file());
     assert_eq!(file.weights_commitment(), model.weights_commitment());
+    assert!(
+        file.quant_report.is_none(),
+        "the calibration report stays with the owner"
+    );
+    // The commitment's domain is the architecture's and the widths': the verifier file's is
+    // the owner's, another width's is not.
+    let bits = model.visibility.param_bits;
+    assert_eq!(
+        param_domain(&file.graph, bits),
+        param_domain(&model.graph, bits)
+    );
+    assert_ne!(
+        param_domain(&model.graph, bits),
+        param_domain(&model.graph, [bits[0] + 1, bits[1]])
+    );
     // Written and read back: no salt in the file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.zkm");
@@ -326,6 +341,18 @@ fn bundles_must_carry_exactly_the_published_commitment() {
         verifier.verify(&plain),
         Err(VerifyError::ModelMismatch { .. })
     ));
+    // A model that hashes its params but names no commitment verifies nothing.
+    let mut nameless = file.clone();
+    nameless.weights = None;
+    let err = Verifier::setup(nameless, &common::cache())
+        .unwrap()
+        .verify(&bundle)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("records no valid weights commitment"),
+        "{err}"
+    );
     // A fixed-params verifier refuses a bundle that carries a weights commitment.
     let plain_verifier = self::verifier(&common::model());
     let mut extra = plain.clone();

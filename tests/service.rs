@@ -496,6 +496,10 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
     let dir = tempfile::tempdir().unwrap();
     a.save(&dir.path().join("a.zkm")).unwrap();
     b.save(&dir.path().join("b.zkm")).unwrap();
+    a.verifier_file()
+        .unwrap()
+        .save(&dir.path().join("v.zkm"))
+        .unwrap();
     let served = serve(dir.path(), &[]);
     let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
     let mut bundles = Vec::new();
@@ -514,6 +518,28 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
         bundles.push(bundle);
     }
     assert_eq!(bundles[0]["model_digest"], bundles[1]["model_digest"]);
+    // The verifier file verifies a's proofs and refuses to prove.
+    served
+        .post("/v1/models/v/prove", None, &input)
+        .error(409, "verifier_file", "cannot prove");
+    let models = served.get("/v1/models").json();
+    let listed: Vec<_> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["id"].clone(),
+                m["weights_commitment"].clone(),
+                m["verifier_file"].clone(),
+            )
+        })
+        .collect();
+    assert!(listed.contains(&(
+        json!("v"),
+        bundles[0]["weights_commitment"].clone(),
+        json!(true)
+    )));
     // b's proof claiming a's commitment: a's key and commitment refuse it.
     let mut claimed = bundles[1].clone();
     claimed["weights_commitment"] = bundles[0]["weights_commitment"].clone();

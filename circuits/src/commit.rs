@@ -192,7 +192,7 @@ pub fn packed_len(len: usize, bits: u32) -> usize {
 
 /// Rows a commitment to `len` values of `bits` bits occupies (packing, then hashing).
 pub fn rows(len: usize, bits: u32) -> usize {
-    group_rows(&[(len, bits)])
+    (packing_rows(len, bits) + hash_rows(packed_len(len, bits))).max(1)
 }
 
 /// Packing rows of `len` values of `bits` bits: `⌈n / PACK_LANES⌉` per packed element.
@@ -233,23 +233,31 @@ pub fn commitment(values: &[i64], bits: u32, salt: Fp) -> Result<Fp, usize> {
     Ok(chain(salt, &pack(values, bits)?))
 }
 
-/// The commitment to several groups of values, each packed at its own width, in one chain:
-/// `H(… H(salt, p_0) …)` over the packed elements of every group, one group after another
-/// (a model's weights at the weight width, then its biases at theirs). `Err((g, i))` names
-/// value `i` of group `g` outside its range.
-pub fn group_commitment(groups: &[(&[i64], u32)], salt: Fp) -> Result<Fp, (usize, usize)> {
-    let mut packed = Vec::new();
+/// The commitment to several groups of values, each packed at its own width, in one chain
+/// that starts with `domain`: the chain from `salt` over `domain` and then the packed
+/// elements of every group, one group after another (a model's weights at the weight width,
+/// then its biases at theirs). `domain` names what the values are (a digest of the
+/// architecture and widths they belong to), so one commitment cannot be read as the values
+/// of another architecture or packing. `Err((g, i))` names value `i` of group `g` outside
+/// its range.
+pub fn group_commitment(
+    groups: &[(&[i64], u32)],
+    salt: Fp,
+    domain: Fp,
+) -> Result<Fp, (usize, usize)> {
+    let mut packed = vec![domain];
     for (g, (values, bits)) in groups.iter().enumerate() {
         packed.extend(pack(values, *bits).map_err(|i| (g, i))?);
     }
     Ok(chain(salt, &packed))
 }
 
-/// Rows a commitment to `groups` of `(len, bits)` occupies (packing, then hashing).
+/// Rows a commitment to `groups` of `(len, bits)` occupies (packing, then hashing the
+/// domain and the packed elements).
 pub fn group_rows(groups: &[(usize, u32)]) -> usize {
     let packing: usize = groups.iter().map(|&(l, b)| packing_rows(l, b)).sum();
-    let elements = groups.iter().map(|&(l, b)| packed_len(l, b)).sum();
-    (packing + hash_rows(elements)).max(1)
+    let elements: usize = groups.iter().map(|&(l, b)| packed_len(l, b)).sum();
+    packing + hash_rows(elements + 1)
 }
 
 /// The chain from `salt` over `packed`: blocks of [`BLOCK`] elements, then one at a time.
@@ -281,13 +289,15 @@ pub trait CommitInstructions {
 
     /// Commits to several groups of range-checked values, each group packed at its own
     /// width (every value of group `g` proven to `groups[g].1` bits or fewer), in one chain
-    /// under `salt` ([`group_commitment`]). Empty groups are skipped.
+    /// under `salt` that starts with the constant `domain` ([`group_commitment`]). Empty
+    /// groups are skipped.
     fn commit_groups(
         &self,
         layouter: &mut impl Layouter<Fp>,
         name: &str,
         groups: &[(&[SignedCell<Fp>], u32)],
         salt: Value<Fp>,
+        domain: Fp,
     ) -> Result<Cell<Fp>, Error>;
 }
 
@@ -425,6 +435,33 @@ impl CommitChip {
         )
     }
 
+    /// A cell pinned to the constant `domain` (through the constant column, so the
+    /// verifying key fixes it).
+    fn domain(&self, layouter: &mut impl Layouter<Fp>, domain: Fp) -> Result<Cell<Fp>, Error> {
+        layouter.assign_region(
+            || "domain",
+            |mut region| {
+                region.assign_advice_from_constant(|| "domain", self.config.salt, 0, domain)
+            },
+        )
+    }
+
+    /// Packs every non-empty group.
+    fn pack_groups(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        groups: &[(&[SignedCell<Fp>], u32)],
+    ) -> Result<Vec<Cell<Fp>>, Error> {
+        let mut packed = Vec::new();
+        for (g, (values, bits)) in groups.iter().enumerate() {
+            if !values.is_empty() {
+                packed.extend(self.pack(layouter, &format!("{name} {g}"), values, *bits)?);
+            }
+        }
+        Ok(packed)
+    }
+
     /// The chain from `start` over `packed` in the circuit, as [`chain`] computes it.
     fn chain(
         &self,
@@ -470,7 +507,9 @@ impl CommitInstructions for CommitChip {
         bits: u32,
         salt: Value<Fp>,
     ) -> Result<Cell<Fp>, Error> {
-        self.commit_groups(layouter, name, &[(values, bits)], salt)
+        let packed = self.pack_groups(layouter, name, &[(values, bits)])?;
+        let salt = self.salt(layouter, salt)?;
+        self.chain(layouter, name, salt, packed)
     }
 
     fn commit_groups(
@@ -479,18 +518,16 @@ impl CommitInstructions for CommitChip {
         name: &str,
         groups: &[(&[SignedCell<Fp>], u32)],
         salt: Value<Fp>,
+        domain: Fp,
     ) -> Result<Cell<Fp>, Error> {
-        let mut packed = Vec::new();
-        for (g, (values, bits)) in groups.iter().enumerate() {
-            if !values.is_empty() {
-                packed.extend(self.pack(layouter, &format!("{name} {g}"), values, *bits)?);
-            }
-        }
+        let packed = self.pack_groups(layouter, name, groups)?;
         if packed.is_empty() {
             return Err(Error::Synthesis);
         }
         let salt = self.salt(layouter, salt)?;
-        self.chain(layouter, name, salt, packed)
+        let domain = self.domain(layouter, domain)?;
+        let chained = std::iter::once(domain).chain(packed).collect();
+        self.chain(layouter, name, salt, chained)
     }
 }
 

@@ -34,10 +34,12 @@ impl Fixture {
     fn commitment(&self) -> Fp {
         match &self.second {
             None => commitment(&self.values, self.bits, self.salt).expect("values in range"),
-            Some((values, bits)) => {
-                group_commitment(&[(&self.values, self.bits), (values, *bits)], self.salt)
-                    .expect("values in range")
-            }
+            Some((values, bits)) => group_commitment(
+                &[(&self.values, self.bits), (values, *bits)],
+                self.salt,
+                DOMAIN,
+            )
+            .expect("values in range"),
         }
     }
 }
@@ -62,7 +64,7 @@ impl Scenario for Fixture {
                 let values: Vec<_> = felts(values).into_iter().map(Value::known).collect();
                 let second = range.witness_signed(&mut layouter, "y", &values, *bits)?;
                 let groups = [(cells.as_slice(), self.bits), (second.as_slice(), *bits)];
-                chip.commit_groups(&mut layouter, "t", &groups, salt)?
+                chip.commit_groups(&mut layouter, "t", &groups, salt, DOMAIN)?
             }
         };
         layouter.constrain_instance(c.cell(), chips.instance, 0)
@@ -102,6 +104,9 @@ fn commitments_verify_for_every_width_and_several_packed_elements() {
     }
 }
 
+/// The domain of the group commitments under test.
+const DOMAIN: Fp = Fp::from_raw([7, 0, 0, 0]);
+
 #[test]
 fn groups_at_their_own_widths_chain_into_one_commitment() {
     let f = Fixture {
@@ -112,8 +117,14 @@ fn groups_at_their_own_widths_chain_into_one_commitment() {
     // The groups' order and widths are bound: each other arrangement is another commitment.
     let (second, bits) = f.second.clone().unwrap();
     for other in [
-        group_commitment(&[(&second, bits), (&f.values, f.bits)], f.salt),
-        group_commitment(&[(&f.values, 22), (&second, bits)], f.salt),
+        group_commitment(&[(&second, bits), (&f.values, f.bits)], f.salt, DOMAIN),
+        group_commitment(&[(&f.values, 22), (&second, bits)], f.salt, DOMAIN),
+        // Another domain: the same values as another architecture's.
+        group_commitment(
+            &[(&f.values, f.bits), (&second, bits)],
+            f.salt,
+            DOMAIN + Fp::ONE,
+        ),
         commitment(&[f.values.clone(), second.clone()].concat(), 22, f.salt).map_err(|i| (0, i)),
     ] {
         let other = other.unwrap();
@@ -124,8 +135,12 @@ fn groups_at_their_own_widths_chain_into_one_commitment() {
             BTreeSet::from([Broken::Copy])
         );
     }
-    assert_eq!(group_rows(&[(6, 8), (3, 22)]), 2 + 1 + 2 * HASH_ROWS);
-    assert_eq!(group_commitment(&[(&[0, 200], 8)], f.salt), Err((0, 1)));
+    // The domain is one more element of the chain.
+    assert_eq!(group_rows(&[(6, 8), (3, 22)]), 2 + 1 + 3 * HASH_ROWS);
+    assert_eq!(
+        group_commitment(&[(&[0, 200], 8)], f.salt, DOMAIN),
+        Err((0, 1))
+    );
 }
 
 #[test]

@@ -233,6 +233,15 @@ impl Verifier {
     /// bundle's).
     fn weights_commitment(&self, bundle: &ProofBundle) -> Result<Option<Fp>, VerifyError> {
         let expected = self.model.weights_commitment();
+        // Fail closed: a model that hashes its params must name the commitment it expects.
+        if self.model.visibility.hashed_params() && expected.is_none() {
+            return Err(VerifyError::Commitment {
+                field: "weights_commitment",
+                reason: "the model hashes its params but records no valid weights commitment \
+                         to check proofs against"
+                    .into(),
+            });
+        }
         let found = commitment(
             "weights_commitment",
             bundle.weights_commitment.as_deref(),

@@ -17,6 +17,7 @@ use zkinfer_circuits::commit;
 
 use super::bundle::{felt_hex, parse_felt};
 use super::CompiledModel;
+use crate::circuit::param_domain;
 use crate::error::CompileError;
 use crate::graph::qgraph::{QGraph, QOp};
 
@@ -33,12 +34,14 @@ pub struct WeightsCommitment {
     pub salt: Option<String>,
 }
 
-/// The commitment to `graph`'s parameters at `bits` under `salt`.
+/// The commitment to `graph`'s parameters at `bits` under `salt`, in the domain of its
+/// architecture ([`param_domain`]).
 fn commit_params(graph: &QGraph, bits: [u32; 2], salt: Fp) -> Result<Fp, CompileError> {
     let params = graph.params();
     commit::group_commitment(
         &[(&params.values[0], bits[0]), (&params.values[1], bits[1])],
         salt,
+        param_domain(graph, bits),
     )
     .map_err(|(group, index)| CompileError::Invalid {
         node: "params".into(),
@@ -139,6 +142,8 @@ impl CompiledModel {
         for node in &mut file.graph.nodes {
             node.op.zero_params();
         }
+        // The calibration report measured the weights: it stays with the owner.
+        file.quant_report = None;
         file.weights = Some(WeightsCommitment {
             commitment: weights.commitment.clone(),
             salt: None,

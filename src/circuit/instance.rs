@@ -189,6 +189,29 @@ impl InstanceLayout {
     }
 }
 
+/// The domain of a graph's parameters commitment: a digest of the architecture (the graph
+/// with every parameter zero, as a verifier file holds it) and of the packing widths `bits`,
+/// as a field element the circuit pins as the chain's first element. A commitment made for
+/// one architecture or packing therefore cannot be opened as another's (the same packed
+/// elements read at other widths, or the same values under a graph that uses them
+/// differently).
+pub fn param_domain(graph: &QGraph, bits: [u32; 2]) -> Fp {
+    use blake2::{Blake2b512, Digest};
+    use ff::FromUniformBytes;
+    let mut architecture = graph.clone();
+    for node in &mut architecture.nodes {
+        node.op.zero_params();
+    }
+    let mut hasher = Blake2b512::new();
+    hasher.update(b"zkinfer params commitment domain v1");
+    hasher.update(bits[0].to_le_bytes());
+    hasher.update(bits[1].to_le_bytes());
+    // A graph always serialises (string keys, finite numbers).
+    hasher.update(serde_json::to_vec(&architecture).unwrap_or_default());
+    let wide: [u8; 64] = hasher.finalize().into();
+    Fp::from_uniform_bytes(&wide)
+}
+
 /// The name of the outputs' commitment in [`InstanceLayout::commitments`].
 pub const OUTPUT_COMMITMENT: &str = "output commitment";
 

@@ -29,7 +29,9 @@ mod instance;
 pub mod layout;
 mod ops;
 
-pub use instance::{output_bits, Commitments, InstanceLayout, Salts, Segment, OUTPUT_COMMITMENT};
+pub use instance::{
+    output_bits, param_domain, Commitments, InstanceLayout, Salts, Segment, OUTPUT_COMMITMENT,
+};
 
 use ops::params::synthesize_params;
 use ops::{
@@ -98,6 +100,8 @@ pub struct ModelCircuit<'a, const W: usize, const H: bool = false> {
     instance: InstanceLayout,
     /// The packing widths of hashed parameters ([`Visibilities::param_bits`]).
     param_bits: [u32; 2],
+    /// The domain of their commitment ([`param_domain`]; zero when they are fixed).
+    param_domain: Fp,
     witness: Option<&'a Witness>,
     /// The commitments' salts (used with a witness only).
     salts: Salts,
@@ -112,6 +116,7 @@ impl<'a, const W: usize, const H: bool> ModelCircuit<'a, W, H> {
             graph,
             instance: InstanceLayout::of(graph, visibility),
             param_bits: visibility.param_bits,
+            param_domain: domain_of(graph, visibility),
             witness: None,
             salts: Salts::default(),
             failed: Arc::default(),
@@ -129,6 +134,7 @@ impl<'a, const W: usize, const H: bool> ModelCircuit<'a, W, H> {
             graph,
             instance: InstanceLayout::of(graph, visibility),
             param_bits: visibility.param_bits,
+            param_domain: domain_of(graph, visibility),
             witness: Some(witness),
             salts,
             failed: Arc::default(),
@@ -188,14 +194,13 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
         let params = match self.instance.params {
             Some(row) => {
                 let salt = self.witness.map(|_| self.salts.params);
-                let bits = self.param_bits;
+                let commitment = (self.param_bits, self.param_domain, row);
                 Some(synthesize_params(
                     &config,
                     &mut layouter,
                     self.graph,
-                    bits,
+                    commitment,
                     salt,
-                    row,
                 )?)
             }
             None => None,
@@ -203,6 +208,10 @@ impl<const W: usize, const H: bool> Circuit<Fp> for ModelCircuit<'_, W, H> {
         let mut tensors: Vec<Vec<SignedCell<Fp>>> = vec![x];
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let node_params = params.as_ref().and_then(|p| p.of(i));
+            // With hashed params, an op with parameters never falls back to fixed columns.
+            if params.is_some() && node.op.has_params() && node_params.is_none() {
+                return Err(Error::Synthesis);
+            }
             let y = self.node(&config, &mut layouter, &tables, i, node_params, &tensors);
             let y = y.inspect_err(|_| {
                 if let Ok(mut failed) = self.failed.lock() {
@@ -303,6 +312,15 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
                 synthesize_linear(config, layouter, self.graph, node, params, &ins, record)?
             }
         })
+    }
+}
+
+/// The domain of `graph`'s parameters commitment when `visibility` hashes them.
+fn domain_of(graph: &QGraph, visibility: &Visibilities) -> Fp {
+    if visibility.hashed_params() {
+        param_domain(graph, visibility.param_bits)
+    } else {
+        Fp::zero()
     }
 }
 

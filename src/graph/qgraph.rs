@@ -393,6 +393,11 @@ impl QOp {
         }
     }
 
+    /// Whether the op has trained parameters ([`QOp::params`] is `Some`).
+    pub fn has_params(&self) -> bool {
+        matches!(self, Self::Dense(_) | Self::Conv(_) | Self::Affine(_))
+    }
+
     /// Sets every trained parameter ([`QOp::params`]) to zero: what a verifier file keeps of
     /// an op whose parameters are hashed.
     pub fn zero_params(&mut self) {

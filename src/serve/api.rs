@@ -339,6 +339,17 @@ pub async fn prove(
             ),
         ));
     };
+    if model.model.is_verifier_file() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "verifier_file",
+            format!(
+                "model '{}' is a verifier file: it holds no weights, so it verifies but cannot \
+                 prove (register the model owner's file to prove)",
+                model.id
+            ),
+        ));
+    }
     // Checked before queueing: a bad input never takes a slot.
     let x = model
         .model

@@ -53,6 +53,11 @@ pub struct Summary {
     pub prover_key_warm: bool,
     /// Whether its verifying key is in memory now.
     pub verifier_key_warm: bool,
+    /// With hashed params: the published weights commitment its proofs carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weights_commitment: Option<String>,
+    /// Whether it is a verifier file (hashed params, no weights): it verifies only.
+    pub verifier_file: bool,
 }
 
 /// Whether `id` may name a model: 1 to 64 of `A–Z a–z 0–9 . _ -`, not starting with a dot.
@@ -173,6 +178,8 @@ impl Models {
                 visibility: m.model.visibility,
                 prover_key_warm: keys.holds(&m.key, Role::Prover),
                 verifier_key_warm: keys.holds(&m.key, Role::Verifier),
+                weights_commitment: m.model.weights.as_ref().map(|w| w.commitment.clone()),
+                verifier_file: m.model.is_verifier_file(),
             })
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));

@@ -39,6 +39,9 @@ pub(super) struct Verdict {
     input_commitment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_commitment: Option<String>,
+    /// With hashed params: the weights commitment the proof was checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weights_commitment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Value>,
 }
@@ -53,6 +56,7 @@ impl Verdict {
             outputs_float: Some(outputs),
             input_commitment: bundle.input_commitment.clone(),
             output_commitment: bundle.output_commitment.clone(),
+            weights_commitment: bundle.weights_commitment.clone(),
             error: None,
         }
     }
@@ -66,6 +70,7 @@ impl Verdict {
             argmax: None,
             input_commitment: None,
             output_commitment: None,
+            weights_commitment: None,
             error: Some(json!({ "kind": kind, "message": message })),
         }
     }

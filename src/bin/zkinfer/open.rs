@@ -32,6 +32,9 @@ pub(crate) fn print_commitments(bundle: &ProofBundle) -> Result<()> {
     if let Some(c) = &bundle.output_commitment {
         out!("output commitment: {c} (the outputs are hashed)");
     }
+    if let Some(c) = &bundle.weights_commitment {
+        out!("weights commitment: {c} (made with the weights it commits to)");
+    }
     Ok(())
 }
 

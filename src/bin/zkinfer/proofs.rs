@@ -91,7 +91,7 @@ pub(crate) fn prove(
         reports.push(json!({
             "proof": path, "outputs": bundle.outputs, "outputs_float": bundle.outputs_float,
             "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment,
-            "openings": opened, "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
+            "weights_commitment": bundle.weights_commitment, "openings": opened, "prove_s": prove_s, "proof_bytes": bundle.proof.len() / 2,
         }));
     }
     let total_s = started.elapsed().as_secs_f64();
@@ -212,9 +212,11 @@ pub(crate) fn verify(
                     print_outputs(outputs)?;
                 }
             }
-            Ok(
-                json!({ "outputs": bundle.outputs, "input_commitment": bundle.input_commitment, "output_commitment": bundle.output_commitment }),
-            )
+            Ok(json!({
+                "outputs": bundle.outputs, "input_commitment": bundle.input_commitment,
+                "output_commitment": bundle.output_commitment,
+                "weights_commitment": bundle.weights_commitment,
+            }))
         },
     )?;
     let total_s = started.elapsed().as_secs_f64();

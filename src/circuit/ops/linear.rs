@@ -141,7 +141,7 @@ fn committed_dots(
 pub(in crate::circuit) fn rows(cx: &RowContext<'_>, op: &QOp) -> Result<OpRows, CompileError> {
     let out = &cx.node.output;
     let mut rows = OpRows::default();
-    let committed = cx.hashed_params && op.params().is_some();
+    let committed = cx.hashed_params && op.has_params();
     for o in 0..out.len {
         let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
             node: cx.node.name.clone(),

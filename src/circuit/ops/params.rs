@@ -60,15 +60,15 @@ impl ParamCells {
 }
 
 /// Witnesses and range-checks every parameter of `graph` (values known only when
-/// `proving`: at key generation every advice value is unknown), commits to them at `bits`
-/// under `salt`, and constrains the commitment to the instance column's row `row`.
+/// proving, with `salt`: at key generation every advice value is unknown), commits to them
+/// at `bits` under `salt` in the domain `domain`, and constrains the commitment to the
+/// instance column's row `row`.
 pub(in crate::circuit) fn synthesize_params(
     config: &ModelConfig,
     layouter: &mut impl Layouter<Fp>,
     graph: &QGraph,
-    bits: [u32; 2],
+    (bits, domain, row): ([u32; 2], Fp, usize),
     salt: Option<Fp>,
-    row: usize,
 ) -> Result<ParamCells, Error> {
     let proving = salt.is_some();
     let salt = salt.map_or(Value::unknown(), Value::known);
@@ -89,7 +89,7 @@ pub(in crate::circuit) fn synthesize_params(
         (cells[0].as_slice(), bits[0]),
         (cells[1].as_slice(), bits[1]),
     ];
-    let commitment = chip.commit_groups(layouter, "params", &groups, salt)?;
+    let commitment = chip.commit_groups(layouter, "params", &groups, salt, domain)?;
     layouter.constrain_instance(commitment.cell(), config.instance, row)?;
     Ok(ParamCells {
         cells,
