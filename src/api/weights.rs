@@ -2,9 +2,10 @@
 //! that holds none.
 //!
 //! With `params = hashed` every trained weight and bias lives in an advice cell, bound by
-//! one Poseidon commitment ([`zkinfer_circuits::commit::group_commitment`] over the weights
-//! packed at `param_bits[0]` bits and the biases at `param_bits[1]`) under a salt the owner
-//! draws once at compile time. The verifying key then depends on the architecture only:
+//! one Poseidon commitment ([`zkinfer_circuits::commit::group_commitment`]: a domain element
+//! naming the architecture and widths ([`param_domain`]), then the weights packed at
+//! `param_bits[0]` bits and the biases at `param_bits[1]`) under a salt the owner draws once
+//! at compile time. The verifying key then depends on the architecture only:
 //! [`CompiledModel::verifier_file`] zeroes every parameter and drops the salt, and a verifier
 //! holding that file checks proofs against the published commitment.
 
