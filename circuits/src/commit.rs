@@ -79,7 +79,7 @@ pub const BLOCK: usize = 15;
 
 /// Rows one block hash (`BLOCK + 1` elements, eight permutations) occupies in the state
 /// columns: the initial state, then per permutation the pad-and-add and the permutation.
-pub const BLOCK_ROWS: usize = 1 + (BLOCK + 1) / 2 * (HASH_ROWS - 1);
+pub const BLOCK_ROWS: usize = 1 + (BLOCK + 1).div_ceil(2) * (HASH_ROWS - 1);
 
 /// The Poseidon chip of the commitments: width 3, rate 2.
 type Poseidon = Pow5Chip<Fp, 3, 2>;
