@@ -5,13 +5,13 @@
 //! ```text
 //! advice: x_0..x_{W-1} (also a_0..a_{W/2-1} | b_0..b_{W/2-1} of the pair dot chip) | acc | e_0..e_4 (elementwise, shared by div/relu/max/argmax/mul/vardiv) | range lanes (5)
 //! fixed:  w_0..w_{W-1} | bias | offset | divisor | constants | range lanes (5) | table (3)
-//!         [| Poseidon round constants (6)]
+//!         [| per commitment chip: Poseidon round constants (6), reused by packing rows]
 //! instance: 1
 //! ```
 //!
 //! A plan with commitments ([`ChipSet::configure_with_commitments`]) adds two commitment
 //! chips (the input's and the outputs'), each the packing gate and Poseidon over five advice
-//! and eight fixed columns of its own, so commitments take rows beside the other chips' and
+//! and six fixed columns of its own, so commitments take rows beside the other chips' and
 //! beside each other. It is a separate plan, not a default, so that circuits without
 //! commitments keep their verifying keys.
 //!
@@ -87,9 +87,11 @@ const TABLE_COLUMNS: usize = 3;
 /// accumulator over `c_4`, the salt over `c_0`, Poseidon's state over `c_0..c_2` and its
 /// partial S-box over `c_3`.
 pub const COMMIT_ADVICE: usize = 5;
-/// Fixed columns of one commitment chip: packing's `[shift, offset]` and four multipliers,
-/// and Poseidon's round constants (`rc_a`, `rc_b`, equality-enabled for `rc_b`).
-pub const COMMIT_FIXED: usize = 12;
+/// Fixed columns of one commitment chip: Poseidon's round constants (`rc_a`, `rc_b`,
+/// equality-enabled for `rc_b`), which the packing rows reuse for their `[shift, offset]`
+/// and four multipliers (packing rows and hash rows are separate regions: they share the
+/// fixed columns as they share the advice ones).
+pub const COMMIT_FIXED: usize = 6;
 
 impl ChipSet {
     /// Configures every chip for dot width `width`, and the commitments chip as well.
@@ -107,10 +109,10 @@ impl ChipSet {
     /// fixed), so its rows never queue behind another chip's.
     fn commit_columns(meta: &mut ConstraintSystem<pasta_curves::Fp>) -> CommitConfig {
         let [c0, c1, c2, c3, c4] = [(); COMMIT_ADVICE].map(|_| meta.advice_column());
-        let [shift, offset] = [(); 2].map(|_| meta.fixed_column());
-        let multipliers = [(); crate::commit::PACK_LANES].map(|_| meta.fixed_column());
         let rc_a = [(); 3].map(|_| meta.fixed_column());
         let rc_b = [(); 3].map(|_| meta.fixed_column());
+        let [shift, offset, m0] = rc_a;
+        let multipliers = [m0, rc_b[0], rc_b[1], rc_b[2]];
         CommitConfig::configure(
             meta,
             [c0, c1, c2, c3],
