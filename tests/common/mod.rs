@@ -99,6 +99,23 @@ pub fn mock_failures(
     names
 }
 
+/// MockProver's described failures break only a copy to the instance column (it names both
+/// ends of the broken copy): what a public commitment that the circuit's does not match
+/// gives, and nothing else.
+pub fn assert_only_an_instance_copy_fails(failures: &[String]) {
+    assert!(!failures.is_empty(), "the circuit was accepted");
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.contains("Equality constraint not satisfied")),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|f| f.contains("Instance")),
+        "{failures:?}"
+    );
+}
+
 /// The failures are exactly `expected`: every failure matches one expected entry and every
 /// entry matches some failure. An entry matches a failure that contains each of its
 /// `|`-separated parts (e.g. `"('division')|('divide fc1')"`: that gate, in that region).
