@@ -394,3 +394,20 @@ fn public_input_and_output_round_trip_with_hashed_params() {
         .outputs_to_float(&plain.witness(&x).unwrap().outputs());
     assert_eq!(outputs, expected);
 }
+
+#[test]
+fn an_embedding_table_is_refused_naming_its_node() {
+    let graph = zkinfer::onnx::import(&common::data("tiny_gpt.onnx")).unwrap();
+    let eval = zkinfer::input::EvalSet::read(&common::data("tiny_gpt.eval.json")).unwrap();
+    let options = zkinfer::CompileOptions {
+        visibility: visibility(Visibility::Private, Visibility::Public),
+        ..zkinfer::CompileOptions::default()
+    };
+    let err = CompiledModel::compile(&graph, &eval.inputs, &options)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Gather") && err.contains("--param-visibility fixed"),
+        "{err}"
+    );
+}

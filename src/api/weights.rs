@@ -88,14 +88,9 @@ impl CompiledModel {
         if !self.visibility.hashed_params() {
             return Ok(());
         }
-        check_hashable(&self.graph)?;
-        if self.is_parted() {
-            return Err(invalid(
-                "hashed params are not supported for a model proven in parts yet".into(),
-            ));
-        }
-        // The widths are the visibilities' (set from the values unless given): values that
-        // do not fit are named by the commitment.
+        // What hashed params cannot cover is refused by `validate_weights`, which every
+        // compiled model passes next. The widths are the visibilities' (set from the values
+        // unless given): values that do not fit are named by the commitment.
         let bits = self.visibility.param_bits;
         let salt = random_salt();
         let commitment = commit_params(&self.graph, bits, salt)?;
