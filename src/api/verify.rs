@@ -137,6 +137,36 @@ impl Verifier {
         }
     }
 
+    /// The published commitment to the parameters, when they are hashed; the bundle must
+    /// carry exactly it (the proof is then checked against the published one, never the
+    /// bundle's).
+    fn weights_commitment(&self, bundle: &ProofBundle) -> Result<Option<Fp>, VerifyError> {
+        let expected = self.model.weights_commitment();
+        // Fail closed: a model that hashes its params must name the commitment it expects.
+        if self.model.visibility.hashed_params() && expected.is_none() {
+            return Err(VerifyError::Commitment {
+                field: "weights_commitment",
+                reason: "the model hashes its params but records no valid weights commitment \
+                         to check proofs against"
+                    .into(),
+            });
+        }
+        let found = commitment(
+            "weights_commitment",
+            bundle.weights_commitment.as_deref(),
+            expected.is_some(),
+        )?;
+        match (expected, found) {
+            (Some(expected), Some(found)) if expected != found => {
+                Err(VerifyError::WeightsCommitment {
+                    expected: felt_hex(&expected),
+                    found: felt_hex(&found),
+                })
+            }
+            _ => Ok(expected),
+        }
+    }
+
     fn precheck(&self, bundle: &ProofBundle) -> Result<(Vec<Fp>, Vec<u8>), VerifyError> {
         if bundle.format_version != BUNDLE_FORMAT_VERSION {
             return Err(VerifyError::FormatVersion {
@@ -224,38 +254,6 @@ impl Verifier {
         let proof = hex::decode(&bundle.proof)
             .map_err(|e| VerifyError::InvalidProof(format!("the proof is not hex: {e}")))?;
         Ok((layout.values(&bundle.outputs, input, &commitments), proof))
-    }
-}
-
-impl Verifier {
-    /// The published commitment to the parameters, when they are hashed; the bundle must
-    /// carry exactly it (the proof is then checked against the published one, never the
-    /// bundle's).
-    fn weights_commitment(&self, bundle: &ProofBundle) -> Result<Option<Fp>, VerifyError> {
-        let expected = self.model.weights_commitment();
-        // Fail closed: a model that hashes its params must name the commitment it expects.
-        if self.model.visibility.hashed_params() && expected.is_none() {
-            return Err(VerifyError::Commitment {
-                field: "weights_commitment",
-                reason: "the model hashes its params but records no valid weights commitment \
-                         to check proofs against"
-                    .into(),
-            });
-        }
-        let found = commitment(
-            "weights_commitment",
-            bundle.weights_commitment.as_deref(),
-            expected.is_some(),
-        )?;
-        match (expected, found) {
-            (Some(expected), Some(found)) if expected != found => {
-                Err(VerifyError::WeightsCommitment {
-                    expected: felt_hex(&expected),
-                    found: felt_hex(&found),
-                })
-            }
-            _ => Ok(expected),
-        }
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod ir;
 mod ops;
+mod params;
 mod partition;
 pub mod qgraph;
 pub mod quant;

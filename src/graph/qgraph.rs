@@ -16,6 +16,8 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+pub use super::params::GraphParams;
+
 use crate::graph::activation::{Activation, Table};
 use crate::graph::ir::Source;
 use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
@@ -370,64 +372,6 @@ impl QOp {
         }
     }
 
-    /// The trained parameters of the op, `[weights, biases]`, in the order of
-    /// [`Tap::param`] and [`LinearOutput::bias_param`]: a dense layer's and a convolution's
-    /// weights and biases, an affine map's scales and offsets. `None` for an op with none
-    /// (an average pool's and an add's constants belong to the architecture).
-    pub fn params(&self) -> Option<[Vec<i64>; 2]> {
-        match self {
-            Self::Dense(d) => Some([d.weights.iter().copied().collect(), d.bias.clone()]),
-            Self::Conv(c) => Some([c.weights.clone(), c.bias.clone()]),
-            Self::Affine(a) => Some([a.scale.clone(), a.bias.clone()]),
-            Self::AvgPool(_)
-            | Self::Add(_)
-            | Self::Relu
-            | Self::Mul { .. }
-            | Self::Lookup(_)
-            | Self::ArgMax(_)
-            | Self::Softmax(_)
-            | Self::MaxPool(_)
-            | Self::Wiring(_)
-            | Self::Gather(_)
-            | Self::MatMul(_) => None,
-        }
-    }
-
-    /// Whether the op has trained parameters ([`QOp::params`] is `Some`).
-    pub fn has_params(&self) -> bool {
-        matches!(self, Self::Dense(_) | Self::Conv(_) | Self::Affine(_))
-    }
-
-    /// Sets every trained parameter ([`QOp::params`]) to zero: what a verifier file keeps of
-    /// an op whose parameters are hashed.
-    pub fn zero_params(&mut self) {
-        match self {
-            Self::Dense(d) => {
-                d.weights.fill(0);
-                d.bias.fill(0);
-            }
-            Self::Conv(c) => {
-                c.weights.fill(0);
-                c.bias.fill(0);
-            }
-            Self::Affine(a) => {
-                a.scale.fill(0);
-                a.bias.fill(0);
-            }
-            Self::AvgPool(_)
-            | Self::Add(_)
-            | Self::Relu
-            | Self::Mul { .. }
-            | Self::Lookup(_)
-            | Self::ArgMax(_)
-            | Self::Softmax(_)
-            | Self::MaxPool(_)
-            | Self::Wiring(_)
-            | Self::Gather(_)
-            | Self::MatMul(_) => {}
-        }
-    }
-
     /// Output `o` of a linear op; `None` for the others and for `o` out of range.
     pub fn linear(&self, o: usize) -> Option<LinearOutput> {
         let param = |index, weight, param| Tap {
@@ -531,32 +475,6 @@ impl QOp {
     }
 }
 
-/// A graph's trained parameters, as its hashed-parameters commitment covers them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GraphParams {
-    /// `[weights, biases]`: every node's, one node after another.
-    pub values: [Vec<i64>; 2],
-    /// Per node, where its weights and its biases lie in `values` (`None`: it has none).
-    pub ranges: Vec<Option<[std::ops::Range<usize>; 2]>>,
-}
-
-impl GraphParams {
-    /// The narrowest signed widths that hold every weight and every bias (at least 1).
-    pub fn bits(&self) -> [u32; 2] {
-        self.values.each_ref().map(|values| {
-            values
-                .iter()
-                .map(|v| {
-                    // `v` needs `b` bits when `−2^(b−1) <= v < 2^(b−1)`.
-                    let magnitude = if *v < 0 { !*v } else { *v };
-                    65 - magnitude.leading_zeros()
-                })
-                .max()
-                .unwrap_or(1)
-        })
-    }
-}
-
 /// One node: an op over earlier tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QNode {
@@ -599,22 +517,6 @@ impl QGraph {
     /// The output tensors, in order (ids a validated graph has; others are skipped).
     pub fn output_tensors(&self) -> impl Iterator<Item = &QTensor> {
         self.outputs.iter().filter_map(|&t| self.tensor(t))
-    }
-
-    /// Every trained parameter ([`QOp::params`]), node after node.
-    pub fn params(&self) -> GraphParams {
-        let mut params = GraphParams::default();
-        for node in &self.nodes {
-            params.ranges.push(node.op.params().map(|groups| {
-                let [w, b] = [0, 1].map(|g| {
-                    let start = params.values[g].len();
-                    params.values[g].extend(&groups[g]);
-                    start..params.values[g].len()
-                });
-                [w, b]
-            }));
-        }
-        params
     }
 
     /// Values in all outputs together (the length of [`QGraph::eval`]'s result).

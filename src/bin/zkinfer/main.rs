@@ -11,11 +11,9 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 use zkinfer::graph::quant::Precision;
-use zkinfer::input::{read_samples, EvalSet};
+use zkinfer::input::read_samples;
 use zkinfer::serve::{ServeConfig, Server};
-use zkinfer::{
-    onnx, CompileOptions, CompiledModel, ParamsCache, ParamsStatus, Visibilities, Visibility,
-};
+use zkinfer::{onnx, CompileOptions, ParamsCache, ParamsStatus, Visibilities, Visibility};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -262,6 +260,7 @@ macro_rules! out {
 mod open;
 mod parts;
 mod proofs;
+mod report;
 mod weights;
 
 fn main() -> ExitCode {
@@ -395,14 +394,14 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             output,
             json,
         } => weights::export_verifier(&model, &output, json),
-        Command::Inspect { model, json } => inspect(&model, json),
+        Command::Inspect { model, json } => report::inspect(&model, json),
         Command::Open {
             model,
             openings,
             proof,
             json,
         } => open::open(&model, &openings, proof.as_deref(), json, cache),
-        Command::Accuracy { model, eval, json } => accuracy(&model, &eval, json),
+        Command::Accuracy { model, eval, json } => report::accuracy(&model, &eval, json),
         Command::Serve {
             models,
             bind,
@@ -558,41 +557,6 @@ pub(crate) fn params(
         );
     }
     Ok(params)
-}
-
-fn inspect(model_path: &Path, json: bool) -> Result<()> {
-    let model = CompiledModel::load(model_path)?;
-    if model.is_parted() {
-        let report = model.inspect_parts()?;
-        if json {
-            out!("{}", serde_json::to_string(&report)?);
-        } else {
-            for (i, p) in report.parts.iter().enumerate() {
-                out!("part {i}: nodes {}..{}", p.nodes.0, p.nodes.1);
-                out!("{}\n", p.circuit);
-            }
-            out!("{report}");
-        }
-        return Ok(());
-    }
-    let report = model.inspect()?;
-    if json {
-        out!("{}", serde_json::to_string(&report)?);
-    } else {
-        out!("{report}");
-    }
-    Ok(())
-}
-
-fn accuracy(model_path: &Path, eval: &Path, json: bool) -> Result<()> {
-    let model = CompiledModel::load(model_path)?;
-    let report = model.accuracy(&EvalSet::read(eval)?)?;
-    if json {
-        out!("{}", serde_json::to_string(&report)?);
-    } else {
-        out!("{report}");
-    }
-    Ok(())
 }
 
 fn serve(config: ServeConfig) -> Result<()> {
