@@ -90,6 +90,31 @@ fn predictions_grow_with_rows_and_width() {
     assert_eq!(shape(10, 8).advice + 8, shape(10, 16).advice);
 }
 
+/// The verifying-time predictions against the times measured on the calibration machine
+/// (BENCHMARKS.md, "Verifier start-up": parameters, key and check): a cold verification of
+/// digits_mlp took 0.19–0.21 s and a warm one 9–11 ms, of LeNet-5 4.2–4.6 s and 75–90 ms.
+/// Each prediction must land within a factor of 1.5 of those.
+#[test]
+fn verifying_time_predictions_match_the_measured_times() {
+    let within = |what: &str, predicted: f64, low: f64, high: f64| {
+        assert!(
+            predicted >= low / 1.5 && predicted <= high * 1.5,
+            "{what}: predicted {predicted:.3} s, measured {low}–{high} s"
+        );
+    };
+    let mlp = compile_at(None).unwrap().inspect().unwrap();
+    within("digits_mlp cold", mlp.predicted_cold_verify_s, 0.19, 0.21);
+    within("digits_mlp warm", mlp.predicted_verify_s, 0.009, 0.011);
+    let graph = onnx::import(&common::data("lenet5.onnx")).unwrap();
+    let x = zkinfer::input::read_samples(&common::data("lenet5.input.json")).unwrap();
+    let lenet = CompiledModel::compile(&graph, &x, &CompileOptions::default())
+        .unwrap()
+        .inspect()
+        .unwrap();
+    within("lenet5 cold", lenet.predicted_cold_verify_s, 4.2, 4.6);
+    within("lenet5 warm", lenet.predicted_verify_s, 0.075, 0.090);
+}
+
 #[test]
 fn an_unsupported_width_is_a_typed_error() {
     let err = compile_at(Some(12)).unwrap_err();

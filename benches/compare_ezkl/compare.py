@@ -16,6 +16,15 @@ visibilities (input private, output public, params fixed), with input and output
 (Poseidon commitments), and with params hashed (verified from the verifier file, which holds
 no weights), and EZKL with input and output hashed and with params hashed.
 
+tiny_gpt and resnet20 (issue 14's decoder and issue 13's ResNet-20) are covered too: a model
+not in --models-dir is read from ../shared/models, resnet20 is compiled in parts
+(`--max-k 17 --memory-budget 16GiB`, the only way it fits this machine), and EZKL's outcome
+is recorded whatever it is (the step it failed at, or timed out at, in the table). Each EZKL
+step is bounded by --ezkl-step-timeout; --ezkl-max-logrows caps its calibration (tiny_gpt's
+smallest accepted is 22). For example:
+
+    python3 benches/compare_ezkl/compare.py tiny_gpt resnet20 --repeats 1 --ezkl-step-timeout 600
+
 With --precision it measures the precision trade-off: zkinfer at `--precision standard` and
 `--precision high`, beside EZKL, all in one run (max abs error against onnxruntime's output,
 k, prove time and memory).
@@ -33,6 +42,17 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, ".venv-ezkl")
 EZKL_PACKAGES = ["ezkl==23.0.5", "onnx", "onnxruntime", "numpy", "scikit-learn"]
 DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "digits_mlp_tanh_sigmoid", "lenet5"]
+SHARED_MODELS = os.path.join(os.path.dirname(ROOT), "shared", "models")
+# Compile flags a model needs beyond the defaults: ResNet-20 is proven in parts.
+ZKINFER_FLAGS = {"resnet20": ["--max-k", "17", "--memory-budget", "16GiB"]}
+
+
+def model_dir(name, models_dir):
+    """`models_dir`, or ../shared/models for a model only there (resnet20 is not bundled)."""
+    if not os.path.exists(os.path.join(models_dir, f"{name}.onnx")) and \
+            os.path.exists(os.path.join(SHARED_MODELS, f"{name}.onnx")):
+        return SHARED_MODELS
+    return models_dir
 
 
 def sh(cmd, **kw):
@@ -68,11 +88,13 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
     from the verifier file, as a verifier without the weights does."""
     exe = os.path.join(ROOT, "target", "release", "zkinfer")
     env = dict(os.environ, ZKINFER_PARAMS_DIR=os.path.join(work, "params"))
+    models_dir = model_dir(name, models_dir)
+    visibility = [*ZKINFER_FLAGS.get(name, []), *visibility]
     onnx = os.path.join(models_dir, f"{name}.onnx")
     inp = os.path.join(models_dir, f"{name}.input.json")
     calib = os.path.join(models_dir, f"{name}.eval.json")
     calib = calib if os.path.exists(calib) else inp
-    tag = tag or "-".join(v for v in visibility if not v.startswith("--")) or "plain"
+    tag = tag or "-".join(v for v in visibility if v in ("hashed", "high")) or "plain"
     model, proof = os.path.join(work, f"{name}.{tag}.zkm"), os.path.join(work, f"{name}.{tag}.proof.json")
     res = {}
     try:
@@ -88,7 +110,9 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
         verifies = [json.loads(timed([exe, "verify", checker, proof, "--json"], env)[0]) for _ in range(repeats)]
     except RuntimeError as e:
         return {"error": str(e)}
-    res["keygen_s"] = statistics.median(p["keygen_s"] for p, _ in proves)
+    proves = [(whole_report(p), rss) for p, rss in proves]
+    verifies = [whole_report(v) for v in verifies]
+    res["keygen_s"] = None if proves[0][0]["keygen_s"] is None else statistics.median(p["keygen_s"] for p, _ in proves)
     res["prove_s"] = statistics.median(p["prove_s"] for p, _ in proves)
     res["prove_rss_mib"] = max(r for _, r in proves)
     res["verify_s"] = statistics.median(v["verify_s"] for v in verifies)
@@ -105,9 +129,25 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
     return res
 
 
+def whole_report(report):
+    """The CLI's `--json` report of one proof, in one shape: a model proven in parts reports
+    its proof in a `proofs` list, with every part's keys inside `prove_s` (no `keygen_s`)."""
+    if "proofs" not in report or len(report["proofs"]) != 1:
+        return report
+    proof = report["proofs"][0]
+    merged = {"keygen_s": None, **report, **proof}
+    if "parts" in proof:
+        merged["k"] = f"{proof['parts']} parts"
+    return merged
+
+
+EZKL_LIMITS = []  # --step-timeout / --max-logrows, from the command line
+
+
 def run_ezkl(python, name, models_dir, work, repeats, hashed=False, visibility=None):
     """`visibility`: EZKL's `(input, output, param)` visibilities; `hashed` is shorthand for
     input and output hashed, params fixed."""
+    models_dir = model_dir(name, models_dir)
     results = os.path.join(work, "ezkl-results.json")
     if visibility is None:
         visibility = ("hashed", "hashed", "fixed") if hashed else ("private", "public", "fixed")
@@ -115,7 +155,7 @@ def run_ezkl(python, name, models_dir, work, repeats, hashed=False, visibility=N
            "--param-visibility", visibility[2]]
     sh([python, os.path.join(HERE, "ezkl_pipeline.py"), models_dir, name, "--work-dir", os.path.join(work, "ezkl"),
         "--runs-dir", os.path.join(work, "ezkl-runs"), "--results", results, "--repeats", str(repeats),
-        *vis], stdout=subprocess.DEVNULL)
+        *vis, *EZKL_LIMITS], stdout=subprocess.DEVNULL)
     runs = json.load(open(results))["runs"]
     tag = "-".join(v[:4] for v in visibility)
     run = runs[next(k for k in runs if k.startswith(name + "__") and tag in k)]
@@ -154,7 +194,13 @@ def main():
     ap.add_argument("--work-dir", default=os.path.join(ROOT, "ezkl-work"))
     ap.add_argument("--hashed", action="store_true", help="measure hashed input and output (see above)")
     ap.add_argument("--precision", action="store_true", help="measure both precision presets (see above)")
+    ap.add_argument("--ezkl-step-timeout", type=int, help="seconds each EZKL step may take (default: its pipeline's 1800)")
+    ap.add_argument("--ezkl-max-logrows", type=int, help="cap on EZKL's calibrated logrows")
     a = ap.parse_args()
+    if a.ezkl_step_timeout:
+        EZKL_LIMITS.extend(["--step-timeout", str(a.ezkl_step_timeout)])
+    if a.ezkl_max_logrows:
+        EZKL_LIMITS.extend(["--max-logrows", str(a.ezkl_max_logrows)])
     os.makedirs(a.work_dir, exist_ok=True)
     sh(["cargo", "build", "--release", "--bin", "zkinfer"], cwd=ROOT)
     python = ensure_ezkl()
@@ -171,13 +217,18 @@ def main():
     print("| model | tool | k | setup/keygen | prove | verify | prove peak RSS | proof | max abs err | eval acc |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, z, e in rows:
-        print(f"| {name} | EZKL | {fmt(e['k'])} | {fmt(e['setup_s'], ' s')} | {fmt(e['prove_s'], ' s')} | {fmt(e['verify_s'], ' s')} "
-              f"| {fmt(e['prove_rss_mib'], ' MiB')} | {fmt(e['proof_bytes'], ' B')} | {fmt(e['max_abs_err'])} | {fmt(e['accuracy'])} |")
+        if e["status"] != "ok":
+            print(f"| {name} | EZKL | {fmt(e['k'])} | {e['status']} | | | | | | |")
+        else:
+            print(f"| {name} | EZKL | {fmt(e['k'])} | {fmt(e['setup_s'], ' s')} | {fmt(e['prove_s'], ' s')} | {fmt(e['verify_s'], ' s')} "
+                  f"| {fmt(e['prove_rss_mib'], ' MiB')} | {fmt(e['proof_bytes'], ' B')} | {fmt(e['max_abs_err'])} | {fmt(e['accuracy'])} |")
         if "error" in z:
             print(f"| {name} | zkinfer | unsupported: {z['error']} | | | | | | | |")
             continue
         print(f"| {name} | zkinfer | {z['k']} | {fmt(z['keygen_s'], ' s')} | {fmt(z['prove_s'], ' s')} | {fmt(z['verify_s'], ' s')} "
               f"| {fmt(z['prove_rss_mib'], ' MiB')} | {fmt(z['proof_bytes'], ' B')} | {fmt(z.get('max_abs_err'))} | {fmt(z.get('accuracy'))} |")
+        if e["status"] != "ok":
+            continue
         print(f"| {name} | EZKL / zkinfer | | {ratio(e['setup_s'], z['keygen_s'])} | {ratio(e['prove_s'], z['prove_s'])} "
               f"| {ratio(e['verify_s'], z['verify_s'])} | {ratio(e['prove_rss_mib'], z['prove_rss_mib'])} | | | |")
 

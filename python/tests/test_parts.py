@@ -105,3 +105,15 @@ def test_a_part_that_fails_twice_is_named(local_ray, parted, tmp_path):
         zkinfer.ray.prove(parted, sample(), params_dir=str(blocker / "params"))
     with pytest.raises(zkinfer.InputError, match="takes 64"):
         zkinfer.ray.prove(parted, [0.0, 1.0])
+
+
+def test_a_part_larger_than_any_node_asks_for_a_whole_node(local_ray):
+    import zkinfer.ray
+
+    largest = zkinfer.ray._largest_node_memory(ray)
+    assert largest > 0, "a local Ray offers memory"
+    # A part that fits is asked at its prediction; one beyond every node takes a whole node
+    # (never a request Ray could not schedule, never no request at all).
+    assert zkinfer.ray.memory_request(1 << 20, largest) == 1 << 20
+    assert zkinfer.ray.memory_request(4 * largest, largest) == largest
+    assert zkinfer.ray.memory_request(1 << 20, 0) == 0

@@ -42,6 +42,13 @@ pub struct Inspection {
     /// Peak memory of proving the memory model predicts, MiB
     /// ([`crate::circuit::cost::Shape::predicted_peak_bytes`]).
     pub predicted_peak_mib: f64,
+    /// Verifying time with the key in hand (a kept `Verifier`, the service) the cost model
+    /// predicts, seconds ([`crate::circuit::cost::Shape::predicted_verify_seconds`]).
+    pub predicted_verify_s: f64,
+    /// Verifying time in a fresh process (`zkinfer verify`) the cost model predicts, seconds:
+    /// parameters loaded and the verifying key rebuilt first
+    /// ([`crate::circuit::cost::Shape::predicted_cold_verify_seconds`]).
+    pub predicted_cold_verify_s: f64,
     /// Every width the model lays out at: `(width, k, predicted seconds)`.
     pub alternatives: Vec<(usize, u32, f64)>,
     /// Rows of the shared range table.
@@ -188,6 +195,8 @@ impl CompiledModel {
             lookups: shape.lookups,
             predicted_prove_s: shape.predicted_seconds(),
             predicted_peak_mib: mib(shape.predicted_peak_bytes()),
+            predicted_verify_s: shape.predicted_verify_seconds(),
+            predicted_cold_verify_s: shape.predicted_cold_verify_seconds(),
             alternatives,
             range_table_rows: zkinfer_circuits::RangeTableConfig::ROWS,
             table_rows: layout.table_rows,
@@ -360,12 +369,17 @@ impl fmt::Display for Inspection {
             .iter()
             .map(|a| format!("width {} k = {} {:.2} s", a.0, a.1, a.2))
             .collect();
-        write!(
+        writeln!(
             f,
             "predicted proving time {:.2} s on the calibration machine (cost model; candidates: {}), peak memory {:.0} MiB",
             self.predicted_prove_s,
             others.join(", "),
             self.predicted_peak_mib
+        )?;
+        write!(
+            f,
+            "predicted verifying time {:.3} s with the key kept (a Verifier, `zkinfer serve`), {:.2} s cold (`zkinfer verify`: parameters loaded and the verifying key rebuilt first)",
+            self.predicted_verify_s, self.predicted_cold_verify_s
         )
     }
 }
@@ -383,6 +397,11 @@ pub struct PartsInspection {
     pub predicted_prove_s: f64,
     /// Predicted peak memory: the largest part's (one part's keys are held at a time), MiB.
     pub predicted_peak_mib: f64,
+    /// Predicted verifying time of all parts with their keys kept, seconds.
+    pub predicted_verify_s: f64,
+    /// Predicted verifying time of all parts in a fresh process (every part's verifying key
+    /// rebuilt), seconds.
+    pub predicted_cold_verify_s: f64,
 }
 
 /// One part of a model proven in parts.
@@ -420,6 +439,11 @@ impl CompiledModel {
                 .iter()
                 .map(|p| p.circuit.predicted_peak_mib)
                 .fold(0.0, f64::max),
+            predicted_verify_s: parts.iter().map(|p| p.circuit.predicted_verify_s).sum(),
+            predicted_cold_verify_s: parts
+                .iter()
+                .map(|p| p.circuit.predicted_cold_verify_s)
+                .sum(),
             parts,
         })
     }
@@ -449,10 +473,12 @@ impl fmt::Display for PartsInspection {
         }
         write!(
             f,
-            "{} parts linked by Poseidon commitments; predicted proving time {:.2} s in all, peak memory {:.0} MiB (one part at a time)",
+            "{} parts linked by Poseidon commitments; predicted proving time {:.2} s in all, peak memory {:.0} MiB (one part at a time); verifying {:.2} s with the keys kept, {:.1} s cold (every part's verifying key rebuilt)",
             self.parts.len(),
             self.predicted_prove_s,
-            self.predicted_peak_mib
+            self.predicted_peak_mib,
+            self.predicted_verify_s,
+            self.predicted_cold_verify_s
         )
     }
 }

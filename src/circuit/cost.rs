@@ -1,5 +1,6 @@
 //! The cost model: predicted proving time from a circuit's shape, used to pick each model's
-//! dot-product width.
+//! dot-product width; predicted proving memory (the partitioner's budget) and verifying time
+//! ([`Shape::predicted_cold_verify_seconds`]: what a fresh `zkinfer verify` pays).
 //!
 //! # Model
 //! halo2's prover works column by column over `2^k` rows (commitments, FFTs into the
@@ -50,6 +51,28 @@ pub const MEMORY_FIXED_BYTES: f64 = 24.0 * 1024.0 * 1024.0;
 /// Peak bytes per column per row of the extended domain (fit).
 pub const MEMORY_PER_CELL: f64 = 140.0;
 
+/// Seconds per elliptic-curve addition in halo2's multi-scalar multiplication (its Booth
+/// windows, both threads of the calibration machine). Fit: one commitment to `2^10`, `2^14`
+/// and `2^17` dense values took 7 ms, 72 ms and 467 ms (`examples/verifier_startup.rs`).
+pub const MSM_ADD_SECONDS: f64 = 1.6e-7;
+/// A fixed column's commitment against a dense column's: weights are small integers and
+/// selectors mostly zero, so most of their Booth digits add nothing (measured: 8 ms against
+/// 72 ms at `2^14`; the share also covers the key's synthesis).
+pub const FIXED_COMMITMENT_SHARE: f64 = 0.12;
+/// Seconds per row to read, digest-check and decode the IPA parameters (LeNet-5 at `k = 14`:
+/// 0.22 s).
+pub const PARAMS_LOAD_PER_ROW: f64 = 1.4e-5;
+
+/// Predicted seconds of one multi-scalar multiplication over `2^k` dense scalars: halo2 0.4
+/// picks windows of `c = ⌈ln 2^k⌉` bits, `256 / c + 1` of them, and each window adds every
+/// point into a bucket and then sums its `2^c` buckets.
+pub fn msm_seconds(k: u32) -> f64 {
+    let n = (1u64 << k) as f64;
+    let c = n.ln().ceil();
+    let windows = (256.0 / c).floor() + 1.0;
+    MSM_ADD_SECONDS * windows * (n + c.exp2())
+}
+
 /// The shape the prediction reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Shape {
@@ -89,6 +112,30 @@ impl Shape {
     pub fn predicted_seconds(&self) -> f64 {
         let rows = (1u64 << self.k) as f64;
         FIXED_SECONDS + rows * (BASE_PER_ROW + SLOT_PER_ROW * self.dot_width as f64)
+    }
+
+    /// Predicted seconds to rebuild the verifying key, which a cold verification (a fresh
+    /// process: `zkinfer verify`) pays before it checks anything. halo2 0.4 cannot
+    /// serialise keys, so `keygen_vk` commits to every column the key describes: the
+    /// permutation argument's one polynomial per equality-enabled column, dense field
+    /// elements (LeNet-5's 45 take 3.3 of its 3.9 s), and every fixed column, cheaper ones.
+    pub fn predicted_key_seconds(&self) -> f64 {
+        msm_seconds(self.k) * (self.equality as f64 + FIXED_COMMITMENT_SHARE * self.fixed as f64)
+    }
+
+    /// Predicted seconds of a verification with the key in hand (a warm verifier: a kept
+    /// [`crate::Verifier`], the service): IPA's final check is one multi-scalar
+    /// multiplication over `2^k` points.
+    pub fn predicted_verify_seconds(&self) -> f64 {
+        msm_seconds(self.k)
+    }
+
+    /// Predicted seconds of a cold verification: parameters loaded, the verifying key
+    /// rebuilt, the proof checked.
+    pub fn predicted_cold_verify_seconds(&self) -> f64 {
+        (1u64 << self.k) as f64 * PARAMS_LOAD_PER_ROW
+            + self.predicted_key_seconds()
+            + self.predicted_verify_seconds()
     }
 
     /// Predicted peak resident memory of proving, in bytes. halo2 holds every column's

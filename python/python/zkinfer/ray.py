@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 
 from . import InputError, Model, PartedProof, ProveError, _flat, link_seed
 
-__all__ = ["prove"]
+__all__ = ["prove", "memory_request"]
 
 
 def _prove_part(model_json: str, x: List[float], part: int, seed: str, clamp: bool,
@@ -34,6 +34,20 @@ def _prove_part(model_json: str, x: List[float], part: int, seed: str, clamp: bo
 
     model = zkinfer.Model.from_json(model_json, params_dir)
     return model.prove_part(x, part, seed, clamp).to_json()
+
+
+def _largest_node_memory(ray: Any) -> int:
+    """The most logical memory (bytes) any live node of the cluster offers."""
+    return int(max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")),
+                   default=0))
+
+
+def memory_request(predicted: int, largest_node: int) -> int:
+    """The memory (bytes) a part's task asks Ray for: its predicted peak, but never more than
+    the largest node offers. A request above every node's would never be scheduled (Ray
+    would wait for ever), and dropping the request would let two such parts share a node and
+    run it out of memory; asking for a whole node runs the part alone there."""
+    return max(0, min(predicted, largest_node))
 
 
 def prove(
@@ -52,7 +66,8 @@ def prove(
 
     ``address`` is given to ``ray.init`` when Ray is not initialised yet (``None``: a local
     Ray). Each task asks for ``num_cpus`` CPUs and the part's predicted peak memory
-    (``model.inspect()["parts"][i]["circuit"]["predicted_peak_mib"]``); Ray retries a failed
+    (``model.inspect()["parts"][i]["circuit"]["predicted_peak_mib"]``), or the largest
+    node's whole memory if that is less (:func:`memory_request`); Ray retries a failed
     task ``retries`` times, and a part that still fails raises :class:`ProveError` naming it.
     ``params_dir`` is where the tasks cache IPA parameters (else ``$ZKINFER_PARAMS_DIR``).
     """
@@ -71,14 +86,14 @@ def prove(
     seed = link_seed()
     shared = ray.put(model.to_json())
     task = ray.remote(_prove_part)
+    largest = _largest_node_memory(ray)
     pending = []
     for i, part in enumerate(parts):
-        memory = int(part["circuit"]["predicted_peak_mib"] * (1 << 20))
+        predicted = int(part["circuit"]["predicted_peak_mib"] * (1 << 20))
         options = dict(num_cpus=num_cpus, max_retries=retries, retry_exceptions=True,
                        name=f"zkinfer part {i}")
-        # A request above what the cluster has would wait for ever: leave it to the scheduler's
-        # CPUs then, and let the part's own memory show.
-        if memory <= ray.cluster_resources().get("memory", 0):
+        memory = memory_request(predicted, largest)
+        if memory:
             options["memory"] = memory
         pending.append(task.options(**options).remote(shared, x, i, seed, clamp, params_dir))
     proofs = []
