@@ -38,15 +38,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: verifier_startup MODEL.zkm")?
         .into();
     let model = Arc::new(CompiledModel::load(&path)?);
-    let shape = model.inspect()?;
+    let shape = cost::Shape::of(&model.layout()?);
     let k = shape.k;
     let cache = ParamsCache::from_env();
     let mut params = None;
     let load = median(3, || params = Some(cache.get(k)));
     let params = params.ok_or("no run")??;
 
-    // One column's commitment, as `keygen_vk` makes it: dense values (a permutation
-    // polynomial: powers of a root of unity), and small integers (a weight column).
+    // One column's commitment, as `keygen_vk` makes it: dense field elements (like a
+    // permutation polynomial's), and small integers (like a weight column's).
     let domain = EvaluationDomain::<Fp>::new(1, k);
     let mut dense = domain.empty_lagrange();
     let mut small = domain.empty_lagrange();
@@ -62,11 +62,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let small_s = median(5, || {
         std::hint::black_box(params.commit_lagrange(&small, Blind::default()));
     });
+    let mut built = Ok(());
     let key_s = median(3, || {
-        drop(Verifier::from_params(model.clone(), params.clone()));
+        built = Verifier::from_params(model.clone(), params.clone()).map(drop);
     });
+    built?;
 
-    let (eq, fixed) = (shape.equality_columns as f64, shape.fixed_columns as f64);
+    let (eq, fixed) = (shape.equality as f64, shape.fixed as f64);
     println!(
         "{}: k = {k}, {eq} equality-enabled columns, {fixed} fixed columns",
         path.display()
@@ -79,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     row(
         "parameters (read, digest, decode)",
         load,
-        (1u64 << k) as f64 * cost::PARAMS_LOAD_PER_ROW,
+        shape.predicted_params_seconds(),
     );
     row("one dense commitment", dense_s, cost::msm_seconds(k));
     row(
@@ -90,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     row(
         "verifying key rebuilt",
         key_s,
-        cost::Shape::of(&model.layout()?).predicted_key_seconds(),
+        shape.predicted_key_seconds(),
     );
     println!(
         "\npermutation commitments (equality columns x dense): {:.2} s of the key's {key_s:.2} s ({:.0} %)",

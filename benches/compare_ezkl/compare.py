@@ -112,7 +112,8 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
         return {"error": str(e)}
     proves = [(whole_report(p), rss) for p, rss in proves]
     verifies = [whole_report(v) for v in verifies]
-    res["keygen_s"] = None if proves[0][0]["keygen_s"] is None else statistics.median(p["keygen_s"] for p, _ in proves)
+    keygens = [p["keygen_s"] for p, _ in proves]
+    res["keygen_s"] = None if None in keygens else statistics.median(keygens)
     res["prove_s"] = statistics.median(p["prove_s"] for p, _ in proves)
     res["prove_rss_mib"] = max(r for _, r in proves)
     res["verify_s"] = statistics.median(v["verify_s"] for v in verifies)

@@ -130,10 +130,15 @@ impl Shape {
         msm_seconds(self.k)
     }
 
+    /// Predicted seconds to read, digest-check and decode the IPA parameters of `2^k` rows.
+    pub fn predicted_params_seconds(&self) -> f64 {
+        (1u64 << self.k) as f64 * PARAMS_LOAD_PER_ROW
+    }
+
     /// Predicted seconds of a cold verification: parameters loaded, the verifying key
     /// rebuilt, the proof checked.
     pub fn predicted_cold_verify_seconds(&self) -> f64 {
-        (1u64 << self.k) as f64 * PARAMS_LOAD_PER_ROW
+        self.predicted_params_seconds()
             + self.predicted_key_seconds()
             + self.predicted_verify_seconds()
     }
