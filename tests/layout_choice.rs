@@ -115,6 +115,39 @@ fn verifying_time_predictions_match_the_measured_times() {
     within("lenet5 warm", lenet.predicted_verify_s, 0.075, 0.090);
 }
 
+/// The proving-time predictions against measured proofs (BENCHMARKS.md, "LeNet-5 in two
+/// parts": the CLI's witness-and-proof times, keys excluded): LeNet-5 whole (`k = 14`, degree
+/// 5) took 5.64–5.69 s; cut at `--max-k 13`, its two linked parts (degree 6, with the
+/// commitment chips' columns) took 3.90–3.92 s and 4.60–4.62 s. Each prediction must land
+/// within a factor of 1.2 of those.
+#[test]
+fn proving_time_predictions_match_the_measured_times_with_and_without_commitments() {
+    let graph = onnx::import(&common::data("lenet5.onnx")).unwrap();
+    let x = zkinfer::input::read_samples(&common::data("lenet5.input.json")).unwrap();
+    let compile = |max_k| {
+        let options = CompileOptions {
+            budget: zkinfer::circuit::cost::Budget {
+                max_k,
+                memory_bytes: None,
+            },
+            ..CompileOptions::default()
+        };
+        CompiledModel::compile(&graph, &x, &options).unwrap()
+    };
+    let within = |what: &str, model: &CompiledModel, low: f64, high: f64| {
+        let predicted = model.predicted_seconds().unwrap();
+        assert!(
+            predicted >= low / 1.2 && predicted <= high * 1.2,
+            "{what}: predicted {predicted:.2} s, measured {low}–{high} s"
+        );
+    };
+    within("lenet5 whole", &compile(None), 5.64, 5.69);
+    let parts = compile(Some(13)).part_models().unwrap();
+    assert_eq!(parts.len(), 2);
+    within("lenet5 part 0", &parts[0], 3.90, 3.92);
+    within("lenet5 part 1", &parts[1], 4.60, 4.62);
+}
+
 #[test]
 fn an_unsupported_width_is_a_typed_error() {
     let err = compile_at(Some(12)).unwrap_err();

@@ -4,8 +4,10 @@
 
 mod common;
 
-use common::onnx_build::{close, float_attr, int_attr, model, node, run, tensor};
-use tract_onnx::pb::AttributeProto;
+use common::onnx_build::{
+    agrees_with_tract_on, close, float_attr, int_attr, model, model_io, node, run, sample, tensor,
+};
+use tract_onnx::pb::{AttributeProto, NodeProto};
 use zkinfer::error::IrError;
 use zkinfer::onnx::import_bytes;
 
@@ -208,4 +210,100 @@ fn unknown_tensor_and_missing_output_are_named() {
         import_bytes(&bytes, "t"),
         Err(IrError::UnknownTensor { .. })
     ));
+}
+
+#[test]
+fn a_constant_add_after_a_reshape_leaves_a_tensor_others_read_unchanged() {
+    // g is read twice: through a Flatten (a new name for the same tensor) by the constant
+    // Add, and directly by the last Add. Folding c into the Gemm's bias would change what
+    // the last Add reads, so the Add stays a node of its own.
+    let bytes = model_io(
+        vec![
+            node("Gemm", &["x", "W", "b"], "g", vec![int_attr("transB", 1)]),
+            node("Flatten", &["g"], "f", vec![]),
+            node("Add", &["f", "c"], "y", vec![]),
+            NodeProto {
+                name: "Add_2".into(),
+                ..node("Add", &["g", "y"], "z", vec![])
+            },
+        ],
+        vec![
+            tensor("W", &[2, 2], &[1.0, 2.0, -1.0, 0.5]),
+            tensor("b", &[2], &[0.25, -0.5]),
+            tensor("c", &[2], &[3.0, -7.0]),
+        ],
+        &[("x", &[1, 2])],
+        "z",
+        13,
+    );
+    agrees_with_tract_on(&bytes, &[sample(2, 0), sample(2, 1)]);
+    // g = [x0 + 2 x1 + 0.25, -x0 + 0.5 x1 - 0.5]; z = 2 g + c.
+    close(&run(&bytes, &[1.0, 1.0]), &[6.5 + 3.0, -2.0 - 7.0]);
+    let kinds: Vec<_> = import_bytes(&bytes, "test")
+        .unwrap()
+        .nodes
+        .iter()
+        .map(|n| n.op.kind())
+        .collect();
+    assert_eq!(kinds, ["Dense", "Affine", "Add"]);
+}
+
+#[test]
+fn constant_multiplies_and_adds_in_a_row_compose_into_one_affine_map() {
+    // A layer norm's γ then β after a nonlinearity: one affine node, not two.
+    let bytes = model_io(
+        vec![
+            node("Relu", &["x"], "r", vec![]),
+            node("Mul", &["r", "gamma"], "m", vec![]),
+            node("Add", &["m", "beta"], "a", vec![]),
+            node("Sub", &["a", "delta"], "y", vec![]),
+        ],
+        vec![
+            tensor("gamma", &[3], &[2.0, -0.5, 1.5]),
+            tensor("beta", &[3], &[1.0, 0.0, -2.0]),
+            tensor("delta", &[1], &[0.25]),
+        ],
+        &[("x", &[1, 3])],
+        "y",
+        13,
+    );
+    agrees_with_tract_on(&bytes, &[sample(3, 0), sample(3, 5)]);
+    // x = [1, 2, -1]: relu [1, 2, 0]; · γ + β − δ = [2.75, -1.25, -2.25].
+    close(&run(&bytes, &[1.0, 2.0, -1.0]), &[2.75, -1.25, -2.25]);
+    let graph = import_bytes(&bytes, "test").unwrap();
+    assert_eq!(graph.nodes.len(), 2, "Relu and one affine map");
+}
+
+#[test]
+fn a_bias_after_a_rowwise_projection_folds_through_its_reordering() {
+    // [1, 3, 2] × [2, 4] + b: the rows move to a 1×1 convolution and back by wiring; the
+    // bias (one per output column) folds into the convolution through that wiring. A
+    // constant that differs along the rows cannot (it is not per channel) and stays.
+    let weights = tensor("W", &[2, 4], &[1.0, 0.0, -1.0, 2.0, 0.5, 1.0, 0.0, -1.0]);
+    let per_column = tensor("b", &[4], &[0.5, -1.0, 2.0, 0.0]);
+    let per_row = tensor("b", &[3, 1], &[1.0, 2.0, 3.0]);
+    for (bias, folds) in [(per_column, true), (per_row, false)] {
+        let bytes = model_io(
+            vec![
+                node("MatMul", &["x", "W"], "m", vec![]),
+                node("Add", &["m", "b"], "y", vec![]),
+            ],
+            vec![weights.clone(), bias],
+            &[("x", &[1, 3, 2])],
+            "y",
+            13,
+        );
+        agrees_with_tract_on(&bytes, &[sample(6, 0), sample(6, 3)]);
+        let kinds: Vec<_> = import_bytes(&bytes, "test")
+            .unwrap()
+            .nodes
+            .iter()
+            .map(|n| n.op.kind())
+            .collect();
+        let mut expected = vec!["Wiring", "Conv", "Wiring"];
+        if !folds {
+            expected.push("Affine");
+        }
+        assert_eq!(kinds, expected);
+    }
 }

@@ -374,13 +374,13 @@ impl PartedProver {
         self.prove_with_progress(x, seed, |_, _| {})
     }
 
-    /// [`PartedProver::prove_seeded`], calling `done(i, elapsed)` as each part is proven
-    /// (its keys and proof; for progress reports and per-part timings).
+    /// [`PartedProver::prove_seeded`], calling `done(i, timing)` as each part is proven (for
+    /// progress reports and per-part timings).
     pub fn prove_with_progress(
         &self,
         x: &[i64],
         seed: &LinkSeed,
-        mut done: impl FnMut(usize, std::time::Duration),
+        mut done: impl FnMut(usize, PartTiming),
     ) -> Result<(PartedProof, Openings), Error> {
         let inputs = self.part_inputs(x)?;
         let mut parts = Vec::with_capacity(self.parts.len());
@@ -390,9 +390,16 @@ impl PartedProver {
             let started = std::time::Instant::now();
             // Keys of one part at a time: dropped at the end of each turn.
             let prover = Prover::setup(Arc::clone(part), &self.cache)?;
+            let keys = started.elapsed();
             let (bundle, openings) = prover.prove_salted(input, &seed.salts(i))?;
             drop(prover);
-            done(i, started.elapsed());
+            done(
+                i,
+                PartTiming {
+                    keys,
+                    proof: started.elapsed() - keys,
+                },
+            );
             if i == 0 {
                 first = Some(openings.clone());
             }
@@ -408,6 +415,16 @@ impl PartedProver {
             openings,
         ))
     }
+}
+
+/// Where one part's time went: its keys (rebuilt per call: halo2 0.4 cannot store them) and
+/// its witness and proof.
+#[derive(Clone, Copy, Debug)]
+pub struct PartTiming {
+    /// Parameters loaded (cached after the first part at a `k`) and keys built.
+    pub keys: std::time::Duration,
+    /// Witness and proof.
+    pub proof: std::time::Duration,
 }
 
 /// The openings of the model's own hashed tensors: the first part's input and the last

@@ -15,7 +15,10 @@
 //! where `FIXED_SECONDS` is per-proof overhead (transcript, multiopen), `BASE_PER_ROW`
 //! covers the width-independent columns (range, elementwise, lookup, instance) and
 //! `SLOT_PER_ROW` one dot slot (an advice column, a fixed column and its share
-//! of the permutation argument).
+//! of the permutation argument). A circuit with commitment chips (hashed tensors, a part of
+//! a model proven in parts) counts their advice columns as slots too, and has degree 6,
+//! which doubles the extended domain: the share of the per-row cost that grows with it
+//! ([`EXTENDED_DOMAIN_SHARE`]) doubles ([`Shape::predicted_seconds`]).
 //!
 //! # Calibration
 //! The three constants are a least-squares fit of median proving times measured by
@@ -44,6 +47,17 @@ pub const FIXED_SECONDS: f64 = 0.167;
 pub const BASE_PER_ROW: f64 = 2.13e-4;
 /// Seconds per row per dot-product slot (fit, see the module docs).
 pub const SLOT_PER_ROW: f64 = 5.18e-6;
+/// The advice columns every plan has besides the dot slots: the accumulator, the
+/// elementwise group's and the range group's.
+const PLAN_ADVICE: usize = 1 + layout::ELEMENTWISE_ADVICE + layout::RANGE_ADVICE;
+/// The share of the per-row cost (at degree 5) that grows with halo2's extended domain (the
+/// quotient's FFTs and gate evaluations; commitments and the witness do not). A circuit with
+/// commitment chips has degree 6 (Poseidon's S-box under a selector), which doubles that
+/// domain. Fit: LeNet-5's two linked parts at `k = 13` proved in 3.90 s and 4.61 s, 1.31x and
+/// 1.26x what the degree-5 fit gives with their commitment columns counted as slots; checked
+/// on LeNet-5 with hashed input and output at `k = 14`, which took 1.42x its plain proof in
+/// one run, where this predicts 1.45x (BENCHMARKS.md, "LeNet-5 in two parts").
+pub const EXTENDED_DOMAIN_SHARE: f64 = 0.28;
 
 /// Peak resident bytes of a proof that do not grow with its rows (the process, the model,
 /// the parameters' small part). Fit, see [`Shape::predicted_peak_bytes`].
@@ -108,10 +122,25 @@ impl Shape {
         }
     }
 
-    /// Predicted proving time in seconds on the calibration machine.
+    /// Predicted proving time in seconds on the calibration machine: the fit of the module
+    /// docs, where every advice column beyond the plan's own (the accumulator, elementwise
+    /// and range columns) costs as a dot slot does (the commitment chips' columns too), and
+    /// the share of the per-row cost that grows with the extended domain doubles with it at
+    /// degree 6 ([`EXTENDED_DOMAIN_SHARE`]).
     pub fn predicted_seconds(&self) -> f64 {
         let rows = (1u64 << self.k) as f64;
-        FIXED_SECONDS + rows * (BASE_PER_ROW + SLOT_PER_ROW * self.dot_width as f64)
+        let slots = self.advice.saturating_sub(PLAN_ADVICE) as f64;
+        let domain = 1.0 + EXTENDED_DOMAIN_SHARE * (self.extension() / 4.0 - 1.0);
+        FIXED_SECONDS + rows * (BASE_PER_ROW + SLOT_PER_ROW * slots) * domain
+    }
+
+    /// How many times `2^k` rows halo2's extended domain has: `2^⌈log2(degree − 1)⌉` (4 at
+    /// this circuit's degree 5, 8 at degree 6 with the commitment chips).
+    fn extension(&self) -> f64 {
+        (self.degree.saturating_sub(1).max(1) as f64)
+            .log2()
+            .ceil()
+            .exp2()
     }
 
     /// Predicted seconds to rebuild the verifying key, which a cold verification (a fresh
@@ -157,12 +186,8 @@ impl Shape {
     /// (BENCHMARKS.md, "The memory model").
     pub fn predicted_peak_bytes(&self) -> u64 {
         let rows = (1u64 << self.k) as f64;
-        let extension = (self.degree.saturating_sub(1).max(1) as f64)
-            .log2()
-            .ceil()
-            .exp2();
         let columns = (self.advice + self.fixed) as f64;
-        (MEMORY_FIXED_BYTES + rows * extension * columns * MEMORY_PER_CELL) as u64
+        (MEMORY_FIXED_BYTES + rows * self.extension() * columns * MEMORY_PER_CELL) as u64
     }
 }
 

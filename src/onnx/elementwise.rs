@@ -8,7 +8,8 @@ use super::wiring::{broadcast_shape, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
-use crate::graph::ir::FloatOp;
+use crate::graph::ir::{FloatOp, Source};
+use crate::graph::TensorId;
 
 impl Importer {
     /// `BatchNormalization` (inference): a per-channel affine map on `[N, C, D1, …]`.
@@ -160,49 +161,26 @@ impl Importer {
             }),
         }
     }
-    /// `y = scale · x + bias` elementwise: folded into the linear node that produced `x`
-    /// when nothing else reads it (and, for a Conv, when the constants are per channel);
-    /// otherwise an [`FloatOp::Affine`] node.
+    /// `y = scale · x + bias` elementwise, folded where nothing else reads `x`:
+    /// - into the node that produced `x`: a Dense layer, a Conv when the constants are per
+    ///   channel, or an affine map (the two compose: a layer norm's γ then β);
+    /// - through a permutation of a linear node's outputs (a MatMul's rows put back in order,
+    ///   a Transpose): the bias after a transformer's projection.
+    ///
+    /// Otherwise an [`FloatOp::Affine`] node. A fold saves the node's rows and one rounding.
     pub(super) fn affine(&mut self, cx: &Ctx<'_>, x: &Act, scale: Vec<f32>, bias: Vec<f32>) -> Act {
-        let read_once = cx
-            .node
-            .input
-            .first()
-            .is_some_and(|t| self.readers.get(t).copied().unwrap_or(0) <= 1);
         let last = self.nodes.len().checked_sub(1);
-        if let Some(i) = x.id.node().filter(|&i| read_once && Some(i) == last) {
-            let node = &mut self.nodes[i];
-            let folded = match &mut node.op {
-                FloatOp::Dense { weights, bias: b } => {
-                    for (o, mut row) in weights.outer_iter_mut().enumerate() {
-                        row.mapv_inplace(|w| w * scale[o]);
-                        b[o] = b[o] * scale[o] + bias[o];
-                    }
-                    true
-                }
-                FloatOp::Conv {
-                    shape,
-                    weights,
-                    bias: b,
-                } => {
-                    let per = shape.window.positions().max(1);
-                    let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
-                    if uniform(&scale) && uniform(&bias) {
-                        let per_channel = weights.len() / shape.out_channels.max(1);
-                        for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
-                            let s = scale[oc * per];
-                            ws.iter_mut().for_each(|w| *w *= s);
-                            b[oc] = b[oc] * s + bias[oc * per];
-                        }
-                        true
-                    } else {
-                        false
-                    }
-                }
-                _ => false,
-            };
-            if folded {
+        if let Some(i) =
+            x.id.node()
+                .filter(|&i| Some(i) == last && self.read_once(x.id))
+        {
+            if fold_into(&mut self.nodes[i].op, &scale, &bias) {
                 return x.clone();
+            }
+            if let Some((j, scale, bias)) = self.through_permutation(i, &scale, &bias) {
+                if fold_into(&mut self.nodes[j].op, &scale, &bias) {
+                    return x.clone();
+                }
             }
         }
         self.push(
@@ -212,6 +190,62 @@ impl Importer {
             x.shape.clone(),
         )
     }
+
+    /// Whether at most one node (or graph output) reads `id`, counting what reads it under
+    /// every name: Reshape, Flatten, Squeeze and Identity give a tensor a new name without a
+    /// node, and each such name was made by one reader of an earlier one, which is not a
+    /// reader of its own. Nodes already imported that read `id` count too (the importer's
+    /// own, which have no names).
+    fn read_once(&self, id: TensorId) -> bool {
+        let (names, reads) = self
+            .acts
+            .iter()
+            .filter(|(_, act)| act.id == id)
+            .fold((0usize, 0usize), |(n, r), (name, _)| {
+                (n + 1, r + self.readers.get(name).copied().unwrap_or(0))
+            });
+        let by_name = reads.saturating_sub(names.saturating_sub(1));
+        let by_node = self.nodes.iter().filter(|n| n.inputs.contains(&id)).count();
+        by_name.max(by_node) <= 1
+    }
+
+    /// When node `i` is a permutation of node `i − 1`'s outputs that nothing else reads: that
+    /// node's index and the constants moved to its output order ([`fold_into`] checks that
+    /// the lengths agree).
+    fn through_permutation(
+        &self,
+        i: usize,
+        scale: &[f32],
+        bias: &[f32],
+    ) -> Option<(usize, Vec<f32>, Vec<f32>)> {
+        let j = i.checked_sub(1)?;
+        let producer = TensorId::of_node(j);
+        let node = &self.nodes[i];
+        let FloatOp::Wiring { sources } = &node.op else {
+            return None;
+        };
+        if node.inputs != [producer] || !self.read_once(producer) {
+            return None;
+        }
+        let n = sources.len();
+        if scale.len() != n || bias.len() != n {
+            return None;
+        }
+        let (mut moved_scale, mut moved_bias) = (vec![0.0; n], vec![0.0; n]);
+        let mut seen = vec![false; n];
+        for (o, source) in sources.iter().enumerate() {
+            let Source::Element { input: 0, index } = *source else {
+                return None;
+            };
+            if std::mem::replace(seen.get_mut(index)?, true) {
+                return None;
+            }
+            moved_scale[index] = scale[o];
+            moved_bias[index] = bias[o];
+        }
+        Some((j, moved_scale, moved_bias))
+    }
+
     /// The tabulated function of an activation node, with its attributes.
     pub(super) fn activation(&self, cx: &Ctx<'_>) -> Result<Activation, IrError> {
         let f = |name: &str, default: f32| attr_f(cx.node, name, default);
@@ -260,5 +294,46 @@ impl Importer {
                 }
             }
         })
+    }
+}
+
+/// Folds `y = scale · x + bias` (one constant per output) into `op`, when `op` is a Dense
+/// layer, a Conv whose constants are per channel, or an affine map; `false` leaves `op`
+/// unchanged.
+fn fold_into(op: &mut FloatOp, scale: &[f32], bias: &[f32]) -> bool {
+    match op {
+        FloatOp::Dense { weights, bias: b } if b.len() == scale.len() => {
+            for (o, mut row) in weights.outer_iter_mut().enumerate() {
+                row.mapv_inplace(|w| w * scale[o]);
+                b[o] = b[o] * scale[o] + bias[o];
+            }
+            true
+        }
+        FloatOp::Conv {
+            shape,
+            weights,
+            bias: b,
+        } => {
+            let per = shape.window.positions().max(1);
+            let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
+            if scale.len() != per * b.len() || !uniform(scale) || !uniform(bias) {
+                return false;
+            }
+            let per_channel = weights.len() / shape.out_channels.max(1);
+            for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
+                let s = scale[oc * per];
+                ws.iter_mut().for_each(|w| *w *= s);
+                b[oc] = b[oc] * s + bias[oc * per];
+            }
+            true
+        }
+        FloatOp::Affine { scale: a, bias: b } if a.len() == scale.len() => {
+            for o in 0..a.len() {
+                b[o] = b[o] * scale[o] + bias[o];
+                a[o] *= scale[o];
+            }
+            true
+        }
+        _ => false,
     }
 }
