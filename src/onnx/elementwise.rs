@@ -197,15 +197,9 @@ impl Importer {
     /// reader of its own. Nodes already imported that read `id` count too (the importer's
     /// own, which have no names).
     fn read_once(&self, id: TensorId) -> bool {
-        let (names, reads) = self
-            .acts
-            .iter()
-            .filter(|(_, act)| act.id == id)
-            .fold((0usize, 0usize), |(n, r), (name, _)| {
-                (n + 1, r + self.readers.get(name).copied().unwrap_or(0))
-            });
+        let (names, reads) = self.aliases.get(&id).copied().unwrap_or_default();
         let by_name = reads.saturating_sub(names.saturating_sub(1));
-        let by_node = self.nodes.iter().filter(|n| n.inputs.contains(&id)).count();
+        let by_node = self.node_reads.get(&id).copied().unwrap_or(0);
         by_name.max(by_node) <= 1
     }
 
@@ -301,6 +295,9 @@ impl Importer {
 /// layer, a Conv whose constants are per channel, or an affine map; `false` leaves `op`
 /// unchanged.
 fn fold_into(op: &mut FloatOp, scale: &[f32], bias: &[f32]) -> bool {
+    if scale.len() != bias.len() {
+        return false;
+    }
     match op {
         FloatOp::Dense { weights, bias: b } if b.len() == scale.len() => {
             for (o, mut row) in weights.outer_iter_mut().enumerate() {

@@ -101,6 +101,11 @@ struct Importer {
     acts: HashMap<String, Act>,
     /// How many nodes read each tensor name (folding must not change what others read).
     readers: HashMap<String, usize>,
+    /// Per tensor: how many names it has in `acts` and how many readers those names have
+    /// together (see [`Importer::read_once`]).
+    aliases: HashMap<TensorId, (usize, usize)>,
+    /// Per tensor: how many imported nodes read it.
+    node_reads: HashMap<TensorId, usize>,
     input_name: String,
     input_shape: Vec<usize>,
     input_parts: Vec<InputPart>,
@@ -244,7 +249,7 @@ impl Importer {
             .filter_map(|n| n.input.first().cloned())
             .collect();
         let integer_input = inputs.iter().all(|i| is_integer_input(i));
-        Ok(Self {
+        let mut importer = Self {
             integer_input,
             softmax_inputs,
             masks: HashMap::new(),
@@ -252,13 +257,43 @@ impl Importer {
             ints,
             protos,
             opsets,
-            acts,
+            acts: HashMap::new(),
             readers,
+            aliases: HashMap::new(),
+            node_reads: HashMap::new(),
             input_name,
             input_shape,
             input_parts,
-            nodes,
-        })
+            nodes: Vec::new(),
+        };
+        for node in nodes {
+            importer.push_node(node);
+        }
+        for (name, act) in acts {
+            importer.bind(name, act);
+        }
+        Ok(importer)
+    }
+
+    /// Names `act` `name` (a node's output, or a new name for a tensor: Reshape, Identity).
+    fn bind(&mut self, name: String, act: Act) {
+        let reads = self.readers.get(&name).copied().unwrap_or(0);
+        let entry = self.aliases.entry(act.id).or_default();
+        *entry = (entry.0 + 1, entry.1 + reads);
+        if let Some(old) = self.acts.insert(name, act) {
+            // A name bound twice (a malformed file): the old tensor loses it.
+            if let Some(e) = self.aliases.get_mut(&old.id) {
+                *e = (e.0.saturating_sub(1), e.1.saturating_sub(reads));
+            }
+        }
+    }
+
+    /// Appends `node`, counting what it reads.
+    fn push_node(&mut self, node: FloatNode) {
+        for id in &node.inputs {
+            *self.node_reads.entry(*id).or_default() += 1;
+        }
+        self.nodes.push(node);
     }
 
     fn run(mut self, graph: &pb::GraphProto) -> Result<FloatGraph, IrError> {
@@ -290,7 +325,7 @@ impl Importer {
                 let sources = (0..len(&act.shape))
                     .map(|index| Source::Element { input: 0, index })
                     .collect();
-                self.nodes.push(FloatNode {
+                self.push_node(FloatNode {
                     name: output.name.clone(),
                     op: FloatOp::Wiring { sources },
                     inputs: vec![act.id],
@@ -376,7 +411,7 @@ impl Importer {
             "Pad" => self.pad(cx)?,
             _ => return Err(cx.unsupported("")),
         };
-        self.acts.insert(output, act);
+        self.bind(output, act);
         Ok(())
     }
 
@@ -394,7 +429,7 @@ impl Importer {
         inputs: Vec<TensorId>,
         shape: Vec<usize>,
     ) -> Act {
-        self.nodes.push(FloatNode {
+        self.push_node(FloatNode {
             name: format!("{}{suffix}", cx.name),
             op,
             inputs,

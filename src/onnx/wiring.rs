@@ -285,7 +285,7 @@ impl Importer {
                 vec![x.id],
                 shape,
             );
-            self.acts.insert(name.clone(), act);
+            self.bind(name.clone(), act);
         }
         Ok(())
     }
