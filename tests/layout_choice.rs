@@ -96,23 +96,32 @@ fn predictions_grow_with_rows_and_width() {
 /// Each prediction must land within a factor of 1.5 of those.
 #[test]
 fn verifying_time_predictions_match_the_measured_times() {
-    let within = |what: &str, predicted: f64, low: f64, high: f64| {
-        assert!(
-            predicted >= low / 1.5 && predicted <= high * 1.5,
-            "{what}: predicted {predicted:.3} s, measured {low}–{high} s"
-        );
-    };
     let mlp = compile_at(None).unwrap().inspect().unwrap();
-    within("digits_mlp cold", mlp.predicted_cold_verify_s, 0.19, 0.21);
-    within("digits_mlp warm", mlp.predicted_verify_s, 0.009, 0.011);
+    within(
+        "digits_mlp cold",
+        mlp.predicted_cold_verify_s,
+        0.19,
+        0.21,
+        1.5,
+    );
+    within("digits_mlp warm", mlp.predicted_verify_s, 0.009, 0.011, 1.5);
+    let lenet = lenet5(&CompileOptions::default()).inspect().unwrap();
+    within("lenet5 cold", lenet.predicted_cold_verify_s, 4.2, 4.6, 1.5);
+    within("lenet5 warm", lenet.predicted_verify_s, 0.075, 0.090, 1.5);
+}
+
+/// Asserts that a predicted time lies within `factor` of the measured range `low..=high`.
+fn within(what: &str, predicted: f64, low: f64, high: f64, factor: f64) {
+    assert!(
+        predicted >= low / factor && predicted <= high * factor,
+        "{what}: predicted {predicted:.3} s, measured {low}–{high} s"
+    );
+}
+
+fn lenet5(options: &CompileOptions) -> CompiledModel {
     let graph = onnx::import(&common::data("lenet5.onnx")).unwrap();
     let x = zkinfer::input::read_samples(&common::data("lenet5.input.json")).unwrap();
-    let lenet = CompiledModel::compile(&graph, &x, &CompileOptions::default())
-        .unwrap()
-        .inspect()
-        .unwrap();
-    within("lenet5 cold", lenet.predicted_cold_verify_s, 4.2, 4.6);
-    within("lenet5 warm", lenet.predicted_verify_s, 0.075, 0.090);
+    CompiledModel::compile(&graph, &x, options).unwrap()
 }
 
 /// The proving-time predictions against measured proofs (BENCHMARKS.md, "LeNet-5 in two
@@ -122,30 +131,21 @@ fn verifying_time_predictions_match_the_measured_times() {
 /// within a factor of 1.2 of those.
 #[test]
 fn proving_time_predictions_match_the_measured_times_with_and_without_commitments() {
-    let graph = onnx::import(&common::data("lenet5.onnx")).unwrap();
-    let x = zkinfer::input::read_samples(&common::data("lenet5.input.json")).unwrap();
     let compile = |max_k| {
-        let options = CompileOptions {
+        lenet5(&CompileOptions {
             budget: zkinfer::circuit::cost::Budget {
                 max_k,
                 memory_bytes: None,
             },
             ..CompileOptions::default()
-        };
-        CompiledModel::compile(&graph, &x, &options).unwrap()
+        })
     };
-    let within = |what: &str, model: &CompiledModel, low: f64, high: f64| {
-        let predicted = model.predicted_seconds().unwrap();
-        assert!(
-            predicted >= low / 1.2 && predicted <= high * 1.2,
-            "{what}: predicted {predicted:.2} s, measured {low}–{high} s"
-        );
-    };
-    within("lenet5 whole", &compile(None), 5.64, 5.69);
+    let predicted = |model: &CompiledModel| model.predicted_seconds().unwrap();
+    within("lenet5 whole", predicted(&compile(None)), 5.64, 5.69, 1.2);
     let parts = compile(Some(13)).part_models().unwrap();
     assert_eq!(parts.len(), 2);
-    within("lenet5 part 0", &parts[0], 3.90, 3.92);
-    within("lenet5 part 1", &parts[1], 4.60, 4.62);
+    within("lenet5 part 0", predicted(&parts[0]), 3.90, 3.92, 1.2);
+    within("lenet5 part 1", predicted(&parts[1]), 4.60, 4.62, 1.2);
 }
 
 #[test]

@@ -239,13 +239,7 @@ fn a_constant_add_after_a_reshape_leaves_a_tensor_others_read_unchanged() {
     agrees_with_tract_on(&bytes, &[sample(2, 0), sample(2, 1)]);
     // g = [x0 + 2 x1 + 0.25, -x0 + 0.5 x1 - 0.5]; z = 2 g + c.
     close(&run(&bytes, &[1.0, 1.0]), &[6.5 + 3.0, -2.0 - 7.0]);
-    let kinds: Vec<_> = import_bytes(&bytes, "test")
-        .unwrap()
-        .nodes
-        .iter()
-        .map(|n| n.op.kind())
-        .collect();
-    assert_eq!(kinds, ["Dense", "Affine", "Add"]);
+    assert_eq!(kinds(&bytes), ["Dense", "Affine", "Add"]);
 }
 
 #[test]
@@ -294,16 +288,20 @@ fn a_bias_after_a_rowwise_projection_folds_through_its_reordering() {
             13,
         );
         agrees_with_tract_on(&bytes, &[sample(6, 0), sample(6, 3)]);
-        let kinds: Vec<_> = import_bytes(&bytes, "test")
-            .unwrap()
-            .nodes
-            .iter()
-            .map(|n| n.op.kind())
-            .collect();
         let mut expected = vec!["Wiring", "Conv", "Wiring"];
         if !folds {
             expected.push("Affine");
         }
-        assert_eq!(kinds, expected);
+        assert_eq!(kinds(&bytes), expected);
     }
+}
+
+/// The kinds of the imported nodes, in order.
+fn kinds(bytes: &[u8]) -> Vec<&'static str> {
+    import_bytes(bytes, "test")
+        .unwrap()
+        .nodes
+        .iter()
+        .map(|n| n.op.kind())
+        .collect()
 }

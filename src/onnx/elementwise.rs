@@ -331,6 +331,21 @@ fn fold_into(op: &mut FloatOp, scale: &[f32], bias: &[f32]) -> bool {
             }
             true
         }
-        _ => false,
+        // Named one by one, so that a new op is a compile error here until it says whether
+        // a constant map after it folds.
+        FloatOp::Dense { .. }
+        | FloatOp::Affine { .. }
+        | FloatOp::AvgPool { .. }
+        | FloatOp::MaxPool { .. }
+        | FloatOp::Relu
+        | FloatOp::Activation(_)
+        | FloatOp::Add
+        | FloatOp::Mul
+        | FloatOp::MatMul { .. }
+        | FloatOp::ArgMax(_)
+        | FloatOp::Softmax(_)
+        | FloatOp::MaskedSoftmax { .. }
+        | FloatOp::Gather { .. }
+        | FloatOp::Wiring { .. } => false,
     }
 }
