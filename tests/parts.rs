@@ -438,3 +438,174 @@ fn proofs_in_parts_verify_in_a_batch_and_a_bad_one_fails_it() {
     let e = v.verify_batch(&[first.clone(), unlinked]).unwrap_err();
     assert!(matches!(e, VerifyError::Link { .. }), "{e}");
 }
+
+/// `h1 = relu(conv(x))`, a grouped convolution of `h1` added back to `h1` (a residual
+/// block), `h2 = relu(…)`, then a dense layer: a layer of each kind that can be split, one
+/// with a chain of elementwise ops and a skip tensor after it.
+fn conv_block_onnx() -> Vec<u8> {
+    let side = 5;
+    let w = |n: usize, s: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 7 + s * 13) % 11) as f32) / 20.0 - 0.25)
+            .collect()
+    };
+    let pads = || common::onnx_build::ints_attr("pads", &[1, 1, 1, 1]);
+    let flat = 8 * side * side;
+    model_io(
+        vec![
+            node("Conv", &["x", "w1", "b1"], "c1", vec![pads()]),
+            node("Relu", &["c1"], "h1", vec![]),
+            node(
+                "Conv",
+                &["h1", "w2", "b2"],
+                "c2",
+                vec![pads(), int_attr("group", 4)],
+            ),
+            node("Add", &["c2", "h1"], "r", vec![]),
+            node("Relu", &["r"], "h2", vec![]),
+            node("Flatten", &["h2"], "f", vec![]),
+            node("Gemm", &["f", "w3", "b3"], "y", vec![int_attr("transB", 1)]),
+        ],
+        vec![
+            tensor("w1", &[8, 3, 3, 3], &w(216, 1)),
+            tensor("b1", &[8], &w(8, 2)),
+            tensor("w2", &[8, 2, 3, 3], &w(144, 3)),
+            tensor("b2", &[8], &w(8, 4)),
+            tensor("w3", &[5, flat], &w(5 * flat as usize, 5)),
+            tensor("b3", &[5], &w(5, 6)),
+        ],
+        &[("x", &[1, 3, side, side])],
+        "y",
+        13,
+    )
+}
+
+#[test]
+fn a_layer_computed_in_pieces_gives_the_layers_outputs_exactly() {
+    let graph = import_bytes(&conv_block_onnx(), "conv block").unwrap();
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(75, s)).collect();
+    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+    let graph = &model.graph;
+    let kinds: Vec<&str> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+    let inputs: Vec<Vec<i64>> = samples
+        .iter()
+        .map(|s| model.quantise_input(s, false).unwrap())
+        .collect();
+    let mut checked = Vec::new();
+    for (i, &kind) in kinds.iter().enumerate() {
+        let units = graph.split_units(i);
+        if units < 2 {
+            assert!(graph.split_node(i, 2).is_err(), "{kind} is split");
+            continue;
+        }
+        assert!(graph.split_node(i, units + 1).is_err());
+        for pieces in [2, 3, units.min(16)] {
+            let split = graph.split_node(i, pieces).unwrap();
+            assert_eq!(split.pieces.len(), pieces);
+            // The join keeps the chain's last name; every later node reads the same values.
+            let chain = graph.split_chain_end(i) - i;
+            assert!(split.pieces.iter().all(|p| p.len() == chain));
+            assert_eq!(
+                split.graph.nodes[split.join].name,
+                graph.nodes[i + chain - 1].name
+            );
+            for x in &inputs {
+                assert_eq!(
+                    split.graph.eval(x).unwrap(),
+                    graph.eval(x).unwrap(),
+                    "{kind} in {pieces} pieces"
+                );
+            }
+            // The circuit of the split graph holds for an honest witness.
+            let whole = CompiledModel::from_graph(split.graph, model.visibility).unwrap();
+            let w = whole.witness(&inputs[0]).unwrap();
+            assert!(whole.mock(&w, &w.outputs()).unwrap().is_empty());
+            checked.push(kind);
+        }
+    }
+    // Both convolutions, the dense layer and the elementwise ops (the flattening wiring is
+    // not split); the grouped convolution's chain is its Add and Relu, the first one's its
+    // Relu alone (its result is read twice).
+    for (kind, times) in [("Conv", 6), ("Dense", 3), ("Add", 3), ("Relu", 6)] {
+        let n = checked.iter().filter(|&&k| k == kind).count();
+        assert_eq!(n, times, "{kind} in {checked:?}");
+    }
+    assert_eq!(graph.split_chain_end(2), 5, "{kinds:?}");
+    assert_eq!(graph.split_chain_end(0), 2, "{kinds:?}");
+}
+
+/// `y = W · relu(conv(x))` with a convolution of many output channels from few input ones:
+/// its range checks alone need more rows than its links.
+fn wide_conv_onnx() -> Vec<u8> {
+    let w = |n: usize, s: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 5 + s * 17) % 13) as f32) / 24.0 - 0.25)
+            .collect()
+    };
+    model_io(
+        vec![
+            node(
+                "Conv",
+                &["x", "w1", "b1"],
+                "c",
+                vec![common::onnx_build::ints_attr("pads", &[1, 1, 1, 1])],
+            ),
+            node("Relu", &["c"], "h", vec![]),
+            node("Flatten", &["h"], "f", vec![]),
+            node("Gemm", &["f", "w2"], "y", vec![int_attr("transB", 1)]),
+        ],
+        vec![
+            tensor("w1", &[28, 4, 3, 3], &w(1008, 1)),
+            tensor("b1", &[28], &w(28, 2)),
+            tensor("w2", &[5, 1008], &w(5040, 3)),
+        ],
+        &[("x", &[1, 4, 6, 6])],
+        "y",
+        13,
+    )
+}
+
+#[test]
+fn a_layer_no_part_can_hold_is_split_then_proven_and_verified() {
+    let graph = import_bytes(&wide_conv_onnx(), "wide conv").unwrap();
+    let samples: Vec<Vec<f32>> = (0..3).map(|s| sample(144, s)).collect();
+    let compile = |max_k| {
+        let options = CompileOptions {
+            budget: zkinfer::circuit::cost::Budget {
+                max_k,
+                memory_bytes: None,
+            },
+            ..CompileOptions::default()
+        };
+        CompiledModel::compile(&graph, &samples, &options)
+    };
+    let whole = compile(None).unwrap();
+    // The largest `k` at which the convolution fits no part alone, and its pieces do.
+    let k = (zkinfer::circuit::layout::MIN_K..whole.layout().unwrap().k)
+        .rev()
+        .find(|&k| {
+            let budget = zkinfer::circuit::cost::Budget {
+                max_k: Some(k),
+                memory_bytes: None,
+            };
+            zkinfer::api::partition(&whole.graph, &whole.visibility, &budget).is_err()
+                && compile(Some(k)).is_ok()
+        })
+        .expect("a budget that only the convolution in pieces fits");
+    let model = compile(Some(k)).unwrap();
+    let names: Vec<&str> = model.graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert!(names.iter().any(|n| n.contains("(channels")), "{names:?}");
+    assert!(model.is_parted());
+    for part in model.part_models().unwrap() {
+        assert!(part.layout().unwrap().k <= k);
+    }
+    let x = model.quantise_input(&samples[1], false).unwrap();
+    let prover = PartedProver::new(&model, common::cache()).unwrap();
+    let (proof, _) = prover.prove(&x).unwrap();
+    let verifier = PartedVerifier::setup(&model, &common::cache()).unwrap();
+    let outputs = verifier.verify(&proof).unwrap();
+    assert_eq!(
+        outputs,
+        whole.graph.outputs_to_float(&whole.graph.eval(&x).unwrap())
+    );
+}

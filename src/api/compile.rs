@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
-use super::parts::{partition, PartSpec};
+use super::parts::{partition, split_to_fit, PartSpec};
 use super::weights::WeightsCommitment;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost::{self, Budget};
@@ -204,6 +204,7 @@ impl CompiledModel {
             model.validate()?;
             return Ok(model);
         }
+        let graph = split_to_fit(graph, &visibility, budget)?;
         let parts = partition(&graph, &visibility, budget)?;
         let mut model = Self {
             format_version: MODEL_FORMAT_VERSION,

@@ -33,8 +33,8 @@ pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
 pub use parts::{
-    part_visibility, partition, LinkSeed, PartSpec, PartTiming, PartedProof, PartedProver,
-    PartedVerifier,
+    part_visibility, partition, split_to_fit, LinkSeed, PartSpec, PartTiming, PartedProof,
+    PartedProver, PartedVerifier,
 };
 pub use prove::Prover;
 pub use report::{

@@ -12,9 +12,11 @@ mod params;
 mod partition;
 pub mod qgraph;
 pub mod quant;
+mod split;
 mod tensor_id;
 mod validate;
 pub mod window;
 pub mod witness;
 
+pub use split::Split;
 pub use tensor_id::TensorId;
