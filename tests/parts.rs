@@ -480,27 +480,31 @@ fn conv_block_onnx() -> Vec<u8> {
     )
 }
 
-#[test]
-fn a_layer_computed_in_pieces_gives_the_layers_outputs_exactly() {
-    let graph = import_bytes(&conv_block_onnx(), "conv block").unwrap();
-    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(75, s)).collect();
-    let model = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();
+/// Compiles `bytes` on `samples`, splits every node that can be split into 2, 3 and up to 16
+/// pieces, and checks that each split graph is valid, computes the model's outputs exactly
+/// and holds under MockProver. Returns the compiled model and the kinds split, one per split.
+fn pieces_agree(bytes: &[u8], samples: &[Vec<f32>]) -> (CompiledModel, Vec<&'static str>) {
+    let graph = import_bytes(bytes, "pieces").unwrap();
+    let model = CompiledModel::compile(&graph, samples, &CompileOptions::default()).unwrap();
     let graph = &model.graph;
-    let kinds: Vec<&str> = graph.nodes.iter().map(|n| n.op.kind()).collect();
     let inputs: Vec<Vec<i64>> = samples
         .iter()
         .map(|s| model.quantise_input(s, false).unwrap())
         .collect();
     let mut checked = Vec::new();
-    for (i, &kind) in kinds.iter().enumerate() {
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let kind = node.op.kind();
         let units = graph.split_units(i);
         if units < 2 {
             assert!(graph.split_node(i, 2).is_err(), "{kind} is split");
             continue;
         }
         assert!(graph.split_node(i, units + 1).is_err());
-        for pieces in [2, 3, units.min(16)] {
+        let mut counts = vec![2, 3.min(units), units.min(16)];
+        counts.dedup();
+        for pieces in counts {
             let split = graph.split_node(i, pieces).unwrap();
+            split.graph.validate().unwrap();
             assert_eq!(split.pieces.len(), pieces);
             // The join keeps the chain's last name; every later node reads the same values.
             let chain = graph.split_chain_end(i) - i;
@@ -523,15 +527,82 @@ fn a_layer_computed_in_pieces_gives_the_layers_outputs_exactly() {
             checked.push(kind);
         }
     }
+    (model, checked)
+}
+
+fn count(checked: &[&str], kind: &str) -> usize {
+    checked.iter().filter(|&&k| k == kind).count()
+}
+
+#[test]
+fn a_layer_computed_in_pieces_gives_the_layers_outputs_exactly() {
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(75, s)).collect();
+    let (model, checked) = pieces_agree(&conv_block_onnx(), &samples);
     // Both convolutions, the dense layer and the elementwise ops (the flattening wiring is
     // not split); the grouped convolution's chain is its Add and Relu, the first one's its
     // Relu alone (its result is read twice).
     for (kind, times) in [("Conv", 6), ("Dense", 3), ("Add", 3), ("Relu", 6)] {
-        let n = checked.iter().filter(|&&k| k == kind).count();
-        assert_eq!(n, times, "{kind} in {checked:?}");
+        assert_eq!(count(&checked, kind), times, "{kind} in {checked:?}");
     }
-    assert_eq!(graph.split_chain_end(2), 5, "{kinds:?}");
-    assert_eq!(graph.split_chain_end(0), 2, "{kinds:?}");
+    let kinds: Vec<&str> = model.graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(model.graph.split_chain_end(2), 5, "{kinds:?}");
+    assert_eq!(model.graph.split_chain_end(0), 2, "{kinds:?}");
+}
+
+#[test]
+fn a_strided_dilated_depthwise_layer_and_its_long_chain_in_pieces() {
+    // Depthwise with two output channels per input one (group 2, 4 outputs), strides and
+    // dilations 2, then Relu, a batch norm (an affine map: it cannot fold through the Relu)
+    // and a sigmoid (a table), the last the model's output.
+    let w = |n: usize, s: usize| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 3 + s * 7) % 9) as f32) / 8.0 - 0.4)
+            .collect()
+    };
+    let ints = common::onnx_build::ints_attr;
+    let bytes = model_io(
+        vec![
+            node(
+                "Conv",
+                &["x", "w", "b"],
+                "c",
+                vec![
+                    int_attr("group", 2),
+                    ints("strides", &[2, 2]),
+                    ints("dilations", &[2, 2]),
+                    ints("pads", &[2, 2, 2, 2]),
+                ],
+            ),
+            node("Relu", &["c"], "h", vec![]),
+            node(
+                "BatchNormalization",
+                &["h", "gamma", "beta", "mean", "var"],
+                "n",
+                vec![],
+            ),
+            node("Sigmoid", &["n"], "y", vec![]),
+        ],
+        vec![
+            tensor("w", &[4, 1, 3, 3], &w(36, 1)),
+            tensor("b", &[4], &w(4, 2)),
+            tensor("gamma", &[4], &[1.5, 0.5, -1.0, 2.0]),
+            tensor("beta", &[4], &w(4, 3)),
+            tensor("mean", &[4], &w(4, 4)),
+            tensor("var", &[4], &[0.8, 1.7, 1.0, 0.3]),
+        ],
+        &[("x", &[1, 2, 7, 7])],
+        "y",
+        13,
+    );
+    let samples: Vec<Vec<f32>> = (0..4).map(|s| sample(98, s)).collect();
+    let (model, checked) = pieces_agree(&bytes, &samples);
+    let kinds: Vec<&str> = model.graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["Conv", "Relu", "Affine", "Sigmoid"]);
+    // The convolution's chain runs to the model's output.
+    assert_eq!(model.graph.split_chain_end(0), 4);
+    for kind in kinds {
+        assert!(count(&checked, kind) >= 1, "{kind} in {checked:?}");
+    }
 }
 
 /// `y = W · relu(conv(x))` with a convolution of many output channels from few input ones:

@@ -57,9 +57,15 @@ pub fn split_to_fit(
     visibility: &Visibilities,
     budget: &Budget,
 ) -> Result<QGraph, CompileError> {
+    // A part that cannot be formed (its links would carry more values than a tensor may
+    // hold) does not fit either.
     let fits = |graph: &QGraph, nodes: std::ops::Range<usize>| -> Result<bool, CompileError> {
         let vis = part_visibility(visibility, nodes.start == 0, nodes.end == graph.nodes.len());
-        Ok(cost::choose_within(&graph.part(nodes)?, &vis, budget)?.is_some())
+        match graph.part(nodes) {
+            Ok(part) => Ok(cost::choose_within(&part, &vis, budget)?.is_some()),
+            Err(CompileError::Invalid { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     };
     let mut i = 0;
     while i < graph.nodes.len() {
@@ -91,6 +97,7 @@ pub fn split_to_fit(
         }
         i = next;
     }
+    graph.validate()?;
     Ok(graph)
 }
 

@@ -91,6 +91,10 @@ impl QGraph {
     /// divide: first the slices of what the chain reads besides node `i`'s result, then each
     /// piece's nodes, then the join (wiring that keeps the chain's last name and output
     /// tensor). Later ids move up by the nodes added.
+    ///
+    /// `self` must be valid ([`QGraph::validate`]): the split graph then is too, and is not
+    /// validated again (a compile tries several piece counts of several layers, and
+    /// validation walks every multiply of the model).
     pub fn split_node(&self, i: usize, pieces: usize) -> Result<Split, CompileError> {
         let node = self.nodes.get(i).ok_or_else(|| CompileError::Invalid {
             node: format!("node {i}"),
@@ -250,7 +254,6 @@ impl QGraph {
             rounding: self.rounding,
             integer_input: self.integer_input,
         };
-        graph.validate()?;
         let join = i + added + (end - i) - 1;
         Ok(Split {
             graph,
