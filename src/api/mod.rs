@@ -34,7 +34,7 @@ pub use params::{
 };
 pub use parts::{
     part_visibility, partition, split_to_fit, LinkSeed, PartSpec, PartTiming, PartedProof,
-    PartedProver, PartedVerifier,
+    PartedProver, PartedVerifier, MAX_PIECES,
 };
 pub use prove::Prover;
 pub use report::{
