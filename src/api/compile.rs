@@ -7,7 +7,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
-use super::parts::{partition, split_to_fit, PartSpec};
+use super::parts::{partition, PartSpec};
+use super::split::split_to_fit;
 use super::weights::WeightsCommitment;
 use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost::{self, Budget};

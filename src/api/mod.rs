@@ -23,6 +23,7 @@ mod params;
 mod parts;
 mod prove;
 mod report;
+mod split;
 mod verify;
 mod weights;
 
@@ -33,13 +34,14 @@ pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
 pub use parts::{
-    part_visibility, partition, split_to_fit, LinkSeed, PartSpec, PartTiming, PartedProof,
-    PartedProver, PartedVerifier, MAX_PIECES,
+    part_visibility, partition, LinkSeed, PartSpec, PartTiming, PartedProof, PartedProver,
+    PartedVerifier,
 };
 pub use prove::Prover;
 pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,
 };
+pub use split::{split_to_fit, MAX_PIECES};
 pub use verify::Verifier;
 pub use weights::WeightsCommitment;
 

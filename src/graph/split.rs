@@ -52,8 +52,16 @@ impl QGraph {
             QOp::Dense(d) => d.weights.nrows(),
             QOp::Conv(c) if c.shape.groups > 1 => c.shape.groups,
             QOp::Conv(c) => c.shape.out_channels,
-            op if elementwise(op) => node.output.len,
-            _ => 1,
+            QOp::Relu | QOp::Lookup(_) | QOp::Add(_) | QOp::Mul { .. } | QOp::Affine(_) => {
+                node.output.len
+            }
+            QOp::AvgPool(_)
+            | QOp::ArgMax(_)
+            | QOp::Softmax(_)
+            | QOp::MaxPool(_)
+            | QOp::Wiring(_)
+            | QOp::Gather(_)
+            | QOp::MatMul(_) => 1,
         }
     }
 
@@ -172,19 +180,12 @@ impl QGraph {
         for (p, slices) in slices.iter().enumerate() {
             let start = new.len();
             let units = unit_range(p);
-            let label = match &node.op {
-                QOp::Conv(c) if c.shape.groups > 1 => {
-                    format!("groups {}..{}", units.start, units.end)
-                }
-                QOp::Conv(_) => format!("channels {}..{}", units.start, units.end),
-                QOp::Dense(_) => format!("outputs {}..{}", units.start, units.end),
-                _ => format!("elements {}..{}", units.start, units.end),
-            };
+            let label = piece_label(&node.op, &units);
             // The piece's result so far: its head's, then each chain node's.
             let mut last = heads[p];
             for (j, original) in self.nodes[i..end].iter().enumerate() {
                 let (op, inputs) = if j == 0 && layer {
-                    (head_piece(&node.op, units.clone()), vec![heads[p]])
+                    (piece(&node.op, units.clone(), elements(p)), vec![heads[p]])
                 } else {
                     // The chain's previous node's result (none before the head).
                     let previous = (j > 0).then(|| TensorId::of_node(i + j - 1));
@@ -201,7 +202,7 @@ impl QGraph {
                             }
                         })
                         .collect();
-                    (elementwise_piece(&original.op, elements(p)), inputs)
+                    (piece(&original.op, units.clone(), elements(p)), inputs)
                 };
                 new.push(QNode {
                     name: format!("{} ({label})", original.name),
@@ -280,21 +281,9 @@ fn elementwise(op: &QOp) -> bool {
     }
 }
 
-/// An elementwise op ([`elementwise`]) on the elements `range`.
-fn elementwise_piece(op: &QOp, range: Range<usize>) -> QOp {
-    match op {
-        QOp::Affine(a) => QOp::Affine(Affine {
-            scale: a.scale[range.clone()].to_vec(),
-            bias: a.bias[range].to_vec(),
-            shift: a.shift,
-        }),
-        op => op.clone(),
-    }
-}
-
-/// The dense layer of outputs `units`, or the convolution of output channels (groups, when
-/// it has several) `units` (a layer: an elementwise head is an [`elementwise_piece`]).
-fn head_piece(op: &QOp, units: Range<usize>) -> QOp {
+/// The piece of `op` over `units` (a dense layer's outputs, a convolution's output channels
+/// or groups) whose output is `elements`: an elementwise op on its slice of each input.
+fn piece(op: &QOp, units: Range<usize>, elements: Range<usize>) -> QOp {
     match op {
         QOp::Dense(d) => QOp::Dense(Dense {
             weights: d
@@ -324,8 +313,43 @@ fn head_piece(op: &QOp, units: Range<usize>) -> QOp {
             piece.bias = c.bias[o0..o1].to_vec();
             QOp::Conv(piece)
         }
-        op => op.clone(),
+        QOp::Affine(a) => QOp::Affine(Affine {
+            scale: a.scale[elements.clone()].to_vec(),
+            bias: a.bias[elements].to_vec(),
+            shift: a.shift,
+        }),
+        QOp::Relu | QOp::Lookup(_) | QOp::Add(_) | QOp::Mul { .. } => op.clone(),
+        // Never split ([`QGraph::split_units`] is 1): the op as it is.
+        QOp::AvgPool(_)
+        | QOp::ArgMax(_)
+        | QOp::Softmax(_)
+        | QOp::MaxPool(_)
+        | QOp::Wiring(_)
+        | QOp::Gather(_)
+        | QOp::MatMul(_) => op.clone(),
     }
+}
+
+/// How a piece of `op` over `units` is named.
+fn piece_label(op: &QOp, units: &Range<usize>) -> String {
+    let what = match op {
+        QOp::Conv(c) if c.shape.groups > 1 => "groups",
+        QOp::Conv(_) => "channels",
+        QOp::Dense(_) => "outputs",
+        QOp::Relu
+        | QOp::Lookup(_)
+        | QOp::Add(_)
+        | QOp::Mul { .. }
+        | QOp::Affine(_)
+        | QOp::AvgPool(_)
+        | QOp::ArgMax(_)
+        | QOp::Softmax(_)
+        | QOp::MaxPool(_)
+        | QOp::Wiring(_)
+        | QOp::Gather(_)
+        | QOp::MatMul(_) => "elements",
+    };
+    format!("{what} {}..{}", units.start, units.end)
 }
 
 /// The input elements a grouped convolution's piece of groups `units` reads (`None` for an
