@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let outputs = verifier.verify(&bundle)?;
     println!(
-        "verified in {:.1} ms; model digest {}",
+        "verified in {:.1} ms; model identity {}",
         ms(t),
         verifier.model_digest()
     );

@@ -84,6 +84,16 @@ pub enum QuantError {
         /// The value.
         value: f64,
     },
+    /// A calibration sample holds a NaN or an infinity.
+    #[error("calibration sample {sample}, value #{index} is {value}, which is not a finite number: remove or fix that sample")]
+    NotFiniteSample {
+        /// The sample, from 0.
+        sample: usize,
+        /// The flat index within it.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
     /// A value beyond the calibrated range of its tensor.
     #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", crate::graph::quant::readable(*value), crate::graph::quant::readable(*min), crate::graph::quant::readable(*max))]
     OutOfRange {

@@ -61,8 +61,17 @@ fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), String> {
         Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
         Value::Number(n) => {
             let v = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
-            // JSON numbers are f64; the models take f32, as ONNX inputs do.
-            out.push(v as f32);
+            // JSON numbers are f64; the models take f32, as ONNX inputs do. A number beyond
+            // f32's range would become an infinity: refused here, by its place.
+            let x = v as f32;
+            if !x.is_finite() {
+                return Err(format!(
+                    "value #{} = {n} is beyond the range of a 32-bit float (ONNX inputs are \
+                     f32)",
+                    out.len()
+                ));
+            }
+            out.push(x);
             Ok(())
         }
         other => Err(format!("value #{} is {other}, not a number", out.len())),

@@ -331,6 +331,31 @@ fn cli_proof_for_a_tampered_model_file_is_rejected() {
     assert!(fails(&["verify", s(&tampered), s(&proof)]).contains("not for this model"));
 }
 
+/// Issue 27: a model file doctored where the circuit does not look (the output's scale) has
+/// another identity; `verify --model-digest` refuses any file but the published one.
+#[test]
+fn verify_refuses_a_model_that_is_not_the_published_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = compiled(dir.path());
+    let proof = dir.path().join("proof.json");
+    let input = common::data("digits_mlp.input.json");
+    ok(&["prove", s(&model), "--input", s(&input), "-o", s(&proof)]);
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
+    let published = report["model_digest"].as_str().unwrap().to_owned();
+    ok(&["verify", s(&model), s(&proof), "--model-digest", &published]);
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let nodes = m["graph"]["nodes"].as_array_mut().unwrap();
+    let scale = &mut nodes.last_mut().unwrap()["output"]["scale_exp"];
+    *scale = serde_json::json!(scale.as_i64().unwrap() - 6);
+    let doctored = dir.path().join("doctored.zkm");
+    std::fs::write(&doctored, m.to_string()).unwrap();
+    assert!(fails(&["verify", s(&doctored), s(&proof)]).contains("not for this model"));
+    let e = fails(&["verify", s(&doctored), s(&proof), "--model-digest", &published]);
+    assert!(e.contains("not the published"), "{e}");
+}
+
 #[test]
 fn cli_refuses_an_output_that_is_an_input_and_keeps_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -138,6 +138,13 @@ fn hashed_params_flow(onnx: &str, calibration: &str, input: &str) {
         text.contains(&format!("weights commitment: {commitment}")),
         "{text}"
     );
+    // Without --weights-commitment, verify says which commitment it trusted from the file.
+    let out = common::cli::zkinfer(&["verify", s(&file), s(&proof)]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("weights commitment the model file records, {commitment}")),
+        "{said}"
+    );
     let expected: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::data(&onnx.replace(".onnx", ".expected.json"))).unwrap(),
     )

@@ -263,9 +263,23 @@ fn verifying_key_digest_is_pinned() {
     // Regenerate with ZKINFER_REGENERATE_GOLDEN=1 only when a change is meant to alter keys
     // (and say so in the CHANGELOG).
     let path = common::data("digits_mlp.vk-digest");
-    let digest = verifier().model_digest();
+    let digest = verifier().key_digest();
     if std::env::var_os("ZKINFER_REGENERATE_GOLDEN").is_some() {
-        std::fs::write(&path, digest).unwrap();
+        std::fs::write(&path, &digest).unwrap();
     }
     assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), digest);
+}
+
+#[test]
+fn model_identity_is_pinned() {
+    // The identity binds the key and the model file's meaning (scales, names, visibilities):
+    // regenerate with ZKINFER_REGENERATE_GOLDEN=1 only when a change is meant to alter it.
+    let path = common::data("digits_mlp.model-id");
+    let verifier = verifier();
+    let identity = verifier.model_digest();
+    if std::env::var_os("ZKINFER_REGENERATE_GOLDEN").is_some() {
+        std::fs::write(&path, identity).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), identity);
+    assert_ne!(identity, verifier.key_digest(), "more than the key");
 }

@@ -272,3 +272,29 @@ fn parameters_outside_the_supported_sizes_are_a_typed_error() {
         }
     }
 }
+
+/// A NaN or an infinity among the calibration samples is refused first, naming the sample
+/// and the value's index (issue 27: three nonsense warnings came first, and the error named
+/// the value by the joined inputs' name); a JSON number beyond f32 is refused as it is read.
+#[test]
+fn a_non_finite_calibration_value_is_refused_by_sample_and_index() {
+    let graph = zkinfer::onnx::import(&common::data("digits_mlp.onnx")).unwrap();
+    let mut samples = common::eval_set().inputs;
+    samples[2][5] = f32::INFINITY;
+    match CompiledModel::compile(&graph, &samples, &CompileOptions::default()) {
+        Err(Error::Quant(QuantError::NotFiniteSample {
+            sample: 2,
+            index: 5,
+            ..
+        })) => {}
+        other => panic!("expected NotFiniteSample at sample 2, value 5, got {other:?}"),
+    }
+    samples[2][5] = f32::NAN;
+    let err = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("calibration sample 2, value #5"), "{err}");
+    let err = zkinfer::input::parse_samples("[[1, 2], [3, 1e39]]").unwrap_err();
+    assert!(
+        err.contains("[1]") && err.contains("value #1") && err.contains("32-bit float"),
+        "{err}"
+    );
+}

@@ -91,17 +91,26 @@ fn the_verifier_file_holds_no_weights_and_rebuilds_the_same_key() {
         file.quant_report.is_none(),
         "the calibration report stays with the owner"
     );
-    // The commitment's domain is the architecture's and the widths': the verifier file's is
-    // the owner's, another width's is not.
-    let bits = model.visibility.param_bits;
+    // The commitment's domain is the architecture's, the widths' and the visibilities': the
+    // verifier file's is the owner's, another width's or another visibility's is not.
+    let seen = model.visibility;
     assert_eq!(
-        param_domain(&file.graph, bits),
-        param_domain(&model.graph, bits)
+        param_domain(&file.graph, &seen),
+        param_domain(&model.graph, &seen)
     );
-    assert_ne!(
-        param_domain(&model.graph, bits),
-        param_domain(&model.graph, [bits[0] + 1, bits[1]])
-    );
+    let mut wider = seen;
+    wider.param_bits[0] += 1;
+    let mut shown = seen;
+    shown.input = zkinfer::Visibility::Public;
+    let mut hidden = seen;
+    hidden.output = zkinfer::Visibility::Hashed;
+    for other in [wider, shown, hidden] {
+        assert_ne!(
+            param_domain(&model.graph, &seen),
+            param_domain(&model.graph, &other),
+            "{other:?}"
+        );
+    }
     // Written and read back: no salt in the file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v.zkm");

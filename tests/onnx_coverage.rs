@@ -274,6 +274,54 @@ fn graphs_with_several_inputs_and_products_of_activations() {
     }
 }
 
+/// `Gemm` whose `B` (and `C`) are runtime inputs, as in ONNX's own `mm`/`addmm` operator
+/// tests (issue 27: refused as "reads tensor '1', which is neither an input, ..."): the
+/// product of two activations, `B` transposed by wiring, `alpha` and `beta · C` after it.
+#[test]
+fn gemm_of_runtime_matrices() {
+    let gemm = |attributes, inputs: &[&str], shapes: &[(&str, &[i64])], inits| {
+        model_io(
+            vec![node("Gemm", inputs, "y", attributes)],
+            inits,
+            shapes,
+            "y",
+            13,
+        )
+    };
+    let cases = [
+        // mm: A [2, 3] × B [3, 4].
+        gemm(vec![], &["a", "b"], &[("a", &[2, 3]), ("b", &[3, 4])], vec![]),
+        // transB, alpha, and a constant C scaled by beta.
+        gemm(
+            vec![int_attr("transB", 1), float_attr("alpha", 0.5), float_attr("beta", 2.0)],
+            &["a", "b", "c"],
+            &[("a", &[2, 3]), ("b", &[4, 3])],
+            vec![tensor("c", &[4], &[0.5, -0.25, 1.0, 0.0])],
+        ),
+        // addmm: a runtime C broadcast over the rows.
+        gemm(
+            vec![],
+            &["a", "b", "c"],
+            &[("a", &[2, 3]), ("b", &[3, 4]), ("c", &[1, 4])],
+            vec![],
+        ),
+    ];
+    for bytes in &cases {
+        agrees_with_tract(bytes);
+        proves(bytes);
+    }
+    // A runtime C with beta ≠ 1 is refused by name, not misread.
+    let scaled = gemm(
+        vec![float_attr("beta", 2.0)],
+        &["a", "b", "c"],
+        &[("a", &[2, 3]), ("b", &[3, 4]), ("c", &[1, 4])],
+        vec![],
+    );
+    let err = import_bytes(&scaled, "t").unwrap_err();
+    assert!(matches!(err, IrError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("beta"), "{err}");
+}
+
 #[test]
 fn matmul_of_rows_by_a_constant_weight() {
     // [1, 4, 3] × [3, 2] + bias, as a transformer's projection.

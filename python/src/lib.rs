@@ -258,11 +258,31 @@ impl PyModel {
     }
 
     /// Checks openings (JSON text, as `Proof.openings_json` gives): each must hash to its
-    /// commitment, and, given `proof`, be that proof's commitment. Raises VerifyError.
+    /// commitment, and, given `proof`, the proof must verify and carry those commitments (an
+    /// opening only means something of a valid proof). Raises VerifyError.
     #[pyo3(signature = (openings_json, proof = None))]
-    fn check_openings(&self, openings_json: &str, proof: Option<&PyProof>) -> PyResult<()> {
+    fn check_openings(
+        &self,
+        py: Python<'_>,
+        openings_json: &str,
+        proof: Option<&PyProof>,
+    ) -> PyResult<()> {
         let openings: Openings = serde_json::from_str(openings_json)
             .map_err(|e| VerifyError::new_err(format!("not an openings file: {e}")))?;
+        if let Some(proof) = proof {
+            let bundle = &proof.bundle;
+            py.allow_threads(|| -> Result<(), Error> {
+                self.verifier()?.verify(bundle)?;
+                Ok(())
+            })
+            .map_err(raise)?;
+            if openings.model_digest != bundle.model_digest {
+                return Err(VerifyError::new_err(format!(
+                    "the openings are of model {}, the proof of model {}",
+                    openings.model_digest, bundle.model_digest
+                )));
+            }
+        }
         for opening in &openings.openings {
             self.model.check_opening(opening).map_err(raise_any)?;
             if let Some(proof) = proof {
@@ -294,7 +314,8 @@ impl PyModel {
             .map_err(raise)
     }
 
-    /// The digest of the model's verifying key (builds the key on first use).
+    /// The model's identity: its verifying key and its file's meaning (builds the key on
+    /// first use).
     fn digest(&self, py: Python<'_>) -> PyResult<String> {
         py.allow_threads(|| -> Result<String, Error> {
             Ok(self.verifier()?.model_digest().to_owned())

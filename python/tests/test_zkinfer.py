@@ -174,6 +174,12 @@ def test_hashed_input_and_outputs_commit_and_open(params_dir):
     opened["openings"][1]["values"][0] += 1
     with pytest.raises(zkinfer.VerifyError, match="opening of the output does not match"):
         model.check_openings(json.dumps(opened))
+    # Openings say something only of a valid proof: a proof whose bytes were changed, with its
+    # commitments intact, is refused.
+    bundle = json.loads(proof.to_json())
+    bundle["proof"] = ("1" if bundle["proof"][0] != "1" else "2") + bundle["proof"][1:]
+    with pytest.raises(zkinfer.VerifyError):
+        model.check_openings(openings, zkinfer.Proof.from_json(json.dumps(bundle)))
     # A reloaded bundle carries no openings (they are never saved with it).
     assert zkinfer.Proof.from_json(proof.to_json()).openings_json() is None
     with pytest.raises(zkinfer.InputError, match="output visibility .private. is not supported"):

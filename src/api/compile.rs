@@ -127,6 +127,7 @@ impl CompiledModel {
         calibration: &[Vec<f32>],
         options: &CompileOptions,
     ) -> Result<Self, Error> {
+        quant::check_calibration(calibration)?;
         let mut best = Self::compile_exact(graph, calibration, &options.quant, options)?;
         if options.fit_tables && best.graph.has_tables() {
             for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {

@@ -1,6 +1,6 @@
-//! Keys: the verifying key rebuilt from a model, its digest (the model's identity).
+//! Keys: the verifying key rebuilt from a model (its digest and the model's identity are in
+//! [`super::identity`]).
 
-use blake2::{Blake2b, Digest};
 use halo2_proofs::{
     plonk::{keygen_vk, VerifyingKey},
     poly::commitment::Params,
@@ -10,13 +10,6 @@ use pasta_curves::EqAffine;
 use super::*;
 use crate::circuit::{with_dot_width, ModelCircuit};
 use crate::error::{Error, ProveError};
-
-/// The verifying key's identity: blake2b-256 of its pinned description, hex.
-pub(super) fn vk_digest(vk: &VerifyingKey<EqAffine>) -> String {
-    let mut hasher = Blake2b::<blake2::digest::consts::U32>::new();
-    hasher.update(format!("{:?}", vk.pinned()).as_bytes());
-    hex::encode(hasher.finalize())
-}
 
 pub(super) fn keygen_err(source: halo2_proofs::plonk::Error) -> ProveError {
     ProveError::Halo2 {

@@ -9,14 +9,17 @@
 //! ```
 //!
 //! halo2 0.4 cannot serialise a verifying key, so the compiled model file is what a verifier
-//! needs; the blake2b digest of the key's pinned description ([`Verifier::model_digest`])
-//! identifies the model (its weights are fixed-column commitments inside the key, unless
-//! they are hashed: then the key is the architecture's, and a verifier file without weights
-//! rebuilds it, see [`CompiledModel::verifier_file`]).
+//! needs. The model's identity ([`Verifier::model_digest`]) is a blake2b digest of the key's
+//! pinned description and of the model file's canonical meaning (scales, output names,
+//! visibilities, ...: what turns proven integers into the answer a verifier is told). The
+//! weights are fixed-column commitments inside the key, unless they are hashed: then the key
+//! is the architecture's, and a verifier file without weights rebuilds it, see
+//! [`CompiledModel::verifier_file`].
 
 mod bundle;
 mod compile;
 mod files;
+mod identity;
 mod keys;
 mod opening;
 mod params;
@@ -50,4 +53,4 @@ pub const MODEL_FORMAT_VERSION: u32 = 8;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 5;
+pub const CIRCUIT_VERSION: u32 = 6;

@@ -9,6 +9,7 @@
 //! every use and never read from the cache.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use blake2::{Blake2b, Digest};
@@ -144,8 +145,20 @@ impl ParamsCache {
             },
         };
         let params = Params::<EqAffine>::new(k);
+        // Fresh parameters are checked too: every `k` a run generates proves the pinned
+        // table right for this build (CI's tests check the ones they use this way; the
+        // whole table is an `--ignored` test, minutes long).
+        let mut bytes = Vec::with_capacity(usize::try_from(file_len(k)).unwrap_or(0));
+        params.write(&mut bytes).map_err(|e| err(e.to_string()))?;
+        let found = digest(&bytes);
+        if found != pinned {
+            return Err(err(format!(
+                "freshly generated parameters of k = {k} hash to {found}, not to the pinned \
+                 {pinned}: this build generates other parameters than the ones pinned"
+            )));
+        }
         fs::create_dir_all(&self.dir).map_err(|e| err(e.to_string()))?;
-        write_atomic(&path, |w| params.write(w)).map_err(|e| err(e.to_string()))?;
+        write_atomic(&path, |w| w.write_all(&bytes)).map_err(|e| err(e.to_string()))?;
         Ok((params, status))
     }
 }

@@ -18,6 +18,7 @@ use ff::FromUniformBytes;
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
+use super::identity::parted_identity;
 use super::files::{load_json, save_json};
 use super::{
     CompiledModel, Openings, ParamsCache, ProofBundle, Prover, Verifier, BUNDLE_FORMAT_VERSION,
@@ -253,6 +254,22 @@ impl LinkSeed {
         hex::encode(self.0)
     }
 
+    /// The seed of inference `nonce` among several salted from this one (the samples of one
+    /// `prove`, say): a wide hash of the seed and the nonce, so that no two inferences share
+    /// a salt (shared salts would make their hashed inputs and outputs linkable, and one
+    /// revealed opening would let anyone test guesses of the others) while machines that
+    /// prove parts of the same inferences still agree on each one's links.
+    pub fn for_inference(&self, nonce: u64) -> Self {
+        let mut hasher = Blake2b512::new();
+        hasher.update(b"zkinfer inference seed v1");
+        hasher.update(self.0);
+        hasher.update(nonce.to_le_bytes());
+        let wide: [u8; 64] = hasher.finalize().into();
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&wide[..32]);
+        Self(seed)
+    }
+
     /// The salt of link `j`: `0` is the model's input, `j` the cut before part `j`, and
     /// the number of parts the model's output. A uniform field element from a wide hash.
     pub fn salt(&self, j: usize) -> Fp {
@@ -451,6 +468,7 @@ fn model_openings(first: Option<Openings>, last: Option<Openings>) -> Openings {
 #[derive(Debug)]
 pub struct PartedVerifier {
     parts: Vec<Verifier>,
+    digest: String,
 }
 
 impl PartedVerifier {
@@ -468,7 +486,15 @@ impl PartedVerifier {
             }
             .into());
         }
-        Ok(Self { parts })
+        let digest = parted_identity(parts.iter().map(Verifier::model_digest));
+        Ok(Self { parts, digest })
+    }
+
+    /// The model's identity: a digest of every part's identity in order (each binds its
+    /// verifying key and its slice of the model file's meaning), what the model owner
+    /// publishes.
+    pub fn model_digest(&self) -> &str {
+        &self.digest
     }
 
     /// Each part's verifier, first first.

@@ -11,7 +11,8 @@ use pasta_curves::{EqAffine, Fp};
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
 
-use super::keys::{build_vk, check_k, keygen_err, vk_digest};
+use super::identity::model_identity;
+use super::keys::{build_vk, check_k, keygen_err};
 use super::weights::random_salt;
 use super::{
     felt_hex, Committed, CompiledModel, Opening, Openings, ParamsCache, ProofBundle,
@@ -56,7 +57,7 @@ impl Prover {
         }
         check_k(&model, &params)?;
         let vk = build_vk(&model, &params)?;
-        let digest = vk_digest(&vk);
+        let digest = model_identity(&vk, &model)?;
         let (graph, visibility) = (&model.graph, &model.visibility);
         let pk = with_dot_width!(model.dot_width, visibility.hashes(), W, H => {
             keygen_pk(&params, vk, &ModelCircuit::<W, H>::for_keygen(graph, visibility))
@@ -70,7 +71,8 @@ impl Prover {
         })
     }
 
-    /// The model's identity.
+    /// The model's identity: its verifying key and the meaning of its model file
+    /// ([`Verifier::model_digest`](super::Verifier::model_digest)).
     pub fn model_digest(&self) -> &str {
         &self.digest
     }

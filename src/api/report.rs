@@ -118,6 +118,22 @@ pub struct NodeRowsInfo {
 }
 
 impl CompiledModel {
+    /// The predicted peak memory of proving, in bytes: of the whole model, of its part
+    /// `part`, or of its largest part (a parted prove holds one part's keys at a time).
+    pub fn predicted_peak_bytes(&self, part: Option<usize>) -> Result<u64, CompileError> {
+        if !self.is_parted() {
+            return Ok(Shape::of(&self.layout()?).predicted_peak_bytes());
+        }
+        let parts = self.part_models()?;
+        let chosen: Vec<&CompiledModel> = match part {
+            Some(i) => parts.get(i).into_iter().collect(),
+            None => parts.iter().collect(),
+        };
+        chosen.into_iter().try_fold(0, |peak, part| {
+            Ok(peak.max(Shape::of(&part.layout()?).predicted_peak_bytes()))
+        })
+    }
+
     /// The circuit's shape, cost and rows per node.
     pub fn inspect(&self) -> Result<Inspection, CompileError> {
         let layout = self.layout()?;

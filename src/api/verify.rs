@@ -12,7 +12,8 @@ use halo2_proofs::{
 use pasta_curves::{EqAffine, Fp};
 
 use super::bundle::{felt_hex, parse_felt};
-use super::keys::{build_vk, check_k, vk_digest};
+use super::identity::{model_identity, vk_digest};
+use super::keys::{build_vk, check_k};
 use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use crate::circuit::{Commitments, InstanceLayout, Segment};
 use crate::error::{Error, VerifyError};
@@ -49,7 +50,7 @@ impl Verifier {
         let model = model.into();
         check_k(&model, &params)?;
         let vk = build_vk(&model, &params)?;
-        let digest = vk_digest(&vk);
+        let digest = model_identity(&vk, &model)?;
         Ok(Self {
             model,
             params,
@@ -59,9 +60,20 @@ impl Verifier {
         })
     }
 
-    /// The model's identity: the digest a bundle must name.
+    /// The model's identity: the digest a bundle must name, and the one a model owner
+    /// publishes. It binds the verifying key and everything in the model file that gives a
+    /// proof its meaning (scales, output order and names, visibilities, input parts; see
+    /// [`super::identity`]), so a model file edited anywhere verification reads has another
+    /// identity.
     pub fn model_digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The digest of the verifying key alone (blake2b-256 of its pinned description, hex):
+    /// equal for two model files of one circuit whose meaning differs elsewhere. Not an
+    /// identity: publish [`Self::model_digest`].
+    pub fn key_digest(&self) -> String {
+        vk_digest(&self.vk)
     }
 
     /// The model this verifier checks.

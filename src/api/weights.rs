@@ -21,6 +21,7 @@ use super::CompiledModel;
 use crate::circuit::param_domain;
 use crate::error::CompileError;
 use crate::graph::qgraph::{QGraph, QOp};
+use crate::visibility::Visibilities;
 
 /// The commitment to a model's parameters, as a model file records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,14 +36,19 @@ pub struct WeightsCommitment {
     pub salt: Option<String>,
 }
 
-/// The commitment to `graph`'s parameters at `bits` under `salt`, in the domain of its
-/// architecture ([`param_domain`]).
-fn commit_params(graph: &QGraph, bits: [u32; 2], salt: Fp) -> Result<Fp, CompileError> {
+/// The commitment to `graph`'s parameters at the packing widths of `visibility` under
+/// `salt`, in the domain of its architecture and visibilities ([`param_domain`]).
+fn commit_params(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    salt: Fp,
+) -> Result<Fp, CompileError> {
     let params = graph.params();
+    let bits = visibility.param_bits;
     commit::group_commitment(
         &[(&params.values[0], bits[0]), (&params.values[1], bits[1])],
         salt,
-        param_domain(graph, bits),
+        param_domain(graph, visibility),
     )
     .map_err(|(group, index)| CompileError::Invalid {
         node: "params".into(),
@@ -91,9 +97,8 @@ impl CompiledModel {
         // What hashed params cannot cover is refused by `validate_weights`, which every
         // compiled model passes next. The widths are the visibilities' (set from the values
         // unless given): values that do not fit are named by the commitment.
-        let bits = self.visibility.param_bits;
         let salt = random_salt();
-        let commitment = commit_params(&self.graph, bits, salt)?;
+        let commitment = commit_params(&self.graph, &self.visibility, salt)?;
         self.weights = Some(WeightsCommitment {
             commitment: felt_hex(&commitment),
             salt: Some(felt_hex(&salt)),
@@ -197,7 +202,7 @@ impl CompiledModel {
             .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
         if let Some(salt) = &weights.salt {
             let salt = parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
-            let found = commit_params(&self.graph, self.visibility.param_bits, salt)?;
+            let found = commit_params(&self.graph, &self.visibility, salt)?;
             if found != expected {
                 return Err(invalid(format!(
                     "the file's weights commit to {}, not to its recorded commitment {}: \

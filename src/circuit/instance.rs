@@ -190,12 +190,13 @@ impl InstanceLayout {
 }
 
 /// The domain of a graph's parameters commitment: a digest of the architecture (the graph
-/// with every parameter zero, as a verifier file holds it) and of the packing widths `bits`,
-/// as a field element the circuit pins as the chain's first element. A commitment made for
-/// one architecture or packing therefore cannot be opened as another's (the same packed
-/// elements read at other widths, or the same values under a graph that uses them
-/// differently).
-pub fn param_domain(graph: &QGraph, bits: [u32; 2]) -> Fp {
+/// with every parameter zero, as a verifier file holds it) and of the visibilities (who sees
+/// the input and output, and the packing widths of the params), as a field element the
+/// circuit pins as the chain's first element. A commitment made for one architecture,
+/// packing or visibility therefore cannot be opened as another's (the same packed elements
+/// read at other widths, the same values under a graph that uses them differently, or the
+/// owner's weights reused by a model that shows what the owner's hides).
+pub fn param_domain(graph: &QGraph, visibility: &Visibilities) -> Fp {
     use blake2::{Blake2b512, Digest};
     use ff::FromUniformBytes;
     let mut architecture = graph.clone();
@@ -203,9 +204,13 @@ pub fn param_domain(graph: &QGraph, bits: [u32; 2]) -> Fp {
         node.op.zero_params();
     }
     let mut hasher = Blake2b512::new();
-    hasher.update(b"zkinfer params commitment domain v1");
-    hasher.update(bits[0].to_le_bytes());
-    hasher.update(bits[1].to_le_bytes());
+    hasher.update(b"zkinfer params commitment domain v2");
+    hasher.update(visibility.param_bits[0].to_le_bytes());
+    hasher.update(visibility.param_bits[1].to_le_bytes());
+    for seen in [visibility.input, visibility.output, visibility.params] {
+        hasher.update(seen.to_string().as_bytes());
+        hasher.update([0]);
+    }
     // A graph always serialises (string keys, finite numbers).
     hasher.update(serde_json::to_vec(&architecture).unwrap_or_default());
     let wide: [u8; 64] = hasher.finalize().into();

@@ -318,7 +318,7 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
 /// The domain of `graph`'s parameters commitment when `visibility` hashes them.
 fn domain_of(graph: &QGraph, visibility: &Visibilities) -> Fp {
     if visibility.hashed_params() {
-        param_domain(graph, visibility.param_bits)
+        param_domain(graph, visibility)
     } else {
         Fp::zero()
     }

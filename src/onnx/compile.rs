@@ -42,6 +42,7 @@ pub fn compile_file(
     })?;
     let graph = import_bytes(&bytes, &shown)?;
     let samples = join_parts(calibration, &graph.input_lens());
+    crate::graph::quant::check_calibration(&samples)?;
     let warnings = calibration_warnings(&samples);
     let model = CompiledModel::compile(&graph, &samples, options)?;
     let reference = check_against_reference(&bytes, &graph, &model, &samples)?;

@@ -17,12 +17,16 @@ use crate::graph::ir::{FloatOp, Source};
 use crate::graph::window::{ConvShape, Window};
 
 impl Importer {
-    /// `Gemm`: `alpha · x · B(ᵀ) + beta · C` with constant `B` and `C`.
+    /// `Gemm`: `alpha · x · B(ᵀ) + beta · C`, with a constant `B` (a dense layer) or a
+    /// runtime one ([`Importer::gemm_activations`]).
     pub(super) fn gemm(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         if attr_i(cx.node, "transA", 0) != 0 {
             return Err(cx.unsupported(": transA = 1"));
         }
         let x = self.act(cx, 0)?;
+        if let Some(b) = self.acts.get(cx.input(1)?).cloned() {
+            return self.gemm_activations(cx, &x, &b);
+        }
         let b = self.matrix(cx, 1)?;
         let w = if attr_i(cx.node, "transB", 0) != 0 {
             b
@@ -38,6 +42,57 @@ impl Importer {
             None => Array1::zeros(out),
         };
         self.dense(cx, &x, w, bias)
+    }
+
+    /// `Gemm` whose `B` is a runtime tensor (ONNX's own `mm` and `addmm` tests): the product
+    /// of two activations ([`Importer::matmul_activations`], `B` transposed by wiring when
+    /// `transB = 1`), then `alpha` and `beta · C` as an affine map for a constant `C`, or a
+    /// sum for a runtime one.
+    fn gemm_activations(&mut self, cx: &Ctx<'_>, x: &Act, b: &Act) -> Result<Act, IrError> {
+        if x.shape.len() != 2 || b.shape.len() != 2 {
+            return Err(cx.shape(
+                "A and B of rank 2",
+                format!("{:?} and {:?}", x.shape, b.shape),
+            ));
+        }
+        let b = if attr_i(cx.node, "transB", 0) != 0 {
+            let (n, k) = (b.shape[0], b.shape[1]);
+            let sources = (0..k * n)
+                .map(|o| Source::Element {
+                    input: 0,
+                    index: (o % n) * k + o / n,
+                })
+                .collect();
+            self.push_named(cx, "/transpose_b", FloatOp::Wiring { sources }, vec![b.id], vec![k, n])
+        } else {
+            b.clone()
+        };
+        let y = self.matmul_activations(cx, x, &b)?;
+        let (alpha, beta) = (attr_f(cx.node, "alpha", 1.0), attr_f(cx.node, "beta", 1.0));
+        let n = len(&y.shape);
+        match cx.node.input.get(2).filter(|s| !s.is_empty()) {
+            None if alpha == 1.0 => Ok(y),
+            None => Ok(self.affine(cx, &y, vec![alpha; n], vec![0.0; n])),
+            Some(c) => match self.acts.get(c.as_str()).cloned() {
+                Some(c) if beta == 1.0 => {
+                    let y = if alpha == 1.0 {
+                        y
+                    } else {
+                        self.affine(cx, &y, vec![alpha; n], vec![0.0; n])
+                    };
+                    let c = self.spread(cx, &c, &y.shape, "/spread_c")?;
+                    Ok(self.push_named(cx, "/add_c", FloatOp::Add, vec![y.id, c.id], y.shape.clone()))
+                }
+                Some(_) => Err(cx.unsupported(format!(
+                    ": beta = {beta} with a runtime C (only beta = 1 is supported when C is an input)"
+                ))),
+                None => {
+                    let c = self.broadcast(cx, c, &y.shape)?;
+                    let bias = c.iter().map(|v| v * beta).collect();
+                    Ok(self.affine(cx, &y, vec![alpha; n], bias))
+                }
+            },
+        }
     }
 
     /// `MatMul` by a constant matrix (a dense layer) or of two activations.

@@ -140,7 +140,8 @@ class Model:
     def check_openings(self, openings_json: str, proof: Optional[Proof] = None) -> None:
         """Checks the openings of hashed tensors (``proof.openings_json()``, or the
         ``….openings.json`` file's text): each must hash to its commitment and, given
-        ``proof``, be the commitment that proof carries. Raises :class:`VerifyError`."""
+        ``proof``, the proof must verify and carry those commitments. Raises
+        :class:`VerifyError`."""
         self._native.check_openings(openings_json, proof)
 
     def verify_batch(self, proofs: Iterable[Proof]) -> None:
@@ -150,7 +151,8 @@ class Model:
 
     @property
     def digest(self) -> str:
-        """The digest of the model's verifying key, which proofs name."""
+        """The model's identity, which proofs name and the model owner publishes: a digest
+        of the verifying key and of every scale, name and visibility of the model file."""
         return self._native.digest()
 
     @property

@@ -104,21 +104,11 @@ enum Command {
         /// `--output` is a folder that receives `proof-0.json`, `proof-1.json`, ….
         #[arg(long)]
         input: PathBuf,
-        /// Saturate input values outside the calibrated range instead of failing.
-        #[arg(long)]
-        clamp: bool,
         /// Where to write the proof bundle (a folder for several samples).
         #[arg(short, long)]
         output: PathBuf,
-        /// For a model proven in parts: prove only part N (from 0), recomputing the integer
-        /// passes before it; `zkinfer assemble` gathers the parts. Needs `--link-seed`.
-        #[arg(long, value_name = "N")]
-        part: Option<usize>,
-        /// For a model proven in parts: the secret the links' salts come from (64 hex
-        /// digits), shared by the machines that prove the parts of one inference. Random when
-        /// every part is proven here.
-        #[arg(long, value_name = "HEX", env = "ZKINFER_LINK_SEED", hide_env_values = true, value_parser = parts::parse_seed)]
-        link_seed: Option<zkinfer::LinkSeed>,
+        #[command(flatten)]
+        flags: proofs::ProveFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -134,6 +124,12 @@ enum Command {
         /// digits); default: the one the model or verifier file records.
         #[arg(long, value_name = "HEX")]
         weights_commitment: Option<String>,
+        /// The model identity the model owner published (64 hex digits): the model file must
+        /// have exactly it (it binds the verifying key and every scale, name and visibility
+        /// that gives the outputs their meaning); default: trust the file and print its
+        /// identity.
+        #[arg(long, value_name = "HEX")]
+        model_digest: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -257,6 +253,7 @@ macro_rules! out {
 }
 
 // After `out!`, which they use.
+mod memory;
 mod open;
 mod parts;
 mod proofs;
@@ -359,20 +356,10 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         Command::Prove {
             model,
             input,
-            clamp,
             output,
-            part,
-            link_seed,
+            flags,
             json,
-        } => proofs::prove(
-            &model,
-            &input,
-            clamp,
-            &output,
-            (part, link_seed),
-            json,
-            cache,
-        ),
+        } => proofs::prove(&model, &input, &output, &flags, json, cache),
         Command::Assemble {
             model,
             parts: proofs,
@@ -386,8 +373,18 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             model,
             proofs,
             weights_commitment,
+            model_digest,
             json,
-        } => proofs::verify(&model, &proofs, weights_commitment.as_deref(), json, cache),
+        } => proofs::verify(
+            &model,
+            &proofs,
+            proofs::Trusted {
+                weights_commitment: weights_commitment.as_deref(),
+                model_digest: model_digest.as_deref(),
+            },
+            json,
+            cache,
+        ),
         Command::CommitWeights { model, json } => weights::commit_weights(&model, json),
         Command::ExportVerifier {
             model,

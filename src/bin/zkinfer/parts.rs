@@ -14,16 +14,26 @@ use crate::proofs::{print_outputs, verify_each};
 use crate::{floats, open, step, Result};
 
 /// `zkinfer prove` of a model proven in parts: every part one after another (one part's
-/// keys in memory at a time), or part `part` alone under `seed`.
+/// keys in memory at a time), or part `flags.part` alone under the link seed.
+///
+/// A link seed salts one inference: with several samples, sample `i` is salted from
+/// [`LinkSeed::for_inference`]`(i)` (machines proving parts of the same samples agree on it
+/// by the index), so no two inferences share a salt.
 pub(crate) fn prove(
     model: &CompiledModel,
     xs: &[Vec<i64>],
-    part: Option<usize>,
-    seed: Option<LinkSeed>,
+    flags: &crate::proofs::ProveFlags,
     output: &Path,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
+    let (part, many) = (flags.part, xs.len() > 1);
+    let seed_of = |i: usize| {
+        flags
+            .link_seed
+            .as_ref()
+            .map(|seed| if many { seed.for_inference(i as u64) } else { *seed })
+    };
     let started = Instant::now();
     let prover = PartedProver::new(model, cache.clone())?;
     let n = prover.parts().len();
@@ -36,7 +46,7 @@ pub(crate) fn prove(
         };
         let t = Instant::now();
         if let Some(part) = part {
-            let seed = seed.ok_or(
+            let seed = seed_of(i).ok_or(
                 "--part needs --link-seed (64 hex digits shared by every machine proving a part of this inference, and kept secret)",
             )?;
             let (bundle, openings) = step(json, "proving one part", || {
@@ -52,10 +62,10 @@ pub(crate) fn prove(
                     bundle.proof.len() / 2
                 );
             }
-            reports.push(json!({ "proof": path, "part": part, "parts": n, "openings": opened, "prove_s": prove_s }));
+            reports.push(json!({ "proof": path, "inference": i, "part": part, "parts": n, "openings": opened, "prove_s": prove_s }));
             continue;
         }
-        let seed = seed.unwrap_or_else(LinkSeed::random);
+        let seed = seed_of(i).unwrap_or_else(LinkSeed::random);
         let mut times = Vec::new();
         let (proof, openings) = prover.prove_with_progress(x, &seed, |i, took| {
             let (keys, proving) = (took.keys.as_secs_f64(), took.proof.as_secs_f64());
@@ -86,7 +96,7 @@ pub(crate) fn prove(
             }
         }
         reports.push(json!({
-            "proof": path, "parts": n, "outputs_float": proof.outputs_float(),
+            "proof": path, "inference": i, "parts": n, "outputs_float": proof.outputs_float(),
             "openings": opened, "prove_s": prove_s, "part_s": times, "proof_bytes": bytes,
         }));
     }
@@ -183,6 +193,7 @@ pub(crate) fn assemble(
 pub(crate) fn verify(
     model: &CompiledModel,
     proofs: &[PathBuf],
+    trusted: crate::proofs::Trusted<'_>,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
@@ -196,6 +207,7 @@ pub(crate) fn verify(
         PartedVerifier::setup(model, cache)
     })?;
     let keygen_s = t.elapsed().as_secs_f64();
+    trusted.check_identity(verifier.model_digest())?;
     let (reports, failed) = verify_each(
         proofs,
         &loaded,
@@ -218,9 +230,10 @@ pub(crate) fn verify(
     if json {
         out!(
             "{}",
-            json!({ "ok": failed == 0, "valid": failed == 0, "keygen_s": keygen_s, "total_s": total_s, "proofs": reports })
+            json!({ "ok": failed == 0, "valid": failed == 0, "model_digest": verifier.model_digest(), "keygen_s": keygen_s, "total_s": total_s, "proofs": reports })
         );
     } else {
+        out!("model identity {}", verifier.model_digest());
         out!("wall time {total_s:.2} s: verifying keys {keygen_s:.2} s, verifying the rest");
     }
     if failed > 0 {

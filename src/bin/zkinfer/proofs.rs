@@ -12,12 +12,33 @@ use zkinfer::{CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};
 
 use crate::{check_output, floats, open, params, step, Result};
 
+/// How `prove` proves, beside its files.
+#[derive(Clone, Debug, clap::Args)]
+pub(crate) struct ProveFlags {
+    /// Saturate input values outside the calibrated range instead of failing.
+    #[arg(long)]
+    pub clamp: bool,
+    /// For a model proven in parts: prove only part N (from 0), recomputing the integer
+    /// passes before it; `zkinfer assemble` gathers the parts. Needs `--link-seed`.
+    #[arg(long, value_name = "N")]
+    pub part: Option<usize>,
+    /// For a model proven in parts: the secret the links' salts come from (64 hex digits),
+    /// shared by the machines that prove the parts of one inference. Random when every part
+    /// is proven here. With several samples, sample i's links are salted from a seed derived
+    /// from this one and i (so no two inferences share a salt).
+    #[arg(long, value_name = "HEX", env = "ZKINFER_LINK_SEED", hide_env_values = true, value_parser = crate::parts::parse_seed)]
+    pub link_seed: Option<zkinfer::LinkSeed>,
+    /// Prove even when the predicted peak memory exceeds this machine's memory (by default
+    /// such a proof is refused before it starts: it would be killed minutes later).
+    #[arg(long)]
+    pub ignore_memory: bool,
+}
+
 pub(crate) fn prove(
     model_path: &Path,
     input: &Path,
-    clamp: bool,
     output: &Path,
-    (part, seed): (Option<usize>, Option<zkinfer::LinkSeed>),
+    flags: &ProveFlags,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
@@ -31,7 +52,7 @@ pub(crate) fn prove(
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            model.quantise_input(x, clamp).map_err(|e| {
+            model.quantise_input(x, flags.clamp).map_err(|e| {
                 if many {
                     format!("sample {i}: {e}")
                 } else {
@@ -40,10 +61,13 @@ pub(crate) fn prove(
             })
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    if model.is_parted() {
-        return crate::parts::prove(&model, &xs, part, seed, output, json, cache);
+    if !flags.ignore_memory {
+        crate::memory::check(&model, flags.part)?;
     }
-    if part.is_some() {
+    if model.is_parted() {
+        return crate::parts::prove(&model, &xs, flags, output, json, cache);
+    }
+    if flags.part.is_some() {
         return Err(format!(
             "{} is proven whole: --part applies to models compiled in parts (--max-k)",
             model_path.display()
@@ -175,18 +199,55 @@ pub(crate) fn print_outputs(outputs: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// What a verifier was told by the model owner, beside the model file: the published
+/// weights commitment and model identity (each `None`: trust the file's).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trusted<'a> {
+    pub weights_commitment: Option<&'a str>,
+    pub model_digest: Option<&'a str>,
+}
+
+impl Trusted<'_> {
+    /// Refuses a model whose identity is not the published one, when one was given.
+    pub(crate) fn check_identity(&self, found: &str) -> Result<()> {
+        match self.model_digest {
+            Some(published) if !published.trim().eq_ignore_ascii_case(found) => Err(format!(
+                "the model file's identity is {found}, not the published {}: it is another \
+                 model, or a copy edited somewhere its proofs' meaning is read (a scale, an \
+                 output name, a visibility); get the model file from its owner",
+                published.trim()
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Says which weights commitment proofs are checked against when none was given.
+    fn report_weights(&self, model: &CompiledModel, json: bool) {
+        if let (None, Some(weights), false) = (self.weights_commitment, &model.weights, json) {
+            eprintln!(
+                "checking proofs against the weights commitment the model file records, {} \
+                 (pass --weights-commitment with the one the model owner published to check \
+                 that too)",
+                weights.commitment
+            );
+        }
+    }
+}
+
 pub(crate) fn verify(
     model_path: &Path,
     proofs: &[PathBuf],
-    weights_commitment: Option<&str>,
+    trusted: Trusted<'_>,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
     let started = Instant::now();
     let model = CompiledModel::load(model_path)?;
-    let model = Arc::new(crate::weights::expecting(model, weights_commitment)?);
+    let model = Arc::new(crate::weights::expecting(model, trusted.weights_commitment)?);
+    trusted.report_weights(&model, json);
     if model.is_parted() {
-        return crate::parts::verify(&model, proofs, json, cache);
+        return crate::parts::verify(&model, proofs, trusted, json, cache);
     }
     let bundles = proofs
         .iter()
@@ -200,6 +261,7 @@ pub(crate) fn verify(
         Verifier::from_params(model.clone(), params)
     })?;
     let keygen_s = t.elapsed().as_secs_f64();
+    trusted.check_identity(verifier.model_digest())?;
     let (reports, failed) = verify_each(
         proofs,
         &bundles,
@@ -227,6 +289,7 @@ pub(crate) fn verify(
         });
         out!("{}", with_reports(report, reports, proofs.len() > 1));
     } else {
+        out!("model identity {}", verifier.model_digest());
         out!("wall time {total_s:.2} s: parameters {params_s:.2} s, verifying key {keygen_s:.2} s, verifying the rest");
     }
     if failed > 0 {

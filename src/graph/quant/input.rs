@@ -49,6 +49,22 @@ pub fn check_integers(tensor: &str, x: &[f32]) -> Result<(), QuantError> {
     }
 }
 
+/// Every calibration value is a finite number: checked before anything reads them (a NaN
+/// or an infinity would otherwise surface as nonsense warnings and scales), naming the
+/// first offending sample and value.
+pub fn check_calibration(samples: &[Vec<f32>]) -> Result<(), QuantError> {
+    for (sample, values) in samples.iter().enumerate() {
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(QuantError::NotFiniteSample {
+                sample,
+                index,
+                value: f64::from(values[index]),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Warnings about calibration data that would cost precision: a value far beyond the rest
 /// (over 100 times the 99th percentile of all magnitudes) sets the input's scale alone, so
 /// every other value loses bits. Empty when the data look ordinary.

@@ -36,7 +36,9 @@ use crate::graph::window::Axis;
 use crate::graph::TensorId;
 
 use input::check_finite;
-pub use input::{calibration_warnings, check_integers, quantise_input, readable};
+pub use input::{
+    calibration_warnings, check_calibration, check_integers, quantise_input, readable,
+};
 pub use options::{Precision, QuantOptions};
 
 /// What quantisation did to the calibration set.
