@@ -340,16 +340,29 @@ fn matmul_of_rows_by_a_constant_weight() {
     proves(&bytes);
 }
 
+/// A 2-D `Gemm` computes each row alone: `transformers`' `Conv1D` flattens a sequence's
+/// tokens into its rows (`[32, 64] × [64, 192]`), which was refused as "batch size 32".
+/// The rows are proven as rows; a batch is still refused where an op would mix samples (a
+/// convolution over a batch of images).
 #[test]
-fn batches_are_refused_by_name() {
+fn gemm_rows_are_rows_and_batches_are_refused_by_name() {
     let gemm = model_io(
-        vec![node("Gemm", &["x", "w"], "y", vec![int_attr("transB", 1)])],
-        vec![tensor("w", &[2, 3], &[0.5; 6])],
+        vec![node("Gemm", &["x", "w", "b"], "y", vec![int_attr("transB", 1)])],
+        vec![tensor("w", &[2, 3], &[0.5, -0.25, 1.0, 0.75, 0.0, -1.0]), tensor("b", &[2], &[0.5, -0.5])],
         &[("x", &[4, 3])],
         "y",
         13,
     );
-    let err = import_bytes(&gemm, "t").unwrap_err().to_string();
+    agrees_with_tract(&gemm);
+    proves(&gemm);
+    let conv = model_io(
+        vec![node("Conv", &["x", "w"], "y", vec![ints_attr("kernel_shape", &[1, 1])])],
+        vec![tensor("w", &[1, 2, 1, 1], &[0.5, -0.25])],
+        &[("x", &[4, 2, 3, 3])],
+        "y",
+        13,
+    );
+    let err = import_bytes(&conv, "t").unwrap_err().to_string();
     assert!(
         err.contains("batch size 4 is not supported (batch 1 only)"),
         "{err}"

@@ -74,13 +74,9 @@ pub(super) fn check_attributes(cx: &Ctx<'_>) -> Result<(), IrError> {
             a.name
         )));
     }
-    let unsupported_value = match cx.op() {
-        "BatchNormalization" => attr_i(cx.node, "training_mode", 0) != 0,
-        "Reshape" => attr_i(cx.node, "allowzero", 0) != 0,
-        _ => false,
-    };
-    if unsupported_value {
-        return Err(cx.unsupported(": training_mode = 1 or allowzero = 1"));
+    // Reshape's `allowzero` is checked against its target shape (`wiring::reshape`).
+    if cx.op() == "BatchNormalization" && attr_i(cx.node, "training_mode", 0) != 0 {
+        return Err(cx.unsupported(": training_mode = 1"));
     }
     Ok(())
 }

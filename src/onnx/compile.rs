@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{check_against_reference, import_bytes, ReferenceCheck};
 use crate::api::{CompileOptions, CompiledModel};
-use crate::error::{Error, IrError};
+use crate::error::Error;
 use crate::graph::ir::FloatGraph;
 use crate::graph::quant::calibration_warnings;
 use crate::input::join_parts;
@@ -36,10 +36,7 @@ pub fn compile_file(
     options: &CompileOptions,
 ) -> Result<Compiled, Error> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| IrError::Read {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let bytes = super::read_model(path)?;
     let graph = import_bytes(&bytes, &shown)?;
     let samples = join_parts(calibration, &graph.input_lens());
     crate::graph::quant::check_calibration(&samples)?;

@@ -107,7 +107,10 @@ impl Importer {
     }
 
     /// `x · Wᵀ + bias` for `weights` of shape `(outputs, inputs)`: on the whole flat input
-    /// when it has `inputs` values, else on every row of its last axis.
+    /// when it has `inputs` values, else on every row of its last axis. Rows are the op's
+    /// own meaning whatever the leading axes are, so a leading axis above one is refused as
+    /// a batch only when the whole input is flattened (`transformers`' `Conv1D` flattens
+    /// the tokens of a sequence into the rows of a 2-D `Gemm`).
     pub(super) fn dense(
         &mut self,
         cx: &Ctx<'_>,
@@ -116,9 +119,9 @@ impl Importer {
         bias: Array1<f32>,
     ) -> Result<Act, IrError> {
         let (out, inp) = weights.dim();
-        cx.single_batch(&x.shape)?;
         let total = len(&x.shape);
         if inp == total {
+            cx.single_batch(&x.shape)?;
             return Ok(self.push(
                 cx,
                 FloatOp::Dense { weights, bias },

@@ -44,6 +44,7 @@ mod attributes;
 mod compile;
 mod conv;
 mod elementwise;
+mod external;
 mod fold;
 mod gather;
 mod matmul;
@@ -53,6 +54,7 @@ mod reference;
 mod wiring;
 
 pub use compile::{compile_file, Compiled};
+pub use external::read_model;
 pub use reference::{
     check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
 };
@@ -60,13 +62,9 @@ pub use reference::{
 use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, INT64};
 use wiring::len;
 
-/// Imports an ONNX file.
+/// Imports an ONNX file (and the external data files beside it, [`read_model`]).
 pub fn import(path: &Path) -> Result<FloatGraph, IrError> {
-    let bytes = std::fs::read(path).map_err(|e| IrError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    import_bytes(&bytes, &path.display().to_string())
+    import_bytes(&read_model(path)?, &path.display().to_string())
 }
 
 /// Imports an ONNX model from memory; `origin` names it in errors.

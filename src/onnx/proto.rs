@@ -101,7 +101,11 @@ pub(super) fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32
         )));
     }
     if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
-        return Err(bad("external data files are not supported".into()));
+        return Err(bad(
+            "its data lie in an external file: import the model from its path (`onnx::import`, \
+             `onnx::read_model`), beside its data file"
+                .into(),
+        ));
     }
     let dims: Vec<usize> = t
         .dims

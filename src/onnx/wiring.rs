@@ -37,13 +37,20 @@ impl Importer {
         })
     }
 
-    /// `Reshape` to a constant shape (no node).
+    /// `Reshape` to a constant shape (no node). `allowzero = 1` (what PyTorch's exporter
+    /// writes on every `Reshape`) means the same as `0` when the target has no zero; a zero
+    /// with it would ask for an empty tensor, and is refused.
     pub(super) fn reshape(&self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
         let target = self
             .ints
             .get(cx.input(1)?)
             .ok_or_else(|| cx.unsupported(": the target shape must be a constant"))?;
+        if attr_i(cx.node, "allowzero", 0) != 0 && target.contains(&0) {
+            return Err(cx.unsupported(format!(
+                ": allowzero = 1 with a 0 in the target shape {target:?} (an empty tensor)"
+            )));
+        }
         Ok(Act {
             id: x.id,
             shape: reshaped(cx, &x.shape, target)?,

@@ -1,0 +1,163 @@
+//! ONNX external data: weights stored beside the model (`NAME.onnx.data`, what
+//! `torch.onnx.export` writes by default), read into the model so that everything after
+//! the importer (tract's reference run included) sees one self-contained protobuf.
+//!
+//! The model file is untrusted, and a tensor's `location` is a path it chooses: only files
+//! inside the model's own folder are read (no absolute paths, no `..`, no symlink that
+//! leads out), a tensor's `offset` and `length` must lie within the file and `length` must
+//! be the tensor's size, and every error names the tensor.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path};
+
+use prost::Message;
+use tract_onnx::pb::{self, tensor_proto::DataLocation};
+
+use crate::error::IrError;
+
+/// The model at `path`, its external data read in: the bytes of a protobuf whose tensors all
+/// hold their own data. A model without external data comes back as it was read.
+pub fn read_model(path: &Path) -> Result<Vec<u8>, IrError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| IrError::Read {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let Ok(mut model) = pb::ModelProto::decode(&bytes[..]) else {
+        // Not a protobuf: the importer says so, naming the file.
+        return Ok(bytes);
+    };
+    let Some(graph) = model.graph.as_mut() else {
+        return Ok(bytes);
+    };
+    let mut tensors: Vec<&mut pb::TensorProto> = graph.initializer.iter_mut().collect();
+    for node in &mut graph.node {
+        tensors.extend(node.attribute.iter_mut().filter_map(|a| a.t.as_mut()));
+    }
+    let external: Vec<&mut pb::TensorProto> =
+        tensors.into_iter().filter(|t| is_external(t)).collect();
+    if external.is_empty() {
+        return Ok(bytes);
+    }
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    for tensor in external {
+        inline(tensor, folder)?;
+    }
+    Ok(model.encode_to_vec())
+}
+
+/// Whether a tensor's data lie in an external file.
+pub(super) fn is_external(t: &pb::TensorProto) -> bool {
+    t.data_location == Some(DataLocation::External as i32)
+}
+
+/// Reads `tensor`'s external data from beside the model into its `raw_data`.
+fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
+    let name = tensor.name.clone();
+    let bad = |reason: String| IrError::BadConstant {
+        tensor: name.clone(),
+        reason: format!("external data: {reason}"),
+    };
+    let (mut location, mut offset, mut length) = (None, 0u64, None);
+    for entry in &tensor.external_data {
+        let number = || {
+            entry
+                .value
+                .parse::<u64>()
+                .map_err(|_| bad(format!("{} '{}' is not a byte count", entry.key, entry.value)))
+        };
+        match entry.key.as_str() {
+            "location" => location = Some(entry.value.clone()),
+            "offset" => offset = number()?,
+            "length" => length = Some(number()?),
+            // A SHA-1 of the data: the lengths are checked instead.
+            "checksum" => {}
+            other => return Err(bad(format!("key '{other}' is not understood"))),
+        }
+    }
+    let location = location.ok_or_else(|| bad("no 'location' is given".into()))?;
+    let file = inside(folder, &location).map_err(|reason| bad(reason))?;
+    let expected = byte_len(tensor).map_err(|reason| bad(reason))?;
+    let length = length.unwrap_or(expected);
+    if length != expected {
+        return Err(bad(format!(
+            "'length' {length} is not the tensor's {expected} bytes (shape {:?})",
+            tensor.dims
+        )));
+    }
+    let mut reader = File::open(&file).map_err(|e| bad(format!("{location}: {e}")))?;
+    let size = reader
+        .metadata()
+        .map_err(|e| bad(format!("{location}: {e}")))?
+        .len();
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(bad(format!(
+            "bytes {offset}..{} lie beyond the end of {location} ({size} bytes)",
+            offset.saturating_add(length)
+        )));
+    }
+    let mut data = vec![0u8; usize::try_from(length).map_err(|_| bad("too long".into()))?];
+    reader
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| reader.read_exact(&mut data))
+        .map_err(|e| bad(format!("{location}: {e}")))?;
+    tensor.raw_data = data;
+    tensor.external_data.clear();
+    tensor.data_location = Some(DataLocation::Default as i32);
+    Ok(())
+}
+
+/// The file `location` names within `folder`: a relative path of plain names that, links
+/// resolved, still lies inside the folder, and is a regular file.
+fn inside(folder: &Path, location: &str) -> Result<std::path::PathBuf, String> {
+    let relative = Path::new(location);
+    let plain = !location.is_empty()
+        && relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !plain {
+        return Err(format!(
+            "location '{location}' is not a relative path inside the model's folder"
+        ));
+    }
+    let root = folder
+        .canonicalize()
+        .map_err(|e| format!("the model's folder: {e}"))?;
+    let file = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|e| format!("{location}: {e}"))?;
+    if !file.starts_with(&root) {
+        return Err(format!(
+            "location '{location}' leads out of the model's folder (a symbolic link?)"
+        ));
+    }
+    if !file.is_file() {
+        return Err(format!("location '{location}' is not a regular file"));
+    }
+    Ok(file)
+}
+
+/// The bytes of a tensor's raw data: its values times its element type's size.
+fn byte_len(t: &pb::TensorProto) -> Result<u64, String> {
+    use pb::tensor_proto::DataType as T;
+    let size: u64 = match T::from_i32(t.data_type) {
+        Some(T::Float | T::Int32 | T::Uint32) => 4,
+        Some(T::Double | T::Int64 | T::Uint64) => 8,
+        Some(T::Float16 | T::Bfloat16 | T::Int16 | T::Uint16) => 2,
+        Some(T::Int8 | T::Uint8 | T::Bool) => 1,
+        _ => return Err(format!("data type {} cannot be external here", t.data_type)),
+    };
+    t.dims.iter().try_fold(size, |n, &d| {
+        u64::try_from(d)
+            .ok()
+            .and_then(|d| n.checked_mul(d))
+            .ok_or_else(|| format!("shape {:?} is not a size", t.dims))
+    })
+}
