@@ -146,13 +146,17 @@ fn a_proof_with_other_weights_is_rejected_for_the_published_commitment() {
     let file = model.verifier_file().unwrap();
     let cheat = Arc::new(other_weights(false));
     assert_ne!(cheat.weights_commitment(), model.weights_commitment());
-    let forged = prove(&cheat);
+    let mut forged = prove(&cheat);
     let verifier = verifier(&file);
-    assert_eq!(
-        forged.model_digest,
-        verifier.model_digest(),
-        "same architecture, same key: only the commitment tells the weights apart"
-    );
+    // Same architecture, same key: the identity binds the published commitment, so the
+    // cheat's proof names another model; renamed, the commitment refuses it.
+    assert_ne!(forged.model_digest, verifier.model_digest());
+    assert!(matches!(
+        verifier.verify(&forged),
+        Err(VerifyError::ModelMismatch { .. })
+    ));
+    let as_made = forged.clone();
+    forged.model_digest = verifier.model_digest().to_owned();
     let err = verifier.verify(&forged).unwrap_err();
     assert!(
         matches!(err, VerifyError::WeightsCommitment { .. }),
@@ -172,7 +176,7 @@ fn a_proof_with_other_weights_is_rejected_for_the_published_commitment() {
     expecting
         .expect_weights_commitment(cheat.weights_commitment().unwrap())
         .unwrap();
-    self::verifier(&expecting).verify(&forged).unwrap();
+    self::verifier(&expecting).verify(&as_made).unwrap();
 }
 
 /// MockProver's failures for `model`'s circuit committing its parameters under `salt` while
@@ -342,10 +346,10 @@ fn bundles_must_carry_exactly_the_published_commitment() {
     // A model that hashes its params but names no commitment verifies nothing.
     let mut nameless = file.clone();
     nameless.weights = None;
-    let err = Verifier::setup(nameless, &common::cache())
-        .unwrap()
-        .verify(&bundle)
-        .unwrap_err();
+    let nameless = Verifier::setup(nameless, &common::cache()).unwrap();
+    let mut renamed = bundle.clone();
+    renamed.model_digest = nameless.model_digest().to_owned();
+    let err = nameless.verify(&renamed).unwrap_err();
     assert!(
         err.to_string()
             .contains("records no valid weights commitment"),

@@ -138,10 +138,9 @@ fn mutated(file: &Value, pointer: &str) -> Value {
 }
 
 /// Leaves that verification does not read, by design: the calibration report (a
-/// measurement), and the weights record (the published commitment is checked against every
-/// proof on its own; see `a_verifier_file_..._params_only`).
+/// measurement) and the owner's salt (a secret; see `a_verifier_file_..._params_only`).
 fn unread(pointer: &str) -> bool {
-    pointer.starts_with("/quant_report") || pointer.starts_with("/weights")
+    pointer.starts_with("/quant_report") || pointer == "/weights/salt"
 }
 
 /// Mutates every leaf of `model`'s file one at a time. Each mutation is refused on load, or
@@ -197,8 +196,10 @@ fn every_leaf_of_a_model_file_changes_the_identity_or_is_refused() {
 
 /// With hashed params the parameters are advice values the published commitment binds: the
 /// owner's file and its verifier file have one identity, and a parameter changed in a
-/// verifier file (which verification never reads) keeps it; every other leaf changes it or
-/// is refused.
+/// verifier file (which verification never reads) keeps it; every other leaf, the
+/// commitment included, changes it or is refused. Another owner's weights of the same
+/// architecture (two classes' rows swapped, as an adversarial review found) have another
+/// identity: before, a verifier file carrying their commitment passed for the published one.
 #[test]
 fn a_verifier_file_keeps_its_identity_under_changed_params_only() {
     let owner = compiled(Visibilities {
@@ -223,4 +224,20 @@ fn a_verifier_file_keeps_its_identity_under_changed_params_only() {
     every_leaf_changes_the_identity_or_is_refused(&file, |_, changed| {
         zeroed(changed) == file
     });
+    let mut rival = owner.graph.clone();
+    for node in &mut rival.nodes {
+        if let zkinfer::graph::qgraph::QOp::Dense(dense) = &mut node.op {
+            dense.bias.swap(0, 1);
+        }
+    }
+    let rival = CompiledModel::from_graph(rival, owner.visibility).unwrap();
+    assert_eq!(rival.visibility, owner.visibility, "the same packing widths");
+    assert_ne!(rival.weights_commitment(), owner.weights_commitment());
+    assert_ne!(
+        Verifier::setup(rival.verifier_file().unwrap(), &cache)
+            .unwrap()
+            .model_digest(),
+        Verifier::setup(file, &cache).unwrap().model_digest(),
+        "another owner's weights are another model"
+    );
 }

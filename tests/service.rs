@@ -517,7 +517,8 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
         assert_eq!(verdict["valid"], true, "{verdict}");
         bundles.push(bundle);
     }
-    assert_eq!(bundles[0]["model_digest"], bundles[1]["model_digest"]);
+    // One architecture, two owners' weights: two models (the identity binds the commitment).
+    assert_ne!(bundles[0]["model_digest"], bundles[1]["model_digest"]);
     // The verifier file verifies a's proofs and refuses to prove.
     served
         .post("/v1/models/v/prove", None, &input)

@@ -13,14 +13,17 @@
 //! - the model file's canonical meaning ([`Meaning`]): the whole integer graph (ops, scales,
 //!   widths, the input's and outputs' tensors, their order and names), the visibilities and
 //!   packing widths, the input parts, the parts of a parted model, the dot width and the
-//!   format and circuit versions.
+//!   format and circuit versions;
+//!
+//! - With hashed params, the published weights commitment: the verifying key holds only
+//!   the commitment's domain, so without it two owners' weights of one architecture (a
+//!   classifier with two classes' rows swapped, say) would share an identity, and a
+//!   verifier file carrying the other commitment would pass for the published model.
 //!
 //! Left out, on purpose: the calibration report (a measurement, read by nothing that
-//! verifies) and the weights record (the published commitment is checked against every
-//! proof on its own, so one architecture serves several owners' weights; its salt is the
-//! owner's secret). With hashed params the parameters are zeroed first, as in a verifier
-//! file, so the owner's file and its verifier file have one identity; the commitment binds
-//! the values.
+//! verifies) and the owner's salt (a secret). With hashed params the parameters are zeroed
+//! first, as in a verifier file, so the owner's file and its verifier file have one
+//! identity; the commitment binds the values.
 
 use std::borrow::Cow;
 
@@ -46,6 +49,7 @@ struct Meaning<'a> {
     dot_width: usize,
     input_parts: &'a [usize],
     parts: &'a [PartSpec],
+    weights_commitment: Option<&'a str>,
 }
 
 impl<'a> Meaning<'a> {
@@ -67,6 +71,7 @@ impl<'a> Meaning<'a> {
             dot_width: model.dot_width,
             input_parts: &model.input_parts,
             parts: &model.parts,
+            weights_commitment: model.weights.as_ref().map(|w| w.commitment.as_str()),
         }
     }
 }

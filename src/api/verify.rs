@@ -228,8 +228,9 @@ impl Verifier {
             });
         }
         let expected = graph.outputs_to_float(&bundle.outputs);
+        // Bit for bit: one spelling per proof (`-0.0` is not the prover's `0.0`).
         for (index, (&expected, f)) in expected.iter().zip(&bundle.outputs_float).enumerate() {
-            if expected != *f {
+            if expected.to_bits() != f.to_bits() {
                 return Err(VerifyError::FloatMismatch {
                     index,
                     expected,
