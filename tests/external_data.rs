@@ -99,7 +99,8 @@ fn hostile_external_data_is_refused_naming_the_tensor() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret"), vec![7u8; 4096]).unwrap();
     let secret = outside.path().join("secret");
-    let cases: Vec<(&str, Box<dyn Fn(&str, usize, usize) -> Vec<StringStringEntryProto>>)> = vec![
+    type Describe<'a> = Box<dyn Fn(&str, usize, usize) -> Vec<StringStringEntryProto> + 'a>;
+    let cases: Vec<(&str, Describe)> = vec![
         ("absolute", Box::new(|_, o, l| {
             vec![entry("location", secret.to_str().unwrap()), entry("offset", &o.to_string()), entry("length", &l.to_string())]
         })),

@@ -5,145 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod served;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use served::{call, models_dir, send, serve, TOKEN};
 use zkinfer::{ProofBundle, Verifier};
-
-const TOKEN: &str = "test-token-123";
-
-/// A running `zkinfer serve`, killed on drop.
-struct Served {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn models_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    common::model()
-        .save(&dir.path().join("digits.zkm"))
-        .unwrap();
-    dir
-}
-
-fn serve(models: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--models"])
-        .arg(models)
-        .arg("--params-dir")
-        .arg(common::cache().path(1).parent().unwrap())
-        .args(extra)
-        .env_remove("ZKINFER_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    Served { child, base }
-}
-
-struct Reply {
-    status: u16,
-    retry_after: Option<String>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// A JSON error of `status` and `kind` whose message contains `words`.
-    fn error(&self, status: u16, kind: &str, words: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        let v = self.json();
-        assert_eq!(v["ok"], false, "{v}");
-        assert_eq!(v["error"]["kind"], kind, "{v}");
-        let message = v["error"]["message"].as_str().unwrap();
-        assert!(message.contains(words), "{message:?} lacks {words:?}");
-    }
-}
-
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Reply {
-    send(method, url, token, body)
-        .unwrap_or_else(|| panic!("{method} {url}: the connection broke before an answer"))
-}
-
-/// One request; `None` when the connection broke before any answer.
-fn send(method: &str, url: &str, token: Option<&str>, body: Option<&str>) -> Option<Reply> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(300))
-        .build();
-    let mut request = agent.request(method, url);
-    if let Some(token) = token {
-        request = request.set("Authorization", &format!("Bearer {token}"));
-    }
-    let result = match body {
-        Some(body) => request
-            .set("Content-Type", "application/json")
-            .send_string(body),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(ureq::Error::Transport(_)) => return None,
-    };
-    Some(Reply {
-        status: response.status(),
-        retry_after: response.header("Retry-After").map(str::to_owned),
-        body: response.into_string().unwrap(),
-    })
-}
-
-impl Served {
-    fn get(&self, path: &str) -> Reply {
-        call("GET", &format!("{}{path}", self.base), None, None)
-    }
-    fn post(&self, path: &str, token: Option<&str>, body: &str) -> Reply {
-        call("POST", &format!("{}{path}", self.base), token, Some(body))
-    }
-    fn prove(&self) -> Reply {
-        let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
-        self.post("/v1/models/digits/prove", Some(TOKEN), &input)
-    }
-    /// A gauge of `/metrics`, as `name{labels} value`.
-    fn gauge(&self, series: &str) -> f64 {
-        let text = self.get("/metrics").body;
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(0.0)
-    }
-    /// Waits until a proof runs; false if none started within the time.
-    fn proof_running(&self, within: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if self.gauge("zkinfer_queue_running{queue=\"prove\"}") >= 1.0 {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        false
-    }
-}
 
 #[test]
 fn service_proves_verifies_batches_and_registers() {
@@ -221,29 +90,38 @@ fn service_proves_verifies_batches_and_registers() {
         true
     );
 
-    // Registration: a second name for a model, with the token only.
+    // Registration, with the token only: a second name for a served model is refused (its
+    // proofs name it by key), the same name is replaced only when asked.
     let model_json = serde_json::to_string(common::model().as_ref()).unwrap();
-    let put = |token| {
+    let put = |id: &str, token| {
         call(
             "PUT",
-            &format!("{}/v1/models/again", served.base),
+            &format!("{}/v1/models/{id}", served.base),
             token,
             Some(&model_json),
         )
     };
-    put(None).error(401, "unauthorised", "Bearer");
-    let registered = put(Some(TOKEN));
-    assert_eq!(registered.status, 201, "{}", registered.body);
+    put("again", None).error(401, "unauthorised", "Bearer");
+    put("again", Some(TOKEN)).error(409, "key_conflict", "'digits'");
+    put("digits", Some(TOKEN)).error(409, "exists", "replace=true");
+    let registered = put("digits?replace=true", Some(TOKEN));
+    assert_eq!(registered.status, 200, "{}", registered.body);
     assert_eq!(registered.json()["digest"], listed["digest"]);
-    assert_eq!(served.get("/healthz").json()["models"], 2);
+    assert_eq!(registered.json()["replaced"], true);
+    assert_eq!(served.get("/healthz").json()["models"], 1);
 
     let metrics = served.get("/metrics").body;
     assert!(
         metrics.contains("zkinfer_http_requests_total{method=\"POST\",endpoint=\"/v1/models/{id}/prove\",status=\"200\"} 1"),
         "{metrics}"
     );
+    // The replacement dropped the replaced model's keys (its proving key was warm).
     assert!(
-        metrics.contains("zkinfer_keys_in_memory{role=\"prover\"} 1"),
+        metrics.contains("zkinfer_keys_in_memory{role=\"prover\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("zkinfer_keys_in_memory{role=\"verifier\"} 1"),
         "{metrics}"
     );
 
@@ -496,10 +374,6 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
     let dir = tempfile::tempdir().unwrap();
     a.save(&dir.path().join("a.zkm")).unwrap();
     b.save(&dir.path().join("b.zkm")).unwrap();
-    a.verifier_file()
-        .unwrap()
-        .save(&dir.path().join("v.zkm"))
-        .unwrap();
     let served = serve(dir.path(), &[]);
     let input = std::fs::read_to_string(common::data("digits_mlp.input.json")).unwrap();
     let mut bundles = Vec::new();
@@ -515,34 +389,35 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
         );
         let verdict = served.post("/v1/verify", None, &bundle.to_string()).json();
         assert_eq!(verdict["valid"], true, "{verdict}");
+        assert_eq!(verdict["model"], id, "{verdict}");
         bundles.push(bundle);
     }
     // One architecture, two owners' weights: two models (the identity binds the commitment).
     assert_ne!(bundles[0]["model_digest"], bundles[1]["model_digest"]);
-    // The verifier file verifies a's proofs and refuses to prove.
-    served
+    // The verifier file of a verifies a's proofs and refuses to prove. It has a's key, so it
+    // is served apart from a (one key is served under one id: see service_hostile.rs).
+    let verifier_dir = tempfile::tempdir().unwrap();
+    a.verifier_file()
+        .unwrap()
+        .save(&verifier_dir.path().join("v.zkm"))
+        .unwrap();
+    let verifying = serve(verifier_dir.path(), &[]);
+    verifying
         .post("/v1/models/v/prove", None, &input)
         .error(409, "verifier_file", "cannot prove");
-    let models = served.get("/v1/models").json();
-    let listed: Vec<_> = models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["id"].clone(),
-                m["weights_commitment"].clone(),
-                m["verifier_file"].clone(),
-            )
-        })
-        .collect();
-    assert!(listed.contains(&(
-        json!("v"),
-        bundles[0]["weights_commitment"].clone(),
-        json!(true)
-    )));
-    // b's proof claiming a's commitment: a's key and commitment refuse it.
+    let verdict = verifying
+        .post("/v1/verify", None, &bundles[0].to_string())
+        .json();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["model"], "v", "{verdict}");
+    let models = verifying.get("/v1/models").json();
+    let listed = &models["models"][0];
+    assert_eq!(listed["id"], "v");
+    assert_eq!(listed["weights_commitment"], bundles[0]["weights_commitment"]);
+    assert_eq!(listed["verifier_file"], true);
+    // b's proof claiming a's identity and commitment: a's key and commitment refuse it.
     let mut claimed = bundles[1].clone();
+    claimed["model_digest"] = bundles[0]["model_digest"].clone();
     claimed["weights_commitment"] = bundles[0]["weights_commitment"].clone();
     let verdict = served.post("/v1/verify", None, &claimed.to_string()).json();
     assert_eq!(verdict["valid"], false, "{verdict}");

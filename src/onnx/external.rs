@@ -82,8 +82,8 @@ fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
         }
     }
     let location = location.ok_or_else(|| bad("no 'location' is given".into()))?;
-    let file = inside(folder, &location).map_err(|reason| bad(reason))?;
-    let expected = byte_len(tensor).map_err(|reason| bad(reason))?;
+    let file = inside(folder, &location).map_err(bad)?;
+    let expected = byte_len(tensor).map_err(bad)?;
     let length = length.unwrap_or(expected);
     if length != expected {
         return Err(bad(format!(

@@ -6,18 +6,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
+use super::body::off_thread;
 use super::keys::KeyCache;
-use super::models::{valid_id, Model};
+use super::models::{valid_id, Model, RegisterError};
 use super::queue::{Queue, Refused, Slot};
 use super::Shared;
 use crate::input::parse_samples;
@@ -97,18 +96,6 @@ impl IntoResponse for ApiError {
 
 pub(super) type ApiResult<T> = Result<T, ApiError>;
 
-/// A body, or the reason it could not be read (too large, cut off) as a JSON error.
-pub(super) fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|r| {
-        let kind = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "bad_body"
-        };
-        ApiError::new(r.status(), kind, r.body_text())
-    })
-}
-
 /// Parses a JSON body into `T`, naming the field at fault.
 pub(super) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> ApiResult<T> {
     serde_json::from_slice(bytes)
@@ -155,7 +142,9 @@ fn flag(params: &HashMap<String, String>, name: &str) -> ApiResult<bool> {
     }
 }
 
-/// Requires `Authorization: Bearer <token>` when the server has a token.
+/// Requires `Authorization: Bearer <token>` when the server has a token. Every handler
+/// that needs it calls it before reading the body: an unauthorised client costs the server
+/// its request head only.
 fn authorise(shared: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let Some(token) = &shared.config.token else {
         return Ok(());
@@ -241,9 +230,15 @@ pub async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
                 shared.verifications.waiting(),
                 shared.verifications.running(),
             ),
+            (
+                "verify_batch",
+                shared.batches.waiting(),
+                shared.batches.running(),
+            ),
         ],
         shared.keys.stats(),
         shared.models.len(),
+        shared.bodies.in_flight() + shared.model_bodies.in_flight(),
     );
     (
         [(
@@ -254,33 +249,32 @@ pub async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
-/// `GET /v1/models`.
+/// `GET /v1/models`: nothing is computed per request but whether keys are warm.
 pub async fn list_models(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({ "ok": true, "models": shared.models.summaries(&shared.keys) }))
 }
 
-/// `GET /v1/models/{id}`: the model's inspection (shape, cost, rows per node).
+/// `GET /v1/models/{id}`: the model's inspection (shape, cost, rows per node), computed at
+/// registration.
 pub async fn model_info(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let model = model_by_id(&shared, &id)?;
-    let inspection = model
-        .model
-        .inspect()
-        .map_err(|e| ApiError::from_error(e.into()))?;
     Ok(Json(json!({
-        "ok": true, "id": model.id, "digest": model.digest, "inspection": inspection,
+        "ok": true, "id": model.id, "digest": model.digest, "inspection": model.inspection,
     })))
 }
 
-/// `PUT /v1/models/{id}`: registers a compiled model (the body is a `.zkm` file) and builds
-/// its verifying key. Needs the token.
+/// `PUT /v1/models/{id}?replace=false`: registers a compiled model (the body is a `.zkm`
+/// file) and builds its verifying key. Needs the token. An id in use is replaced only with
+/// `replace=true`; a model whose key another id serves is refused (409 either way).
 pub async fn register(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     authorise(&shared, &headers)?;
     if !valid_id(&id) {
@@ -289,26 +283,51 @@ pub async fn register(
             format!("model id '{id}': use 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot"),
         ));
     }
-    let bytes = body(bytes)?;
-    let model = CompiledModel::from_json(&bytes, &format!("the body (model '{id}')"))
+    let replace = flag(&query(raw, &["replace"])?, "replace")?;
+    let existed = shared.models.by_id(&id).is_some();
+    if existed && !replace {
+        return Err(conflict(RegisterError::Exists(id)));
+    }
+    let limit = shared.config.model_limit;
+    let (bytes, held) = shared.model_bodies.read(&headers, body, limit).await?;
+    let what = format!("the body (model '{id}')");
+    let model = off_thread(move || CompiledModel::from_json(&bytes, &what))
+        .await?
         .map_err(|e| ApiError::bad_request("bad_model", e.to_string()))?;
     let job = {
         let shared = shared.clone();
         let id = id.clone();
         move || {
+            let _held = held;
             shared
                 .models
-                .register(&id, model, &shared.keys, &shared.config.params)
+                .register(&id, model, &shared.keys, &shared.config.params, replace)
         }
     };
     let entry = run_in(&shared, &shared.verifications, "key build", job)
         .await?
-        .map_err(ApiError::from_error)?;
-    let k = entry.model.layout().map_or(0, |l| l.k);
+        .map_err(|e| match e {
+            RegisterError::Model(e @ (Error::Compile(_) | Error::Quant(_))) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_model", e.to_string())
+            }
+            RegisterError::Model(e) => ApiError::from_error(e),
+            other => conflict(other),
+        })?;
+    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((
-        StatusCode::CREATED,
-        Json(json!({ "ok": true, "id": entry.id, "digest": entry.digest, "k": k })),
+        status,
+        Json(json!({
+            "ok": true, "id": entry.id, "digest": entry.digest, "k": entry.k, "replaced": existed,
+        })),
     ))
+}
+
+fn conflict(e: RegisterError) -> ApiError {
+    let kind = match e {
+        RegisterError::SameKey { .. } => "key_conflict",
+        _ => "exists",
+    };
+    ApiError::new(StatusCode::CONFLICT, kind, e.to_string())
 }
 
 /// `POST /v1/models/{id}/prove?clamp=false`: the body is one input sample in any accepted
@@ -319,26 +338,11 @@ pub async fn prove(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Response> {
     authorise(&shared, &headers)?;
     let clamp = flag(&query(raw, &["clamp"])?, "clamp")?;
     let model = model_by_id(&shared, &id)?;
-    let bytes = body(bytes)?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ApiError::bad_request("bad_input", format!("the body is not UTF-8: {e}")))?;
-    let samples = parse_samples(text)
-        .map_err(|e| ApiError::bad_request("bad_input", format!("input: {e}")))?;
-    let samples = model.model.join_inputs(samples);
-    let [sample] = samples.as_slice() else {
-        return Err(ApiError::bad_request(
-            "bad_input",
-            format!(
-                "input: {} samples; this endpoint proves one sample per request (send one request per sample: they run concurrently)",
-                samples.len()
-            ),
-        ));
-    };
     if model.model.is_verifier_file() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -350,6 +354,27 @@ pub async fn prove(
             ),
         ));
     }
+    let (bytes, _held) = shared
+        .bodies
+        .read(&headers, body, shared.config.body_limit)
+        .await?;
+    let samples = off_thread(move || {
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            ApiError::bad_request("bad_input", format!("the body is not UTF-8: {e}"))
+        })?;
+        parse_samples(text).map_err(|e| ApiError::bad_request("bad_input", format!("input: {e}")))
+    })
+    .await??;
+    let samples = model.model.join_inputs(samples);
+    let [sample] = samples.as_slice() else {
+        return Err(ApiError::bad_request(
+            "bad_input",
+            format!(
+                "input: {} samples; this endpoint proves one sample per request (send one request per sample: they run concurrently)",
+                samples.len()
+            ),
+        ));
+    };
     // Checked before queueing: a bad input never takes a slot.
     let x = model
         .model
@@ -406,25 +431,6 @@ pub async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiErro
         "method_not_allowed",
         format!("{} does not take {method}", uri.path()),
     )
-}
-
-/// Counts every request and its latency, by the route it matched.
-pub async fn track(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    shared.metrics.request(
-        method.as_str(),
-        &endpoint,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// The default time limit of a request: queueing and work together.

@@ -3,8 +3,9 @@
 //!
 //! halo2_proofs 0.4 cannot serialise keys, so a key is rebuilt from the model whenever it is
 //! not in memory: seconds for LeNet-5, which is what a long-lived service saves its callers.
-//! Keys are indexed by the model's digest (the verifying key's), so two names for one model
-//! share them, and a model replaced under its name never meets the old model's keys.
+//! Keys are indexed by the model's key (its digest, and with hashed params its weights
+//! commitment), which one id serves, so a model replaced under its name never meets the old
+//! model's keys.
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -48,6 +48,7 @@ pub struct Metrics {
     key_bytes: Gauge,
     evictions: Gauge,
     models: Gauge,
+    body_bytes: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -89,6 +90,12 @@ impl Metrics {
             evictions.clone(),
         );
         registry.register("models", "Models loaded", models.clone());
+        let body_bytes = Gauge::default();
+        registry.register(
+            "body_bytes_in_flight",
+            "Bytes of request bodies held now (bounded by the in-flight body limit)",
+            body_bytes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -99,6 +106,7 @@ impl Metrics {
             key_bytes,
             evictions,
             models,
+            body_bytes,
         }
     }
 
@@ -119,7 +127,13 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    pub fn render(&self, queues: &[(&str, usize, usize)], keys: KeyStats, models: usize) -> String {
+    pub fn render(
+        &self,
+        queues: &[(&str, usize, usize)],
+        keys: KeyStats,
+        models: usize,
+        body_bytes: usize,
+    ) -> String {
         let gauge = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
         for &(queue, waiting, running) in queues {
             let labels = QueueLabels {
@@ -143,6 +157,7 @@ impl Metrics {
         self.evictions
             .set(i64::try_from(keys.evictions).unwrap_or(i64::MAX));
         self.models.set(gauge(models));
+        self.body_bytes.set(gauge(body_bytes));
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &self.registry);

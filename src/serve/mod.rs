@@ -12,8 +12,15 @@
 //! | `POST /v1/verify` | proof bundle → `{valid, outputs, outputs_float, argmax}` or `{valid: false, error}` |
 //! | `POST /v1/verify/batch` | array of bundles → `{valid, results: [...]}` |
 //! | `GET /v1/models`, `GET /v1/models/{id}` | the models; one model's inspection |
-//! | `PUT /v1/models/{id}` | register a compiled model (the `.zkm` JSON) (token) |
+//! | `PUT /v1/models/{id}?replace=false` | register a compiled model (the `.zkm` JSON) (token) |
 //! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
+//!
+//! Under hostile clients every resource a request can hold is bounded before the request
+//! is trusted: connections ([`conn`]: a limit, and a timeout for each request head), bodies
+//! ([`body`]: the token checked before a byte is read, a size limit, a deadline for the
+//! whole body, a byte budget shared by all bodies in flight), CPU-bound work (the queues),
+//! and nothing is computed per unauthenticated request that could be computed once at
+//! registration. Every request is one line of the access log ([`log`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,10 +33,14 @@
 //! ```
 
 mod api;
+mod body;
+mod conn;
 pub mod keys;
+mod log;
 mod metrics;
 pub mod models;
 pub mod queue;
+mod scan;
 mod verify;
 
 use std::future::Future;
@@ -38,20 +49,25 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use api::DEFAULT_TIMEOUT;
+use body::BodyReader;
+use conn::ConnLimits;
 use keys::KeyCache;
+pub use log::{init_log, LogFormat};
 use metrics::Metrics;
 use models::Models;
 use queue::Queue;
 pub use verify::MAX_BATCH;
 
 use crate::ParamsCache;
+
+/// Batches that may wait for the batch slot.
+const BATCH_QUEUE: usize = 8;
 
 /// How a service runs.
 #[derive(Clone, Debug)]
@@ -76,10 +92,24 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// The largest body of a prove or verify request.
     pub body_limit: usize,
-    /// The largest model a registration may send.
+    /// The largest model a registration may send. Registration bodies (behind the token)
+    /// held at once are bounded by this limit too, apart from the in-flight budget of the
+    /// others: one maximal model at a time.
     pub model_limit: usize,
+    /// Bytes of prove and verify bodies held at once, across all requests (at least
+    /// `body_limit`); a body that finds it spent waits, until its deadline.
+    pub in_flight_bodies: usize,
+    /// The time a client has to send a whole body (else 408).
+    pub body_timeout: Duration,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// The time a connection has to send a request head, and may stay idle between requests.
+    pub header_timeout: Duration,
     /// When set, proving and registering need `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// Listen on an address beyond loopback with no token (refused otherwise: anyone who can
+    /// reach it could register models and spend its CPU on proofs).
+    pub allow_unauthenticated: bool,
     /// Build every model's proving key at start too (else on its first proof).
     pub warm_provers: bool,
 }
@@ -99,7 +129,12 @@ impl Default for ServeConfig {
             request_timeout: DEFAULT_TIMEOUT,
             body_limit: 32 << 20,
             model_limit: 512 << 20,
+            in_flight_bodies: 64 << 20,
+            body_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
             token: None,
+            allow_unauthenticated: false,
             warm_provers: false,
         }
     }
@@ -113,6 +148,12 @@ struct Shared {
     keys: Arc<KeyCache>,
     proofs: Queue,
     verifications: Queue,
+    /// Batches apart from single verifications: one at a time, on half the cores
+    /// (`verify::on_batch_pool`), so that a maximal batch — a thousand verifications anyone
+    /// may ask for — cannot take the slots and cores of single ones.
+    batches: Queue,
+    bodies: BodyReader,
+    model_bodies: BodyReader,
     metrics: Metrics,
     shutdown: watch::Receiver<bool>,
 }
@@ -139,6 +180,9 @@ pub enum ServeError {
     /// A model of the models folder did not load.
     #[error("{0}")]
     Models(String),
+    /// The configuration is unsafe or cannot work.
+    #[error("{0}")]
+    Config(String),
     /// The server failed while running.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -148,6 +192,7 @@ impl Server {
     /// Loads the models (building their verifying keys, and proving keys with
     /// `warm_provers`) and binds the socket.
     pub async fn start(config: ServeConfig) -> Result<Self, ServeError> {
+        check(&config)?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| ServeError::Bind {
@@ -159,6 +204,9 @@ impl Server {
         let shared = Arc::new(Shared {
             proofs: Queue::new(config.max_proofs, config.proof_queue),
             verifications: Queue::new(config.max_verifications, config.verify_queue),
+            batches: Queue::new(1, config.verify_queue.min(BATCH_QUEUE)),
+            bodies: BodyReader::new(config.in_flight_bodies, config.body_timeout),
+            model_bodies: BodyReader::new(config.model_limit, config.body_timeout),
             models: Models::default(),
             metrics: Metrics::new(),
             shutdown: watching,
@@ -196,11 +244,35 @@ impl Server {
             signal.await;
             let _ = shutdown.send(true);
         };
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(stop)
-            .await?;
+        let config = &self.shared.config;
+        let limits = ConnLimits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+        };
+        conn::serve(self.listener, app, limits, stop).await?;
         Ok(())
     }
+}
+
+/// Refuses a configuration that exposes the service by accident or cannot serve a request.
+fn check(config: &ServeConfig) -> Result<(), ServeError> {
+    if !config.bind.ip().is_loopback() && config.token.is_none() && !config.allow_unauthenticated
+    {
+        return Err(ServeError::Config(format!(
+            "refusing to listen on {} (beyond loopback) with no token: anyone who reaches it \
+             could register models and spend its CPU on proofs. Set a token, or allow it \
+             explicitly (--allow-unauthenticated)",
+            config.bind
+        )));
+    }
+    if config.body_limit > config.in_flight_bodies {
+        return Err(ServeError::Config(format!(
+            "the body limit ({} bytes) exceeds the in-flight body limit ({} bytes): such a body \
+             could never be read",
+            config.body_limit, config.in_flight_bodies
+        )));
+    }
+    Ok(())
 }
 
 fn load(shared: &Shared) -> Result<(), ServeError> {
@@ -222,25 +294,22 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The routes. Handlers read their bodies themselves (through [`BodyReader`]), after the
+/// token and every cheap check, so no body limit layer is needed here.
 fn router(shared: Arc<Shared>) -> Router {
-    let limit = DefaultBodyLimit::max(shared.config.body_limit);
-    let model_limit = DefaultBodyLimit::max(shared.config.model_limit);
     Router::new()
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .route("/v1/models", get(api::list_models))
-        .route(
-            "/v1/models/{id}",
-            get(api::model_info).put(api::register).layer(model_limit),
-        )
-        .route("/v1/models/{id}/prove", post(api::prove).layer(limit))
-        .route("/v1/verify", post(verify::verify).layer(limit))
-        .route("/v1/verify/batch", post(verify::verify_batch).layer(limit))
+        .route("/v1/models/{id}", get(api::model_info).put(api::register))
+        .route("/v1/models/{id}/prove", post(api::prove))
+        .route("/v1/verify", post(verify::verify))
+        .route("/v1/verify/batch", post(verify::verify_batch))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            api::track,
+            log::track,
         ))
         .with_state(shared)
 }

@@ -23,6 +23,38 @@ pub struct Model {
     /// hashed params the weights commitment too (models of one architecture share a
     /// verifying key but not their weights).
     pub key: String,
+    /// `log2` of the circuit's rows.
+    pub k: u32,
+    /// Its inspection (`GET /v1/models/{id}`), laid out once at registration: five plans,
+    /// half a second at `k = 18`, which an unauthenticated request could otherwise make the
+    /// server redo as often as it likes.
+    pub inspection: serde_json::Value,
+}
+
+/// Why a model was not registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The id names a model already, and the request did not ask to replace it.
+    #[error("model '{0}' exists; replace it explicitly (PUT /v1/models/{0}?replace=true)")]
+    Exists(String),
+    /// Another id serves a model of this key: two ids for one key would let the later one
+    /// take over the verification of the earlier one's proofs.
+    #[error(
+        "model '{other}' already has this model's key ({key}): a proof bundle names its model \
+         by key, so one key is served under one id (replace '{other}' instead)"
+    )]
+    SameKey {
+        /// The id that has it.
+        other: String,
+        /// The key.
+        key: String,
+    },
+    /// The model did not set up.
+    #[error(transparent)]
+    Model(#[from] Error),
+    /// Its inspection did not serialise.
+    #[error("the model's inspection: {0}")]
+    Inspection(String),
 }
 
 /// The service's key of a model of verifying-key digest `digest` and, with hashed params,
@@ -83,15 +115,22 @@ pub struct Models {
 
 impl Models {
     /// Registers `model` as `id`, building its verifying key (which gives its digest) into
-    /// `keys`. Blocks for the key's build: call it off the async threads. A model registered
-    /// before under `id` is replaced, and its keys dropped when no other name uses them.
+    /// `keys`, and its inspection. Blocks for seconds: call it off the async threads.
+    ///
+    /// Refused: an `id` taken, unless `replace`; a key another id has (see
+    /// [`RegisterError::SameKey`]). A replaced model's keys are dropped.
     pub fn register(
         &self,
         id: &str,
         model: CompiledModel,
         keys: &KeyCache,
         params: &crate::ParamsCache,
-    ) -> Result<Arc<Model>, Error> {
+        replace: bool,
+    ) -> Result<Arc<Model>, RegisterError> {
+        // Cheap refusal first; checked again below, under the lock, for a racing request.
+        if !replace && self.by_id(id).is_some() {
+            return Err(RegisterError::Exists(id.to_owned()));
+        }
         let model = Arc::new(model);
         let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
         let digest = verifier.model_digest().to_owned();
@@ -99,21 +138,34 @@ impl Models {
             &digest,
             model.weights.as_ref().map(|w| w.commitment.as_str()),
         );
-        keys.put(&key, &model, verifier);
+        let inspection = model.inspect().map_err(Error::from)?;
+        let inspection = serde_json::to_value(&inspection)
+            .map_err(|e| RegisterError::Inspection(e.to_string()))?;
         let entry = Arc::new(Model {
             id: id.to_owned(),
-            model,
+            k: model.layout().map_err(Error::from)?.k,
+            model: model.clone(),
             digest,
             key: key.clone(),
+            inspection,
         });
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = index.by_id.insert(id.to_owned(), entry.clone()) {
-            let still_used = index.by_id.values().any(|m| m.key == old.key);
-            if !still_used {
-                index.by_key.remove(&old.key);
-                keys.forget(&old.key);
-            }
+        if let Some(other) = index.by_key.get(&key).filter(|m| m.id != id) {
+            return Err(RegisterError::SameKey {
+                other: other.id.clone(),
+                key,
+            });
         }
+        if !replace && index.by_id.contains_key(id) {
+            return Err(RegisterError::Exists(id.to_owned()));
+        }
+        // Only now, refusals past: the replaced model's keys go (a prover built from the old
+        // file must not prove for the new one), the new verifier goes in under the key.
+        if let Some(old) = index.by_id.insert(id.to_owned(), entry.clone()) {
+            index.by_key.remove(&old.key);
+            keys.forget(&old.key);
+        }
+        keys.put(&key, &model, verifier);
         index.by_key.insert(key, entry.clone());
         Ok(entry)
     }
@@ -147,7 +199,7 @@ impl Models {
                         )
                     })?;
                 let model = CompiledModel::load(path).map_err(|e| e.to_string())?;
-                self.register(id, model, keys, params)
+                self.register(id, model, keys, params, false)
                     .map_err(|e| format!("{}: {e}", path.display()))
             })
             .collect()
@@ -163,7 +215,8 @@ impl Models {
         self.read().by_key.get(key).cloned()
     }
 
-    /// Every model, by name.
+    /// Every model, by name (nothing laid out: what is not a key's warmth was computed at
+    /// registration).
     pub fn summaries(&self, keys: &KeyCache) -> Vec<Summary> {
         let mut all: Vec<Summary> = self
             .read()
@@ -172,7 +225,7 @@ impl Models {
             .map(|m| Summary {
                 id: m.id.clone(),
                 digest: m.digest.clone(),
-                k: m.model.layout().map_or(0, |l| l.k),
+                k: m.k,
                 input_len: m.model.graph.input.len,
                 output_len: m.model.graph.output_len(),
                 visibility: m.model.visibility,
@@ -184,6 +237,17 @@ impl Models {
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
+    }
+
+    /// The most values (inputs or outputs) any loaded model has: no bundle to verify here
+    /// holds a longer array.
+    pub fn max_values(&self) -> usize {
+        self.read()
+            .by_id
+            .values()
+            .map(|m| m.model.graph.input.len.max(m.model.graph.output_len()))
+            .max()
+            .unwrap_or(0)
     }
 
     /// How many models are loaded.

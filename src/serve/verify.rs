@@ -5,15 +5,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use std::cell::Cell;
+use std::fmt;
+
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::api::{body, parse, run_in, ApiError, ApiResult};
+use super::api::{parse, run_in, ApiError, ApiResult};
+use super::body::off_thread;
+use super::log::LoggedModel;
 use super::models::Model;
 use super::Shared;
 use crate::error::VerifyError;
@@ -117,12 +122,20 @@ fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String>
 /// bundle of a model this server does not hold, is a 4xx.
 pub async fn verify(
     State(shared): State<Arc<Shared>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Verdict>> {
-    let bytes = body(bytes)?;
-    let bundle: ProofBundle = parse(&bytes, "a proof bundle")?;
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(Extension<LoggedModel>, Json<Verdict>)> {
+    let limit = shared.config.body_limit;
+    let (bytes, _held) = shared.bodies.read(&headers, body, limit).await?;
+    let most = shared.models.max_values();
+    let bundle: ProofBundle = off_thread(move || {
+        bounded(&bytes, most)?;
+        parse(&bytes, "a proof bundle")
+    })
+    .await??;
     let model = model_of(&shared, &bundle)
         .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m))?;
+    let logged = Extension(LoggedModel(model.id.clone()));
     let job = {
         let keys = shared.keys.clone();
         move || {
@@ -136,7 +149,7 @@ pub async fn verify(
     let verdict = run_in(&shared, &shared.verifications, "verification", job)
         .await?
         .map_err(ApiError::from_error)?;
-    Ok(Json(verdict))
+    Ok((logged, Json(verdict)))
 }
 
 /// `POST /v1/verify/batch`: the body is a JSON array of bundles (or `{"bundles": [...]}`),
@@ -145,50 +158,158 @@ pub async fn verify(
 /// name the invalid ones. `valid` is true when every bundle is.
 pub async fn verify_batch(
     State(shared): State<Arc<Shared>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    let bytes = body(bytes)?;
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Batch {
-        List(Vec<Value>),
-        Wrapped { bundles: Vec<Value> },
-    }
-    let (Batch::List(items) | Batch::Wrapped { bundles: items }) = parse(
-        &bytes,
-        "an array of proof bundles (or {\"bundles\": [...]})",
-    )?;
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::bad_request(
-            "bad_batch",
-            format!(
-                "a batch holds 1 to {MAX_BATCH} bundles, not {}",
-                items.len()
-            ),
-        ));
-    }
-    let bundles = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            serde_json::from_value::<ProofBundle>(item).map_err(|e| {
-                ApiError::bad_request(
-                    "bad_json",
-                    format!("bundles[{i}] is not a proof bundle: {e}"),
-                )
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(Extension<LoggedModel>, Json<Value>)> {
+    let limit = shared.config.body_limit;
+    let (bytes, _held) = shared.bodies.read(&headers, body, limit).await?;
+    let most = shared.models.max_values().max(MAX_BATCH);
+    let bundles = off_thread(move || {
+        bounded(&bytes, most)?;
+        parse_batch(&bytes)
+    })
+    .await??;
     let job = {
         let shared = shared.clone();
-        move || batch_verdicts(&shared, bundles)
+        move || on_batch_pool(|| batch_verdicts(&shared, bundles))
     };
-    let verdicts = run_in(&shared, &shared.verifications, "verification", job).await?;
-    Ok(Json(json!({
-        "ok": true,
-        "valid": verdicts.iter().all(|v| v.valid),
-        "results": verdicts,
-    })))
+    let verdicts = run_in(&shared, &shared.batches, "batch verification", job).await?;
+    let mut models: Vec<&str> = verdicts.iter().filter_map(|v| v.model.as_deref()).collect();
+    models.sort_unstable();
+    models.dedup();
+    let logged = Extension(LoggedModel(models.join(",")));
+    Ok((
+        logged,
+        Json(json!({
+            "ok": true,
+            "valid": verdicts.iter().all(|v| v.valid),
+            "results": verdicts,
+        })),
+    ))
+}
+
+/// Refuses a body with an array longer than `most` before it is parsed ([`super::scan`]).
+fn bounded(bytes: &[u8], most: usize) -> ApiResult<()> {
+    match super::scan::array_longer_than(bytes, most) {
+        None => Ok(()),
+        Some(_) => Err(ApiError::bad_request(
+            "too_many_values",
+            format!(
+                "the body has an array of more than {most} values: a batch holds 1 to \
+                 {MAX_BATCH} bundles, and a bundle at most as many values as the largest \
+                 loaded model takes in or puts out"
+            ),
+        )),
+    }
+}
+
+/// Parses a batch straight into bundles, refusing it at its 1025th bundle: no
+/// `serde_json::Value` (a 32 MiB body of them took a GiB), no list of untyped items, and
+/// an oversized batch is skipped over, not held.
+pub(super) fn parse_batch(bytes: &[u8]) -> ApiResult<Vec<ProofBundle>> {
+    let kind = Cell::new("bad_json");
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = BatchSeed { kind: &kind }
+        .deserialize(&mut de)
+        .and_then(|bundles| de.end().map(|()| bundles));
+    parsed.map_err(|e| {
+        let message = if kind.get() == "bad_batch" {
+            e.to_string()
+        } else {
+            format!("the body is not an array of proof bundles (or {{\"bundles\": [...]}}): {e}")
+        };
+        ApiError::bad_request(kind.get(), message)
+    })
+}
+
+/// A batch: an array of bundles, or an object whose only field `bundles` is one. Sets
+/// `kind` to `bad_batch` when the count is at fault.
+#[derive(Clone, Copy)]
+struct BatchSeed<'a> {
+    kind: &'a Cell<&'static str>,
+}
+
+impl<'de> DeserializeSeed<'de> for BatchSeed<'_> {
+    type Value = Vec<ProofBundle>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BatchSeed<'_> {
+    type Value = Vec<ProofBundle>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an array of 1 to {MAX_BATCH} proof bundles, or {{\"bundles\": [...]}}")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut bundles = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_BATCH));
+        loop {
+            if bundles.len() == MAX_BATCH {
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    self.kind.set("bad_batch");
+                    return Err(A::Error::custom(format!(
+                        "a batch holds 1 to {MAX_BATCH} bundles, not more"
+                    )));
+                }
+                break;
+            }
+            let i = bundles.len();
+            match seq.next_element::<ProofBundle>() {
+                Ok(Some(bundle)) => bundles.push(bundle),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(A::Error::custom(format!(
+                        "bundles[{i}] is not a proof bundle: {e}"
+                    )))
+                }
+            }
+        }
+        if bundles.is_empty() {
+            self.kind.set("bad_batch");
+            return Err(A::Error::custom(format!(
+                "a batch holds 1 to {MAX_BATCH} bundles, not 0"
+            )));
+        }
+        Ok(bundles)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut bundles = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "bundles" || bundles.is_some() {
+                return Err(A::Error::custom(format!(
+                    "unexpected field `{key}`: the object has one field, `bundles`"
+                )));
+            }
+            bundles = Some(map.next_value_seed(self)?);
+        }
+        bundles.ok_or_else(|| A::Error::missing_field("bundles"))
+    }
+}
+
+/// Runs a batch on a thread pool of half the cores. A maximal batch is a thousand
+/// verifications (seconds of work) that anyone may ask for: on the global pool it would take
+/// every core from the single verifications running beside it; here it takes half, and the
+/// single ones keep the rest.
+fn on_batch_pool<T: Send>(job: impl FnOnce() -> T + Send) -> T {
+    #[cfg(feature = "parallel")]
+    {
+        static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+        let pool = POOL.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(2, usize::from);
+            rayon::ThreadPoolBuilder::new()
+                .num_threads((cores / 2).max(1))
+                .thread_name(|i| format!("zkinfer-batch-{i}"))
+                .build()
+                .ok()
+        });
+        if let Some(pool) = pool {
+            return pool.install(job);
+        }
+    }
+    job()
 }
 
 /// One model's bundles of a batch: the model, their places in the request, the bundles.

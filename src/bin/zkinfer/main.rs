@@ -224,9 +224,31 @@ enum Command {
         /// The largest prove or verify request body, MiB.
         #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
         body_limit_mib: u64,
+        /// The largest model a registration may send, MiB (read one at a time, behind the token).
+        #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=16384))]
+        model_limit_mib: u64,
+        /// Prove and verify bodies held at once, all requests together, MiB (at least the body
+        /// limit); a body that finds it spent waits until its deadline, then gets 503.
+        #[arg(long, default_value_t = 64, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+        in_flight_mib: u64,
+        /// Seconds a client has to send a whole request body (else 408).
+        #[arg(long, default_value_t = 30, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout: u64,
+        /// Seconds a connection has to send a request head, or may stay idle between requests.
+        #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout: u64,
+        /// Connections served at once; one more is answered 503 and closed.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
         /// Require `Authorization: Bearer TOKEN` to prove and to register models.
         #[arg(long, env = "ZKINFER_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// Listen beyond loopback with no token (refused otherwise).
+        #[arg(long)]
+        allow_unauthenticated: bool,
+        /// The access log on standard error: one line per request, `human`, `json` or `off`.
+        #[arg(long, default_value = "human", value_name = "FORMAT")]
+        log: zkinfer::serve::LogFormat,
         /// Build every model's proving key at start (else at its first proof).
         #[arg(long)]
         warm_provers: bool,
@@ -409,9 +431,17 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             key_memory_mib,
             timeout,
             body_limit_mib,
+            model_limit_mib,
+            in_flight_mib,
+            body_timeout,
+            header_timeout,
+            max_connections,
             token,
+            allow_unauthenticated,
+            log,
             warm_provers,
         } => {
+            zkinfer::serve::init_log(log)?;
             let defaults = ServeConfig::default();
             let config = ServeConfig {
                 bind,
@@ -425,7 +455,13 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                 key_memory: key_memory_mib.saturating_mul(1 << 20),
                 request_timeout: Duration::from_secs(timeout),
                 body_limit: usize::try_from(body_limit_mib << 20)?,
+                model_limit: usize::try_from(model_limit_mib << 20)?,
+                in_flight_bodies: usize::try_from(in_flight_mib << 20)?,
+                body_timeout: Duration::from_secs(body_timeout),
+                header_timeout: Duration::from_secs(header_timeout),
+                max_connections: max_connections as usize,
                 token: token.filter(|t| !t.is_empty()),
+                allow_unauthenticated,
                 warm_provers,
                 ..defaults
             };
