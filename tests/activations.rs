@@ -221,7 +221,7 @@ fn product_off_by_one_is_rejected() {
     let fc = graph.nodes[0].output.clone();
     graph.nodes.push(zkinfer::graph::qgraph::QNode {
         name: "square".into(),
-        op: zkinfer::graph::qgraph::QOp::Mul { shift: 12 },
+        op: zkinfer::graph::qgraph::QOp::Mul(zkinfer::graph::qgraph::Mul { shift: 12 }),
         inputs: vec![TensorId(1), TensorId(1)],
         output: zkinfer::graph::qgraph::QTensor {
             name: "square".into(),

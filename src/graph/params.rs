@@ -4,68 +4,7 @@
 
 use std::ops::Range;
 
-use super::qgraph::{QGraph, QOp};
-
-impl QOp {
-    /// The trained parameters of the op, `[weights, biases]`, in the order of
-    /// [`Tap::param`](super::qgraph::Tap::param) and
-    /// [`LinearOutput::bias_param`](super::qgraph::LinearOutput::bias_param): a dense
-    /// layer's and a convolution's weights and biases, an affine map's scales and offsets. `None` for an op with none
-    /// (an average pool's and an add's constants belong to the architecture).
-    pub fn params(&self) -> Option<[Vec<i64>; 2]> {
-        match self {
-            Self::Dense(d) => Some([d.weights.iter().copied().collect(), d.bias.clone()]),
-            Self::Conv(c) => Some([c.weights.clone(), c.bias.clone()]),
-            Self::Affine(a) => Some([a.scale.clone(), a.bias.clone()]),
-            Self::AvgPool(_)
-            | Self::Add(_)
-            | Self::Relu
-            | Self::Mul { .. }
-            | Self::Lookup(_)
-            | Self::ArgMax(_)
-            | Self::Softmax(_)
-            | Self::MaxPool(_)
-            | Self::Wiring(_)
-            | Self::Gather(_)
-            | Self::MatMul(_) => None,
-        }
-    }
-
-    /// Whether the op has trained parameters ([`QOp::params`] is `Some`).
-    pub fn has_params(&self) -> bool {
-        matches!(self, Self::Dense(_) | Self::Conv(_) | Self::Affine(_))
-    }
-
-    /// Sets every trained parameter ([`QOp::params`]) to zero: what a verifier file keeps of
-    /// an op whose parameters are hashed.
-    pub fn zero_params(&mut self) {
-        match self {
-            Self::Dense(d) => {
-                d.weights.fill(0);
-                d.bias.fill(0);
-            }
-            Self::Conv(c) => {
-                c.weights.fill(0);
-                c.bias.fill(0);
-            }
-            Self::Affine(a) => {
-                a.scale.fill(0);
-                a.bias.fill(0);
-            }
-            Self::AvgPool(_)
-            | Self::Add(_)
-            | Self::Relu
-            | Self::Mul { .. }
-            | Self::Lookup(_)
-            | Self::ArgMax(_)
-            | Self::Softmax(_)
-            | Self::MaxPool(_)
-            | Self::Wiring(_)
-            | Self::Gather(_)
-            | Self::MatMul(_) => {}
-        }
-    }
-}
+use super::qgraph::QGraph;
 
 /// A graph's trained parameters, as its hashed-parameters commitment covers them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,7 +33,7 @@ impl GraphParams {
 }
 
 impl QGraph {
-    /// Every trained parameter ([`QOp::params`]), node after node.
+    /// Every trained parameter ([`QOp::params`](super::qgraph::QOp::params)), node after node.
     pub fn params(&self) -> GraphParams {
         let mut params = GraphParams::default();
         for node in &self.nodes {
