@@ -334,7 +334,11 @@ fn transpose_mul_concat_and_pad_are_wiring() {
             node("GlobalMaxPool", &["p"], "g", vec![]),
             node("Flatten", &["g"], "y", vec![]),
         ],
-        vec![half, int_tensor("pads", &[8], &[0, 0, 1, 0, 0, 0, 0, 1]), pad_value],
+        vec![
+            half,
+            int_tensor("pads", &[8], &[0, 0, 1, 0, 0, 0, 0, 1]),
+            pad_value,
+        ],
         &[1, 2, 3, 4],
     );
     let graph = import_bytes(&bytes, "test").unwrap();
