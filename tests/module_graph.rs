@@ -3,6 +3,7 @@
 //! `src/bin/` is a crate of its own), with an item re-exported by a `pub use` counted as an
 //! import of the module that defines it. A circle means two modules cannot be read, tested
 //! or changed apart; shared types belong in a leaf module both import.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

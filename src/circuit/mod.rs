@@ -1,5 +1,5 @@
 //! The halo2 circuit of a compiled model: one fixed column budget, and per op its rows and
-//! its synthesis ([`ops`]'s `CircuitOp`), reached through one dispatch.
+//! its synthesis (each op's `CircuitOp` in `ops`), reached through one dispatch.
 //!
 //! Synthesis copies integers from the [`Witness`] into cells and computes nothing semantic.
 //! At key generation there is no witness and every advice value is unknown.

@@ -35,7 +35,7 @@ pub use super::ops::relu::Relu;
 pub use super::ops::softmax::Softmax;
 pub use super::ops::wiring::Wiring;
 pub use super::qtensor::{
-    LinearOutput, QTensor, Rounding, Tap, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
+    GraphParams, LinearOutput, QTensor, Rounding, Tap, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
 use crate::graph::TensorId;
 
@@ -199,7 +199,9 @@ impl QOp {
         self.as_op().linear(o)
     }
 
-    /// The trained parameters of the op, `[weights, biases]` ([`IntegerOp::params`]).
+    /// The trained parameters of the op, `[weights, biases]`, in the order of
+    /// [`Tap::param`] and [`LinearOutput::bias_param`]: exactly the values hashed parameters
+    /// move to advice cells and a verifier file zeroes (`None` for an op with none).
     pub fn params(&self) -> Option<[Vec<i64>; 2]> {
         self.as_op().params()
     }

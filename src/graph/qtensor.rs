@@ -2,6 +2,8 @@
 //! that every op module, the integer graph and the circuit read, so that none of them imports
 //! another back.
 
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 /// The widest accumulator the integer pass and the rescale chip accept.
@@ -85,6 +87,32 @@ pub struct LinearOutput {
     pub bias_param: Option<usize>,
     /// `d >= 1`.
     pub divisor: u64,
+}
+
+/// A graph's trained parameters, as its hashed-parameters commitment covers them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphParams {
+    /// `[weights, biases]`: every node's, one node after another.
+    pub values: [Vec<i64>; 2],
+    /// Per node, where its weights and its biases lie in `values` (`None`: it has none).
+    pub ranges: Vec<Option<[Range<usize>; 2]>>,
+}
+
+impl GraphParams {
+    /// The narrowest signed widths that hold every weight and every bias (at least 1).
+    pub fn bits(&self) -> [u32; 2] {
+        self.values.each_ref().map(|values| {
+            values
+                .iter()
+                .map(|v| {
+                    // `v` needs `b` bits when `−2^(b−1) <= v < 2^(b−1)`.
+                    let magnitude = if *v < 0 { !*v } else { *v };
+                    65 - magnitude.leading_zeros()
+                })
+                .max()
+                .unwrap_or(1)
+        })
+    }
 }
 
 /// The batch count `t` of a product `[t, m, k] × [t, k, n]` of `a_len` and `b_len` values,

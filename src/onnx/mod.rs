@@ -51,7 +51,9 @@ mod reduce;
 mod reference;
 mod wiring;
 
-pub use reference::{compare_with_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES};
+pub use reference::{
+    compare_with_reference, reference_forward, Proven, ReferenceCheck, REFERENCE_SAMPLES,
+};
 
 use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, len, INT64};
 

@@ -14,6 +14,9 @@ use tract_onnx::prelude::*;
 use crate::error::{Error, IrError};
 use crate::graph::ir::FloatGraph;
 
+/// The real numbers a compiled model's integer outputs stand for, on one float input.
+pub type Proven<'a> = dyn Fn(&[f32]) -> Result<Vec<f64>, Error> + 'a;
+
 /// Calibration samples checked against the reference (tract is slower than our graph).
 pub const REFERENCE_SAMPLES: usize = 16;
 
@@ -70,7 +73,7 @@ impl fmt::Display for ReferenceCheck {
 pub fn compare_with_reference(
     onnx: &[u8],
     graph: &FloatGraph,
-    proven: &dyn Fn(&[f32]) -> Result<Vec<f64>, Error>,
+    proven: &Proven<'_>,
     report_error: f64,
     samples: &[Vec<f32>],
 ) -> Result<ReferenceCheck, Error> {
@@ -158,7 +161,7 @@ fn input_shapes(graph: &FloatGraph) -> Vec<Vec<usize>> {
 
 /// tract's float outputs (concatenated) of the ONNX model `onnx` on one flat input (the inputs of
 /// `graph`, concatenated): an independent reference for tests and for
-/// [`check_against_reference`].
+/// [`compare_with_reference`].
 pub fn reference_forward(onnx: &[u8], graph: &FloatGraph, x: &[f32]) -> Result<Vec<f32>, IrError> {
     let fail = |e: TractError| IrError::Reference {
         reason: format!("tract cannot run the model: {e:#}"),
