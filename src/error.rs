@@ -95,7 +95,7 @@ pub enum QuantError {
         value: f64,
     },
     /// A value beyond the calibrated range of its tensor.
-    #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", crate::graph::quant::readable(*value), crate::graph::quant::readable(*min), crate::graph::quant::readable(*max))]
+    #[error("{tensor}[{index}] = {} lies outside the calibrated range [{}, {}]; pass --clamp (Prover::prove's `clamp`) to saturate it, or recompile with calibration data that covers it", readable(*value), readable(*min), readable(*max))]
     OutOfRange {
         /// The tensor.
         tensor: String,
@@ -453,4 +453,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+/// A number as a person reads it: plain decimals in an ordinary range, else scientific.
+pub fn readable(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.3e}")
+    }
 }

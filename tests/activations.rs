@@ -148,16 +148,12 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
     (model, w)
 }
 
-fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
-    common::mock_failures(model, w, public)
-}
-
 #[test]
 fn activation_circuits_accept_exactly_the_integer_pass() {
     for f in ALL {
         let (model, w) = compiled(f);
         assert_eq!(
-            failures(&model, &w, &w.outputs()),
+            common::mock_failures(&model, &w, &w.outputs()),
             Vec::<String>::new(),
             "{}",
             f.name()
@@ -165,7 +161,7 @@ fn activation_circuits_accept_exactly_the_integer_pass() {
         let mut wrong = w.outputs();
         wrong[2] += 1;
         common::assert_exactly(
-            &failures(&model, &w, &wrong),
+            &common::mock_failures(&model, &w, &wrong),
             &["Equality constraint|Advice", "Equality constraint|Instance"],
         );
     }
@@ -192,7 +188,10 @@ fn lookup_output_from_the_wrong_row_is_rejected() {
         "fixture: rows differ"
     );
     let public = w.outputs();
-    common::assert_exactly(&failures(&model, &w, &public), &["lookup|('function act')"]);
+    common::assert_exactly(
+        &common::mock_failures(&model, &w, &public),
+        &["lookup|('function act')"],
+    );
 }
 
 #[test]
@@ -204,7 +203,7 @@ fn lookup_reduced_input_off_by_one_is_rejected() {
     reduced[3] += 1;
     let public = w.outputs();
     common::assert_exactly(
-        &failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &[
             "('division')|('divide act reduce')",
             "lookup|('function act')",
@@ -221,7 +220,7 @@ fn product_off_by_one_is_rejected() {
     let fc = graph.nodes[0].output.clone();
     graph.nodes.push(zkinfer::graph::qgraph::QNode {
         name: "square".into(),
-        op: zkinfer::graph::qgraph::QOp::Mul { shift: 12 },
+        op: zkinfer::graph::qgraph::QOp::Mul(zkinfer::graph::qgraph::Mul { shift: 12 }),
         inputs: vec![TensorId(1), TensorId(1)],
         output: zkinfer::graph::qgraph::QTensor {
             name: "square".into(),
@@ -232,14 +231,17 @@ fn product_off_by_one_is_rejected() {
     let model = CompiledModel::from_graph(graph, zkinfer::Visibilities::default()).unwrap();
     let q: Vec<i64> = vec![1000, -2000, 300, 4000];
     let mut w = model.witness(&q).unwrap();
-    assert_eq!(failures(&model, &w, &w.outputs()), Vec::<String>::new());
+    assert_eq!(
+        common::mock_failures(&model, &w, &w.outputs()),
+        Vec::<String>::new()
+    );
     let public = w.outputs();
     let NodeWitness::Product { products, .. } = &mut w.nodes[1] else {
         panic!("second node is the product")
     };
     products[0] += 1;
     common::assert_exactly(
-        &failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &[
             "('product')|('product square')",
             "('division')|('divide square')",

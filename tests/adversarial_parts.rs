@@ -15,7 +15,7 @@ use zkinfer::api::{PartSpec, BUNDLE_FORMAT_VERSION};
 use zkinfer::circuit::{InstanceLayout, ModelCircuit};
 use zkinfer::error::VerifyError;
 use zkinfer::graph::ir::Source;
-use zkinfer::graph::qgraph::{QGraph, QNode, QOp, QTensor};
+use zkinfer::graph::qgraph::{QGraph, QNode, QOp, QTensor, Wiring};
 use zkinfer::graph::TensorId;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{
@@ -648,10 +648,10 @@ fn wide_link_model(len: usize, n: usize) -> CompiledModel {
     let nodes: Vec<QNode> = (0..n)
         .map(|i| QNode {
             name: format!("pick {i}"),
-            op: QOp::Wiring(vec![Source::Element {
+            op: QOp::Wiring(Wiring(vec![Source::Element {
                 input: 0,
                 index: i % len,
-            }]),
+            }])),
             inputs: vec![TensorId::INPUT],
             output: QTensor {
                 name: format!("p{i}"),

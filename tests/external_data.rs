@@ -12,7 +12,8 @@ use common::onnx_build::{agrees_with_tract_on, int_attr, int_tensor, model_io, n
 use prost::Message;
 use tract_onnx::pb::{self, tensor_proto::DataLocation, StringStringEntryProto};
 use zkinfer::error::{Error, IrError};
-use zkinfer::onnx::{compile_file, import, import_bytes, read_model};
+use zkinfer::api::compile_file;
+use zkinfer::onnx::{import, import_bytes, read_model};
 use zkinfer::CompileOptions;
 
 /// x [1, 4] · w [4, 3] + b, then Relu: two initializers to move out.

@@ -59,10 +59,6 @@ fn axis() -> Axis {
     Axis::of(&[1, 5], -1).unwrap()
 }
 
-fn failures(model: &CompiledModel, w: &Witness, public: &[i64]) -> Vec<String> {
-    common::mock_failures(model, w, public)
-}
-
 fn prove_and_verify(model: &CompiledModel, x: &[f32]) -> Vec<f64> {
     let cache = common::cache();
     let bundle = Prover::setup(model.clone(), &cache)
@@ -133,7 +129,7 @@ fn softmax_exponential_off_by_one_is_rejected() {
     exps[0] += 1;
     let public = w.outputs();
     common::assert_exactly(
-        &failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &["lookup|('function head exp')"],
     );
 }
@@ -149,7 +145,7 @@ fn softmax_output_off_by_one_is_rejected() {
     outputs[2] += 1;
     let public = w.outputs();
     common::assert_exactly(
-        &failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &["lookup|('range check head remainder')"],
     );
 }
@@ -173,7 +169,7 @@ fn argmax_later_index_at_a_tie_is_rejected() {
     };
     indices[0] = 2;
     common::assert_exactly(
-        &failures(&model, &w, &[2]),
+        &common::mock_failures(&model, &w, &[2]),
         &["lookup|('range check head earlier gap')"],
     );
 }
@@ -186,7 +182,7 @@ fn argmax_index_of_a_smaller_element_is_rejected() {
     };
     indices[0] = 1;
     common::assert_exactly(
-        &failures(&model, &w, &[1]),
+        &common::mock_failures(&model, &w, &[1]),
         &[
             "('the chosen element attains the max')|('argmax head')",
             "lookup|('range check head earlier gap')",

@@ -11,8 +11,9 @@ use common::onnx_build::{
     sample, string_attr, tensor,
 };
 use prost::Message;
+use zkinfer::api::check_against_reference;
 use zkinfer::error::IrError;
-use zkinfer::onnx::{check_against_reference, import_bytes, reference_forward, ReferenceCheck};
+use zkinfer::onnx::{import_bytes, reference_forward, ReferenceCheck};
 use zkinfer::{CompileOptions, CompiledModel};
 
 /// zkinfer's float graph agrees with tract on three inputs; returns the graph's input length.

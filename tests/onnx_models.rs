@@ -11,6 +11,10 @@ use tract_onnx::pb::{
     TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use tract_onnx::prelude::*;
+
+mod common;
+
+use common::onnx_build::{int_attr, int_tensor, ints_attr, string_attr};
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
 
@@ -44,16 +48,6 @@ fn weights(name: &str, dims: &[i64], seed: u64) -> TensorProto {
     }
 }
 
-fn ints(name: &str, values: &[i64]) -> TensorProto {
-    TensorProto {
-        name: name.into(),
-        dims: vec![values.len() as i64],
-        data_type: 7,
-        int64_data: values.to_vec(),
-        ..Default::default()
-    }
-}
-
 fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         op_type: op.into(),
@@ -61,33 +55,6 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>)
         input: inputs.iter().map(|s| s.to_string()).collect(),
         output: vec![output.into()],
         attribute,
-        ..Default::default()
-    }
-}
-
-fn ints_attr(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        ints: v.to_vec(),
-        r#type: 7,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        i,
-        r#type: 2,
-        ..Default::default()
-    }
-}
-
-fn str_attr(name: &str, s: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        s: s.as_bytes().to_vec(),
-        r#type: 3,
         ..Default::default()
     }
 }
@@ -240,7 +207,7 @@ fn depthwise_same_padded_conv_then_max_pool() {
                 "Conv",
                 &["x", "W", "B"],
                 "c",
-                vec![int_attr("group", 3), str_attr("auto_pad", "SAME_UPPER")],
+                vec![int_attr("group", 3), string_attr("auto_pad", "SAME_UPPER")],
             ),
             node(
                 "MaxPool",
@@ -367,7 +334,11 @@ fn transpose_mul_concat_and_pad_are_wiring() {
             node("GlobalMaxPool", &["p"], "g", vec![]),
             node("Flatten", &["g"], "y", vec![]),
         ],
-        vec![half, ints("pads", &[0, 0, 1, 0, 0, 0, 0, 1]), pad_value],
+        vec![
+            half,
+            int_tensor("pads", &[8], &[0, 0, 1, 0, 0, 0, 0, 1]),
+            pad_value,
+        ],
         &[1, 2, 3, 4],
     );
     let graph = import_bytes(&bytes, "test").unwrap();

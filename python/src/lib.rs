@@ -18,7 +18,7 @@ use zkinfer::error::{QuantError, WitnessError};
 use zkinfer::graph::quant::Precision;
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::{
-    onnx, CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProver,
+    CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProver,
     PartedVerifier, ProofBundle, Prover, Verifier, Visibilities, Visibility,
 };
 
@@ -546,7 +546,7 @@ fn compile(
             Calibration::Samples(samples) => samples,
             Calibration::Path(path) => read_samples(&path)?,
         };
-        onnx::compile_file(&onnx_path, samples, &options)
+        zkinfer::api::compile_file(&onnx_path, samples, &options)
     });
     Ok(PyModel::new(compiled.map_err(raise)?.model, params_dir))
 }

@@ -21,6 +21,8 @@ mod compile;
 mod files;
 mod identity;
 mod keys;
+#[cfg(feature = "onnx")]
+mod onnx;
 mod opening;
 mod params;
 mod parts;
@@ -31,7 +33,13 @@ mod verify;
 mod weights;
 
 pub use bundle::{felt_hex, parse_felt, ProofBundle};
+// What front ends (the CLI, Python, the service) need from the stages below, so that they
+// import `api` alone.
+pub use crate::circuit::cost::Budget;
+pub use crate::graph::quant::{calibration_warnings, Precision};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
+#[cfg(feature = "onnx")]
+pub use onnx::{check_against_reference, compile_file, Compiled};
 pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,

@@ -198,20 +198,34 @@ pub fn choose_within(
     visibility: &Visibilities,
     budget: &Budget,
 ) -> Result<Option<Layout>, CompileError> {
+    Ok(fastest(graph, visibility, |l| budget.fits(l))?.0)
+}
+
+/// The one loop over the widths behind [`choose`] and [`choose_within`]: the layout with
+/// the lowest predicted proving time among those `fits` accepts, and the last width's
+/// [`CompileError::TooLarge`] (a width too large for any `k` is skipped). Any other error
+/// of the layout is the model's, at every width: returned at once.
+fn fastest(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    fits: impl Fn(&Layout) -> bool,
+) -> Result<(Option<Layout>, Option<CompileError>), CompileError> {
     let mut best: Option<(f64, Layout)> = None;
+    let mut too_large = None;
     for w in DOT_WIDTHS {
         match layout::plan(graph, visibility, w) {
-            Ok(l) if budget.fits(&l) => {
+            Ok(l) if fits(&l) => {
                 let t = Shape::of(&l).predicted_seconds();
                 if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
                     best = Some((t, l));
                 }
             }
-            Ok(_) | Err(CompileError::TooLarge { .. }) => {}
+            Ok(_) => {}
+            Err(e @ CompileError::TooLarge { .. }) => too_large = Some(e),
             Err(e) => return Err(e),
         }
     }
-    Ok(best.map(|(_, l)| l))
+    Ok((best.map(|(_, l)| l), too_large))
 }
 
 /// What one circuit may cost: the most rows (`2^max_k`) and the most predicted peak memory.
@@ -251,25 +265,10 @@ impl std::fmt::Display for Budget {
 
 /// The layout of `graph` at the width with the lowest predicted proving time.
 pub fn choose(graph: &QGraph, visibility: &Visibilities) -> Result<Layout, CompileError> {
-    let mut best: Option<(f64, Layout)> = None;
-    let mut last_err = None;
-    for w in DOT_WIDTHS {
-        match layout::plan(graph, visibility, w) {
-            Ok(l) => {
-                let t = Shape::of(&l).predicted_seconds();
-                if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
-                    best = Some((t, l));
-                }
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    match (best, last_err) {
-        (Some((_, l)), _) => Ok(l),
-        (None, Some(e)) => Err(e),
-        (None, None) => Err(CompileError::Invalid {
-            node: "model".into(),
-            reason: "no dot width configured".into(),
-        }),
+    match fastest(graph, visibility, |_| true)? {
+        (Some(l), _) => Ok(l),
+        (None, Some(too_large)) => Err(too_large),
+        // No width was tried (none is configured): the default width's layout.
+        (None, None) => layout::plan(graph, visibility, layout::DOT_WIDTH),
     }
 }

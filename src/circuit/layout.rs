@@ -18,9 +18,11 @@ use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::{commit, LookupRangeChip, RangeTableConfig};
 
+use crate::circuit::rows::RowContext;
+pub use crate::circuit::rows::{NodeRows, ELEMENTWISE_ADVICE, RANGE_ADVICE};
 use crate::circuit::{ops, InstanceLayout, OUTPUT_COMMITMENT};
 use crate::error::CompileError;
-use crate::graph::qgraph::{QGraph, QNode, QOp};
+use crate::graph::qgraph::QGraph;
 use crate::visibility::Visibilities;
 
 /// The default dot-product width (the cost model may pick another, see [`crate::circuit::cost`]).
@@ -32,40 +34,6 @@ pub const UNUSABLE_ROWS: usize = 6;
 pub const MIN_K: u32 = 10;
 /// Largest `k` this version will set up.
 pub const MAX_K: u32 = 22;
-
-/// Rows one node occupies in each column group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRows {
-    /// Node name (`input` for the model input).
-    pub name: String,
-    /// Op kind.
-    pub op: String,
-    /// Dot-product rows.
-    pub dot: usize,
-    /// Division, ReLU and max rows.
-    pub elementwise: usize,
-    /// Range-check rows.
-    pub range: usize,
-    /// Commitment rows (packing and Poseidon), in a commitment chip's own columns.
-    #[serde(default)]
-    pub commit: usize,
-}
-
-/// Advice columns of the elementwise group (division, ReLU, max, argmax, product rows).
-pub const ELEMENTWISE_ADVICE: usize = 5;
-/// Advice columns of the range group (`z` and two lanes of limb and output).
-pub const RANGE_ADVICE: usize = 5;
-
-impl NodeRows {
-    /// Advice cells the node occupies at dot width `dot_width`: its rows times the advice
-    /// columns of each group (inputs and accumulator for dot rows).
-    pub fn cells(&self, dot_width: usize) -> usize {
-        self.dot * (dot_width + 1)
-            + self.elementwise * ELEMENTWISE_ADVICE
-            + self.range * RANGE_ADVICE
-            + self.commit * zkinfer_circuits::plan::COMMIT_ADVICE
-    }
-}
 
 /// The circuit's shape.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,47 +53,6 @@ pub struct Layout {
     /// Whether the circuit carries the commitment chip (some tensor is hashed).
     #[serde(default)]
     pub commitments: bool,
-}
-
-/// What one node adds to the layout: rows per column group, rows of the shared lookup table,
-/// and whether its outputs are non-negative by construction (a ReLU of them is then free).
-#[derive(Debug, Default)]
-pub(crate) struct OpRows {
-    pub(crate) dot: usize,
-    pub(crate) elementwise: usize,
-    pub(crate) range: usize,
-    pub(crate) table: usize,
-    pub(crate) nonnegative: bool,
-}
-
-/// What a node's rows may depend on: the graph, the node, the dot width, and which tensors
-/// are non-negative by construction.
-pub(crate) struct RowContext<'a> {
-    pub(crate) graph: &'a QGraph,
-    pub(crate) node: &'a QNode,
-    pub(crate) dot_width: usize,
-    /// Whether the parameters are hashed (linear ops with parameters take the pair chip).
-    pub(crate) hashed_params: bool,
-    nonnegative: &'a [bool],
-}
-
-impl RowContext<'_> {
-    /// Whether the node's input `slot` is non-negative by construction.
-    pub(crate) fn input_nonneg(&self, slot: usize) -> bool {
-        self.node
-            .inputs
-            .get(slot)
-            .is_some_and(|t| self.nonnegative.get(t.index()).copied().unwrap_or(false))
-    }
-
-    /// The bits of the node's input `slot` (1 for a missing one: validation rejects it).
-    pub(crate) fn input_bits(&self, slot: usize) -> u32 {
-        self.node
-            .inputs
-            .get(slot)
-            .and_then(|&t| self.graph.tensor(t))
-            .map_or(1, |t| t.bits)
-    }
 }
 
 /// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
@@ -155,22 +82,8 @@ pub fn plan(
             hashed_params: visibility.hashed_params(),
             nonnegative: &nonnegative,
         };
-        // One arm per op, no wildcard: each op's rows live next to its synthesis.
-        let op = match &node.op {
-            QOp::Relu => ops::relu::rows(&cx),
-            QOp::Lookup(lookup) => ops::lookup::rows(&cx, lookup),
-            QOp::Mul { shift } => ops::mul::rows(&cx, *shift),
-            QOp::ArgMax(axis) => ops::argmax::rows(&cx, axis),
-            QOp::Softmax(softmax) => ops::softmax::rows(&cx, softmax),
-            QOp::Gather(gather) => ops::gather::rows(&cx, gather),
-            QOp::MatMul(mm) => ops::matmul::rows(&cx, mm),
-            QOp::MaxPool(window) => ops::max::rows(&cx, window),
-            QOp::Wiring(sources) => ops::wiring::rows(&cx, sources),
-            op
-            @ (QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_)) => {
-                ops::linear::rows(&cx, op)?
-            }
-        };
+        // Each op's rows live next to its synthesis.
+        let op = ops::rows(&cx)?;
         table_rows += op.table;
         nonnegative.push(op.nonnegative);
         nodes.push(NodeRows {
@@ -199,7 +112,7 @@ pub fn plan(
         });
     }
     if instance.params.is_some() {
-        let params = ops::params::rows(graph, visibility.param_bits);
+        let params = ops::params_rows(graph, visibility.param_bits);
         chip_rows[0] += params.commit;
         nodes.push(params);
     }

@@ -1,5 +1,5 @@
-//! The halo2 circuit of a compiled model: one fixed column budget, one synthesize function
-//! per op, and a dispatch over [`QOp`] with no wildcard arm.
+//! The halo2 circuit of a compiled model: one fixed column budget, and per op its rows and
+//! its synthesis (each op's `CircuitOp` in `ops`), reached through one dispatch.
 //!
 //! Synthesis copies integers from the [`Witness`] into cells and computes nothing semantic.
 //! At key generation there is no witness and every advice value is unknown.
@@ -20,7 +20,7 @@ use zkinfer_circuits::{
     LookupRangeConfig, RangeInstructions, SignedCell, FIRST_FUNCTION_TAG,
 };
 
-use crate::graph::qgraph::{QGraph, QOp};
+use crate::graph::qgraph::QGraph;
 use crate::graph::witness::Witness;
 use crate::visibility::Visibilities;
 
@@ -28,17 +28,15 @@ pub mod cost;
 mod instance;
 pub mod layout;
 mod ops;
+mod rows;
 
 pub use instance::{
     output_bits, param_domain, Commitments, InstanceLayout, Salts, Segment, OUTPUT_COMMITMENT,
 };
 
+use ops::cells::{expose, values};
 use ops::params::synthesize_params;
-use ops::{
-    expose, synthesize_argmax, synthesize_gather, synthesize_linear, synthesize_lookup,
-    synthesize_matmul, synthesize_max, synthesize_mul, synthesize_relu, synthesize_softmax,
-    synthesize_wiring, values,
-};
+use ops::SynthContext;
 
 // The integer graph's widest tensor must be one the range chip can check.
 const _: () =
@@ -266,8 +264,8 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
         }
     }
 
-    /// Synthesises node `i` over the cells of the earlier tensors: one exhaustive dispatch
-    /// over the ops (a new op is a compile error here until it has a synthesis).
+    /// Synthesises node `i` over the cells of the earlier tensors ([`ops::synthesize`]: the
+    /// one dispatch over the ops).
     fn node(
         &self,
         config: &ModelConfig,
@@ -277,41 +275,25 @@ impl<const W: usize, const H: bool> ModelCircuit<'_, W, H> {
         params: Option<ops::params::NodeParams<'_>>,
         tensors: &[Vec<SignedCell<Fp>>],
     ) -> Result<Vec<SignedCell<Fp>>, Error> {
-        let node = &self.graph.nodes[i];
-        let record = self.witness.map(|w| &w.nodes[i]);
+        let node = self.graph.nodes.get(i).ok_or(Error::Synthesis)?;
+        let record = self
+            .witness
+            .map(|w| w.nodes.get(i).ok_or(Error::Synthesis))
+            .transpose()?;
         let ins = node
             .inputs
             .iter()
             .map(|t| tensors.get(t.index()).map(Vec::as_slice))
             .collect::<Option<Vec<_>>>()
             .ok_or(Error::Synthesis)?;
-        Ok(match &node.op {
-            QOp::Relu => synthesize_relu(config, layouter, node, &ins, record)?,
-            QOp::MaxPool(_) => synthesize_max(config, layouter, node, &ins, record)?,
-            QOp::Lookup(lookup) => {
-                let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
-                synthesize_lookup(config, layouter, node, lookup, table, &ins, record)?
-            }
-            QOp::Mul { shift } => {
-                synthesize_mul(config, layouter, self.graph, node, *shift, &ins, record)?
-            }
-            QOp::ArgMax(axis) => synthesize_argmax(config, layouter, node, axis, &ins, record)?,
-            QOp::Softmax(sm) => {
-                let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
-                synthesize_softmax(config, layouter, node, sm, table, &ins, record)?
-            }
-            QOp::Wiring(sources) => synthesize_wiring(config, layouter, node, sources, &ins)?,
-            QOp::MatMul(mm) => {
-                synthesize_matmul(config, layouter, self.graph, node, mm, &ins, record)?
-            }
-            QOp::Gather(gather) => {
-                let table = tables[i].as_ref().ok_or(Error::Synthesis)?;
-                synthesize_gather(config, layouter, node, gather, table, &ins, record)?
-            }
-            QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
-                synthesize_linear(config, layouter, self.graph, node, params, &ins, record)?
-            }
-        })
+        let cx = SynthContext {
+            config,
+            graph: self.graph,
+            node,
+            table: tables.get(i).and_then(Option::as_ref),
+            params,
+        };
+        ops::synthesize(&cx, layouter, &ins, record)
     }
 }
 

@@ -66,6 +66,8 @@ pub enum FloatOp {
     Add,
     /// Elementwise product of two tensors of the same length (gating; the erf form of GELU).
     Mul,
+    /// Elementwise maximum of two tensors of the same length (ONNX `Max`).
+    Max,
     /// The product of two activations as matrices: input 0 `[t, m, k]`, input 1 `[t, k, n]`
     /// (row-major; `t` from the lengths), output `[t, m, n]` (attention's Q·Kᵀ and P·V).
     MatMul {
@@ -121,6 +123,7 @@ impl FloatOp {
             Self::Activation(f) => f.name(),
             Self::Add => "Add",
             Self::Mul => "Mul",
+            Self::Max => "Max",
             Self::MatMul { .. } => "MatMul",
             Self::ArgMax(_) => "ArgMax",
             Self::Softmax(_) | Self::MaskedSoftmax { .. } => "Softmax",
@@ -143,6 +146,7 @@ impl FloatOp {
             | Self::Activation(_)
             | Self::Add
             | Self::Mul
+            | Self::Max
             | Self::Softmax(_)
             | Self::MaskedSoftmax { .. } => first,
             Self::Gather { table } => first * table.ncols(),
@@ -216,6 +220,10 @@ impl FloatOp {
             Self::Mul => {
                 let y = xs.get(1).copied().unwrap_or_default();
                 x.iter().zip(y).map(|(a, b)| a * b).collect()
+            }
+            Self::Max => {
+                let y = xs.get(1).copied().unwrap_or_default();
+                x.iter().zip(y).map(|(a, b)| a.max(*b)).collect()
             }
             Self::ArgMax(axis) => (0..axis.groups())
                 .map(|g| {

@@ -11,12 +11,15 @@ mod ops;
 mod params;
 mod partition;
 pub mod qgraph;
+mod qtensor;
 pub mod quant;
+mod record;
 mod split;
 mod tensor_id;
 mod validate;
 pub mod window;
 pub mod witness;
 
+pub(crate) use qgraph::each_op;
 pub use split::Split;
 pub use tensor_id::TensorId;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::ir::Source;
-use super::qgraph::{Affine, QGraph, QNode, QOp, QTensor};
+use super::qgraph::{Affine, QGraph, QNode, QOp, QTensor, Wiring};
 use super::TensorId;
 use crate::error::CompileError;
 
@@ -143,7 +143,7 @@ impl QGraph {
         for o in 0..part.outputs.len() {
             if part.outputs[o] == TensorId::INPUT {
                 let input = part.input.clone();
-                let copy = QOp::Wiring((0..input.len).map(element).collect());
+                let copy = QOp::Wiring(Wiring((0..input.len).map(element).collect()));
                 part.outputs[o] = part.push(
                     QNode {
                         name: format!("{} (passed on)", input.name),
@@ -176,7 +176,9 @@ impl QGraph {
         let slice = self.push(
             QNode {
                 name: format!("{} (from the link)", original.name),
-                op: QOp::Wiring((offset..offset + original.len).map(element).collect()),
+                op: QOp::Wiring(Wiring(
+                    (offset..offset + original.len).map(element).collect(),
+                )),
                 inputs: Vec::new(),
                 output: wide,
             },

@@ -22,10 +22,9 @@
 
 use std::ops::Range;
 
-use ndarray::Axis;
-
 use super::ir::Source;
-use super::qgraph::{Affine, Conv, Dense, QGraph, QNode, QOp, QTensor};
+use super::ops::Splitting;
+use super::qgraph::{QGraph, QNode, QOp, QTensor, Wiring};
 use super::TensorId;
 use crate::error::CompileError;
 
@@ -48,20 +47,10 @@ impl QGraph {
         let Some(node) = self.nodes.get(i) else {
             return 1;
         };
-        match &node.op {
-            QOp::Dense(d) => d.weights.nrows(),
-            QOp::Conv(c) if c.shape.groups > 1 => c.shape.groups,
-            QOp::Conv(c) => c.shape.out_channels,
-            QOp::Relu | QOp::Lookup(_) | QOp::Add(_) | QOp::Mul { .. } | QOp::Affine(_) => {
-                node.output.len
-            }
-            QOp::AvgPool(_)
-            | QOp::ArgMax(_)
-            | QOp::Softmax(_)
-            | QOp::MaxPool(_)
-            | QOp::Wiring(_)
-            | QOp::Gather(_)
-            | QOp::MatMul(_) => 1,
+        match node.op.as_op().splitting() {
+            Splitting::Layer { units, .. } => units,
+            Splitting::Elementwise => node.output.len,
+            Splitting::Never => 1,
         }
     }
 
@@ -84,7 +73,7 @@ impl QGraph {
                 && others_before
                 && next.inputs.contains(&last)
                 && !self.outputs.contains(&last)
-                && elementwise(&next.op)
+                && next.op.as_op().splitting() == Splitting::Elementwise
                 && next.output.len == self.nodes[end - 1].output.len;
             if !chained {
                 break;
@@ -136,7 +125,7 @@ impl QGraph {
         // The slices first: a grouped convolution's piece's input channels (`heads[p]`), and
         // each tensor the chain reads besides node `i`'s result (`slices[p]` maps it to
         // piece `p`'s slice). One slice serves both when they are the same elements.
-        let layer = matches!(node.op, QOp::Conv(_) | QOp::Dense(_));
+        let layer = matches!(node.op.as_op().splitting(), Splitting::Layer { .. });
         // The first node whose inputs are sliced elementwise: an elementwise head's own.
         let first = if layer { i + 1 } else { i };
         let mut heads = vec![node.inputs[0]; pieces];
@@ -151,7 +140,7 @@ impl QGraph {
                     "{} (slice {}..{} for {})",
                     x.name, range.start, range.end, node.name
                 ),
-                op: QOp::Wiring(range.clone().map(element).collect()),
+                op: QOp::Wiring(Wiring(range.clone().map(element).collect())),
                 inputs: vec![t],
                 output: QTensor {
                     name: format!("{} ({}..{})", x.name, range.start, range.end),
@@ -164,10 +153,8 @@ impl QGraph {
             Ok::<_, CompileError>(sliced)
         };
         for (p, head) in heads.iter_mut().enumerate() {
-            if let QOp::Conv(c) = &node.op {
-                if let Some(range) = conv_input_slice(c, unit_range(p)) {
-                    *head = slice(&mut new, p, node.inputs[0], range)?;
-                }
+            if let Some(range) = node.op.as_op().piece_input(unit_range(p)) {
+                *head = slice(&mut new, p, node.inputs[0], range)?;
             }
             for later in &self.nodes[first..end] {
                 for &t in later.inputs.iter().filter(|t| t.index() <= i) {
@@ -222,13 +209,13 @@ impl QGraph {
         let tail = &self.nodes[end - 1];
         new.push(QNode {
             name: tail.name.clone(),
-            op: QOp::Wiring(
+            op: QOp::Wiring(Wiring(
                 (0..pieces)
                     .flat_map(|p| {
                         (0..elements(p).len()).map(move |index| Source::Element { input: p, index })
                     })
                     .collect(),
-            ),
+            )),
             inputs: joined,
             output: tail.output.clone(),
         });
@@ -264,103 +251,19 @@ impl QGraph {
     }
 }
 
-/// Whether output `o` of the op depends on element `o` of its inputs alone (their lengths
-/// equal to its own), so the op can be computed on any slice of them.
-fn elementwise(op: &QOp) -> bool {
-    match op {
-        QOp::Relu | QOp::Lookup(_) | QOp::Add(_) | QOp::Mul { .. } | QOp::Affine(_) => true,
-        QOp::Dense(_)
-        | QOp::Conv(_)
-        | QOp::AvgPool(_)
-        | QOp::ArgMax(_)
-        | QOp::Softmax(_)
-        | QOp::MaxPool(_)
-        | QOp::Wiring(_)
-        | QOp::Gather(_)
-        | QOp::MatMul(_) => false,
-    }
-}
-
 /// The piece of `op` over `units` (a dense layer's outputs, a convolution's output channels
 /// or groups) whose output is `elements`: an elementwise op on its slice of each input.
 fn piece(op: &QOp, units: Range<usize>, elements: Range<usize>) -> QOp {
-    match op {
-        QOp::Dense(d) => QOp::Dense(Dense {
-            weights: d
-                .weights
-                .select(Axis(0), &units.clone().collect::<Vec<_>>()),
-            bias: d.bias[units].to_vec(),
-            shift: d.shift,
-        }),
-        QOp::Conv(c) => {
-            let shape = &c.shape;
-            let per_channel = shape.window.channels / shape.groups * shape.window.kernel_len();
-            let out_per_group = shape.out_channels / shape.groups;
-            let in_per_group = shape.window.channels / shape.groups;
-            // Output channels `o0..o1`; a grouped convolution's piece has its groups alone.
-            let (o0, o1) = if shape.groups > 1 {
-                (units.start * out_per_group, units.end * out_per_group)
-            } else {
-                (units.start, units.end)
-            };
-            let mut piece = c.clone();
-            if shape.groups > 1 {
-                piece.shape.groups = units.len();
-                piece.shape.window.channels = units.len() * in_per_group;
-            }
-            piece.shape.out_channels = o1 - o0;
-            piece.weights = c.weights[o0 * per_channel..o1 * per_channel].to_vec();
-            piece.bias = c.bias[o0..o1].to_vec();
-            QOp::Conv(piece)
-        }
-        QOp::Affine(a) => QOp::Affine(Affine {
-            scale: a.scale[elements.clone()].to_vec(),
-            bias: a.bias[elements].to_vec(),
-            shift: a.shift,
-        }),
-        QOp::Relu | QOp::Lookup(_) | QOp::Add(_) | QOp::Mul { .. } => op.clone(),
-        // Never split ([`QGraph::split_units`] is 1): the op as it is.
-        QOp::AvgPool(_)
-        | QOp::ArgMax(_)
-        | QOp::Softmax(_)
-        | QOp::MaxPool(_)
-        | QOp::Wiring(_)
-        | QOp::Gather(_)
-        | QOp::MatMul(_) => op.clone(),
-    }
+    op.piece(units, elements)
 }
 
 /// How a piece of `op` over `units` is named.
 fn piece_label(op: &QOp, units: &Range<usize>) -> String {
-    let what = match op {
-        QOp::Conv(c) if c.shape.groups > 1 => "groups",
-        QOp::Conv(_) => "channels",
-        QOp::Dense(_) => "outputs",
-        QOp::Relu
-        | QOp::Lookup(_)
-        | QOp::Add(_)
-        | QOp::Mul { .. }
-        | QOp::Affine(_)
-        | QOp::AvgPool(_)
-        | QOp::ArgMax(_)
-        | QOp::Softmax(_)
-        | QOp::MaxPool(_)
-        | QOp::Wiring(_)
-        | QOp::Gather(_)
-        | QOp::MatMul(_) => "elements",
+    let what = match op.as_op().splitting() {
+        Splitting::Layer { label, .. } => label,
+        Splitting::Elementwise | Splitting::Never => "elements",
     };
     format!("{what} {}..{}", units.start, units.end)
-}
-
-/// The input elements a grouped convolution's piece of groups `units` reads (`None` for an
-/// ungrouped one: every piece reads the whole input).
-fn conv_input_slice(c: &Conv, units: Range<usize>) -> Option<Range<usize>> {
-    let shape = &c.shape;
-    if shape.groups == 1 {
-        return None;
-    }
-    let per_group = shape.window.channels / shape.groups * shape.window.input_positions();
-    Some(units.start * per_group..units.end * per_group)
 }
 
 fn element(index: usize) -> Source<i64> {

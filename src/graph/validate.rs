@@ -6,8 +6,8 @@
 
 use super::activation::Activation;
 use super::ir::{FloatGraph, FloatOp, Source};
-use super::ops;
-use super::qgraph::{AvgPool, QGraph, QNode, QOp, QTensor, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS};
+use super::qgraph::{QGraph, QNode, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS};
+use super::qtensor::matmul_batches;
 use super::window::MAX_LEN;
 use super::TensorId;
 use crate::error::{CompileError, IrError};
@@ -73,7 +73,9 @@ impl QGraph {
                 return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
             }
             let out = &node.output;
-            let expected_len = output_len(&node.op, &ins, out)
+            let op = node.op.as_op();
+            let expected_len = op
+                .output_len(&ins, out)
                 .map_err(|reason| invalid(node.name.clone(), reason))?;
             if out.len != expected_len {
                 return bad(format!(
@@ -81,15 +83,14 @@ impl QGraph {
                     out.len
                 ));
             }
-            let preserves_range = matches!(node.op, QOp::Relu | QOp::MaxPool(_) | QOp::Wiring(_));
-            if preserves_range && ins.iter().any(|t| t.bits > out.bits) {
+            if op.preserves_range() && ins.iter().any(|t| t.bits > out.bits) {
                 return bad(format!(
                     "output of {} bits is narrower than an input",
                     out.bits
                 ));
             }
-            if node.op.is_linear() {
-                let shift = node.op.shift();
+            if op.is_linear() {
+                let shift = op.shift();
                 if shift >= 62 {
                     return bad(format!("shift {shift} too large"));
                 }
@@ -126,31 +127,6 @@ impl QGraph {
     }
 }
 
-/// The number of values `op` makes from inputs `ins` into `out`, after checking that its
-/// constants fit its geometry: one arm per op, no wildcard, so a new op is a compile error
-/// here until it is validated.
-fn output_len(op: &QOp, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
-    let x = ins[0];
-    let second = || ins.get(1).copied().ok_or("needs two inputs".to_string());
-    match op {
-        QOp::Dense(d) => ops::linear::dense_len(d, x),
-        QOp::Conv(c) => ops::linear::conv_len(c, x),
-        QOp::AvgPool(AvgPool { window, .. }) | QOp::MaxPool(window) => {
-            ops::pool::output_len(window, x)
-        }
-        QOp::Mul { shift } => ops::mul::output_len(*shift, x, second()?),
-        QOp::Add(_) => ops::linear::add_len(x, second()?),
-        QOp::Affine(a) => ops::linear::affine_len(a, x),
-        QOp::Relu => Ok(ops::relu::output_len(x)),
-        QOp::ArgMax(axis) => ops::argmax::output_len(axis, x, out),
-        QOp::Softmax(sm) => ops::softmax::output_len(sm, x, out),
-        QOp::Lookup(lookup) => ops::lookup::output_len(lookup, x, out),
-        QOp::Wiring(sources) => ops::wiring::output_len(sources, ins, out),
-        QOp::Gather(g) => ops::gather::output_len(g, x, out),
-        QOp::MatMul(mm) => ops::matmul::output_len(mm, x, second()?),
-    }
-}
-
 fn invalid(node: String, reason: String) -> CompileError {
     CompileError::Invalid { node, reason }
 }
@@ -178,7 +154,7 @@ impl FloatGraph {
             }
             let ins: Vec<usize> = node.inputs.iter().map(|t| lens[t.index()]).collect();
             let arity = match node.op {
-                FloatOp::Add | FloatOp::Mul | FloatOp::MatMul { .. } => 2,
+                FloatOp::Add | FloatOp::Mul | FloatOp::Max | FloatOp::MatMul { .. } => 2,
                 FloatOp::Wiring { .. } => ins.len().max(1),
                 FloatOp::Dense { .. }
                 | FloatOp::Conv { .. }
@@ -308,7 +284,7 @@ impl FloatGraph {
                     }
                     table.iter().copied().collect()
                 }
-                FloatOp::Add | FloatOp::Mul => {
+                FloatOp::Add | FloatOp::Mul | FloatOp::Max => {
                     if ins[0] != ins[1] {
                         return Err(shape_err(
                             "two inputs of one length (broadcasting is not supported)".into(),
@@ -359,20 +335,6 @@ impl FloatGraph {
         }
         Ok(())
     }
-}
-
-/// The batch count `t` of a product `[t, m, k] × [t, k, n]` of `a_len` and `b_len` values,
-/// if the lengths have those shapes (all dimensions non-zero).
-pub(crate) fn matmul_batches(
-    m: usize,
-    k: usize,
-    n: usize,
-    a_len: usize,
-    b_len: usize,
-) -> Option<usize> {
-    let per_a = m.checked_mul(k).filter(|p| *p > 0 && n > 0)?;
-    let t = a_len.is_multiple_of(per_a).then(|| a_len / per_a)?;
-    (t.checked_mul(k)?.checked_mul(n)? == b_len).then_some(t)
 }
 
 /// A graph's output list must name existing tensors, each once.

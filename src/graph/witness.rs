@@ -6,78 +6,12 @@
 //! Values that would leave their declared range are reported here, before any proving,
 //! with the node, tensor, index and range.
 
-use super::ops::{self, check_range, Inputs};
+pub use super::record::NodeWitness;
+
+use super::ops::{check_range, EvalContext, Inputs};
 use crate::error::WitnessError;
-use crate::graph::qgraph::{QGraph, QNode, QOp};
+use crate::graph::qgraph::{QGraph, QNode};
 use crate::graph::TensorId;
-
-/// What one node recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeWitness {
-    /// A linear op (Dense, Conv, AvgPool, Add, Affine).
-    Linear {
-        /// Per output: the divided value (the node's output).
-        quotients: Vec<i64>,
-        /// Per output: the division's remainder, in `[0, d)`.
-        remainders: Vec<i64>,
-    },
-    /// A product of two tensors, rescaled.
-    Product {
-        /// Per element: `a · b`.
-        products: Vec<i64>,
-        /// Per element: the rescaled product (the node's output).
-        quotients: Vec<i64>,
-        /// Per element: the rescale's remainder.
-        remainders: Vec<i64>,
-    },
-    /// A table lookup.
-    Lookup {
-        /// Per element: the reduced input `floor(x / 2^shift)`, the table's index.
-        reduced: Vec<i64>,
-        /// Per element: the reduction's remainder, in `[0, 2^shift)`.
-        remainders: Vec<i64>,
-        /// Per element: the table's output.
-        outputs: Vec<i64>,
-    },
-    /// The first index of each group's maximum.
-    ArgMax {
-        /// Per group: the maximum.
-        maxima: Vec<i64>,
-        /// Per group: the index (the node's output).
-        indices: Vec<i64>,
-    },
-    /// A softmax; per-element records are in group order (group 0's elements first).
-    Softmax {
-        /// Per group: the maximum.
-        maxima: Vec<i64>,
-        /// Per element: the reduced gap `floor((m − x) / 2^shift)`.
-        reduced: Vec<i64>,
-        /// Per element: the reduction's remainder.
-        remainders: Vec<i64>,
-        /// Per element: the table's exponential.
-        exps: Vec<i64>,
-        /// Per element, in tensor order: the output.
-        outputs: Vec<i64>,
-    },
-    /// An elementwise op (ReLU, MaxPool) or wiring: just its outputs.
-    Values {
-        /// The outputs.
-        outputs: Vec<i64>,
-    },
-}
-
-impl NodeWitness {
-    /// The node's output values.
-    pub fn output(&self) -> &[i64] {
-        match self {
-            Self::Linear { quotients, .. } | Self::Product { quotients, .. } => quotients,
-            Self::Lookup { outputs, .. }
-            | Self::Softmax { outputs, .. }
-            | Self::Values { outputs } => outputs,
-            Self::ArgMax { indices, .. } => indices,
-        }
-    }
-}
 
 /// Every integer of one inference.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,25 +77,16 @@ pub fn generate(graph: &QGraph, input: &[i64]) -> Result<Witness, WitnessError> 
     Ok(witness)
 }
 
-/// One node's record: one arm per op, no wildcard, each op's evaluation in its module.
+/// One node's record: its op's evaluation
+/// ([`IntegerOp::eval`](super::ops::IntegerOp::eval)).
 fn node_witness(graph: &QGraph, node: &QNode, xs: &[&[i64]]) -> Result<NodeWitness, WitnessError> {
-    let inputs = Inputs {
-        node: &node.name,
-        xs,
+    let cx = EvalContext {
+        inputs: Inputs {
+            node: &node.name,
+            xs,
+        },
+        out: &node.output,
+        rounding: graph.rounding,
     };
-    let out = &node.output;
-    match &node.op {
-        QOp::Relu => Ok(ops::relu::eval(inputs)),
-        QOp::MaxPool(window) => ops::pool::eval_max(window, out, inputs),
-        QOp::Wiring(sources) => ops::wiring::eval(sources, out, inputs),
-        QOp::Lookup(lookup) => ops::lookup::eval(lookup, out, inputs),
-        QOp::Mul { shift } => ops::mul::eval(*shift, graph.rounding, out, inputs),
-        QOp::ArgMax(axis) => ops::argmax::eval(axis, inputs),
-        QOp::Softmax(sm) => ops::softmax::eval(sm, out, inputs),
-        QOp::Gather(g) => ops::gather::eval(g, out, inputs),
-        QOp::MatMul(mm) => ops::matmul::eval(mm, graph.rounding, out, inputs),
-        QOp::Dense(_) | QOp::Conv(_) | QOp::AvgPool(_) | QOp::Add(_) | QOp::Affine(_) => {
-            ops::linear::eval(graph.rounding, node, inputs)
-        }
-    }
+    node.op.as_op().eval(&cx)
 }

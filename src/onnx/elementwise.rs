@@ -3,8 +3,8 @@
 
 use ndarray::Array1;
 
-use super::proto::{attr, attr_f};
-use super::wiring::{broadcast_shape, len};
+use super::proto::{attr, attr_f, len};
+use super::wiring::broadcast_shape;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
@@ -82,6 +82,27 @@ impl Importer {
             _ => FloatOp::Mul,
         };
         Ok(self.push(cx, op, vec![x.id, y.id], shape))
+    }
+
+    /// `Max` of two activations, broadcast (numpy rules) by wiring: their elementwise
+    /// maximum. A constant operand, or another number of operands, is unsupported.
+    pub(super) fn maximum(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
+        if cx.node.input.len() != 2 {
+            return Err(cx.unsupported(format!(
+                ": Max of {} operands (two are supported)",
+                cx.node.input.len()
+            )));
+        }
+        let (x, y) = (self.act(cx, 0)?, self.act(cx, 1)?);
+        let shape = broadcast_shape(&x.shape, &y.shape).ok_or_else(|| {
+            cx.shape(
+                "operands that broadcast",
+                format!("{:?} and {:?}", x.shape, y.shape),
+            )
+        })?;
+        let x = self.spread(cx, &x, &shape, "/spread_a")?;
+        let y = self.spread(cx, &y, &shape, "/spread_b")?;
+        Ok(self.push(cx, FloatOp::Max, vec![x.id, y.id], shape))
     }
 
     /// The reciprocal of a divisor that is `Sqrt(v + ε)` (a layer normalisation), read by
@@ -341,6 +362,7 @@ fn fold_into(op: &mut FloatOp, scale: &[f32], bias: &[f32]) -> bool {
         | FloatOp::Activation(_)
         | FloatOp::Add
         | FloatOp::Mul
+        | FloatOp::Max
         | FloatOp::MatMul { .. }
         | FloatOp::ArgMax(_)
         | FloatOp::Softmax(_)

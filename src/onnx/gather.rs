@@ -1,8 +1,8 @@
 //! `Gather`: rows of a constant table selected by the activation's ids (an embedding), or
 //! constant indices into an activation (wiring).
 
-use super::proto::attr_i;
-use super::wiring::{checked_len, len, strides, unravel};
+use super::proto::{attr_i, len};
+use super::wiring::{checked_len, strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};

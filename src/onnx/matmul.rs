@@ -9,8 +9,8 @@
 
 use ndarray::{Array1, Array2};
 
-use super::proto::{attr_f, attr_i};
-use super::wiring::{checked_len, len};
+use super::proto::{attr_f, attr_i, len};
+use super::wiring::checked_len;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};

@@ -41,7 +41,6 @@ use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
 use crate::graph::TensorId;
 
 mod attributes;
-mod compile;
 mod conv;
 mod elementwise;
 mod external;
@@ -53,14 +52,12 @@ mod reduce;
 mod reference;
 mod wiring;
 
-pub use compile::{compile_file, Compiled};
 pub use external::read_model;
 pub use reference::{
-    check_against_reference, reference_forward, ReferenceCheck, REFERENCE_SAMPLES,
+    compare_with_reference, reference_forward, Proven, ReferenceCheck, REFERENCE_SAMPLES,
 };
 
-use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, INT64};
-use wiring::len;
+use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, len, INT64};
 
 /// Imports an ONNX file (and the external data files beside it, [`read_model`]).
 pub fn import(path: &Path) -> Result<FloatGraph, IrError> {
@@ -394,6 +391,7 @@ impl Importer {
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(cx)?,
+            "Max" => self.maximum(cx)?,
             "Pow" => self.pow(cx)?,
             "LayerNormalization" => self.layer_norm(cx)?,
             "Gather" => self.gather(cx)?,

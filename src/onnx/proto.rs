@@ -154,3 +154,8 @@ pub(super) fn decode_float(t: &pb::TensorProto, name: &str) -> Result<ArrayD<f32
     }
     ArrayD::from_shape_vec(IxDyn(&dims), values).map_err(|e| bad(e.to_string()))
 }
+
+/// The number of values of `shape`.
+pub(super) fn len(shape: &[usize]) -> usize {
+    shape.iter().product()
+}

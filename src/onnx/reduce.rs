@@ -4,8 +4,8 @@
 //! an average pool for the mean, a depthwise convolution of unit weights for the sum, a
 //! max pool for the maximum.
 
-use super::proto::{attr, attr_f, attr_i};
-use super::wiring::{len, strides, unravel};
+use super::proto::{attr, attr_f, attr_i, len};
+use super::wiring::{strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;

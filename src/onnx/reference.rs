@@ -3,7 +3,7 @@
 //!
 //! The importer and the float graph's executor share one reading of every op, so a misread
 //! attribute or layout (issue 11: BatchNormalization on `[N, C, …]` with `N > 1`) agrees with
-//! itself. tract reads the ONNX file on its own; [`check_against_reference`] refuses a model
+//! itself. tract reads the ONNX file on its own; [`compare_with_reference`] refuses a model
 //! whose float graph, or whose integer outputs, disagree with tract beyond the tolerance.
 
 use std::fmt;
@@ -11,9 +11,11 @@ use std::fmt;
 use serde::Serialize;
 use tract_onnx::prelude::*;
 
-use crate::api::CompiledModel;
 use crate::error::{Error, IrError};
 use crate::graph::ir::FloatGraph;
+
+/// The real numbers a compiled model's integer outputs stand for, on one float input.
+pub type Proven<'a> = dyn Fn(&[f32]) -> Result<Vec<f64>, Error> + 'a;
 
 /// Calibration samples checked against the reference (tract is slower than our graph).
 pub const REFERENCE_SAMPLES: usize = 16;
@@ -64,12 +66,15 @@ impl fmt::Display for ReferenceCheck {
 }
 
 /// Runs the ONNX model `onnx` (the file's bytes) with tract on (up to [`REFERENCE_SAMPLES`] of) `samples` and
-/// compares it with `graph`'s float outputs and `model`'s integer outputs; an
+/// compares it with `graph`'s float outputs and the compiled model's: `proven` gives the
+/// real numbers its integer outputs stand for on an input, within `report_error` (its
+/// quantisation report's largest output error) of the float outputs. An
 /// [`IrError::Reference`] when either disagrees beyond the tolerance.
-pub fn check_against_reference(
+pub fn compare_with_reference(
     onnx: &[u8],
     graph: &FloatGraph,
-    model: &CompiledModel,
+    proven: &Proven<'_>,
+    report_error: f64,
     samples: &[Vec<f32>],
 ) -> Result<ReferenceCheck, Error> {
     let samples = &samples[..samples.len().min(REFERENCE_SAMPLES)];
@@ -82,10 +87,6 @@ pub fn check_against_reference(
             })
         }
     };
-    let report_error = model
-        .quant_report
-        .as_ref()
-        .map_or(0.0, |r| r.max_output_error);
     let (mut float_error, mut integer_error, mut largest) = (0f64, 0f64, 0f64);
     let mut worst = (0, 0, 0.0, 0.0, 0.0);
     for (s, x) in samples.iter().enumerate() {
@@ -98,8 +99,7 @@ pub fn check_against_reference(
             }
         };
         let ours = graph.eval(x);
-        let q = model.quantise_input(x, true)?;
-        let proven = model.graph.outputs_to_float(&model.graph.eval(&q)?);
+        let proven = proven(x)?;
         if reference.len() != ours.len() || reference.len() != proven.len() {
             return Err(IrError::Reference {
                 reason: format!(
@@ -161,7 +161,7 @@ fn input_shapes(graph: &FloatGraph) -> Vec<Vec<usize>> {
 
 /// tract's float outputs (concatenated) of the ONNX model `onnx` on one flat input (the inputs of
 /// `graph`, concatenated): an independent reference for tests and for
-/// [`check_against_reference`].
+/// [`compare_with_reference`].
 pub fn reference_forward(onnx: &[u8], graph: &FloatGraph, x: &[f32]) -> Result<Vec<f32>, IrError> {
     let fail = |e: TractError| IrError::Reference {
         reason: format!("tract cannot run the model: {e:#}"),

@@ -1,7 +1,7 @@
 //! Ops that only move values (`Transpose`, `Concat`, `Pad`) and the row-major shape
 //! arithmetic behind them and behind `Reshape`/`Squeeze`.
 
-use super::proto::{attr, attr_f, attr_i};
+use super::proto::{attr, attr_f, attr_i, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::ir::{FloatOp, Source};
@@ -441,10 +441,6 @@ pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
             _ => None,
         })
         .collect()
-}
-
-pub(super) fn len(shape: &[usize]) -> usize {
-    shape.iter().product()
 }
 
 /// The number of values of `shape`, if it is at most [`crate::graph::window::MAX_LEN`]: checked

@@ -192,7 +192,8 @@ pub fn proves_on(
     bytes: &[u8],
     inputs: &[Vec<f32>],
 ) -> (zkinfer::CompiledModel, zkinfer::graph::witness::Witness) {
-    use zkinfer::onnx::{check_against_reference, ReferenceCheck};
+    use zkinfer::api::check_against_reference;
+    use zkinfer::onnx::ReferenceCheck;
     let graph = import_bytes(bytes, "test").unwrap();
     let model =
         zkinfer::CompiledModel::compile(&graph, inputs, &zkinfer::CompileOptions::default())

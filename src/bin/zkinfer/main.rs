@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
-use zkinfer::graph::quant::Precision;
+use zkinfer::api::Precision;
 use zkinfer::input::read_samples;
 use zkinfer::serve::{ServeConfig, Server};
-use zkinfer::{onnx, CompileOptions, ParamsCache, ParamsStatus, Visibilities, Visibility};
+use zkinfer::{api, CompileOptions, ParamsCache, ParamsStatus, Visibilities, Visibility};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -363,7 +363,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                     ..Visibilities::default()
                 },
                 dot_width: dot_width.and_then(|w| w.parse().ok()),
-                budget: zkinfer::circuit::cost::Budget {
+                budget: api::Budget {
                     max_k,
                     memory_bytes: memory_budget,
                 },
@@ -517,16 +517,16 @@ fn compile(
     check_output(output, &[model, calibration], false)?;
     let calibration = read_samples(calibration)?;
     // Warned before compiling: an outlier can make compilation itself fail.
-    let warnings = zkinfer::graph::quant::calibration_warnings(&calibration);
+    let warnings = api::calibration_warnings(&calibration);
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let onnx::Compiled {
+    let api::Compiled {
         model: compiled,
         reference: check,
         samples,
         ..
-    } = onnx::compile_file(model, calibration, options)?;
+    } = api::compile_file(model, calibration, options)?;
     compiled.save(output)?;
     if compiled.is_parted() {
         let summary = json!({ "calibration_samples": samples.len(), "reference": check, "warnings": warnings });

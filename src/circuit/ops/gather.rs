@@ -8,71 +8,71 @@
 use halo2_proofs::{circuit::Layouter, plonk::Error};
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    DotInstructions, DotTask, FixedDotChip, FunctionChip, FunctionInstructions, FunctionTable,
-    LookupRangeChip, SignedCell,
+    DotInstructions, DotTask, FixedDotChip, FunctionChip, FunctionInstructions, LookupRangeChip,
+    SignedCell,
 };
 
-use super::super::ModelConfig;
-use super::values;
-use crate::circuit::layout::{OpRows, RowContext};
-use crate::graph::qgraph::{Gather, QNode};
-use crate::graph::witness::NodeWitness;
+use super::cells::values;
+use super::{CircuitOp, Outputs, SynthContext};
+use crate::circuit::rows::{OpRows, RowContext};
+use crate::error::CompileError;
+use crate::graph::qgraph::Gather;
 
-/// Keys by dot products, values by lookup.
-pub(in crate::circuit) fn synthesize_gather(
-    config: &ModelConfig,
-    layouter: &mut impl Layouter<Fp>,
-    node: &QNode,
-    gather: &Gather,
-    table: &FunctionTable<Fp>,
-    ins: &[&[SignedCell<Fp>]],
-    record: Option<&NodeWitness>,
-) -> Result<Vec<SignedCell<Fp>>, Error> {
-    let outputs = match record {
-        Some(NodeWitness::Values { outputs }) => Some(outputs.as_slice()),
-        Some(_) => return Err(Error::Synthesis),
-        None => None,
-    };
-    let ids = ins.first().ok_or(Error::Synthesis)?;
-    let dim = gather.dim;
-    let weight = [Fp::from(dim as u64)];
-    let mut tasks: Vec<DotTask<'_, Fp>> = Vec::with_capacity(ids.len() * dim);
-    for id in ids.iter() {
-        for j in 0..dim {
-            tasks.push(DotTask {
-                inputs: vec![id.cell()],
-                weights: &weight,
-                bias: Fp::from(j as u64),
-            });
-        }
+impl CircuitOp for Gather {
+    type Record<'w> = Outputs<'w>;
+
+    /// One key per output (a one-tap dot product), one lookup per output, a sign check when the
+    /// table has negative values; the table's rows join the shared table.
+    fn rows(&self, cx: &RowContext<'_>) -> Result<OpRows, CompileError> {
+        let gather = self;
+        let out = &cx.node.output;
+        let nonnegative = gather.table.outputs.iter().all(|y| *y >= 0);
+        let sign = if nonnegative {
+            0
+        } else {
+            LookupRangeChip::<Fp>::signed_rows(out.bits)
+        };
+        Ok(OpRows {
+            dot: out.len * FixedDotChip::rows(1, cx.dot_width),
+            range: out.len * sign + FunctionChip::rows(out.len),
+            table: gather.table.outputs.len(),
+            nonnegative,
+            ..OpRows::default()
+        })
     }
-    let dot = FixedDotChip::construct(config.dot.clone());
-    let keys = dot.dot_products(layouter, &format!("{} keys", node.name), &tasks)?;
-    FunctionChip::construct(config.range.clone()).apply_signed(
-        layouter,
-        &node.name,
-        table,
-        node.output.bits,
-        &keys,
-        &values(keys.len(), outputs),
-    )
-}
 
-/// One key per output (a one-tap dot product), one lookup per output, a sign check when the
-/// table has negative values; the table's rows join the shared table.
-pub(in crate::circuit) fn rows(cx: &RowContext<'_>, gather: &Gather) -> OpRows {
-    let out = &cx.node.output;
-    let nonnegative = gather.table.outputs.iter().all(|y| *y >= 0);
-    let sign = if nonnegative {
-        0
-    } else {
-        LookupRangeChip::<Fp>::signed_rows(out.bits)
-    };
-    OpRows {
-        dot: out.len * FixedDotChip::rows(1, cx.dot_width),
-        range: out.len * sign + FunctionChip::rows(out.len),
-        table: gather.table.outputs.len(),
-        nonnegative,
-        ..OpRows::default()
+    /// Keys by dot products, values by lookup.
+    fn synthesize(
+        &self,
+        cx: &SynthContext<'_>,
+        layouter: &mut impl Layouter<Fp>,
+        ins: &[&[SignedCell<Fp>]],
+        record: Option<Outputs<'_>>,
+    ) -> Result<Vec<SignedCell<Fp>>, Error> {
+        let (config, node, gather, table) = (cx.config, cx.node, self, cx.table()?);
+        let outputs = record.map(|r| r.0);
+        let ids = ins.first().ok_or(Error::Synthesis)?;
+        let dim = gather.dim;
+        let weight = [Fp::from(dim as u64)];
+        let mut tasks: Vec<DotTask<'_, Fp>> = Vec::with_capacity(ids.len() * dim);
+        for id in ids.iter() {
+            for j in 0..dim {
+                tasks.push(DotTask {
+                    inputs: vec![id.cell()],
+                    weights: &weight,
+                    bias: Fp::from(j as u64),
+                });
+            }
+        }
+        let dot = FixedDotChip::construct(config.dot.clone());
+        let keys = dot.dot_products(layouter, &format!("{} keys", node.name), &tasks)?;
+        FunctionChip::construct(config.range.clone()).apply_signed(
+            layouter,
+            &node.name,
+            table,
+            node.output.bits,
+            &keys,
+            &values(keys.len(), outputs),
+        )
     }
 }

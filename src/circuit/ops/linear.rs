@@ -6,45 +6,58 @@
 use halo2_proofs::{circuit::Layouter, plonk::Error};
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    value::felt, Cell, DivChip, DivInstructions, DivSpec, DotInstructions, DotTask, FixedDotChip,
-    LookupRangeChip, PairDotChip, PairDotInstructions, PairTask, SignedCell,
+    value::felt, Cell, ChipSet, DivChip, DivInstructions, DivSpec, DotInstructions, DotTask,
+    FixedDotChip, LookupRangeChip, PairDotChip, PairDotInstructions, PairTask, SignedCell,
 };
 
-use super::super::ModelConfig;
+use super::cells::{cell_at, values};
 use super::params::NodeParams;
-use super::{cell_at, values};
-use crate::graph::qgraph::{LinearOutput, QGraph, QNode};
-use crate::graph::witness::NodeWitness;
-
-use crate::circuit::layout::{OpRows, RowContext};
+use super::{CircuitOp, Quotients, SynthContext};
+use crate::circuit::rows::{OpRows, RowContext};
 use crate::error::CompileError;
-use crate::graph::qgraph::QOp;
+use crate::graph::qgraph::{Add, Affine, AvgPool, Conv, Dense, LinearOutput, QNode};
+
+/// Every linear op is proven alike, from its [`LinearOutput`]s.
+macro_rules! linear_circuit {
+    ($($op:ty),*) => {$(
+        impl CircuitOp for $op {
+            type Record<'w> = Quotients<'w>;
+
+            fn rows(&self, cx: &RowContext<'_>) -> Result<OpRows, CompileError> {
+                rows(cx)
+            }
+
+            fn synthesize(
+                &self,
+                cx: &SynthContext<'_>,
+                layouter: &mut impl Layouter<Fp>,
+                ins: &[&[SignedCell<Fp>]],
+                record: Option<Quotients<'_>>,
+            ) -> Result<Vec<SignedCell<Fp>>, Error> {
+                synthesize(cx, layouter, ins, record)
+            }
+        }
+    )*};
+}
+
+linear_circuit!(Dense, Conv, AvgPool, Add, Affine);
 
 /// A dot product per output (weights in fixed columns, or the committed cells of `params`
 /// when the parameters are hashed; inputs copied in), then a division.
-pub(in crate::circuit) fn synthesize_linear(
-    config: &ModelConfig,
+fn synthesize(
+    cx: &SynthContext<'_>,
     layouter: &mut impl Layouter<Fp>,
-    graph: &QGraph,
-    node: &QNode,
-    params: Option<NodeParams<'_>>,
     ins: &[&[SignedCell<Fp>]],
-    record: Option<&NodeWitness>,
+    record: Option<Quotients<'_>>,
 ) -> Result<Vec<SignedCell<Fp>>, Error> {
-    let (quotients, remainders) = match record {
-        Some(NodeWitness::Linear {
-            quotients,
-            remainders,
-        }) => (Some(quotients.as_slice()), Some(remainders.as_slice())),
-        Some(_) => return Err(Error::Synthesis),
-        None => (None, None),
-    };
+    let (config, graph, node) = (cx.config, cx.graph, cx.node);
+    let (quotients, remainders) = record.map(|r| (r.quotients, r.remainders)).unzip();
     let n = node.output.len;
     let outputs: Vec<LinearOutput> = (0..n)
         .map(|o| node.op.linear(o).ok_or(Error::Synthesis))
         .collect::<Result<_, _>>()?;
-    let accs = match params {
-        Some(params) => committed_dots(config, layouter, node, &params, &outputs, ins)?,
+    let accs = match &cx.params {
+        Some(params) => committed_dots(config, layouter, node, params, &outputs, ins)?,
         None => fixed_dots(config, layouter, node, &outputs, ins)?,
     };
     let specs: Vec<DivSpec<Fp>> = outputs
@@ -71,7 +84,7 @@ pub(in crate::circuit) fn synthesize_linear(
 
 /// The dot products against weights in fixed columns.
 fn fixed_dots(
-    config: &ModelConfig,
+    config: &ChipSet,
     layouter: &mut impl Layouter<Fp>,
     node: &QNode,
     outputs: &[LinearOutput],
@@ -105,7 +118,7 @@ fn fixed_dots(
 /// parameters names its weight, and a nonzero bias names its bias: anything else is a
 /// synthesis error, never a constant slipped past the commitment.
 fn committed_dots(
-    config: &ModelConfig,
+    config: &ChipSet,
     layouter: &mut impl Layouter<Fp>,
     node: &QNode,
     params: &NodeParams<'_>,
@@ -138,8 +151,8 @@ fn committed_dots(
 
 /// A linear op (dense, conv, average pool, add, affine): per output, a dot product over its
 /// taps and a division by its divisor.
-pub(in crate::circuit) fn rows(cx: &RowContext<'_>, op: &QOp) -> Result<OpRows, CompileError> {
-    let out = &cx.node.output;
+fn rows(cx: &RowContext<'_>) -> Result<OpRows, CompileError> {
+    let (op, out) = (&cx.node.op, &cx.node.output);
     let mut rows = OpRows::default();
     let committed = cx.hashed_params && op.has_params();
     for o in 0..out.len {

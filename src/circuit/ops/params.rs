@@ -19,12 +19,11 @@ use halo2_proofs::{
 };
 use pasta_curves::Fp;
 use zkinfer_circuits::{
-    commit, CommitChip, CommitInstructions, LookupRangeChip, RangeInstructions, SignedCell,
+    commit, ChipSet, CommitChip, CommitInstructions, LookupRangeChip, RangeInstructions, SignedCell,
 };
 
-use super::super::ModelConfig;
-use super::{pinned, values};
-use crate::circuit::layout::NodeRows;
+use super::cells::{pinned, values};
+use crate::circuit::rows::NodeRows;
 use crate::graph::qgraph::QGraph;
 
 /// The cells of a graph's parameters.
@@ -64,7 +63,7 @@ impl ParamCells {
 /// at `bits` under `salt` in the domain `domain`, and constrains the commitment to the
 /// instance column's row `row`.
 pub(in crate::circuit) fn synthesize_params(
-    config: &ModelConfig,
+    config: &ChipSet,
     layouter: &mut impl Layouter<Fp>,
     graph: &QGraph,
     (bits, domain, row): ([u32; 2], Fp, usize),

@@ -4,35 +4,38 @@ use halo2_proofs::{circuit::Layouter, plonk::Error};
 use pasta_curves::Fp;
 use zkinfer_circuits::{ReluChip, ReluInstructions, SignedCell};
 
-use super::super::ModelConfig;
-use super::{recorded_values, values};
-use crate::graph::qgraph::QNode;
-use crate::graph::witness::NodeWitness;
+use super::cells::values;
+use super::{CircuitOp, Outputs, SynthContext};
+use crate::circuit::rows::{OpRows, RowContext};
+use crate::error::CompileError;
+use crate::graph::qgraph::Relu;
 
-use crate::circuit::layout::{OpRows, RowContext};
+impl CircuitOp for Relu {
+    type Record<'w> = Outputs<'w>;
 
-pub(in crate::circuit) fn synthesize_relu(
-    config: &ModelConfig,
-    layouter: &mut impl Layouter<Fp>,
-    node: &QNode,
-    ins: &[&[SignedCell<Fp>]],
-    record: Option<&NodeWitness>,
-) -> Result<Vec<SignedCell<Fp>>, Error> {
-    let x = ins.first().ok_or(Error::Synthesis)?;
-    ReluChip::construct(config.relu.clone()).relu(
-        layouter,
-        &node.name,
-        x,
-        &values(x.len(), recorded_values(record)?),
-    )
-}
+    /// One row per value, none when its input is non-negative by construction.
+    fn rows(&self, cx: &RowContext<'_>) -> Result<OpRows, CompileError> {
+        let free = cx.input_nonneg(0);
+        Ok(OpRows {
+            elementwise: if free { 0 } else { cx.node.output.len },
+            nonnegative: true,
+            ..OpRows::default()
+        })
+    }
 
-/// ReLU: one row per value, none when its input is non-negative by construction.
-pub(in crate::circuit) fn rows(cx: &RowContext<'_>) -> OpRows {
-    let free = cx.input_nonneg(0);
-    OpRows {
-        elementwise: if free { 0 } else { cx.node.output.len },
-        nonnegative: true,
-        ..OpRows::default()
+    fn synthesize(
+        &self,
+        cx: &SynthContext<'_>,
+        layouter: &mut impl Layouter<Fp>,
+        ins: &[&[SignedCell<Fp>]],
+        record: Option<Outputs<'_>>,
+    ) -> Result<Vec<SignedCell<Fp>>, Error> {
+        let x = ins.first().ok_or(Error::Synthesis)?;
+        ReluChip::construct(cx.config.relu.clone()).relu(
+            layouter,
+            &cx.node.name,
+            x,
+            &values(x.len(), record.map(|r| r.0)),
+        )
     }
 }

@@ -1,78 +1,466 @@
 //! Linear ops: dense, convolution, average pool, add and affine. Each output is a dot
 //! product of its taps plus a bias, divided (rounded) by its divisor: the one integer form
-//! that [`crate::graph::qgraph::QOp::linear`] gives every linear op.
+//! ([`IntegerOp::linear`]) that the linear chips prove for every linear op.
 
-use super::{check_range, to_i64, Inputs};
+use std::ops::Range;
+
+use ndarray::{Array2, Axis as ArrayAxis};
+use serde::{Deserialize, Serialize};
+
+use super::{check_range, second, to_i64, EvalContext, IntegerOp, Splitting};
 use crate::error::WitnessError;
-use crate::graph::qgraph::{Affine, Conv, Dense, QNode, QTensor, Rounding};
-use crate::graph::witness::NodeWitness;
+use crate::graph::qtensor::{LinearOutput, QTensor, Tap};
+use crate::graph::record::NodeWitness;
+use crate::graph::window::{pool_taps, ConvShape, Window};
 use crate::par;
 
-/// Dense: `weights` of `(outputs, inputs)` and one bias per output.
-pub(in crate::graph) fn dense_len(d: &Dense, x: &QTensor) -> Result<usize, String> {
-    let (rows, cols) = d.weights.dim();
-    if cols != x.len || rows != d.bias.len() {
-        return Err(format!(
-            "weights {:?} and {} biases do not fit input {}",
-            d.weights.dim(),
-            d.bias.len(),
-            x.len
-        ));
-    }
-    Ok(rows)
+/// A dense layer: `acc_o = bias_o + Σ_j weights[o, j] · x_j`, rescaled by `2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dense {
+    /// Integer weights, `(outputs, inputs)`.
+    pub weights: Array2<i64>,
+    /// Integer bias at the accumulator's scale.
+    pub bias: Vec<i64>,
+    /// Right shift from the accumulator's scale to the output's.
+    pub shift: u32,
 }
 
-/// Convolution: its geometry, weights and biases must fit the input.
-pub(in crate::graph) fn conv_len(c: &Conv, x: &QTensor) -> Result<usize, String> {
-    c.shape.validate()?;
-    let w = &c.shape.window;
-    if w.channels * w.input_positions() != x.len
-        || c.weights.len() != c.shape.weights_len()
-        || c.bias.len() != c.shape.out_channels
-    {
-        return Err("weights, biases or geometry do not fit the input".into());
-    }
-    Ok(c.shape.outputs())
+/// A convolution, rescaled by `2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conv {
+    /// Geometry.
+    pub shape: ConvShape,
+    /// Integer weights `[out_channels, channels / groups, kernel…]`, flat.
+    pub weights: Vec<i64>,
+    /// One bias per output channel, at the accumulator's scale.
+    pub bias: Vec<i64>,
+    /// Right shift to the output's scale.
+    pub shift: u32,
 }
 
-/// Add of two tensors of one length.
-pub(in crate::graph) fn add_len(x: &QTensor, y: &QTensor) -> Result<usize, String> {
-    if y.len != x.len {
-        return Err(format!("adds {} values to {}", y.len, x.len));
-    }
-    Ok(x.len)
+/// An average pool: the window's sum divided by its size (output at the input's scale).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvgPool {
+    /// Geometry.
+    pub window: Window,
+    /// Divide by the full kernel size, padding included.
+    pub count_include_pad: bool,
 }
 
-/// Affine: one scale and one bias per value.
-pub(in crate::graph) fn affine_len(a: &Affine, x: &QTensor) -> Result<usize, String> {
-    if a.scale.len() != x.len || a.bias.len() != x.len {
-        return Err("scale and bias must have one value per input".into());
-    }
-    Ok(x.len)
+/// The sum of two tensors aligned to one scale: `(a · w_a + b · w_b) / 2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Add {
+    /// Powers of two that bring both inputs to the accumulator's scale.
+    pub weights: [i64; 2],
+    /// Right shift to the output's scale.
+    pub shift: u32,
 }
 
-pub(in crate::graph) fn eval(
-    rounding: Rounding,
-    node: &QNode,
-    inputs: Inputs<'_>,
-) -> Result<NodeWitness, WitnessError> {
-    let name = node.name.as_str();
-    let rows = par::try_map(node.output.len, |o| {
-        let lin = node
-            .op
-            .linear(o)
-            .ok_or_else(|| WitnessError::Inconsistent {
-                node: name.to_string(),
-                reason: format!("has no linear output {o}"),
-            })?;
+/// `y_i = (a_i · x_i + b_i) / 2^shift`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Affine {
+    /// Integer `a`, one per element.
+    pub scale: Vec<i64>,
+    /// Integer `b` at the accumulator's scale.
+    pub bias: Vec<i64>,
+    /// Right shift to the output's scale.
+    pub shift: u32,
+}
+
+/// A trained tap: `weight · inputs[0][index]`, parameter `param` of the op.
+fn param(index: usize, weight: i64, param: usize) -> Tap {
+    Tap {
+        input: 0,
+        index,
+        weight,
+        param: Some(param),
+    }
+}
+
+/// Bias `b` of a bias list and its parameter index; an empty list (no bias) gives the
+/// constant 0 and no parameter.
+fn bias(biases: &[i64], b: usize) -> (i64, Option<usize>) {
+    match biases.get(b) {
+        Some(&value) => (value, Some(b)),
+        None => (0, None),
+    }
+}
+
+impl IntegerOp for Dense {
+    fn kind(&self) -> &'static str {
+        "Dense"
+    }
+
+    /// `weights` of `(outputs, inputs)` and one bias per output.
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        let (d, x) = (self, ins[0]);
+        let (rows, cols) = d.weights.dim();
+        if cols != x.len || rows != d.bias.len() {
+            return Err(format!(
+                "weights {:?} and {} biases do not fit input {}",
+                d.weights.dim(),
+                d.bias.len(),
+                x.len
+            ));
+        }
+        Ok(rows)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        eval(self, cx)
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        Some([self.weights.iter().copied().collect(), self.bias.clone()])
+    }
+
+    fn zero_params(&mut self) {
+        self.weights.fill(0);
+        self.bias.fill(0);
+    }
+
+    fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn linear(&self, o: usize) -> Option<LinearOutput> {
+        let inputs = self.weights.ncols();
+        let (bias, bias_param) = bias(&self.bias, o);
+        Some(LinearOutput {
+            taps: self
+                .weights
+                .outer_iter()
+                .nth(o)?
+                .iter()
+                .enumerate()
+                .map(|(j, w)| param(j, *w, o * inputs + j))
+                .collect(),
+            bias,
+            bias_param,
+            divisor: 1 << self.shift,
+        })
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Layer {
+            units: self.weights.nrows(),
+            label: "outputs",
+        }
+    }
+
+    fn piece(&self, units: Range<usize>, _elements: Range<usize>) -> Option<Self> {
+        Some(Dense {
+            weights: self
+                .weights
+                .select(ArrayAxis(0), &units.clone().collect::<Vec<_>>()),
+            bias: self.bias[units].to_vec(),
+            shift: self.shift,
+        })
+    }
+}
+
+impl IntegerOp for Conv {
+    fn kind(&self) -> &'static str {
+        "Conv"
+    }
+
+    /// Its geometry, weights and biases must fit the input.
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        let (c, x) = (self, ins[0]);
+        c.shape.validate()?;
+        let w = &c.shape.window;
+        if w.channels * w.input_positions() != x.len
+            || c.weights.len() != c.shape.weights_len()
+            || c.bias.len() != c.shape.out_channels
+        {
+            return Err("weights, biases or geometry do not fit the input".into());
+        }
+        Ok(c.shape.outputs())
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        eval(self, cx)
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        Some([self.weights.clone(), self.bias.clone()])
+    }
+
+    fn zero_params(&mut self) {
+        self.weights.fill(0);
+        self.bias.fill(0);
+    }
+
+    fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn linear(&self, o: usize) -> Option<LinearOutput> {
+        let positions = self.shape.window.positions().max(1);
+        let (bias, bias_param) = bias(&self.bias, o / positions);
+        Some(LinearOutput {
+            taps: self
+                .shape
+                .taps(o)
+                .into_iter()
+                .map(|(i, w)| param(i, self.weights[w], w))
+                .collect(),
+            bias,
+            bias_param,
+            divisor: 1 << self.shift,
+        })
+    }
+
+    /// Output channels, or groups when there are several (a piece then has its groups alone).
+    fn splitting(&self) -> Splitting {
+        if self.shape.groups > 1 {
+            Splitting::Layer {
+                units: self.shape.groups,
+                label: "groups",
+            }
+        } else {
+            Splitting::Layer {
+                units: self.shape.out_channels,
+                label: "channels",
+            }
+        }
+    }
+
+    fn piece(&self, units: Range<usize>, _elements: Range<usize>) -> Option<Self> {
+        let shape = &self.shape;
+        let per_channel = shape.window.channels / shape.groups * shape.window.kernel_len();
+        let out_per_group = shape.out_channels / shape.groups;
+        let in_per_group = shape.window.channels / shape.groups;
+        // Output channels `o0..o1`; a grouped convolution's piece has its groups alone.
+        let (o0, o1) = if shape.groups > 1 {
+            (units.start * out_per_group, units.end * out_per_group)
+        } else {
+            (units.start, units.end)
+        };
+        let mut piece = self.clone();
+        if shape.groups > 1 {
+            piece.shape.groups = units.len();
+            piece.shape.window.channels = units.len() * in_per_group;
+        }
+        piece.shape.out_channels = o1 - o0;
+        piece.weights = self.weights[o0 * per_channel..o1 * per_channel].to_vec();
+        piece.bias = self.bias[o0..o1].to_vec();
+        Some(piece)
+    }
+
+    /// A grouped convolution's piece reads its groups' input channels.
+    fn piece_input(&self, units: Range<usize>) -> Option<Range<usize>> {
+        let shape = &self.shape;
+        if shape.groups == 1 {
+            return None;
+        }
+        let per_group = shape.window.channels / shape.groups * shape.window.input_positions();
+        Some(units.start * per_group..units.end * per_group)
+    }
+}
+
+impl IntegerOp for AvgPool {
+    fn kind(&self) -> &'static str {
+        "AvgPool"
+    }
+
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        super::pool::output_len(&self.window, ins[0])
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        eval(self, cx)
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn linear(&self, o: usize) -> Option<LinearOutput> {
+        let taps: Vec<Tap> = pool_taps(&self.window, o)
+            .into_iter()
+            .map(|index| Tap {
+                input: 0,
+                index,
+                weight: 1,
+                param: None,
+            })
+            .collect();
+        let n = if self.count_include_pad {
+            self.window.kernel_len()
+        } else {
+            taps.len()
+        };
+        Some(LinearOutput {
+            taps,
+            bias: 0,
+            bias_param: None,
+            divisor: n.max(1) as u64,
+        })
+    }
+}
+
+impl IntegerOp for Add {
+    fn kind(&self) -> &'static str {
+        "Add"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    /// Two tensors of one length.
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        let (x, y) = (ins[0], second(ins)?);
+        if y.len != x.len {
+            return Err(format!("adds {} values to {}", y.len, x.len));
+        }
+        Ok(x.len)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        eval(self, cx)
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn linear(&self, o: usize) -> Option<LinearOutput> {
+        Some(LinearOutput {
+            taps: (0..2)
+                .map(|input| Tap {
+                    input,
+                    index: o,
+                    weight: self.weights[input],
+                    param: None,
+                })
+                .collect(),
+            bias: 0,
+            bias_param: None,
+            divisor: 1 << self.shift,
+        })
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Elementwise
+    }
+}
+
+impl IntegerOp for Affine {
+    fn kind(&self) -> &'static str {
+        "Affine"
+    }
+
+    /// One scale and one bias per value.
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        let x = ins[0];
+        if self.scale.len() != x.len || self.bias.len() != x.len {
+            return Err("scale and bias must have one value per input".into());
+        }
+        Ok(x.len)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        eval(self, cx)
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        Some([self.scale.clone(), self.bias.clone()])
+    }
+
+    fn zero_params(&mut self) {
+        self.scale.fill(0);
+        self.bias.fill(0);
+    }
+
+    fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn is_linear(&self) -> bool {
+        true
+    }
+
+    fn linear(&self, o: usize) -> Option<LinearOutput> {
+        let (bias, bias_param) = bias(&self.bias, o);
+        Some(LinearOutput {
+            taps: vec![param(o, self.scale.get(o).copied().unwrap_or(0), o)],
+            bias,
+            bias_param,
+            divisor: 1 << self.shift,
+        })
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Elementwise
+    }
+
+    fn piece(&self, _units: Range<usize>, elements: Range<usize>) -> Option<Self> {
+        Some(Affine {
+            scale: self.scale[elements.clone()].to_vec(),
+            bias: self.bias[elements].to_vec(),
+            shift: self.shift,
+        })
+    }
+}
+
+/// Every linear op's evaluation: each output's taps summed with its bias, then divided.
+fn eval(op: &dyn IntegerOp, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+    let name = cx.inputs.node;
+    let rows = par::try_map(cx.out.len, |o| {
+        let lin = op.linear(o).ok_or_else(|| WitnessError::Inconsistent {
+            node: name.to_string(),
+            reason: format!("has no linear output {o}"),
+        })?;
         let mut acc = i128::from(lin.bias);
         for tap in &lin.taps {
-            acc += i128::from(tap.weight) * i128::from(inputs.get(tap.input, tap.index)?);
+            acc += i128::from(tap.weight) * i128::from(cx.inputs.get(tap.input, tap.index)?);
         }
         to_i64(name, "accumulator", o, acc)?;
         let divisor = i128::from(lin.divisor);
-        let shifted = acc + i128::from(rounding.offset(lin.divisor));
-        let q = check_range(name, &node.output, o, shifted.div_euclid(divisor))?;
+        let shifted = acc + i128::from(cx.rounding.offset(lin.divisor));
+        let q = check_range(name, cx.out, o, shifted.div_euclid(divisor))?;
         Ok((
             q,
             to_i64(name, "remainder", o, shifted.rem_euclid(divisor))?,

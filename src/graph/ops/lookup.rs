@@ -1,64 +1,92 @@
 //! A tabulated function: the input divided by `2^shift` (floor), then looked up.
 
-use super::{unzip3, Inputs};
+use serde::{Deserialize, Serialize};
+
+use super::{unzip3, EvalContext, IntegerOp, Splitting};
 use crate::error::WitnessError;
-use crate::graph::qgraph::{Lookup, QTensor};
-use crate::graph::witness::NodeWitness;
+use crate::graph::activation::{Activation, Table};
+use crate::graph::qtensor::QTensor;
+use crate::graph::record::NodeWitness;
 use crate::par;
 
-pub(in crate::graph) fn output_len(
-    lookup: &Lookup,
-    x: &QTensor,
-    out: &QTensor,
-) -> Result<usize, String> {
-    let table = &lookup.table;
-    let b = table.input_bits;
-    if b == 0
-        || b.checked_add(table.shift) != Some(x.bits)
-        || table.first != -(1i64 << (b - 1))
-        || table.outputs.len() != 1 << b
-    {
-        return Err(format!(
-            "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
-            table.outputs.len(),
-            table.shift,
-            x.bits
-        ));
-    }
-    if let Some(y) = table
-        .outputs
-        .iter()
-        .find(|y| **y < out.min() || **y > out.max())
-    {
-        return Err(format!("table output {y} outside the output's range"));
-    }
-    Ok(x.len)
+/// A tabulated function: `y = table[floor(x / 2^shift)]` (see [`crate::graph::activation`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lookup {
+    /// The function (for reports; the table is the meaning).
+    pub function: Activation,
+    /// The table, its input reduction and its measured error bound.
+    pub table: Table,
 }
 
-pub(in crate::graph) fn eval(
-    lookup: &Lookup,
-    out: &QTensor,
-    inputs: Inputs<'_>,
-) -> Result<NodeWitness, WitnessError> {
-    let table = &lookup.table;
-    let divisor = 1i64 << table.shift;
-    let x = inputs.first();
-    let rows = par::try_map(x.len(), |i| {
-        let v = x[i].div_euclid(divisor);
-        let y = table.get(v).ok_or_else(|| WitnessError::OutOfRange {
-            node: inputs.node.to_string(),
-            tensor: format!("{} table input", out.name),
-            index: i,
-            value: i128::from(v),
-            min: -(1i64 << (table.input_bits - 1)),
-            max: (1i64 << (table.input_bits - 1)) - 1,
+impl IntegerOp for Lookup {
+    fn kind(&self) -> &'static str {
+        self.function.name()
+    }
+
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+        let (lookup, x) = (self, ins[0]);
+
+        let table = &lookup.table;
+        let b = table.input_bits;
+        if b == 0
+            || b.checked_add(table.shift) != Some(x.bits)
+            || table.first != -(1i64 << (b - 1))
+            || table.outputs.len() != 1 << b
+        {
+            return Err(format!(
+                "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
+                table.outputs.len(),
+                table.shift,
+                x.bits
+            ));
+        }
+        if let Some(y) = table
+            .outputs
+            .iter()
+            .find(|y| **y < out.min() || **y > out.max())
+        {
+            return Err(format!("table output {y} outside the output's range"));
+        }
+        Ok(x.len)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        let (inputs, out, table) = (cx.inputs, cx.out, &self.table);
+        let divisor = 1i64 << table.shift;
+        let x = inputs.first();
+        let rows = par::try_map(x.len(), |i| {
+            let v = x[i].div_euclid(divisor);
+            let y = table.get(v).ok_or_else(|| WitnessError::OutOfRange {
+                node: inputs.node.to_string(),
+                tensor: format!("{} table input", out.name),
+                index: i,
+                value: i128::from(v),
+                min: -(1i64 << (table.input_bits - 1)),
+                max: (1i64 << (table.input_bits - 1)) - 1,
+            })?;
+            Ok((v, x[i].rem_euclid(divisor), y))
         })?;
-        Ok((v, x[i].rem_euclid(divisor), y))
-    })?;
-    let (reduced, remainders, outputs) = unzip3(rows);
-    Ok(NodeWitness::Lookup {
-        reduced,
-        remainders,
-        outputs,
-    })
+        let (reduced, remainders, outputs) = unzip3(rows);
+        Ok(NodeWitness::Lookup {
+            reduced,
+            remainders,
+            outputs,
+        })
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn table(&self) -> Option<&Table> {
+        Some(&self.table)
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Elementwise
+    }
 }

@@ -1,40 +1,72 @@
 //! The product of two activations, rescaled by `2^shift`.
 
-use super::{check_range, to_i64, unzip3, Inputs};
+use serde::{Deserialize, Serialize};
+
+use super::{check_range, second, to_i64, unzip3, EvalContext, IntegerOp, Splitting};
 use crate::error::WitnessError;
-use crate::graph::qgraph::{QTensor, Rounding};
-use crate::graph::witness::NodeWitness;
+use crate::graph::qtensor::QTensor;
+use crate::graph::record::NodeWitness;
 use crate::par;
 
-pub(in crate::graph) fn output_len(shift: u32, x: &QTensor, y: &QTensor) -> Result<usize, String> {
-    if y.len != x.len || shift >= 62 || x.bits + y.bits > 62 {
-        return Err(format!(
-            "multiplies {} by {} values with shift {shift}",
-            x.len, y.len
-        ));
-    }
-    Ok(x.len)
+/// Product of two tensors, rescaled: `floor((a · b + c) / 2^shift)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mul {
+    /// Right shift from the product's scale to the output's.
+    pub shift: u32,
 }
 
-pub(in crate::graph) fn eval(
-    shift: u32,
-    rounding: Rounding,
-    out: &QTensor,
-    inputs: Inputs<'_>,
-) -> Result<NodeWitness, WitnessError> {
-    let name = inputs.node;
-    let divisor = 1i128 << shift;
-    let offset = i128::from(rounding.offset(1 << shift));
-    let rows = par::try_map(out.len, |i| {
-        let p = i128::from(inputs.get(0, i)?) * i128::from(inputs.get(1, i)?);
-        let q = check_range(name, out, i, (p + offset).div_euclid(divisor))?;
-        let r = to_i64(name, "remainder", i, (p + offset).rem_euclid(divisor))?;
-        Ok((to_i64(name, "product", i, p)?, q, r))
-    })?;
-    let (products, quotients, remainders) = unzip3(rows);
-    Ok(NodeWitness::Product {
-        products,
-        quotients,
-        remainders,
-    })
+impl IntegerOp for Mul {
+    fn kind(&self) -> &'static str {
+        "Mul"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+        let (x, y, shift) = (ins[0], second(ins)?, self.shift);
+        if y.len != x.len || shift >= 62 || x.bits + y.bits > 62 {
+            return Err(format!(
+                "multiplies {} by {} values with shift {shift}",
+                x.len, y.len
+            ));
+        }
+        Ok(x.len)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        let (inputs, out) = (cx.inputs, cx.out);
+        let name = inputs.node;
+        let divisor = 1i128 << self.shift;
+        let offset = i128::from(cx.rounding.offset(1 << self.shift));
+        let rows = par::try_map(out.len, |i| {
+            let p = i128::from(inputs.get(0, i)?) * i128::from(inputs.get(1, i)?);
+            let q = check_range(name, out, i, (p + offset).div_euclid(divisor))?;
+            let r = to_i64(name, "remainder", i, (p + offset).rem_euclid(divisor))?;
+            Ok((to_i64(name, "product", i, p)?, q, r))
+        })?;
+        let (products, quotients, remainders) = unzip3(rows);
+        Ok(NodeWitness::Product {
+            products,
+            quotients,
+            remainders,
+        })
+    }
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Elementwise
+    }
 }

@@ -1,145 +1,208 @@
 //! Softmax along an axis: per group, the max, the exponentials of the gaps (a table), their
 //! sum, and each exponential divided by the sum, all in exact integers.
 
-use super::{check_range, to_i64, unreachable_range, Inputs};
+use serde::{Deserialize, Serialize};
+
+use super::{check_range, to_i64, unreachable_range, EvalContext, IntegerOp};
 use crate::error::WitnessError;
-use crate::graph::qgraph::{QTensor, Softmax, MAX_TENSOR_BITS};
-use crate::graph::witness::NodeWitness;
+use crate::graph::activation::Table;
+use crate::graph::qtensor::{QTensor, MAX_TENSOR_BITS};
+use crate::graph::record::NodeWitness;
+use crate::graph::window::Axis;
 use crate::par;
 
-pub(in crate::graph) fn output_len(
-    sm: &Softmax,
-    x: &QTensor,
-    out: &QTensor,
-) -> Result<usize, String> {
-    let t = &sm.table;
-    let b = t.input_bits;
-    if !sm.keep.is_empty() {
-        if sm.keep.len() != x.len {
+/// Softmax along an axis, per group: `m = max x`, gaps `g = m − x`, `e = T(floor(g / 2^s))`
+/// with `T(v) ≈ e^(−v·2^s / 2^e_x) · 2^e_E` (the table), `S = Σ e`, and
+/// `y = floor(e · 2^out_scale / S)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Softmax {
+    /// The axis.
+    pub axis: Axis,
+    /// `e^(−g)` over the reduced gaps (an unsigned domain).
+    pub table: Table,
+    /// The output's scale exponent: `y` is a fraction of `2^out_scale`.
+    pub out_scale: u32,
+    /// Which elements take part (a causal mask), one per element; empty: all. A masked
+    /// element is left out of its group's max and sum, and its output is exactly 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<bool>,
+}
+
+impl Softmax {
+    /// The elements of group `g` that take part, in axis order.
+    pub fn group(&self, g: usize) -> Vec<usize> {
+        let mut group = self.axis.group(g);
+        if !self.keep.is_empty() {
+            group.retain(|&i| self.keep.get(i).copied().unwrap_or(false));
+        }
+        group
+    }
+
+    /// Signed width of a group's sum `S` of exponentials of `exp_bits` signed bits (`S` is
+    /// below `len · 2^(exp_bits − 1)`); saturates at 128 instead of overflowing, so that
+    /// validation can reject it.
+    pub fn sum_bits(&self, exp_bits: u32) -> u32 {
+        let len = self.axis.len as u128;
+        let shift = exp_bits.saturating_sub(1);
+        match len.checked_shl(shift).filter(|b| b >> shift == len) {
+            Some(bound) => 128 - bound.saturating_sub(1).leading_zeros() + 1,
+            None => 128,
+        }
+    }
+}
+
+impl IntegerOp for Softmax {
+    fn kind(&self) -> &'static str {
+        "Softmax"
+    }
+
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+        let (sm, x) = (self, ins[0]);
+        let t = &sm.table;
+        let b = t.input_bits;
+        if !sm.keep.is_empty() {
+            if sm.keep.len() != x.len {
+                return Err(format!(
+                    "mask of {} values, input has {}",
+                    sm.keep.len(),
+                    x.len
+                ));
+            }
+            if let Some(g) = (0..sm.axis.groups()).find(|&g| sm.group(g).is_empty()) {
+                return Err(format!("group {g} is masked entirely"));
+            }
+        }
+        if sm.axis.size() != x.len || sm.axis.len == 0 {
             return Err(format!(
-                "mask of {} values, input has {}",
-                sm.keep.len(),
+                "axis over {} values, input has {}",
+                sm.axis.size(),
                 x.len
             ));
         }
-        if let Some(g) = (0..sm.axis.groups()).find(|&g| sm.group(g).is_empty()) {
-            return Err(format!("group {g} is masked entirely"));
+        if b == 0
+            || b.checked_add(t.shift) != Some(x.bits)
+            || t.first != 0
+            || t.outputs.len() != 1 << b
+        {
+            return Err("exponential table does not cover the input's gaps".into());
         }
+        if t.outputs.iter().any(|e| *e < 0 || *e > x.max()) || t.outputs.first() == Some(&0) {
+            return Err("exponential table outputs must be positive and in range".into());
+        }
+        // The sum is a range-checked cell and the numerator `e · 2^out_scale`
+        // stays below 2^124 (62 + 62 bits), as the division chip requires.
+        let sum_bits = sm.sum_bits(x.bits);
+        if sum_bits > MAX_TENSOR_BITS {
+            return Err(format!(
+                "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
+                sm.axis.len, x.bits, MAX_TENSOR_BITS
+            ));
+        }
+        if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
+            || out.scale_exp != sm.out_scale as i32
+        {
+            return Err(format!(
+                "output scale 2^{} does not fit {} bits",
+                sm.out_scale, out.bits
+            ));
+        }
+        Ok(x.len)
     }
-    if sm.axis.size() != x.len || sm.axis.len == 0 {
-        return Err(format!(
-            "axis over {} values, input has {}",
-            sm.axis.size(),
-            x.len
-        ));
-    }
-    if b == 0 || b.checked_add(t.shift) != Some(x.bits) || t.first != 0 || t.outputs.len() != 1 << b
-    {
-        return Err("exponential table does not cover the input's gaps".into());
-    }
-    if t.outputs.iter().any(|e| *e < 0 || *e > x.max()) || t.outputs.first() == Some(&0) {
-        return Err("exponential table outputs must be positive and in range".into());
-    }
-    // The sum is a range-checked cell and the numerator `e · 2^out_scale`
-    // stays below 2^124 (62 + 62 bits), as the division chip requires.
-    let sum_bits = sm.sum_bits(x.bits);
-    if sum_bits > MAX_TENSOR_BITS {
-        return Err(format!(
-            "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
-            sm.axis.len, x.bits, MAX_TENSOR_BITS
-        ));
-    }
-    if i64::from(sm.out_scale) + 1 >= i64::from(out.bits) || out.scale_exp != sm.out_scale as i32 {
-        return Err(format!(
-            "output scale 2^{} does not fit {} bits",
-            sm.out_scale, out.bits
-        ));
-    }
-    Ok(x.len)
-}
 
-pub(in crate::graph) fn eval(
-    sm: &Softmax,
-    out: &QTensor,
-    inputs: Inputs<'_>,
-) -> Result<NodeWitness, WitnessError> {
-    let name = inputs.node;
-    let x = inputs.first();
-    if x.len() != sm.axis.size() {
-        return Err(WitnessError::Inconsistent {
-            node: name.to_string(),
-            reason: format!(
-                "reads {} values along an axis of {}",
-                x.len(),
-                sm.axis.size()
-            ),
-        });
-    }
-    let divisor = 1i64 << sm.table.shift;
-    let groups = par::try_map(sm.axis.groups(), |g| {
-        let group = sm.group(g);
-        let m = group.iter().map(|&i| x[i]).max().unwrap_or(0);
-        let mut rows = Vec::with_capacity(group.len());
-        for &i in &group {
-            let gap = m - x[i];
-            let v = gap.div_euclid(divisor);
-            let e = sm.table.get(v).ok_or_else(|| WitnessError::OutOfRange {
-                node: name.to_string(),
-                tensor: format!("{} exponential table input", out.name),
-                index: i,
-                value: i128::from(v),
-                min: 0,
-                max: (1i64 << sm.table.input_bits) - 1,
-            })?;
-            rows.push((i, v, gap.rem_euclid(divisor), e));
-        }
-        // Exact arithmetic: the circuit proves `e · 2^out_scale = y · S + r` over the
-        // integers, so nothing here may wrap (validation bounds `S` and `e · 2^out_scale`).
-        let sum: i128 = rows.iter().map(|r| i128::from(r.3)).sum();
-        to_i64(name, "softmax sum", g, sum)?;
-        if sum <= 0 {
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        let (sm, inputs, out) = (self, cx.inputs, cx.out);
+        let name = inputs.node;
+        let x = inputs.first();
+        if x.len() != sm.axis.size() {
             return Err(WitnessError::Inconsistent {
                 node: name.to_string(),
-                reason: format!("group {g}'s sum of exponentials is {sum}, not positive"),
+                reason: format!(
+                    "reads {} values along an axis of {}",
+                    x.len(),
+                    sm.axis.size()
+                ),
             });
         }
-        let ys = rows
-            .iter()
-            .map(|r| {
-                let scaled = i128::from(r.3)
-                    .checked_mul(1i128 << sm.out_scale)
-                    .ok_or_else(|| unreachable_range(name, "softmax numerator", r.0, i128::MAX))?;
-                Ok((r.0, check_range(name, out, r.0, scaled.div_euclid(sum))?))
-            })
-            .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
-        Ok((m, rows, ys))
-    })?;
-    let mut w = NodeWitness::Softmax {
-        maxima: Vec::new(),
-        reduced: Vec::new(),
-        remainders: Vec::new(),
-        exps: Vec::new(),
-        outputs: vec![0; x.len()],
-    };
-    if let NodeWitness::Softmax {
-        maxima,
-        reduced,
-        remainders,
-        exps,
-        outputs,
-    } = &mut w
-    {
-        for (m, rows, ys) in groups {
-            maxima.push(m);
-            for (_, v, r, e) in rows {
-                reduced.push(v);
-                remainders.push(r);
-                exps.push(e);
+        let divisor = 1i64 << sm.table.shift;
+        let groups = par::try_map(sm.axis.groups(), |g| {
+            let group = sm.group(g);
+            let m = group.iter().map(|&i| x[i]).max().unwrap_or(0);
+            let mut rows = Vec::with_capacity(group.len());
+            for &i in &group {
+                let gap = m - x[i];
+                let v = gap.div_euclid(divisor);
+                let e = sm.table.get(v).ok_or_else(|| WitnessError::OutOfRange {
+                    node: name.to_string(),
+                    tensor: format!("{} exponential table input", out.name),
+                    index: i,
+                    value: i128::from(v),
+                    min: 0,
+                    max: (1i64 << sm.table.input_bits) - 1,
+                })?;
+                rows.push((i, v, gap.rem_euclid(divisor), e));
             }
-            for (i, y) in ys {
-                outputs[i] = y;
+            // Exact arithmetic: the circuit proves `e · 2^out_scale = y · S + r` over the
+            // integers, so nothing here may wrap (validation bounds `S` and `e · 2^out_scale`).
+            let sum: i128 = rows.iter().map(|r| i128::from(r.3)).sum();
+            to_i64(name, "softmax sum", g, sum)?;
+            if sum <= 0 {
+                return Err(WitnessError::Inconsistent {
+                    node: name.to_string(),
+                    reason: format!("group {g}'s sum of exponentials is {sum}, not positive"),
+                });
+            }
+            let ys = rows
+                .iter()
+                .map(|r| {
+                    let scaled = i128::from(r.3)
+                        .checked_mul(1i128 << sm.out_scale)
+                        .ok_or_else(|| {
+                            unreachable_range(name, "softmax numerator", r.0, i128::MAX)
+                        })?;
+                    Ok((r.0, check_range(name, out, r.0, scaled.div_euclid(sum))?))
+                })
+                .collect::<Result<Vec<(usize, i64)>, WitnessError>>()?;
+            Ok((m, rows, ys))
+        })?;
+        let mut w = NodeWitness::Softmax {
+            maxima: Vec::new(),
+            reduced: Vec::new(),
+            remainders: Vec::new(),
+            exps: Vec::new(),
+            outputs: vec![0; x.len()],
+        };
+        if let NodeWitness::Softmax {
+            maxima,
+            reduced,
+            remainders,
+            exps,
+            outputs,
+        } = &mut w
+        {
+            for (m, rows, ys) in groups {
+                maxima.push(m);
+                for (_, v, r, e) in rows {
+                    reduced.push(v);
+                    remainders.push(r);
+                    exps.push(e);
+                }
+                for (i, y) in ys {
+                    outputs[i] = y;
+                }
             }
         }
+        Ok(w)
     }
-    Ok(w)
+
+    fn preserves_range(&self) -> bool {
+        false
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn table(&self) -> Option<&Table> {
+        Some(&self.table)
+    }
 }

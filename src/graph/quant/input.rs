@@ -1,8 +1,7 @@
 //! Inputs: a float input turned into the integers of the input tensor, and the warnings a
 //! calibration set earns before it sets the input's scale.
 
-use super::round_scaled;
-use crate::error::QuantError;
+use crate::error::{readable, QuantError};
 use crate::graph::qgraph::QTensor;
 
 /// Converts a float input to the integers of `tensor`, rounding to nearest. Values outside
@@ -96,15 +95,11 @@ pub fn calibration_warnings(samples: &[Vec<f32>]) -> Vec<String> {
     warnings
 }
 
-/// A number as a person reads it: plain decimals in an ordinary range, else scientific.
-pub fn readable(v: f64) -> String {
-    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        format!("{v:.3e}")
-    }
+/// `round(v · 2^e)`, saturating at `i64` bounds (callers range-check the result).
+pub(super) fn round_scaled(v: f64, e: i32) -> i64 {
+    let scaled = (v * 2f64.powi(e)).round();
+    // Float-to-int `as` saturates by definition; callers range-check the result.
+    scaled as i64
 }
 
 pub(super) fn check_finite(tensor: &str, x: &[f32]) -> Result<(), QuantError> {

@@ -29,16 +29,15 @@ use crate::error::{Error, QuantError};
 use crate::graph::activation::{Domain, Table};
 use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
 use crate::graph::qgraph::{
-    Add, Affine, AvgPool, Conv, Dense, Gather, Lookup, MatMul, QGraph, QNode, QOp, QTensor,
-    Softmax, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
+    Add, Affine, ArgMax, AvgPool, Conv, Dense, Gather, Lookup, MatMul, Max, MaxPool, Mul, QGraph,
+    QNode, QOp, QTensor, Softmax, Wiring, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
 use crate::graph::window::Axis;
 use crate::graph::TensorId;
 
-use input::check_finite;
-pub use input::{
-    calibration_warnings, check_calibration, check_integers, quantise_input, readable,
-};
+pub use crate::error::readable;
+pub use input::{calibration_warnings, check_calibration, check_integers, quantise_input};
+use input::{check_finite, round_scaled};
 pub use options::{Precision, QuantOptions};
 
 /// What quantisation did to the calibration set.
@@ -261,7 +260,7 @@ impl Builder<'_> {
                 self.push(name, op, vec![x_id], scale.len(), l.e_y)?
             }
             FloatOp::ArgMax(axis) => {
-                let op = QOp::ArgMax(axis.clone());
+                let op = QOp::ArgMax(ArgMax(axis.clone()));
                 self.push(name, op, vec![x_id], axis.groups(), 0)?
             }
             FloatOp::Softmax(axis) => self.softmax(name, x_id, &x, axis, Vec::new())?,
@@ -285,7 +284,7 @@ impl Builder<'_> {
                 )?
             }
             FloatOp::MaxPool { window } => {
-                let op = QOp::MaxPool(window.clone());
+                let op = QOp::MaxPool(MaxPool(window.clone()));
                 self.push(
                     name,
                     op,
@@ -326,10 +325,15 @@ impl Builder<'_> {
                 let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
                 let e_acc = x.scale_exp + b.scale_exp;
                 let e_y = calibrated.min(e_acc);
-                let op = QOp::Mul {
+                let op = QOp::Mul(Mul {
                     shift: shift(name, e_acc - e_y)?,
-                };
+                });
                 self.push(name, op, vec![x_id, b_id], x.len, e_y)?
+            }
+            FloatOp::Max => {
+                // The maximum is one of its inputs: they share one scale, and so does it.
+                let (inputs, e) = self.align(name, &ins, x.scale_exp)?;
+                self.push(name, QOp::Max(Max), inputs, x.len, e)?
             }
             FloatOp::MatMul { m, k, n } => {
                 let (b_id, b) = ins.get(1).cloned().unwrap_or_else(|| (x_id, x.clone()));
@@ -345,26 +349,8 @@ impl Builder<'_> {
                 self.push(name, op, vec![x_id, b_id], len, e_y)?
             }
             FloatOp::Wiring { sources } => {
-                // Wiring moves integers, so every input must share one scale: the finest
-                // inputs are divided down to the coarsest.
-                let e = ins
-                    .iter()
-                    .map(|(_, t)| t.scale_exp)
-                    .min()
-                    .unwrap_or(x.scale_exp);
-                let mut inputs = Vec::with_capacity(ins.len());
-                for (k, (id, t)) in ins.iter().enumerate() {
-                    if t.scale_exp == e {
-                        inputs.push(*id);
-                        continue;
-                    }
-                    let op = QOp::Affine(Affine {
-                        scale: vec![1; t.len],
-                        bias: vec![0; t.len],
-                        shift: shift(name, t.scale_exp - e)?,
-                    });
-                    inputs.push(self.push(&format!("{name}.align{k}"), op, vec![*id], t.len, e)?);
-                }
+                // Wiring moves integers, so every input must share one scale.
+                let (inputs, e) = self.align(name, &ins, x.scale_exp)?;
                 let sources = sources
                     .iter()
                     .map(|s| match s {
@@ -376,11 +362,40 @@ impl Builder<'_> {
                     })
                     .collect::<Vec<_>>();
                 let len = sources.len();
-                self.push(name, QOp::Wiring(sources), inputs, len, e)?
+                self.push(name, QOp::Wiring(Wiring(sources)), inputs, len, e)?
             }
         };
         self.ids.push(id);
         Ok(())
+    }
+
+    /// The inputs `ins` brought to one scale (of node `name`): the finest are divided down to
+    /// the coarsest by an affine map each; `fallback` when there are none.
+    fn align(
+        &mut self,
+        name: &str,
+        ins: &[(TensorId, QTensor)],
+        fallback: i32,
+    ) -> Result<(Vec<TensorId>, i32), Error> {
+        let e = ins
+            .iter()
+            .map(|(_, t)| t.scale_exp)
+            .min()
+            .unwrap_or(fallback);
+        let mut inputs = Vec::with_capacity(ins.len());
+        for (k, (id, t)) in ins.iter().enumerate() {
+            if t.scale_exp == e {
+                inputs.push(*id);
+                continue;
+            }
+            let op = QOp::Affine(Affine {
+                scale: vec![1; t.len],
+                bias: vec![0; t.len],
+                shift: shift(name, t.scale_exp - e)?,
+            });
+            inputs.push(self.push(&format!("{name}.align{k}"), op, vec![*id], t.len, e)?);
+        }
+        Ok((inputs, e))
     }
 
     /// A softmax over `axis` (the elements `keep` marks, all when empty): `e^(−g)` at the
@@ -521,13 +536,6 @@ fn check_accumulator(graph: &QGraph, node: &QNode) -> Result<(), Error> {
         .into());
     }
     Ok(())
-}
-
-/// `round(v · 2^e)`, saturating at `i64` bounds (callers range-check the result).
-pub(super) fn round_scaled(v: f64, e: i32) -> i64 {
-    let scaled = (v * 2f64.powi(e)).round();
-    // Float-to-int `as` saturates by definition; callers range-check the result.
-    scaled as i64
 }
 
 /// The largest exponent `e <= max_frac_bits` with `m · 2^headroom · 2^e <= 2^(bits-1) − 1`.

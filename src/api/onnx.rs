@@ -1,15 +1,15 @@
-//! The whole of `zkinfer compile` as one library call: import, calibrate, quantise, lay out,
+//! The whole of `zkinfer compile` from an ONNX file as one library call: import, calibrate, quantise, lay out,
 //! and check against tract's own execution of the file, so that every front end (the CLI,
 //! a service, the Python package) compiles with the same defence in depth.
 
 use std::path::Path;
 
-use super::{check_against_reference, import_bytes, ReferenceCheck};
-use crate::api::{CompileOptions, CompiledModel};
+use super::compile::{CompileOptions, CompiledModel};
 use crate::error::Error;
 use crate::graph::ir::FloatGraph;
 use crate::graph::quant::calibration_warnings;
 use crate::input::join_parts;
+use crate::onnx::{compare_with_reference, import_bytes, ReferenceCheck};
 
 /// What [`compile_file`] produced.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ pub fn compile_file(
     options: &CompileOptions,
 ) -> Result<Compiled, Error> {
     let shown = path.display().to_string();
-    let bytes = super::read_model(path)?;
+    let bytes = crate::onnx::read_model(path)?;
     let graph = import_bytes(&bytes, &shown)?;
     let samples = join_parts(calibration, &graph.input_lens());
     crate::graph::quant::check_calibration(&samples)?;
@@ -50,4 +50,25 @@ pub fn compile_file(
         warnings,
         samples,
     })
+}
+
+/// Runs the ONNX model `onnx` (the file's bytes) with tract on (some of) `samples` and
+/// compares it with `graph`'s float outputs and `model`'s integer outputs
+/// ([`compare_with_reference`]); an [`crate::error::IrError::Reference`] when either disagrees beyond
+/// the tolerance.
+pub fn check_against_reference(
+    onnx: &[u8],
+    graph: &FloatGraph,
+    model: &CompiledModel,
+    samples: &[Vec<f32>],
+) -> Result<ReferenceCheck, Error> {
+    let proven = |x: &[f32]| -> Result<Vec<f64>, Error> {
+        let q = model.quantise_input(x, true)?;
+        Ok(model.graph.outputs_to_float(&model.graph.eval(&q)?))
+    };
+    let report_error = model
+        .quant_report
+        .as_ref()
+        .map_or(0.0, |r| r.max_output_error);
+    compare_with_reference(onnx, graph, &proven, report_error, samples)
 }

@@ -1,0 +1,63 @@
+//! The elementwise maximum of two tensors (ONNX `Max`): `y_i = max(a_i, b_i)`.
+//!
+//! **Semantics**: exact, no rounding; both inputs and the output share one scale (the
+//! quantiser aligns them), so every output is one of its inputs' values and needs no range
+//! check of its own. **Shapes**: two inputs of one length, an output of that length.
+
+use serde::{Deserialize, Serialize};
+
+use super::{second, EvalContext, IntegerOp, Splitting};
+use crate::error::WitnessError;
+use crate::graph::qtensor::QTensor;
+use crate::graph::record::NodeWitness;
+use crate::par;
+
+/// `max(a, b)` elementwise, same scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Max;
+
+impl IntegerOp for Max {
+    fn kind(&self) -> &'static str {
+        "Max"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+        let (a, b) = (ins[0], second(ins)?);
+        if a.len != b.len {
+            return Err(format!(
+                "takes the maximum of {} and {} values",
+                a.len, b.len
+            ));
+        }
+        if a.scale_exp != b.scale_exp || out.scale_exp != a.scale_exp {
+            return Err(format!(
+                "inputs at scales 2^{} and 2^{} and output at 2^{}, not one scale",
+                a.scale_exp, b.scale_exp, out.scale_exp
+            ));
+        }
+        Ok(a.len)
+    }
+
+    fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {
+        let outputs = par::try_map(cx.out.len, |i| {
+            Ok(cx.inputs.get(0, i)?.max(cx.inputs.get(1, i)?))
+        })?;
+        Ok(NodeWitness::Values { outputs })
+    }
+
+    fn preserves_range(&self) -> bool {
+        true
+    }
+
+    fn params(&self) -> Option<[Vec<i64>; 2]> {
+        None
+    }
+
+    fn splitting(&self) -> Splitting {
+        Splitting::Elementwise
+    }
+}
