@@ -309,7 +309,11 @@ pub async fn register(
             RegisterError::Model(e) => ApiError::from_error(e),
             other => conflict(other),
         })?;
-    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
         status,
         Json(json!({

@@ -151,8 +151,7 @@ impl BodyReader {
                 continue;
             }
             let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-            let permit = match timeout_at(until, self.budget.clone().acquire_many_owned(n)).await
-            {
+            let permit = match timeout_at(until, self.budget.clone().acquire_many_owned(n)).await {
                 Ok(Ok(permit)) => permit,
                 Ok(Err(_)) | Err(_) => return Err(busy(self.total)),
             };
@@ -207,7 +206,9 @@ fn busy(total: usize) -> ApiError {
 /// Runs a parse (or any CPU-bound step on a body) on a blocking thread: a 32 MiB JSON body
 /// takes tens of milliseconds to parse, which on an async thread would stall every other
 /// request scheduled there.
-pub async fn off_thread<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+pub async fn off_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(job).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -256,8 +256,7 @@ impl Server {
 
 /// Refuses a configuration that exposes the service by accident or cannot serve a request.
 fn check(config: &ServeConfig) -> Result<(), ServeError> {
-    if !config.bind.ip().is_loopback() && config.token.is_none() && !config.allow_unauthenticated
-    {
+    if !config.bind.ip().is_loopback() && config.token.is_none() && !config.allow_unauthenticated {
         return Err(ServeError::Config(format!(
             "refusing to listen on {} (beyond loopback) with no token: anyone who reaches it \
              could register models and spend its CPU on proofs. Set a token, or allow it \
