@@ -413,7 +413,10 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
     let models = verifying.get("/v1/models").json();
     let listed = &models["models"][0];
     assert_eq!(listed["id"], "v");
-    assert_eq!(listed["weights_commitment"], bundles[0]["weights_commitment"]);
+    assert_eq!(
+        listed["weights_commitment"],
+        bundles[0]["weights_commitment"]
+    );
     assert_eq!(listed["verifier_file"], true);
     // b's proof claiming a's identity and commitment: a's key and commitment refuse it.
     let mut claimed = bundles[1].clone();

@@ -78,7 +78,10 @@ fn a_body_is_refused_when_it_is_declared_too_large_or_arrives_too_slowly() {
     assert_eq!(status, 408, "{text}");
     assert!(text.contains("\"body_timeout\""), "{text}");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(4), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
     drop(stream);
     trickle.join().unwrap();
 }
@@ -90,7 +93,14 @@ fn stalled_bodies_hold_no_more_than_the_in_flight_limit() {
     let dir = models_dir();
     let served = serve(
         dir.path(),
-        &["--in-flight-mib", "40", "--body-limit-mib", "20", "--body-timeout", "6"],
+        &[
+            "--in-flight-mib",
+            "40",
+            "--body-limit-mib",
+            "20",
+            "--body-timeout",
+            "6",
+        ],
     );
     let idle = served.rss_kib();
     // Eight clients, each sending all but the last byte of a 20 MiB body: 160 MiB offered.
@@ -137,14 +147,20 @@ fn stalled_bodies_hold_no_more_than_the_in_flight_limit() {
 #[test]
 fn connections_are_limited_and_idle_ones_closed() {
     let dir = models_dir();
-    let served = serve(dir.path(), &["--max-connections", "3", "--header-timeout", "1"]);
+    let served = serve(
+        dir.path(),
+        &["--max-connections", "3", "--header-timeout", "1"],
+    );
     let mut idle: Vec<_> = (0..3).map(|_| served.connect()).collect();
     std::thread::sleep(Duration::from_millis(300));
     // One over the limit: told why at once, and closed.
     let mut extra = served.connect();
     let (status, text) = read_reply(&mut extra, Duration::from_secs(3));
     assert_eq!(status, 503, "{text:?}");
-    assert!(text.contains("too_many_connections") && text.contains("retry-after: 1"), "{text}");
+    assert!(
+        text.contains("too_many_connections") && text.contains("retry-after: 1"),
+        "{text}"
+    );
     // The idle ones are closed within the header timeout, and the server serves again.
     for stream in &mut idle {
         let mut byte = [0u8; 1];
@@ -178,7 +194,9 @@ fn a_maximal_batch_costs_the_server_little_more_than_its_size() {
     // A bundle whose outputs are 15 M integers (4 bytes of memory per byte of text, typed).
     let mut value: Value = serde_json::from_str(&bundle).unwrap();
     value["outputs"] = Value::String("HERE".into());
-    let long = value.to_string().replace("\"HERE\"", &format!("[{zeros}0]"));
+    let long = value
+        .to_string()
+        .replace("\"HERE\"", &format!("[{zeros}0]"));
     served
         .post("/v1/verify", None, &long)
         .error(400, "too_many_values", "values");
@@ -186,7 +204,10 @@ fn a_maximal_batch_costs_the_server_little_more_than_its_size() {
         .post("/v1/verify/batch", None, &format!("[{long}]"))
         .error(400, "too_many_values", "values");
     let grown_mib = served.rss_kib().saturating_sub(idle) / 1024;
-    assert!(grown_mib < 2 * 31 + 24, "the server grew by {grown_mib} MiB");
+    assert!(
+        grown_mib < 2 * 31 + 24,
+        "the server grew by {grown_mib} MiB"
+    );
 
     // One bundle too many is refused by count; a full batch is verified.
     let over = vec![bundle.as_str(); zkinfer::serve::MAX_BATCH + 1].join(",");
@@ -195,7 +216,11 @@ fn a_maximal_batch_costs_the_server_little_more_than_its_size() {
         .error(400, "too_many_values", "1 to 1024");
     let full = vec![bundle.as_str(); 64].join(",");
     let report = served
-        .post("/v1/verify/batch", None, &format!("{{\"bundles\": [{full}]}}"))
+        .post(
+            "/v1/verify/batch",
+            None,
+            &format!("{{\"bundles\": [{full}]}}"),
+        )
         .json();
     assert_eq!(report["valid"], true, "{report}");
 }
@@ -213,7 +238,10 @@ fn a_copy_under_another_id_cannot_take_over_verification() {
         .put("/v1/models/copy", Some(TOKEN), &copy)
         .error(409, "key_conflict", "'digits'");
     let verdict = served.post("/v1/verify", None, &bundle).json();
-    assert_eq!((&verdict["valid"], &verdict["model"]), (&Value::Bool(true), &"digits".into()));
+    assert_eq!(
+        (&verdict["valid"], &verdict["model"]),
+        (&Value::Bool(true), &"digits".into())
+    );
     assert_eq!(served.get("/healthz").json()["models"], 1);
 }
 
@@ -227,7 +255,13 @@ fn an_existing_id_is_replaced_only_when_asked() {
         .error(409, "exists", "replace=true");
     // Refused before its body is read.
     let mut stream = served.connect();
-    head(&mut stream, "PUT", "/v1/models/digits", Some(TOKEN), 100 * MIB);
+    head(
+        &mut stream,
+        "PUT",
+        "/v1/models/digits",
+        Some(TOKEN),
+        100 * MIB,
+    );
     let (status, text) = read_reply(&mut stream, Duration::from_secs(5));
     assert_eq!(status, 409, "{text}");
     let replaced = served.put("/v1/models/digits?replace=true", Some(TOKEN), &model);
@@ -255,13 +289,23 @@ fn a_server_beyond_loopback_needs_a_token_or_an_explicit_flag() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("--allow-unauthenticated"), "{stderr}");
     for extra in [["--token", TOKEN].as_slice(), &["--allow-unauthenticated"]] {
         let args = [&["--bind", "0.0.0.0:0"], extra].concat();
         let served = serve(dir.path(), &args);
-        assert!(served.base.starts_with("http://0.0.0.0:"), "{}", served.base);
+        assert!(
+            served.base.starts_with("http://0.0.0.0:"),
+            "{}",
+            served.base
+        );
     }
 }
 
@@ -300,7 +344,10 @@ fn model_pages_are_computed_once_at_registration() {
         median("/v1/models"),
     );
     let bound = health * 3 + Duration::from_millis(3);
-    assert!(info < bound && list < bound, "{info:?} {list:?} vs /healthz {health:?}");
+    assert!(
+        info < bound && list < bound,
+        "{info:?} {list:?} vs /healthz {health:?}"
+    );
 }
 
 #[test]
@@ -354,8 +401,14 @@ fn every_request_is_one_access_log_line() {
     }
     // The answer carries the line's request id.
     assert_eq!(lines[0]["request_id"], "client-id-1");
-    assert_eq!(verify.request_id.as_deref(), lines[2]["request_id"].as_str());
-    assert_eq!(missing.request_id.as_deref(), lines[3]["request_id"].as_str());
+    assert_eq!(
+        verify.request_id.as_deref(),
+        lines[2]["request_id"].as_str()
+    );
+    assert_eq!(
+        missing.request_id.as_deref(),
+        lines[3]["request_id"].as_str()
+    );
     assert_eq!(unauthorised.status, 401);
 }
 
@@ -384,19 +437,28 @@ fn abuse_run() {
     let report = served::abuse::run(&args);
     println!("{report:#}");
     let mib = |v: &Value| v.as_f64().unwrap();
-    let proof_set = mib(&report["rss_mib_after_first_proof"]) - mib(&report["rss_mib_before_first_proof"]);
+    let proof_set =
+        mib(&report["rss_mib_after_first_proof"]) - mib(&report["rss_mib_before_first_proof"]);
     let bound = mib(&report["idle_rss_mib"]) + proof_set.max(0.0) + 64.0;
     let peak = mib(&report["attacked"]["peak_rss_mib"]);
-    assert!(peak <= bound, "peak {peak:.0} MiB over idle + proof + in-flight = {bound:.0} MiB");
+    assert!(
+        peak <= bound,
+        "peak {peak:.0} MiB over idle + proof + in-flight = {bound:.0} MiB"
+    );
     for phase in ["unattacked", "attacked", "after"] {
         let statuses = report[phase]["statuses"].as_object().unwrap();
         for (who, codes) in statuses {
             for code in codes.as_object().unwrap().keys() {
-                let ok = if who == "honest verify" { code == "200" } else { code != "500" };
+                let ok = if who == "honest verify" {
+                    code == "200"
+                } else {
+                    code != "500"
+                };
                 assert!(ok, "{phase}: {who} got {code}");
             }
         }
     }
-    let ratio = mib(&report["attacked"]["honest_p99_ms"]) / mib(&report["unattacked"]["honest_p99_ms"]);
+    let ratio =
+        mib(&report["attacked"]["honest_p99_ms"]) / mib(&report["unattacked"]["honest_p99_ms"]);
     println!("honest p99 attacked / unattacked: {ratio:.2}x (target <= 3x)");
 }

@@ -276,18 +276,14 @@ pub async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    authorise(&shared, &headers)?;
-    if !valid_id(&id) {
-        return Err(ApiError::bad_request(
-            "bad_id",
-            format!("model id '{id}': use 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot"),
-        ));
-    }
-    let replace = flag(&query(raw, &["replace"])?, "replace")?;
-    let existed = shared.models.by_id(&id).is_some();
-    if existed && !replace {
-        return Err(conflict(RegisterError::Exists(id)));
-    }
+    let checked = register_checks(&shared, &id, raw, &headers);
+    let (replace, existed) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            shared.model_bodies.discard(&headers, body).await;
+            return Err(e);
+        }
+    };
     let limit = shared.config.model_limit;
     let (bytes, held) = shared.model_bodies.read(&headers, body, limit).await?;
     let what = format!("the body (model '{id}')");
@@ -313,13 +309,64 @@ pub async fn register(
             RegisterError::Model(e) => ApiError::from_error(e),
             other => conflict(other),
         })?;
-    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
         status,
         Json(json!({
             "ok": true, "id": entry.id, "digest": entry.digest, "k": entry.k, "replaced": existed,
         })),
     ))
+}
+
+/// What a registration checks before its body: whether it replaces, and whether the id
+/// existed.
+fn register_checks(
+    shared: &Shared,
+    id: &str,
+    raw: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<(bool, bool)> {
+    authorise(shared, headers)?;
+    if !valid_id(id) {
+        return Err(ApiError::bad_request(
+            "bad_id",
+            format!("model id '{id}': use 1-64 of A-Z a-z 0-9 . _ -, not starting with a dot"),
+        ));
+    }
+    let replace = flag(&query(raw, &["replace"])?, "replace")?;
+    let existed = shared.models.by_id(id).is_some();
+    if existed && !replace {
+        return Err(conflict(RegisterError::Exists(id.to_owned())));
+    }
+    Ok((replace, existed))
+}
+
+/// What a proof checks before its body: `clamp`, and the model.
+fn prove_checks(
+    shared: &Shared,
+    id: &str,
+    raw: Option<String>,
+    headers: &HeaderMap,
+) -> ApiResult<(bool, Arc<Model>)> {
+    authorise(shared, headers)?;
+    let clamp = flag(&query(raw, &["clamp"])?, "clamp")?;
+    let model = model_by_id(shared, id)?;
+    if model.model.is_verifier_file() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "verifier_file",
+            format!(
+                "model '{}' is a verifier file: it holds no weights, so it verifies but cannot \
+                 prove (register the model owner's file to prove)",
+                model.id
+            ),
+        ));
+    }
+    Ok((clamp, model))
 }
 
 fn conflict(e: RegisterError) -> ApiError {
@@ -340,20 +387,14 @@ pub async fn prove(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    authorise(&shared, &headers)?;
-    let clamp = flag(&query(raw, &["clamp"])?, "clamp")?;
-    let model = model_by_id(&shared, &id)?;
-    if model.model.is_verifier_file() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "verifier_file",
-            format!(
-                "model '{}' is a verifier file: it holds no weights, so it verifies but cannot \
-                 prove (register the model owner's file to prove)",
-                model.id
-            ),
-        ));
-    }
+    let checked = prove_checks(&shared, &id, raw, &headers);
+    let (clamp, model) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            shared.bodies.discard(&headers, body).await;
+            return Err(e);
+        }
+    };
     let (bytes, _held) = shared
         .bodies
         .read(&headers, body, shared.config.body_limit)

@@ -15,7 +15,10 @@
 //!   its deadline, then is refused as an overload (503 with `Retry-After`).
 //!
 //! The budget is taken as bytes arrive, not as declared, so a client that declares 32 MiB
-//! and sends nothing holds nothing.
+//! and sends nothing holds nothing. A quarter of it is kept for small bodies (a declared
+//! length of at most [`SMALL_BODY`]: a proof bundle, an input sample), taken whole on
+//! arrival: large bodies sent and then stalled can fill the rest until their deadline, but
+//! the honest small requests beside them never queue behind them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +32,16 @@ use tokio::time::{timeout_at, Instant};
 
 use super::api::{ApiError, ApiResult};
 
+/// Bodies declared this short or shorter draw on the small bodies' share of the budget.
+pub const SMALL_BODY: usize = 64 << 10;
+
 /// The bytes of bodies in flight, shared by every request.
 #[derive(Debug)]
 pub struct BodyReader {
     budget: Arc<Semaphore>,
+    small: Arc<Semaphore>,
     total: usize,
+    small_total: usize,
     deadline: Duration,
 }
 
@@ -47,17 +55,48 @@ pub struct Held {
 impl BodyReader {
     /// A budget of `total` bytes of bodies in flight, each body read within `deadline`.
     pub fn new(total: usize, deadline: Duration) -> Self {
+        Self::with_small_share(total, total / 4, deadline)
+    }
+
+    /// A budget of `total` bytes all for bodies taken as they arrive (model registrations,
+    /// which are large and behind the token).
+    pub fn large_only(total: usize, deadline: Duration) -> Self {
+        Self::with_small_share(total, 0, deadline)
+    }
+
+    fn with_small_share(total: usize, small_total: usize, deadline: Duration) -> Self {
         let total = total.clamp(1, Semaphore::MAX_PERMITS);
+        let small_total = small_total.min(total - 1);
         Self {
-            budget: Arc::new(Semaphore::new(total)),
-            total,
+            budget: Arc::new(Semaphore::new(total - small_total)),
+            small: Arc::new(Semaphore::new(small_total)),
+            total: total - small_total,
+            small_total,
             deadline,
         }
     }
 
+    /// The largest body the budget can hold.
+    pub fn largest(&self) -> usize {
+        self.total
+    }
+
     /// Bytes of the budget in use now.
     pub fn in_flight(&self) -> usize {
-        self.total.saturating_sub(self.budget.available_permits())
+        (self.total + self.small_total)
+            .saturating_sub(self.budget.available_permits() + self.small.available_permits())
+    }
+
+    /// Reads and drops a small body the request was refused before reading, so that the
+    /// refusal reaches the client: closing a connection with unread bytes resets it, and the
+    /// client may lose the answer. A large body is not read (the connection is closed).
+    pub async fn discard(&self, headers: &HeaderMap, body: Body) {
+        let small = declared(headers).is_some_and(|d| d <= SMALL_BODY as u64);
+        if small {
+            let until = Instant::now() + self.deadline.min(Duration::from_secs(1));
+            let mut body = body;
+            while let Ok(Some(Ok(_))) = timeout_at(until, body.frame()).await {}
+        }
     }
 
     /// Reads `body` whole, at most `limit` bytes, within the deadline and the budget.
@@ -67,10 +106,7 @@ impl BodyReader {
         body: Body,
         limit: usize,
     ) -> ApiResult<(Bytes, Held)> {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = declared(headers);
         if let Some(declared) = declared {
             if declared > limit as u64 {
                 return Err(too_large(limit, &format!("declares {declared} bytes")));
@@ -78,10 +114,19 @@ impl BodyReader {
         }
         let limit = limit.min(self.total);
         let until = Instant::now() + self.deadline;
+        let mut held = Held { permit: None };
+        let small = declared.filter(|&d| d <= SMALL_BODY as u64 && self.small_total >= SMALL_BODY);
+        if let Some(d) = small {
+            // Taken whole: the body cannot be longer than it declared (hyper ends it there).
+            let n = u32::try_from(d).unwrap_or(u32::MAX);
+            match timeout_at(until, self.small.clone().acquire_many_owned(n)).await {
+                Ok(Ok(permit)) => held.permit = Some(permit),
+                Ok(Err(_)) | Err(_) => return Err(busy(self.total + self.small_total)),
+            }
+        }
         // Reserved, not touched: only the pages written become resident.
         let reserve = declared.map_or(0, |d| usize::try_from(d).unwrap_or(limit).min(limit));
         let mut bytes = BytesMut::with_capacity(reserve);
-        let mut held = Held { permit: None };
         let mut body = body;
         loop {
             let frame = match timeout_at(until, body.frame()).await {
@@ -101,9 +146,12 @@ impl BodyReader {
             if bytes.len() + chunk.len() > limit {
                 return Err(too_large(limit, "is longer"));
             }
+            if small.is_some() {
+                bytes.extend_from_slice(&chunk);
+                continue;
+            }
             let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-            let permit = match timeout_at(until, self.budget.clone().acquire_many_owned(n)).await
-            {
+            let permit = match timeout_at(until, self.budget.clone().acquire_many_owned(n)).await {
                 Ok(Ok(permit)) => permit,
                 Ok(Err(_)) | Err(_) => return Err(busy(self.total)),
             };
@@ -126,6 +174,13 @@ impl BodyReader {
             ),
         )
     }
+}
+
+fn declared(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 fn too_large(limit: usize, what: &str) -> ApiError {
@@ -151,7 +206,9 @@ fn busy(total: usize) -> ApiError {
 /// Runs a parse (or any CPU-bound step on a body) on a blocking thread: a 32 MiB JSON body
 /// takes tens of milliseconds to parse, which on an async thread would stall every other
 /// request scheduled there.
-pub async fn off_thread<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+pub async fn off_thread<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(job).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -118,7 +118,11 @@ mod tests {
     fn the_refusal_declares_its_body_length() {
         let text = std::str::from_utf8(super::REFUSAL).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{}", body.len());
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{}",
+            body.len()
+        );
         assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
     }
 }

@@ -206,7 +206,7 @@ impl Server {
             verifications: Queue::new(config.max_verifications, config.verify_queue),
             batches: Queue::new(1, config.verify_queue.min(BATCH_QUEUE)),
             bodies: BodyReader::new(config.in_flight_bodies, config.body_timeout),
-            model_bodies: BodyReader::new(config.model_limit, config.body_timeout),
+            model_bodies: BodyReader::large_only(config.model_limit, config.body_timeout),
             models: Models::default(),
             metrics: Metrics::new(),
             shutdown: watching,
@@ -256,8 +256,7 @@ impl Server {
 
 /// Refuses a configuration that exposes the service by accident or cannot serve a request.
 fn check(config: &ServeConfig) -> Result<(), ServeError> {
-    if !config.bind.ip().is_loopback() && config.token.is_none() && !config.allow_unauthenticated
-    {
+    if !config.bind.ip().is_loopback() && config.token.is_none() && !config.allow_unauthenticated {
         return Err(ServeError::Config(format!(
             "refusing to listen on {} (beyond loopback) with no token: anyone who reaches it \
              could register models and spend its CPU on proofs. Set a token, or allow it \
@@ -265,10 +264,11 @@ fn check(config: &ServeConfig) -> Result<(), ServeError> {
             config.bind
         )));
     }
-    if config.body_limit > config.in_flight_bodies {
+    let largest = BodyReader::new(config.in_flight_bodies, config.body_timeout).largest();
+    if config.body_limit > largest {
         return Err(ServeError::Config(format!(
-            "the body limit ({} bytes) exceeds the in-flight body limit ({} bytes): such a body \
-             could never be read",
+            "the body limit ({} bytes) exceeds three quarters of the in-flight body limit ({} \
+             bytes; a quarter is kept for small bodies): such a body could never be read",
             config.body_limit, config.in_flight_bodies
         )));
     }

@@ -240,7 +240,10 @@ impl<'de> Visitor<'de> for BatchSeed<'_> {
     type Value = Vec<ProofBundle>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "an array of 1 to {MAX_BATCH} proof bundles, or {{\"bundles\": [...]}}")
+        write!(
+            f,
+            "an array of 1 to {MAX_BATCH} proof bundles, or {{\"bundles\": [...]}}"
+        )
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {

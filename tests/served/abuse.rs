@@ -56,7 +56,10 @@ struct Seen(Mutex<BTreeMap<String, BTreeMap<u16, u64>>>);
 impl Seen {
     fn add(&self, who: &str, status: u16) {
         let mut all = self.0.lock().unwrap();
-        *all.entry(who.to_owned()).or_default().entry(status).or_default() += 1;
+        *all.entry(who.to_owned())
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
     }
     fn take(&self) -> serde_json::Value {
         json!(std::mem::take(&mut *self.0.lock().unwrap()))
@@ -65,27 +68,32 @@ impl Seen {
 
 fn status_of(reply: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(reply);
-    text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Sends a raw request head declaring `length` bytes (or chunked when `None`), then the body
 /// as `send` writes it; the status of the answer.
-fn raw(
-    addr: &str,
-    head: &str,
-    length: Option<usize>,
-    send: impl FnOnce(&mut TcpStream),
-) -> u16 {
+fn raw(addr: &str, head: &str, length: Option<usize>, send: impl FnOnce(&mut TcpStream)) -> u16 {
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return 0;
     };
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    stream.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let framing = match length {
         Some(n) => format!("content-length: {n}"),
         None => "transfer-encoding: chunked".to_owned(),
     };
-    let _ = write!(stream, "{head}\r\nhost: x\r\ncontent-type: application/json\r\n{framing}\r\n\r\n");
+    let _ = write!(
+        stream,
+        "{head}\r\nhost: x\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
+    );
     send(&mut stream);
     let mut reply = vec![0u8; 4096];
     let n = stream.read(&mut reply).unwrap_or(0);
@@ -94,7 +102,9 @@ fn raw(
 
 /// Honest clients verifying `bundle` until `stop`; latencies in ms.
 fn honest(url: &str, bundle: &str, stop: &AtomicBool, seen: &Seen) -> Vec<f64> {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .build();
     let mut latencies = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let t = Instant::now();
@@ -144,7 +154,10 @@ fn phase(a: &Args, bundle: &str, batch: &str, attack: bool) -> serde_json::Value
             std::thread::sleep(Duration::from_millis(20));
         }
         stop.store(true, Ordering::Relaxed);
-        clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
     });
     let mut sorted = latencies;
     sorted.sort_by(f64::total_cmp);
@@ -212,7 +225,7 @@ fn attackers<'s>(
                         std::thread::sleep(Duration::from_millis(100));
                         let mut probe = [0u8; 1];
                         w.set_nonblocking(true).unwrap();
-                        let answered = w.peek(&mut probe).map_or(false, |n| n > 0);
+                        let answered = w.peek(&mut probe).is_ok_and(|n| n > 0);
                         w.set_nonblocking(false).unwrap();
                         if answered {
                             break;
@@ -231,7 +244,12 @@ fn attackers<'s>(
                 let _ = w.write_all(&vec![b' '; MIB]);
             });
             seen.add("oversized: model, no token", status);
-            let status = raw(addr, "POST /v1/models/x/prove HTTP/1.1", Some(100 * MIB), |_| {});
+            let status = raw(
+                addr,
+                "POST /v1/models/x/prove HTTP/1.1",
+                Some(100 * MIB),
+                |_| {},
+            );
             seen.add("oversized: prove, no token", status);
         }
     });
@@ -255,11 +273,16 @@ fn attackers<'s>(
     }
     // Maximal batches: real bundles, as many as a batch holds; and 30 MiB of junk.
     s.spawn(move || {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(300)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(300))
+            .build();
         let fields: Vec<String> = (0..2_600_000).map(|i| format!("\"k{i}\":0")).collect();
         let junk = format!("[{{{}}}]", fields.join(","));
         while go() {
-            for (who, body) in [("maximal batch", batch), ("maximal junk batch", junk.as_str())] {
+            for (who, body) in [
+                ("maximal batch", batch),
+                ("maximal junk batch", junk.as_str()),
+            ] {
                 let status = match agent
                     .post(&format!("http://{addr}/v1/verify/batch"))
                     .set("Content-Type", "application/json")

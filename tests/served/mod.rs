@@ -265,7 +265,11 @@ fn complete(got: &[u8]) -> Option<String> {
     let (head, body) = text.split_once("\r\n\r\n")?;
     let length: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))?
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })?
         .parse()
         .ok()?;
     (body.len() >= length).then(|| text.into_owned())

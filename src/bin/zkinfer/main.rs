@@ -463,7 +463,6 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                 token: token.filter(|t| !t.is_empty()),
                 allow_unauthenticated,
                 warm_provers,
-                ..defaults
             };
             serve(config)
         }
