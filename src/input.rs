@@ -23,7 +23,12 @@ pub fn read_samples(path: &Path) -> Result<Vec<Vec<f32>>, Error> {
 pub fn parse_samples(text: &str) -> Result<Vec<Vec<f32>>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         if ["NaN", "Infinity"].iter().any(|t| text.contains(t)) {
-            "input contains NaN or Infinity, which is not a finite number".to_string()
+            format!(
+                "input contains NaN or Infinity (first near line {}, column {}), which is not \
+                 a finite number",
+                e.line(),
+                e.column()
+            )
         } else {
             format!("not valid JSON: {e}")
         }

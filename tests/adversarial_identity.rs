@@ -94,7 +94,7 @@ fn rejects_another_owners_weights_under_the_published_identity() {
     assert_ne!(argmax(&told), a);
     assert!(matches!(
         published.verify(&bundle),
-        Err(VerifyError::ModelMismatch { .. })
+        Err(VerifyError::WeightsCommitment { .. })
     ));
     // Renamed to the published identity, it is refused by the published file (its
     // commitment) and by the rival's (its identity).

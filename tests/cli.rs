@@ -257,7 +257,7 @@ fn cli_nan_input_is_a_clear_error() {
         "-o",
         s(&dir.path().join("p.json")),
     ]);
-    assert!(line.contains("NaN"), "{line}");
+    assert!(line.contains("NaN") && line.contains("line 1, column"), "{line}");
 }
 
 #[test]

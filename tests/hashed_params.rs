@@ -149,11 +149,11 @@ fn a_proof_with_other_weights_is_rejected_for_the_published_commitment() {
     let mut forged = prove(&cheat);
     let verifier = verifier(&file);
     // Same architecture, same key: the identity binds the published commitment, so the
-    // cheat's proof names another model; renamed, the commitment refuses it.
+    // cheat's proof names another model, refused for its commitment; renamed, likewise.
     assert_ne!(forged.model_digest, verifier.model_digest());
     assert!(matches!(
         verifier.verify(&forged),
-        Err(VerifyError::ModelMismatch { .. })
+        Err(VerifyError::WeightsCommitment { .. })
     ));
     let as_made = forged.clone();
     forged.model_digest = verifier.model_digest().to_owned();
