@@ -1,5 +1,5 @@
 //! Keys: the verifying key rebuilt from a model (its digest and the model's identity are in
-//! [`super::identity`]).
+//! `api/identity.rs`).
 
 use halo2_proofs::{
     plonk::{keygen_vk, VerifyingKey},

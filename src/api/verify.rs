@@ -63,7 +63,7 @@ impl Verifier {
     /// The model's identity: the digest a bundle must name, and the one a model owner
     /// publishes. It binds the verifying key and everything in the model file that gives a
     /// proof its meaning (scales, output order and names, visibilities, input parts; see
-    /// [`super::identity`]), so a model file edited anywhere verification reads has another
+    /// `api/identity.rs`), so a model file edited anywhere verification reads has another
     /// identity.
     pub fn model_digest(&self) -> &str {
         &self.digest

@@ -16,11 +16,11 @@
 //! | `GET /healthz`, `GET /metrics` | liveness; Prometheus text |
 //!
 //! Under hostile clients every resource a request can hold is bounded before the request
-//! is trusted: connections ([`conn`]: a limit, and a timeout for each request head), bodies
-//! ([`body`]: the token checked before a byte is read, a size limit, a deadline for the
+//! is trusted: connections (`serve/conn.rs`: a limit, and a timeout for each request head), bodies
+//! (`serve/body.rs`: the token checked before a byte is read, a size limit, a deadline for the
 //! whole body, a byte budget shared by all bodies in flight), CPU-bound work (the queues),
 //! and nothing is computed per unauthenticated request that could be computed once at
-//! registration. Every request is one line of the access log ([`log`]).
+//! registration. Every request is one line of the access log (`serve/log.rs`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
