@@ -257,7 +257,10 @@ fn cli_nan_input_is_a_clear_error() {
         "-o",
         s(&dir.path().join("p.json")),
     ]);
-    assert!(line.contains("NaN") && line.contains("line 1, column"), "{line}");
+    assert!(
+        line.contains("NaN") && line.contains("line 1, column"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -352,7 +355,13 @@ fn verify_refuses_a_model_that_is_not_the_published_one() {
     let doctored = dir.path().join("doctored.zkm");
     std::fs::write(&doctored, m.to_string()).unwrap();
     assert!(fails(&["verify", s(&doctored), s(&proof)]).contains("not for this model"));
-    let e = fails(&["verify", s(&doctored), s(&proof), "--model-digest", &published]);
+    let e = fails(&[
+        "verify",
+        s(&doctored),
+        s(&proof),
+        "--model-digest",
+        &published,
+    ]);
     assert!(e.contains("not the published"), "{e}");
 }
 

@@ -142,7 +142,9 @@ fn hashed_params_flow(onnx: &str, calibration: &str, input: &str) {
     let out = common::cli::zkinfer(&["verify", s(&file), s(&proof)]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains(&format!("weights commitment the model file records, {commitment}")),
+        said.contains(&format!(
+            "weights commitment the model file records, {commitment}"
+        )),
         "{said}"
     );
     let expected: serde_json::Value = serde_json::from_str(

@@ -236,26 +236,59 @@ fn a_link_seed_salts_each_sample_apart() {
             .unwrap();
     let one = sample["input_data"][0].clone();
     let twice = dir.path().join("twice.json");
-    std::fs::write(&twice, serde_json::json!({ "input_data": [one, one] }).to_string()).unwrap();
+    std::fs::write(
+        &twice,
+        serde_json::json!({ "input_data": [one, one] }).to_string(),
+    )
+    .unwrap();
     let seed = "3c".repeat(32);
     let commitment = |path: &std::path::Path| {
         let proof: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let first = if proof["parts"].is_array() { &proof["parts"][0] } else { &proof };
+        let first = if proof["parts"].is_array() {
+            &proof["parts"][0]
+        } else {
+            &proof
+        };
         first["input_commitment"].as_str().unwrap().to_owned()
     };
     let whole = dir.path().join("whole");
-    ok(&["prove", s(&model), "--input", s(&twice), "--link-seed", &seed, "-o", s(&whole)]);
+    ok(&[
+        "prove",
+        s(&model),
+        "--input",
+        s(&twice),
+        "--link-seed",
+        &seed,
+        "-o",
+        s(&whole),
+    ]);
     let (a, b) = (whole.join("proof-0.json"), whole.join("proof-1.json"));
-    assert_ne!(commitment(&a), commitment(&b), "two inferences share a salt");
+    assert_ne!(
+        commitment(&a),
+        commitment(&b),
+        "two inferences share a salt"
+    );
     ok(&["verify", s(&model), s(&a), s(&b)]);
     let part = dir.path().join("part0");
     ok(&[
-        "prove", s(&model), "--input", s(&twice), "--part", "0", "--link-seed", &seed, "-o",
+        "prove",
+        s(&model),
+        "--input",
+        s(&twice),
+        "--part",
+        "0",
+        "--link-seed",
+        &seed,
+        "-o",
         s(&part),
     ]);
     let (c, d) = (part.join("proof-0.json"), part.join("proof-1.json"));
-    assert_ne!(commitment(&c), commitment(&d), "two inferences share a salt");
+    assert_ne!(
+        commitment(&c),
+        commitment(&d),
+        "two inferences share a salt"
+    );
     // Machines proving parts of the same samples agree on each sample's seed.
     assert_eq!(commitment(&c), commitment(&a));
 }

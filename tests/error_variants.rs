@@ -291,7 +291,10 @@ fn a_non_finite_calibration_value_is_refused_by_sample_and_index() {
     }
     samples[2][5] = f32::NAN;
     let err = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("calibration sample 2, value #5"), "{err}");
+    assert!(
+        err.to_string().contains("calibration sample 2, value #5"),
+        "{err}"
+    );
     let err = zkinfer::input::parse_samples("[[1, 2], [3, 1e39]]").unwrap_err();
     assert!(
         err.contains("[1]") && err.contains("value #1") && err.contains("32-bit float"),

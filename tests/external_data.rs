@@ -8,11 +8,13 @@ mod common;
 
 use std::path::Path;
 
-use common::onnx_build::{agrees_with_tract_on, int_attr, int_tensor, model_io, node, sample, tensor};
+use common::onnx_build::{
+    agrees_with_tract_on, int_attr, int_tensor, model_io, node, sample, tensor,
+};
 use prost::Message;
 use tract_onnx::pb::{self, tensor_proto::DataLocation, StringStringEntryProto};
-use zkinfer::error::{Error, IrError};
 use zkinfer::api::compile_file;
+use zkinfer::error::{Error, IrError};
 use zkinfer::onnx::{import, import_bytes, read_model};
 use zkinfer::CompileOptions;
 
@@ -25,7 +27,10 @@ fn inline_model() -> Vec<u8> {
             node("Add", &["m", "b"], "a", vec![]),
             node("Relu", &["a"], "y", vec![]),
         ],
-        vec![tensor("w", &[4, 3], &w), tensor("b", &[3], &[0.5, -0.25, 0.125])],
+        vec![
+            tensor("w", &[4, 3], &w),
+            tensor("b", &[3], &[0.5, -0.25, 0.125]),
+        ],
         &[("x", &[1, 4])],
         "y",
         13,
@@ -102,36 +107,98 @@ fn hostile_external_data_is_refused_naming_the_tensor() {
     let secret = outside.path().join("secret");
     type Describe<'a> = Box<dyn Fn(&str, usize, usize) -> Vec<StringStringEntryProto> + 'a>;
     let cases: Vec<(&str, Describe)> = vec![
-        ("absolute", Box::new(|_, o, l| {
-            vec![entry("location", secret.to_str().unwrap()), entry("offset", &o.to_string()), entry("length", &l.to_string())]
-        })),
-        ("parent", Box::new(|_, o, l| {
-            vec![entry("location", "../secret"), entry("offset", &o.to_string()), entry("length", &l.to_string())]
-        })),
-        ("link", Box::new(|_, o, l| {
-            vec![entry("location", "link"), entry("offset", &o.to_string()), entry("length", &l.to_string())]
-        })),
-        ("short", Box::new(|_, o, l| {
-            vec![entry("location", "model.onnx.data"), entry("offset", &o.to_string()), entry("length", &(l - 4).to_string())]
-        })),
-        ("beyond", Box::new(|_, o, l| {
-            vec![entry("location", "model.onnx.data"), entry("offset", &(o + 1000).to_string()), entry("length", &l.to_string())]
-        })),
-        ("huge", Box::new(|_, _, l| {
-            vec![entry("location", "model.onnx.data"), entry("offset", &u64::MAX.to_string()), entry("length", &l.to_string())]
-        })),
-        ("nowhere", Box::new(|_, o, _| vec![entry("offset", &o.to_string())])),
-        ("unknown", Box::new(|n, o, l| {
-            let mut e = honest(n, o, l);
-            e.push(entry("basepath", "/"));
-            e
-        })),
-        ("missing", Box::new(|_, o, l| {
-            vec![entry("location", "absent.data"), entry("offset", &o.to_string()), entry("length", &l.to_string())]
-        })),
-        ("folder", Box::new(|_, o, l| {
-            vec![entry("location", "."), entry("offset", &o.to_string()), entry("length", &l.to_string())]
-        })),
+        (
+            "absolute",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", secret.to_str().unwrap()),
+                    entry("offset", &o.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "parent",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "../secret"),
+                    entry("offset", &o.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "link",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "link"),
+                    entry("offset", &o.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "short",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "model.onnx.data"),
+                    entry("offset", &o.to_string()),
+                    entry("length", &(l - 4).to_string()),
+                ]
+            }),
+        ),
+        (
+            "beyond",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "model.onnx.data"),
+                    entry("offset", &(o + 1000).to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "huge",
+            Box::new(|_, _, l| {
+                vec![
+                    entry("location", "model.onnx.data"),
+                    entry("offset", &u64::MAX.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "nowhere",
+            Box::new(|_, o, _| vec![entry("offset", &o.to_string())]),
+        ),
+        (
+            "unknown",
+            Box::new(|n, o, l| {
+                let mut e = honest(n, o, l);
+                e.push(entry("basepath", "/"));
+                e
+            }),
+        ),
+        (
+            "missing",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "absent.data"),
+                    entry("offset", &o.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
+        (
+            "folder",
+            Box::new(|_, o, l| {
+                vec![
+                    entry("location", "."),
+                    entry("offset", &o.to_string()),
+                    entry("length", &l.to_string()),
+                ]
+            }),
+        ),
     ];
     for (case, describe) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -145,7 +212,10 @@ fn hostile_external_data_is_refused_naming_the_tensor() {
         );
         let calibration = vec![sample(4, 0)];
         let err = compile_file(&path, calibration, &CompileOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::Ir(IrError::BadConstant { .. })), "{case}: {err}");
+        assert!(
+            matches!(err, Error::Ir(IrError::BadConstant { .. })),
+            "{case}: {err}"
+        );
     }
 }
 
@@ -169,7 +239,8 @@ fn reshape_with_allowzero_and_no_zero_is_a_reshape() {
     agrees_with_tract_on(&reshape(&[1, -1, 2]), &[sample(12, 1)]);
     let err = import_bytes(&reshape(&[1, 0, 6]), "t").unwrap_err();
     assert!(
-        matches!(&err, IrError::Unsupported { op, .. } if op == "Reshape") && err.to_string().contains("allowzero = 1"),
+        matches!(&err, IrError::Unsupported { op, .. } if op == "Reshape")
+            && err.to_string().contains("allowzero = 1"),
         "{err}"
     );
 }

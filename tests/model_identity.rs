@@ -110,7 +110,11 @@ fn leaves(value: &Value, at: String, out: &mut Vec<String>) {
         }
         Value::Array(items) => {
             let n = items.len();
-            let mut picked: Vec<usize> = if n > 4 { vec![0, n / 2, n - 1] } else { (0..n).collect() };
+            let mut picked: Vec<usize> = if n > 4 {
+                vec![0, n / 2, n - 1]
+            } else {
+                (0..n).collect()
+            };
             picked.dedup();
             for i in picked {
                 leaves(&items[i], format!("{at}/{i}"), out);
@@ -209,8 +213,12 @@ fn a_verifier_file_keeps_its_identity_under_changed_params_only() {
     let file = owner.verifier_file().unwrap();
     let cache = common::cache();
     assert_eq!(
-        Verifier::setup(owner.clone(), &cache).unwrap().model_digest(),
-        Verifier::setup(file.clone(), &cache).unwrap().model_digest(),
+        Verifier::setup(owner.clone(), &cache)
+            .unwrap()
+            .model_digest(),
+        Verifier::setup(file.clone(), &cache)
+            .unwrap()
+            .model_digest(),
         "the owner's file and its verifier file are one model"
     );
     // A changed leaf that only moved a parameter: zeroing the params gives the file back.
@@ -221,9 +229,7 @@ fn a_verifier_file_keeps_its_identity_under_changed_params_only() {
         }
         m
     };
-    every_leaf_changes_the_identity_or_is_refused(&file, |_, changed| {
-        zeroed(changed) == file
-    });
+    every_leaf_changes_the_identity_or_is_refused(&file, |_, changed| zeroed(changed) == file);
     let mut rival = owner.graph.clone();
     for node in &mut rival.nodes {
         if let zkinfer::graph::qgraph::QOp::Dense(dense) = &mut node.op {
@@ -231,7 +237,10 @@ fn a_verifier_file_keeps_its_identity_under_changed_params_only() {
         }
     }
     let rival = CompiledModel::from_graph(rival, owner.visibility).unwrap();
-    assert_eq!(rival.visibility, owner.visibility, "the same packing widths");
+    assert_eq!(
+        rival.visibility, owner.visibility,
+        "the same packing widths"
+    );
     assert_ne!(rival.weights_commitment(), owner.weights_commitment());
     assert_ne!(
         Verifier::setup(rival.verifier_file().unwrap(), &cache)

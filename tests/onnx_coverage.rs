@@ -291,10 +291,19 @@ fn gemm_of_runtime_matrices() {
     };
     let cases = [
         // mm: A [2, 3] × B [3, 4].
-        gemm(vec![], &["a", "b"], &[("a", &[2, 3]), ("b", &[3, 4])], vec![]),
+        gemm(
+            vec![],
+            &["a", "b"],
+            &[("a", &[2, 3]), ("b", &[3, 4])],
+            vec![],
+        ),
         // transB, alpha, and a constant C scaled by beta.
         gemm(
-            vec![int_attr("transB", 1), float_attr("alpha", 0.5), float_attr("beta", 2.0)],
+            vec![
+                int_attr("transB", 1),
+                float_attr("alpha", 0.5),
+                float_attr("beta", 2.0),
+            ],
             &["a", "b", "c"],
             &[("a", &[2, 3]), ("b", &[4, 3])],
             vec![tensor("c", &[4], &[0.5, -0.25, 1.0, 0.0])],
@@ -348,8 +357,16 @@ fn matmul_of_rows_by_a_constant_weight() {
 #[test]
 fn gemm_rows_are_rows_and_batches_are_refused_by_name() {
     let gemm = model_io(
-        vec![node("Gemm", &["x", "w", "b"], "y", vec![int_attr("transB", 1)])],
-        vec![tensor("w", &[2, 3], &[0.5, -0.25, 1.0, 0.75, 0.0, -1.0]), tensor("b", &[2], &[0.5, -0.5])],
+        vec![node(
+            "Gemm",
+            &["x", "w", "b"],
+            "y",
+            vec![int_attr("transB", 1)],
+        )],
+        vec![
+            tensor("w", &[2, 3], &[0.5, -0.25, 1.0, 0.75, 0.0, -1.0]),
+            tensor("b", &[2], &[0.5, -0.5]),
+        ],
         &[("x", &[4, 3])],
         "y",
         13,
@@ -357,7 +374,12 @@ fn gemm_rows_are_rows_and_batches_are_refused_by_name() {
     agrees_with_tract(&gemm);
     proves(&gemm);
     let conv = model_io(
-        vec![node("Conv", &["x", "w"], "y", vec![ints_attr("kernel_shape", &[1, 1])])],
+        vec![node(
+            "Conv",
+            &["x", "w"],
+            "y",
+            vec![ints_attr("kernel_shape", &[1, 1])],
+        )],
         vec![tensor("w", &[1, 2, 1, 1], &[0.5, -0.25])],
         &[("x", &[4, 2, 3, 3])],
         "y",

@@ -18,8 +18,8 @@ use ff::FromUniformBytes;
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
-use super::identity::parted_identity;
 use super::files::{load_json, save_json};
+use super::identity::parted_identity;
 use super::{
     CompiledModel, Openings, ParamsCache, ProofBundle, Prover, Verifier, BUNDLE_FORMAT_VERSION,
 };

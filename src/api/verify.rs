@@ -196,8 +196,7 @@ impl Verifier {
             // With hashed params the identity binds the published commitment: a proof of
             // other weights names another identity; say what differs.
             let carried = bundle.weights_commitment.as_deref().map(parse_felt);
-            if let (Some(expected), Some(Ok(found))) = (self.model.weights_commitment(), carried)
-            {
+            if let (Some(expected), Some(Ok(found))) = (self.model.weights_commitment(), carried) {
                 if expected != found {
                     return Err(VerifyError::WeightsCommitment {
                         expected: felt_hex(&expected),

@@ -38,11 +38,7 @@ pub struct WeightsCommitment {
 
 /// The commitment to `graph`'s parameters at the packing widths of `visibility` under
 /// `salt`, in the domain of its architecture and visibilities ([`param_domain`]).
-fn commit_params(
-    graph: &QGraph,
-    visibility: &Visibilities,
-    salt: Fp,
-) -> Result<Fp, CompileError> {
+fn commit_params(graph: &QGraph, visibility: &Visibilities, salt: Fp) -> Result<Fp, CompileError> {
     let params = graph.params();
     let bits = visibility.param_bits;
     commit::group_commitment(

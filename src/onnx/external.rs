@@ -67,10 +67,12 @@ fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
     let (mut location, mut offset, mut length) = (None, 0u64, None);
     for entry in &tensor.external_data {
         let number = || {
-            entry
-                .value
-                .parse::<u64>()
-                .map_err(|_| bad(format!("{} '{}' is not a byte count", entry.key, entry.value)))
+            entry.value.parse::<u64>().map_err(|_| {
+                bad(format!(
+                    "{} '{}' is not a byte count",
+                    entry.key, entry.value
+                ))
+            })
         };
         match entry.key.as_str() {
             "location" => location = Some(entry.value.clone()),

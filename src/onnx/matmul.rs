@@ -63,7 +63,13 @@ impl Importer {
                     index: (o % n) * k + o / n,
                 })
                 .collect();
-            self.push_named(cx, "/transpose_b", FloatOp::Wiring { sources }, vec![b.id], vec![k, n])
+            self.push_named(
+                cx,
+                "/transpose_b",
+                FloatOp::Wiring { sources },
+                vec![b.id],
+                vec![k, n],
+            )
         } else {
             b.clone()
         };

@@ -29,10 +29,13 @@ pub(crate) fn prove(
 ) -> Result<()> {
     let (part, many) = (flags.part, xs.len() > 1);
     let seed_of = |i: usize| {
-        flags
-            .link_seed
-            .as_ref()
-            .map(|seed| if many { seed.for_inference(i as u64) } else { *seed })
+        flags.link_seed.as_ref().map(|seed| {
+            if many {
+                seed.for_inference(i as u64)
+            } else {
+                *seed
+            }
+        })
     };
     let started = Instant::now();
     let prover = PartedProver::new(model, cache.clone())?;

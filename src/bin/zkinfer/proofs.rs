@@ -244,7 +244,10 @@ pub(crate) fn verify(
 ) -> Result<()> {
     let started = Instant::now();
     let model = CompiledModel::load(model_path)?;
-    let model = Arc::new(crate::weights::expecting(model, trusted.weights_commitment)?);
+    let model = Arc::new(crate::weights::expecting(
+        model,
+        trusted.weights_commitment,
+    )?);
     trusted.report_weights(&model, json);
     if model.is_parted() {
         return crate::parts::verify(&model, proofs, trusted, json, cache);
