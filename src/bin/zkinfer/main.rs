@@ -12,7 +12,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 use zkinfer::api::Precision;
 use zkinfer::input::read_samples;
-use zkinfer::serve::{ServeConfig, Server};
 use zkinfer::{api, CompileOptions, ParamsCache, ParamsStatus, Visibilities, Visibility};
 
 #[derive(Parser, Debug)]
@@ -196,63 +195,7 @@ enum Command {
     /// Serve proving and verification over HTTP, keys kept warm (see the README's service
     /// section). Prints `listening on http://ADDR` once ready; Ctrl-C or SIGTERM stops it
     /// gracefully (a second one at once).
-    Serve {
-        /// A folder of compiled models (`*.zkm`), each served under its file stem.
-        #[arg(long, value_name = "DIR")]
-        models: Option<PathBuf>,
-        /// Address to listen on (loopback by default; port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// Proofs run at once (each already uses every core).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-        max_proofs: u32,
-        /// Proofs that may wait for a slot; beyond it the server answers 503 with Retry-After.
-        #[arg(long, default_value_t = 16)]
-        proof_queue: usize,
-        /// Verifications run at once (default: the number of cores).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-        max_verifications: Option<u32>,
-        /// Verifications that may wait for a slot.
-        #[arg(long, default_value_t = 256)]
-        verify_queue: usize,
-        /// Memory for keys, MiB (an estimate per key; least recently used evicted first).
-        #[arg(long, default_value_t = 8192, value_name = "MIB")]
-        key_memory_mib: u64,
-        /// A request's time limit in seconds, waiting included.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
-        timeout: u64,
-        /// The largest prove or verify request body, MiB.
-        #[arg(long, default_value_t = 32, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
-        body_limit_mib: u64,
-        /// The largest model a registration may send, MiB (read one at a time, behind the token).
-        #[arg(long, default_value_t = 512, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=16384))]
-        model_limit_mib: u64,
-        /// Prove and verify bodies held at once, all requests together, MiB (at least the body
-        /// limit); a body that finds it spent waits until its deadline, then gets 503.
-        #[arg(long, default_value_t = 64, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
-        in_flight_mib: u64,
-        /// Seconds a client has to send a whole request body (else 408).
-        #[arg(long, default_value_t = 30, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
-        body_timeout: u64,
-        /// Seconds a connection has to send a request head, or may stay idle between requests.
-        #[arg(long, default_value_t = 10, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=3600))]
-        header_timeout: u64,
-        /// Connections served at once; one more is answered 503 and closed.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        max_connections: u32,
-        /// Require `Authorization: Bearer TOKEN` to prove and to register models.
-        #[arg(long, env = "ZKINFER_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// Listen beyond loopback with no token (refused otherwise).
-        #[arg(long)]
-        allow_unauthenticated: bool,
-        /// The access log on standard error: one line per request, `human`, `json` or `off`.
-        #[arg(long, default_value = "human", value_name = "FORMAT")]
-        log: zkinfer::serve::LogFormat,
-        /// Build every model's proving key at start (else at its first proof).
-        #[arg(long)]
-        warm_provers: bool,
-    },
+    Serve(serve::ServeFlags),
     /// Run the integer model on a labelled evaluation set.
     Accuracy {
         /// The compiled model.
@@ -280,6 +223,7 @@ mod open;
 mod parts;
 mod proofs;
 mod report;
+mod serve;
 mod weights;
 
 fn main() -> ExitCode {
@@ -326,7 +270,7 @@ impl Command {
             | Self::CommitWeights { json, .. }
             | Self::ExportVerifier { json, .. }
             | Self::Accuracy { json, .. } => *json,
-            Self::Serve { .. } => false,
+            Self::Serve(_) => false,
         }
     }
 }
@@ -421,51 +365,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             json,
         } => open::open(&model, &openings, proof.as_deref(), json, cache),
         Command::Accuracy { model, eval, json } => report::accuracy(&model, &eval, json),
-        Command::Serve {
-            models,
-            bind,
-            max_proofs,
-            proof_queue,
-            max_verifications,
-            verify_queue,
-            key_memory_mib,
-            timeout,
-            body_limit_mib,
-            model_limit_mib,
-            in_flight_mib,
-            body_timeout,
-            header_timeout,
-            max_connections,
-            token,
-            allow_unauthenticated,
-            log,
-            warm_provers,
-        } => {
-            zkinfer::serve::init_log(log)?;
-            let defaults = ServeConfig::default();
-            let config = ServeConfig {
-                bind,
-                models_dir: models,
-                params: cache.clone(),
-                max_proofs: max_proofs as usize,
-                proof_queue,
-                max_verifications: max_verifications
-                    .map_or(defaults.max_verifications, |n| n as usize),
-                verify_queue,
-                key_memory: key_memory_mib.saturating_mul(1 << 20),
-                request_timeout: Duration::from_secs(timeout),
-                body_limit: usize::try_from(body_limit_mib << 20)?,
-                model_limit: usize::try_from(model_limit_mib << 20)?,
-                in_flight_bodies: usize::try_from(in_flight_mib << 20)?,
-                body_timeout: Duration::from_secs(body_timeout),
-                header_timeout: Duration::from_secs(header_timeout),
-                max_connections: max_connections as usize,
-                token: token.filter(|t| !t.is_empty()),
-                allow_unauthenticated,
-                warm_provers,
-            };
-            serve(config)
-        }
+        Command::Serve(flags) => serve::run(flags, cache),
     }
 }
 
@@ -589,33 +489,6 @@ pub(crate) fn params(
         );
     }
     Ok(params)
-}
-
-fn serve(config: ServeConfig) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let started = Instant::now();
-        // Listening from the start, so that each signal is seen once (see ShutdownSignals).
-        let mut signals = zkinfer::serve::ShutdownSignals::new();
-        let server = Server::start(config).await?;
-        eprintln!("models loaded and keys built in {:.2} s", started.elapsed().as_secs_f64());
-        out!("listening on http://{}", server.local_addr());
-        std::io::stdout().flush()?;
-        server
-            .run(async move {
-                signals.next().await;
-                eprintln!("shutting down: finishing the requests in flight (signal again to stop at once)");
-                tokio::spawn(async move {
-                    signals.next().await;
-                    std::process::exit(130);
-                });
-            })
-            .await?;
-        eprintln!("stopped");
-        Ok::<(), Box<dyn std::error::Error>>(())
-    })
 }
 
 pub(crate) fn floats(values: &[f64]) -> String {
