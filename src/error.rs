@@ -143,6 +143,26 @@ pub enum QuantError {
     /// No calibration data.
     #[error("calibration needs at least one input")]
     NoCalibration,
+    /// A node's inputs or constants do not have the shape its quantisation needs (a float
+    /// graph that skipped validation).
+    #[error("node '{node}': expected {expected}, got {got}")]
+    Shape {
+        /// The node.
+        node: String,
+        /// What its quantisation needs.
+        expected: String,
+        /// What it has.
+        got: String,
+    },
+    /// A Gather's ids are not whole numbers at their scale: they come from an activation
+    /// with a fractional scale, not from the model's integer input.
+    #[error("node '{node}': ids at scale 2^{scale_exp} are not exact integers; a Gather reads the model's integer input (token ids)")]
+    FractionalIds {
+        /// The Gather.
+        node: String,
+        /// The ids' exponent.
+        scale_exp: i32,
+    },
 }
 
 /// Errors running the integer forward pass.

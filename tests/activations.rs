@@ -6,7 +6,7 @@ mod common;
 
 use ndarray::{Array1, Array2};
 use zkinfer::graph::activation::{Activation, Table};
-use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::ir::{FloatDense, FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
@@ -122,10 +122,10 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
         nodes: vec![
             FloatNode {
                 name: "fc".into(),
-                op: FloatOp::Dense {
+                op: FloatOp::Dense(FloatDense {
                     weights,
                     bias: Array1::from_vec(vec![0.1, -0.2, 0.3, 0.0, 0.5, -0.5]),
-                },
+                }),
                 inputs: vec![TensorId(0)],
             },
             FloatNode {

@@ -6,7 +6,7 @@
 mod common;
 
 use proptest::prelude::*;
-use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::ir::{AvgPool, FloatConv, FloatGraph, FloatNode, FloatOp, MaxPool};
 use zkinfer::graph::window::{ConvShape, Window};
 use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
@@ -85,11 +85,11 @@ proptest! {
             input_parts: Vec::new(),
             nodes: vec![FloatNode {
                 name: "conv".into(),
-                op: FloatOp::Conv {
+                op: FloatOp::Conv(FloatConv {
                     weights: values(seed ^ 0xc0, shape.weights_len()),
                     bias: values(seed ^ 0xb1, shape.out_channels),
                     shape,
-                },
+                }),
                 inputs: vec![TensorId(0)],
             }],
         };
@@ -114,12 +114,12 @@ proptest! {
             nodes: vec![
                 FloatNode {
                     name: "avg".into(),
-                    op: FloatOp::AvgPool { window: window.clone(), count_include_pad },
+                    op: FloatOp::AvgPool(AvgPool { window: window.clone(), count_include_pad }),
                     inputs: vec![TensorId(0)],
                 },
                 FloatNode {
                     name: "max".into(),
-                    op: FloatOp::MaxPool { window: window.clone() },
+                    op: FloatOp::MaxPool(MaxPool(window.clone())),
                     inputs: vec![TensorId(0)],
                 },
                 FloatNode {

@@ -178,10 +178,10 @@ fn an_intermediate_beyond_its_calibrated_range_is_a_witness_error() {
         input_shape: vec![1, 8],
         nodes: vec![FloatNode {
             name: "sum".into(),
-            op: FloatOp::Dense {
+            op: FloatOp::Dense(zkinfer::graph::ir::FloatDense {
                 weights: Array2::from_elem((1, 8), 1.0),
                 bias: Array1::zeros(1),
-            },
+            }),
             inputs: vec![TensorId(0)],
         }],
         outputs: vec![TensorId(1)],
@@ -215,10 +215,10 @@ fn an_accumulator_beyond_the_circuits_width_is_a_quantisation_error() {
         input_shape: vec![1, 2],
         nodes: vec![FloatNode {
             name: "huge".into(),
-            op: FloatOp::Dense {
+            op: FloatOp::Dense(zkinfer::graph::ir::FloatDense {
                 weights: Array2::from_elem((1, 2), 1e-10),
                 bias: Array1::from_elem(1, 1e6),
-            },
+            }),
             inputs: vec![TensorId(0)],
         }],
         outputs: vec![TensorId(1)],

@@ -16,7 +16,9 @@ use zkinfer::graph::TensorId;
 
 use ndarray::{Array1, Array2};
 use zkinfer::graph::activation::Activation;
-use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp, Source};
+use zkinfer::graph::ir::{
+    ArgMax, FloatAffine, FloatDense, FloatGraph, FloatNode, FloatOp, FloatSoftmax, Source, Wiring,
+};
 use zkinfer::graph::window::Axis;
 use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::{input, onnx, CompileOptions, CompiledModel};
@@ -170,12 +172,12 @@ fn every_op(head: FloatOp) -> (CompiledModel, Vec<f32>) {
         nodes: vec![
             node(
                 "fc",
-                FloatOp::Dense {
+                FloatOp::Dense(FloatDense {
                     weights: Array2::from_shape_fn((6, 6), |(o, i)| {
                         ((o * 7 + i * 5) % 11) as f32 / 5.0 - 1.0
                     }),
                     bias: Array1::from_vec(vec![0.1, -0.3, 0.2, 0.0, -0.1, 0.3]),
-                },
+                }),
                 vec![0],
             ),
             node("relu", FloatOp::Relu, vec![1]),
@@ -183,23 +185,23 @@ fn every_op(head: FloatOp) -> (CompiledModel, Vec<f32>) {
             node("add", FloatOp::Add, vec![3, 1]),
             node(
                 "reverse",
-                FloatOp::Wiring {
-                    sources: (0..6)
+                FloatOp::Wiring(Wiring(
+                    (0..6)
                         .map(|i| Source::Element {
                             input: 0,
                             index: 5 - i,
                         })
                         .collect(),
-                },
+                )),
                 vec![4],
             ),
             node("tanh", FloatOp::Activation(Activation::Tanh), vec![5]),
             node(
                 "affine",
-                FloatOp::Affine {
+                FloatOp::Affine(FloatAffine {
                     scale: vec![1.5, -0.5, 2.0, 1.0, 0.75, -1.25],
                     bias: vec![0.0, 0.5, -0.25, 0.1, 0.0, 0.2],
-                },
+                }),
                 vec![6],
             ),
             node("head", head, vec![7]),
@@ -279,7 +281,10 @@ fn trunk_checks(seen: &Seen) {
 
 #[test]
 fn every_forged_value_of_a_softmax_model_is_rejected() {
-    let (model, x) = every_op(FloatOp::Softmax(axis()));
+    let (model, x) = every_op(FloatOp::Softmax(FloatSoftmax {
+        axis: axis(),
+        keep: Vec::new(),
+    }));
     let seen = sweep(&model, &x);
     trunk_checks(&seen);
     assert_pinned(
@@ -299,7 +304,7 @@ fn every_forged_value_of_a_softmax_model_is_rejected() {
 
 #[test]
 fn every_forged_value_of_an_argmax_model_is_rejected() {
-    let (model, x) = every_op(FloatOp::ArgMax(axis()));
+    let (model, x) = every_op(FloatOp::ArgMax(ArgMax(axis())));
     let seen = sweep(&model, &x);
     trunk_checks(&seen);
     assert_pinned(

@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2};
 use zkinfer::graph::TensorId;
 
 use zkinfer::error::VerifyError;
-use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
+use zkinfer::graph::ir::{ArgMax, FloatDense, FloatGraph, FloatNode, FloatOp, FloatSoftmax};
 use zkinfer::graph::window::Axis;
 use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::{CompileOptions, CompiledModel, Prover, Verifier};
@@ -20,12 +20,12 @@ fn compiled(head: FloatOp, dense: bool) -> (CompiledModel, Vec<Vec<f32>>) {
     if dense {
         nodes.push(FloatNode {
             name: "fc".into(),
-            op: FloatOp::Dense {
+            op: FloatOp::Dense(FloatDense {
                 weights: Array2::from_shape_fn((5, 6), |(o, i)| {
                     ((o * 7 + i * 5) % 11) as f32 / 5.0 - 1.0
                 }),
                 bias: Array1::from_vec(vec![0.1, -0.3, 0.2, 0.0, -0.1]),
-            },
+            }),
             inputs: vec![TensorId(0)],
         });
     }
@@ -79,7 +79,13 @@ fn prove_and_verify(model: &CompiledModel, x: &[f32]) -> Vec<f64> {
 
 #[test]
 fn softmax_model_proves_and_verifies() {
-    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let (model, samples) = compiled(
+        FloatOp::Softmax(FloatSoftmax {
+            axis: axis(),
+            keep: Vec::new(),
+        }),
+        true,
+    );
     let outputs = prove_and_verify(&model, &samples[0]);
     let sum: f64 = outputs.iter().sum();
     assert!((sum - 1.0).abs() < 0.01, "softmax sums to {sum}");
@@ -104,7 +110,7 @@ fn softmax_model_proves_and_verifies() {
 
 #[test]
 fn argmax_model_proves_and_verifies() {
-    let (model, samples) = compiled(FloatOp::ArgMax(axis()), true);
+    let (model, samples) = compiled(FloatOp::ArgMax(ArgMax(axis())), true);
     for x in samples.iter().take(2) {
         let q = model.quantise_input(x, false).unwrap();
         let w = model.witness(&q).unwrap();
@@ -120,7 +126,13 @@ fn argmax_model_proves_and_verifies() {
 /// A forged exponential (the sum and the division follow it honestly) leaves the table.
 #[test]
 fn softmax_exponential_off_by_one_is_rejected() {
-    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let (model, samples) = compiled(
+        FloatOp::Softmax(FloatSoftmax {
+            axis: axis(),
+            keep: Vec::new(),
+        }),
+        true,
+    );
     let q = model.quantise_input(&samples[1], false).unwrap();
     let mut w = model.witness(&q).unwrap();
     let NodeWitness::Softmax { exps, .. } = &mut w.nodes[1] else {
@@ -136,7 +148,13 @@ fn softmax_exponential_off_by_one_is_rejected() {
 
 #[test]
 fn softmax_output_off_by_one_is_rejected() {
-    let (model, samples) = compiled(FloatOp::Softmax(axis()), true);
+    let (model, samples) = compiled(
+        FloatOp::Softmax(FloatSoftmax {
+            axis: axis(),
+            keep: Vec::new(),
+        }),
+        true,
+    );
     let q = model.quantise_input(&samples[1], false).unwrap();
     let mut w = model.witness(&q).unwrap();
     let NodeWitness::Softmax { outputs, .. } = &mut w.nodes[1] else {
@@ -152,7 +170,7 @@ fn softmax_output_off_by_one_is_rejected() {
 
 /// ArgMax straight on the input, where ties are exact: x = [0.5, 0.25, 0.5, 0.1, -1].
 fn tied() -> (CompiledModel, Witness) {
-    let (model, _) = compiled(FloatOp::ArgMax(axis()), false);
+    let (model, _) = compiled(FloatOp::ArgMax(ArgMax(axis())), false);
     let q = model
         .quantise_input(&[0.5, 0.25, 0.5, 0.1, -1.0], false)
         .unwrap();

@@ -11,6 +11,7 @@ use halo2_proofs::{
 use pasta_curves::Fp;
 use zkinfer::circuit::layout::{DOT_WIDTH, UNUSABLE_ROWS};
 use zkinfer::circuit::{InstanceLayout, ModelCircuit};
+use zkinfer::graph::ir::{AvgPool, FloatConv, MaxPool};
 use zkinfer::graph::witness::{generate, NodeWitness, Witness};
 use zkinfer::graph::TensorId;
 
@@ -214,7 +215,7 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
         nodes: vec![
             node(
                 "conv",
-                FloatOp::Conv {
+                FloatOp::Conv(FloatConv {
                     shape: ConvShape {
                         window: conv,
                         out_channels: 2,
@@ -222,17 +223,17 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
                     },
                     weights: (0..18).map(|i| ((i * 7 % 11) as f32 - 5.0) / 8.0).collect(),
                     bias: vec![0.25, -0.5],
-                },
+                }),
                 0,
             ),
             node("relu", FloatOp::Relu, 1),
-            node("pool", FloatOp::MaxPool { window: max }, 2),
+            node("pool", FloatOp::MaxPool(MaxPool(max)), 2),
             node(
                 "avg",
-                FloatOp::AvgPool {
+                FloatOp::AvgPool(AvgPool {
                     window: avg,
                     count_include_pad: false,
-                },
+                }),
                 3,
             ),
         ],

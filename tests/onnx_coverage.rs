@@ -480,7 +480,9 @@ fn a_misread_model_is_refused_by_the_reference_check() {
         ReferenceCheck::Agrees { .. }
     ));
     match &mut graph.nodes[0].op {
-        zkinfer::graph::ir::FloatOp::Dense { bias, .. } => bias.mapv_inplace(|b| b + 1.0),
+        zkinfer::graph::ir::FloatOp::Dense(zkinfer::graph::ir::FloatDense { bias, .. }) => {
+            bias.mapv_inplace(|b| b + 1.0)
+        }
         other => panic!("the MLP starts with {}", other.kind()),
     }
     let misread = CompiledModel::compile(&graph, &samples, &CompileOptions::default()).unwrap();

@@ -97,6 +97,23 @@ impl Activation {
         }
     }
 
+    /// The function's constants (slopes, bounds, floors), which must be finite.
+    pub fn parameters(&self) -> Vec<f32> {
+        match *self {
+            Self::LeakyRelu { alpha } | Self::Elu { alpha } => vec![alpha],
+            Self::Ln { floor } | Self::Rsqrt { floor } => vec![floor],
+            Self::Clip { min, max } => vec![min, max],
+            Self::HardSigmoid { alpha, beta } => vec![alpha, beta],
+            Self::Sigmoid
+            | Self::Tanh
+            | Self::Exp
+            | Self::Erf
+            | Self::Gelu
+            | Self::Softplus
+            | Self::Sqrt => Vec::new(),
+        }
+    }
+
     /// The function as tabulated over intervals of width `step`: a reciprocal root's floor
     /// rises to half a step, since inputs below it share the first interval. The table's
     /// largest entry (which sets its output scale) is then that interval's, not `1/√ε` of an

@@ -4,60 +4,40 @@
 //! a node's output. Every node reads earlier tensors only, so the node order is an
 //! execution order; the graph lists its outputs (any tensors, in the model's order). Shape-only ops (Flatten, Reshape, Identity, Dropout) vanish at import;
 //! Transpose, Concat and Pad become [`FloatOp::Wiring`]; BatchNormalization and constant
-//! Add/Mul fold into the preceding linear layer or become an [`FloatOp::Affine`].
+//! Add/Mul fold into the preceding linear layer or become an [`FloatOp::Affine`]. Each op's
+//! float semantics and quantisation live with its integer meaning, in `graph/ops/`.
 
-use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::activation::Activation;
-use crate::graph::window::{pool_taps, Axis, ConvShape, Window};
 use crate::graph::TensorId;
 
-/// Where one output element of a wiring op comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Source<C> {
-    /// Element `index` of the node's input `input` (a position in its input list).
-    Element {
-        /// Which of the node's inputs.
-        input: usize,
-        /// Flat index into it.
-        index: usize,
-    },
-    /// A constant (padding).
-    Constant(C),
-}
+pub use crate::graph::activation::Activation;
+pub use crate::graph::ops::argmax::ArgMax;
+pub use crate::graph::ops::gather::FloatGather;
+pub use crate::graph::ops::linear::{AvgPool, FloatAdd, FloatAffine, FloatConv, FloatDense};
+pub use crate::graph::ops::matmul::FloatMatMul;
+pub use crate::graph::ops::maximum::Max;
+pub use crate::graph::ops::mul::FloatMul;
+pub use crate::graph::ops::pool::MaxPool;
+pub use crate::graph::ops::relu::Relu;
+pub use crate::graph::ops::softmax::FloatSoftmax;
+pub use crate::graph::ops::wiring::Wiring;
+pub use crate::graph::ops::{FloatKernel, Mismatch};
+pub use crate::graph::qtensor::Source;
 
-/// One op of the float graph.
+/// One op of the float graph. Each variant's payload is its op's [`FloatKernel`] (in the
+/// op's module of `graph/ops/`, beside its integer meaning); `each_float_op!` below is the
+/// one list of variants, and every use of an op's meaning goes through it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FloatOp {
     /// `y = W x + b`, `W` of shape `(outputs, inputs)`.
-    Dense {
-        /// Weights, `(outputs, inputs)`.
-        weights: Array2<f32>,
-        /// Bias, `outputs` long.
-        bias: Array1<f32>,
-    },
+    Dense(FloatDense),
     /// Convolution (any rank, stride, padding, dilation, groups).
-    Conv {
-        /// Geometry.
-        shape: ConvShape,
-        /// Weights `[out_channels, channels / groups, kernel…]`, flat.
-        weights: Vec<f32>,
-        /// One bias per output channel.
-        bias: Vec<f32>,
-    },
-    /// Average over each window, dividing by the window's size.
-    AvgPool {
-        /// Geometry.
-        window: Window,
-        /// Divide by the full kernel size even where it hangs over the padding.
-        count_include_pad: bool,
-    },
+    Conv(FloatConv),
+    /// Average over each window, dividing by the window's size (or the full kernel's).
+    AvgPool(AvgPool),
     /// Maximum over each window (padding ignored).
-    MaxPool {
-        /// Geometry.
-        window: Window,
-    },
+    MaxPool(MaxPool),
     /// `y = max(x, 0)`.
     Relu,
     /// A nonlinear elementwise function, proven by table lookup.
@@ -68,233 +48,99 @@ pub enum FloatOp {
     Mul,
     /// Elementwise maximum of two tensors of the same length (ONNX `Max`).
     Max,
-    /// The product of two activations as matrices: input 0 `[t, m, k]`, input 1 `[t, k, n]`
-    /// (row-major; `t` from the lengths), output `[t, m, n]` (attention's Q·Kᵀ and P·V).
-    MatMul {
-        /// Rows of the left matrix.
-        m: usize,
-        /// The summed dimension.
-        k: usize,
-        /// Columns of the right matrix.
-        n: usize,
-    },
+    /// The product of two activations as matrices (attention's Q·Kᵀ and P·V).
+    MatMul(FloatMatMul),
     /// Index of the first maximum along an axis (ONNX `ArgMax`, `select_last_index = 0`).
-    ArgMax(Axis),
-    /// `e^(x − max) / Σ e^(x − max)` along an axis.
-    Softmax(Axis),
-    /// Softmax along an axis over the kept elements only (a causal mask: ONNX's
-    /// `Softmax(Where(mask, x, very negative))`); a masked element's output is exactly 0.
-    MaskedSoftmax {
-        /// The axis.
-        axis: Axis,
-        /// One per element: whether it takes part. Every group keeps at least one.
-        keep: Vec<bool>,
-    },
-    /// Rows of a constant table selected by the input's integer ids (an embedding): the
-    /// output is `ids.len() · dim` long, row after row.
-    Gather {
-        /// The table, `(vocab, dim)`.
-        table: Array2<f32>,
-    },
+    ArgMax(ArgMax),
+    /// `e^(x − max) / Σ e^(x − max)` along an axis, over the elements a mask keeps.
+    Softmax(FloatSoftmax),
+    /// Rows of a constant table selected by the input's integer ids (an embedding).
+    Gather(FloatGather),
     /// `y_i = a_i · x_i + b_i`: constant Mul, Add, Sub, or a BatchNormalization that no
     /// linear layer precedes.
-    Affine {
-        /// `a`, one per element.
-        scale: Vec<f32>,
-        /// `b`, one per element.
-        bias: Vec<f32>,
-    },
+    Affine(FloatAffine),
     /// Pure wiring: each output element is an input element or a constant.
-    Wiring {
-        /// One per output element.
-        sources: Vec<Source<f32>>,
-    },
+    Wiring(Wiring<f32>),
 }
+
+/// The one list of [`FloatOp`]'s variants: `each_float_op!(op, k => body)` evaluates
+/// `body` with `k` bound to the variant's [`FloatKernel`] (a reference, mutable when `op`
+/// is). A new variant is a compile error here until its op implements the trait.
+macro_rules! each_float_op {
+    ($op:expr, $k:ident => $body:expr) => {{
+        use $crate::graph::ir::FloatOp as F;
+        match $op {
+            F::Dense($k) => $body,
+            F::Conv($k) => $body,
+            F::AvgPool($k) => $body,
+            F::MaxPool($k) => $body,
+            F::Relu => {
+                let $k = &mut $crate::graph::ir::Relu;
+                $body
+            }
+            F::Activation($k) => $body,
+            F::Add => {
+                let $k = &mut $crate::graph::ir::FloatAdd;
+                $body
+            }
+            F::Mul => {
+                let $k = &mut $crate::graph::ir::FloatMul;
+                $body
+            }
+            F::Max => {
+                let $k = &mut $crate::graph::ir::Max;
+                $body
+            }
+            F::MatMul($k) => $body,
+            F::ArgMax($k) => $body,
+            F::Softmax($k) => $body,
+            F::Gather($k) => $body,
+            F::Affine($k) => $body,
+            F::Wiring($k) => $body,
+        }
+    }};
+}
+pub(crate) use each_float_op;
 
 impl FloatOp {
     /// The op's kind, for messages and reports.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Dense { .. } => "Dense",
-            Self::Conv { .. } => "Conv",
-            Self::AvgPool { .. } => "AvgPool",
-            Self::MaxPool { .. } => "MaxPool",
-            Self::Relu => "Relu",
-            Self::Activation(f) => f.name(),
-            Self::Add => "Add",
-            Self::Mul => "Mul",
-            Self::Max => "Max",
-            Self::MatMul { .. } => "MatMul",
-            Self::ArgMax(_) => "ArgMax",
-            Self::Softmax(_) | Self::MaskedSoftmax { .. } => "Softmax",
-            Self::Gather { .. } => "Gather",
-            Self::Affine { .. } => "Affine",
-            Self::Wiring { .. } => "Wiring",
-        }
+        each_float_op!(self, k => FloatKernel::kind(k))
+    }
+
+    /// How many tensors the op reads (`None`: any number, at least one).
+    pub fn arity(&self) -> Option<usize> {
+        each_float_op!(self, k => FloatKernel::arity(k))
     }
 
     /// Output length for inputs of `lens` (no checks; see [`FloatGraph::validate`]).
-    fn output_len(&self, lens: &[usize]) -> usize {
-        let first = lens.first().copied().unwrap_or(0);
-        match self {
-            Self::Dense { bias, .. } => bias.len(),
-            Self::Conv { shape, .. } => shape.outputs(),
-            Self::AvgPool { window, .. } | Self::MaxPool { window } => {
-                window.channels * window.positions()
-            }
-            Self::Relu
-            | Self::Activation(_)
-            | Self::Add
-            | Self::Mul
-            | Self::Max
-            | Self::Softmax(_)
-            | Self::MaskedSoftmax { .. } => first,
-            Self::Gather { table } => first * table.ncols(),
-            Self::MatMul { m, k, n } => first / (m * k).max(1) * m * n,
-            Self::ArgMax(axis) => axis.groups(),
-            Self::Affine { scale, .. } => scale.len(),
-            Self::Wiring { sources } => sources.len(),
-        }
+    pub fn output_len(&self, lens: &[usize]) -> usize {
+        each_float_op!(self, k => FloatKernel::output_len(k, lens))
+    }
+
+    /// Structural checks against inputs of `lens` ([`FloatKernel::check`]).
+    pub fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        each_float_op!(self, k => FloatKernel::check(k, lens))
+    }
+
+    /// Every constant of the op ([`FloatKernel::constants`]).
+    pub fn constants(&self) -> Vec<f32> {
+        each_float_op!(self, k => FloatKernel::constants(k))
     }
 
     /// The float semantics.
-    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
-        let x = xs.first().copied().unwrap_or_default();
-        match self {
-            Self::Dense { weights, bias } => weights
-                .outer_iter()
-                .zip(bias.iter())
-                .map(|(row, b)| {
-                    row.iter()
-                        .zip(x)
-                        .map(|(w, x)| f64::from(*w) * x)
-                        .sum::<f64>()
-                        + f64::from(*b)
-                })
-                .collect(),
-            Self::Conv {
-                shape,
-                weights,
-                bias,
-            } => {
-                let positions = shape.window.positions().max(1);
-                (0..shape.outputs())
-                    .map(|o| {
-                        shape
-                            .taps(o)
-                            .iter()
-                            .map(|&(i, w)| f64::from(weights[w]) * x[i])
-                            .sum::<f64>()
-                            + f64::from(bias[o / positions])
-                    })
-                    .collect()
-            }
-            Self::AvgPool {
-                window,
-                count_include_pad,
-            } => (0..window.channels * window.positions())
-                .map(|o| {
-                    let taps = pool_taps(window, o);
-                    let n = if *count_include_pad {
-                        window.kernel_len()
-                    } else {
-                        taps.len()
-                    };
-                    taps.iter().map(|&i| x[i]).sum::<f64>() / n.max(1) as f64
-                })
-                .collect(),
-            Self::MaxPool { window } => (0..window.channels * window.positions())
-                .map(|o| {
-                    pool_taps(window, o)
-                        .iter()
-                        .map(|&i| x[i])
-                        .fold(f64::NEG_INFINITY, f64::max)
-                })
-                .collect(),
-            Self::Relu => x.iter().map(|v| v.max(0.0)).collect(),
-            Self::Activation(f) => x.iter().map(|v| f.eval(*v)).collect(),
-            Self::Add => {
-                let y = xs.get(1).copied().unwrap_or_default();
-                x.iter().zip(y).map(|(a, b)| a + b).collect()
-            }
-            Self::Mul => {
-                let y = xs.get(1).copied().unwrap_or_default();
-                x.iter().zip(y).map(|(a, b)| a * b).collect()
-            }
-            Self::Max => {
-                let y = xs.get(1).copied().unwrap_or_default();
-                x.iter().zip(y).map(|(a, b)| a.max(*b)).collect()
-            }
-            Self::ArgMax(axis) => (0..axis.groups())
-                .map(|g| {
-                    let group = axis.group(g);
-                    let mut best = 0;
-                    for (j, &i) in group.iter().enumerate() {
-                        if x[i] > x[group[best]] {
-                            best = j;
-                        }
-                    }
-                    best as f64
-                })
-                .collect(),
-            Self::MatMul { m, k, n } => {
-                let (m, k, n) = (*m, *k, *n);
-                let y = xs.get(1).copied().unwrap_or_default();
-                let batches = x.len() / (m * k).max(1);
-                (0..batches * m * n)
-                    .map(|o| {
-                        let (t, i, j) = (o / (m * n), (o / n) % m, o % n);
-                        (0..k)
-                            .map(|l| x[(t * m + i) * k + l] * y[(t * k + l) * n + j])
-                            .sum()
-                    })
-                    .collect()
-            }
-            Self::Softmax(axis) => softmax(x, axis, &[]),
-            Self::MaskedSoftmax { axis, keep } => softmax(x, axis, keep),
-            Self::Gather { table } => {
-                let (vocab, dim) = table.dim();
-                x.iter()
-                    .flat_map(|id| {
-                        // An id outside the table is NaN, which calibration reports.
-                        let valid = id.fract() == 0.0 && *id >= 0.0 && *id < vocab as f64;
-                        let row = valid.then(|| table.row(*id as usize));
-                        (0..dim).map(move |j| row.as_ref().map_or(f64::NAN, |r| f64::from(r[j])))
-                    })
-                    .collect()
-            }
-            Self::Affine { scale, bias } => x
-                .iter()
-                .zip(scale.iter().zip(bias))
-                .map(|(x, (a, b))| f64::from(*a) * x + f64::from(*b))
-                .collect(),
-            Self::Wiring { sources } => sources
-                .iter()
-                .map(|s| match s {
-                    Source::Element { input, index } => xs[*input][*index],
-                    Source::Constant(c) => f64::from(*c),
-                })
-                .collect(),
-        }
+    pub fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        each_float_op!(self, k => FloatKernel::eval(k, xs))
     }
-}
 
-/// Softmax of `x` along `axis` over the elements `keep` marks (all when it is empty);
-/// the others are 0.
-fn softmax(x: &[f64], axis: &Axis, keep: &[bool]) -> Vec<f64> {
-    let mut y = vec![0.0; x.len()];
-    for g in 0..axis.groups() {
-        let mut group = axis.group(g);
-        if !keep.is_empty() {
-            group.retain(|&i| keep.get(i).copied().unwrap_or(false));
+    /// Folds a constant map `y = scale · x + bias` after the op into it, when it can
+    /// ([`FloatKernel::fold`]); `false` leaves it unchanged.
+    pub fn fold(&mut self, scale: &[f32], bias: &[f32]) -> bool {
+        if scale.len() != bias.len() {
+            return false;
         }
-        let m = group.iter().fold(f64::NEG_INFINITY, |m, &i| m.max(x[i]));
-        let sum: f64 = group.iter().map(|&i| (x[i] - m).exp()).sum();
-        for &i in &group {
-            y[i] = (x[i] - m).exp() / sum;
-        }
+        each_float_op!(self, k => FloatKernel::fold(k, scale, bias))
     }
-    y
 }
 
 /// One node: an op over earlier tensors.

@@ -74,6 +74,27 @@ pub enum QOp {
     Max(Max),
 }
 
+/// Each payload into its variant (what an op's quantisation makes becomes a node's op).
+macro_rules! from_payloads {
+    ($($variant:ident),*) => {$(
+        impl From<$variant> for QOp {
+            fn from(op: $variant) -> Self {
+                Self::$variant(op)
+            }
+        }
+    )*};
+}
+from_payloads!(
+    Dense, Conv, AvgPool, Add, Mul, Affine, Lookup, ArgMax, Softmax, MaxPool, Wiring, Gather,
+    MatMul, Max
+);
+
+impl From<Relu> for QOp {
+    fn from(_: Relu) -> Self {
+        Self::Relu
+    }
+}
+
 /// The one list of ops: binds `$x` to the op's payload (for the unit variant `Relu`, to
 /// `$relu`) and `$wrap` to its variant's constructor, and evaluates `$body`, which each arm type-checks for its own op. Exhaustive,
 /// with no wildcard arm: the graph stage ([`QOp::as_op`]) and the circuit stage

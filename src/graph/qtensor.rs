@@ -122,3 +122,17 @@ pub fn matmul_batches(m: usize, k: usize, n: usize, a_len: usize, b_len: usize) 
     let t = a_len.is_multiple_of(per_a).then(|| a_len / per_a)?;
     (t.checked_mul(k)?.checked_mul(n)? == b_len).then_some(t)
 }
+
+/// Where one output element of a wiring op comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source<C> {
+    /// Element `index` of the node's input `input` (a position in its input list).
+    Element {
+        /// Which of the node's inputs.
+        input: usize,
+        /// Flat index into it.
+        index: usize,
+    },
+    /// A constant (padding).
+    Constant(C),
+}

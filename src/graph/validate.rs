@@ -4,10 +4,8 @@
 //! keeps the integer pass inside `i64`/`i128` and the circuit inside the field is checked
 //! here; the error names the node or tensor and the reason.
 
-use super::activation::Activation;
-use super::ir::{FloatGraph, FloatOp, Source};
+use super::ir::FloatGraph;
 use super::qgraph::{QGraph, QNode, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS};
-use super::qtensor::matmul_batches;
 use super::window::MAX_LEN;
 use super::TensorId;
 use crate::error::{CompileError, IrError};
@@ -153,179 +151,17 @@ impl FloatGraph {
                 });
             }
             let ins: Vec<usize> = node.inputs.iter().map(|t| lens[t.index()]).collect();
-            let arity = match node.op {
-                FloatOp::Add | FloatOp::Mul | FloatOp::Max | FloatOp::MatMul { .. } => 2,
-                FloatOp::Wiring { .. } => ins.len().max(1),
-                FloatOp::Dense { .. }
-                | FloatOp::Conv { .. }
-                | FloatOp::AvgPool { .. }
-                | FloatOp::MaxPool { .. }
-                | FloatOp::Relu
-                | FloatOp::Activation(_)
-                | FloatOp::ArgMax(_)
-                | FloatOp::Softmax(_)
-                | FloatOp::MaskedSoftmax { .. }
-                | FloatOp::Gather { .. }
-                | FloatOp::Affine { .. } => 1,
-            };
+            let arity = node.op.arity().unwrap_or(ins.len().max(1));
             if ins.len() != arity {
                 return Err(shape_err(
                     format!("{arity} inputs"),
                     format!("{}", ins.len()),
                 ));
             }
-            let need = |len: usize| -> Result<(), IrError> {
-                if ins[0] == len {
-                    Ok(())
-                } else {
-                    Err(shape_err(
-                        format!("an input of {len} values"),
-                        format!("{}", ins[0]),
-                    ))
-                }
-            };
-            let constants: Vec<f32> = match &node.op {
-                FloatOp::Dense { weights, bias } => {
-                    let (out, inp) = weights.dim();
-                    need(inp)?;
-                    if bias.len() != out {
-                        return Err(shape_err(
-                            format!("bias ({out})"),
-                            format!("{}", bias.len()),
-                        ));
-                    }
-                    weights.iter().chain(bias.iter()).copied().collect()
-                }
-                FloatOp::Conv {
-                    shape,
-                    weights,
-                    bias,
-                } => {
-                    shape
-                        .validate()
-                        .map_err(|e| shape_err("a valid convolution".into(), e))?;
-                    need(shape.window.channels * shape.window.input_positions())?;
-                    if weights.len() != shape.weights_len() || bias.len() != shape.out_channels {
-                        return Err(shape_err(
-                            format!(
-                                "{} weights and {} biases",
-                                shape.weights_len(),
-                                shape.out_channels
-                            ),
-                            format!("{} and {}", weights.len(), bias.len()),
-                        ));
-                    }
-                    weights.iter().chain(bias).copied().collect()
-                }
-                FloatOp::AvgPool { window, .. } | FloatOp::MaxPool { window } => {
-                    window
-                        .validate()
-                        .map_err(|e| shape_err("a valid window".into(), e))?;
-                    need(window.channels * window.input_positions())?;
-                    Vec::new()
-                }
-                FloatOp::Relu => Vec::new(),
-                FloatOp::Activation(f) => match *f {
-                    Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => vec![alpha],
-                    Activation::Ln { floor } | Activation::Rsqrt { floor } if floor <= 0.0 => {
-                        return Err(shape_err(
-                            format!("a positive floor for {}", f.name()),
-                            floor.to_string(),
-                        ))
-                    }
-                    Activation::Ln { floor } | Activation::Rsqrt { floor } => vec![floor],
-                    Activation::Clip { min, max } => vec![min, max],
-                    Activation::HardSigmoid { alpha, beta } => vec![alpha, beta],
-                    Activation::Sigmoid
-                    | Activation::Tanh
-                    | Activation::Exp
-                    | Activation::Erf
-                    | Activation::Gelu
-                    | Activation::Softplus
-                    | Activation::Sqrt => Vec::new(),
-                },
-                FloatOp::ArgMax(axis) | FloatOp::Softmax(axis) => {
-                    need(axis.size())?;
-                    if axis.len == 0 {
-                        return Err(shape_err("a non-empty axis".into(), "0".into()));
-                    }
-                    Vec::new()
-                }
-                FloatOp::MaskedSoftmax { axis, keep } => {
-                    need(axis.size())?;
-                    if keep.len() != axis.size() {
-                        return Err(shape_err(
-                            format!("a mask of {} values", axis.size()),
-                            keep.len().to_string(),
-                        ));
-                    }
-                    if let Some(g) =
-                        (0..axis.groups()).find(|&g| axis.group(g).iter().all(|&i| !keep[i]))
-                    {
-                        return Err(shape_err(
-                            "at least one unmasked element per row".into(),
-                            format!("row {g} masked entirely"),
-                        ));
-                    }
-                    Vec::new()
-                }
-                FloatOp::MatMul { m, k, n } => {
-                    if matmul_batches(*m, *k, *n, ins[0], ins[1]).is_none() {
-                        return Err(shape_err(
-                            format!("[t, {m}, {k}] × [t, {k}, {n}]"),
-                            format!("{} and {} values", ins[0], ins[1]),
-                        ));
-                    }
-                    Vec::new()
-                }
-                FloatOp::Gather { table } => {
-                    if table.is_empty() {
-                        return Err(shape_err("a non-empty table".into(), "none".into()));
-                    }
-                    table.iter().copied().collect()
-                }
-                FloatOp::Add | FloatOp::Mul | FloatOp::Max => {
-                    if ins[0] != ins[1] {
-                        return Err(shape_err(
-                            "two inputs of one length (broadcasting is not supported)".into(),
-                            format!("{} and {}", ins[0], ins[1]),
-                        ));
-                    }
-                    Vec::new()
-                }
-                FloatOp::Affine { scale, bias } => {
-                    need(scale.len())?;
-                    if bias.len() != scale.len() {
-                        return Err(shape_err(
-                            format!("{} biases", scale.len()),
-                            format!("{}", bias.len()),
-                        ));
-                    }
-                    scale.iter().chain(bias).copied().collect()
-                }
-                FloatOp::Wiring { sources } => {
-                    for s in sources {
-                        match s {
-                            Source::Element { input, index } => {
-                                if ins.get(*input).is_none_or(|len| index >= len) {
-                                    return Err(shape_err(
-                                        "wiring within its inputs".into(),
-                                        format!("input {input} element {index}"),
-                                    ));
-                                }
-                            }
-                            Source::Constant(c) if !c.is_finite() => {
-                                return Err(IrError::BadConstant {
-                                    tensor: node.name.clone(),
-                                    reason: format!("pad value {c}"),
-                                })
-                            }
-                            Source::Constant(_) => {}
-                        }
-                    }
-                    Vec::new()
-                }
-            };
+            node.op
+                .check(&ins)
+                .map_err(|m| shape_err(m.expected, m.got))?;
+            let constants = node.op.constants();
             if let Some(bad) = constants.iter().find(|v| !v.is_finite()) {
                 return Err(IrError::BadConstant {
                     tensor: node.name.clone(),

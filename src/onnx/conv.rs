@@ -4,7 +4,7 @@
 use super::proto::{attr, attr_i};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::ir::FloatOp;
+use crate::graph::ir::{AvgPool, FloatConv, FloatOp, MaxPool};
 use crate::graph::window::{ConvShape, Window};
 
 impl Importer {
@@ -41,11 +41,11 @@ impl Importer {
         };
         let mut out_shape = vec![1, out_channels];
         out_shape.extend(shape.window.output());
-        let op = FloatOp::Conv {
+        let op = FloatOp::Conv(FloatConv {
             shape,
             weights: w.iter().copied().collect(),
             bias,
-        };
+        });
         Ok(self.push(cx, op, vec![x.id], out_shape))
     }
     pub(super) fn pool(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
@@ -72,12 +72,12 @@ impl Importer {
         let mut out_shape = vec![1, window.channels];
         out_shape.extend(window.output());
         let op = if cx.op().contains("Average") {
-            FloatOp::AvgPool {
+            FloatOp::AvgPool(AvgPool {
                 count_include_pad: attr_i(cx.node, "count_include_pad", 0) != 0,
                 window,
-            }
+            })
         } else {
-            FloatOp::MaxPool { window }
+            FloatOp::MaxPool(MaxPool(window))
         };
         Ok(self.push(cx, op, vec![x.id], out_shape))
     }

@@ -8,7 +8,7 @@ use super::wiring::broadcast_shape;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
-use crate::graph::ir::{FloatOp, Source};
+use crate::graph::ir::{FloatAffine, FloatOp, Source, Wiring};
 use crate::graph::TensorId;
 
 impl Importer {
@@ -67,10 +67,10 @@ impl Importer {
             "Div" => self.reciprocal(cx, y)?,
             "Sub" => {
                 let n = len(&y.shape);
-                let negated = FloatOp::Affine {
+                let negated = FloatOp::Affine(FloatAffine {
                     scale: vec![-1.0; n],
                     bias: vec![0.0; n],
-                };
+                });
                 self.push_named(cx, "/negate", negated, vec![y.id], y.shape.clone())
             }
             _ => y.clone(),
@@ -117,7 +117,7 @@ impl Importer {
             .filter(|&i| only_here && self.nodes[i].op == FloatOp::Activation(Activation::Sqrt));
         let epsilon = root.and_then(|i| {
             let v = self.nodes[i].inputs.first()?.node()?;
-            let FloatOp::Affine { scale, bias } = &self.nodes[v].op else {
+            let FloatOp::Affine(FloatAffine { scale, bias }) = &self.nodes[v].op else {
                 return None;
             };
             let epsilon = *bias.first()?;
@@ -195,18 +195,18 @@ impl Importer {
             x.id.node()
                 .filter(|&i| Some(i) == last && self.read_once(x.id))
         {
-            if fold_into(&mut self.nodes[i].op, &scale, &bias) {
+            if FloatOp::fold(&mut self.nodes[i].op, &scale, &bias) {
                 return x.clone();
             }
             if let Some((j, scale, bias)) = self.through_permutation(i, &scale, &bias) {
-                if fold_into(&mut self.nodes[j].op, &scale, &bias) {
+                if FloatOp::fold(&mut self.nodes[j].op, &scale, &bias) {
                     return x.clone();
                 }
             }
         }
         self.push(
             cx,
-            FloatOp::Affine { scale, bias },
+            FloatOp::Affine(FloatAffine { scale, bias }),
             vec![x.id],
             x.shape.clone(),
         )
@@ -236,7 +236,7 @@ impl Importer {
         let j = i.checked_sub(1)?;
         let producer = TensorId::of_node(j);
         let node = &self.nodes[i];
-        let FloatOp::Wiring { sources } = &node.op else {
+        let FloatOp::Wiring(Wiring(sources)) = &node.op else {
             return None;
         };
         if node.inputs != [producer] || !self.read_once(producer) {
@@ -309,65 +309,5 @@ impl Importer {
                 }
             }
         })
-    }
-}
-
-/// Folds `y = scale · x + bias` (one constant per output) into `op`, when `op` is a Dense
-/// layer, a Conv whose constants are per channel, or an affine map; `false` leaves `op`
-/// unchanged.
-fn fold_into(op: &mut FloatOp, scale: &[f32], bias: &[f32]) -> bool {
-    if scale.len() != bias.len() {
-        return false;
-    }
-    match op {
-        FloatOp::Dense { weights, bias: b } if b.len() == scale.len() => {
-            for (o, mut row) in weights.outer_iter_mut().enumerate() {
-                row.mapv_inplace(|w| w * scale[o]);
-                b[o] = b[o] * scale[o] + bias[o];
-            }
-            true
-        }
-        FloatOp::Conv {
-            shape,
-            weights,
-            bias: b,
-        } => {
-            let per = shape.window.positions().max(1);
-            let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
-            if scale.len() != per * b.len() || !uniform(scale) || !uniform(bias) {
-                return false;
-            }
-            let per_channel = weights.len() / shape.out_channels.max(1);
-            for (oc, ws) in weights.chunks_mut(per_channel.max(1)).enumerate() {
-                let s = scale[oc * per];
-                ws.iter_mut().for_each(|w| *w *= s);
-                b[oc] = b[oc] * s + bias[oc * per];
-            }
-            true
-        }
-        FloatOp::Affine { scale: a, bias: b } if a.len() == scale.len() => {
-            for o in 0..a.len() {
-                b[o] = b[o] * scale[o] + bias[o];
-                a[o] *= scale[o];
-            }
-            true
-        }
-        // Named one by one, so that a new op is a compile error here until it says whether
-        // a constant map after it folds.
-        FloatOp::Dense { .. }
-        | FloatOp::Affine { .. }
-        | FloatOp::AvgPool { .. }
-        | FloatOp::MaxPool { .. }
-        | FloatOp::Relu
-        | FloatOp::Activation(_)
-        | FloatOp::Add
-        | FloatOp::Mul
-        | FloatOp::Max
-        | FloatOp::MatMul { .. }
-        | FloatOp::ArgMax(_)
-        | FloatOp::Softmax(_)
-        | FloatOp::MaskedSoftmax { .. }
-        | FloatOp::Gather { .. }
-        | FloatOp::Wiring { .. } => false,
     }
 }

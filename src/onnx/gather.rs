@@ -5,7 +5,7 @@ use super::proto::{attr_i, len};
 use super::wiring::{checked_len, strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::ir::{FloatOp, Source};
+use crate::graph::ir::{FloatGather, FloatOp, Source, Wiring};
 
 impl Importer {
     pub(super) fn gather(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
@@ -25,7 +25,12 @@ impl Importer {
                 let mut shape = ids.shape.clone();
                 shape.push(table.ncols());
                 checked_len(cx, &shape)?;
-                Ok(self.push(cx, FloatOp::Gather { table }, vec![ids.id], shape))
+                Ok(self.push(
+                    cx,
+                    FloatOp::Gather(FloatGather { table }),
+                    vec![ids.id],
+                    shape,
+                ))
             }
             (Some(x), None) => self.select(cx, &x, indices, axis),
             (Some(_), Some(_)) => Err(cx.unsupported(": indices computed from activations")),
@@ -81,7 +86,7 @@ impl Importer {
                 Source::Element { input: 0, index }
             })
             .collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], shape))
+        Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![x.id], shape))
     }
 }
 

@@ -13,7 +13,7 @@ use super::proto::{attr_f, attr_i, len};
 use super::wiring::checked_len;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::ir::{FloatOp, Source};
+use crate::graph::ir::{FloatConv, FloatDense, FloatMatMul, FloatOp, Source, Wiring};
 use crate::graph::window::{ConvShape, Window};
 
 impl Importer {
@@ -66,7 +66,7 @@ impl Importer {
             self.push_named(
                 cx,
                 "/transpose_b",
-                FloatOp::Wiring { sources },
+                FloatOp::Wiring(Wiring(sources)),
                 vec![b.id],
                 vec![k, n],
             )
@@ -130,7 +130,7 @@ impl Importer {
             cx.single_batch(&x.shape)?;
             return Ok(self.push(
                 cx,
-                FloatOp::Dense { weights, bias },
+                FloatOp::Dense(FloatDense { weights, bias }),
                 vec![x.id],
                 vec![1, out],
             ));
@@ -146,13 +146,11 @@ impl Importer {
         let by_channel = self.push_named(
             cx,
             "/rows",
-            FloatOp::Wiring {
-                sources: transpose(rows, inp),
-            },
+            FloatOp::Wiring(Wiring(transpose(rows, inp))),
             vec![x.id],
             vec![inp, rows],
         );
-        let conv = FloatOp::Conv {
+        let conv = FloatOp::Conv(FloatConv {
             shape: ConvShape {
                 window: Window::dense(inp, vec![rows], vec![1]),
                 out_channels: out,
@@ -160,7 +158,7 @@ impl Importer {
             },
             weights: weights.iter().copied().collect(),
             bias: bias.to_vec(),
-        };
+        });
         let y = self.push_named(cx, "/conv", conv, vec![by_channel.id], vec![out, rows]);
         let mut shape = x.shape.clone();
         if let Some(last) = shape.last_mut() {
@@ -168,9 +166,7 @@ impl Importer {
         }
         Ok(self.push(
             cx,
-            FloatOp::Wiring {
-                sources: transpose(out, rows),
-            },
+            FloatOp::Wiring(Wiring(transpose(out, rows))),
             vec![y.id],
             shape,
         ))
@@ -217,7 +213,7 @@ impl Importer {
             self.push_named(
                 cx,
                 "/repeat",
-                FloatOp::Wiring { sources },
+                FloatOp::Wiring(Wiring(sources)),
                 vec![b.id],
                 shape,
             )
@@ -227,7 +223,12 @@ impl Importer {
         };
         let mut shape = lead.to_vec();
         shape.extend([m, n]);
-        Ok(self.push(cx, FloatOp::MatMul { m, k, n }, vec![a.id, b_id], shape))
+        Ok(self.push(
+            cx,
+            FloatOp::MatMul(FloatMatMul { m, k, n }),
+            vec![a.id, b_id],
+            shape,
+        ))
     }
 }
 

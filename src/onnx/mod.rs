@@ -37,7 +37,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::Framework;
 
 use crate::error::IrError;
-use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source};
+use crate::graph::ir::{FloatGraph, FloatNode, FloatOp, InputPart, Source, Wiring};
 use crate::graph::TensorId;
 
 mod attributes;
@@ -217,7 +217,7 @@ impl Importer {
                     .collect();
                 nodes.push(FloatNode {
                     name: input.name.clone(),
-                    op: FloatOp::Wiring { sources },
+                    op: FloatOp::Wiring(Wiring(sources)),
                     inputs: vec![TensorId::INPUT],
                 });
                 let id = TensorId::of_node(nodes.len() - 1);
@@ -322,7 +322,7 @@ impl Importer {
                     .collect();
                 self.push_node(FloatNode {
                     name: output.name.clone(),
-                    op: FloatOp::Wiring { sources },
+                    op: FloatOp::Wiring(Wiring(sources)),
                     inputs: vec![act.id],
                 });
                 TensorId::of_node(self.nodes.len() - 1)

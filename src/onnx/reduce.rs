@@ -9,7 +9,9 @@ use super::wiring::{strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::activation::Activation;
-use crate::graph::ir::{FloatOp, Source};
+use crate::graph::ir::{
+    ArgMax, AvgPool, FloatAffine, FloatConv, FloatOp, FloatSoftmax, MaxPool, Source, Wiring,
+};
 use crate::graph::window::{Axis, ConvShape, Window};
 
 /// What a reduction computes per group.
@@ -27,8 +29,11 @@ impl Importer {
         let x = self.act(cx, 0)?;
         let (axis, _) = self.axis(cx, &x, -1)?;
         let op = match self.masks.remove(cx.input(0)?) {
-            Some(keep) => FloatOp::MaskedSoftmax { axis, keep },
-            None => FloatOp::Softmax(axis),
+            Some(keep) => FloatOp::Softmax(FloatSoftmax { axis, keep }),
+            None => FloatOp::Softmax(FloatSoftmax {
+                axis,
+                keep: Vec::new(),
+            }),
         };
         Ok(self.push(cx, op, vec![x.id], x.shape))
     }
@@ -46,7 +51,7 @@ impl Importer {
         } else {
             shape.remove(a);
         }
-        Ok(self.push(cx, FloatOp::ArgMax(axis), vec![x.id], shape))
+        Ok(self.push(cx, FloatOp::ArgMax(ArgMax(axis)), vec![x.id], shape))
     }
 
     /// The node's `axis` attribute over `x` (negative counts from the end): the axis and
@@ -162,15 +167,15 @@ impl Importer {
         let shape = x.shape.clone();
         let zeros = vec![0.0; slope.len()];
         let relu = self.push_named(cx, "/relu", FloatOp::Relu, vec![x.id], shape.clone());
-        let positive = FloatOp::Affine {
+        let positive = FloatOp::Affine(FloatAffine {
             scale: slope.iter().map(|s| 1.0 - s).collect(),
             bias: zeros.clone(),
-        };
+        });
         let positive = self.push_named(cx, "/positive", positive, vec![relu.id], shape.clone());
-        let linear = FloatOp::Affine {
+        let linear = FloatOp::Affine(FloatAffine {
             scale: slope,
             bias: zeros,
-        };
+        });
         let linear = self.push_named(cx, "/linear", linear, vec![x.id], shape.clone());
         Ok(self.push(cx, FloatOp::Add, vec![positive.id, linear.id], shape))
     }
@@ -201,9 +206,11 @@ impl Importer {
         let mut per_group = x.shape[..axis].to_vec();
         per_group.resize(rank, 1);
         let n = len(&per_group);
-        let affine = |scale: f32, bias: f32| FloatOp::Affine {
-            scale: vec![scale; n],
-            bias: vec![bias; n],
+        let affine = |scale: f32, bias: f32| {
+            FloatOp::Affine(FloatAffine {
+                scale: vec![scale; n],
+                bias: vec![bias; n],
+            })
         };
         let mut mean = self.reduce_axes(cx, &x, &axes, Reduction::Mean, "/mean")?;
         mean.shape.clone_from(&per_group);
@@ -286,17 +293,23 @@ impl Importer {
                 })
                 .collect();
             let name = format!("{suffix}/group");
-            self.push_named(cx, &name, FloatOp::Wiring { sources }, vec![x.id], permuted)
-                .id
+            self.push_named(
+                cx,
+                &name,
+                FloatOp::Wiring(Wiring(sources)),
+                vec![x.id],
+                permuted,
+            )
+            .id
         };
         let window = Window::dense(groups, vec![n], vec![n]);
         let op = match kind {
-            Reduction::Mean => FloatOp::AvgPool {
+            Reduction::Mean => FloatOp::AvgPool(AvgPool {
                 window,
                 count_include_pad: false,
-            },
-            Reduction::Max => FloatOp::MaxPool { window },
-            Reduction::Sum => FloatOp::Conv {
+            }),
+            Reduction::Max => FloatOp::MaxPool(MaxPool(window)),
+            Reduction::Sum => FloatOp::Conv(FloatConv {
                 shape: ConvShape {
                     window,
                     out_channels: groups,
@@ -304,7 +317,7 @@ impl Importer {
                 },
                 weights: vec![1.0; groups * n],
                 bias: vec![0.0; groups],
-            },
+            }),
         };
         let shape = kept.iter().map(|&a| x.shape[a]).collect();
         Ok(self.push_named(cx, suffix, op, vec![grouped], shape))
@@ -332,14 +345,14 @@ impl Importer {
         let spread = self.push_named(
             cx,
             &format!("{suffix}/spread"),
-            FloatOp::Wiring { sources },
+            FloatOp::Wiring(Wiring(sources)),
             vec![g.id],
             shape.clone(),
         );
-        let negated = FloatOp::Affine {
+        let negated = FloatOp::Affine(FloatAffine {
             scale: vec![-1.0; len(&shape)],
             bias: vec![0.0; len(&shape)],
-        };
+        });
         let negated = self.push_named(
             cx,
             &format!("{suffix}/negate"),

@@ -4,7 +4,7 @@
 use super::proto::{attr, attr_f, attr_i, len};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::ir::{FloatOp, Source};
+use crate::graph::ir::{FloatOp, Source, Wiring};
 
 impl Importer {
     /// `Shape`: shapes are static, so an activation's shape is a constant.
@@ -94,7 +94,7 @@ impl Importer {
                 Source::Element { input: 0, index }
             })
             .collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+        Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![x.id], out_shape))
     }
 
     pub(super) fn concat(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
@@ -134,7 +134,7 @@ impl Importer {
             }
         }
         let ids = xs.iter().map(|x| x.id).collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, ids, out_shape))
+        Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), ids, out_shape))
     }
 
     pub(super) fn pad(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
@@ -224,7 +224,7 @@ impl Importer {
                 Source::Element { input: 0, index }
             })
             .collect();
-        Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], out_shape))
+        Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![x.id], out_shape))
     }
 }
 
@@ -288,7 +288,7 @@ impl Importer {
             let act = self.push_named(
                 cx,
                 &format!(":{k}"),
-                FloatOp::Wiring { sources },
+                FloatOp::Wiring(Wiring(sources)),
                 vec![x.id],
                 shape,
             );
@@ -354,12 +354,12 @@ impl Importer {
                     return Ok(x.clone());
                 }
                 let sources = select(&keep, &fill, true);
-                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id], shape))
+                Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![x.id], shape))
             }
             (None, Some(y)) if y.shape == shape => {
                 let fill = self.broadcast(cx, branches[0], &shape)?;
                 let sources = select(&keep, &fill, false);
-                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![y.id], shape))
+                Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![y.id], shape))
             }
             (Some(x), Some(y)) => {
                 let x = self.spread(cx, x, &shape, "/x")?;
@@ -372,7 +372,12 @@ impl Importer {
                         index,
                     })
                     .collect();
-                Ok(self.push(cx, FloatOp::Wiring { sources }, vec![x.id, y.id], shape))
+                Ok(self.push(
+                    cx,
+                    FloatOp::Wiring(Wiring(sources)),
+                    vec![x.id, y.id],
+                    shape,
+                ))
             }
             _ => Err(cx.unsupported(format!(
                 ": the activation must have the output's shape {shape:?}"
@@ -415,7 +420,7 @@ impl Importer {
         Ok(self.push_named(
             cx,
             suffix,
-            FloatOp::Wiring { sources },
+            FloatOp::Wiring(Wiring(sources)),
             vec![x.id],
             shape.to_vec(),
         ))

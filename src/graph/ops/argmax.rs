@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EvalContext, IntegerOp};
-use crate::error::WitnessError;
+use super::{
+    arg, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
+    Quantised, Quantiser,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::graph::window::Axis;
@@ -57,5 +60,58 @@ impl IntegerOp for ArgMax {
 
     fn params(&self) -> Option<[Vec<i64>; 2]> {
         None
+    }
+}
+
+impl FloatKernel for ArgMax {
+    type Integer = ArgMax;
+
+    fn kind(&self) -> &'static str {
+        "ArgMax"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.0.groups()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        need_len(len_of(lens, 0), self.0.size())?;
+        if self.0.len == 0 {
+            return Err(Mismatch::new("a non-empty axis", 0));
+        }
+        Ok(())
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = arg(xs, 0);
+        (0..self.0.groups())
+            .map(|g| {
+                let group = self.0.group(g);
+                let mut best = 0;
+                for (j, &i) in group.iter().enumerate() {
+                    if x[i] > x[group[best]] {
+                        best = j;
+                    }
+                }
+                best as f64
+            })
+            .collect()
+    }
+
+    /// Indices, at scale `2^0`.
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<ArgMax>, Error> {
+        let x = operand(name, ins, 0)?;
+        Ok(Quantised {
+            op: self.clone(),
+            inputs: vec![x.id],
+            len: self.0.groups(),
+            scale_exp: 0,
+        })
     }
 }

@@ -4,12 +4,16 @@
 
 use std::ops::Range;
 
-use ndarray::{Array2, Axis as ArrayAxis};
+use ndarray::{Array1, Array2, Axis as ArrayAxis};
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, second, to_i64, EvalContext, IntegerOp, Splitting};
-use crate::error::WitnessError;
+use super::{
+    arg, check_range, len_of, need_len, operand, same_lengths, second, to_i64, EvalContext,
+    FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
+};
+use crate::error::{Error, QuantError, WitnessError};
 use crate::graph::qtensor::{LinearOutput, QTensor, Tap};
+use crate::graph::quant::scale::{linear, shift};
 use crate::graph::record::NodeWitness;
 use crate::graph::window::{pool_taps, ConvShape, Window};
 use crate::par;
@@ -475,4 +479,405 @@ fn eval(op: &dyn IntegerOp, cx: &EvalContext<'_>) -> Result<NodeWitness, Witness
         quotients,
         remainders,
     })
+}
+
+/// A dense layer of the float graph: `y = W x + b`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatDense {
+    /// Weights, `(outputs, inputs)`.
+    pub weights: Array2<f32>,
+    /// Bias, `outputs` long.
+    pub bias: Array1<f32>,
+}
+
+/// A convolution of the float graph (any rank, stride, padding, dilation, groups).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatConv {
+    /// Geometry.
+    pub shape: ConvShape,
+    /// Weights `[out_channels, channels / groups, kernel…]`, flat.
+    pub weights: Vec<f32>,
+    /// One bias per output channel.
+    pub bias: Vec<f32>,
+}
+
+/// The sum of two tensors of one length (residual connections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatAdd;
+
+/// `y_i = a_i · x_i + b_i`: a constant Mul, Add or Sub, or a BatchNormalization that no
+/// linear layer precedes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatAffine {
+    /// `a`, one per element.
+    pub scale: Vec<f32>,
+    /// `b`, one per element.
+    pub bias: Vec<f32>,
+}
+
+impl FloatKernel for FloatDense {
+    type Integer = Dense;
+
+    fn kind(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.bias.len()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        let (outputs, inputs) = self.weights.dim();
+        need_len(len_of(lens, 0), inputs)?;
+        if self.bias.len() != outputs {
+            return Err(Mismatch::new(format!("bias ({outputs})"), self.bias.len()));
+        }
+        Ok(())
+    }
+
+    fn constants(&self) -> Vec<f32> {
+        self.weights
+            .iter()
+            .chain(self.bias.iter())
+            .copied()
+            .collect()
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = arg(xs, 0);
+        self.weights
+            .outer_iter()
+            .zip(self.bias.iter())
+            .map(|(row, b)| {
+                row.iter()
+                    .zip(x)
+                    .map(|(w, x)| f64::from(*w) * x)
+                    .sum::<f64>()
+                    + f64::from(*b)
+            })
+            .collect()
+    }
+
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Dense>, Error> {
+        let x = operand(name, ins, 0)?;
+        let l = linear(
+            q.options(),
+            name,
+            x.tensor.scale_exp,
+            calibrated,
+            self.weights.iter(),
+            self.bias.iter(),
+        )?;
+        let weights = Array2::from_shape_vec(self.weights.dim(), l.weights).map_err(|e| {
+            QuantError::Shape {
+                node: name.to_string(),
+                expected: format!("{:?} weights", self.weights.dim()),
+                got: e.to_string(),
+            }
+        })?;
+        Ok(Quantised {
+            op: Dense {
+                weights,
+                bias: l.bias,
+                shift: l.shift,
+            },
+            inputs: vec![x.id],
+            len: self.bias.len(),
+            scale_exp: l.e_y,
+        })
+    }
+
+    fn fold(&mut self, scale: &[f32], bias: &[f32]) -> bool {
+        if self.bias.len() != scale.len() {
+            return false;
+        }
+        for (o, mut row) in self.weights.outer_iter_mut().enumerate() {
+            row.mapv_inplace(|w| w * scale[o]);
+            self.bias[o] = self.bias[o] * scale[o] + bias[o];
+        }
+        true
+    }
+}
+
+impl FloatKernel for FloatConv {
+    type Integer = Conv;
+
+    fn kind(&self) -> &'static str {
+        "Conv"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.shape.outputs()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        let shape = &self.shape;
+        shape
+            .validate()
+            .map_err(|e| Mismatch::new("a valid convolution", e))?;
+        need_len(
+            len_of(lens, 0),
+            shape.window.channels * shape.window.input_positions(),
+        )?;
+        if self.weights.len() != shape.weights_len() || self.bias.len() != shape.out_channels {
+            return Err(Mismatch::new(
+                format!(
+                    "{} weights and {} biases",
+                    shape.weights_len(),
+                    shape.out_channels
+                ),
+                format!("{} and {}", self.weights.len(), self.bias.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn constants(&self) -> Vec<f32> {
+        self.weights.iter().chain(&self.bias).copied().collect()
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = arg(xs, 0);
+        let positions = self.shape.window.positions().max(1);
+        (0..self.shape.outputs())
+            .map(|o| {
+                self.shape
+                    .taps(o)
+                    .iter()
+                    .map(|&(i, w)| f64::from(self.weights[w]) * x[i])
+                    .sum::<f64>()
+                    + f64::from(self.bias[o / positions])
+            })
+            .collect()
+    }
+
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Conv>, Error> {
+        let x = operand(name, ins, 0)?;
+        let l = linear(
+            q.options(),
+            name,
+            x.tensor.scale_exp,
+            calibrated,
+            self.weights.iter(),
+            self.bias.iter(),
+        )?;
+        Ok(Quantised {
+            op: Conv {
+                shape: self.shape.clone(),
+                weights: l.weights,
+                bias: l.bias,
+                shift: l.shift,
+            },
+            inputs: vec![x.id],
+            len: self.shape.outputs(),
+            scale_exp: l.e_y,
+        })
+    }
+
+    /// Folds a map whose constants are one per output channel.
+    fn fold(&mut self, scale: &[f32], bias: &[f32]) -> bool {
+        let per = self.shape.window.positions().max(1);
+        let uniform = |v: &[f32]| v.chunks(per).all(|c| c.iter().all(|e| *e == c[0]));
+        if scale.len() != per * self.bias.len() || !uniform(scale) || !uniform(bias) {
+            return false;
+        }
+        let per_channel = self.weights.len() / self.shape.out_channels.max(1);
+        for (oc, ws) in self.weights.chunks_mut(per_channel.max(1)).enumerate() {
+            let s = scale[oc * per];
+            ws.iter_mut().for_each(|w| *w *= s);
+            self.bias[oc] = self.bias[oc] * s + bias[oc * per];
+        }
+        true
+    }
+}
+
+impl FloatKernel for AvgPool {
+    type Integer = AvgPool;
+
+    fn kind(&self) -> &'static str {
+        "AvgPool"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.window.channels * self.window.positions()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        self.window
+            .validate()
+            .map_err(|e| Mismatch::new("a valid window", e))?;
+        need_len(
+            len_of(lens, 0),
+            self.window.channels * self.window.input_positions(),
+        )
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let (x, window) = (arg(xs, 0), &self.window);
+        (0..window.channels * window.positions())
+            .map(|o| {
+                let taps = pool_taps(window, o);
+                let n = if self.count_include_pad {
+                    window.kernel_len()
+                } else {
+                    taps.len()
+                };
+                taps.iter().map(|&i| x[i]).sum::<f64>() / n.max(1) as f64
+            })
+            .collect()
+    }
+
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<AvgPool>, Error> {
+        let x = operand(name, ins, 0)?;
+        Ok(Quantised {
+            op: self.clone(),
+            inputs: vec![x.id],
+            len: self.window.channels * self.window.positions(),
+            scale_exp: x.tensor.scale_exp,
+        })
+    }
+}
+
+impl FloatKernel for FloatAdd {
+    type Integer = Add;
+
+    fn kind(&self) -> &'static str {
+        "Add"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        same_lengths(lens)
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0)
+            .iter()
+            .zip(arg(xs, 1))
+            .map(|(a, b)| a + b)
+            .collect()
+    }
+
+    /// Both inputs brought to the finer scale by exact multiplication with a power of two.
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Add>, Error> {
+        let (x, y) = (operand(name, ins, 0)?, operand(name, ins, 1)?);
+        let (e_x, e_b) = (x.tensor.scale_exp, y.tensor.scale_exp);
+        let e_in = e_x.max(e_b);
+        let e_y = calibrated.min(e_in);
+        let weight = |e: i32| 1i64 << (e_in - e).clamp(0, 62);
+        Ok(Quantised {
+            op: Add {
+                weights: [weight(e_x), weight(e_b)],
+                shift: shift(name, e_in - e_y)?,
+            },
+            inputs: vec![x.id, y.id],
+            len: x.tensor.len,
+            scale_exp: e_y,
+        })
+    }
+}
+
+impl FloatKernel for FloatAffine {
+    type Integer = Affine;
+
+    fn kind(&self) -> &'static str {
+        "Affine"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.scale.len()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        need_len(len_of(lens, 0), self.scale.len())?;
+        if self.bias.len() != self.scale.len() {
+            return Err(Mismatch::new(
+                format!("{} biases", self.scale.len()),
+                self.bias.len(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn constants(&self) -> Vec<f32> {
+        self.scale.iter().chain(&self.bias).copied().collect()
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0)
+            .iter()
+            .zip(self.scale.iter().zip(&self.bias))
+            .map(|(x, (a, b))| f64::from(*a) * x + f64::from(*b))
+            .collect()
+    }
+
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Affine>, Error> {
+        let x = operand(name, ins, 0)?;
+        let l = linear(
+            q.options(),
+            name,
+            x.tensor.scale_exp,
+            calibrated,
+            self.scale.iter(),
+            self.bias.iter(),
+        )?;
+        Ok(Quantised {
+            op: Affine {
+                scale: l.weights,
+                bias: l.bias,
+                shift: l.shift,
+            },
+            inputs: vec![x.id],
+            len: self.scale.len(),
+            scale_exp: l.e_y,
+        })
+    }
+
+    fn fold(&mut self, scale: &[f32], bias: &[f32]) -> bool {
+        if self.scale.len() != scale.len() {
+            return false;
+        }
+        for o in 0..self.scale.len() {
+            self.bias[o] = self.bias[o] * scale[o] + bias[o];
+            self.scale[o] *= scale[o];
+        }
+        true
+    }
 }

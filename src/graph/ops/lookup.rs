@@ -2,9 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{unzip3, EvalContext, IntegerOp, Splitting};
-use crate::error::WitnessError;
-use crate::graph::activation::{Activation, Table};
+use super::{
+    arg, len_of, operand, unzip3, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
+    Quantised, Quantiser, Splitting,
+};
+use crate::error::{Error, WitnessError};
+use crate::graph::activation::{Activation, Domain, Table};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::par;
@@ -88,5 +91,66 @@ impl IntegerOp for Lookup {
 
     fn splitting(&self) -> Splitting {
         Splitting::Elementwise
+    }
+}
+
+impl FloatKernel for Activation {
+    type Integer = Lookup;
+
+    fn kind(&self) -> &'static str {
+        self.name()
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, _lens: &[usize]) -> Result<(), Mismatch> {
+        match *self {
+            Activation::Ln { floor } | Activation::Rsqrt { floor } if floor <= 0.0 => Err(
+                Mismatch::new(format!("a positive floor for {}", self.name()), floor),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn constants(&self) -> Vec<f32> {
+        self.parameters()
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0)
+            .iter()
+            .map(|v| Activation::eval(self, *v))
+            .collect()
+    }
+
+    /// A table over the input's signed domain, reduced to the table's bits.
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<Lookup>, Error> {
+        let x = operand(name, ins, 0)?;
+        let o = q.options();
+        let (e_x, bits) = (x.tensor.scale_exp, x.tensor.bits);
+        let domain = Domain::signed(e_x, bits, o.table_bits);
+        let function = self.for_step(domain.step());
+        let (table, e_y) = Table::build(
+            function,
+            e_x,
+            bits,
+            o.table_bits,
+            o.activation_bits,
+            o.max_frac_bits,
+        );
+        Ok(Quantised {
+            op: Lookup { function, table },
+            inputs: vec![x.id],
+            len: x.tensor.len,
+            scale_exp: e_y,
+        })
     }
 }

@@ -3,9 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, second, to_i64, EvalContext, IntegerOp};
-use crate::error::WitnessError;
+use super::{
+    arg, check_range, len_of, operand, second, to_i64, EvalContext, FloatKernel, IntegerOp,
+    Mismatch, Operand, Quantised, Quantiser,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::{matmul_batches, QTensor};
+use crate::graph::quant::scale::shift;
 use crate::graph::record::NodeWitness;
 use crate::par;
 
@@ -90,5 +94,83 @@ impl IntegerOp for MatMul {
 
     fn shift(&self) -> u32 {
         self.shift
+    }
+}
+
+/// The product of two activations as matrices: input 0 `[t, m, k]`, input 1 `[t, k, n]`
+/// (row-major; `t` from the lengths), output `[t, m, n]` (attention's Q·Kᵀ and P·V).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatMatMul {
+    /// Rows of the left matrix.
+    pub m: usize,
+    /// The summed dimension.
+    pub k: usize,
+    /// Columns of the right matrix.
+    pub n: usize,
+}
+
+impl FloatKernel for FloatMatMul {
+    type Integer = MatMul;
+
+    fn kind(&self) -> &'static str {
+        "MatMul"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        let (m, k, n) = (self.m, self.k, self.n);
+        len_of(lens, 0) / (m * k).max(1) * m * n
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        let (m, k, n) = (self.m, self.k, self.n);
+        match matmul_batches(m, k, n, len_of(lens, 0), len_of(lens, 1)) {
+            Some(_) => Ok(()),
+            None => Err(Mismatch::new(
+                format!("[t, {m}, {k}] × [t, {k}, {n}]"),
+                format!("{} and {} values", len_of(lens, 0), len_of(lens, 1)),
+            )),
+        }
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let (m, k, n) = (self.m, self.k, self.n);
+        let (x, y) = (arg(xs, 0), arg(xs, 1));
+        let batches = x.len() / (m * k).max(1);
+        (0..batches * m * n)
+            .map(|o| {
+                let (t, i, j) = (o / (m * n), (o / n) % m, o % n);
+                (0..k)
+                    .map(|l| x[(t * m + i) * k + l] * y[(t * k + l) * n + j])
+                    .sum()
+            })
+            .collect()
+    }
+
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<MatMul>, Error> {
+        let (x, y) = (operand(name, ins, 0)?, operand(name, ins, 1)?);
+        let e_acc = x.tensor.scale_exp + y.tensor.scale_exp;
+        let e_y = calibrated.min(e_acc);
+        let (m, k, n) = (self.m, self.k, self.n);
+        Ok(Quantised {
+            op: MatMul {
+                m,
+                k,
+                n,
+                shift: shift(name, e_acc - e_y)?,
+            },
+            inputs: vec![x.id, y.id],
+            len: self.output_len(&[x.tensor.len]),
+            scale_exp: e_y,
+        })
     }
 }

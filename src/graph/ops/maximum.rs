@@ -6,8 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{second, EvalContext, IntegerOp, Splitting};
-use crate::error::WitnessError;
+use super::{
+    align, arg, len_of, operand, same_lengths, second, EvalContext, FloatKernel, IntegerOp,
+    Mismatch, Operand, Quantised, Quantiser, Splitting,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::par;
@@ -59,5 +62,51 @@ impl IntegerOp for Max {
 
     fn splitting(&self) -> Splitting {
         Splitting::Elementwise
+    }
+}
+
+impl FloatKernel for Max {
+    type Integer = Max;
+
+    fn kind(&self) -> &'static str {
+        "Max"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        same_lengths(lens)
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0)
+            .iter()
+            .zip(arg(xs, 1))
+            .map(|(a, b)| a.max(*b))
+            .collect()
+    }
+
+    /// The maximum is one of its inputs: they share one scale, and so does it.
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<Max>, Error> {
+        let x = operand(name, ins, 0)?;
+        let (inputs, e) = align(q, name, ins, x.tensor.scale_exp)?;
+        Ok(Quantised {
+            op: Max,
+            inputs,
+            len: x.tensor.len,
+            scale_exp: e,
+        })
     }
 }

@@ -1,28 +1,206 @@
-//! One module per op family of the integer graph, each implementing [`IntegerOp`]: the op's
-//! whole meaning (its structural checks and output length, its integer evaluation, its
-//! trained parameters, how it splits into pieces, whether it preserves its input's range).
-//! [`QOp`](crate::graph::qgraph::QOp) stays an enum (it serialises well); its one list of
-//! variants (`each_op!`, beside the enum) is the only place that names every op, so the rest
-//! of the graph code never lists ops.
+//! One module per op family, holding the op's whole meaning in the graph stage: its float
+//! semantics and quantisation ([`FloatKernel`], for the float graph an importer builds) and
+//! its integer meaning ([`IntegerOp`]: structural checks and output length, integer
+//! evaluation, trained parameters, how it splits into pieces, whether it preserves its
+//! input's range). [`QOp`](crate::graph::qgraph::QOp) and
+//! [`FloatOp`](crate::graph::ir::FloatOp) stay enums (they serialise well); each has one list
+//! of variants beside it (`each_op!`, `each_float_op!`), the only places that name every op,
+//! so the rest of the graph code never lists ops.
 
-pub(super) mod argmax;
-pub(super) mod gather;
-pub(super) mod linear;
-pub(super) mod lookup;
-pub(super) mod matmul;
-pub(super) mod maximum;
-pub(super) mod mul;
-pub(super) mod pool;
-pub(super) mod relu;
-pub(super) mod softmax;
-pub(super) mod wiring;
+pub(crate) mod argmax;
+pub(crate) mod gather;
+pub(crate) mod linear;
+pub(crate) mod lookup;
+pub(crate) mod matmul;
+pub(crate) mod maximum;
+pub(crate) mod mul;
+pub(crate) mod pool;
+pub(crate) mod relu;
+pub(crate) mod softmax;
+pub(crate) mod wiring;
 
 use std::ops::Range;
 
-use crate::error::WitnessError;
+use crate::error::{Error, WitnessError};
 use crate::graph::activation::Table;
 use crate::graph::qtensor::{LinearOutput, QTensor, Rounding};
+use crate::graph::quant::options::QuantOptions;
 use crate::graph::record::NodeWitness;
+use crate::graph::TensorId;
+
+/// What every op of the float graph is: the model's meaning as imported, before
+/// quantisation. Each op's module implements it; the float graph's validation and
+/// evaluation, the quantiser and the importer's constant folding call it through
+/// `each_float_op!` and never match on the op themselves.
+pub trait FloatKernel {
+    /// The integer op it quantises to.
+    type Integer;
+
+    /// The op's kind, for messages and reports.
+    fn kind(&self) -> &'static str;
+
+    /// How many tensors the op reads (`None`: any number, at least one, for wiring).
+    fn arity(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    /// The number of values the op makes from inputs of `lens` (as many as
+    /// [`Self::arity`]; no checks, see [`Self::check`]).
+    fn output_len(&self, lens: &[usize]) -> usize;
+
+    /// Structural checks against inputs of `lens`: its constants fit its geometry and its
+    /// inputs. The error says what was expected and what was found.
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch>;
+
+    /// Every constant of the op, which must be finite (weights, biases, pad values).
+    fn constants(&self) -> Vec<f32> {
+        Vec::new()
+    }
+
+    /// The float semantics, in `f64`.
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64>;
+
+    /// The integer op for inputs `ins` (their integer tensors), whose output's calibrated
+    /// range allows the exponent `calibrated`; `q` quantises and adds the nodes that bring
+    /// inputs to the scales the op needs.
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Self::Integer>, Error>;
+
+    /// Folds a constant map `y = scale · x + bias` (one constant per output) that follows
+    /// the op into it, when the op can absorb it exactly (a linear layer); `false` leaves
+    /// the op unchanged.
+    fn fold(&mut self, _scale: &[f32], _bias: &[f32]) -> bool {
+        false
+    }
+}
+
+/// What a float op's structure expected and what it found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What the op needs.
+    pub expected: String,
+    /// What it has.
+    pub got: String,
+}
+
+impl Mismatch {
+    /// `expected`, `got`.
+    pub(crate) fn new(expected: impl Into<String>, got: impl ToString) -> Self {
+        Self {
+            expected: expected.into(),
+            got: got.to_string(),
+        }
+    }
+}
+
+/// `Ok` when `len` is `expected`, else the mismatch (an input's length).
+pub(crate) fn need_len(len: usize, expected: usize) -> Result<(), Mismatch> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(Mismatch::new(format!("an input of {expected} values"), len))
+    }
+}
+
+/// Input `k` of a float op's evaluation (empty when it has none: a graph that skipped
+/// validation evaluates to too few values, which its callers report, not a panic).
+pub(crate) fn arg<'x>(xs: &[&'x [f64]], k: usize) -> &'x [f64] {
+    xs.get(k).copied().unwrap_or_default()
+}
+
+/// The length of input `k` (0 when there is none; validation checks the arity).
+pub(crate) fn len_of(lens: &[usize], k: usize) -> usize {
+    lens.get(k).copied().unwrap_or(0)
+}
+
+/// `Ok` when a binary elementwise op's two inputs have one length.
+pub(crate) fn same_lengths(lens: &[usize]) -> Result<(), Mismatch> {
+    if len_of(lens, 0) == len_of(lens, 1) {
+        Ok(())
+    } else {
+        Err(Mismatch::new(
+            "two inputs of one length (broadcasting is not supported)",
+            format!("{} and {}", len_of(lens, 0), len_of(lens, 1)),
+        ))
+    }
+}
+
+/// A quantised node's input: its tensor in the integer graph.
+#[derive(Clone, Debug)]
+pub struct Operand {
+    /// The integer tensor's id.
+    pub id: TensorId,
+    /// The tensor (its length, scale and width).
+    pub tensor: QTensor,
+}
+
+/// What a float op quantises to: the integer op, the tensors it reads, and its output's
+/// length and exponent.
+#[derive(Debug)]
+pub struct Quantised<Op> {
+    /// The integer op.
+    pub op: Op,
+    /// The tensors it reads (after any rescaling the quantiser added).
+    pub inputs: Vec<TensorId>,
+    /// Its output's length.
+    pub len: usize,
+    /// Its output's exponent.
+    pub scale_exp: i32,
+}
+
+/// What an op's quantisation asks of the quantiser.
+#[allow(missing_debug_implementations)]
+pub trait Quantiser {
+    /// The precision options.
+    fn options(&self) -> &QuantOptions;
+
+    /// Adds a node `name` dividing `input` down to the coarser exponent `scale_exp` (an
+    /// affine map with unit weights and a right shift); its output's id.
+    fn rescale(&mut self, name: &str, input: &Operand, scale_exp: i32) -> Result<TensorId, Error>;
+}
+
+/// The inputs `ins` of node `name` brought to one scale: the finest are divided down to
+/// the coarsest (nodes `name.align<k>`); the scale, `fallback` when there are none. For ops
+/// whose outputs are their inputs' values (max, wiring), which share one scale.
+pub(crate) fn align(
+    q: &mut dyn Quantiser,
+    name: &str,
+    ins: &[Operand],
+    fallback: i32,
+) -> Result<(Vec<TensorId>, i32), Error> {
+    let e = ins
+        .iter()
+        .map(|o| o.tensor.scale_exp)
+        .min()
+        .unwrap_or(fallback);
+    let mut inputs = Vec::with_capacity(ins.len());
+    for (k, o) in ins.iter().enumerate() {
+        if o.tensor.scale_exp == e {
+            inputs.push(o.id);
+        } else {
+            inputs.push(q.rescale(&format!("{name}.align{k}"), o, e)?);
+        }
+    }
+    Ok((inputs, e))
+}
+
+/// Operand `k` of node `name` (the float graph's validation checks the arity first; a
+/// graph that skipped it is reported, not a panic).
+pub(crate) fn operand<'o>(name: &str, ins: &'o [Operand], k: usize) -> Result<&'o Operand, Error> {
+    ins.get(k).ok_or_else(|| {
+        crate::error::QuantError::Shape {
+            node: name.to_string(),
+            expected: format!("at least {} inputs", k + 1),
+            got: ins.len().to_string(),
+        }
+        .into()
+    })
+}
 
 /// What every op of the integer graph is. Each op's module implements it; the graph's
 /// validation, its integer pass, its parameters and its splitting call these methods through

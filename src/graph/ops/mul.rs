@@ -2,9 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, second, to_i64, unzip3, EvalContext, IntegerOp, Splitting};
-use crate::error::WitnessError;
+use super::{
+    arg, check_range, len_of, operand, same_lengths, second, to_i64, unzip3, EvalContext,
+    FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::QTensor;
+use crate::graph::quant::scale::shift;
 use crate::graph::record::NodeWitness;
 use crate::par;
 
@@ -68,5 +72,58 @@ impl IntegerOp for Mul {
 
     fn splitting(&self) -> Splitting {
         Splitting::Elementwise
+    }
+}
+
+/// The elementwise product of two tensors of one length (gating; the erf form of GELU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatMul;
+
+impl FloatKernel for FloatMul {
+    type Integer = Mul;
+
+    fn kind(&self) -> &'static str {
+        "Mul"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        Some(2)
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        same_lengths(lens)
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0)
+            .iter()
+            .zip(arg(xs, 1))
+            .map(|(a, b)| a * b)
+            .collect()
+    }
+
+    /// The product at the sum of the exponents, shifted down to the calibrated one.
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        calibrated: i32,
+    ) -> Result<Quantised<Mul>, Error> {
+        let (x, y) = (operand(name, ins, 0)?, operand(name, ins, 1)?);
+        let e_acc = x.tensor.scale_exp + y.tensor.scale_exp;
+        let e_y = calibrated.min(e_acc);
+        Ok(Quantised {
+            op: Mul {
+                shift: shift(name, e_acc - e_y)?,
+            },
+            inputs: vec![x.id, y.id],
+            len: x.tensor.len,
+            scale_exp: e_y,
+        })
     }
 }

@@ -3,8 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EvalContext, IntegerOp};
-use crate::error::WitnessError;
+use super::{
+    arg, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
+    Quantised, Quantiser,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::graph::window::{pool_taps, Window};
@@ -54,5 +57,53 @@ impl IntegerOp for MaxPool {
 
     fn params(&self) -> Option<[Vec<i64>; 2]> {
         None
+    }
+}
+
+impl FloatKernel for MaxPool {
+    type Integer = MaxPool;
+
+    fn kind(&self) -> &'static str {
+        "MaxPool"
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.0.channels * self.0.positions()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        self.0
+            .validate()
+            .map_err(|e| Mismatch::new("a valid window", e))?;
+        need_len(len_of(lens, 0), self.0.channels * self.0.input_positions())
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = arg(xs, 0);
+        (0..self.0.channels * self.0.positions())
+            .map(|o| {
+                pool_taps(&self.0, o)
+                    .iter()
+                    .map(|&i| x[i])
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect()
+    }
+
+    /// The same windows at the input's scale: the maximum is one of its values.
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<MaxPool>, Error> {
+        let x = operand(name, ins, 0)?;
+        Ok(Quantised {
+            op: self.clone(),
+            inputs: vec![x.id],
+            len: self.0.channels * self.0.positions(),
+            scale_exp: x.tensor.scale_exp,
+        })
     }
 }

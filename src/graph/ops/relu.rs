@@ -1,7 +1,10 @@
 //! ReLU: `max(0, x)`, same scale and width.
 
-use super::{EvalContext, IntegerOp, Splitting};
-use crate::error::WitnessError;
+use super::{
+    arg, len_of, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand, Quantised,
+    Quantiser, Splitting,
+};
+use crate::error::{Error, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 
@@ -34,5 +37,41 @@ impl IntegerOp for Relu {
 
     fn splitting(&self) -> Splitting {
         Splitting::Elementwise
+    }
+}
+
+impl FloatKernel for Relu {
+    type Integer = Relu;
+
+    fn kind(&self) -> &'static str {
+        "Relu"
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, _lens: &[usize]) -> Result<(), Mismatch> {
+        Ok(())
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        arg(xs, 0).iter().map(|v| v.max(0.0)).collect()
+    }
+
+    fn quantise(
+        &self,
+        _q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<Relu>, Error> {
+        let x = operand(name, ins, 0)?;
+        Ok(Quantised {
+            op: Relu,
+            inputs: vec![x.id],
+            len: x.tensor.len,
+            scale_exp: x.tensor.scale_exp,
+        })
     }
 }

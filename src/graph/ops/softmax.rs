@@ -3,9 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, to_i64, unreachable_range, EvalContext, IntegerOp};
-use crate::error::WitnessError;
-use crate::graph::activation::Table;
+use super::{
+    arg, check_range, len_of, need_len, operand, to_i64, unreachable_range, EvalContext,
+    FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser,
+};
+use crate::error::{Error, WitnessError};
+use crate::graph::activation::{Domain, Table};
 use crate::graph::qtensor::{QTensor, MAX_TENSOR_BITS};
 use crate::graph::record::NodeWitness;
 use crate::graph::window::Axis;
@@ -204,5 +207,103 @@ impl IntegerOp for Softmax {
 
     fn table(&self) -> Option<&Table> {
         Some(&self.table)
+    }
+}
+
+/// Softmax of the float graph: `e^(x − max) / Σ e^(x − max)` along an axis, over the
+/// elements `keep` marks (a causal mask: ONNX's `Softmax(Where(mask, x, very negative))`;
+/// empty: all); a masked element's output is exactly 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatSoftmax {
+    /// The axis.
+    pub axis: Axis,
+    /// One per element, or none: whether it takes part. Every group keeps at least one.
+    pub keep: Vec<bool>,
+}
+
+impl FloatKernel for FloatSoftmax {
+    type Integer = Softmax;
+
+    fn kind(&self) -> &'static str {
+        "Softmax"
+    }
+
+    fn output_len(&self, lens: &[usize]) -> usize {
+        len_of(lens, 0)
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        let axis = &self.axis;
+        need_len(len_of(lens, 0), axis.size())?;
+        if axis.len == 0 {
+            return Err(Mismatch::new("a non-empty axis", 0));
+        }
+        if self.keep.is_empty() {
+            return Ok(());
+        }
+        if self.keep.len() != axis.size() {
+            return Err(Mismatch::new(
+                format!("a mask of {} values", axis.size()),
+                self.keep.len(),
+            ));
+        }
+        match (0..axis.groups()).find(|&g| axis.group(g).iter().all(|&i| !self.keep[i])) {
+            Some(g) => Err(Mismatch::new(
+                "at least one unmasked element per row",
+                format!("row {g} masked entirely"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        let x = arg(xs, 0);
+        let mut y = vec![0.0; x.len()];
+        for g in 0..self.axis.groups() {
+            let mut group = self.axis.group(g);
+            if !self.keep.is_empty() {
+                group.retain(|&i| self.keep.get(i).copied().unwrap_or(false));
+            }
+            let m = group.iter().fold(f64::NEG_INFINITY, |m, &i| m.max(x[i]));
+            let sum: f64 = group.iter().map(|&i| (x[i] - m).exp()).sum();
+            for &i in &group {
+                y[i] = (x[i] - m).exp() / sum;
+            }
+        }
+        y
+    }
+
+    /// `e^(−g)` tabulated at the gaps' left ends, so the max element's exponential is
+    /// exactly `2^e_E` and the sum is never zero; outputs are fractions of `2^out_scale`.
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<Softmax>, Error> {
+        let x = operand(name, ins, 0)?;
+        let options = q.options();
+        let bits = x.tensor.bits;
+        let domain = Domain {
+            input_scale: x.tensor.scale_exp,
+            input_bits: bits,
+            signed: false,
+            table_bits: options.table_bits,
+        };
+        let exp = |g: f64| (-g).exp();
+        let (table, _) = Table::tabulate(&exp, &domain, bits, bits as i32 - 2, false);
+        let out_scale = options.max_frac_bits.clamp(0, bits as i32 - 2) as u32;
+        Ok(Quantised {
+            op: Softmax {
+                axis: self.axis.clone(),
+                table,
+                out_scale,
+                keep: self.keep.clone(),
+            },
+            inputs: vec![x.id],
+            len: x.tensor.len,
+            scale_exp: out_scale as i32,
+        })
     }
 }

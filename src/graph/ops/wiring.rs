@@ -3,26 +3,32 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_range, EvalContext, IntegerOp};
-use crate::error::WitnessError;
-use crate::graph::ir::Source;
-use crate::graph::qtensor::QTensor;
+use super::{
+    align, arg, check_range, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
+    Quantised, Quantiser,
+};
+use crate::error::{Error, WitnessError};
+use crate::graph::qtensor::{QTensor, Source};
+use crate::graph::quant::scale::round_scaled;
 use crate::graph::record::NodeWitness;
 
-/// Each output is an input element or a constant at the output's scale (no rows: the
-/// circuit copies cells). Serialised as its list of sources.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Each output is an input element or a constant (no rows: the circuit copies cells):
+/// in the integer graph (`C = i64`) a constant at the output's scale, in the float graph
+/// (`C = f32`) a real. Serialised as its list of sources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Wiring(pub Vec<Source<i64>>);
+pub struct Wiring<C = i64>(pub Vec<Source<C>>);
 
-impl std::ops::Deref for Wiring {
-    type Target = [Source<i64>];
+impl<C> std::ops::Deref for Wiring<C> {
+    type Target = [Source<C>];
 
     /// The sources, one per output.
-    fn deref(&self) -> &[Source<i64>] {
+    fn deref(&self) -> &[Source<C>] {
         &self.0
     }
 }
+
+impl Eq for Wiring<i64> {}
 
 impl IntegerOp for Wiring {
     fn kind(&self) -> &'static str {
@@ -73,5 +79,88 @@ impl IntegerOp for Wiring {
 
     fn params(&self) -> Option<[Vec<i64>; 2]> {
         None
+    }
+}
+
+impl FloatKernel for Wiring<f32> {
+    type Integer = Wiring;
+
+    fn kind(&self) -> &'static str {
+        "Wiring"
+    }
+
+    fn arity(&self) -> Option<usize> {
+        None
+    }
+
+    fn output_len(&self, _lens: &[usize]) -> usize {
+        self.0.len()
+    }
+
+    fn check(&self, lens: &[usize]) -> Result<(), Mismatch> {
+        for s in &self.0 {
+            if let Source::Element { input, index } = s {
+                if lens.get(*input).is_none_or(|len| index >= len) {
+                    return Err(Mismatch::new(
+                        "wiring within its inputs",
+                        format!("input {input} element {index}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The pad values.
+    fn constants(&self) -> Vec<f32> {
+        self.0
+            .iter()
+            .filter_map(|s| match s {
+                Source::Constant(c) => Some(*c),
+                Source::Element { .. } => None,
+            })
+            .collect()
+    }
+
+    fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
+        self.0
+            .iter()
+            .map(|s| match s {
+                Source::Element { input, index } => {
+                    arg(xs, *input).get(*index).copied().unwrap_or(f64::NAN)
+                }
+                Source::Constant(c) => f64::from(*c),
+            })
+            .collect()
+    }
+
+    /// Wiring moves integers, so every input is brought to one scale, and the constants
+    /// are rounded to it.
+    fn quantise(
+        &self,
+        q: &mut dyn Quantiser,
+        name: &str,
+        ins: &[Operand],
+        _calibrated: i32,
+    ) -> Result<Quantised<Wiring>, Error> {
+        let x = operand(name, ins, 0)?;
+        let (inputs, e) = align(q, name, ins, x.tensor.scale_exp)?;
+        let sources: Vec<Source<i64>> = self
+            .0
+            .iter()
+            .map(|s| match s {
+                Source::Element { input, index } => Source::Element {
+                    input: *input,
+                    index: *index,
+                },
+                Source::Constant(c) => Source::Constant(round_scaled(f64::from(*c), e)),
+            })
+            .collect();
+        Ok(Quantised {
+            len: sources.len(),
+            op: Wiring(sources),
+            inputs,
+            scale_exp: e,
+        })
     }
 }

@@ -4,6 +4,8 @@
 use crate::error::{readable, QuantError};
 use crate::graph::qgraph::QTensor;
 
+use super::scale::round_scaled;
+
 /// Converts a float input to the integers of `tensor`, rounding to nearest. Values outside
 /// the representable range are an error naming the index, or saturate when `clamp` is set.
 pub fn quantise_input(tensor: &QTensor, x: &[f32], clamp: bool) -> Result<Vec<i64>, QuantError> {
@@ -93,13 +95,6 @@ pub fn calibration_warnings(samples: &[Vec<f32>]) -> Vec<String> {
     }
     warnings.truncate(10);
     warnings
-}
-
-/// `round(v · 2^e)`, saturating at `i64` bounds (callers range-check the result).
-pub(super) fn round_scaled(v: f64, e: i32) -> i64 {
-    let scaled = (v * 2f64.powi(e)).round();
-    // Float-to-int `as` saturates by definition; callers range-check the result.
-    scaled as i64
 }
 
 pub(super) fn check_finite(tensor: &str, x: &[f32]) -> Result<(), QuantError> {

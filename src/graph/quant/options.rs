@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::qgraph::Rounding;
+use crate::graph::qtensor::Rounding;
 
 /// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
