@@ -60,6 +60,14 @@ pub enum IrError {
         /// Why.
         reason: String,
     },
+    /// A tensor's external data cannot be read.
+    #[error("bad constant '{tensor}': external data: {source}")]
+    ExternalData {
+        /// The tensor.
+        tensor: String,
+        /// Why.
+        source: ExternalDataError,
+    },
     /// tract's independent execution of the ONNX file disagrees with the imported model.
     #[error("the imported model disagrees with the ONNX file's reference execution: {reason}")]
     Reference {
@@ -204,6 +212,361 @@ pub enum WitnessError {
     },
 }
 
+/// What is wrong with a pooling or convolution window's geometry (from a model file or an
+/// ONNX node's attributes).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GeometryError {
+    /// No spatial axis.
+    #[error("a window op needs at least one spatial axis")]
+    NoAxis,
+    /// A rank or a size beyond what any real model needs.
+    #[error("a window of rank {rank} with a size above {max_len} (at most rank {max_rank})")]
+    TooLarge {
+        /// The window's rank.
+        rank: usize,
+        /// The largest size allowed.
+        max_len: usize,
+        /// The largest rank allowed.
+        max_rank: usize,
+    },
+    /// The input, the kernel, the outputs or the taps exceed the largest tensor.
+    #[error("a window op over more than {max} {what}")]
+    TooMany {
+        /// What there are too many of ("values", "outputs or taps", "outputs or weights").
+        what: &'static str,
+        /// The bound.
+        max: usize,
+    },
+    /// An attribute list of the wrong length.
+    #[error("{field} has {len} entries for {rank} spatial axes")]
+    FieldLength {
+        /// The attribute.
+        field: &'static str,
+        /// Its entries.
+        len: usize,
+        /// The spatial axes.
+        rank: usize,
+    },
+    /// A zero kernel size, stride or dilation.
+    #[error("kernel_shape, strides and dilations must be positive")]
+    NotPositive,
+    /// The kernel is longer than the padded input.
+    #[error("the kernel spans {span} on axis {axis}, more than the padded input")]
+    KernelSpan {
+        /// The axis.
+        axis: usize,
+        /// The kernel's span on it.
+        span: usize,
+    },
+    /// An output position whose window reads padding alone.
+    #[error("output position {position} on axis {axis} reads only padding")]
+    OnlyPadding {
+        /// The axis.
+        axis: usize,
+        /// The output position.
+        position: usize,
+    },
+    /// Groups that do not divide the channels.
+    #[error("group = {groups} must divide {channels} input and {out_channels} output channels")]
+    Groups {
+        /// The groups.
+        groups: usize,
+        /// Input channels.
+        channels: usize,
+        /// Output channels.
+        out_channels: usize,
+    },
+}
+
+/// What does not fit in a node of the integer graph (a model file is untrusted input: what
+/// validation accepts, the integer pass and the chips rely on).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StructureError {
+    /// A tensor read that is not an earlier tensor of the graph.
+    #[error("reads {tensor}, which is not an earlier tensor")]
+    UnknownTensor {
+        /// The tensor.
+        tensor: String,
+    },
+    /// The wrong number of inputs.
+    #[error("has {got} inputs, its op takes {expected}")]
+    Arity {
+        /// What the op takes.
+        expected: usize,
+        /// What the node has.
+        got: usize,
+    },
+    /// A length that does not fit.
+    #[error("{what} has {got} values, {expected} expected")]
+    Length {
+        /// What ("the input", "the bias", "the output", "the mask", ...).
+        what: &'static str,
+        /// The length needed.
+        expected: usize,
+        /// The length found.
+        got: usize,
+    },
+    /// More values than any tensor may hold.
+    #[error("{what} has {got} values, more than {max}")]
+    TooLong {
+        /// What.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A list that must not be empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// What.
+        what: &'static str,
+    },
+    /// Constants or geometry whose shape does not fit the op's inputs.
+    #[error("{what}: expected {expected}, got {got}")]
+    Shape {
+        /// What.
+        what: &'static str,
+        /// The shape needed.
+        expected: String,
+        /// The shape found.
+        got: String,
+    },
+    /// A constant outside the output's declared range.
+    #[error("{what} {value} lies outside the output's range [{min}, {max}]")]
+    OutOfRange {
+        /// What ("table output", "constant", ...).
+        what: &'static str,
+        /// The value.
+        value: i64,
+        /// Range minimum.
+        min: i64,
+        /// Range maximum.
+        max: i64,
+    },
+    /// A tensor at a scale the op cannot read or make.
+    #[error("{what} at scale 2^{got}, expected 2^{expected}")]
+    Scale {
+        /// Which tensor.
+        what: &'static str,
+        /// The scale needed.
+        expected: i32,
+        /// The scale found.
+        got: i32,
+    },
+    /// A width, shift or sum beyond what the integer pass and the chips allow.
+    #[error("{what} needs {needed} bits, more than the {max} allowed")]
+    Width {
+        /// What.
+        what: &'static str,
+        /// Bits needed.
+        needed: u32,
+        /// Bits allowed.
+        max: u32,
+    },
+    /// A tensor wider or narrower than widths allow, or an output narrower than the input
+    /// whose values it holds.
+    #[error("{tensor} has {bits} bits, outside {min}..={max}")]
+    Bits {
+        /// The tensor.
+        tensor: String,
+        /// Its declared width.
+        bits: u32,
+        /// The narrowest allowed.
+        min: u32,
+        /// The widest allowed.
+        max: u32,
+    },
+    /// A softmax mask that leaves a group empty.
+    #[error("group {group} is masked entirely")]
+    EmptyGroup {
+        /// The group.
+        group: usize,
+    },
+    /// The op's geometry.
+    #[error(transparent)]
+    Geometry(#[from] GeometryError),
+}
+
+/// Why a tensor's ONNX external data cannot be read (the model file is untrusted: its data
+/// must lie in a regular file inside the model's own folder, at the length its shape needs).
+#[derive(Debug, Error)]
+pub enum ExternalDataError {
+    /// An `external_data` value that is not a byte count.
+    #[error("{key} '{value}' is not a byte count")]
+    NotACount {
+        /// `offset` or `length`.
+        key: String,
+        /// The value given.
+        value: String,
+    },
+    /// A key this reader does not understand.
+    #[error("key '{key}' is not understood")]
+    UnknownKey {
+        /// The key.
+        key: String,
+    },
+    /// No `location`.
+    #[error("no 'location' is given")]
+    NoLocation,
+    /// A location that is not a plain relative path.
+    #[error("location '{location}' is not a relative path inside the model's folder")]
+    NotRelative {
+        /// The location.
+        location: String,
+    },
+    /// A location that leads out of the model's folder.
+    #[error("location '{location}' leads out of the model's folder (a symbolic link?)")]
+    OutOfFolder {
+        /// The location.
+        location: String,
+    },
+    /// A location that is not a regular file.
+    #[error("location '{location}' is not a regular file")]
+    NotAFile {
+        /// The location.
+        location: String,
+    },
+    /// The file cannot be opened or read.
+    #[error("{location}: {source}")]
+    Io {
+        /// The location (or "the model's folder").
+        location: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A data type with no fixed width.
+    #[error("data type {data_type} cannot be external here")]
+    DataType {
+        /// ONNX's data type number.
+        data_type: i32,
+    },
+    /// Dimensions that are no size.
+    #[error("shape {dims:?} is not a size")]
+    Dims {
+        /// The dimensions.
+        dims: Vec<i64>,
+    },
+    /// A `length` other than the shape's.
+    #[error("'length' {length} is not the tensor's {expected} bytes (shape {dims:?})")]
+    Length {
+        /// The length given.
+        length: u64,
+        /// The length the shape needs.
+        expected: u64,
+        /// The shape.
+        dims: Vec<i64>,
+    },
+    /// Bytes beyond the end of the file.
+    #[error("bytes {offset}..{end} lie beyond the end of {location} ({size} bytes)")]
+    BeyondEnd {
+        /// The location.
+        location: String,
+        /// The first byte.
+        offset: u64,
+        /// One past the last.
+        end: u64,
+        /// The file's size.
+        size: u64,
+    },
+}
+
+/// A visibility setting this version does not prove.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VisibilityError {
+    /// A name that is no visibility.
+    #[error("unknown visibility '{name}' (one of private, public, hashed, fixed)")]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// A visibility a tensor cannot have.
+    #[error("{tensor} visibility '{visibility}' is not supported (use {allowed})")]
+    Unsupported {
+        /// "input", "output" or "params".
+        tensor: &'static str,
+        /// The visibility given.
+        visibility: String,
+        /// What that tensor may be.
+        allowed: String,
+    },
+    /// Hashed params need packing widths of 1 to 62 bits.
+    #[error("hashed params need packing widths of 1 to 62 bits, found {found:?}")]
+    ParamBits {
+        /// The widths found.
+        found: [u32; 2],
+    },
+    /// Packing widths for params that are not hashed.
+    #[error("param_bits {found:?} are set, but the params are not hashed")]
+    UnhashedParamBits {
+        /// The widths found.
+        found: [u32; 2],
+    },
+}
+
+/// A precision preset's name that is none of them.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown precision '{name}' (standard or high)")]
+pub struct PrecisionError {
+    /// The name given.
+    pub name: String,
+}
+
+/// What is wrong with an input file's samples (JSON: see [`crate::input`]).
+#[derive(Debug, Error)]
+pub enum SamplesError {
+    /// NaN or Infinity, which JSON cannot hold and a model cannot take.
+    #[error("input contains NaN or Infinity (first near line {line}, column {column}), which is not a finite number")]
+    NotFinite {
+        /// Line of the first parse error.
+        line: usize,
+        /// Its column.
+        column: usize,
+    },
+    /// Not JSON.
+    #[error("not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An object without any of the keys inputs are read from.
+    #[error("expected a key \"input_data\", \"inputs\" or \"input\"")]
+    NoKey,
+    /// Not an array of numbers.
+    #[error("{field}: expected an array of numbers")]
+    NotArray {
+        /// Where.
+        field: &'static str,
+    },
+    /// No sample at all.
+    #[error("{field}: no samples")]
+    NoSamples {
+        /// Where.
+        field: &'static str,
+    },
+    /// Something other than a number.
+    #[error("{field}[{sample}]: value #{index} is {found}, not a number")]
+    NotNumber {
+        /// Where.
+        field: &'static str,
+        /// The sample.
+        sample: usize,
+        /// The value's position in the flattened sample.
+        index: usize,
+        /// What was found.
+        found: String,
+    },
+    /// A number no 32-bit float holds.
+    #[error("{field}[{sample}]: value #{index} = {value} is beyond the range of a 32-bit float (ONNX inputs are f32)")]
+    BeyondF32 {
+        /// Where.
+        field: &'static str,
+        /// The sample.
+        sample: usize,
+        /// The value's position in the flattened sample.
+        index: usize,
+        /// The number as written.
+        value: String,
+    },
+}
+
 /// Errors reading, writing or building a compiled model.
 #[derive(Debug, Error)]
 pub enum CompileError {
@@ -240,6 +603,41 @@ pub enum CompileError {
         node: String,
         /// Why.
         reason: String,
+    },
+    /// A range of nodes that is not a part of the graph.
+    #[error("nodes {start}..{end} are not a non-empty range of the graph's {nodes} nodes")]
+    NoSuchNodes {
+        /// The first node.
+        start: usize,
+        /// One past the last.
+        end: usize,
+        /// The graph's nodes.
+        nodes: usize,
+    },
+    /// A layer asked to split into more pieces than it has output units (or fewer than 2).
+    #[error(
+        "node '{node}': a {kind} of {units} output units cannot be split into {pieces} pieces"
+    )]
+    Pieces {
+        /// The node.
+        node: String,
+        /// Its op.
+        kind: &'static str,
+        /// Its output units.
+        units: usize,
+        /// The pieces asked for.
+        pieces: usize,
+    },
+    /// The model's visibilities.
+    #[error("invalid model: {0}")]
+    Visibility(#[from] VisibilityError),
+    /// A node of the integer graph that does not fit its inputs or its output.
+    #[error("invalid model: node '{node}': {source}")]
+    Structure {
+        /// The node (or tensor, or "graph outputs").
+        node: String,
+        /// What does not fit.
+        source: StructureError,
     },
     /// The circuit would need more rows than any supported k.
     #[error("the circuit needs {rows} rows, beyond the largest supported k = {max_k}")]
@@ -465,7 +863,15 @@ pub enum Error {
     /// Verification.
     #[error(transparent)]
     Verify(#[from] VerifyError),
-    /// Input or bundle files.
+    /// An input file's samples.
+    #[error("{path}: {source}")]
+    Samples {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        source: SamplesError,
+    },
+    /// A file that cannot be read or written.
     #[error("{path}: {reason}")]
     File {
         /// The file.

@@ -11,33 +11,37 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{Error, SamplesError};
 
 /// Reads every sample in an input file.
 pub fn read_samples(path: &Path) -> Result<Vec<Vec<f32>>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e.to_string()))?;
-    parse_samples(&text).map_err(|reason| file_error(path, reason))
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    parse_samples(&text).map_err(|source| Error::Samples {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Parses samples from JSON text (see the module docs for the forms).
-pub fn parse_samples(text: &str) -> Result<Vec<Vec<f32>>, String> {
+pub fn parse_samples(text: &str) -> Result<Vec<Vec<f32>>, SamplesError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         if ["NaN", "Infinity"].iter().any(|t| text.contains(t)) {
-            format!(
-                "input contains NaN or Infinity (first near line {}, column {}), which is not \
-                 a finite number",
-                e.line(),
-                e.column()
-            )
+            SamplesError::NotFinite {
+                line: e.line(),
+                column: e.column(),
+            }
         } else {
-            format!("not valid JSON: {e}")
+            SamplesError::Json(e)
         }
     })?;
     let (field, data) = match &value {
         Value::Object(map) => ["input_data", "inputs", "input"]
             .into_iter()
             .find_map(|k| map.get(k).map(|v| (k, v)))
-            .ok_or("expected a key \"input_data\", \"inputs\" or \"input\"")?,
+            .ok_or(SamplesError::NoKey)?,
         other => ("top level", other),
     };
     let samples: Vec<&Value> = match data {
@@ -45,41 +49,58 @@ pub fn parse_samples(text: &str) -> Result<Vec<Vec<f32>>, String> {
             items.iter().collect()
         }
         Value::Array(_) => vec![data],
-        _ => return Err(format!("{field}: expected an array of numbers")),
+        _ => return Err(SamplesError::NotArray { field }),
     };
     if samples.is_empty() {
-        return Err(format!("{field}: no samples"));
+        return Err(SamplesError::NoSamples { field });
     }
     samples
         .into_iter()
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(sample, s)| {
             let mut out = Vec::new();
-            flatten(s, &mut out).map_err(|e| format!("{field}[{i}]: {e}"))?;
+            flatten(s, &mut out).map_err(|e| match e {
+                Flat::NotNumber(index, found) => SamplesError::NotNumber {
+                    field,
+                    sample,
+                    index,
+                    found,
+                },
+                Flat::BeyondF32(index, value) => SamplesError::BeyondF32 {
+                    field,
+                    sample,
+                    index,
+                    value,
+                },
+            })?;
             Ok(out)
         })
         .collect()
 }
 
-fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), String> {
+/// Why a sample does not flatten: the value's index and what it is.
+enum Flat {
+    NotNumber(usize, String),
+    BeyondF32(usize, String),
+}
+
+fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), Flat> {
     match value {
         Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
         Value::Number(n) => {
-            let v = n.as_f64().ok_or_else(|| format!("{n} is not a number"))?;
+            let v = n
+                .as_f64()
+                .ok_or_else(|| Flat::NotNumber(out.len(), n.to_string()))?;
             // JSON numbers are f64; the models take f32, as ONNX inputs do. A number beyond
             // f32's range would become an infinity: refused here, by its place.
             let x = v as f32;
             if !x.is_finite() {
-                return Err(format!(
-                    "value #{} = {n} is beyond the range of a 32-bit float (ONNX inputs are \
-                     f32)",
-                    out.len()
-                ));
+                return Err(Flat::BeyondF32(out.len(), n.to_string()));
             }
             out.push(x);
             Ok(())
         }
-        other => Err(format!("value #{} is {other}, not a number", out.len())),
+        other => Err(Flat::NotNumber(out.len(), other.to_string())),
     }
 }
 
@@ -195,13 +216,17 @@ mod tests {
 
     #[test]
     fn input_with_nan_is_a_clear_error() {
-        let err = parse_samples(r#"{"input_data": [[1, NaN]]}"#).unwrap_err();
+        let err = parse_samples(r#"{"input_data": [[1, NaN]]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("NaN"), "{err}");
     }
 
     #[test]
     fn input_with_a_string_names_the_position() {
-        let err = parse_samples(r#"{"input_data": [[1, "x"]]}"#).unwrap_err();
+        let err = parse_samples(r#"{"input_data": [[1, "x"]]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("input_data[0]") && err.contains("#1"), "{err}");
     }
 

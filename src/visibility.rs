@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::VisibilityError;
+
 /// How a tensor is seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,17 +39,17 @@ impl fmt::Display for Visibility {
 }
 
 impl FromStr for Visibility {
-    type Err = String;
+    type Err = VisibilityError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, VisibilityError> {
         match s {
             "private" => Ok(Self::Private),
             "public" => Ok(Self::Public),
             "fixed" => Ok(Self::Fixed),
             "hashed" => Ok(Self::Hashed),
-            other => Err(format!(
-                "unknown visibility '{other}' (one of private, public, hashed, fixed)"
-            )),
+            other => Err(VisibilityError::Unknown {
+                name: other.to_string(),
+            }),
         }
     }
 }
@@ -110,8 +112,8 @@ impl Visibilities {
 
     /// Checks that each tensor has a visibility this version proves; the error names the
     /// tensor and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
-        let allowed: [(&str, Visibility, &[Visibility]); 3] = [
+    pub fn validate(&self) -> Result<(), VisibilityError> {
+        let allowed: [(&'static str, Visibility, &[Visibility]); 3] = [
             (
                 "input",
                 self.input,
@@ -131,10 +133,11 @@ impl Visibilities {
         for (tensor, v, ok) in allowed {
             if !ok.contains(&v) {
                 let names: Vec<String> = ok.iter().map(ToString::to_string).collect();
-                return Err(format!(
-                    "{tensor} visibility '{v}' is not supported (use {})",
-                    names.join(" or ")
-                ));
+                return Err(VisibilityError::Unsupported {
+                    tensor,
+                    visibility: v.to_string(),
+                    allowed: names.join(" or "),
+                });
             }
         }
         // Unset widths with hashed params are the compiler's to set (a compiled model's are
@@ -142,14 +145,12 @@ impl Visibilities {
         let widths = self.param_bits.iter().all(|b| (1..=62).contains(b));
         match (self.hashed_params(), widths, is_unset(&self.param_bits)) {
             (true, true, _) | (true, _, true) | (false, _, true) => Ok(()),
-            (true, false, _) => Err(format!(
-                "hashed params need packing widths of 1 to 62 bits, found {:?}",
-                self.param_bits
-            )),
-            (false, _, false) => Err(format!(
-                "param_bits {:?} are set, but the params are not hashed",
-                self.param_bits
-            )),
+            (true, false, _) => Err(VisibilityError::ParamBits {
+                found: self.param_bits,
+            }),
+            (false, _, false) => Err(VisibilityError::UnhashedParamBits {
+                found: self.param_bits,
+            }),
         }
     }
 }

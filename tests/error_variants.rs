@@ -7,7 +7,7 @@
 mod common;
 
 use ndarray::{Array1, Array2};
-use zkinfer::error::{CompileError, ProveError, QuantError, WitnessError};
+use zkinfer::error::{CompileError, ProveError, QuantError, StructureError, WitnessError};
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
 use zkinfer::graph::TensorId;
@@ -50,10 +50,10 @@ fn graph() -> QGraph {
     }
 }
 
-fn invalid(graph: QGraph) -> (String, String) {
+fn invalid(graph: QGraph) -> (String, StructureError) {
     match CompiledModel::from_graph(graph, Visibilities::default()) {
-        Err(CompileError::Invalid { node, reason }) => (node, reason),
-        other => panic!("expected CompileError::Invalid, got {other:?}"),
+        Err(CompileError::Structure { node, source }) => (node, source),
+        other => panic!("expected CompileError::Structure, got {other:?}"),
     }
 }
 
@@ -66,66 +66,132 @@ fn the_valid_fixture_compiles() {
 fn each_validation_branch_names_the_node_and_the_fault() {
     let mut g = graph();
     g.nodes[0].output.bits = 63;
-    assert_eq!(
-        invalid(g),
-        ("relu".into(), "63 bits is outside 1..=62".into())
+    let (node, e) = invalid(g);
+    assert_eq!(node, "relu");
+    assert!(
+        matches!(
+            e,
+            StructureError::Bits {
+                bits: 63,
+                max: 62,
+                ..
+            }
+        ),
+        "{e}"
     );
+    assert_eq!(e.to_string(), "relu has 63 bits, outside 1..=62");
 
     let mut g = graph();
     g.nodes[0].inputs = vec![TensorId(2)];
-    let (node, reason) = invalid(g);
+    let (node, e) = invalid(g);
     assert_eq!(node, "relu");
-    assert!(reason.contains("reads tensor #2"), "{reason}");
+    assert!(e.to_string().contains("reads tensor #2"), "{e}");
 
     let mut g = graph();
     g.nodes[0].inputs = vec![TensorId(0), TensorId(0)];
-    let (node, reason) = invalid(g);
+    let (node, e) = invalid(g);
     assert_eq!(node, "relu");
-    assert!(reason.contains("has 2 inputs, its op takes 1"), "{reason}");
+    assert_eq!(
+        e,
+        StructureError::Arity {
+            expected: 1,
+            got: 2
+        }
+    );
 
     for (outputs, fault) in [
-        (vec![], "the list is empty"),
+        (vec![], "the output list is empty"),
         (
             vec![TensorId(3)],
-            "tensor #3 (node 2's output) is not a tensor of the graph",
+            "tensor #3 (node 2's output) (not a tensor of the graph",
         ),
         (vec![TensorId(2), TensorId(2)], "listed twice"),
     ] {
         let mut g = graph();
         g.outputs = outputs;
-        let (node, reason) = invalid(g);
+        let (node, e) = invalid(g);
         assert!(node.starts_with("graph output"), "{node}");
-        assert!(reason.contains(fault), "{reason}");
+        assert!(e.to_string().contains(fault), "{e}");
     }
 
     let mut g = graph();
     g.nodes[1].output.len = 5;
-    let (node, reason) = invalid(g);
+    let (node, e) = invalid(g);
     assert_eq!(node, "fc");
-    assert!(
-        reason.contains("output has 5 values, its op makes 3"),
-        "{reason}"
+    assert_eq!(
+        e,
+        StructureError::Length {
+            what: "the output",
+            expected: 3,
+            got: 5
+        }
     );
 
     let mut g = graph();
     g.nodes[0].output.bits = 8;
-    let (node, reason) = invalid(g);
+    let (node, e) = invalid(g);
     assert_eq!(node, "relu");
-    assert!(reason.contains("narrower than an input"), "{reason}");
+    assert!(
+        matches!(
+            e,
+            StructureError::Bits {
+                bits: 8,
+                min: 12,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut g = graph();
     let QOp::Dense(d) = &mut g.nodes[1].op else {
         unreachable!()
     };
     d.shift = 62;
-    assert!(invalid(g).1.contains("shift 62 too large"));
+    let (_, e) = invalid(g);
+    assert!(
+        matches!(
+            e,
+            StructureError::Width {
+                what: "the shift",
+                needed: 62,
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut g = graph();
     let QOp::Dense(d) = &mut g.nodes[1].op else {
         unreachable!()
     };
     d.weights.fill(1 << 50);
-    assert!(invalid(g).1.contains("accumulator needs"));
+    let (_, e) = invalid(g);
+    assert!(
+        matches!(
+            e,
+            StructureError::Width {
+                what: "the accumulator",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let mut g = graph();
+    let QOp::Dense(d) = &mut g.nodes[1].op else {
+        unreachable!()
+    };
+    d.bias.pop();
+    let (_, e) = invalid(g);
+    assert_eq!(
+        e,
+        StructureError::Length {
+            what: "the bias",
+            expected: 3,
+            got: 2
+        }
+    );
 }
 
 #[test]
@@ -297,7 +363,15 @@ fn a_non_finite_calibration_value_is_refused_by_sample_and_index() {
     );
     let err = zkinfer::input::parse_samples("[[1, 2], [3, 1e39]]").unwrap_err();
     assert!(
-        err.contains("[1]") && err.contains("value #1") && err.contains("32-bit float"),
+        matches!(
+            &err,
+            zkinfer::error::SamplesError::BeyondF32 {
+                sample: 1,
+                index: 1,
+                ..
+            }
+        ),
         "{err}"
     );
+    assert!(err.to_string().contains("32-bit float"), "{err}");
 }

@@ -3,6 +3,7 @@
 //! the chips can hold are rejected by validation (issue 11, item 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
+use zkinfer::error::{GeometryError, StructureError};
 use zkinfer::graph::activation::Table;
 use zkinfer::graph::qgraph::Rounding;
 use zkinfer::graph::qgraph::{QGraph, QNode, QOp, QTensor, Softmax};
@@ -10,10 +11,10 @@ use zkinfer::graph::window::Axis;
 use zkinfer::graph::TensorId;
 use zkinfer::CompiledModel;
 
-/// The node and reason of a graph's validation error.
-fn invalid(graph: &QGraph) -> (String, String) {
+/// The node and fault of a graph's validation error.
+fn invalid(graph: &QGraph) -> (String, StructureError) {
     match graph.validate() {
-        Err(zkinfer::error::CompileError::Invalid { node, reason }) => (node, reason),
+        Err(zkinfer::error::CompileError::Structure { node, source }) => (node, source),
         other => panic!("{other:?}"),
     }
 }
@@ -90,9 +91,9 @@ fn softmax_with_wide_exponentials_is_exact_and_proves() {
 fn softmax_sums_beyond_the_range_chip_are_rejected() {
     // 2^20 exponentials of 62 bits: the sum needs 82 bits (and once overflowed u64).
     let graph = wide_softmax(62, 8, 1 << 20);
-    let (node, reason) = invalid(&graph);
+    let (node, e) = invalid(&graph);
     assert_eq!(node, "softmax");
-    assert!(reason.contains("needs 82 bits"), "{reason}");
+    assert!(matches!(e, StructureError::Width { needed: 82, .. }), "{e}");
 }
 
 #[test]
@@ -110,9 +111,12 @@ fn tensors_of_zero_or_too_many_bits_are_rejected_by_the_graph() {
             outputs: vec![TensorId(1)],
             rounding: Rounding::HalfUp,
         };
-        let (node, reason) = invalid(&graph);
+        let (node, e) = invalid(&graph);
         assert_eq!(node, "y");
-        assert!(reason.contains(&format!("{bits} bits")), "{reason}");
+        assert!(
+            matches!(e, StructureError::Bits { bits: b, .. } if b == bits),
+            "{e}"
+        );
     }
 }
 
@@ -136,9 +140,19 @@ fn linear_accumulators_with_huge_weights_are_rejected_without_overflow() {
         outputs: vec![TensorId(1)],
         rounding: Rounding::HalfUp,
     };
-    let (node, reason) = invalid(&graph);
+    let (node, e) = invalid(&graph);
     assert_eq!(node, "fc");
-    assert!(reason.contains("accumulator needs 129 bits"), "{reason}");
+    assert!(
+        matches!(
+            e,
+            StructureError::Width {
+                what: "the accumulator",
+                needed: 129,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 /// A length costs no data in a model file: a hostile one must be refused before any loop
@@ -160,12 +174,18 @@ fn hostile_lengths_and_windows_are_refused_quickly() {
         outputs: vec![TensorId(1)],
         rounding: Rounding::HalfUp,
     };
-    let (node, reason) = invalid(&graph);
+    let (node, e) = invalid(&graph);
     assert_eq!(node, "x");
-    assert!(reason.contains("more than"), "{reason}");
+    assert!(matches!(e, StructureError::TooLong { .. }), "{e}");
     let mut window = zkinfer::graph::window::Window::dense(1, vec![4], vec![2]);
     window.pads = vec![usize::MAX, 1];
-    assert!(window.validate().unwrap_err().contains("size above"));
+    assert!(matches!(
+        window.validate(),
+        Err(GeometryError::TooLarge { .. })
+    ));
     let huge = zkinfer::graph::window::Window::dense(1 << 20, vec![1 << 20], vec![1]);
-    assert!(huge.validate().unwrap_err().contains("more than"));
+    assert!(matches!(
+        huge.validate(),
+        Err(GeometryError::TooMany { .. })
+    ));
 }

@@ -62,7 +62,8 @@ fn raise(e: Error) -> PyErr {
         | Error::Quant(QuantError::OutOfRange { .. })
         | Error::Quant(QuantError::InputLength { .. })
         | Error::Witness(WitnessError::OutOfRange { .. })
-        | Error::Witness(WitnessError::InputLength { .. }) => InputError::new_err(message),
+        | Error::Witness(WitnessError::InputLength { .. })
+        | Error::Samples { .. } => InputError::new_err(message),
         Error::Ir(_) | Error::Quant(_) | Error::Witness(_) | Error::Compile(_) => {
             ModelError::new_err(message)
         }
@@ -524,7 +525,9 @@ fn compile(
         params: visibility("param_visibility", param_visibility)?,
         ..Visibilities::default()
     };
-    visibility.validate().map_err(InputError::new_err)?;
+    visibility
+        .validate()
+        .map_err(|e| InputError::new_err(e.to_string()))?;
     let precision = precision
         .parse::<Precision>()
         .map_err(|e| InputError::new_err(format!("precision = {precision:?}: {e}")))?;

@@ -318,9 +318,7 @@ impl CompiledModel {
             node: node.to_string(),
             reason,
         };
-        self.visibility
-            .validate()
-            .map_err(|reason| invalid("model", reason))?;
+        self.visibility.validate()?;
         if !self.input_parts.is_empty()
             && self
                 .input_parts
@@ -435,12 +433,7 @@ fn with_param_bits(graph: &QGraph, mut visibility: Visibilities) -> Visibilities
 /// The visibilities are supported and the graph is well formed (validation comes before
 /// any layout: the layout assumes a well-formed graph).
 fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileError> {
-    visibility
-        .validate()
-        .map_err(|reason| CompileError::Invalid {
-            node: "model".into(),
-            reason,
-        })?;
+    visibility.validate()?;
     graph.validate()
 }
 

@@ -19,7 +19,7 @@ use std::ops::Range;
 use super::ir::Source;
 use super::qgraph::{Affine, QGraph, QNode, QOp, QTensor, Wiring};
 use super::TensorId;
-use crate::error::CompileError;
+use crate::error::{CompileError, StructureError};
 
 impl QGraph {
     /// The tensors made before node `cut` (the input included) that a node at or after
@@ -74,20 +74,23 @@ impl QGraph {
     /// before them (the model input itself for the first part), its outputs what crosses the
     /// cut after them (the model's outputs for the last part).
     pub fn part(&self, nodes: Range<usize>) -> Result<QGraph, CompileError> {
-        let invalid = |reason: String| CompileError::Invalid {
-            node: format!("part of nodes {}..{}", nodes.start, nodes.end),
-            reason,
-        };
         if nodes.start >= nodes.end || nodes.end > self.nodes.len() {
-            return Err(invalid(format!(
-                "not a non-empty range of the graph's {} nodes",
-                self.nodes.len()
-            )));
+            return Err(CompileError::NoSuchNodes {
+                start: nodes.start,
+                end: nodes.end,
+                nodes: self.nodes.len(),
+            });
         }
+        // A tensor read that no earlier part makes (a graph that skipped validation).
+        let unknown = |node: &str, tensor: String| CompileError::Structure {
+            node: node.to_string(),
+            source: StructureError::UnknownTensor { tensor },
+        };
+        let part_name = format!("part of nodes {}..{}", nodes.start, nodes.end);
         let tensor = |t: TensorId| {
             self.tensor(t)
                 .cloned()
-                .ok_or_else(|| invalid(format!("{t} is not a tensor of the graph")))
+                .ok_or_else(|| unknown(&part_name, t.to_string()))
         };
         let mut part = QGraph {
             input: self.input.clone(),
@@ -121,9 +124,9 @@ impl QGraph {
                 .inputs
                 .iter()
                 .map(|t| {
-                    at.get(t).copied().ok_or_else(|| {
-                        invalid(format!("node '{}' reads {t}, made in no part", node.name))
-                    })
+                    at.get(t)
+                        .copied()
+                        .ok_or_else(|| unknown(&node.name, format!("{t}, made in no part")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             at.insert(TensorId::of_node(i), part.push(node.clone(), inputs));
@@ -137,7 +140,7 @@ impl QGraph {
             .iter()
             .map(|t| at.get(t).copied())
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| invalid("an output is made in no part".into()))?;
+            .ok_or_else(|| unknown(&part_name, "an output made in no part".into()))?;
         // A tensor that only passes through (the part's input, or a slice of it read by
         // nobody here) is still its own node, so outputs name distinct tensors.
         for o in 0..part.outputs.len() {

@@ -26,7 +26,7 @@ use super::ir::Source;
 use super::ops::Splitting;
 use super::qgraph::{QGraph, QNode, QOp, QTensor, Wiring};
 use super::TensorId;
-use crate::error::CompileError;
+use crate::error::{CompileError, StructureError};
 
 /// A graph with one chain computed in pieces.
 #[derive(Debug)]
@@ -93,25 +93,27 @@ impl QGraph {
     /// validated again (a compile tries several piece counts of several layers, and
     /// validation walks every multiply of the model).
     pub fn split_node(&self, i: usize, pieces: usize) -> Result<Split, CompileError> {
-        let node = self.nodes.get(i).ok_or_else(|| CompileError::Invalid {
-            node: format!("node {i}"),
-            reason: format!("the graph has {} nodes", self.nodes.len()),
+        let node = self.nodes.get(i).ok_or(CompileError::NoSuchNodes {
+            start: i,
+            end: i + 1,
+            nodes: self.nodes.len(),
         })?;
         let units = self.split_units(i);
         if pieces < 2 || pieces > units {
-            return Err(CompileError::Invalid {
+            return Err(CompileError::Pieces {
                 node: node.name.clone(),
-                reason: format!(
-                    "a {} of {units} output units cannot be split into {pieces} pieces",
-                    node.op.kind()
-                ),
+                kind: node.op.kind(),
+                units,
+                pieces,
             });
         }
         let end = self.split_chain_end(i);
         let tensor = |t: TensorId| {
-            self.tensor(t).ok_or_else(|| CompileError::Invalid {
+            self.tensor(t).ok_or_else(|| CompileError::Structure {
                 node: node.name.clone(),
-                reason: format!("reads {t}, which the graph does not have"),
+                source: StructureError::UnknownTensor {
+                    tensor: t.to_string(),
+                },
             })
         };
         let unit_range = |p: usize| p * units / pieces..(p + 1) * units / pieces;

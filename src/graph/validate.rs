@@ -8,7 +8,7 @@ use super::ir::FloatGraph;
 use super::qgraph::{QGraph, QNode, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS};
 use super::window::MAX_LEN;
 use super::TensorId;
-use crate::error::{CompileError, IrError};
+use crate::error::{CompileError, IrError, StructureError};
 
 impl QGraph {
     /// Bits that bound `|acc + offset|` of linear node `node` over all its outputs, for
@@ -45,56 +45,82 @@ impl QGraph {
         let max_bits = MAX_TENSOR_BITS;
         for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
             if !(1..=max_bits).contains(&t.bits) {
-                return Err(invalid(
-                    t.name.clone(),
-                    format!("{} bits is outside 1..={max_bits}", t.bits),
-                ));
+                let source = StructureError::Bits {
+                    tensor: t.name.clone(),
+                    bits: t.bits,
+                    min: 1,
+                    max: max_bits,
+                };
+                return Err(structure(&t.name, source));
             }
             if t.len > MAX_LEN {
-                return Err(invalid(
-                    t.name.clone(),
-                    format!("{} values, more than {}", t.len, MAX_LEN),
-                ));
+                let source = StructureError::TooLong {
+                    what: "the tensor",
+                    got: t.len,
+                    max: MAX_LEN,
+                };
+                return Err(structure(&t.name, source));
             }
         }
         for (i, node) in self.nodes.iter().enumerate() {
-            let bad = |reason: String| Err(invalid(node.name.clone(), reason));
+            let bad = |source| Err(structure(&node.name, source));
             let mut ins = Vec::with_capacity(node.inputs.len());
             for &t in &node.inputs {
                 match self.tensor(t) {
                     Some(tensor) if t.index() <= i => ins.push(tensor),
-                    _ => return bad(format!("reads {t}, which is not an earlier tensor")),
+                    _ => {
+                        return bad(StructureError::UnknownTensor {
+                            tensor: t.to_string(),
+                        })
+                    }
                 }
             }
             let arity = node.op.arity().unwrap_or(ins.len().max(1));
             if ins.len() != arity {
-                return bad(format!("has {} inputs, its op takes {arity}", ins.len()));
+                return bad(StructureError::Arity {
+                    expected: arity,
+                    got: ins.len(),
+                });
             }
             let out = &node.output;
             let op = node.op.as_op();
             let expected_len = op
                 .output_len(&ins, out)
-                .map_err(|reason| invalid(node.name.clone(), reason))?;
+                .map_err(|source| structure(&node.name, source))?;
             if out.len != expected_len {
-                return bad(format!(
-                    "output has {} values, its op makes {expected_len}",
-                    out.len
-                ));
+                return bad(StructureError::Length {
+                    what: "the output",
+                    expected: expected_len,
+                    got: out.len,
+                });
             }
-            if op.preserves_range() && ins.iter().any(|t| t.bits > out.bits) {
-                return bad(format!(
-                    "output of {} bits is narrower than an input",
-                    out.bits
-                ));
+            if let Some(wider) = ins.iter().find(|t| t.bits > out.bits) {
+                if op.preserves_range() {
+                    // Its values are its inputs': no narrower than any of them.
+                    return bad(StructureError::Bits {
+                        tensor: out.name.clone(),
+                        bits: out.bits,
+                        min: wider.bits,
+                        max: max_bits,
+                    });
+                }
             }
             if op.is_linear() {
                 let shift = op.shift();
                 if shift >= 62 {
-                    return bad(format!("shift {shift} too large"));
+                    return bad(StructureError::Width {
+                        what: "the shift",
+                        needed: shift,
+                        max: 61,
+                    });
                 }
                 let needed = self.accumulator_bits(node);
                 if needed > MAX_ACCUMULATOR_BITS {
-                    return bad(format!("accumulator needs {needed} bits"));
+                    return bad(StructureError::Width {
+                        what: "the accumulator",
+                        needed,
+                        max: MAX_ACCUMULATOR_BITS,
+                    });
                 }
             }
         }
@@ -104,29 +130,37 @@ impl QGraph {
     /// The output list names tensors of the graph, each once, within [`MAX_LEN`] values.
     fn validate_outputs(&self) -> Result<(), CompileError> {
         if self.outputs.is_empty() {
-            return Err(invalid("graph outputs".into(), "the list is empty".into()));
+            let source = StructureError::Empty {
+                what: "the output list",
+            };
+            return Err(structure("graph outputs", source));
         }
         for (i, &t) in self.outputs.iter().enumerate() {
             if self.tensor(t).is_none() || self.outputs[..i].contains(&t) {
-                return Err(invalid(
-                    format!("graph output {i}"),
-                    format!("{t} is not a tensor of the graph, or is listed twice"),
-                ));
+                let source = StructureError::UnknownTensor {
+                    tensor: format!("{t} (not a tensor of the graph, or listed twice)"),
+                };
+                return Err(structure(&format!("graph output {i}"), source));
             }
         }
         let len = self.output_len();
         if len > MAX_LEN {
-            return Err(invalid(
-                "graph outputs".into(),
-                format!("{len} values, more than {MAX_LEN}"),
-            ));
+            let source = StructureError::TooLong {
+                what: "the outputs",
+                got: len,
+                max: MAX_LEN,
+            };
+            return Err(structure("graph outputs", source));
         }
         Ok(())
     }
 }
 
-fn invalid(node: String, reason: String) -> CompileError {
-    CompileError::Invalid { node, reason }
+fn structure(node: &str, source: StructureError) -> CompileError {
+    CompileError::Structure {
+        node: node.to_string(),
+        source,
+    }
 }
 
 impl FloatGraph {

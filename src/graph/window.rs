@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::GeometryError;
+
 /// The geometry of a window op over a `[channels, spatial…]` input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -42,10 +44,10 @@ impl Window {
 
     /// Checks that every list has one entry per axis and the output is not empty; the error
     /// says which field is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GeometryError> {
         let rank = self.input.len();
         if rank == 0 {
-            return Err("a window op needs at least one spatial axis".into());
+            return Err(GeometryError::NoAxis);
         }
         // Bound every number first, so that no arithmetic below can overflow and no loop
         // runs for longer than a real model needs (a model file is untrusted input).
@@ -58,16 +60,21 @@ impl Window {
             .chain(&self.pads)
             .chain(&self.dilations);
         if rank > MAX_RANK || numbers.any(|n| *n > MAX_LEN) {
-            return Err(format!(
-                "a window of rank {rank} with a size above {MAX_LEN} (at most rank {MAX_RANK})"
-            ));
+            return Err(GeometryError::TooLarge {
+                rank,
+                max_len: MAX_LEN,
+                max_rank: MAX_RANK,
+            });
         }
         let product = |v: &[usize]| v.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
         let too_big = |n: Option<usize>| n.is_none_or(|n| n > MAX_LEN);
         if too_big(product(&self.input).and_then(|n| n.checked_mul(self.channels)))
             || too_big(product(&self.kernel))
         {
-            return Err(format!("a window over more than {MAX_LEN} values"));
+            return Err(GeometryError::TooMany {
+                what: "values",
+                max: MAX_LEN,
+            });
         }
         for (field, len, want) in [
             ("kernel_shape", self.kernel.len(), rank),
@@ -76,18 +83,16 @@ impl Window {
             ("pads", self.pads.len(), 2 * rank),
         ] {
             if len != want {
-                return Err(format!("{field} has {len} entries for {rank} spatial axes"));
+                return Err(GeometryError::FieldLength { field, len, rank });
             }
         }
         if self.kernel.contains(&0) || self.strides.contains(&0) || self.dilations.contains(&0) {
-            return Err("kernel_shape, strides and dilations must be positive".into());
+            return Err(GeometryError::NotPositive);
         }
         for axis in 0..rank {
             let span = self.dilations[axis] * (self.kernel[axis] - 1) + 1;
             if self.input[axis] + self.pads[axis] + self.pads[rank + axis] < span {
-                return Err(format!(
-                    "the kernel spans {span} on axis {axis}, more than the padded input"
-                ));
+                return Err(GeometryError::KernelSpan { axis, span });
             }
         }
         let out = self.output();
@@ -97,9 +102,10 @@ impl Window {
         if too_big(product(&out).and_then(|n| n.checked_mul(self.channels)))
             || taps.is_none_or(|n| n > MAX_TAPS)
         {
-            return Err(format!(
-                "a window op with more than {MAX_LEN} outputs or taps"
-            ));
+            return Err(GeometryError::TooMany {
+                what: "outputs or taps",
+                max: MAX_LEN,
+            });
         }
         // A window over padding alone has no value (a max of nothing, an average of zero
         // values), so every output position must read at least one input element.
@@ -111,9 +117,7 @@ impl Window {
                         .is_some_and(|p| p < self.input[axis])
                 });
                 if !sees_input {
-                    return Err(format!(
-                        "output position {c} on axis {axis} reads only padding"
-                    ));
+                    return Err(GeometryError::OnlyPadding { axis, position: c });
                 }
             }
         }
@@ -204,7 +208,7 @@ pub struct ConvShape {
 
 impl ConvShape {
     /// Checks the window, and that groups divide both channel counts.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GeometryError> {
         self.window.validate()?;
         let outputs = self.out_channels.checked_mul(self.window.positions());
         let weights = self.out_channels.checked_mul(self.window.kernel_len());
@@ -215,17 +219,19 @@ impl ConvShape {
             || weights.is_none_or(|n| n > MAX_LEN)
             || taps.is_none_or(|n| n > MAX_TAPS)
         {
-            return Err(format!(
-                "a convolution with more than {MAX_LEN} outputs or weights"
-            ));
+            return Err(GeometryError::TooMany {
+                what: "outputs or weights",
+                max: MAX_LEN,
+            });
         }
         let g = self.groups;
         if g == 0 || !self.window.channels.is_multiple_of(g) || !self.out_channels.is_multiple_of(g)
         {
-            return Err(format!(
-                "group = {g} must divide {} input and {} output channels",
-                self.window.channels, self.out_channels
-            ));
+            return Err(GeometryError::Groups {
+                groups: g,
+                channels: self.window.channels,
+                out_channels: self.out_channels,
+            });
         }
         Ok(())
     }

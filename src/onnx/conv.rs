@@ -28,7 +28,7 @@ impl Importer {
         };
         shape
             .validate()
-            .map_err(|e| cx.shape("a valid convolution", e))?;
+            .map_err(|e| cx.shape("a valid convolution", e.to_string()))?;
         if w.shape()[1] * shape.groups != shape.window.channels {
             return Err(cx.shape(
                 format!("weights for {} channels", shape.window.channels),
@@ -68,7 +68,7 @@ impl Importer {
         };
         window
             .validate()
-            .map_err(|e| cx.shape("a valid window", e))?;
+            .map_err(|e| cx.shape("a valid window", e.to_string()))?;
         let mut out_shape = vec![1, window.channels];
         out_shape.extend(window.output());
         let op = if cx.op().contains("Average") {
@@ -106,7 +106,8 @@ impl Importer {
             "" | "NOTSET" => {}
             "VALID" => w.pads = vec![0; 2 * rank],
             "SAME_UPPER" | "SAME_LOWER" => {
-                w.validate().map_err(|e| cx.shape("a valid window", e))?;
+                w.validate()
+                    .map_err(|e| cx.shape("a valid window", e.to_string()))?;
                 for a in 0..rank {
                     let out = w.input[a].div_ceil(w.strides[a]);
                     let span = w.dilations[a] * (w.kernel[a] - 1) + 1;
@@ -119,7 +120,8 @@ impl Importer {
             }
             other => return Err(cx.unsupported(format!(": auto_pad = {other}"))),
         }
-        w.validate().map_err(|e| cx.shape("a valid window", e))?;
+        w.validate()
+            .map_err(|e| cx.shape("a valid window", e.to_string()))?;
         Ok(w)
     }
 }

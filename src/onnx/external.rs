@@ -14,7 +14,7 @@ use std::path::{Component, Path};
 use prost::Message;
 use tract_onnx::pb::{self, tensor_proto::DataLocation};
 
-use crate::error::IrError;
+use crate::error::{ExternalDataError, IrError};
 
 /// The model at `path`, its external data read in: the bytes of a protobuf whose tensors all
 /// hold their own data. A model without external data comes back as it was read.
@@ -59,20 +59,23 @@ pub(super) fn is_external(t: &pb::TensorProto) -> bool {
 
 /// Reads `tensor`'s external data from beside the model into its `raw_data`.
 fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
-    let name = tensor.name.clone();
-    let bad = |reason: String| IrError::BadConstant {
-        tensor: name.clone(),
-        reason: format!("external data: {reason}"),
-    };
+    read_into(tensor, folder).map_err(|source| IrError::ExternalData {
+        tensor: tensor.name.clone(),
+        source,
+    })
+}
+
+fn read_into(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), ExternalDataError> {
     let (mut location, mut offset, mut length) = (None, 0u64, None);
     for entry in &tensor.external_data {
         let number = || {
-            entry.value.parse::<u64>().map_err(|_| {
-                bad(format!(
-                    "{} '{}' is not a byte count",
-                    entry.key, entry.value
-                ))
-            })
+            entry
+                .value
+                .parse::<u64>()
+                .map_err(|_| ExternalDataError::NotACount {
+                    key: entry.key.clone(),
+                    value: entry.value.clone(),
+                })
         };
         match entry.key.as_str() {
             "location" => location = Some(entry.value.clone()),
@@ -80,35 +83,44 @@ fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
             "length" => length = Some(number()?),
             // A SHA-1 of the data: the lengths are checked instead.
             "checksum" => {}
-            other => return Err(bad(format!("key '{other}' is not understood"))),
+            other => {
+                return Err(ExternalDataError::UnknownKey {
+                    key: other.to_string(),
+                })
+            }
         }
     }
-    let location = location.ok_or_else(|| bad("no 'location' is given".into()))?;
-    let file = inside(folder, &location).map_err(bad)?;
-    let expected = byte_len(tensor).map_err(bad)?;
+    let location = location.ok_or(ExternalDataError::NoLocation)?;
+    let file = inside(folder, &location)?;
+    let expected = byte_len(tensor)?;
     let length = length.unwrap_or(expected);
     if length != expected {
-        return Err(bad(format!(
-            "'length' {length} is not the tensor's {expected} bytes (shape {:?})",
-            tensor.dims
-        )));
+        return Err(ExternalDataError::Length {
+            length,
+            expected,
+            dims: tensor.dims.clone(),
+        });
     }
-    let mut reader = File::open(&file).map_err(|e| bad(format!("{location}: {e}")))?;
-    let size = reader
-        .metadata()
-        .map_err(|e| bad(format!("{location}: {e}")))?
-        .len();
+    let io = |source| ExternalDataError::Io {
+        location: location.clone(),
+        source,
+    };
+    let mut reader = File::open(&file).map_err(io)?;
+    let size = reader.metadata().map_err(io)?.len();
     if offset.checked_add(length).is_none_or(|end| end > size) {
-        return Err(bad(format!(
-            "bytes {offset}..{} lie beyond the end of {location} ({size} bytes)",
-            offset.saturating_add(length)
-        )));
+        return Err(ExternalDataError::BeyondEnd {
+            location: location.clone(),
+            offset,
+            end: offset.saturating_add(length),
+            size,
+        });
     }
-    let mut data = vec![0u8; usize::try_from(length).map_err(|_| bad("too long".into()))?];
+    // Within the file's size, which the platform's usize addresses.
+    let mut data = vec![0u8; length as usize];
     reader
         .seek(SeekFrom::Start(offset))
         .and_then(|_| reader.read_exact(&mut data))
-        .map_err(|e| bad(format!("{location}: {e}")))?;
+        .map_err(io)?;
     tensor.raw_data = data;
     tensor.external_data.clear();
     tensor.data_location = Some(DataLocation::Default as i32);
@@ -117,49 +129,58 @@ fn inline(tensor: &mut pb::TensorProto, folder: &Path) -> Result<(), IrError> {
 
 /// The file `location` names within `folder`: a relative path of plain names that, links
 /// resolved, still lies inside the folder, and is a regular file.
-fn inside(folder: &Path, location: &str) -> Result<std::path::PathBuf, String> {
+fn inside(folder: &Path, location: &str) -> Result<std::path::PathBuf, ExternalDataError> {
     let relative = Path::new(location);
     let plain = !location.is_empty()
         && relative
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let location = location.to_string();
     if !plain {
-        return Err(format!(
-            "location '{location}' is not a relative path inside the model's folder"
-        ));
+        return Err(ExternalDataError::NotRelative { location });
     }
     let root = folder
         .canonicalize()
-        .map_err(|e| format!("the model's folder: {e}"))?;
+        .map_err(|source| ExternalDataError::Io {
+            location: "the model's folder".into(),
+            source,
+        })?;
     let file = root
         .join(relative)
         .canonicalize()
-        .map_err(|e| format!("{location}: {e}"))?;
+        .map_err(|source| ExternalDataError::Io {
+            location: location.clone(),
+            source,
+        })?;
     if !file.starts_with(&root) {
-        return Err(format!(
-            "location '{location}' leads out of the model's folder (a symbolic link?)"
-        ));
+        return Err(ExternalDataError::OutOfFolder { location });
     }
     if !file.is_file() {
-        return Err(format!("location '{location}' is not a regular file"));
+        return Err(ExternalDataError::NotAFile { location });
     }
     Ok(file)
 }
 
 /// The bytes of a tensor's raw data: its values times its element type's size.
-fn byte_len(t: &pb::TensorProto) -> Result<u64, String> {
+fn byte_len(t: &pb::TensorProto) -> Result<u64, ExternalDataError> {
     use pb::tensor_proto::DataType as T;
     let size: u64 = match T::from_i32(t.data_type) {
         Some(T::Float | T::Int32 | T::Uint32) => 4,
         Some(T::Double | T::Int64 | T::Uint64) => 8,
         Some(T::Float16 | T::Bfloat16 | T::Int16 | T::Uint16) => 2,
         Some(T::Int8 | T::Uint8 | T::Bool) => 1,
-        _ => return Err(format!("data type {} cannot be external here", t.data_type)),
+        _ => {
+            return Err(ExternalDataError::DataType {
+                data_type: t.data_type,
+            })
+        }
     };
     t.dims.iter().try_fold(size, |n, &d| {
         u64::try_from(d)
             .ok()
             .and_then(|d| n.checked_mul(d))
-            .ok_or_else(|| format!("shape {:?} is not a size", t.dims))
+            .ok_or_else(|| ExternalDataError::Dims {
+                dims: t.dims.clone(),
+            })
     })
 }

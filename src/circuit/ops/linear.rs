@@ -14,7 +14,7 @@ use super::cells::{cell_at, values};
 use super::params::NodeParams;
 use super::{CircuitOp, Quotients, SynthContext};
 use crate::circuit::rows::{OpRows, RowContext};
-use crate::error::CompileError;
+use crate::error::{CompileError, StructureError};
 use crate::graph::qgraph::{Add, Affine, AvgPool, Conv, Dense, LinearOutput, QNode};
 
 /// Every linear op is proven alike, from its [`LinearOutput`]s.
@@ -156,9 +156,13 @@ fn rows(cx: &RowContext<'_>) -> Result<OpRows, CompileError> {
     let mut rows = OpRows::default();
     let committed = cx.hashed_params && op.has_params();
     for o in 0..out.len {
-        let lin = op.linear(o).ok_or_else(|| CompileError::Invalid {
+        let lin = op.linear(o).ok_or_else(|| CompileError::Structure {
             node: cx.node.name.clone(),
-            reason: format!("no linear output {o}"),
+            source: StructureError::Length {
+                what: "the op's linear outputs",
+                expected: out.len,
+                got: o,
+            },
         })?;
         rows.dot += if committed {
             let pairs = lin.taps.len() + usize::from(lin.bias_param.is_some());

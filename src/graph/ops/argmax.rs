@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
-    Quantised, Quantiser,
+    arg, check_len, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch,
+    Operand, Quantised, Quantiser,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::graph::window::Axis;
@@ -21,17 +21,26 @@ impl IntegerOp for ArgMax {
         "ArgMax"
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let (axis, x) = (&self.0, ins[0]);
-        if axis.size() != x.len || axis.len == 0 {
-            return Err(format!(
-                "axis over {} values, input has {}",
-                axis.size(),
-                x.len
-            ));
+        check_len("the input", x.len, axis.size())?;
+        if axis.len == 0 {
+            return Err(StructureError::Empty { what: "the axis" });
         }
-        if out.scale_exp != 0 || out.max() < axis.len as i64 {
-            return Err("indices need scale 2^0 and room for the axis length".into());
+        if out.scale_exp != 0 {
+            return Err(StructureError::Scale {
+                what: "the indices",
+                expected: 0,
+                got: out.scale_exp,
+            });
+        }
+        if out.max() < axis.len as i64 {
+            return Err(StructureError::OutOfRange {
+                what: "the axis length",
+                value: axis.len as i64,
+                min: out.min(),
+                max: out.max(),
+            });
         }
         Ok(axis.groups())
     }

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, len_of, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand, Quantised,
-    Quantiser,
+    arg, check_in_range, len_of, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
+    Quantised, Quantiser,
 };
-use crate::error::{Error, QuantError, WitnessError};
+use crate::error::{Error, QuantError, StructureError, WitnessError};
 use crate::graph::activation::Table;
 use crate::graph::qtensor::QTensor;
 use crate::graph::quant::scale::{exponent_for, round_scaled};
@@ -33,31 +33,37 @@ impl IntegerOp for Gather {
         "Gather"
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let (g, x) = (self, ins[0]);
 
         let t = &g.table;
         let entries = g.vocab.checked_mul(g.dim).filter(|n| *n > 0);
         if entries != Some(t.outputs.len()) || t.first != 0 || t.shift != 0 {
-            return Err(format!(
-                "table of {} entries (first {}, shift {}) is not {} rows of {}",
-                t.outputs.len(),
-                t.first,
-                t.shift,
-                g.vocab,
-                g.dim
-            ));
+            return Err(StructureError::Shape {
+                what: "the table",
+                expected: format!("{} rows of {} (first 0, shift 0)", g.vocab, g.dim),
+                got: format!(
+                    "{} entries (first {}, shift {})",
+                    t.outputs.len(),
+                    t.first,
+                    t.shift
+                ),
+            });
         }
         // Ids are exact integers, and every key `id · dim + j` fits the input's width.
         if x.scale_exp != 0 {
-            return Err(format!("ids at scale 2^{}, not 2^0", x.scale_exp));
+            return Err(StructureError::Scale {
+                what: "the ids",
+                expected: 0,
+                got: x.scale_exp,
+            });
         }
-        if t.outputs.iter().any(|y| *y < out.min() || *y > out.max()) {
-            return Err("table values outside the output's range".into());
-        }
-        x.len
-            .checked_mul(g.dim)
-            .ok_or_else(|| "output length overflows".to_string())
+        check_in_range("table value", &t.outputs, out)?;
+        x.len.checked_mul(g.dim).ok_or(StructureError::Width {
+            what: "the output's length",
+            needed: usize::BITS + 1,
+            max: usize::BITS,
+        })
     }
 
     fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError> {

@@ -8,10 +8,10 @@ use ndarray::{Array1, Array2, Axis as ArrayAxis};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, check_range, len_of, need_len, operand, same_lengths, second, to_i64, EvalContext,
-    FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
+    arg, check_len, check_range, len_of, need_len, operand, same_lengths, second, to_i64,
+    EvalContext, FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
 };
-use crate::error::{Error, QuantError, WitnessError};
+use crate::error::{Error, QuantError, StructureError, WitnessError};
 use crate::graph::qtensor::{LinearOutput, QTensor, Tap};
 use crate::graph::quant::scale::{linear, shift};
 use crate::graph::record::NodeWitness;
@@ -96,17 +96,11 @@ impl IntegerOp for Dense {
     }
 
     /// `weights` of `(outputs, inputs)` and one bias per output.
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let (d, x) = (self, ins[0]);
         let (rows, cols) = d.weights.dim();
-        if cols != x.len || rows != d.bias.len() {
-            return Err(format!(
-                "weights {:?} and {} biases do not fit input {}",
-                d.weights.dim(),
-                d.bias.len(),
-                x.len
-            ));
-        }
+        check_len("the input", x.len, cols)?;
+        check_len("the bias", d.bias.len(), rows)?;
         Ok(rows)
     }
 
@@ -177,16 +171,13 @@ impl IntegerOp for Conv {
     }
 
     /// Its geometry, weights and biases must fit the input.
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let (c, x) = (self, ins[0]);
         c.shape.validate()?;
         let w = &c.shape.window;
-        if w.channels * w.input_positions() != x.len
-            || c.weights.len() != c.shape.weights_len()
-            || c.bias.len() != c.shape.out_channels
-        {
-            return Err("weights, biases or geometry do not fit the input".into());
-        }
+        check_len("the input", x.len, w.channels * w.input_positions())?;
+        check_len("the weights", c.weights.len(), c.shape.weights_len())?;
+        check_len("the bias", c.bias.len(), c.shape.out_channels)?;
         Ok(c.shape.outputs())
     }
 
@@ -284,7 +275,7 @@ impl IntegerOp for AvgPool {
         "AvgPool"
     }
 
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         super::pool::output_len(&self.window, ins[0])
     }
 
@@ -338,11 +329,9 @@ impl IntegerOp for Add {
     }
 
     /// Two tensors of one length.
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let (x, y) = (ins[0], second(ins)?);
-        if y.len != x.len {
-            return Err(format!("adds {} values to {}", y.len, x.len));
-        }
+        check_len("the second input", y.len, x.len)?;
         Ok(x.len)
     }
 
@@ -393,11 +382,10 @@ impl IntegerOp for Affine {
     }
 
     /// One scale and one bias per value.
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let x = ins[0];
-        if self.scale.len() != x.len || self.bias.len() != x.len {
-            return Err("scale and bias must have one value per input".into());
-        }
+        check_len("the scale", self.scale.len(), x.len)?;
+        check_len("the bias", self.bias.len(), x.len)?;
         Ok(x.len)
     }
 

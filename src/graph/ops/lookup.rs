@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, len_of, operand, unzip3, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
-    Quantised, Quantiser, Splitting,
+    arg, check_in_range, len_of, operand, unzip3, EvalContext, FloatKernel, IntegerOp, Mismatch,
+    Operand, Quantised, Quantiser, Splitting,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::activation::{Activation, Domain, Table};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
@@ -26,7 +26,7 @@ impl IntegerOp for Lookup {
         self.function.name()
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let (lookup, x) = (self, ins[0]);
 
         let table = &lookup.table;
@@ -36,20 +36,17 @@ impl IntegerOp for Lookup {
             || table.first != -(1i64 << (b - 1))
             || table.outputs.len() != 1 << b
         {
-            return Err(format!(
-                "table of {} entries over {b} bits (shift {}) does not cover a {}-bit input",
-                table.outputs.len(),
-                table.shift,
-                x.bits
-            ));
+            return Err(StructureError::Shape {
+                what: "the table",
+                expected: format!("the signed domain of a {}-bit input", x.bits),
+                got: format!(
+                    "{} entries over {b} bits (shift {})",
+                    table.outputs.len(),
+                    table.shift
+                ),
+            });
         }
-        if let Some(y) = table
-            .outputs
-            .iter()
-            .find(|y| **y < out.min() || **y > out.max())
-        {
-            return Err(format!("table output {y} outside the output's range"));
-        }
+        check_in_range("table output", &table.outputs, out)?;
         Ok(x.len)
     }
 

@@ -7,7 +7,7 @@ use super::{
     arg, check_range, len_of, operand, second, to_i64, EvalContext, FloatKernel, IntegerOp,
     Mismatch, Operand, Quantised, Quantiser,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::{matmul_batches, QTensor};
 use crate::graph::quant::scale::shift;
 use crate::graph::record::NodeWitness;
@@ -38,23 +38,31 @@ impl IntegerOp for MatMul {
         Some(2)
     }
 
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let (mm, a, b) = (self, ins[0], second(ins)?);
         let (m, k, n) = (mm.m, mm.k, mm.n);
-        let batches = matmul_batches(m, k, n, a.len, b.len).ok_or_else(|| {
-            format!(
-                "{} and {} values are not [t, {m}, {k}] × [t, {k}, {n}]",
-                a.len, b.len
-            )
-        })?;
+        let batches =
+            matmul_batches(m, k, n, a.len, b.len).ok_or_else(|| StructureError::Shape {
+                what: "the inputs",
+                expected: format!("[t, {m}, {k}] × [t, {k}, {n}]"),
+                got: format!("{} and {} values", a.len, b.len),
+            })?;
         // |Σ a · b| < K · 2^(bits_a − 1) · 2^(bits_b − 1), plus the rounding offset, in 62 bits.
         let k_bits = usize::BITS - k.saturating_sub(1).leading_zeros();
         let needed = (a.bits + b.bits).saturating_sub(2) + k_bits + 1;
-        if needed > 61 || mm.shift >= 62 {
-            return Err(format!(
-                "a sum of {k} products of {} and {} bits (shift {}) leaves 62 bits",
-                a.bits, b.bits, mm.shift
-            ));
+        if needed > 61 {
+            return Err(StructureError::Width {
+                what: "the sum of products",
+                needed,
+                max: 61,
+            });
+        }
+        if mm.shift >= 62 {
+            return Err(StructureError::Width {
+                what: "the shift",
+                needed: mm.shift,
+                max: 61,
+            });
         }
         Ok(batches * m * n)
     }

@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    align, arg, len_of, operand, same_lengths, second, EvalContext, FloatKernel, IntegerOp,
-    Mismatch, Operand, Quantised, Quantiser, Splitting,
+    align, arg, check_len, len_of, operand, same_lengths, second, EvalContext, FloatKernel,
+    IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::par;
@@ -28,19 +28,17 @@ impl IntegerOp for Max {
         Some(2)
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let (a, b) = (ins[0], second(ins)?);
-        if a.len != b.len {
-            return Err(format!(
-                "takes the maximum of {} and {} values",
-                a.len, b.len
-            ));
-        }
-        if a.scale_exp != b.scale_exp || out.scale_exp != a.scale_exp {
-            return Err(format!(
-                "inputs at scales 2^{} and 2^{} and output at 2^{}, not one scale",
-                a.scale_exp, b.scale_exp, out.scale_exp
-            ));
+        check_len("the second input", b.len, a.len)?;
+        for (what, t) in [("the second input", b), ("the output", out)] {
+            if t.scale_exp != a.scale_exp {
+                return Err(StructureError::Scale {
+                    what,
+                    expected: a.scale_exp,
+                    got: t.scale_exp,
+                });
+            }
         }
         Ok(a.len)
     }

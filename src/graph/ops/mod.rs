@@ -21,7 +21,7 @@ pub(crate) mod wiring;
 
 use std::ops::Range;
 
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::activation::Table;
 use crate::graph::qtensor::{LinearOutput, QTensor, Rounding};
 use crate::graph::quant::options::QuantOptions;
@@ -218,7 +218,7 @@ pub(crate) trait IntegerOp: Sync {
     /// `out`, after checking that its constants fit its geometry and its output's declared
     /// range (a model file is untrusted: what this accepts, the integer pass and the chips
     /// rely on). The error says what does not fit.
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String>;
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError>;
 
     /// The integer evaluation: the op's outputs and every intermediate its chip needs.
     fn eval(&self, cx: &EvalContext<'_>) -> Result<NodeWitness, WitnessError>;
@@ -399,8 +399,43 @@ pub(super) fn unreachable_range(
 }
 
 /// The second of a binary op's inputs (validation checks the arity first).
-pub(super) fn second<'t>(ins: &[&'t QTensor]) -> Result<&'t QTensor, String> {
-    ins.get(1)
-        .copied()
-        .ok_or_else(|| "needs two inputs".to_string())
+pub(super) fn second<'t>(ins: &[&'t QTensor]) -> Result<&'t QTensor, StructureError> {
+    ins.get(1).copied().ok_or(StructureError::Arity {
+        expected: 2,
+        got: ins.len(),
+    })
+}
+
+/// `Ok` when `tensor` (`what`) has `expected` values.
+pub(super) fn check_len(
+    what: &'static str,
+    got: usize,
+    expected: usize,
+) -> Result<(), StructureError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(StructureError::Length {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+/// `Ok` when every value lies in `out`'s declared range, else the first that does not.
+pub(super) fn check_in_range(
+    what: &'static str,
+    values: &[i64],
+    out: &QTensor,
+) -> Result<(), StructureError> {
+    match values.iter().find(|v| **v < out.min() || **v > out.max()) {
+        Some(&value) => Err(StructureError::OutOfRange {
+            what,
+            value,
+            min: out.min(),
+            max: out.max(),
+        }),
+        None => Ok(()),
+    }
 }

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, check_range, len_of, operand, same_lengths, second, to_i64, unzip3, EvalContext,
-    FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
+    arg, check_len, check_range, len_of, operand, same_lengths, second, to_i64, unzip3,
+    EvalContext, FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser, Splitting,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::quant::scale::shift;
 use crate::graph::record::NodeWitness;
@@ -28,13 +28,22 @@ impl IntegerOp for Mul {
         Some(2)
     }
 
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         let (x, y, shift) = (ins[0], second(ins)?, self.shift);
-        if y.len != x.len || shift >= 62 || x.bits + y.bits > 62 {
-            return Err(format!(
-                "multiplies {} by {} values with shift {shift}",
-                x.len, y.len
-            ));
+        check_len("the second input", y.len, x.len)?;
+        if x.bits + y.bits > 62 {
+            return Err(StructureError::Width {
+                what: "the product",
+                needed: x.bits + y.bits,
+                max: 62,
+            });
+        }
+        if shift >= 62 {
+            return Err(StructureError::Width {
+                what: "the shift",
+                needed: shift,
+                max: 61,
+            });
         }
         Ok(x.len)
     }

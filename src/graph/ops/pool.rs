@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
-    Quantised, Quantiser,
+    arg, check_len, len_of, need_len, operand, EvalContext, FloatKernel, IntegerOp, Mismatch,
+    Operand, Quantised, Quantiser,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::graph::window::{pool_taps, Window};
@@ -19,15 +19,13 @@ use crate::par;
 pub struct MaxPool(pub Window);
 
 /// The outputs of a pooling `window` over `x`, once the window fits it.
-pub(super) fn output_len(window: &Window, x: &QTensor) -> Result<usize, String> {
+pub(super) fn output_len(window: &Window, x: &QTensor) -> Result<usize, StructureError> {
     window.validate()?;
-    if window.channels * window.input_positions() != x.len {
-        return Err(format!(
-            "window over {} values, input has {}",
-            window.channels * window.input_positions(),
-            x.len
-        ));
-    }
+    check_len(
+        "the input",
+        x.len,
+        window.channels * window.input_positions(),
+    )?;
     Ok(window.channels * window.positions())
 }
 
@@ -36,7 +34,7 @@ impl IntegerOp for MaxPool {
         "MaxPool"
     }
 
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         output_len(&self.0, ins[0])
     }
 

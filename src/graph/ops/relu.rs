@@ -4,7 +4,7 @@ use super::{
     arg, len_of, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand, Quantised,
     Quantiser, Splitting,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 
@@ -17,7 +17,7 @@ impl IntegerOp for Relu {
         "Relu"
     }
 
-    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], _out: &QTensor) -> Result<usize, StructureError> {
         Ok(ins[0].len)
     }
 

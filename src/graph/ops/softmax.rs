@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    arg, check_range, len_of, need_len, operand, to_i64, unreachable_range, EvalContext,
+    arg, check_len, check_range, len_of, need_len, operand, to_i64, unreachable_range, EvalContext,
     FloatKernel, IntegerOp, Mismatch, Operand, Quantised, Quantiser,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::activation::{Domain, Table};
 use crate::graph::qtensor::{QTensor, MAX_TENSOR_BITS};
 use crate::graph::record::NodeWitness;
@@ -59,55 +59,70 @@ impl IntegerOp for Softmax {
         "Softmax"
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let (sm, x) = (self, ins[0]);
         let t = &sm.table;
         let b = t.input_bits;
         if !sm.keep.is_empty() {
-            if sm.keep.len() != x.len {
-                return Err(format!(
-                    "mask of {} values, input has {}",
-                    sm.keep.len(),
-                    x.len
-                ));
-            }
-            if let Some(g) = (0..sm.axis.groups()).find(|&g| sm.group(g).is_empty()) {
-                return Err(format!("group {g} is masked entirely"));
+            check_len("the mask", sm.keep.len(), x.len)?;
+            if let Some(group) = (0..sm.axis.groups()).find(|&g| sm.group(g).is_empty()) {
+                return Err(StructureError::EmptyGroup { group });
             }
         }
-        if sm.axis.size() != x.len || sm.axis.len == 0 {
-            return Err(format!(
-                "axis over {} values, input has {}",
-                sm.axis.size(),
-                x.len
-            ));
+        check_len("the input", x.len, sm.axis.size())?;
+        if sm.axis.len == 0 {
+            return Err(StructureError::Empty { what: "the axis" });
         }
         if b == 0
             || b.checked_add(t.shift) != Some(x.bits)
             || t.first != 0
             || t.outputs.len() != 1 << b
         {
-            return Err("exponential table does not cover the input's gaps".into());
+            return Err(StructureError::Shape {
+                what: "the exponential table",
+                expected: format!("the gaps of a {}-bit input, from 0", x.bits),
+                got: format!(
+                    "{} entries over {b} bits (first {}, shift {})",
+                    t.outputs.len(),
+                    t.first,
+                    t.shift
+                ),
+            });
         }
-        if t.outputs.iter().any(|e| *e < 0 || *e > x.max()) || t.outputs.first() == Some(&0) {
-            return Err("exponential table outputs must be positive and in range".into());
+        // Exponentials lie in [0, x.max()], and the max element's (the first) is positive.
+        let bad = t.outputs.iter().find(|e| **e < 0 || **e > x.max());
+        if let Some(&value) = bad.or(t.outputs.first().filter(|e| **e == 0)) {
+            return Err(StructureError::OutOfRange {
+                what: "exponential",
+                value,
+                min: 0,
+                max: x.max(),
+            });
         }
         // The sum is a range-checked cell and the numerator `e · 2^out_scale`
         // stays below 2^124 (62 + 62 bits), as the division chip requires.
         let sum_bits = sm.sum_bits(x.bits);
         if sum_bits > MAX_TENSOR_BITS {
-            return Err(format!(
-                "a sum of {} exponentials of {} bits needs {sum_bits} bits, more than {}",
-                sm.axis.len, x.bits, MAX_TENSOR_BITS
-            ));
+            return Err(StructureError::Width {
+                what: "the sum of exponentials",
+                needed: sum_bits,
+                max: MAX_TENSOR_BITS,
+            });
         }
-        if i64::from(sm.out_scale) + 1 >= i64::from(out.bits)
-            || out.scale_exp != sm.out_scale as i32
-        {
-            return Err(format!(
-                "output scale 2^{} does not fit {} bits",
-                sm.out_scale, out.bits
-            ));
+        if out.scale_exp != sm.out_scale as i32 {
+            return Err(StructureError::Scale {
+                what: "the output",
+                expected: sm.out_scale as i32,
+                got: out.scale_exp,
+            });
+        }
+        if i64::from(sm.out_scale) + 1 >= i64::from(out.bits) {
+            return Err(StructureError::Bits {
+                tensor: out.name.clone(),
+                bits: out.bits,
+                min: sm.out_scale + 2,
+                max: MAX_TENSOR_BITS,
+            });
         }
         Ok(x.len)
     }

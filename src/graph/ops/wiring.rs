@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    align, arg, check_range, operand, EvalContext, FloatKernel, IntegerOp, Mismatch, Operand,
-    Quantised, Quantiser,
+    align, arg, check_in_range, check_range, operand, EvalContext, FloatKernel, IntegerOp,
+    Mismatch, Operand, Quantised, Quantiser,
 };
-use crate::error::{Error, WitnessError};
+use crate::error::{Error, StructureError, WitnessError};
 use crate::graph::qtensor::{QTensor, Source};
 use crate::graph::quant::scale::round_scaled;
 use crate::graph::record::NodeWitness;
@@ -39,21 +39,18 @@ impl IntegerOp for Wiring {
         None
     }
 
-    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, String> {
+    fn output_len(&self, ins: &[&QTensor], out: &QTensor) -> Result<usize, StructureError> {
         let sources = &self.0;
         for s in sources {
             match s {
                 Source::Element { input, index } => {
                     if ins.get(*input).is_none_or(|t| *index >= t.len) {
-                        return Err(format!(
-                            "wires element {index} of input {input}, which does not exist"
-                        ));
+                        return Err(StructureError::UnknownTensor {
+                            tensor: format!("element {index} of input {input}"),
+                        });
                     }
                 }
-                Source::Constant(c) if *c < out.min() || *c > out.max() => {
-                    return Err(format!("constant {c} outside the output's range"));
-                }
-                Source::Constant(_) => {}
+                Source::Constant(c) => check_in_range("constant", &[*c], out)?,
             }
         }
         Ok(sources.len())

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::PrecisionError;
 use crate::graph::qtensor::Rounding;
 
 /// Knobs of quantisation. The defaults keep the digits models' accuracy equal to float.
@@ -35,13 +36,15 @@ pub enum Precision {
 }
 
 impl std::str::FromStr for Precision {
-    type Err = String;
+    type Err = PrecisionError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, PrecisionError> {
         match s {
             "standard" => Ok(Self::Standard),
             "high" => Ok(Self::High),
-            other => Err(format!("unknown precision '{other}' (standard or high)")),
+            other => Err(PrecisionError {
+                name: other.to_string(),
+            }),
         }
     }
 }
