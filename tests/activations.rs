@@ -5,13 +5,14 @@
 mod common;
 
 use ndarray::{Array1, Array2};
-use zkinfer::graph::activation::{Activation, Table};
+use zkinfer::graph::activation::Table;
+use zkinfer::graph::ir::Activation;
 use zkinfer::graph::ir::{FloatDense, FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
 
-const ALL: [Activation; 9] = [
+const ALL: [Activation; 10] = [
     Activation::Sigmoid,
     Activation::Tanh,
     Activation::Exp,
@@ -24,6 +25,7 @@ const ALL: [Activation; 9] = [
         alpha: 0.2,
         beta: 0.5,
     },
+    Activation::HardSwish,
 ];
 
 /// The float functions, written here from their definitions (not the library's `eval`).
@@ -47,6 +49,8 @@ fn reference(f: Activation, x: f64) -> f64 {
         Activation::HardSigmoid { alpha, beta } => {
             (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
         }
+        // ONNX: y = x · max(0, min(1, alpha · x + beta)), alpha = 1/6, beta = 0.5.
+        Activation::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
         Activation::Elu { .. }
         | Activation::Ln { .. }
         | Activation::Sqrt
@@ -62,6 +66,8 @@ fn slope(f: Activation, hi: f64) -> f64 {
         Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI,
         Activation::Gelu => 1.13,
         Activation::HardSigmoid { alpha, .. } => f64::from(alpha),
+        // x/3 + 1/2 on [−3, 3], at most 1.5; 1 above, 0 below.
+        Activation::HardSwish => 1.5,
         Activation::Exp => hi.exp(),
         Activation::Tanh
         | Activation::Softplus
@@ -82,7 +88,7 @@ fn slope(f: Activation, hi: f64) -> f64 {
 fn every_activation_is_within_its_analytic_bound_over_the_whole_domain() {
     for f in ALL {
         for input_scale in [8, 12] {
-            let (t, e_y) = Table::build(f, input_scale, 16, 10, 16, 12);
+            let (t, e_y) = Table::build(&|x| f.eval(x), input_scale, 16, 10, 16, 12);
             assert_eq!(t.outputs.len(), 1024);
             let step = 2f64.powi(t.shift as i32 - input_scale);
             let largest = ((1i64 << 15) - 1) as f64 / 2f64.powi(e_y);
@@ -246,5 +252,49 @@ fn product_off_by_one_is_rejected() {
             "('product')|('product square')",
             "('division')|('divide square')",
         ],
+    );
+}
+
+/// ONNX `HardSwish` (opset 14, MobileNetV3) after a Gemm: imported as one table, its float
+/// graph agrees with tract, and its compiled model with tract's outputs, under MockProver
+/// honest and forged. The op touched only the importer's arm and the lookup op's function
+/// list (`graph/ops/lookup.rs`): no new integer op, circuit op or gate.
+#[test]
+fn hardswish_imports_agrees_with_tract_and_proves() {
+    use common::onnx_build::{
+        agrees_with_tract_on, int_attr, model_io, node, proves_on, sample, tensor,
+    };
+    let w: Vec<f32> = (0..30).map(|i| ((i * 7) % 11) as f32 / 4.0 - 1.2).collect();
+    let b: Vec<f32> = (0..5).map(|i| i as f32 / 5.0 - 0.4).collect();
+    let bytes = model_io(
+        vec![
+            node("Gemm", &["x", "W", "B"], "h", vec![int_attr("transB", 1)]),
+            node("HardSwish", &["h"], "y", vec![]),
+        ],
+        vec![tensor("W", &[5, 6], &w), tensor("B", &[5], &b)],
+        &[("x", &[1, 6])],
+        "y",
+        14,
+    );
+    let graph = zkinfer::onnx::import_bytes(&bytes, "test").unwrap();
+    assert_eq!(
+        graph.nodes[1].op,
+        FloatOp::Activation(Activation::HardSwish)
+    );
+    let inputs: Vec<Vec<f32>> = (0..6).map(|s| sample(6, s)).collect();
+    agrees_with_tract_on(&bytes, &inputs);
+    let (model, w) = proves_on(&bytes, &inputs);
+    // A forged table output for the right input is caught in the function's region.
+    let mut forged = w.clone();
+    let NodeWitness::Lookup { outputs, .. } = &mut forged.nodes[1] else {
+        panic!("second node is the lookup")
+    };
+    outputs[0] += 1;
+    let failures = common::mock_failures(&model, &forged, &w.outputs());
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.starts_with("lookup") && f.contains("('function HardSwish_node')")),
+        "{failures:?}"
     );
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use zkinfer::graph::TensorId;
 
 use ndarray::{Array1, Array2};
-use zkinfer::graph::activation::Activation;
+use zkinfer::graph::ir::Activation;
 use zkinfer::graph::ir::{
     ArgMax, FloatAffine, FloatDense, FloatGraph, FloatNode, FloatOp, FloatSoftmax, Source, Wiring,
 };

@@ -1,4 +1,5 @@
-//! Elementwise nonlinear functions proven by table lookup, and how their tables are built.
+//! How elementwise nonlinear functions are tabulated for lookup (the functions themselves,
+//! [`Activation`](crate::graph::ir::Activation), live with the lookup op).
 //!
 //! # Scheme
 //! An input `x` (signed `B` bits at scale `2^e_x`) is first reduced to `b` bits,
@@ -22,146 +23,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A tabulated elementwise function.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Activation {
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `tanh x`.
-    Tanh,
-    /// `e^x`.
-    Exp,
-    /// The error function.
-    Erf,
-    /// `x · Φ(x)` (exact form, `x/2 · (1 + erf(x/√2))`).
-    Gelu,
-    /// `ln(1 + e^x)`.
-    Softplus,
-    /// `x` for `x >= 0`, else `alpha · x`.
-    LeakyRelu {
-        /// Slope below zero.
-        alpha: f32,
-    },
-    /// `min(max(x, min), max)` (also Relu6).
-    Clip {
-        /// Lower bound.
-        min: f32,
-        /// Upper bound.
-        max: f32,
-    },
-    /// `x` for `x > 0`, else `alpha · (e^x − 1)`.
-    Elu {
-        /// Scale of the negative part.
-        alpha: f32,
-    },
-    /// `ln(max(x, floor))`: the natural logarithm, clamped below at `floor > 0` so that the
-    /// table is finite (LogSoftmax takes the log of a sum that is at least 1).
-    Ln {
-        /// The smallest input the logarithm is taken of.
-        floor: f32,
-    },
-    /// `√max(x, 0)`.
-    Sqrt,
-    /// `1 / √max(x, floor)`: the reciprocal square root, clamped below at `floor > 0` so
-    /// that the table is finite (a layer normalisation's `Div` by `Sqrt(variance + ε)`).
-    Rsqrt {
-        /// The smallest input the root is taken of.
-        floor: f32,
-    },
-    /// `max(0, min(1, alpha · x + beta))`.
-    HardSigmoid {
-        /// Slope.
-        alpha: f32,
-        /// Offset.
-        beta: f32,
-    },
-}
-
-impl Activation {
-    /// The ONNX-style name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sigmoid => "Sigmoid",
-            Self::Tanh => "Tanh",
-            Self::Exp => "Exp",
-            Self::Erf => "Erf",
-            Self::Gelu => "Gelu",
-            Self::Softplus => "Softplus",
-            Self::LeakyRelu { .. } => "LeakyRelu",
-            Self::Clip { .. } => "Clip",
-            Self::HardSigmoid { .. } => "HardSigmoid",
-            Self::Elu { .. } => "Elu",
-            Self::Ln { .. } => "Ln",
-            Self::Sqrt => "Sqrt",
-            Self::Rsqrt { .. } => "Rsqrt",
-        }
-    }
-
-    /// The function's constants (slopes, bounds, floors), which must be finite.
-    pub fn parameters(&self) -> Vec<f32> {
-        match *self {
-            Self::LeakyRelu { alpha } | Self::Elu { alpha } => vec![alpha],
-            Self::Ln { floor } | Self::Rsqrt { floor } => vec![floor],
-            Self::Clip { min, max } => vec![min, max],
-            Self::HardSigmoid { alpha, beta } => vec![alpha, beta],
-            Self::Sigmoid
-            | Self::Tanh
-            | Self::Exp
-            | Self::Erf
-            | Self::Gelu
-            | Self::Softplus
-            | Self::Sqrt => Vec::new(),
-        }
-    }
-
-    /// The function as tabulated over intervals of width `step`: a reciprocal root's floor
-    /// rises to half a step, since inputs below it share the first interval. The table's
-    /// largest entry (which sets its output scale) is then that interval's, not `1/√ε` of an
-    /// input no variance reaches. Other functions are unchanged.
-    pub fn for_step(self, step: f64) -> Self {
-        match self {
-            Self::Rsqrt { floor } => Self::Rsqrt {
-                floor: floor.max((step / 2.0) as f32),
-            },
-            f => f,
-        }
-    }
-
-    /// The float function.
-    pub fn eval(&self, x: f64) -> f64 {
-        match *self {
-            Self::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Self::Tanh => x.tanh(),
-            Self::Exp => x.exp(),
-            Self::Erf => libm::erf(x),
-            Self::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
-            // ln(1 + e^x) without overflow for large x.
-            Self::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
-            Self::LeakyRelu { alpha } => {
-                if x >= 0.0 {
-                    x
-                } else {
-                    f64::from(alpha) * x
-                }
-            }
-            Self::Clip { min, max } => x.max(f64::from(min)).min(f64::from(max)),
-            Self::HardSigmoid { alpha, beta } => {
-                (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
-            }
-            Self::Elu { alpha } => {
-                if x > 0.0 {
-                    x
-                } else {
-                    f64::from(alpha) * x.exp_m1()
-                }
-            }
-            Self::Ln { floor } => x.max(f64::from(floor)).ln(),
-            Self::Sqrt => x.max(0.0).sqrt(),
-            Self::Rsqrt { floor } => 1.0 / x.max(f64::from(floor)).sqrt(),
-        }
-    }
-}
-
 /// A function tabulated over a reduced-precision input domain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -182,7 +43,7 @@ impl Table {
     /// reduced to `table_bits` bits, with outputs of `output_bits` bits; returns the table
     /// and the output scale exponent (at most `max_frac_bits`).
     pub fn build(
-        f: Activation,
+        f: &dyn Fn(f64) -> f64,
         input_scale: i32,
         input_bits: u32,
         table_bits: u32,
@@ -190,7 +51,7 @@ impl Table {
         max_frac_bits: i32,
     ) -> (Self, i32) {
         let domain = Domain::signed(input_scale, input_bits, table_bits);
-        Self::tabulate(&|x| f.eval(x), &domain, output_bits, max_frac_bits, true)
+        Self::tabulate(f, &domain, output_bits, max_frac_bits, true)
     }
 
     /// Tabulates `f` over `domain`; each entry is `f` at its interval's midpoint when
@@ -310,38 +171,23 @@ mod tests {
     #[test]
     fn exact_tables_have_only_rounding_error() {
         // 8-bit inputs at scale 2^4 tabulated in 8 bits: no reduction.
-        let (t, e_y) = Table::build(Activation::Tanh, 4, 8, 8, 16, 12);
+        let (t, e_y) = Table::build(&f64::tanh, 4, 8, 8, 16, 12);
         assert_eq!(t.shift, 0);
         assert!(t.error_bound <= 0.5 / 2f64.powi(e_y) + 1e-12);
     }
 
     #[test]
     fn reduced_tables_bound_the_error_everywhere() {
-        let (t, e_y) = Table::build(Activation::Sigmoid, 10, 16, 10, 16, 12);
+        let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let (t, e_y) = Table::build(&sigmoid, 10, 16, 10, 16, 12);
         assert_eq!((t.shift, t.input_bits, t.outputs.len()), (6, 10, 1024));
         // Check every 16-bit input against the bound.
         for x in -(1i64 << 15)..(1i64 << 15) {
             let y = t.get(x.div_euclid(1 << t.shift)).unwrap() as f64 / 2f64.powi(e_y);
-            let f = Activation::Sigmoid.eval(x as f64 / 1024.0);
+            let f = sigmoid(x as f64 / 1024.0);
             assert!((y - f).abs() <= t.error_bound + 1e-12, "x = {x}");
         }
         // Lipschitz 1/4, step 2^-4: about 1/128 plus rounding.
         assert!(t.error_bound < 0.01, "{}", t.error_bound);
-    }
-
-    #[test]
-    fn functions_match_their_definitions() {
-        assert!((Activation::Gelu.eval(1.0) - 0.841_344_746).abs() < 1e-6);
-        assert!((Activation::Softplus.eval(800.0) - 800.0).abs() < 1e-9);
-        assert_eq!(Activation::Clip { min: 0.0, max: 6.0 }.eval(7.5), 6.0);
-        assert!((Activation::LeakyRelu { alpha: 0.1 }.eval(-2.0) + 0.2).abs() < 1e-6);
-        assert_eq!(
-            Activation::HardSigmoid {
-                alpha: 0.2,
-                beta: 0.5
-            }
-            .eval(10.0),
-            1.0
-        );
     }
 }

@@ -6,15 +6,17 @@
 //! Transpose, Concat and Pad become [`FloatOp::Wiring`]; BatchNormalization and constant
 //! Add/Mul fold into the preceding linear layer or become an [`FloatOp::Affine`]. Each op's
 //! float semantics and quantisation live with its integer meaning, in `graph/ops/`.
+// The op list (`each_float_op!`) is the one exhaustive match over `FloatOp`: no wildcard.
+#![deny(clippy::wildcard_enum_match_arm)]
 
 use serde::{Deserialize, Serialize};
 
 use crate::graph::TensorId;
 
-pub use crate::graph::activation::Activation;
 pub use crate::graph::ops::argmax::ArgMax;
 pub use crate::graph::ops::gather::FloatGather;
 pub use crate::graph::ops::linear::{AvgPool, FloatAdd, FloatAffine, FloatConv, FloatDense};
+pub use crate::graph::ops::lookup::Activation;
 pub use crate::graph::ops::matmul::FloatMatMul;
 pub use crate::graph::ops::maximum::Max;
 pub use crate::graph::ops::mul::FloatMul;

@@ -7,7 +7,7 @@ use super::proto::{attr, attr_f, len};
 use super::wiring::broadcast_shape;
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::activation::Activation;
+use crate::graph::ir::Activation;
 use crate::graph::ir::{FloatAffine, FloatOp, Source, Wiring};
 use crate::graph::TensorId;
 
@@ -271,6 +271,7 @@ impl Importer {
             "Erf" => Activation::Erf,
             "Softplus" => Activation::Softplus,
             "Sqrt" => Activation::Sqrt,
+            "HardSwish" => Activation::HardSwish,
             "Gelu" => {
                 let approximate = attr(cx.node, "approximate")
                     .map(|a| String::from_utf8_lossy(&a.s).into_owned())

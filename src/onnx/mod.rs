@@ -8,7 +8,7 @@
 //!   form of GELU); `Softmax` (one axis; the
 //!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
 //! - by table lookup ([`crate::graph::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
-//!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `Clip` (Relu6), `PRelu` with
+//!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `HardSwish`, `Clip` (Relu6), `PRelu` with
 //!   one slope;
 //! - composed of the above (module `reduce`): `ReduceMean`, `ReduceSum`, `ReduceMax` over
 //!   any axes, `LogSoftmax`, `PRelu` with per-channel slopes, `LayerNormalization`;
@@ -385,7 +385,7 @@ impl Importer {
             "ArgMax" => self.argmax(cx)?,
             "PRelu" => self.prelu(cx)?,
             "Sigmoid" | "Tanh" | "Exp" | "Erf" | "Softplus" | "Gelu" | "LeakyRelu"
-            | "HardSigmoid" | "Clip" | "Elu" | "Sqrt" => {
+            | "HardSigmoid" | "HardSwish" | "Clip" | "Elu" | "Sqrt" => {
                 let x = self.act(cx, 0)?;
                 let f = self.activation(cx)?;
                 self.push(cx, FloatOp::Activation(f), vec![x.id], x.shape)

@@ -8,7 +8,7 @@ use super::proto::{attr, attr_f, attr_i, len};
 use super::wiring::{strides, unravel};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
-use crate::graph::activation::Activation;
+use crate::graph::ir::Activation;
 use crate::graph::ir::{
     ArgMax, AvgPool, FloatAffine, FloatConv, FloatOp, FloatSoftmax, MaxPool, Source, Wiring,
 };

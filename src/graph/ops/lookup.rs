@@ -1,4 +1,6 @@
-//! A tabulated function: the input divided by `2^shift` (floor), then looked up.
+//! A tabulated function: the input divided by `2^shift` (floor), then looked up. The
+//! functions ([`Activation`]) are listed here once; every match over them names each one.
+#![deny(clippy::wildcard_enum_match_arm)]
 
 use serde::{Deserialize, Serialize};
 
@@ -7,10 +9,155 @@ use super::{
     Operand, Quantised, Quantiser, Splitting,
 };
 use crate::error::{Error, StructureError, WitnessError};
-use crate::graph::activation::{Activation, Domain, Table};
+use crate::graph::activation::{Domain, Table};
 use crate::graph::qtensor::QTensor;
 use crate::graph::record::NodeWitness;
 use crate::par;
+
+/// A tabulated elementwise function.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Activation {
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `tanh x`.
+    Tanh,
+    /// `e^x`.
+    Exp,
+    /// The error function.
+    Erf,
+    /// `x · Φ(x)` (exact form, `x/2 · (1 + erf(x/√2))`).
+    Gelu,
+    /// `ln(1 + e^x)`.
+    Softplus,
+    /// `x` for `x >= 0`, else `alpha · x`.
+    LeakyRelu {
+        /// Slope below zero.
+        alpha: f32,
+    },
+    /// `min(max(x, min), max)` (also Relu6).
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
+    /// `x` for `x > 0`, else `alpha · (e^x − 1)`.
+    Elu {
+        /// Scale of the negative part.
+        alpha: f32,
+    },
+    /// `ln(max(x, floor))`: the natural logarithm, clamped below at `floor > 0` so that the
+    /// table is finite (LogSoftmax takes the log of a sum that is at least 1).
+    Ln {
+        /// The smallest input the logarithm is taken of.
+        floor: f32,
+    },
+    /// `√max(x, 0)`.
+    Sqrt,
+    /// `1 / √max(x, floor)`: the reciprocal square root, clamped below at `floor > 0` so
+    /// that the table is finite (a layer normalisation's `Div` by `Sqrt(variance + ε)`).
+    Rsqrt {
+        /// The smallest input the root is taken of.
+        floor: f32,
+    },
+    /// `max(0, min(1, alpha · x + beta))`.
+    HardSigmoid {
+        /// Slope.
+        alpha: f32,
+        /// Offset.
+        beta: f32,
+    },
+    /// `x · max(0, min(1, x/6 + 1/2))` (ONNX `HardSwish`, MobileNetV3's activation).
+    HardSwish,
+}
+
+impl Activation {
+    /// The ONNX-style name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sigmoid => "Sigmoid",
+            Self::Tanh => "Tanh",
+            Self::Exp => "Exp",
+            Self::Erf => "Erf",
+            Self::Gelu => "Gelu",
+            Self::Softplus => "Softplus",
+            Self::LeakyRelu { .. } => "LeakyRelu",
+            Self::Clip { .. } => "Clip",
+            Self::HardSigmoid { .. } => "HardSigmoid",
+            Self::HardSwish => "HardSwish",
+            Self::Elu { .. } => "Elu",
+            Self::Ln { .. } => "Ln",
+            Self::Sqrt => "Sqrt",
+            Self::Rsqrt { .. } => "Rsqrt",
+        }
+    }
+
+    /// The function's constants (slopes, bounds, floors), which must be finite.
+    pub fn parameters(&self) -> Vec<f32> {
+        match *self {
+            Self::LeakyRelu { alpha } | Self::Elu { alpha } => vec![alpha],
+            Self::Ln { floor } | Self::Rsqrt { floor } => vec![floor],
+            Self::Clip { min, max } => vec![min, max],
+            Self::HardSigmoid { alpha, beta } => vec![alpha, beta],
+            Self::Sigmoid
+            | Self::Tanh
+            | Self::Exp
+            | Self::Erf
+            | Self::Gelu
+            | Self::Softplus
+            | Self::Sqrt
+            | Self::HardSwish => Vec::new(),
+        }
+    }
+
+    /// The function as tabulated over intervals of width `step`: a reciprocal root's floor
+    /// rises to half a step, since inputs below it share the first interval. The table's
+    /// largest entry (which sets its output scale) is then that interval's, not `1/√ε` of an
+    /// input no variance reaches. Other functions are unchanged.
+    pub fn for_step(self, step: f64) -> Self {
+        if let Self::Rsqrt { floor } = self {
+            return Self::Rsqrt {
+                floor: floor.max((step / 2.0) as f32),
+            };
+        }
+        self
+    }
+
+    /// The float function.
+    pub fn eval(&self, x: f64) -> f64 {
+        match *self {
+            Self::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Self::Tanh => x.tanh(),
+            Self::Exp => x.exp(),
+            Self::Erf => libm::erf(x),
+            Self::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            // ln(1 + e^x) without overflow for large x.
+            Self::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Self::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    f64::from(alpha) * x
+                }
+            }
+            Self::Clip { min, max } => x.max(f64::from(min)).min(f64::from(max)),
+            Self::HardSigmoid { alpha, beta } => {
+                (f64::from(alpha) * x + f64::from(beta)).clamp(0.0, 1.0)
+            }
+            Self::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Self::Elu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    f64::from(alpha) * x.exp_m1()
+                }
+            }
+            Self::Ln { floor } => x.max(f64::from(floor)).ln(),
+            Self::Sqrt => x.max(0.0).sqrt(),
+            Self::Rsqrt { floor } => 1.0 / x.max(f64::from(floor)).sqrt(),
+        }
+    }
+}
 
 /// A tabulated function: `y = table[floor(x / 2^shift)]` (see [`crate::graph::activation`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,7 +254,20 @@ impl FloatKernel for Activation {
             Activation::Ln { floor } | Activation::Rsqrt { floor } if floor <= 0.0 => Err(
                 Mismatch::new(format!("a positive floor for {}", self.name()), floor),
             ),
-            _ => Ok(()),
+            Activation::Ln { .. }
+            | Activation::Rsqrt { .. }
+            | Activation::Sigmoid
+            | Activation::Tanh
+            | Activation::Exp
+            | Activation::Erf
+            | Activation::Gelu
+            | Activation::Softplus
+            | Activation::LeakyRelu { .. }
+            | Activation::Clip { .. }
+            | Activation::Elu { .. }
+            | Activation::Sqrt
+            | Activation::HardSigmoid { .. }
+            | Activation::HardSwish => Ok(()),
         }
     }
 
@@ -136,7 +296,7 @@ impl FloatKernel for Activation {
         let domain = Domain::signed(e_x, bits, o.table_bits);
         let function = self.for_step(domain.step());
         let (table, e_y) = Table::build(
-            function,
+            &|x| function.eval(x),
             e_x,
             bits,
             o.table_bits,
@@ -149,5 +309,26 @@ impl FloatKernel for Activation {
             len: x.tensor.len,
             scale_exp: e_y,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_match_their_definitions() {
+        assert!((Activation::Gelu.eval(1.0) - 0.841_344_746).abs() < 1e-6);
+        assert!((Activation::Softplus.eval(800.0) - 800.0).abs() < 1e-9);
+        assert_eq!(Activation::Clip { min: 0.0, max: 6.0 }.eval(7.5), 6.0);
+        assert!((Activation::LeakyRelu { alpha: 0.1 }.eval(-2.0) + 0.2).abs() < 1e-6);
+        assert_eq!(
+            Activation::HardSigmoid {
+                alpha: 0.2,
+                beta: 0.5
+            }
+            .eval(10.0),
+            1.0
+        );
     }
 }
