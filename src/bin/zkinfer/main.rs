@@ -107,7 +107,7 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         #[command(flatten)]
-        flags: proofs::ProveFlags,
+        flags: shared::ProveFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -224,6 +224,7 @@ mod parts;
 mod proofs;
 mod report;
 mod serve;
+mod shared;
 mod weights;
 
 fn main() -> ExitCode {
@@ -344,7 +345,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         } => proofs::verify(
             &model,
             &proofs,
-            proofs::Trusted {
+            shared::Trusted {
                 weights_commitment: weights_commitment.as_deref(),
                 model_digest: model_digest.as_deref(),
             },
