@@ -10,8 +10,9 @@ use zkinfer::{
     CompiledModel, LinkSeed, ParamsCache, PartedProof, PartedProver, PartedVerifier, ProofBundle,
 };
 
+use crate::common::{floats, step, Result};
+use crate::open;
 use crate::shared::{print_outputs, verify_each, ProveFlags, Trusted};
-use crate::{floats, open, step, Result};
 
 /// `zkinfer prove` of a model proven in parts: every part one after another (one part's
 /// keys in memory at a time), or part `flags.part` alone under the link seed.

@@ -10,8 +10,9 @@ use serde_json::json;
 use zkinfer::input::read_samples;
 use zkinfer::{CompiledModel, ParamsCache, ProofBundle, Prover, Verifier};
 
+use crate::common::{check_output, floats, params, step, Result};
+use crate::open;
 use crate::shared::{print_outputs, verify_each, ProveFlags, Trusted};
-use crate::{check_output, floats, open, params, step, Result};
 
 pub(crate) fn prove(
     model_path: &Path,

@@ -10,7 +10,7 @@ use serde_json::json;
 use zkinfer::input::argmax;
 use zkinfer::CompiledModel;
 
-use crate::{floats, Result};
+use crate::common::{floats, Result};
 
 /// How `prove` proves, beside its files.
 #[derive(Clone, Debug, clap::Args)]
