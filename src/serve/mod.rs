@@ -99,7 +99,7 @@ pub enum ServeError {
         /// The model's id.
         id: String,
         /// Why.
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
     /// The configuration is unsafe or cannot work.
     #[error("{0}")]
@@ -207,7 +207,7 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
                     .get::<crate::Prover>(&model.key, &model.model)
                     .map_err(|source| ServeError::Warm {
                         id: model.id.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             }
         }

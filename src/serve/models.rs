@@ -83,7 +83,7 @@ pub enum LoadError {
         /// The file.
         path: std::path::PathBuf,
         /// Why.
-        source: RegisterError,
+        source: Box<RegisterError>,
     },
 }
 
@@ -229,7 +229,7 @@ impl Models {
                 self.register(id, model, keys, params, false)
                     .map_err(|source| LoadError::Register {
                         path: path.clone(),
-                        source,
+                        source: Box::new(source),
                     })
             })
             .collect()
