@@ -78,7 +78,7 @@ impl CompiledModel {
         if !self.visibility.hashed_params() {
             return Ok(());
         }
-        // What hashed params cannot cover is refused by `validate_weights`, which every
+        // What hashed params cannot cover is refused by `check_weights`, which every
         // compiled model passes next. The widths are the visibilities' (set from the values
         // unless given): values that do not fit are named by the commitment.
         let salt = random_salt();
