@@ -647,6 +647,78 @@ pub enum CompileError {
         /// Largest k.
         max_k: u32,
     },
+    // What `api/` refuses of a model as a whole (issue 31, item 4).
+    /// A dot width no circuit has.
+    #[error("invalid model: dot width {width} is not one of {supported:?}, the widths a circuit can have (recompile, or choose one of them)")]
+    DotWidth {
+        /// The model's width.
+        width: usize,
+        /// The widths a circuit can have.
+        supported: &'static [usize],
+    },
+    /// A model of several inputs whose inputs' lengths are not its input's.
+    #[error(
+        "invalid model: input parts {parts:?} do not add up to the input's {input_len} values"
+    )]
+    InputParts {
+        /// The inputs' flat lengths.
+        parts: Vec<usize>,
+        /// The (joined) input's length.
+        input_len: usize,
+    },
+    /// An integer graph without a node.
+    #[error("invalid model: the integer graph has no nodes")]
+    NoNodes,
+    /// A model proven in parts handed where one circuit is needed.
+    #[error("the model is proven in {parts} parts, each its own circuit: prove and verify it with PartedProver and PartedVerifier, as the CLI does")]
+    ProvenInParts {
+        /// Its parts.
+        parts: usize,
+    },
+    /// A model proven whole handed where parts are needed.
+    #[error("the model is proven whole: prove it with a Prover and verify it with a Verifier (compile with --max-k, --memory-budget or --cuts to cut it into parts)")]
+    ProvenWhole,
+    /// A part the model does not have.
+    #[error("there is no part {part}: the model has {parts} parts")]
+    NoSuchPart {
+        /// The part asked for (from 0).
+        part: usize,
+        /// The model's parts.
+        parts: usize,
+    },
+    /// A verifier file (no weights or no salt) asked to prove.
+    #[error("this is a verifier file (or its weights commitment was replaced): it holds no weights or no salt, so it verifies but cannot prove; prove with the model owner's file")]
+    VerifierFile,
+}
+
+/// A value given as text (a commitment, a salt, a link seed, a flag) that does not parse
+/// (issue 31, item 4).
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum ParseError {
+    /// Not a field element's 64 lowercase hex digits.
+    #[error("'{text}' is not 64 lowercase hex digits (a field element's 32 bytes)")]
+    FeltDigits {
+        /// The text.
+        text: String,
+    },
+    /// 64 hex digits at or above the field's modulus.
+    #[error("'{text}' is not below the field's modulus (not canonical)")]
+    FeltRange {
+        /// The text.
+        text: String,
+    },
+    /// A link seed that is not 64 hex digits.
+    #[error("a link seed is 64 hex digits (32 bytes): {source}")]
+    LinkSeed {
+        /// What is wrong with the digits.
+        source: hex::FromHexError,
+    },
+    /// A log format the service does not write.
+    #[error("log format '{found}': expected human, json or off")]
+    LogFormat {
+        /// The text given.
+        found: String,
+    },
 }
 
 /// Errors generating parameters or keys, or proving.

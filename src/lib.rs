@@ -30,6 +30,8 @@
 
 pub mod api;
 pub mod circuit;
+#[doc(hidden)]
+pub mod counters;
 pub mod error;
 pub mod graph;
 pub mod input;

@@ -7,11 +7,18 @@
 mod common;
 
 use ndarray::{Array1, Array2};
-use zkinfer::error::{CompileError, ProveError, QuantError, StructureError, WitnessError};
+use zkinfer::api::parse_felt;
+use zkinfer::error::{
+    CompileError, ParseError, ProveError, QuantError, StructureError, VisibilityError,
+    WitnessError,
+};
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
 use zkinfer::graph::TensorId;
-use zkinfer::{CompileOptions, CompiledModel, Error, ProofBundle, Visibilities};
+use zkinfer::{
+    CompileOptions, CompiledModel, Error, LinkSeed, PartedProver, PartedVerifier, ProofBundle,
+    Prover, Visibilities, Visibility,
+};
 
 fn tensor(name: &str, len: usize, bits: u32) -> QTensor {
     QTensor {
@@ -374,4 +381,109 @@ fn a_non_finite_calibration_value_is_refused_by_sample_and_index() {
         "{err}"
     );
     assert!(err.to_string().contains("32-bit float"), "{err}");
+}
+
+/// The model-wide faults `api/` refuses, each its own variant (issue 31, item 4).
+#[test]
+fn model_wide_faults_are_their_own_variants() {
+    let model = CompiledModel::from_graph(graph(), Visibilities::default()).unwrap();
+
+    let mut m = model.clone();
+    m.dot_width = 7;
+    let e = m.validate().unwrap_err();
+    assert!(
+        matches!(e, CompileError::DotWidth { width: 7, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("[8, 16, 32, 64]"), "{e}");
+
+    let mut m = model.clone();
+    m.input_parts = vec![1, 2];
+    let e = m.validate().unwrap_err();
+    assert!(
+        matches!(&e, CompileError::InputParts { parts, input_len: 4 } if parts == &[1, 2]),
+        "{e:?}"
+    );
+
+    let mut m = model.clone();
+    m.graph.nodes.clear();
+    assert!(matches!(m.validate(), Err(CompileError::NoNodes)));
+
+    let private_output = Visibilities {
+        output: Visibility::Private,
+        ..Visibilities::default()
+    };
+    match CompiledModel::from_graph(graph(), private_output) {
+        Err(CompileError::Visibility(e)) => {
+            assert!(
+                matches!(e, VisibilityError::Unsupported { tensor: "output", .. }),
+                "{e}"
+            );
+            assert!(e.to_string().contains("output visibility"), "{e}")
+        }
+        other => panic!("expected CompileError::Visibility, got {other:?}"),
+    }
+
+    let parted = model.clone().split_at(&[1]).unwrap();
+    assert!(matches!(
+        parted.layout(),
+        Err(CompileError::ProvenInParts { parts: 2 })
+    ));
+    let prover = PartedProver::new(&parted, common::cache()).unwrap();
+    let seed = LinkSeed::random();
+    match prover.prove_part(&[0; 4], 5, &seed) {
+        Err(Error::Compile(CompileError::NoSuchPart { part: 5, parts: 2 })) => {}
+        other => panic!("expected CompileError::NoSuchPart, got {other:?}"),
+    }
+
+    for e in [
+        PartedProver::new(&model, common::cache()).unwrap_err(),
+        PartedVerifier::setup(&model, &common::cache()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, Error::Compile(CompileError::ProvenWhole)),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("proven whole"), "{e}");
+    }
+}
+
+#[test]
+fn a_verifier_file_that_is_asked_to_prove_says_so() {
+    let hashed = Visibilities {
+        params: Visibility::Hashed,
+        ..Visibilities::default()
+    };
+    let model = CompiledModel::from_graph(graph(), hashed).unwrap();
+    let file = model.verifier_file().unwrap();
+    let k = file.layout().unwrap().k;
+    let params = halo2_proofs::poly::commitment::Params::new(k);
+    match Prover::from_params(file, params) {
+        Err(Error::Compile(CompileError::VerifierFile)) => {}
+        other => panic!("expected CompileError::VerifierFile, got {other:?}"),
+    }
+}
+
+#[test]
+fn text_that_does_not_parse_is_a_typed_error_naming_it() {
+    match parse_felt("xyz") {
+        Err(ParseError::FeltDigits { text }) => assert_eq!(text, "xyz"),
+        other => panic!("expected ParseError::FeltDigits, got {other:?}"),
+    }
+    let above = "ff".repeat(32);
+    match parse_felt(&above) {
+        Err(ParseError::FeltRange { text }) => assert_eq!(text, above),
+        other => panic!("expected ParseError::FeltRange, got {other:?}"),
+    }
+    let e = LinkSeed::parse("zz").unwrap_err();
+    assert!(matches!(e, ParseError::LinkSeed { .. }), "{e:?}");
+    assert!(e.to_string().contains("64 hex digits"), "{e}");
+    let e = "loud".parse::<zkinfer::serve::LogFormat>().unwrap_err();
+    assert_eq!(
+        e,
+        ParseError::LogFormat {
+            found: "loud".into()
+        }
+    );
+    assert!(e.to_string().contains("expected human, json or off"), "{e}");
 }

@@ -12,10 +12,8 @@ use parted::{link_seed, PyPartedProof};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use zkinfer::api::Openings;
-use zkinfer::circuit::cost::Budget;
+use zkinfer::api::{Budget, Openings, Precision};
 use zkinfer::error::{QuantError, WitnessError};
-use zkinfer::graph::quant::Precision;
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::{
     CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProver,
@@ -191,7 +189,7 @@ impl PyModel {
         link_seed: Option<&str>,
     ) -> PyResult<PyPartedProof> {
         let seed = link_seed
-            .map(|s| LinkSeed::parse(s).map_err(InputError::new_err))
+            .map(|s| LinkSeed::parse(s).map_err(|e| InputError::new_err(e.to_string())))
             .transpose()?
             .unwrap_or_else(LinkSeed::random);
         let proved = py.allow_threads(|| {
@@ -213,7 +211,7 @@ impl PyModel {
         link_seed: &str,
         clamp: bool,
     ) -> PyResult<PyProof> {
-        let seed = LinkSeed::parse(link_seed).map_err(InputError::new_err)?;
+        let seed = LinkSeed::parse(link_seed).map_err(|e| InputError::new_err(e.to_string()))?;
         let proved = py.allow_threads(|| {
             let x = self.model.quantise_input(&input, clamp)?;
             self.parted_prover()?.prove_part(&x, part, &seed)

@@ -7,7 +7,7 @@ use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
 use super::files::{load_json, save_json};
-use crate::error::Error;
+use crate::error::{Error, ParseError};
 
 /// A proof of one inference, with its public values. Unknown fields are an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,18 +60,16 @@ pub fn felt_hex(f: &Fp) -> String {
 
 /// The field element of [`felt_hex`]'s encoding, or why `text` is not one: a commitment or
 /// salt a user hands in is untrusted input.
-pub fn parse_felt(text: &str) -> Result<Fp, String> {
+pub fn parse_felt(text: &str) -> Result<Fp, ParseError> {
+    let digits = || ParseError::FeltDigits { text: text.into() };
     if text.len() != 64
         || text
             .bytes()
             .any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     {
-        return Err(format!(
-            "'{text}' is not 64 lowercase hex digits (a field element's 32 bytes)"
-        ));
+        return Err(digits());
     }
     let mut repr = [0u8; 32];
-    hex::decode_to_slice(text, &mut repr).map_err(|e| e.to_string())?;
-    Option::from(Fp::from_repr(repr))
-        .ok_or_else(|| format!("'{text}' is not below the field's modulus (not canonical)"))
+    hex::decode_to_slice(text, &mut repr).map_err(|_| digits())?;
+    Option::from(Fp::from_repr(repr)).ok_or_else(|| ParseError::FeltRange { text: text.into() })
 }

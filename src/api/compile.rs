@@ -7,13 +7,12 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::files::write_json_atomic;
-use super::parts::{partition, PartSpec};
+use super::format::{PartSpec, WeightsCommitment, CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
+use super::partition::partition;
 use super::split::split_to_fit;
-use super::weights::WeightsCommitment;
-use super::{CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::{self, Layout};
-use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
+use crate::circuit::{CircuitSpec, InstanceLayout, Salts, DOT_WIDTHS};
 use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
@@ -122,6 +121,10 @@ pub struct CompiledModel {
 
 impl CompiledModel {
     /// Quantises `graph` with scales from `calibration` (flat float inputs) and lays it out.
+    ///
+    /// Each candidate graph (one per table precision tried, see
+    /// [`CompileOptions::fit_tables`]) is validated once and laid out once (at each width
+    /// the cost model weighs); the chosen one's hashed parameters are committed once.
     pub fn compile(
         graph: &FloatGraph,
         calibration: &[Vec<f32>],
@@ -129,66 +132,61 @@ impl CompiledModel {
     ) -> Result<Self, Error> {
         quant::check_calibration(calibration)?;
         let mut best = Self::compile_exact(graph, calibration, &options.quant, options)?;
-        if options.fit_tables && best.graph.has_tables() {
+        if options.fit_tables && best.0.graph.has_tables() {
+            let mut best_seconds = best.predicted_seconds()?;
             for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {
                 let quant = QuantOptions {
                     table_bits: bits,
                     ..options.quant.clone()
                 };
                 let candidate = Self::compile_exact(graph, calibration, &quant, options)?;
-                if candidate.predicted_seconds()? < best.predicted_seconds()? {
-                    best = candidate;
+                let seconds = candidate.predicted_seconds()?;
+                if seconds < best_seconds {
+                    (best, best_seconds) = (candidate, seconds);
                 }
             }
         }
-        Ok(best)
+        Ok(best.0.sealed()?)
     }
 
-    /// [`CompiledModel::compile`] at exactly `quant`'s table precision.
+    /// [`CompiledModel::compile`] at exactly `quant`'s table precision: the model, not yet
+    /// committed to its hashed parameters ([`CompiledModel::sealed`]), with its layout when
+    /// it is proven whole.
     fn compile_exact(
         graph: &FloatGraph,
         calibration: &[Vec<f32>],
         quant: &QuantOptions,
         options: &CompileOptions,
-    ) -> Result<Self, Error> {
+    ) -> Result<Candidate, Error> {
         let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
-        let mut model = if !options.cuts.is_empty() {
-            Self::from_graph(qgraph, options.visibility)?.split_at(&options.cuts)?
-        } else if options.budget.is_unlimited() {
-            Self::from_graph(qgraph, options.visibility)?
+        let mut candidate = if !options.cuts.is_empty() {
+            let model = Self::from_graph(qgraph, options.visibility)?.split_at(&options.cuts)?;
+            let layout = match model.is_parted() {
+                true => None,
+                false => Some(model.layout()?),
+            };
+            // `from_graph` committed already; `sealed` commits again only when it did not.
+            Candidate(model, layout)
         } else {
-            Self::from_graph_within(qgraph, options.visibility, &options.budget)?
+            Self::laid_out(
+                qgraph,
+                options.visibility,
+                &options.budget,
+                options.dot_width,
+            )?
         };
-        if let Some(w) = options.dot_width.filter(|_| !model.is_parted()) {
-            model.dot_width = w;
-            model.validate()?;
-        }
-        model.quant_report = Some(report);
+        candidate.0.quant_report = Some(report);
         if !graph.input_parts.is_empty() {
-            model.input_parts = graph.input_lens();
+            candidate.0.input_parts = graph.input_lens();
         }
-        Ok(model)
+        Ok(candidate)
     }
 
     /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
     pub fn from_graph(graph: QGraph, visibility: Visibilities) -> Result<Self, CompileError> {
-        let visibility = with_param_bits(&graph, visibility);
-        check_graph(&graph, &visibility)?;
-        let dot_width = cost::choose(&graph, &visibility)?.dot_width;
-        let mut model = Self {
-            format_version: MODEL_FORMAT_VERSION,
-            circuit_version: CIRCUIT_VERSION,
-            graph,
-            visibility,
-            dot_width,
-            quant_report: None,
-            input_parts: Vec::new(),
-            parts: Vec::new(),
-            weights: None,
-        };
-        model.hash_params()?;
-        model.validate()?;
-        Ok(model)
+        Self::laid_out(graph, visibility, &Budget::default(), None)?
+            .0
+            .sealed()
     }
 
     /// Wraps an integer graph as [`CompiledModel::from_graph`] does when its circuit fits
@@ -198,45 +196,93 @@ impl CompiledModel {
         visibility: Visibilities,
         budget: &Budget,
     ) -> Result<Self, CompileError> {
+        Self::laid_out(graph, visibility, budget, None)?.0.sealed()
+    }
+
+    /// The one path of [`CompiledModel::compile`], [`CompiledModel::from_graph`] and
+    /// [`CompiledModel::from_graph_within`]: the graph validated once, laid out once (at
+    /// `width`, else at every width, the cheapest kept, within `budget` when it is set), and
+    /// cut into parts when the whole does not fit `budget`. A model proven whole comes with
+    /// its layout. Hashed parameters are not committed yet ([`CompiledModel::sealed`]).
+    fn laid_out(
+        graph: QGraph,
+        visibility: Visibilities,
+        budget: &Budget,
+        width: Option<usize>,
+    ) -> Result<Candidate, CompileError> {
         let visibility = with_param_bits(&graph, visibility);
         check_graph(&graph, &visibility)?;
-        if let Some(layout) = cost::choose_within(&graph, &visibility, budget)? {
-            let mut model = Self::from_graph(graph, visibility)?;
-            model.dot_width = layout.dot_width;
-            model.validate()?;
-            return Ok(model);
-        }
-        let graph = split_to_fit(graph, &visibility, budget)?;
-        let parts = partition(&graph, &visibility, budget)?;
-        let mut model = Self {
+        let at_width = |w: usize| {
+            if !DOT_WIDTHS.contains(&w) {
+                return Err(CompileError::DotWidth {
+                    width: w,
+                    supported: &DOT_WIDTHS,
+                });
+            }
+            layout::plan(&graph, &visibility, w)
+        };
+        let layout = match (budget.is_unlimited(), width) {
+            (true, Some(w)) => Some(at_width(w)?),
+            (true, None) => Some(cost::choose(&graph, &visibility)?),
+            // A forced width applies when the whole model fits the budget at some width.
+            (false, w) => match cost::choose_within(&graph, &visibility, budget)? {
+                Some(l) => Some(w.map_or(Ok(l), at_width)?),
+                None => None,
+            },
+        };
+        let model = |graph, dot_width, parts| Self {
             format_version: MODEL_FORMAT_VERSION,
             circuit_version: CIRCUIT_VERSION,
-            dot_width: parts[0].dot_width,
             graph,
             visibility,
+            dot_width,
             quant_report: None,
             input_parts: Vec::new(),
             parts,
             weights: None,
         };
-        model.hash_params()?;
-        model.validate()?;
-        Ok(model)
+        if let Some(layout) = layout {
+            let model = model(graph, layout.dot_width, Vec::new());
+            model.check_fields()?;
+            return Ok(Candidate(model, Some(layout)));
+        }
+        let graph = split_to_fit(graph, &visibility, budget)?;
+        let parts = partition(&graph, &visibility, budget)?;
+        let model = model(graph, parts[0].dot_width, parts);
+        model.check_fields()?;
+        model.check_parts()?;
+        Ok(Candidate(model, None))
+    }
+
+    /// The model with its hashed parameters committed (nothing happens otherwise, or when
+    /// they are committed already) and the commitment's record checked: the last step of
+    /// a compile.
+    fn sealed(mut self) -> Result<Self, CompileError> {
+        if self.weights.is_none() {
+            self.hash_params()?;
+        }
+        // Just committed: the commitment is not computed again to check it.
+        self.check_weights()?;
+        Ok(self)
     }
 
     /// The circuit's shape.
     pub fn layout(&self) -> Result<Layout, CompileError> {
         if self.is_parted() {
-            return Err(CompileError::Invalid {
-                node: "model".into(),
-                reason: format!(
-                    "the model is proven in {} parts, each its own circuit \
-                     (prove it with PartedProver, as the CLI does)",
-                    self.parts.len()
-                ),
+            return Err(CompileError::ProvenInParts {
+                parts: self.parts.len(),
             });
         }
         layout::plan(&self.graph, &self.visibility, self.dot_width)
+    }
+
+    /// The model's circuit as values: what keys, proofs and mock runs are made of.
+    pub(super) fn circuit(&self) -> CircuitSpec<'_> {
+        CircuitSpec {
+            graph: &self.graph,
+            visibility: &self.visibility,
+            dot_width: self.dot_width,
+        }
     }
 
     /// Proving time the cost model predicts for this layout, in seconds on the calibration
@@ -291,33 +337,25 @@ impl CompiledModel {
             })?;
         commitments.params = self.weights_commitment();
         let public = layout.values(outputs, &witness.input, &commitments);
-        let (graph, visibility) = (&self.graph, &self.visibility);
-        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
-            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, witness, *salts);
-            let prover = halo2_proofs::dev::MockProver::run(k, &circuit, vec![public])
-                .map_err(|e| ProveError::from_halo2("mock proving", circuit.failed_node(), e))?;
-            Ok(prover.verify().err().unwrap_or_default())
-        }, else Err(self.bad_width().into()))
-    }
-
-    pub(super) fn bad_width(&self) -> CompileError {
-        CompileError::Invalid {
-            node: "model".into(),
-            reason: format!(
-                "dot width {} is not one of {:?}",
-                self.dot_width,
-                crate::circuit::DOT_WIDTHS
-            ),
-        }
+        self.circuit().mock(k, witness, *salts, public)
     }
 
     /// Structural checks, so that a damaged or hand-edited file fails here with a reason
     /// rather than inside halo2.
     pub fn validate(&self) -> Result<(), CompileError> {
-        let invalid = |node: &str, reason: String| CompileError::Invalid {
-            node: node.to_string(),
-            reason,
-        };
+        self.check_fields()?;
+        self.graph.validate()?;
+        self.validate_weights()?;
+        if self.is_parted() {
+            return self.check_parts();
+        }
+        self.layout().map(drop)
+    }
+
+    /// The checks of [`CompiledModel::validate`] that read neither the integer graph's
+    /// structure, nor the weights, nor the layout: the visibilities, the input parts, some
+    /// node, a width some circuit has.
+    fn check_fields(&self) -> Result<(), CompileError> {
         self.visibility.validate()?;
         if !self.input_parts.is_empty()
             && self
@@ -326,28 +364,28 @@ impl CompiledModel {
                 .try_fold(0usize, |n, l| n.checked_add(*l))
                 != Some(self.graph.input.len)
         {
-            return Err(invalid(
-                "model",
-                format!(
-                    "input parts {:?} do not add up to the input's {} values",
-                    self.input_parts, self.graph.input.len
-                ),
-            ));
+            return Err(CompileError::InputParts {
+                parts: self.input_parts.clone(),
+                input_len: self.graph.input.len,
+            });
         }
         if self.graph.nodes.is_empty() {
-            return Err(invalid("model", "no nodes".into()));
+            return Err(CompileError::NoNodes);
         }
-        if !crate::circuit::DOT_WIDTHS.contains(&self.dot_width) {
-            return Err(self.bad_width());
+        if !DOT_WIDTHS.contains(&self.dot_width) {
+            return Err(CompileError::DotWidth {
+                width: self.dot_width,
+                supported: &DOT_WIDTHS,
+            });
         }
-        self.graph.validate()?;
-        self.validate_weights()?;
-        if self.is_parted() {
-            // One part at a time: each is dropped once checked.
-            self.validate_parts()?;
-            return (0..self.parts.len()).try_for_each(|i| self.part_model(i).map(drop));
-        }
-        self.layout().map(drop)
+        Ok(())
+    }
+
+    /// The part list, and each part as a model of its own (one at a time: each is dropped
+    /// once checked).
+    fn check_parts(&self) -> Result<(), CompileError> {
+        self.validate_parts()?;
+        (0..self.parts.len()).try_for_each(|i| self.part_model(i).map(drop))
     }
 
     /// Writes the model as JSON, atomically: a temporary file renamed into place, so a
@@ -435,6 +473,20 @@ fn with_param_bits(graph: &QGraph, mut visibility: Visibilities) -> Visibilities
 fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileError> {
     visibility.validate()?;
     graph.validate()
+}
+
+/// A compiled model before its hashed parameters are committed, with its layout when it is
+/// proven whole (so that choosing among candidates lays none out again).
+struct Candidate(CompiledModel, Option<Layout>);
+
+impl Candidate {
+    /// Predicted proving time ([`CompiledModel::predicted_seconds`]).
+    fn predicted_seconds(&self) -> Result<f64, CompileError> {
+        match &self.1 {
+            Some(layout) => Ok(cost::Shape::of(layout).predicted_seconds()),
+            None => self.0.predicted_seconds(),
+        }
+    }
 }
 
 /// Reads a format-3 model file as format 4: its `public_input` flag becomes the input's

@@ -32,8 +32,8 @@ use halo2_proofs::plonk::VerifyingKey;
 use pasta_curves::EqAffine;
 use serde::Serialize;
 
-use super::parts::PartSpec;
-use super::CompiledModel;
+use super::compile::CompiledModel;
+use super::format::PartSpec;
 use crate::error::CompileError;
 use crate::graph::qgraph::QGraph;
 use crate::visibility::Visibilities;

@@ -19,12 +19,14 @@
 mod bundle;
 mod compile;
 mod files;
+mod format;
 mod identity;
 mod keys;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod opening;
 mod params;
+mod partition;
 mod parts;
 mod prove;
 mod report;
@@ -35,30 +37,23 @@ mod weights;
 pub use bundle::{felt_hex, parse_felt, ProofBundle};
 // What front ends (the CLI, Python, the service) need from the stages below, so that they
 // import `api` alone.
-pub use crate::circuit::cost::Budget;
-pub use crate::graph::quant::{calibration_warnings, Precision};
+pub use crate::circuit::cost::{Budget, Shape};
+pub use crate::graph::quant::{calibration_warnings, Precision, QuantOptions, QuantReport};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
+pub use format::{
+    PartSpec, WeightsCommitment, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, MODEL_FORMAT_VERSION,
+};
 #[cfg(feature = "onnx")]
 pub use onnx::{check_against_reference, compile_file, Compiled};
 pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
-pub use parts::{
-    part_visibility, partition, LinkSeed, PartSpec, PartTiming, PartedProof, PartedProver,
-    PartedVerifier,
-};
+pub use partition::{part_visibility, partition};
+pub use parts::{LinkSeed, PartTiming, PartedProof, PartedProver, PartedVerifier};
 pub use prove::Prover;
 pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,
 };
 pub use split::{split_to_fit, MAX_PIECES};
 pub use verify::Verifier;
-pub use weights::WeightsCommitment;
-
-/// Version of the compiled-model file format.
-pub const MODEL_FORMAT_VERSION: u32 = 8;
-/// Version of the proof-bundle format.
-pub const BUNDLE_FORMAT_VERSION: u32 = 1;
-/// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 6;

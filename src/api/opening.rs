@@ -8,9 +8,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::commit;
 
+use super::bundle::ProofBundle;
 use super::bundle::{felt_hex, parse_felt};
+use super::compile::CompiledModel;
 use super::files::{load_json, save_json};
-use super::{CompiledModel, ProofBundle};
 use crate::circuit::output_bits;
 use crate::error::{Error, VerifyError};
 
@@ -115,7 +116,12 @@ impl CompiledModel {
                 opening.tensor
             )));
         }
-        let field = |field: &'static str| move |reason| VerifyError::Commitment { field, reason };
+        let field = |field: &'static str| {
+            move |e: crate::error::ParseError| VerifyError::Commitment {
+                field,
+                reason: e.to_string(),
+            }
+        };
         let salt = parse_felt(&opening.salt).map_err(field("salt"))?;
         let claimed = parse_felt(&opening.commitment).map_err(field("commitment"))?;
         let computed = commit::commitment(&opening.values, bits, salt).map_err(|index| {

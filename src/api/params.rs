@@ -137,7 +137,9 @@ impl ParamsCache {
         let status = match read_bounded(&path, file_len(k)) {
             Ok(bytes) => match check(&bytes, k, pinned) {
                 Ok(params) => return Ok((params, ParamsStatus::Cached)),
-                Err(reason) => ParamsStatus::Replaced { reason },
+                Err(fault) => ParamsStatus::Replaced {
+                    reason: fault.to_string(),
+                },
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ParamsStatus::Generated,
             Err(e) => ParamsStatus::Replaced {
@@ -185,13 +187,30 @@ fn read_bounded(path: &Path, len: u64) -> std::io::Result<Vec<u8>> {
     fs::read(path)
 }
 
+/// Why a cache file was not used ([`ParamsStatus::Replaced`] says it).
+#[derive(Debug, thiserror::Error)]
+enum CacheFault {
+    /// Its bytes are not the pinned ones.
+    #[error("digest {found} is not the pinned digest {pinned} of k = {k}'s parameters")]
+    Digest {
+        found: String,
+        pinned: String,
+        k: u32,
+    },
+    /// The pinned bytes, yet they do not decode (a library bug, not a file's fault).
+    #[error("does not decode: {0}")]
+    Decode(std::io::Error),
+}
+
 /// Parses `bytes` as `k`'s parameters if they hash to `pinned`.
-fn check(bytes: &[u8], k: u32, pinned: &str) -> Result<Params<EqAffine>, String> {
+fn check(bytes: &[u8], k: u32, pinned: &str) -> Result<Params<EqAffine>, CacheFault> {
     let found = digest(bytes);
     if found != pinned {
-        return Err(format!(
-            "digest {found} is not the pinned digest {pinned} of k = {k}'s parameters"
-        ));
+        return Err(CacheFault::Digest {
+            found,
+            pinned: pinned.into(),
+            k,
+        });
     }
-    Params::<EqAffine>::read(&mut &bytes[..]).map_err(|e| format!("does not decode: {e}"))
+    Params::<EqAffine>::read(&mut &bytes[..]).map_err(CacheFault::Decode)
 }

@@ -18,95 +18,19 @@ use ff::FromUniformBytes;
 use pasta_curves::Fp;
 use serde::{Deserialize, Serialize};
 
+use super::bundle::ProofBundle;
+use super::compile::CompiledModel;
 use super::files::{load_json, save_json};
+use super::format::{PartSpec, BUNDLE_FORMAT_VERSION};
 use super::identity::parted_identity;
-use super::{
-    CompiledModel, Openings, ParamsCache, ProofBundle, Prover, Verifier, BUNDLE_FORMAT_VERSION,
-};
-use crate::circuit::cost::{self, Budget};
-use crate::circuit::layout::Layout;
+use super::opening::{Committed, Openings, OPENINGS_FORMAT_VERSION};
+use super::params::ParamsCache;
+use super::partition::{part_visibility, MAX_LINK_VALUES};
+use super::prove::Prover;
+use super::verify::Verifier;
+use crate::circuit::cost;
 use crate::circuit::Salts;
-use crate::error::{CompileError, Error, VerifyError};
-use crate::graph::qgraph::QGraph;
-use crate::visibility::{Visibilities, Visibility};
-
-/// The most values all the links of a model proven in parts may carry together (as many as
-/// one tensor may hold).
-pub const MAX_LINK_VALUES: usize = crate::graph::window::MAX_LEN;
-
-/// One part of a model proven in parts: where it starts and its circuit's width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartSpec {
-    /// Its first node (the part runs to the next part's first node, or to the end).
-    pub start: usize,
-    /// Multiply–accumulate pairs per dot-product row of its circuit.
-    pub dot_width: usize,
-}
-
-/// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
-/// as fit, in execution order. `Err` names the first node of a part that cannot fit.
-pub fn partition(
-    graph: &QGraph,
-    visibility: &Visibilities,
-    budget: &Budget,
-) -> Result<Vec<PartSpec>, CompileError> {
-    let n = graph.nodes.len();
-    let mut parts = Vec::new();
-    let mut start = 0;
-    while start < n {
-        // The fastest layout of nodes `start..end` within the budget: with its output link
-        // hashed as it will be, and without (its rows only grow with more nodes, so once it
-        // does not fit, no longer part does; the link's own rows can shrink as a later cut
-        // carries less).
-        let fits = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
-            let part = graph.part(start..end)?;
-            let mut vis = part_visibility(visibility, start == 0, end == n);
-            if !linked && end < n {
-                vis.output = Visibility::Public;
-            }
-            cost::choose_within(&part, &vis, budget)
-        };
-        let mut best = None;
-        for end in start + 1..=n {
-            if fits(end, false)?.is_none() {
-                break;
-            }
-            if let Some(l) = fits(end, true)? {
-                best = Some((end, l.dot_width));
-            }
-        }
-        let Some((end, dot_width)) = best else {
-            return Err(CompileError::Invalid {
-                node: graph.nodes[start].name.clone(),
-                reason: format!(
-                    "no part that starts at this node fits {budget} \
-                     (raise --max-k or --memory-budget)"
-                ),
-            });
-        };
-        parts.push(PartSpec { start, dot_width });
-        start = end;
-    }
-    Ok(parts)
-}
-
-/// The visibilities of a part: the model's at its ends, hashed at every cut.
-pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibilities {
-    Visibilities {
-        input: if first {
-            model.input
-        } else {
-            Visibility::Hashed
-        },
-        output: if last {
-            model.output
-        } else {
-            Visibility::Hashed
-        },
-        ..*model
-    }
-}
+use crate::error::{CompileError, Error, ParseError, VerifyError};
 
 impl CompiledModel {
     /// The same model cut before each node of `starts` (increasing, after node 0), each part's
@@ -242,10 +166,10 @@ impl LinkSeed {
     }
 
     /// A seed written as 64 hex digits.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(text.trim(), &mut bytes)
-            .map_err(|e| format!("a link seed is 64 hex digits (32 bytes): {e}"))?;
+            .map_err(|source| ParseError::LinkSeed { source })?;
         Ok(Self(bytes))
     }
 
@@ -331,11 +255,7 @@ impl PartedProver {
     /// The prover of `model`'s parts, with parameters from `cache`.
     pub fn new(model: &CompiledModel, cache: ParamsCache) -> Result<Self, Error> {
         if !model.is_parted() {
-            return Err(CompileError::Invalid {
-                node: "model".into(),
-                reason: "the model is proven whole (compile with --max-k to cut it)".into(),
-            }
-            .into());
+            return Err(CompileError::ProvenWhole.into());
         }
         let parts = model.part_models()?.into_iter().map(Arc::new).collect();
         Ok(Self { parts, cache })
@@ -364,12 +284,9 @@ impl PartedProver {
         i: usize,
         seed: &LinkSeed,
     ) -> Result<(ProofBundle, Openings), Error> {
-        let part = self.parts.get(i).ok_or_else(|| CompileError::Invalid {
-            node: "model".into(),
-            reason: format!(
-                "there is no part {i}: the model has {} parts",
-                self.parts.len()
-            ),
+        let part = self.parts.get(i).ok_or(CompileError::NoSuchPart {
+            part: i,
+            parts: self.parts.len(),
         })?;
         let inputs = self.part_inputs(x)?;
         let prover = Prover::setup(Arc::clone(part), &self.cache)?;
@@ -447,9 +364,8 @@ pub struct PartTiming {
 /// The openings of the model's own hashed tensors: the first part's input and the last
 /// part's output (the links' openings stay with the prover's seed).
 fn model_openings(first: Option<Openings>, last: Option<Openings>) -> Openings {
-    use super::Committed;
     let mut openings = first.clone().unwrap_or_else(|| Openings {
-        format_version: super::OPENINGS_FORMAT_VERSION,
+        format_version: OPENINGS_FORMAT_VERSION,
         model_digest: String::new(),
         openings: Vec::new(),
     });
@@ -480,11 +396,7 @@ impl PartedVerifier {
             .map(|part| Verifier::setup(part, cache))
             .collect::<Result<Vec<_>, _>>()?;
         if parts.is_empty() {
-            return Err(CompileError::Invalid {
-                node: "model".into(),
-                reason: "the model is proven whole: verify its proofs with a Verifier".into(),
-            }
-            .into());
+            return Err(CompileError::ProvenWhole.into());
         }
         let digest = parted_identity(parts.iter().map(Verifier::model_digest));
         Ok(Self { parts, digest })

@@ -2,23 +2,18 @@
 
 use std::sync::Arc;
 
-use halo2_proofs::{
-    plonk::{create_proof, keygen_pk, ProvingKey},
-    poly::commitment::Params,
-    transcript::{Blake2bWrite, Challenge255},
-};
+use halo2_proofs::{plonk::ProvingKey, poly::commitment::Params};
 use pasta_curves::{EqAffine, Fp};
-use rand::rand_core::UnwrapErr;
-use rand::rngs::SysRng;
 
+use super::bundle::{felt_hex, ProofBundle};
+use super::compile::CompiledModel;
+use super::format::{BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use super::identity::model_identity;
-use super::keys::{build_vk, check_k, keygen_err};
+use super::keys::{build_vk, check_k};
+use super::opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
+use super::params::ParamsCache;
 use super::weights::random_salt;
-use super::{
-    felt_hex, Committed, CompiledModel, Opening, Openings, ParamsCache, ProofBundle,
-    BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, OPENINGS_FORMAT_VERSION,
-};
-use crate::circuit::{with_dot_width, InstanceLayout, ModelCircuit, Salts};
+use crate::circuit::{InstanceLayout, Salts};
 use crate::error::{CompileError, Error, ProveError};
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
@@ -35,8 +30,9 @@ impl Prover {
     /// Loads (or generates and caches) parameters and builds the proving key.
     pub fn setup(model: impl Into<Arc<CompiledModel>>, cache: &ParamsCache) -> Result<Self, Error> {
         let model = model.into();
+        // Parameters of the model's own `k`: laid out once.
         let params = cache.get(model.layout()?.k)?;
-        Self::from_params(model, params)
+        Self::with_params(model, params)
     }
 
     /// Builds the proving key with parameters already in hand (of the model's `k`).
@@ -45,24 +41,18 @@ impl Prover {
         params: Params<EqAffine>,
     ) -> Result<Self, Error> {
         let model = model.into();
+        check_k(model.layout()?.k, &params)?;
+        Self::with_params(model, params)
+    }
+
+    /// [`Prover::from_params`] with parameters known to be of the model's `k`.
+    fn with_params(model: Arc<CompiledModel>, params: Params<EqAffine>) -> Result<Self, Error> {
         if model.visibility.hashed_params() && model.weights_salt().is_none() {
-            return Err(CompileError::Invalid {
-                node: "model".into(),
-                reason: "this is a verifier file (or its weights commitment was replaced): it \
-                         holds no weights or no salt, so it verifies but cannot prove; prove \
-                         with the model owner's file"
-                    .into(),
-            }
-            .into());
+            return Err(CompileError::VerifierFile.into());
         }
-        check_k(&model, &params)?;
         let vk = build_vk(&model, &params)?;
         let digest = model_identity(&vk, &model)?;
-        let (graph, visibility) = (&model.graph, &model.visibility);
-        let pk = with_dot_width!(model.dot_width, visibility.hashes(), W, H => {
-            keygen_pk(&params, vk, &ModelCircuit::<W, H>::for_keygen(graph, visibility))
-                .map_err(keygen_err)?
-        }, else return Err(model.bad_width().into()));
+        let pk = model.circuit().keygen_pk(&params, vk)?;
         Ok(Self {
             model,
             params,
@@ -132,19 +122,10 @@ impl Prover {
                 })?;
         commitments.params = self.model.weights_commitment();
         let public = layout.values(&outputs, input, &commitments);
-        let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
-        with_dot_width!(self.model.dot_width, visibility.hashes(), W, H => {
-            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, &witness, *salts);
-            create_proof(
-                &self.params,
-                &self.pk,
-                std::slice::from_ref(&circuit),
-                &[&[&public]],
-                UnwrapErr(SysRng),
-                &mut transcript,
-            )
-            .map_err(|source| ProveError::from_halo2("proving", circuit.failed_node(), source))?
-        }, else return Err(self.model.bad_width().into()));
+        let proof =
+            self.model
+                .circuit()
+                .prove(&self.params, &self.pk, &witness, *salts, &public)?;
         let opening = |tensor, values: &[i64], salt, commitment: Option<Fp>| {
             commitment.map(|c| Opening {
                 tensor,
@@ -184,7 +165,7 @@ impl Prover {
             input_commitment: commitments.input.as_ref().map(felt_hex),
             output_commitment: commitments.output.as_ref().map(felt_hex),
             weights_commitment: commitments.params.as_ref().map(felt_hex),
-            proof: hex::encode(transcript.finalize()),
+            proof: hex::encode(proof),
         };
         Ok((bundle, openings))
     }

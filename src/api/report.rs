@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::CompiledModel;
+use super::compile::CompiledModel;
 use crate::circuit::cost::Shape;
 use crate::circuit::layout::plan;
 use crate::circuit::{degree, InstanceLayout, DOT_WIDTHS};

@@ -1,7 +1,7 @@
 //! Layers too large for any part, computed in pieces before the partition (the pieces
 //! themselves: [`QGraph::split_node`]).
 
-use super::parts::part_visibility;
+use super::partition::part_visibility;
 use crate::circuit::cost::{self, Budget};
 use crate::error::CompileError;
 use crate::graph::qgraph::QGraph;

@@ -11,10 +11,12 @@ use halo2_proofs::{
 };
 use pasta_curves::{EqAffine, Fp};
 
-use super::bundle::{felt_hex, parse_felt};
+use super::bundle::{felt_hex, parse_felt, ProofBundle};
+use super::compile::CompiledModel;
+use super::format::{BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use super::identity::{model_identity, vk_digest};
 use super::keys::{build_vk, check_k};
-use super::{CompiledModel, ParamsCache, ProofBundle, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
+use super::params::ParamsCache;
 use crate::circuit::{Commitments, InstanceLayout, Segment};
 use crate::error::{Error, VerifyError};
 use crate::graph::qgraph::QTensor;
@@ -38,8 +40,9 @@ impl Verifier {
     /// Loads parameters and rebuilds the verifying key.
     pub fn setup(model: impl Into<Arc<CompiledModel>>, cache: &ParamsCache) -> Result<Self, Error> {
         let model = model.into();
+        // Parameters of the model's own `k`: laid out once.
         let params = cache.get(model.layout()?.k)?;
-        Self::from_params(model, params)
+        Self::with_params(model, params)
     }
 
     /// Rebuilds the verifying key with parameters already in hand (of the model's `k`).
@@ -48,7 +51,12 @@ impl Verifier {
         params: Params<EqAffine>,
     ) -> Result<Self, Error> {
         let model = model.into();
-        check_k(&model, &params)?;
+        check_k(model.layout()?.k, &params)?;
+        Self::with_params(model, params)
+    }
+
+    /// [`Verifier::from_params`] with parameters known to be of the model's `k`.
+    fn with_params(model: Arc<CompiledModel>, params: Params<EqAffine>) -> Result<Self, Error> {
         let vk = build_vk(&model, &params)?;
         let digest = model_identity(&vk, &model)?;
         Ok(Self {
@@ -291,7 +299,10 @@ fn commitment(
     match (given, hashed) {
         (Some(text), true) => parse_felt(text)
             .map(Some)
-            .map_err(|reason| VerifyError::Commitment { field, reason }),
+            .map_err(|e| VerifyError::Commitment {
+                field,
+                reason: e.to_string(),
+            }),
         (None, false) => Ok(None),
         (None, true) => Err(VerifyError::Commitment {
             field,

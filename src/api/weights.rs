@@ -13,32 +13,20 @@ use ff::FromUniformBytes;
 use pasta_curves::Fp;
 use rand::rand_core::{Rng, UnwrapErr};
 use rand::rngs::SysRng;
-use serde::{Deserialize, Serialize};
 use zkinfer_circuits::commit;
 
 use super::bundle::{felt_hex, parse_felt};
-use super::CompiledModel;
+use super::compile::CompiledModel;
+use super::format::WeightsCommitment;
 use crate::circuit::param_domain;
 use crate::error::CompileError;
 use crate::graph::qgraph::{QGraph, QOp};
 use crate::visibility::Visibilities;
 
-/// The commitment to a model's parameters, as a model file records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeightsCommitment {
-    /// `Poseidon(salt, packed weights, packed biases)` ([`felt_hex`]): what the model owner
-    /// publishes and every proof of the model carries.
-    pub commitment: String,
-    /// The owner's salt ([`felt_hex`]): in the owner's file, which proves; absent from a
-    /// verifier file, which holds no weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub salt: Option<String>,
-}
-
 /// The commitment to `graph`'s parameters at the packing widths of `visibility` under
 /// `salt`, in the domain of its architecture and visibilities ([`param_domain`]).
 fn commit_params(graph: &QGraph, visibility: &Visibilities, salt: Fp) -> Result<Fp, CompileError> {
+    crate::counters::committed();
     let params = graph.params();
     let bits = visibility.param_bits;
     commit::group_commitment(
@@ -90,7 +78,7 @@ impl CompiledModel {
         if !self.visibility.hashed_params() {
             return Ok(());
         }
-        // What hashed params cannot cover is refused by `validate_weights`, which every
+        // What hashed params cannot cover is refused by `check_weights`, which every
         // compiled model passes next. The widths are the visibilities' (set from the values
         // unless given): values that do not fit are named by the commitment.
         let salt = random_salt();
@@ -163,8 +151,33 @@ impl CompiledModel {
     }
 
     /// Checks the parameters' commitment record against the visibilities and, in the
-    /// owner's file, against the weights themselves.
+    /// owner's file, against the weights themselves (their commitment computed again).
     pub(super) fn validate_weights(&self) -> Result<(), CompileError> {
+        self.check_weights()?;
+        let Some(weights) = &self.weights else {
+            return Ok(());
+        };
+        let expected = parse_felt(&weights.commitment)
+            .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
+        if let Some(salt) = &weights.salt {
+            let salt = parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
+            let found = commit_params(&self.graph, &self.visibility, salt)?;
+            if found != expected {
+                return Err(invalid(format!(
+                    "the file's weights commit to {}, not to its recorded commitment {}: \
+                     the weights or the commitment were changed",
+                    felt_hex(&found),
+                    weights.commitment
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`CompiledModel::validate_weights`] without computing the commitment: the record
+    /// against the visibilities, the widths, what hashed params cover, and a commitment
+    /// that parses.
+    pub(super) fn check_weights(&self) -> Result<(), CompileError> {
         match (&self.weights, self.visibility.hashed_params()) {
             (None, false) => return Ok(()),
             (Some(_), false) => {
@@ -194,19 +207,10 @@ impl CompiledModel {
         let Some(weights) = &self.weights else {
             return Ok(());
         };
-        let expected = parse_felt(&weights.commitment)
+        parse_felt(&weights.commitment)
             .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
         if let Some(salt) = &weights.salt {
-            let salt = parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
-            let found = commit_params(&self.graph, &self.visibility, salt)?;
-            if found != expected {
-                return Err(invalid(format!(
-                    "the file's weights commit to {}, not to its recorded commitment {}: \
-                     the weights or the commitment were changed",
-                    felt_hex(&found),
-                    weights.commitment
-                )));
-            }
+            parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
         }
         Ok(())
     }

@@ -62,6 +62,7 @@ pub fn plan(
     visibility: &Visibilities,
     dot_width: usize,
 ) -> Result<Layout, CompileError> {
+    crate::counters::laid_out();
     let mut nodes = vec![NodeRows {
         name: graph.input.name.clone(),
         op: "Input".into(),

@@ -12,14 +12,20 @@ use std::sync::{Arc, Mutex};
 
 use halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner, Value},
-    plonk::{Circuit, ConstraintSystem, Error},
+    dev::{MockProver, VerifyFailure},
+    plonk::{self, Circuit, ConstraintSystem, Error, ProvingKey, VerifyingKey},
+    poly::commitment::Params,
+    transcript::{Blake2bWrite, Challenge255},
 };
-use pasta_curves::Fp;
+use pasta_curves::{EqAffine, Fp};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use zkinfer_circuits::{
     value::felt, ChipSet, CommitChip, CommitInstructions, FunctionTable, LookupRangeChip,
     LookupRangeConfig, RangeInstructions, SignedCell, FIRST_FUNCTION_TAG,
 };
 
+use crate::error::{CompileError, Error as ZkError, ProveError};
 use crate::graph::qgraph::QGraph;
 use crate::graph::witness::Witness;
 use crate::visibility::Visibilities;
@@ -45,7 +51,8 @@ const _: () =
 /// The dot-product widths a circuit can have. `Circuit::configure` takes no arguments in
 /// halo2_proofs 0.4, so each width is its own circuit type, `ModelCircuit<W, H>` (`H`: with
 /// the commitment chip); the compiler picks a width per model ([`crate::circuit::cost`]) and
-/// the crate-private `with_dot_width!` macro dispatches on width and hashing.
+/// [`CircuitSpec`] (through the module-private `with_dot_width!` macro) dispatches on width
+/// and hashing.
 pub const DOT_WIDTHS: [usize; 4] = [8, 16, 32, 64];
 
 /// Runs `$body` with the const `$W` bound to the runtime width `$width` (one of
@@ -70,7 +77,103 @@ macro_rules! with_dot_width {
         $body
     }};
 }
-pub(crate) use with_dot_width;
+/// A model's circuit named by values: its integer graph, visibilities (whether the
+/// commitment chip is on) and dot width. Its methods dispatch on width and hashing to the
+/// circuit type `ModelCircuit<W, H>` (the one place outside the circuit's own code that
+/// names it), so callers name no const generic; a width outside [`DOT_WIDTHS`] is a
+/// [`CompileError::DotWidth`].
+#[derive(Clone, Copy, Debug)]
+pub struct CircuitSpec<'a> {
+    /// The integer graph.
+    pub graph: &'a QGraph,
+    /// Who sees the input, output and parameters.
+    pub visibility: &'a Visibilities,
+    /// Multiply–accumulate pairs per dot-product row.
+    pub dot_width: usize,
+}
+
+fn keygen_err(source: Error) -> ProveError {
+    ProveError::Halo2 {
+        stage: "key generation",
+        source,
+    }
+}
+
+impl CircuitSpec<'_> {
+    fn bad_width(&self) -> CompileError {
+        CompileError::DotWidth {
+            width: self.dot_width,
+            supported: &DOT_WIDTHS,
+        }
+    }
+
+    /// The verifying key (no witness).
+    pub fn keygen_vk(&self, params: &Params<EqAffine>) -> Result<VerifyingKey<EqAffine>, ZkError> {
+        let (graph, visibility) = (self.graph, self.visibility);
+        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_keygen(graph, visibility);
+            Ok(plonk::keygen_vk(params, &circuit).map_err(keygen_err)?)
+        }, else Err(self.bad_width().into()))
+    }
+
+    /// The proving key from the verifying key.
+    pub fn keygen_pk(
+        &self,
+        params: &Params<EqAffine>,
+        vk: VerifyingKey<EqAffine>,
+    ) -> Result<ProvingKey<EqAffine>, ZkError> {
+        let (graph, visibility) = (self.graph, self.visibility);
+        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_keygen(graph, visibility);
+            Ok(plonk::keygen_pk(params, vk, &circuit).map_err(keygen_err)?)
+        }, else Err(self.bad_width().into()))
+    }
+
+    /// A proof of `witness` with the instance column `public`, hashed tensors committed
+    /// under `salts`: the transcript's bytes.
+    pub fn prove(
+        &self,
+        params: &Params<EqAffine>,
+        pk: &ProvingKey<EqAffine>,
+        witness: &Witness,
+        salts: Salts,
+        public: &[Fp],
+    ) -> Result<Vec<u8>, ZkError> {
+        let (graph, visibility) = (self.graph, self.visibility);
+        let mut transcript = Blake2bWrite::<_, EqAffine, Challenge255<_>>::init(vec![]);
+        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, witness, salts);
+            plonk::create_proof(
+                params,
+                pk,
+                std::slice::from_ref(&circuit),
+                &[&[public]],
+                UnwrapErr(SysRng),
+                &mut transcript,
+            )
+            .map_err(|source| ProveError::from_halo2("proving", circuit.failed_node(), source))?
+        }, else return Err(self.bad_width().into()));
+        Ok(transcript.finalize())
+    }
+
+    /// Runs the circuit on `witness` under halo2's `MockProver` at `2^k` rows with the
+    /// instance column `public`: the failures (empty when every constraint holds).
+    pub fn mock(
+        &self,
+        k: u32,
+        witness: &Witness,
+        salts: Salts,
+        public: Vec<Fp>,
+    ) -> Result<Vec<VerifyFailure>, ZkError> {
+        let (graph, visibility) = (self.graph, self.visibility);
+        with_dot_width!(self.dot_width, visibility.hashes(), W, H => {
+            let circuit = ModelCircuit::<W, H>::for_proving(graph, visibility, witness, salts);
+            let prover = MockProver::run(k, &circuit, vec![public])
+                .map_err(|e| ProveError::from_halo2("mock proving", circuit.failed_node(), e))?;
+            Ok(prover.verify().err().unwrap_or_default())
+        }, else Err(self.bad_width().into()))
+    }
+}
 
 /// The constraint system's degree (it sets the extended evaluation domain), with or without
 /// the commitment chip.

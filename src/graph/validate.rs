@@ -42,6 +42,7 @@ impl QGraph {
     /// declare no wider output than their inputs (the circuit does not re-check them).
     /// The error names the node and the reason.
     pub fn validate(&self) -> Result<(), CompileError> {
+        crate::counters::validated();
         let max_bits = MAX_TENSOR_BITS;
         for t in std::iter::once(&self.input).chain(self.nodes.iter().map(|n| &n.output)) {
             if !(1..=max_bits).contains(&t.bits) {

@@ -30,7 +30,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
-use super::api::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
 
 /// Bodies declared this short or shorter draw on the small bodies' share of the budget.
 pub const SMALL_BODY: usize = 64 << 10;

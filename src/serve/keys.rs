@@ -11,7 +11,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::circuit::cost::Shape;
+use crate::api::Shape;
 use crate::{CompiledModel, Error, ParamsCache, Prover, Verifier};
 
 /// Which key of a model.

@@ -16,7 +16,8 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::Shared;
+use super::shared::Shared;
+use crate::error::ParseError;
 
 /// How the access log is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -31,21 +32,28 @@ pub enum LogFormat {
 }
 
 impl std::str::FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         match s {
             "human" => Ok(Self::Human),
             "json" => Ok(Self::Json),
             "off" => Ok(Self::Off),
-            other => Err(format!("log format '{other}': expected human, json or off")),
+            other => Err(ParseError::LogFormat {
+                found: other.into(),
+            }),
         }
     }
 }
 
+/// The process's log could not be installed (another subscriber is, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the log: {0}")]
+pub struct LogInitError(Box<dyn std::error::Error + Send + Sync>);
+
 /// Installs the process's `tracing` subscriber, writing to standard error at level INFO.
 /// Call it once, from a binary; a library user who has a subscriber keeps theirs (the
 /// access events go to it).
-pub fn init_log(format: LogFormat) -> Result<(), String> {
+pub fn init_log(format: LogFormat) -> Result<(), LogInitError> {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::INFO);
@@ -60,7 +68,7 @@ pub fn init_log(format: LogFormat) -> Result<(), String> {
             .with_current_span(false)
             .try_init(),
     };
-    installed.map_err(|e| format!("cannot install the log: {e}"))
+    installed.map_err(LogInitError)
 }
 
 /// The model a request was about, when the path does not name it (a verification names it

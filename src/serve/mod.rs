@@ -35,128 +35,38 @@
 mod api;
 mod body;
 mod conn;
+mod error;
 pub mod keys;
 mod log;
 mod metrics;
 pub mod models;
 pub mod queue;
 mod scan;
+mod shared;
 mod verify;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use api::DEFAULT_TIMEOUT;
 use body::BodyReader;
 use conn::ConnLimits;
 use keys::KeyCache;
-pub use log::{init_log, LogFormat};
+pub use log::{init_log, LogFormat, LogInitError};
 use metrics::Metrics;
 use models::Models;
 use queue::Queue;
+use shared::Shared;
+pub use shared::{ServeConfig, DEFAULT_TIMEOUT};
 pub use verify::MAX_BATCH;
-
-use crate::ParamsCache;
 
 /// Batches that may wait for the batch slot.
 const BATCH_QUEUE: usize = 8;
-
-/// How a service runs.
-#[derive(Clone, Debug)]
-pub struct ServeConfig {
-    /// Where to listen; `127.0.0.1:8080` by default (loopback: expose it on purpose).
-    pub bind: SocketAddr,
-    /// A folder whose `*.zkm` models are loaded at start, each named by its file stem.
-    pub models_dir: Option<PathBuf>,
-    /// Cached IPA parameters.
-    pub params: ParamsCache,
-    /// Proofs run at once (each uses every core through rayon; default 1).
-    pub max_proofs: usize,
-    /// Proofs that may wait for a slot; beyond it, 503 with `Retry-After`.
-    pub proof_queue: usize,
-    /// Verifications (and key builds of registrations) run at once (default: the cores).
-    pub max_verifications: usize,
-    /// Verifications that may wait.
-    pub verify_queue: usize,
-    /// Estimated bytes of keys kept in memory, least recently used evicted first.
-    pub key_memory: u64,
-    /// A request's time limit, from arrival (waiting included) to answer.
-    pub request_timeout: Duration,
-    /// The largest body of a prove or verify request.
-    pub body_limit: usize,
-    /// The largest model a registration may send. Registration bodies (behind the token)
-    /// held at once are bounded by this limit too, apart from the in-flight budget of the
-    /// others: one maximal model at a time.
-    pub model_limit: usize,
-    /// Bytes of prove and verify bodies held at once, across all requests (at least
-    /// `body_limit`); a body that finds it spent waits, until its deadline.
-    pub in_flight_bodies: usize,
-    /// The time a client has to send a whole body (else 408).
-    pub body_timeout: Duration,
-    /// Connections served at once; one more is answered 503 and closed.
-    pub max_connections: usize,
-    /// The time a connection has to send a request head, and may stay idle between requests.
-    pub header_timeout: Duration,
-    /// When set, proving and registering need `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// Listen on an address beyond loopback with no token (refused otherwise: anyone who can
-    /// reach it could register models and spend its CPU on proofs).
-    pub allow_unauthenticated: bool,
-    /// Build every model's proving key at start too (else on its first proof).
-    pub warm_provers: bool,
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            models_dir: None,
-            params: ParamsCache::from_env(),
-            max_proofs: 1,
-            proof_queue: 16,
-            max_verifications: cores,
-            verify_queue: 256,
-            key_memory: 8 << 30,
-            request_timeout: DEFAULT_TIMEOUT,
-            body_limit: 32 << 20,
-            model_limit: 512 << 20,
-            in_flight_bodies: 64 << 20,
-            body_timeout: Duration::from_secs(30),
-            max_connections: 256,
-            header_timeout: Duration::from_secs(10),
-            token: None,
-            allow_unauthenticated: false,
-            warm_provers: false,
-        }
-    }
-}
-
-/// What every request handler shares.
-#[derive(Debug)]
-struct Shared {
-    config: ServeConfig,
-    models: Models,
-    keys: Arc<KeyCache>,
-    proofs: Queue,
-    verifications: Queue,
-    /// Batches apart from single verifications: one at a time, on half the cores
-    /// (`verify::on_batch_pool`), so that a maximal batch — a thousand verifications anyone
-    /// may ask for — cannot take the slots and cores of single ones.
-    batches: Queue,
-    bodies: BodyReader,
-    model_bodies: BodyReader,
-    metrics: Metrics,
-    shutdown: watch::Receiver<bool>,
-}
 
 /// A started service: models loaded, keys built, the socket bound.
 #[derive(Debug)]
@@ -178,8 +88,19 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// A model of the models folder did not load.
-    #[error("{0}")]
-    Models(String),
+    #[error(transparent)]
+    Models(#[from] models::LoadError),
+    /// The thread loading the models failed.
+    #[error("loading the models failed: {0}")]
+    Loading(#[from] tokio::task::JoinError),
+    /// A model's proving key did not build (`warm_provers`).
+    #[error("model '{id}': {source}")]
+    Warm {
+        /// The model's id.
+        id: String,
+        /// Why.
+        source: Box<crate::Error>,
+    },
     /// The configuration is unsafe or cannot work.
     #[error("{0}")]
     Config(String),
@@ -216,7 +137,7 @@ impl Server {
         let loading = shared.clone();
         tokio::task::spawn_blocking(move || load(&loading))
             .await
-            .map_err(|e| ServeError::Models(format!("loading the models failed: {e}")))??;
+            .map_err(ServeError::Loading)??;
         Ok(Self {
             listener,
             shared,
@@ -278,16 +199,16 @@ fn check(config: &ServeConfig) -> Result<(), ServeError> {
 fn load(shared: &Shared) -> Result<(), ServeError> {
     let config = &shared.config;
     if let Some(dir) = &config.models_dir {
-        let loaded = shared
-            .models
-            .load_dir(dir, &shared.keys, &config.params)
-            .map_err(ServeError::Models)?;
+        let loaded = shared.models.load_dir(dir, &shared.keys, &config.params)?;
         if config.warm_provers {
             for model in loaded {
                 shared
                     .keys
                     .get::<crate::Prover>(&model.key, &model.model)
-                    .map_err(|e| ServeError::Models(format!("model '{}': {e}", model.id)))?;
+                    .map_err(|source| ServeError::Warm {
+                        id: model.id.clone(),
+                        source: Box::new(source),
+                    })?;
             }
         }
     }

@@ -57,6 +57,36 @@ pub enum RegisterError {
     Inspection(String),
 }
 
+/// Why the models folder did not load: the first file at fault, named.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The folder could not be read.
+    #[error("cannot read the models folder {}: {source}", dir.display())]
+    Dir {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file whose stem is not a model id.
+    #[error("{}: a model's file name must be 1-64 of A-Z a-z 0-9 . _ - (it is the model's id)", path.display())]
+    Name {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A file that is not a valid model (the error names it).
+    #[error(transparent)]
+    Model(#[from] crate::error::CompileError),
+    /// A model that did not register.
+    #[error("{}: {source}", path.display())]
+    Register {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: Box<RegisterError>,
+    },
+}
+
 /// The service's key of a model of verifying-key digest `digest` and, with hashed params,
 /// weights commitment `weights` (a bundle carries both).
 pub fn model_key(digest: &str, weights: Option<&str>) -> String {
@@ -177,9 +207,11 @@ impl Models {
         dir: &Path,
         keys: &KeyCache,
         params: &crate::ParamsCache,
-    ) -> Result<Vec<Arc<Model>>, String> {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("cannot read the models folder {}: {e}", dir.display()))?;
+    ) -> Result<Vec<Arc<Model>>, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let mut files: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "zkm") && p.is_file())
@@ -192,15 +224,13 @@ impl Models {
                     .file_stem()
                     .and_then(|s| s.to_str())
                     .filter(|s| valid_id(s))
-                    .ok_or_else(|| {
-                        format!(
-                            "{}: a model's file name must be 1-64 of A-Z a-z 0-9 . _ - (it is the model's id)",
-                            path.display()
-                        )
-                    })?;
-                let model = CompiledModel::load(path).map_err(|e| e.to_string())?;
+                    .ok_or_else(|| LoadError::Name { path: path.clone() })?;
+                let model = CompiledModel::load(path)?;
                 self.register(id, model, keys, params, false)
-                    .map_err(|e| format!("{}: {e}", path.display()))
+                    .map_err(|source| LoadError::Register {
+                        path: path.clone(),
+                        source: Box::new(source),
+                    })
             })
             .collect()
     }

@@ -16,11 +16,12 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, V
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::api::{parse, run_in, ApiError, ApiResult};
+use super::api::run_in;
 use super::body::off_thread;
+use super::error::{parse, ApiError, ApiResult};
 use super::log::LoggedModel;
 use super::models::Model;
-use super::Shared;
+use super::shared::Shared;
 use crate::error::VerifyError;
 use crate::input::argmax;
 use crate::{Error, ProofBundle, Verifier};
@@ -100,20 +101,28 @@ fn verify_kind(e: &VerifyError) -> &'static str {
     }
 }
 
-fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, String> {
+/// No loaded model has a bundle's key.
+#[derive(Debug, thiserror::Error)]
+enum UnknownModel {
+    #[error("no loaded model has digest {digest} (GET /v1/models lists them)")]
+    Digest { digest: String },
+    #[error("no loaded model has digest {digest} and weights commitment {weights} (GET /v1/models lists them)")]
+    Weights { digest: String, weights: String },
+}
+
+fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, UnknownModel> {
     let key = super::models::model_key(&bundle.model_digest, bundle.weights_commitment.as_deref());
     shared
         .models
         .by_key(&key)
         .ok_or_else(|| match &bundle.weights_commitment {
-            None => format!(
-                "no loaded model has digest {} (GET /v1/models lists them)",
-                bundle.model_digest
-            ),
-            Some(w) => format!(
-            "no loaded model has digest {} and weights commitment {w} (GET /v1/models lists them)",
-            bundle.model_digest
-        ),
+            None => UnknownModel::Digest {
+                digest: bundle.model_digest.clone(),
+            },
+            Some(w) => UnknownModel::Weights {
+                digest: bundle.model_digest.clone(),
+                weights: w.clone(),
+            },
         })
 }
 
@@ -134,7 +143,7 @@ pub async fn verify(
     })
     .await??;
     let model = model_of(&shared, &bundle)
-        .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m))?;
+        .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m.to_string()))?;
     let logged = Extension(LoggedModel(model.id.clone()));
     let job = {
         let keys = shared.keys.clone();
@@ -331,7 +340,9 @@ fn batch_verdicts(shared: &Shared, bundles: Vec<ProofBundle>) -> Vec<Verdict> {
                 group.1.push(i);
                 group.2.push(bundle);
             }
-            Err(message) => verdicts[i] = Some(Verdict::invalid(None, "unknown_model", message)),
+            Err(unknown) => {
+                verdicts[i] = Some(Verdict::invalid(None, "unknown_model", unknown.to_string()))
+            }
         }
     }
     for (model, places, group) in groups.into_values() {

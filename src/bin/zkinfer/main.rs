@@ -5,14 +5,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 use zkinfer::api::Precision;
 use zkinfer::input::read_samples;
-use zkinfer::{api, CompileOptions, ParamsCache, ParamsStatus, Visibilities, Visibility};
+use zkinfer::{api, CompileOptions, ParamsCache, Visibilities, Visibility};
+
+use common::{check_output, Result};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -107,7 +107,7 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         #[command(flatten)]
-        flags: proofs::ProveFlags,
+        flags: shared::ProveFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -208,8 +208,6 @@ enum Command {
     },
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
-
 /// `println!` that returns the error instead of panicking (a closed pipe, `| head -1`).
 macro_rules! out {
     ($($arg:tt)*) => {
@@ -218,12 +216,14 @@ macro_rules! out {
 }
 
 // After `out!`, which they use.
+mod common;
 mod memory;
 mod open;
 mod parts;
 mod proofs;
 mod report;
 mod serve;
+mod shared;
 mod weights;
 
 fn main() -> ExitCode {
@@ -344,7 +344,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         } => proofs::verify(
             &model,
             &proofs,
-            proofs::Trusted {
+            shared::Trusted {
                 weights_commitment: weights_commitment.as_deref(),
                 model_digest: model_digest.as_deref(),
             },
@@ -367,43 +367,6 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
         Command::Accuracy { model, eval, json } => report::accuracy(&model, &eval, json),
         Command::Serve(flags) => serve::run(flags, cache),
     }
-}
-
-/// Refuses an output path that is one of the command's input files (it would destroy it),
-/// and checks that the output's folder is writable before any slow work.
-pub(crate) fn check_output(output: &Path, inputs: &[&Path], folder: bool) -> Result<()> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if let Some(input) = inputs.iter().find(|i| same(output, i)) {
-        return Err(format!(
-            "the output {} is the input {}: refusing to overwrite an input; choose another output path",
-            output.display(),
-            input.display()
-        )
-        .into());
-    }
-    let dir = if folder {
-        std::fs::create_dir_all(output)
-            .map_err(|e| format!("cannot create the output folder {}: {e}", output.display()))?;
-        output.to_path_buf()
-    } else {
-        if output.is_dir() {
-            return Err(format!("the output {} is a folder, not a file", output.display()).into());
-        }
-        match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    };
-    let probe = dir.join(format!(".zkinfer-write-check-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|_| std::fs::remove_file(&probe))
-        .map_err(|e| format!("cannot write to {}: {e}", dir.display()).into())
 }
 
 fn compile(
@@ -459,39 +422,4 @@ fn compile(
         out!("{check}");
     }
     Ok(())
-}
-
-/// A spinner on stderr for a step with no progress of its own; hidden for `--json`.
-pub(crate) fn step<T>(quiet: bool, message: &'static str, f: impl FnOnce() -> T) -> T {
-    let bar = ProgressBar::new_spinner();
-    if quiet {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(100));
-    let t = Instant::now();
-    let out = f();
-    bar.finish_with_message(format!("{message}: {:.2} s", t.elapsed().as_secs_f64()));
-    out
-}
-
-/// Parameters for `k`, saying on stderr when a cached file was damaged or forged.
-pub(crate) fn params(
-    cache: &ParamsCache,
-    k: u32,
-    json: bool,
-) -> Result<halo2_proofs::poly::commitment::Params<pasta_curves::EqAffine>> {
-    let (params, status) = step(json, "parameters", || cache.get_with_status(k))?;
-    if let ParamsStatus::Replaced { reason } = status {
-        eprintln!(
-            "warning: the cached parameters {} were not used ({reason}); regenerated them",
-            cache.path(k).display()
-        );
-    }
-    Ok(params)
-}
-
-pub(crate) fn floats(values: &[f64]) -> String {
-    let parts: Vec<String> = values.iter().map(|v| format!("{v:.4}")).collect();
-    format!("[{}]", parts.join(", "))
 }

@@ -4,7 +4,7 @@
 
 use zkinfer::CompiledModel;
 
-use crate::Result;
+use crate::common::Result;
 
 /// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`); `None` where it cannot
 /// be read (then nothing is refused).

@@ -10,7 +10,7 @@ use serde_json::json;
 use zkinfer::api::Openings;
 use zkinfer::{CompiledModel, ParamsCache, ProofBundle, Verifier};
 
-use crate::{params, step, Result};
+use crate::common::{params, step, Result};
 
 /// Writes `openings` beside the proof at `proof` (`x.json` → `x.openings.json`) when there
 /// are any; returns where.

@@ -10,8 +10,9 @@ use zkinfer::{
     CompiledModel, LinkSeed, ParamsCache, PartedProof, PartedProver, PartedVerifier, ProofBundle,
 };
 
-use crate::proofs::{print_outputs, verify_each};
-use crate::{floats, open, step, Result};
+use crate::common::{floats, step, Result};
+use crate::open;
+use crate::shared::{print_outputs, verify_each, ProveFlags, Trusted};
 
 /// `zkinfer prove` of a model proven in parts: every part one after another (one part's
 /// keys in memory at a time), or part `flags.part` alone under the link seed.
@@ -22,7 +23,7 @@ use crate::{floats, open, step, Result};
 pub(crate) fn prove(
     model: &CompiledModel,
     xs: &[Vec<i64>],
-    flags: &crate::proofs::ProveFlags,
+    flags: &ProveFlags,
     output: &Path,
     json: bool,
     cache: &ParamsCache,
@@ -196,7 +197,7 @@ pub(crate) fn assemble(
 pub(crate) fn verify(
     model: &CompiledModel,
     proofs: &[PathBuf],
-    trusted: crate::proofs::Trusted<'_>,
+    trusted: Trusted<'_>,
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
@@ -272,8 +273,4 @@ pub(crate) fn parse_size(text: &str) -> std::result::Result<u64, String> {
         return Err(format!("'{text}' is not a usable size"));
     }
     Ok(bytes as u64)
-}
-
-pub(crate) fn parse_seed(text: &str) -> std::result::Result<zkinfer::LinkSeed, String> {
-    zkinfer::LinkSeed::parse(text)
 }

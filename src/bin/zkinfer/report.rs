@@ -7,7 +7,7 @@ use std::path::Path;
 use zkinfer::input::EvalSet;
 use zkinfer::CompiledModel;
 
-use crate::Result;
+use crate::common::Result;
 
 pub(crate) fn inspect(model_path: &Path, json: bool) -> Result<()> {
     let model = CompiledModel::load(model_path)?;

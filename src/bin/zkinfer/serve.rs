@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zkinfer::serve::{ServeConfig, Server};
 use zkinfer::ParamsCache;
 
-use crate::Result;
+use crate::common::Result;
 
 /// The flags of `zkinfer serve`.
 #[derive(Clone, Debug, clap::Args)]

@@ -8,7 +8,7 @@ use serde_json::json;
 use zkinfer::api::parse_felt;
 use zkinfer::CompiledModel;
 
-use crate::{check_output, Result};
+use crate::common::{check_output, Result};
 
 /// Prints the published commitment of a model with hashed parameters.
 pub(crate) fn commit_weights(model_path: &Path, json: bool) -> Result<()> {

@@ -1,0 +1,78 @@
+//! The partition of a model too large for one circuit: parts in execution order whose
+//! circuits each fit a budget, and a part's visibilities (hashed at every cut). A leaf of
+//! `api/` beside `format`: the compiler and the split read it, and it reads neither.
+
+use super::format::PartSpec;
+use crate::circuit::cost::{self, Budget};
+use crate::circuit::layout::Layout;
+use crate::error::CompileError;
+use crate::graph::qgraph::QGraph;
+use crate::visibility::{Visibilities, Visibility};
+
+/// The most values all the links of a model proven in parts may carry together (as many as
+/// one tensor may hold).
+pub const MAX_LINK_VALUES: usize = crate::graph::window::MAX_LEN;
+
+/// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
+/// as fit, in execution order. `Err` names the first node of a part that cannot fit.
+pub fn partition(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    budget: &Budget,
+) -> Result<Vec<PartSpec>, CompileError> {
+    let n = graph.nodes.len();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        // The fastest layout of nodes `start..end` within the budget: with its output link
+        // hashed as it will be, and without (its rows only grow with more nodes, so once it
+        // does not fit, no longer part does; the link's own rows can shrink as a later cut
+        // carries less).
+        let fits = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
+            let part = graph.part(start..end)?;
+            let mut vis = part_visibility(visibility, start == 0, end == n);
+            if !linked && end < n {
+                vis.output = Visibility::Public;
+            }
+            cost::choose_within(&part, &vis, budget)
+        };
+        let mut best = None;
+        for end in start + 1..=n {
+            if fits(end, false)?.is_none() {
+                break;
+            }
+            if let Some(l) = fits(end, true)? {
+                best = Some((end, l.dot_width));
+            }
+        }
+        let Some((end, dot_width)) = best else {
+            return Err(CompileError::Invalid {
+                node: graph.nodes[start].name.clone(),
+                reason: format!(
+                    "no part that starts at this node fits {budget} \
+                     (raise --max-k or --memory-budget)"
+                ),
+            });
+        };
+        parts.push(PartSpec { start, dot_width });
+        start = end;
+    }
+    Ok(parts)
+}
+
+/// The visibilities of a part: the model's at its ends, hashed at every cut.
+pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibilities {
+    Visibilities {
+        input: if first {
+            model.input
+        } else {
+            Visibility::Hashed
+        },
+        output: if last {
+            model.output
+        } else {
+            Visibility::Hashed
+        },
+        ..*model
+    }
+}

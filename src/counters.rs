@@ -1,0 +1,50 @@
+//! How often the costly steps of a compile ran on this thread: the integer graph's
+//! validation (`QGraph::validate`), a layout (`circuit::layout::plan`, one per width tried)
+//! and the Poseidon commitment to hashed parameters. Each step counts itself at its one
+//! definition, so a test (`tests/compile_once.rs`) can check that a compile runs each once.
+//! Per thread, so tests running side by side do not count each other's steps. Not an API.
+
+use std::cell::Cell;
+
+/// What ran on this thread since the last [`take`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `QGraph::validate` calls.
+    pub validations: usize,
+    /// `circuit::layout::plan` calls (a choice of width lays out once per width).
+    pub layouts: usize,
+    /// Commitments to hashed parameters.
+    pub param_commitments: usize,
+}
+
+thread_local! {
+    static COUNTS: Cell<Counts> = const { Cell::new(Counts { validations: 0, layouts: 0, param_commitments: 0 }) };
+}
+
+fn bump(f: impl FnOnce(&mut Counts)) {
+    COUNTS.with(|c| {
+        let mut counts = c.get();
+        f(&mut counts);
+        c.set(counts);
+    });
+}
+
+/// The counts since the last call, reset to zero.
+pub fn take() -> Counts {
+    COUNTS.with(|c| c.replace(Counts::default()))
+}
+
+/// One integer graph validated.
+pub(crate) fn validated() {
+    bump(|c| c.validations += 1);
+}
+
+/// One layout planned.
+pub(crate) fn laid_out() {
+    bump(|c| c.layouts += 1);
+}
+
+/// One commitment to hashed parameters computed.
+pub(crate) fn committed() {
+    bump(|c| c.param_commitments += 1);
+}
