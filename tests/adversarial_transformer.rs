@@ -7,23 +7,15 @@
 
 mod common;
 
-use common::onnx_build::{int_attr, model_io, node, tensor};
+use common::onnx_build::{int_attr, model_io, node, sample, tensor};
 use prost::Message;
 use tract_onnx::pb::{self, type_proto};
-use zkinfer::circuit::LOOKUP_NAMES;
 use zkinfer::graph::ir::Source;
 use zkinfer::graph::qgraph::QOp;
 use zkinfer::graph::witness::{generate, NodeWitness, Witness};
 use zkinfer::graph::TensorId;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
-use zkinfer_circuits::dev::describe;
-
-/// Deterministic scores in [-2, 2).
-fn sample(n: usize, seed: usize) -> Vec<f32> {
-    let v = |i: usize| (((i * 37 + seed * 11) % 64) as f32) / 16.0 - 2.0;
-    (0..n).map(v).collect()
-}
 
 /// Compiles on `inputs`; the honest witness of the first input verifies.
 fn compile(bytes: &[u8], inputs: &[Vec<f32>]) -> (CompiledModel, Witness) {
@@ -34,14 +26,6 @@ fn compile(bytes: &[u8], inputs: &[Vec<f32>]) -> (CompiledModel, Witness) {
         .unwrap();
     assert_eq!(model.mock(&w, &w.outputs()).unwrap(), vec![]);
     (model, w)
-}
-
-/// The named failures of `w` claimed with public `outputs` (its own when `None`).
-fn failures(model: &CompiledModel, w: &Witness, outputs: Option<&[i64]>) -> Vec<String> {
-    let outs = outputs.map_or_else(|| w.outputs(), <[i64]>::to_vec);
-    let f = describe(&model.mock(w, &outs).unwrap(), LOOKUP_NAMES);
-    assert!(!f.is_empty(), "forged witness accepted");
-    f
 }
 
 /// Node `$i`'s op as variant `$v` (a test of the wrong node panics).
@@ -138,7 +122,7 @@ fn matmul_rescale_operands_and_outputs_are_bound() {
             quotients[2] += delta;
             remainders[2] -= delta * d;
         }
-        let f = failures(&model, &forged, None);
+        let f = common::mock_rejected(&model, &forged, &forged.outputs());
         only(&f, &["range limb in table"], "rescale remainder");
     }
     // An honest witness for another input, claimed with this input's outputs.
@@ -146,13 +130,13 @@ fn matmul_rescale_operands_and_outputs_are_bound() {
         .witness(&model.quantise_input(&sample(25, 7), false).unwrap())
         .unwrap();
     assert_ne!(w2.outputs(), w.outputs());
-    let f = failures(&model, &w2, Some(&w.outputs()));
+    let f = common::mock_rejected(&model, &w2, &w.outputs());
     only(&f, &["quality"], "quality");
     // The input cells changed under unchanged records: a kept score (row 4, column 1) feeds
     // both the softmax and the product, so the product's rescale identity breaks.
     let mut forged = w.clone();
     forged.input[21] += 3;
-    let f = failures(&model, &forged, Some(&w.outputs()));
+    let f = common::mock_rejected(&model, &forged, &w.outputs());
     let rescale = format!("{} rescale", model.graph.nodes[mm].name);
     assert!(
         f.iter()
@@ -175,7 +159,7 @@ fn a_masked_softmax_keeps_masked_elements_out_of_its_outputs_and_the_product() {
     outputs[4] = 1 << s.out_scale;
     rederive_matmul(&model, &mut forged, mm);
     assert_ne!(forged.outputs(), w.outputs());
-    let f = failures(&model, &forged, None);
+    let f = common::mock_rejected(&model, &forged, &forged.outputs());
     only(&f, &["x + offset = q * d + r"], "rescale");
     // The same graph with the mask dropped: an honest witness of unmasked semantics...
     let mut open = model.graph.clone();
@@ -217,7 +201,7 @@ fn a_masked_softmax_keeps_masked_elements_out_of_its_outputs_and_the_product() {
     rederive_matmul(&model, &mut forged, mm);
     // Rows whose overall max is masked: no kept element attains it; the others' sums differ.
     let name = &model.graph.nodes[sm].name;
-    let f = failures(&model, &forged, None);
+    let f = common::mock_rejected(&model, &forged, &forged.outputs());
     only(&f, &[name], "max equals an input");
 }
 
@@ -293,7 +277,7 @@ fn a_gather_with_another_row_another_table_or_an_id_outside_the_vocabulary_fails
     let check = |mut forged: Witness, names: &[usize]| {
         rewire(&model, &mut forged);
         assert_ne!(forged.outputs(), w.outputs());
-        let f = failures(&model, &forged, None);
+        let f = common::mock_rejected(&model, &forged, &forged.outputs());
         only(&f, &["range limb in table"], &lookup(names[0]));
         assert!(names
             .iter()

@@ -7,10 +7,9 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 use zkinfer::api::{felt_hex, Committed, Openings};
-use zkinfer::circuit::{Commitments, InstanceLayout, ModelCircuit, Salts};
+use zkinfer::circuit::{Commitments, InstanceLayout, Salts};
 use zkinfer::error::VerifyError;
 use zkinfer::{CompiledModel, ProofBundle, Prover, Verifier, Visibilities, Visibility};
 
@@ -85,31 +84,11 @@ fn hashing_adds_commitment_rows_and_is_shown_by_inspect() {
 /// MockProver's failures for the circuit committing under `salts` while the instance column
 /// holds `commitments`.
 fn mock_against(model: &CompiledModel, salts: Salts, commitments: &Commitments) -> Vec<String> {
-    fn run<const W: usize>(
-        model: &CompiledModel,
-        salts: Salts,
-        commitments: &Commitments,
-    ) -> Vec<String> {
-        let x = model.quantise_input(&common::sample(), false).unwrap();
-        let w = model.witness(&x).unwrap();
-        let layout = InstanceLayout::of(&model.graph, &model.visibility);
-        let public = layout.values(&w.outputs(), &x, commitments);
-        let circuit =
-            ModelCircuit::<W, true>::for_proving(&model.graph, &model.visibility, &w, salts);
-        let k = model.layout().unwrap().k;
-        let verdict = MockProver::run(k, &circuit, vec![public]).unwrap().verify();
-        zkinfer_circuits::dev::describe(
-            &verdict.err().unwrap_or_default(),
-            zkinfer::circuit::LOOKUP_NAMES,
-        )
-    }
-    match model.dot_width {
-        8 => run::<8>(model, salts, commitments),
-        16 => run::<16>(model, salts, commitments),
-        32 => run::<32>(model, salts, commitments),
-        64 => run::<64>(model, salts, commitments),
-        w => panic!("width {w}"),
-    }
+    let x = model.quantise_input(&common::sample(), false).unwrap();
+    let w = model.witness(&x).unwrap();
+    let layout = InstanceLayout::of(&model.graph, &model.visibility);
+    let public = layout.values(&w.outputs(), &x, commitments);
+    common::mock_instance(model, &w, salts, public)
 }
 
 #[test]

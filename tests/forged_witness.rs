@@ -69,10 +69,6 @@ fn fields(node: &mut NodeWitness) -> Vec<(&'static str, &mut Vec<i64>)> {
     }
 }
 
-fn failures(model: &CompiledModel, w: &Witness) -> Vec<String> {
-    common::mock_failures(model, w, &w.outputs())
-}
-
 /// What a sweep saw: the failure names of each field's first value (keyed `node.field`),
 /// and the forgeries the circuit accepted, each checked to be a witness of the same claim.
 #[derive(Debug, Default)]
@@ -90,10 +86,14 @@ struct Seen {
 fn sweep(model: &CompiledModel, x: &[f32]) -> Seen {
     let q = model.quantise_input(x, false).unwrap();
     let honest = model.witness(&q).unwrap();
-    assert_eq!(failures(model, &honest), Vec::<String>::new(), "honest");
+    assert_eq!(
+        common::mock_failures(model, &honest, &honest.outputs()),
+        Vec::<String>::new(),
+        "honest"
+    );
     let mut seen = Seen::default();
     let mut forge = |key: String, at: usize, w: Witness| {
-        let f = failures(model, &w);
+        let f = common::mock_failures(model, &w, &w.outputs());
         if f.is_empty() {
             let recomputed = model.witness(&w.input).unwrap_or_else(|e| {
                 panic!("{key}[{at}] + 1 passes, with an input the model refuses: {e}")
@@ -329,7 +329,7 @@ fn a_private_input_outside_its_range_is_rejected_by_the_range_check() {
     let mut w = model.witness(&q).unwrap();
     w.input[0] = 1 << model.graph.input.bits;
     assert_eq!(
-        failures(&model, &w),
+        common::mock_failures(&model, &w, &w.outputs()),
         ["lookup 'range limb in table, lane 1' in Region 1 ('range check input')"]
     );
 }

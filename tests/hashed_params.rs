@@ -9,10 +9,9 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use halo2_proofs::dev::MockProver;
 use pasta_curves::Fp;
 use zkinfer::api::felt_hex;
-use zkinfer::circuit::{param_domain, InstanceLayout, ModelCircuit, Salts};
+use zkinfer::circuit::{param_domain, InstanceLayout, Salts};
 use zkinfer::error::VerifyError;
 use zkinfer::graph::qgraph::{QGraph, QOp};
 use zkinfer::{CompiledModel, ProofBundle, Prover, Verifier, Visibilities, Visibility};
@@ -182,33 +181,17 @@ fn a_proof_with_other_weights_is_rejected_for_the_published_commitment() {
 /// MockProver's failures for `model`'s circuit committing its parameters under `salt` while
 /// the instance column holds the owner's published commitment.
 fn mock_for_published(model: &CompiledModel, salt: Fp) -> Vec<String> {
-    fn run<const W: usize>(model: &CompiledModel, salt: Fp) -> Vec<String> {
-        let x = model.quantise_input(&common::sample(), false).unwrap();
-        let w = model.witness(&x).unwrap();
-        let layout = InstanceLayout::of(&model.graph, &model.visibility);
-        let mut commitments = layout.commit(&w.outputs(), &x, &Salts::default()).unwrap();
-        commitments.params = owner().weights_commitment();
-        let public = layout.values(&w.outputs(), &x, &commitments);
-        let salts = Salts {
-            params: salt,
-            ..Salts::default()
-        };
-        let circuit =
-            ModelCircuit::<W, true>::for_proving(&model.graph, &model.visibility, &w, salts);
-        let k = model.layout().unwrap().k;
-        let verdict = MockProver::run(k, &circuit, vec![public]).unwrap().verify();
-        zkinfer_circuits::dev::describe(
-            &verdict.err().unwrap_or_default(),
-            zkinfer::circuit::LOOKUP_NAMES,
-        )
-    }
-    match model.dot_width {
-        8 => run::<8>(model, salt),
-        16 => run::<16>(model, salt),
-        32 => run::<32>(model, salt),
-        64 => run::<64>(model, salt),
-        w => panic!("width {w}"),
-    }
+    let x = model.quantise_input(&common::sample(), false).unwrap();
+    let w = model.witness(&x).unwrap();
+    let layout = InstanceLayout::of(&model.graph, &model.visibility);
+    let mut commitments = layout.commit(&w.outputs(), &x, &Salts::default()).unwrap();
+    commitments.params = owner().weights_commitment();
+    let public = layout.values(&w.outputs(), &x, &commitments);
+    let salts = Salts {
+        params: salt,
+        ..Salts::default()
+    };
+    common::mock_instance(model, &w, salts, public)
 }
 
 fn owner_salt() -> Fp {

@@ -252,15 +252,13 @@ fn cnn() -> (zkinfer::CompiledModel, Witness) {
     (model, w)
 }
 
-/// MockProver failures of the CNN for `witness`, claiming `public` outputs.
-fn cnn_failures(model: &zkinfer::CompiledModel, witness: &Witness, public: &[i64]) -> Vec<String> {
-    common::mock_failures(model, witness, public)
-}
-
 #[test]
 fn cnn_honest_witness_is_accepted() {
     let (model, w) = cnn();
-    assert_eq!(cnn_failures(&model, &w, &w.outputs()), Vec::<String>::new());
+    assert_eq!(
+        common::mock_failures(&model, &w, &w.outputs()),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -272,7 +270,7 @@ fn cnn_max_pool_output_not_among_its_inputs_is_rejected() {
     };
     outputs[0] += 1;
     common::assert_exactly(
-        &cnn_failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &[
             "('max attained')|('max pool')",
             "('division')|('divide avg')",
@@ -295,7 +293,7 @@ fn cnn_max_pool_output_below_an_input_is_rejected() {
     };
     outputs[0] = lo;
     common::assert_exactly(
-        &cnn_failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &[
             "lookup|('range check pool gap')",
             "('division')|('divide avg')",
@@ -312,7 +310,7 @@ fn cnn_average_pool_quotient_off_by_one_is_rejected() {
     quotients[1] += 1;
     let public = w.outputs();
     common::assert_exactly(
-        &cnn_failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &["('division')|('divide avg')"],
     );
 }
@@ -334,7 +332,7 @@ fn cnn_average_pool_remainder_equal_to_the_window_size_is_rejected() {
     remainders[1] += 3;
     let public = w.outputs();
     common::assert_exactly(
-        &cnn_failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &[
             "lookup|('range check avg remainder')",
             "lookup|('range check avg remainder upper')",
@@ -348,7 +346,7 @@ fn cnn_perturbed_conv_input_breaks_its_divisions() {
     let public = w.outputs();
     w.input[7] += 1;
     common::assert_exactly(
-        &cnn_failures(&model, &w, &public),
+        &common::mock_failures(&model, &w, &public),
         &["('division')|('divide conv')"],
     );
 }

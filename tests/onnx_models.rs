@@ -4,17 +4,14 @@
 //! accepts exactly the integer forward pass's outputs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 
-use prost::Message;
-use tract_onnx::pb::{
-    tensor_shape_proto::{dimension, Dimension},
-    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
-};
+use tract_onnx::pb::{AttributeProto, NodeProto, TensorProto};
 use tract_onnx::prelude::*;
 
 mod common;
 
-use common::onnx_build::{int_attr, int_tensor, ints_attr, string_attr};
+use common::onnx_build::{
+    float_attr, int_attr, int_tensor, ints_attr, model_io, output_node as node, string_attr, tensor,
+};
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
 
@@ -39,67 +36,13 @@ impl Lcg {
 
 fn weights(name: &str, dims: &[i64], seed: u64) -> TensorProto {
     let n = dims.iter().product::<i64>() as usize;
-    TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 1,
-        float_data: Lcg(seed).vec(n),
-        ..Default::default()
-    }
+    tensor(name, dims, &Lcg(seed).vec(n))
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: op.into(),
-        name: output.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    }
-}
-
-fn value_info(name: &str, dims: Option<&[i64]>) -> ValueInfoProto {
-    let shape = dims.map(|dims| TensorShapeProto {
-        dim: dims
-            .iter()
-            .map(|d| Dimension {
-                value: Some(dimension::Value::DimValue(*d)),
-                ..Default::default()
-            })
-            .collect(),
-    });
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: 1,
-                shape,
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
+/// A model of input `x` (of shape `input`) at opset 13, its output the last node's.
 fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>, input: &[i64]) -> Vec<u8> {
     let output = nodes.last().unwrap().output[0].clone();
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 13,
-        }],
-        graph: Some(GraphProto {
-            node: nodes,
-            initializer,
-            input: vec![value_info("x", Some(input))],
-            output: vec![value_info(&output, None)],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec()
+    model_io(nodes, initializer, &[("x", input)], &output, 13)
 }
 
 fn tract_run(bytes: &[u8], dims: &[i64], x: &[f32]) -> Vec<f32> {
@@ -348,15 +291,6 @@ fn transpose_mul_concat_and_pad_are_wiring() {
         ["Wiring", "Relu", "Affine", "Wiring", "Wiring", "MaxPool"]
     );
     check(&bytes, &[1, 2, 3, 4]);
-}
-
-fn float_attr(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        f,
-        r#type: 1,
-        ..Default::default()
-    }
 }
 
 fn scalar(name: &str, v: f32) -> TensorProto {

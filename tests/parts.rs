@@ -5,90 +5,15 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use common::onnx_build::{int_attr, model_io, node, sample, tensor};
+use common::parts::{compile, integer_input, proof, samples, three_parts, verifier};
 use zkinfer::api::felt_hex;
 use zkinfer::error::VerifyError;
 use zkinfer::graph::TensorId;
 use zkinfer::onnx::import_bytes;
-use zkinfer::{CompileOptions, CompiledModel, LinkSeed, PartedProof, PartedProver, PartedVerifier};
-
-/// `h = relu(W1·x + b1)`, `g = sigmoid(W2·h)`, `r = h + g` (a skip connection), `y = W3·r`.
-fn residual_onnx(seed: usize) -> Vec<u8> {
-    let w = |n: usize, s: usize| -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i * 7 + s * 13 + seed * 5) % 11) as f32) / 10.0 - 0.5)
-            .collect()
-    };
-    model_io(
-        vec![
-            node("Gemm", &["x", "w1", "b1"], "a", vec![int_attr("transB", 1)]),
-            node("Relu", &["a"], "h", vec![]),
-            node("Gemm", &["h", "w2"], "c", vec![int_attr("transB", 1)]),
-            node("Sigmoid", &["c"], "g", vec![]),
-            node("Add", &["h", "g"], "r", vec![]),
-            node("Gemm", &["r", "w3"], "y", vec![int_attr("transB", 1)]),
-        ],
-        vec![
-            tensor("w1", &[12, 8], &w(96, 1)),
-            tensor("b1", &[12], &w(12, 2)),
-            tensor("w2", &[12, 12], &w(144, 3)),
-            tensor("w3", &[4, 12], &w(48, 4)),
-        ],
-        &[("x", &[1, 8])],
-        "y",
-        13,
-    )
-}
-
-fn samples() -> Vec<Vec<f32>> {
-    (0..6).map(|s| sample(8, s)).collect()
-}
-
-/// The residual model, its sigmoid's output declared as narrow as its table allows (so a cut
-/// carries tensors of different widths).
-fn compile(seed: usize) -> CompiledModel {
-    let graph = import_bytes(&residual_onnx(seed), "residual").unwrap();
-    let model = CompiledModel::compile(&graph, &samples(), &CompileOptions::default()).unwrap();
-    let mut graph = model.graph.clone();
-    let sigmoid = &mut graph.nodes[3].output;
-    sigmoid.bits = u32::try_from(sigmoid.scale_exp).unwrap() + 2;
-    CompiledModel::from_graph(graph, model.visibility).unwrap()
-}
-
-/// The residual model cut in three parts, the middle cut across the skip connection.
-fn three_parts() -> Arc<CompiledModel> {
-    static MODEL: OnceLock<Arc<CompiledModel>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            let model = compile(0);
-            let n = model.graph.nodes.len();
-            Arc::new(model.split_at(&[1, n - 2]).unwrap())
-        })
-        .clone()
-}
-
-fn integer_input(model: &CompiledModel, s: usize) -> Vec<i64> {
-    model.quantise_input(&samples()[s], false).unwrap()
-}
-
-/// One proof of the three-part model, made once per test binary.
-fn proof() -> &'static (PartedProof, Vec<f64>) {
-    static PROOF: OnceLock<(PartedProof, Vec<f64>)> = OnceLock::new();
-    PROOF.get_or_init(|| {
-        let model = three_parts();
-        let prover = PartedProver::new(&model, common::cache()).unwrap();
-        let (proof, _) = prover.prove(&integer_input(&model, 0)).unwrap();
-        let outputs = verifier().verify(&proof).unwrap();
-        (proof, outputs)
-    })
-}
-
-fn verifier() -> &'static PartedVerifier {
-    static VERIFIER: OnceLock<PartedVerifier> = OnceLock::new();
-    VERIFIER.get_or_init(|| PartedVerifier::setup(&three_parts(), &common::cache()).unwrap())
-}
+use zkinfer::{CompileOptions, CompiledModel, LinkSeed, PartedProof, PartedProver};
 
 #[test]
 fn crossing_tensors_include_the_skip_connection() {
@@ -132,8 +57,7 @@ fn the_parts_compose_to_the_model_at_every_cut() {
 
 #[test]
 fn every_part_holds_under_mock_prover_and_a_forged_link_value_breaks_the_commitment() {
-    use halo2_proofs::dev::MockProver;
-    use zkinfer::circuit::{InstanceLayout, ModelCircuit};
+    use zkinfer::circuit::InstanceLayout;
     let model = three_parts();
     let prover = PartedProver::new(&model, common::cache()).unwrap();
     let seed = LinkSeed::random();
@@ -159,13 +83,7 @@ fn every_part_holds_under_mock_prover_and_a_forged_link_value_breaks_the_commitm
     let layout = InstanceLayout::of(&part.graph, &part.visibility);
     let commitments = layout.commit(&w.outputs(), &inputs[2], &salts).unwrap();
     let public = layout.values(&w.outputs(), &inputs[2], &commitments);
-    let circuit = ModelCircuit::<8, true>::for_proving(&part.graph, &part.visibility, &w, salts);
-    let k = part.layout().unwrap().k;
-    let failures = MockProver::run(k, &circuit, vec![public])
-        .unwrap()
-        .verify()
-        .unwrap_err();
-    let described = zkinfer_circuits::dev::describe(&failures, zkinfer::circuit::LOOKUP_NAMES);
+    let described = common::mock_instance(part, &w, salts, public);
     assert!(
         described.iter().any(|f| f.contains("Instance"))
             && described

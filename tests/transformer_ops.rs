@@ -16,7 +16,6 @@ use zkinfer::graph::witness::NodeWitness;
 use zkinfer::graph::TensorId;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{CompileOptions, CompiledModel};
-use zkinfer_circuits::dev::describe;
 
 /// Deterministic weights in [-0.5, 0.5).
 fn weights(n: usize, seed: usize) -> Vec<f32> {
@@ -184,10 +183,7 @@ fn a_causal_mask_leaves_masked_scores_out_exactly() {
     // public output, so the forged output is rejected.
     let mut forged = w.outputs();
     forged[1] = 1;
-    let failures = describe(
-        &model.mock(&w, &forged).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
+    let failures = common::mock_described(&model, &w, &forged);
     assert!(
         failures.iter().any(|f| f.contains("quality")),
         "{failures:?}"
@@ -336,10 +332,7 @@ fn an_embedding_gathers_proven_rows_and_refuses_ids_outside_the_vocabulary() {
     if let NodeWitness::Values { outputs } = &mut bad.nodes[gather] {
         outputs[5] += 1;
     }
-    let failures = describe(
-        &model.mock(&bad, &w.outputs()).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
+    let failures = common::mock_described(&model, &bad, &w.outputs());
     assert!(
         failures
             .iter()
@@ -369,10 +362,7 @@ fn an_embedding_gathers_proven_rows_and_refuses_ids_outside_the_vocabulary() {
     // ...and a witness with id 10 in place of another, its other records kept, fails.
     let mut forged = w.clone();
     forged.input[1] = x[1];
-    let failures = describe(
-        &model.mock(&forged, &w.outputs()).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
+    let failures = common::mock_described(&model, &forged, &w.outputs());
     assert!(!failures.is_empty());
 }
 
@@ -527,10 +517,7 @@ fn a_second_decoder_with_three_heads_and_fused_layer_norm_proves() {
     if let NodeWitness::Linear { quotients, .. } = &mut forged.nodes[scores] {
         quotients[3] += 1;
     }
-    let failures = describe(
-        &model.mock(&forged, &w.outputs()).unwrap(),
-        zkinfer::circuit::LOOKUP_NAMES,
-    );
+    let failures = common::mock_described(&model, &forged, &w.outputs());
     assert!(failures.iter().any(|f| f.contains("div")), "{failures:?}");
 }
 

@@ -1,13 +1,20 @@
-//! Fixtures shared by the integration tests: the bundled digits MLP, compiled once.
+//! Fixtures shared by the integration tests: the bundled digits MLP, compiled once, and
+//! MockProver's verdicts described by name; `onnx_build` (tiny ONNX models built in memory),
+//! `parts` (the residual model proven in parts), `cli` (running the `zkinfer` binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers fail loudly
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod cli;
 pub mod onnx_build;
+pub mod parts;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use halo2_proofs::dev::MockProver;
+use pasta_curves::Fp;
+use zkinfer::circuit::{ModelCircuit, Salts, LOOKUP_NAMES};
+use zkinfer::graph::witness::Witness;
 use zkinfer::{input, onnx, CompileOptions, CompiledModel, ParamsCache};
 
 pub fn data(name: &str) -> PathBuf {
@@ -83,20 +90,57 @@ pub fn with_unsupported_op() -> Vec<u8> {
 
 /// MockProver failures of witness `w` claiming public outputs `claim`: one line per distinct
 /// failure, naming the constraint, lookup or copy and its region (row and cell values dropped).
-pub fn mock_failures(
-    model: &CompiledModel,
-    w: &zkinfer::graph::witness::Witness,
-    claim: &[i64],
-) -> Vec<String> {
-    let failures = model.mock(w, claim).unwrap();
-    let mut names: Vec<String> =
-        zkinfer_circuits::dev::describe(&failures, zkinfer::circuit::LOOKUP_NAMES)
-            .into_iter()
-            .map(|line| line.split(" at ").next().unwrap_or(&line).to_owned())
-            .collect();
+pub fn mock_failures(model: &CompiledModel, w: &Witness, claim: &[i64]) -> Vec<String> {
+    let mut names: Vec<String> = mock_described(model, w, claim)
+        .into_iter()
+        .map(|line| line.split(" at ").next().unwrap_or(&line).to_owned())
+        .collect();
     names.sort();
     names.dedup();
     names
+}
+
+/// Every MockProver failure of witness `w` claiming public outputs `claim`, described in
+/// full (location included), in MockProver's order; empty when the circuit accepts.
+pub fn mock_described(model: &CompiledModel, w: &Witness, claim: &[i64]) -> Vec<String> {
+    zkinfer_circuits::dev::describe(&model.mock(w, claim).unwrap(), LOOKUP_NAMES)
+}
+
+/// [`mock_described`] for a forged witness: fails the test unless something rejects it.
+pub fn mock_rejected(model: &CompiledModel, w: &Witness, claim: &[i64]) -> Vec<String> {
+    let failures = mock_described(model, w, claim);
+    assert!(!failures.is_empty(), "forged witness accepted");
+    failures
+}
+
+/// MockProver's failures, described in full, of `model`'s circuit (with the commitment chip:
+/// the model hashes something) over witness `w` committing under `salts`, while the instance column holds `public` (which a test builds
+/// itself: other commitments, another link); empty when the circuit accepts.
+pub fn mock_instance(
+    model: &CompiledModel,
+    w: &Witness,
+    salts: Salts,
+    public: Vec<Fp>,
+) -> Vec<String> {
+    fn run<const W: usize>(
+        model: &CompiledModel,
+        w: &Witness,
+        salts: Salts,
+        public: Vec<Fp>,
+    ) -> Vec<String> {
+        let circuit =
+            ModelCircuit::<W, true>::for_proving(&model.graph, &model.visibility, w, salts);
+        let k = model.layout().unwrap().k;
+        let verdict = MockProver::run(k, &circuit, vec![public]).unwrap().verify();
+        zkinfer_circuits::dev::describe(&verdict.err().unwrap_or_default(), LOOKUP_NAMES)
+    }
+    match model.dot_width {
+        8 => run::<8>(model, w, salts, public),
+        16 => run::<16>(model, w, salts, public),
+        32 => run::<32>(model, w, salts, public),
+        64 => run::<64>(model, w, salts, public),
+        width => panic!("width {width}"),
+    }
 }
 
 /// MockProver's described failures break only a copy to the instance column (it names both

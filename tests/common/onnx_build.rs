@@ -29,6 +29,20 @@ pub fn node(op: &str, inputs: &[&str], output: &str, attributes: Vec<AttributePr
     }
 }
 
+/// [`node`], named after its output as exporters name nodes (so several nodes of one op type
+/// have distinct names).
+pub fn output_node(
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    attributes: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        name: output.into(),
+        ..node(op, inputs, output, attributes)
+    }
+}
+
 pub fn int_attr(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
