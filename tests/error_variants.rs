@@ -9,8 +9,7 @@ mod common;
 use ndarray::{Array1, Array2};
 use zkinfer::api::parse_felt;
 use zkinfer::error::{
-    CompileError, ParseError, ProveError, QuantError, StructureError, VisibilityError,
-    WitnessError,
+    CompileError, ParseError, ProveError, QuantError, StructureError, VisibilityError, WitnessError,
 };
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
@@ -416,7 +415,13 @@ fn model_wide_faults_are_their_own_variants() {
     match CompiledModel::from_graph(graph(), private_output) {
         Err(CompileError::Visibility(e)) => {
             assert!(
-                matches!(e, VisibilityError::Unsupported { tensor: "output", .. }),
+                matches!(
+                    e,
+                    VisibilityError::Unsupported {
+                        tensor: "output",
+                        ..
+                    }
+                ),
                 "{e}"
             );
             assert!(e.to_string().contains("output visibility"), "{e}")

@@ -212,8 +212,8 @@ fn fastest(
 ) -> Result<(Option<Layout>, Option<CompileError>), CompileError> {
     let mut best: Option<(f64, Layout)> = None;
     let mut too_large = None;
-    for w in DOT_WIDTHS {
-        match layout::plan(graph, visibility, w) {
+    for layout in layout::plan_widths(graph, visibility, &DOT_WIDTHS)? {
+        match layout {
             Ok(l) if fits(&l) => {
                 let t = Shape::of(&l).predicted_seconds();
                 if best.as_ref().is_none_or(|(bt, _)| t < *bt) {

@@ -55,47 +55,83 @@ pub struct Layout {
     pub commitments: bool,
 }
 
-/// Lays out `graph`. Rows are an upper bound of what synthesis assigns (a test checks
-/// that the chosen `k` fits).
+/// Lays out `graph` at one dot width. Rows are an upper bound of what synthesis assigns (a
+/// test checks that the chosen `k` fits).
 pub fn plan(
     graph: &QGraph,
     visibility: &Visibilities,
     dot_width: usize,
 ) -> Result<Layout, CompileError> {
+    plan_widths(graph, visibility, &[dot_width])?
+        .pop()
+        .unwrap_or(Err(CompileError::NoNodes))
+}
+
+/// Lays out `graph` at each of `widths` in one walk over its nodes: each width's layout, or
+/// the error that width meets ([`CompileError::TooLarge`] when no `k` holds it). An error of
+/// the graph itself, the same at every width, is returned at once.
+pub fn plan_widths(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    widths: &[usize],
+) -> Result<Vec<Result<Layout, CompileError>>, CompileError> {
     crate::counters::laid_out();
-    let mut nodes = vec![NodeRows {
+    let input = NodeRows {
         name: graph.input.name.clone(),
         op: "Input".into(),
         dot: 0,
         elementwise: 0,
         range: graph.input.len * LookupRangeChip::<Fp>::signed_rows(graph.input.bits),
         commit: 0,
-    }];
+    };
+    let mut per_width: Vec<Vec<NodeRows>> = widths.iter().map(|_| vec![input.clone()]).collect();
     // Whether every value of a tensor is non-negative by construction (ReLU is then free).
     let mut nonnegative = vec![false];
-    // The shared table: the range rows, then every function's domain.
+    // The shared table: the range rows, then every function's domain (the same at every
+    // width).
     let mut table_rows = RangeTableConfig::ROWS;
     for node in &graph.nodes {
-        let cx = RowContext {
-            graph,
-            node,
-            dot_width,
-            hashed_params: visibility.hashed_params(),
-            nonnegative: &nonnegative,
-        };
-        // Each op's rows live next to its synthesis.
-        let op = ops::rows(&cx)?;
-        table_rows += op.table;
-        nonnegative.push(op.nonnegative);
-        nodes.push(NodeRows {
-            name: node.name.clone(),
-            op: node.op.kind().into(),
-            dot: op.dot,
-            elementwise: op.elementwise,
-            range: op.range,
-            commit: 0,
-        });
+        let mut node_table = 0;
+        let mut node_nonnegative = false;
+        for (&dot_width, nodes) in widths.iter().zip(&mut per_width) {
+            let cx = RowContext {
+                graph,
+                node,
+                dot_width,
+                hashed_params: visibility.hashed_params(),
+                nonnegative: &nonnegative,
+            };
+            // Each op's rows live next to its synthesis.
+            let op = ops::rows(&cx)?;
+            (node_table, node_nonnegative) = (op.table, op.nonnegative);
+            nodes.push(NodeRows {
+                name: node.name.clone(),
+                op: node.op.kind().into(),
+                dot: op.dot,
+                elementwise: op.elementwise,
+                range: op.range,
+                commit: 0,
+            });
+        }
+        table_rows += node_table;
+        nonnegative.push(node_nonnegative);
     }
+    Ok(widths
+        .iter()
+        .zip(per_width)
+        .map(|(&dot_width, nodes)| finish(graph, visibility, dot_width, nodes, table_rows))
+        .collect())
+}
+
+/// A width's layout from its nodes' rows: the commitments' rows, the tallest column group,
+/// and the smallest `k` that holds it.
+fn finish(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    dot_width: usize,
+    mut nodes: Vec<NodeRows>,
+    table_rows: usize,
+) -> Result<Layout, CompileError> {
     let instance = InstanceLayout::of(graph, visibility);
     // Commitments: the input's and the outputs' each in a chip of its own columns; the
     // parameters' after the input's, in its chip.
