@@ -596,14 +596,20 @@ pub enum CompileError {
         /// Supported.
         expected: u32,
     },
-    /// The model is structurally invalid.
-    #[error("invalid model: node '{node}': {reason}")]
-    Invalid {
+    /// The list of a model's parts.
+    #[error("invalid model parts: {0}")]
+    Parts(#[from] PartsError),
+    /// No part that starts at a node fits the budget.
+    #[error("node '{node}': no part that starts at this node fits {budget} (raise --max-k or --memory-budget)")]
+    NoPartFits {
         /// The node.
         node: String,
-        /// Why.
-        reason: String,
+        /// The budget, as a person reads it.
+        budget: String,
     },
+    /// The record of hashed parameters.
+    #[error("invalid model params: {0}")]
+    Weights(#[from] WeightsError),
     /// A range of nodes that is not a part of the graph.
     #[error("nodes {start}..{end} are not a non-empty range of the graph's {nodes} nodes")]
     NoSuchNodes {
@@ -689,6 +695,99 @@ pub enum CompileError {
     /// A verifier file (no weights or no salt) asked to prove.
     #[error("this is a verifier file (or its weights commitment was replaced): it holds no weights or no salt, so it verifies but cannot prove; prove with the model owner's file")]
     VerifierFile,
+}
+
+/// What is wrong with a model's list of parts.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum PartsError {
+    /// Cuts that are not increasing node indices.
+    #[error("cuts {cuts:?} are not increasing node indices in 1..{nodes}")]
+    Cuts {
+        /// The cuts given.
+        cuts: Vec<usize>,
+        /// The graph's nodes.
+        nodes: usize,
+    },
+    /// A list of one part.
+    #[error("one part: a model proven whole lists none")]
+    OnePart,
+    /// A first part that does not start at node 0.
+    #[error("the first part does not start at node 0")]
+    FirstNotAtZero,
+    /// Starts that are not increasing, or beyond the graph.
+    #[error("part starts are not increasing node indices within the graph")]
+    NotIncreasing,
+    /// Links too large to load cheaply.
+    #[error("its links carry {values} values in all, more than {max}")]
+    LinksTooLarge {
+        /// The links' values in all.
+        values: u128,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// What is wrong with a model's hashed parameters or their record.
+#[derive(Clone, Debug, PartialEq, Error)]
+pub enum WeightsError {
+    /// A parameter wider than its declared packing width.
+    #[error("{kind} {index} = {value} does not fit the declared {bits} bits")]
+    TooWide {
+        /// "weight" or "bias".
+        kind: &'static str,
+        /// Its index in commitment order.
+        index: usize,
+        /// Its value.
+        value: i64,
+        /// The declared width.
+        bits: u32,
+    },
+    /// An embedding table, which hashed params do not cover.
+    #[error("node '{node}': hashed params do not cover a Gather's embedding table yet (it is a lookup table the verifying key commits to): use --param-visibility fixed")]
+    Gather {
+        /// The Gather.
+        node: String,
+    },
+    /// A model with nothing to hash.
+    #[error("the model has no trained parameters to hash: use --param-visibility fixed")]
+    NoParams,
+    /// A verifier file asked of a model whose params are fixed.
+    #[error("a verifier file needs hashed params (compile with --param-visibility hashed): with fixed params the verifying key commits to the weights themselves")]
+    NotHashed,
+    /// A weights commitment asked of a model whose params are fixed.
+    #[error("the model's params are not hashed: it has no weights commitment")]
+    NoCommitment,
+    /// A commitment or salt that does not parse.
+    #[error("{field}: {source}")]
+    Felt {
+        /// "weights commitment" or "salt".
+        field: &'static str,
+        /// Why.
+        source: ParseError,
+    },
+    /// Weights that do not commit to the recorded commitment.
+    #[error("the file's weights commit to {found}, not to its recorded commitment {recorded}: the weights or the commitment were changed")]
+    Mismatch {
+        /// What the weights commit to.
+        found: String,
+        /// What the file records.
+        recorded: String,
+    },
+    /// A commitment recorded for fixed params.
+    #[error("the file records a weights commitment, but its params are not hashed")]
+    UnexpectedCommitment,
+    /// Hashed params without a recorded commitment.
+    #[error("the params are hashed, but the file records no weights commitment")]
+    MissingCommitment,
+    /// Packing widths out of range.
+    #[error("hashed params need packing widths of 1 to 62 bits, found {bits:?}")]
+    PackingWidths {
+        /// The widths.
+        bits: [u32; 2],
+    },
+    /// Hashed params in a model proven in parts.
+    #[error("hashed params are not supported for a model proven in parts yet")]
+    Parted,
 }
 
 /// A value given as text (a commitment, a salt, a link seed, a flag) that does not parse

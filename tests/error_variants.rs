@@ -9,7 +9,8 @@ mod common;
 use ndarray::{Array1, Array2};
 use zkinfer::api::parse_felt;
 use zkinfer::error::{
-    CompileError, ParseError, ProveError, QuantError, StructureError, VisibilityError, WitnessError,
+    CompileError, ParseError, PartsError, ProveError, QuantError, StructureError, VisibilityError,
+    WeightsError, WitnessError,
 };
 use zkinfer::graph::ir::{FloatGraph, FloatNode, FloatOp};
 use zkinfer::graph::qgraph::{Dense, QGraph, QNode, QOp, QTensor, Rounding};
@@ -450,6 +451,49 @@ fn model_wide_faults_are_their_own_variants() {
             "{e:?}"
         );
         assert!(e.to_string().contains("proven whole"), "{e}");
+    }
+}
+
+#[test]
+fn part_lists_and_hashed_params_faults_are_their_own_variants() {
+    let model = CompiledModel::from_graph(graph(), Visibilities::default()).unwrap();
+    match model.clone().split_at(&[2, 1]) {
+        Err(CompileError::Parts(PartsError::Cuts { cuts, nodes: 2 })) => {
+            assert_eq!(cuts, vec![2, 1])
+        }
+        other => panic!("expected PartsError::Cuts, got {other:?}"),
+    }
+    let mut one = model.clone().split_at(&[1]).unwrap();
+    one.parts.truncate(1);
+    assert!(matches!(
+        one.validate(),
+        Err(CompileError::Parts(PartsError::OnePart))
+    ));
+    let mut shifted = model.clone().split_at(&[1]).unwrap();
+    shifted.parts[0].start = 1;
+    assert!(matches!(
+        shifted.validate(),
+        Err(CompileError::Parts(
+            PartsError::FirstNotAtZero | PartsError::NotIncreasing
+        ))
+    ));
+    // Fixed params have no verifier file and no commitment to replace.
+    assert!(matches!(
+        model.verifier_file(),
+        Err(CompileError::Weights(WeightsError::NotHashed))
+    ));
+    let hashed = Visibilities {
+        params: Visibility::Hashed,
+        ..Visibilities::default()
+    };
+    let mut owner = CompiledModel::from_graph(graph(), hashed).unwrap();
+    let QOp::Dense(d) = &mut owner.graph.nodes[1].op else {
+        unreachable!()
+    };
+    d.bias[0] += 1;
+    match owner.validate() {
+        Err(CompileError::Weights(WeightsError::Mismatch { .. })) => {}
+        other => panic!("expected WeightsError::Mismatch, got {other:?}"),
     }
 }
 

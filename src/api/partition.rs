@@ -46,12 +46,9 @@ pub fn partition(
             }
         }
         let Some((end, dot_width)) = best else {
-            return Err(CompileError::Invalid {
+            return Err(CompileError::NoPartFits {
                 node: graph.nodes[start].name.clone(),
-                reason: format!(
-                    "no part that starts at this node fits {budget} \
-                     (raise --max-k or --memory-budget)"
-                ),
+                budget: budget.to_string(),
             });
         };
         parts.push(PartSpec { start, dot_width });

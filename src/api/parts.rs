@@ -30,7 +30,7 @@ use super::prove::Prover;
 use super::verify::Verifier;
 use crate::circuit::cost;
 use crate::circuit::Salts;
-use crate::error::{CompileError, Error, ParseError, VerifyError};
+use crate::error::{CompileError, Error, ParseError, PartsError, VerifyError};
 
 impl CompiledModel {
     /// The same model cut before each node of `starts` (increasing, after node 0), each part's
@@ -44,10 +44,11 @@ impl CompiledModel {
         let mut parts = Vec::with_capacity(bounds.len() - 1);
         for (i, w) in bounds.windows(2).enumerate() {
             if w[0] >= w[1] {
-                return Err(CompileError::Invalid {
-                    node: "model parts".into(),
-                    reason: format!("cuts {starts:?} are not increasing node indices in 1..{n}"),
-                });
+                return Err(PartsError::Cuts {
+                    cuts: starts.to_vec(),
+                    nodes: n,
+                }
+                .into());
             }
             let part = self.graph.part(w[0]..w[1])?;
             let last = i + 2 == bounds.len();
@@ -113,33 +114,29 @@ impl CompiledModel {
 
     /// The parts' starts: `0` first, strictly increasing, within the graph, at least two.
     pub(super) fn validate_parts(&self) -> Result<(), CompileError> {
-        let invalid = |reason: String| CompileError::Invalid {
-            node: "model parts".into(),
-            reason,
-        };
         if self.parts.len() == 1 {
-            return Err(invalid("one part: a model proven whole lists none".into()));
+            return Err(PartsError::OnePart.into());
         }
         if self.parts.first().is_some_and(|p| p.start != 0) {
-            return Err(invalid("the first part does not start at node 0".into()));
+            return Err(PartsError::FirstNotAtZero.into());
         }
         if self
             .parts
             .windows(2)
             .any(|w| w[1].start <= w[0].start || w[1].start >= self.graph.nodes.len())
         {
-            return Err(invalid(
-                "part starts are not increasing node indices within the graph".into(),
-            ));
+            return Err(PartsError::NotIncreasing.into());
         }
         // Every link is sliced again in the part that reads it: bound their values in all,
         // as one tensor's are, so a small file cannot make loading it costly.
         let starts: Vec<usize> = self.parts.iter().skip(1).map(|p| p.start).collect();
         let values = self.graph.link_values(&starts);
         if values > MAX_LINK_VALUES as u128 {
-            return Err(invalid(format!(
-                "its links carry {values} values in all, more than {MAX_LINK_VALUES}"
-            )));
+            return Err(PartsError::LinksTooLarge {
+                values,
+                max: MAX_LINK_VALUES,
+            }
+            .into());
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ pub fn split_to_fit(
         let vis = part_visibility(visibility, nodes.start == 0, nodes.end == graph.nodes.len());
         match graph.part(nodes) {
             Ok(part) => Ok(cost::choose_within(&part, &vis, budget)?.is_some()),
-            Err(CompileError::Invalid { .. }) => Ok(false),
+            Err(CompileError::Structure { .. } | CompileError::NoSuchNodes { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     };

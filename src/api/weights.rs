@@ -19,7 +19,7 @@ use super::bundle::{felt_hex, parse_felt};
 use super::compile::CompiledModel;
 use super::format::WeightsCommitment;
 use crate::circuit::param_domain;
-use crate::error::CompileError;
+use crate::error::{CompileError, WeightsError};
 use crate::graph::qgraph::{QGraph, QOp};
 use crate::visibility::Visibilities;
 
@@ -34,39 +34,28 @@ fn commit_params(graph: &QGraph, visibility: &Visibilities, salt: Fp) -> Result<
         salt,
         param_domain(graph, visibility),
     )
-    .map_err(|(group, index)| CompileError::Invalid {
-        node: "params".into(),
-        reason: format!(
-            "{} {index} = {} does not fit the declared {} bits",
-            ["weight", "bias"][group],
-            params.values[group][index],
-            bits[group]
-        ),
+    .map_err(|(group, index)| {
+        WeightsError::TooWide {
+            kind: ["weight", "bias"][group],
+            index,
+            value: params.values[group][index],
+            bits: bits[group],
+        }
+        .into()
     })
-}
-
-fn invalid(reason: String) -> CompileError {
-    CompileError::Invalid {
-        node: "params".into(),
-        reason,
-    }
 }
 
 /// What hashed parameters cannot cover yet: an embedding table (a Gather's lookup table
 /// lives in fixed columns, so the verifying key would still commit to it).
 fn check_hashable(graph: &QGraph) -> Result<(), CompileError> {
     if let Some(node) = graph.nodes.iter().find(|n| matches!(n.op, QOp::Gather(_))) {
-        return Err(CompileError::Invalid {
+        return Err(WeightsError::Gather {
             node: node.name.clone(),
-            reason: "hashed params do not cover a Gather's embedding table yet (it is a \
-                     lookup table the verifying key commits to): use --param-visibility fixed"
-                .into(),
-        });
+        }
+        .into());
     }
     if graph.params().values.iter().all(Vec::is_empty) {
-        return Err(invalid(
-            "the model has no trained parameters to hash: use --param-visibility fixed".into(),
-        ));
+        return Err(WeightsError::NoParams.into());
     }
     Ok(())
 }
@@ -116,13 +105,7 @@ impl CompiledModel {
     /// same verifying key) with every parameter zero and no salt, recording the published
     /// commitment.
     pub fn verifier_file(&self) -> Result<Self, CompileError> {
-        let weights = self.weights.as_ref().ok_or_else(|| {
-            invalid(
-                "a verifier file needs hashed params (compile with --param-visibility hashed): \
-                 with fixed params the verifying key commits to the weights themselves"
-                    .into(),
-            )
-        })?;
+        let weights = self.weights.as_ref().ok_or(WeightsError::NotHashed)?;
         let mut file = self.clone();
         for node in &mut file.graph.nodes {
             node.op.zero_params();
@@ -140,9 +123,7 @@ impl CompiledModel {
     /// Replaces the published commitment a verifier checks proofs against (the one the
     /// model owner announced, say). The owner's file then no longer proves.
     pub fn expect_weights_commitment(&mut self, commitment: Fp) -> Result<(), CompileError> {
-        let weights = self.weights.as_mut().ok_or_else(|| {
-            invalid("the model's params are not hashed: it has no weights commitment".into())
-        })?;
+        let weights = self.weights.as_mut().ok_or(WeightsError::NoCommitment)?;
         if parse_felt(&weights.commitment).ok() != Some(commitment) {
             weights.commitment = felt_hex(&commitment);
             weights.salt = None;
@@ -157,18 +138,16 @@ impl CompiledModel {
         let Some(weights) = &self.weights else {
             return Ok(());
         };
-        let expected = parse_felt(&weights.commitment)
-            .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
+        let expected = felt("weights commitment", &weights.commitment)?;
         if let Some(salt) = &weights.salt {
-            let salt = parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
+            let salt = felt("salt", salt)?;
             let found = commit_params(&self.graph, &self.visibility, salt)?;
             if found != expected {
-                return Err(invalid(format!(
-                    "the file's weights commit to {}, not to its recorded commitment {}: \
-                     the weights or the commitment were changed",
-                    felt_hex(&found),
-                    weights.commitment
-                )));
+                return Err(WeightsError::Mismatch {
+                    found: felt_hex(&found),
+                    recorded: weights.commitment.clone(),
+                }
+                .into());
             }
         }
         Ok(())
@@ -180,40 +159,32 @@ impl CompiledModel {
     pub(super) fn check_weights(&self) -> Result<(), CompileError> {
         match (&self.weights, self.visibility.hashed_params()) {
             (None, false) => return Ok(()),
-            (Some(_), false) => {
-                return Err(invalid(
-                    "the file records a weights commitment, but its params are not hashed".into(),
-                ))
-            }
-            (None, true) => {
-                return Err(invalid(
-                    "the params are hashed, but the file records no weights commitment".into(),
-                ))
-            }
+            (Some(_), false) => return Err(WeightsError::UnexpectedCommitment.into()),
+            (None, true) => return Err(WeightsError::MissingCommitment.into()),
             (Some(_), true) => {}
         }
         let bits = self.visibility.param_bits;
         if !bits.iter().all(|b| (1..=62).contains(b)) {
-            return Err(invalid(format!(
-                "hashed params need packing widths of 1 to 62 bits, found {bits:?}"
-            )));
+            return Err(WeightsError::PackingWidths { bits }.into());
         }
         check_hashable(&self.graph)?;
         if self.is_parted() {
-            return Err(invalid(
-                "hashed params are not supported for a model proven in parts yet".into(),
-            ));
+            return Err(WeightsError::Parted.into());
         }
         let Some(weights) = &self.weights else {
             return Ok(());
         };
-        parse_felt(&weights.commitment)
-            .map_err(|reason| invalid(format!("weights commitment: {reason}")))?;
+        felt("weights commitment", &weights.commitment)?;
         if let Some(salt) = &weights.salt {
-            parse_felt(salt).map_err(|reason| invalid(format!("salt: {reason}")))?;
+            felt("salt", salt)?;
         }
         Ok(())
     }
+}
+
+/// `text` as a field element, or the error naming `field`.
+fn felt(field: &'static str, text: &str) -> Result<Fp, WeightsError> {
+    parse_felt(text).map_err(|source| WeightsError::Felt { field, source })
 }
 
 /// A uniformly random field element from the operating system's generator.
