@@ -150,9 +150,37 @@ pub struct EvalSet {
     pub inputs: Vec<Vec<f32>>,
     /// Labels, one per input.
     pub labels: Vec<Label>,
-    /// The float model's logits per sample, when recorded.
-    #[serde(default)]
+    /// The float model's logits per sample, when recorded: flat, or nested as the model's
+    /// output shape (`[positions][vocabulary]`, as `make_models_v3.py` writes them), which
+    /// is read flat in row-major order.
+    #[serde(default, deserialize_with = "flat_rows")]
     pub float_logits: Option<Vec<Vec<f64>>>,
+}
+
+/// One nested array of numbers per sample, each read flat (row-major).
+fn flat_rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Vec<f64>>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Nested {
+        Number(f64),
+        Array(Vec<Nested>),
+    }
+    fn flatten(n: Nested, out: &mut Vec<f64>) {
+        match n {
+            Nested::Number(v) => out.push(v),
+            Nested::Array(items) => items.into_iter().for_each(|i| flatten(i, out)),
+        }
+    }
+    let rows: Option<Vec<Nested>> = Option::deserialize(d)?;
+    Ok(rows.map(|rows| {
+        rows.into_iter()
+            .map(|row| {
+                let mut flat = Vec::new();
+                flatten(row, &mut flat);
+                flat
+            })
+            .collect()
+    }))
 }
 
 impl EvalSet {
@@ -212,6 +240,15 @@ mod tests {
             vec![vec![1.0], vec![2.0]]
         );
         assert_eq!(parse_samples("[1, 2]").unwrap(), vec![vec![1.0, 2.0]]);
+    }
+
+    #[test]
+    fn nested_float_logits_are_read_flat() {
+        let set: EvalSet = serde_json::from_str(
+            r#"{"inputs": [[1]], "labels": [[1, 0]], "float_logits": [[[0.5, 1], [2, -1]]]}"#,
+        )
+        .unwrap();
+        assert_eq!(set.float_logits, Some(vec![vec![0.5, 1.0, 2.0, -1.0]]));
     }
 
     #[test]

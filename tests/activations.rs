@@ -12,12 +12,13 @@ use zkinfer::graph::witness::{NodeWitness, Witness};
 use zkinfer::graph::TensorId;
 use zkinfer::{CompileOptions, CompiledModel};
 
-const ALL: [Activation; 10] = [
+const ALL: [Activation; 11] = [
     Activation::Sigmoid,
     Activation::Tanh,
     Activation::Exp,
     Activation::Erf,
     Activation::Gelu,
+    Activation::GeluTanh,
     Activation::Softplus,
     Activation::LeakyRelu { alpha: 0.1 },
     Activation::Clip { min: 0.0, max: 6.0 },
@@ -29,14 +30,20 @@ const ALL: [Activation; 10] = [
 ];
 
 /// The float functions, written here from their definitions (not the library's `eval`).
-fn reference(f: Activation, x: f64) -> f64 {
+fn reference(f: &Activation, x: f64) -> f64 {
     let erf = |v: f64| libm::erf(v);
-    match f {
+    match *f {
         Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         Activation::Tanh => (x.exp() - (-x).exp()) / (x.exp() + (-x).exp()),
         Activation::Exp => x.exp(),
         Activation::Erf => erf(x),
         Activation::Gelu => x * 0.5 * (1.0 + erf(x / 2f64.sqrt())),
+        // `gelu_new`: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+        Activation::GeluTanh => {
+            let u = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3));
+            // tanh u = 1 − 2 / (e^(2u) + 1), finite for every u.
+            0.5 * x * (2.0 - 2.0 / ((2.0 * u).exp() + 1.0))
+        }
         Activation::Softplus => (1.0 + x.exp()).ln(),
         Activation::LeakyRelu { alpha } => {
             if x < 0.0 {
@@ -54,17 +61,19 @@ fn reference(f: Activation, x: f64) -> f64 {
         Activation::Elu { .. }
         | Activation::Ln { .. }
         | Activation::Sqrt
-        | Activation::Rsqrt { .. } => panic!("{f:?} is not in ALL"),
+        | Activation::Rsqrt { .. }
+        | Activation::Composite(_) => panic!("{f:?} is not in ALL"),
     }
 }
 
 /// The largest slope of `f` on `[lo, hi]`: a global Lipschitz constant, or for Exp its
 /// slope at the bucket's top.
-fn slope(f: Activation, hi: f64) -> f64 {
-    match f {
+fn slope(f: &Activation, hi: f64) -> f64 {
+    match *f {
         Activation::Sigmoid => 0.25,
         Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI,
         Activation::Gelu => 1.13,
+        Activation::GeluTanh => 1.14,
         Activation::HardSigmoid { alpha, .. } => f64::from(alpha),
         // x/3 + 1/2 on [−3, 3], at most 1.5; 1 above, 0 below.
         Activation::HardSwish => 1.5,
@@ -76,7 +85,8 @@ fn slope(f: Activation, hi: f64) -> f64 {
         Activation::Elu { .. }
         | Activation::Ln { .. }
         | Activation::Sqrt
-        | Activation::Rsqrt { .. } => panic!("{f:?} is not in ALL"),
+        | Activation::Rsqrt { .. }
+        | Activation::Composite(_) => panic!("{f:?} is not in ALL"),
     }
 }
 
@@ -96,8 +106,8 @@ fn every_activation_is_within_its_analytic_bound_over_the_whole_domain() {
                 let y = t.get(x.div_euclid(1 << t.shift)).unwrap() as f64 / 2f64.powi(e_y);
                 let v = x as f64 / 2f64.powi(input_scale);
                 let hi = (x.div_euclid(1 << t.shift) + 1) as f64 * step;
-                let exact = reference(f, v);
-                let bound = slope(f, hi) * step / 2.0 + 2f64.powi(-e_y - 1) + 1e-9;
+                let exact = reference(&f, v);
+                let bound = slope(&f, hi) * step / 2.0 + 2f64.powi(-e_y - 1) + 1e-9;
                 if exact > largest + bound {
                     assert!(
                         y >= largest - 1e-9,
@@ -157,7 +167,7 @@ fn compiled(f: Activation) -> (CompiledModel, Witness) {
 #[test]
 fn activation_circuits_accept_exactly_the_integer_pass() {
     for f in ALL {
-        let (model, w) = compiled(f);
+        let (model, w) = compiled(f.clone());
         assert_eq!(
             common::mock_failures(&model, &w, &w.outputs()),
             Vec::<String>::new(),

@@ -397,7 +397,13 @@ fn erf_gelu_decomposition_and_silu_import_and_prove() {
         ],
         &[1, 6],
     );
+    // Fused at import into one table of the whole function (`graph::fuse`), and op by op
+    // without fusion.
     let graph = import_bytes(&gelu, "test").unwrap();
+    let kinds: Vec<_> = graph.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["Dense", "Gelu (fused chain)"]);
+    let options = zkinfer::onnx::ImportOptions { fuse: false };
+    let graph = zkinfer::onnx::import_bytes_with(&gelu, "test", options).unwrap();
     let kinds: Vec<_> = graph.nodes.iter().map(|n| n.op.kind()).collect();
     assert_eq!(kinds, ["Dense", "Affine", "Erf", "Affine", "Mul", "Affine"]);
     check(&gelu, &[1, 6]);

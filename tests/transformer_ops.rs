@@ -272,6 +272,31 @@ fn gather_of_an_activation_by_constant_indices_is_wiring() {
     }
 }
 
+/// A ViT's class token: a constant `Concat`ed before the patch tokens (issue 29). It is
+/// wiring whose constant cells the verifying key pins; the model agrees with tract and
+/// proves, and a forged output fails.
+#[test]
+fn a_class_token_concatenated_before_the_tokens_is_wiring_and_proves() {
+    let cls = weights(4, 3);
+    let w = weights(8, 5);
+    for (inputs_order, axis) in [(["cls", "x"], 1i64), (["x", "cls"], -2)] {
+        let bytes = model_io(
+            unique_names(vec![
+                node("Concat", &inputs_order, "t", vec![int_attr("axis", axis)]),
+                node("MatMul", &["t", "W"], "y", vec![]),
+            ]),
+            vec![tensor("cls", &[1, 1, 4], &cls), tensor("W", &[4, 2], &w)],
+            &[("x", &[1, 2, 4])],
+            "y",
+            13,
+        );
+        let inputs = samples(8);
+        agrees_with_tract(&bytes, &inputs);
+        let (model, _) = proves(&bytes, &inputs);
+        assert!(matches!(model.graph.nodes[0].op, QOp::Wiring(_)));
+    }
+}
+
 /// An int64 input of token ids.
 fn ids_input(name: &str, dims: &[i64]) -> ValueInfoProto {
     let mut v = common::onnx_build::value_info(name, dims);

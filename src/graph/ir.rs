@@ -16,7 +16,7 @@ use crate::graph::TensorId;
 pub use crate::graph::ops::argmax::ArgMax;
 pub use crate::graph::ops::gather::FloatGather;
 pub use crate::graph::ops::linear::{AvgPool, FloatAdd, FloatAffine, FloatConv, FloatDense};
-pub use crate::graph::ops::lookup::Activation;
+pub use crate::graph::ops::lookup::{Activation, Composite, Step};
 pub use crate::graph::ops::matmul::FloatMatMul;
 pub use crate::graph::ops::maximum::Max;
 pub use crate::graph::ops::mul::FloatMul;

@@ -6,6 +6,7 @@
 //! circuit: a layout choice cannot change what a model computes.
 
 pub mod activation;
+pub mod fuse;
 pub mod ir;
 mod ops;
 mod params;

@@ -50,6 +50,7 @@ fn known_attributes(op: &str) -> &'static [&'static str] {
         "Dropout" => &["ratio", "seed"],
         "Transpose" => &["perm"],
         "Gather" => &["axis"],
+        "IsInf" => &["detect_negative", "detect_positive"],
         "LayerNormalization" => &["axis", "epsilon", "stash_type"],
         "Split" => &["axis", "split", "num_outputs"],
         "Pad" => &["mode", "pads", "value"],

@@ -4,12 +4,15 @@
 use ndarray::Array1;
 
 use super::proto::{attr, attr_f, len};
-use super::wiring::broadcast_shape;
+use super::wiring::{broadcast_shape, MASK_FILL};
 use super::{Act, Ctx, Importer};
 use crate::error::IrError;
 use crate::graph::ir::Activation;
 use crate::graph::ir::{FloatAffine, FloatOp, Source, Wiring};
 use crate::graph::TensorId;
+
+/// The largest integer exponent of a `Pow` (as products).
+pub const MAX_POWER: u32 = 8;
 
 impl Importer {
     /// `BatchNormalization` (inference): a per-channel affine map on `[N, C, D1, …]`.
@@ -35,8 +38,10 @@ impl Importer {
         Ok(self.affine(cx, &x, scale, bias))
     }
 
-    /// `Pow` by a constant exponent: 2 is a product of the activation with itself, 1 the
-    /// activation, 0.5 a square root.
+    /// `Pow` by a constant exponent: an integer `n` from 2 to [`MAX_POWER`] is `n − 1`
+    /// products of the activation with itself (`x³ = (x·x)·x`; a chain that reads them
+    /// may fuse into one table, [`crate::graph::fuse`]), 1 the activation, 0.5 a square
+    /// root.
     pub(super) fn pow(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
         let x = self.act(cx, 0)?;
         let e = self.constant(cx, cx.input(1)?)?;
@@ -46,10 +51,22 @@ impl Importer {
         };
         let shape = x.shape.clone();
         Ok(match exponent {
-            2.0 => self.push(cx, FloatOp::Mul, vec![x.id, x.id], shape),
             1.0 => x,
             0.5 => self.push(cx, FloatOp::Activation(Activation::Sqrt), vec![x.id], shape),
-            e => return Err(cx.unsupported(format!(": exponent {e} (2, 1 and 0.5 are supported)"))),
+            e if e.fract() == 0.0 && (2.0..=MAX_POWER as f32).contains(&e) => {
+                let n = e as u32;
+                let mut power = x.clone();
+                for k in 2..=n {
+                    let suffix = if k == n { String::new() } else { format!("/pow{k}") };
+                    power = self.push_named(cx, &suffix, FloatOp::Mul, vec![power.id, x.id], shape.clone());
+                }
+                power
+            }
+            e => {
+                return Err(cx.unsupported(format!(
+                    ": exponent {e} (integers 2 to {MAX_POWER}, 1 and 0.5 are supported)"
+                )))
+            }
         })
     }
 
@@ -142,6 +159,11 @@ impl Importer {
             (Some(x), Some(y)) => self.binary_activations(cx, &x, &y),
             (Some(x), None) => {
                 let c = self.broadcast(cx, b, &x.shape)?;
+                if cx.op() == "Add" {
+                    if let Some(act) = self.additive_mask(cx, &x, &c) {
+                        return Ok(act);
+                    }
+                }
                 let n = c.len();
                 let (scale, bias) = match cx.op() {
                     "Add" => (vec![1.0; n], c),
@@ -161,6 +183,11 @@ impl Importer {
             }
             (None, Some(y)) if matches!(cx.op(), "Add" | "Mul") => {
                 let c = self.broadcast(cx, a, &y.shape)?;
+                if cx.op() == "Add" {
+                    if let Some(act) = self.additive_mask(cx, &y, &c) {
+                        return Ok(act);
+                    }
+                }
                 let n = c.len();
                 let (scale, bias) = if cx.op() == "Add" {
                     (vec![1.0; n], c)
@@ -182,6 +209,36 @@ impl Importer {
             }),
         }
     }
+    /// An additive mask before a softmax: `Softmax(Add(x, M))` with `M` a constant (broadcast
+    /// to `x`'s shape, over heads and batch as exporters write it) some of whose entries
+    /// mask (at or below [`MASK_FILL`], `-inf` and the float minimum included), where this
+    /// `Add` is the softmax's only input and nothing else reads it. The softmax then leaves
+    /// the masked elements out exactly, as for `Softmax(Where(mask, x, fill))`, and the
+    /// other entries of `M` are an ordinary bias (none when they are all 0, the causal
+    /// mask of SDPA as `torch.onnx` exports it). `None` when the `Add` is not such a mask:
+    /// it is then a constant add like any other, whose constants must be finite.
+    fn additive_mask(&mut self, cx: &Ctx<'_>, x: &Act, c: &[f32]) -> Option<Act> {
+        let output = cx.node.output.first()?.clone();
+        let only_softmax = self.softmax_inputs.contains(&output)
+            && self.readers.get(&output).copied() == Some(1);
+        let keep: Vec<bool> = c.iter().map(|v| *v > MASK_FILL).collect();
+        if !only_softmax || keep.iter().all(|k| *k) {
+            return None;
+        }
+        let bias: Vec<f32> = c
+            .iter()
+            .zip(&keep)
+            .map(|(v, k)| if *k { *v } else { 0.0 })
+            .collect();
+        let act = if bias.iter().all(|b| *b == 0.0) {
+            x.clone()
+        } else {
+            self.affine(cx, x, vec![1.0; bias.len()], bias)
+        };
+        self.masks.insert(output, keep);
+        Some(act)
+    }
+
     /// `y = scale · x + bias` elementwise, folded where nothing else reads `x`:
     /// - into the node that produced `x`: a Dense layer, a Conv when the constants are per
     ///   channel, or an affine map (the two compose: a layer norm's γ then β);
@@ -276,10 +333,15 @@ impl Importer {
                 let approximate = attr(cx.node, "approximate")
                     .map(|a| String::from_utf8_lossy(&a.s).into_owned())
                     .unwrap_or_else(|| "none".into());
-                if approximate != "none" {
-                    return Err(cx.unsupported(format!(": approximate = {approximate}")));
+                match approximate.as_str() {
+                    "none" => Activation::Gelu,
+                    "tanh" => Activation::GeluTanh,
+                    other => {
+                        return Err(cx.unsupported(format!(
+                            ": approximate = {other} (\"none\" and \"tanh\" are supported)"
+                        )))
+                    }
                 }
-                Activation::Gelu
             }
             "LeakyRelu" => Activation::LeakyRelu {
                 alpha: f("alpha", 0.01),

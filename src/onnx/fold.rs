@@ -33,6 +33,8 @@ const FOLDABLE: &[&str] = &[
     "Gather",
     "Greater",
     "Identity",
+    "IsInf",
+    "IsNaN",
     "Less",
     "Log",
     "MatMul",

@@ -8,7 +8,7 @@
 //!   form of GELU); `Softmax` (one axis; the
 //!   opset-13 default, the last axis, when none is given) and `ArgMax` (first index);
 //! - by table lookup ([`crate::graph::activation`]): `Sigmoid`, `Tanh`, `Exp`, `Erf`, `Softplus`,
-//!   `Gelu` (exact form), `LeakyRelu`, `Elu`, `HardSigmoid`, `HardSwish`, `Clip` (Relu6), `PRelu` with
+//!   `Gelu` (exact and tanh forms), `LeakyRelu`, `Elu`, `HardSigmoid`, `HardSwish`, `Clip` (Relu6), `PRelu` with
 //!   one slope;
 //! - composed of the above (module `reduce`): `ReduceMean`, `ReduceSum`, `ReduceMax` over
 //!   any axes, `LogSoftmax`, `PRelu` with per-channel slopes, `LayerNormalization`;
@@ -59,13 +59,41 @@ pub use reference::{
 
 use proto::{attr, decode_float, decode_ints, input_shape, is_integer_input, len, INT64};
 
+/// How the importer builds the float graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Fuse chains of elementwise ops of one activation into one table
+    /// ([`crate::graph::fuse`]). On by default; off only to compare costs.
+    pub fuse: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self { fuse: true }
+    }
+}
+
 /// Imports an ONNX file (and the external data files beside it, [`read_model`]).
 pub fn import(path: &Path) -> Result<FloatGraph, IrError> {
-    import_bytes(&read_model(path)?, &path.display().to_string())
+    import_with(path, ImportOptions::default())
+}
+
+/// [`import`] with options.
+pub fn import_with(path: &Path, options: ImportOptions) -> Result<FloatGraph, IrError> {
+    import_bytes_with(&read_model(path)?, &path.display().to_string(), options)
 }
 
 /// Imports an ONNX model from memory; `origin` names it in errors.
 pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<FloatGraph, IrError> {
+    import_bytes_with(bytes, origin, ImportOptions::default())
+}
+
+/// [`import_bytes`] with options.
+pub fn import_bytes_with(
+    bytes: &[u8],
+    origin: &str,
+    options: ImportOptions,
+) -> Result<FloatGraph, IrError> {
     let read_err = |reason: String| IrError::Read {
         path: origin.to_string(),
         reason,
@@ -76,7 +104,7 @@ pub fn import_bytes(bytes: &[u8], origin: &str) -> Result<FloatGraph, IrError> {
     let graph = proto
         .graph
         .ok_or_else(|| read_err("the file has no graph".into()))?;
-    Importer::new(&graph, proto.opset_import.clone())?.run(&graph)
+    Importer::new(&graph, proto.opset_import.clone())?.run(&graph, options)
 }
 
 /// An activation: a tensor id of the float graph and its ONNX shape (batch included).
@@ -291,7 +319,7 @@ impl Importer {
         self.nodes.push(node);
     }
 
-    fn run(mut self, graph: &pb::GraphProto) -> Result<FloatGraph, IrError> {
+    fn run(mut self, graph: &pb::GraphProto, options: ImportOptions) -> Result<FloatGraph, IrError> {
         for (i, node) in graph.node.iter().enumerate() {
             let name = if node.name.is_empty() {
                 format!("{}_{i}", node.op_type)
@@ -331,7 +359,7 @@ impl Importer {
             };
             outputs.push(id);
         }
-        let graph = FloatGraph {
+        let mut graph = FloatGraph {
             integer_input: self.integer_input,
             input_name: self.input_name,
             input_shape: self.input_shape,
@@ -339,6 +367,9 @@ impl Importer {
             outputs,
             input_parts: self.input_parts,
         };
+        if options.fuse {
+            crate::graph::fuse::fuse_elementwise(&mut graph);
+        }
         graph.validate()?;
         Ok(graph)
     }
@@ -396,6 +427,7 @@ impl Importer {
             "LayerNormalization" => self.layer_norm(cx)?,
             "Gather" => self.gather(cx)?,
             "Where" => self.where_(cx, &output)?,
+            "IsNaN" | "IsInf" => return self.is_non_finite(cx, &output),
             "Split" => return self.split(cx),
             "BatchNormalization" => self.batch_norm(cx)?,
             "Flatten" => self.flatten(cx)?,

@@ -97,43 +97,75 @@ impl Importer {
         Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![x.id], out_shape))
     }
 
+    /// `Concat` of activations and constants (a ViT's class token, a learned constant
+    /// `Concat`ed before the patch embeddings): wiring, no rows, each constant element a
+    /// constant of the output. At least one input must be an activation (a `Concat` of
+    /// constants alone is folded before import).
     pub(super) fn concat(&mut self, cx: &Ctx<'_>) -> Result<Act, IrError> {
-        let xs = (0..cx.node.input.len())
-            .map(|i| self.act(cx, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let first = xs.first().ok_or_else(|| cx.shape("inputs", "none"))?;
-        let rank = first.shape.len() as i64;
+        enum Part {
+            Act(Act, usize),
+            Constant(Vec<f32>, Vec<usize>),
+        }
+        let mut parts = Vec::with_capacity(cx.node.input.len());
+        let mut ids = Vec::new();
+        for i in 0..cx.node.input.len() {
+            let name = cx.input(i)?;
+            if let Some(x) = self.acts.get(name) {
+                parts.push(Part::Act(x.clone(), ids.len()));
+                ids.push(x.id);
+            } else if let Some(c) = self.floats.get(name) {
+                parts.push(Part::Constant(c.iter().copied().collect(), c.shape().to_vec()));
+            } else {
+                return Err(self.act(cx, i).err().unwrap_or_else(|| cx.shape("inputs", name)));
+            }
+        }
+        let shape_of = |p: &Part| match p {
+            Part::Act(x, _) => x.shape.clone(),
+            Part::Constant(_, shape) => shape.clone(),
+        };
+        let first = parts
+            .iter()
+            .find(|p| matches!(p, Part::Act(..)))
+            .map(shape_of)
+            .ok_or_else(|| cx.unsupported(": at least one input must be an activation"))?;
+        let rank = first.len() as i64;
         let axis = attr_i(cx.node, "axis", 0);
         let axis = usize::try_from(if axis < 0 { axis + rank } else { axis })
             .ok()
             .filter(|a| (*a as i64) < rank)
             .ok_or_else(|| cx.shape("an axis within the rank", format!("{axis}")))?;
-        let mut out_shape = first.shape.clone();
+        let mut out_shape = first.clone();
         out_shape[axis] = 0;
-        for x in &xs {
-            let same = x.shape.len() == first.shape.len()
-                && (0..first.shape.len()).all(|a| a == axis || x.shape[a] == first.shape[a]);
+        for part in &parts {
+            let shape = shape_of(part);
+            let same = shape.len() == first.len()
+                && (0..first.len()).all(|a| a == axis || shape[a] == first[a]);
             if !same {
                 return Err(cx.shape(
-                    format!("shapes like {:?} off axis {axis}", first.shape),
-                    format!("{:?}", x.shape),
+                    format!("shapes like {first:?} off axis {axis}"),
+                    format!("{shape:?}"),
                 ));
             }
-            out_shape[axis] = out_shape[axis].saturating_add(x.shape[axis]);
+            out_shape[axis] = out_shape[axis].saturating_add(shape[axis]);
         }
         checked_len(cx, &out_shape)?;
         let outer = len(&out_shape[..axis]);
         let mut sources = Vec::with_capacity(len(&out_shape));
         for o in 0..outer {
-            for (input, x) in xs.iter().enumerate() {
-                let block = len(&x.shape[axis..]);
-                sources.extend((0..block).map(|j| Source::Element {
-                    input,
-                    index: o * block + j,
-                }));
+            for part in &parts {
+                let block = len(&shape_of(part)[axis..]);
+                let range = o * block..(o + 1) * block;
+                match part {
+                    Part::Act(_, input) => sources.extend(range.map(|index| Source::Element {
+                        input: *input,
+                        index,
+                    })),
+                    Part::Constant(values, _) => {
+                        sources.extend(values[range].iter().map(|v| Source::Constant(*v)))
+                    }
+                }
             }
         }
-        let ids = xs.iter().map(|x| x.id).collect();
         Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), ids, out_shape))
     }
 
@@ -297,6 +329,25 @@ impl Importer {
         Ok(())
     }
 
+    /// `IsNaN(x)` and `IsInf(x)` of an activation: the all-false constant of `x`'s shape,
+    /// so that a `Where` on it (SDPA's `Where(IsNaN(p), 0, p)` after a softmax) is wiring,
+    /// and here the activation itself.
+    ///
+    /// Sound because no value of a graph zkinfer compiles is NaN or infinite: every
+    /// constant a node holds must be finite (the float graph's validation), calibration
+    /// refuses a non-finite value of any tensor, the reference check compares the proven
+    /// outputs with tract's, and the model's meaning, the integer pass, has no NaN or
+    /// infinity at all. What the circuit proves is that integer pass, in which `x` is a
+    /// vector of integers and the test is false for every element.
+    pub(super) fn is_non_finite(&mut self, cx: &Ctx<'_>, output: &str) -> Result<(), IrError> {
+        let x = self.act(cx, 0)?;
+        checked_len(cx, &x.shape)?;
+        let none = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&x.shape));
+        self.floats.insert(output.to_string(), none);
+        self.protos.remove(output);
+        Ok(())
+    }
+
     /// `Where(condition, x, y)` with a constant condition: each element is `x`'s or `y`'s,
     /// one an activation and the other an activation or a constant (wiring, no rows). A
     /// `Where(mask, scores, very negative)` read only by a `Softmax` is a causal mask: it
@@ -346,6 +397,9 @@ impl Importer {
         match (&acts[0], &acts[1]) {
             (Some(x), None) if x.shape == shape => {
                 let fill = self.broadcast(cx, branches[1], &shape)?;
+                if keep.iter().all(|k| *k) {
+                    return Ok(x.clone());
+                }
                 let masked_softmax = self.softmax_inputs.contains(output)
                     && self.readers.get(output).copied() == Some(1)
                     && fill.iter().all(|v| *v <= MASK_FILL);
@@ -358,6 +412,10 @@ impl Importer {
             }
             (None, Some(y)) if y.shape == shape => {
                 let fill = self.broadcast(cx, branches[0], &shape)?;
+                // The condition false everywhere (`Where(IsNaN(p), c, p)`): `y` itself.
+                if keep.iter().all(|k| !*k) {
+                    return Ok(y.clone());
+                }
                 let sources = select(&keep, &fill, false);
                 Ok(self.push(cx, FloatOp::Wiring(Wiring(sources)), vec![y.id], shape))
             }

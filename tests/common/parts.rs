@@ -54,13 +54,15 @@ pub fn samples() -> Vec<Vec<f32>> {
 }
 
 /// The model, its sigmoid's output declared as narrow as its table allows (a cut then
-/// carries tensors of different widths), with `visibility`.
+/// carries tensors of different widths), with `visibility`. At most 12 fractional bits, so
+/// the sigmoid's output (at `2^12`) is 14 bits beside the 16-bit `h`.
 pub fn compile_with(seed: usize, skip_input: bool, visibility: Visibilities) -> CompiledModel {
     let graph = import_bytes(&residual_onnx(seed, skip_input), "residual").unwrap();
-    let options = CompileOptions {
+    let mut options = CompileOptions {
         visibility,
         ..CompileOptions::default()
     };
+    options.quant.max_frac_bits = 12;
     let model = CompiledModel::compile(&graph, &samples(), &options).unwrap();
     let mut graph = model.graph.clone();
     let sigmoid = graph

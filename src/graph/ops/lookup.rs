@@ -15,7 +15,7 @@ use crate::graph::record::NodeWitness;
 use crate::par;
 
 /// A tabulated elementwise function.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Activation {
     /// `1 / (1 + e^-x)`.
     Sigmoid,
@@ -27,6 +27,9 @@ pub enum Activation {
     Erf,
     /// `x · Φ(x)` (exact form, `x/2 · (1 + erf(x/√2))`).
     Gelu,
+    /// GELU's tanh form, `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))` (ONNX `Gelu` with
+    /// `approximate = "tanh"`; `gelu_new` in `transformers`).
+    GeluTanh,
     /// `ln(1 + e^x)`.
     Softplus,
     /// `x` for `x >= 0`, else `alpha · x`.
@@ -69,6 +72,131 @@ pub enum Activation {
     },
     /// `x · max(0, min(1, x/6 + 1/2))` (ONNX `HardSwish`, MobileNetV3's activation).
     HardSwish,
+    /// A chain of elementwise ops of one input, fused into one table
+    /// ([`crate::graph::fuse`]): tanh-GELU, erf-GELU, `x · sigmoid(x)`, ... as exported.
+    Composite(Composite),
+}
+
+/// An elementwise function of one input `x`, as a straight-line program: value 0 is `x`,
+/// value `i + 1` is step `i`'s result, and the function is the last step's. Each step is
+/// evaluated exactly as the float op it replaces ([`crate::graph::ir::FloatOp`]'s `eval`
+/// on one element), so the composite equals the chain it was fused from, in `f64`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Composite {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a [`Composite`]: its operands are earlier values (0 is the input).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    /// A tabulated function of one value (not itself a composite, nor a floored `Ln` or
+    /// `Rsqrt`, whose floors depend on the table's step).
+    Function(Activation, usize),
+    /// `scale · a + bias`.
+    Affine {
+        /// The factor.
+        scale: f32,
+        /// The offset.
+        bias: f32,
+        /// The operand.
+        arg: usize,
+    },
+    /// `max(a, 0)`.
+    Relu(usize),
+    /// `a + b`.
+    Add(usize, usize),
+    /// `a · b`.
+    Mul(usize, usize),
+    /// `max(a, b)`.
+    Max(usize, usize),
+}
+
+impl Composite {
+    /// The most steps a composite may have (an untrusted file's bound).
+    pub const MAX_STEPS: usize = 64;
+
+    /// The function at `x`.
+    pub fn eval(&self, x: f64) -> f64 {
+        let mut values = Vec::with_capacity(self.steps.len() + 1);
+        values.push(x);
+        for step in &self.steps {
+            let v = |i: usize| values.get(i).copied().unwrap_or(f64::NAN);
+            let y = match *step {
+                Step::Function(ref f, a) => f.eval(v(a)),
+                Step::Affine { scale, bias, arg } => f64::from(scale) * v(arg) + f64::from(bias),
+                Step::Relu(a) => v(a).max(0.0),
+                Step::Add(a, b) => v(a) + v(b),
+                Step::Mul(a, b) => v(a) * v(b),
+                Step::Max(a, b) => v(a).max(v(b)),
+            };
+            values.push(y);
+        }
+        values.last().copied().unwrap_or(x)
+    }
+
+    /// The named function this composite computes, if it is one of those an exporter
+    /// writes as a chain (erf-GELU, tanh-GELU), to within `1e-6 · (1 + |y|)` at every
+    /// multiple of 1/64 in [-16, 16] (well inside an `f32` rounding of their constants, well
+    /// outside a changed constant: `0.0447` for `0.044715` is off by `1e-5` at `x = 2`).
+    /// For reports only: the composite's own [`Composite::eval`] is what is tabulated, so a
+    /// chain that is not recognised still means exactly what its ops compute.
+    pub fn recognised(&self) -> Option<Activation> {
+        [Activation::Gelu, Activation::GeluTanh].into_iter().find(|f| {
+            (-1024..=1024).all(|i| {
+                let x = f64::from(i) / 64.0;
+                let (y, want) = (self.eval(x), f.eval(x));
+                (y - want).abs() <= 1e-6 * (1.0 + want.abs())
+            })
+        })
+    }
+
+    /// Every constant of every step.
+    fn parameters(&self) -> Vec<f32> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::Function(f, _) => out.extend(f.parameters()),
+                Step::Affine { scale, bias, .. } => out.extend([*scale, *bias]),
+                Step::Relu(_) | Step::Add(..) | Step::Mul(..) | Step::Max(..) => {}
+            }
+        }
+        out
+    }
+
+    /// Its structure: at least one and at most [`Composite::MAX_STEPS`] steps, each reading
+    /// earlier values only, and no step a composite or a floored function.
+    fn check(&self) -> Result<(), Mismatch> {
+        if self.steps.is_empty() || self.steps.len() > Self::MAX_STEPS {
+            return Err(Mismatch::new(
+                format!("a composite of 1 to {} steps", Self::MAX_STEPS),
+                self.steps.len(),
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let (args, nested): (Vec<usize>, Option<&Activation>) = match step {
+                Step::Function(f, a) => (vec![*a], Some(f)),
+                Step::Affine { arg, .. } | Step::Relu(arg) => (vec![*arg], None),
+                Step::Add(a, b) | Step::Mul(a, b) | Step::Max(a, b) => (vec![*a, *b], None),
+            };
+            if let Some(&a) = args.iter().find(|&&a| a > i) {
+                return Err(Mismatch::new(
+                    format!("step {i} reading values 0..={i}"),
+                    a,
+                ));
+            }
+            if let Some(f) = nested {
+                if !f.composable() {
+                    return Err(Mismatch::new(
+                        format!("step {i} a function other than a composite, Ln or Rsqrt"),
+                        f.name(),
+                    ));
+                }
+                f.check(&[])?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Activation {
@@ -80,6 +208,7 @@ impl Activation {
             Self::Exp => "Exp",
             Self::Erf => "Erf",
             Self::Gelu => "Gelu",
+            Self::GeluTanh => "GeluTanh",
             Self::Softplus => "Softplus",
             Self::LeakyRelu { .. } => "LeakyRelu",
             Self::Clip { .. } => "Clip",
@@ -89,6 +218,32 @@ impl Activation {
             Self::Ln { .. } => "Ln",
             Self::Sqrt => "Sqrt",
             Self::Rsqrt { .. } => "Rsqrt",
+            Self::Composite(ref c) => match c.recognised() {
+                Some(Self::Gelu) => "Gelu (fused chain)",
+                Some(Self::GeluTanh) => "GeluTanh (fused chain)",
+                Some(_) | None => "Composite",
+            },
+        }
+    }
+
+    /// Whether it may be a step of a [`Composite`]: not a composite itself, and not `Ln` or
+    /// `Rsqrt`, whose floors are raised to the table's step ([`Activation::for_step`]).
+    pub fn composable(&self) -> bool {
+        match self {
+            Self::Composite(_) | Self::Ln { .. } | Self::Rsqrt { .. } => false,
+            Self::Sigmoid
+            | Self::Tanh
+            | Self::Exp
+            | Self::Erf
+            | Self::Gelu
+            | Self::GeluTanh
+            | Self::Softplus
+            | Self::LeakyRelu { .. }
+            | Self::Clip { .. }
+            | Self::HardSigmoid { .. }
+            | Self::HardSwish
+            | Self::Elu { .. }
+            | Self::Sqrt => true,
         }
     }
 
@@ -99,11 +254,13 @@ impl Activation {
             Self::Ln { floor } | Self::Rsqrt { floor } => vec![floor],
             Self::Clip { min, max } => vec![min, max],
             Self::HardSigmoid { alpha, beta } => vec![alpha, beta],
+            Self::Composite(ref c) => c.parameters(),
             Self::Sigmoid
             | Self::Tanh
             | Self::Exp
             | Self::Erf
             | Self::Gelu
+            | Self::GeluTanh
             | Self::Softplus
             | Self::Sqrt
             | Self::HardSwish => Vec::new(),
@@ -131,6 +288,10 @@ impl Activation {
             Self::Exp => x.exp(),
             Self::Erf => libm::erf(x),
             Self::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            Self::GeluTanh => {
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (c * (x + 0.044_715 * x * x * x)).tanh())
+            }
             // ln(1 + e^x) without overflow for large x.
             Self::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Self::LeakyRelu { alpha } => {
@@ -155,6 +316,7 @@ impl Activation {
             Self::Ln { floor } => x.max(f64::from(floor)).ln(),
             Self::Sqrt => x.max(0.0).sqrt(),
             Self::Rsqrt { floor } => 1.0 / x.max(f64::from(floor)).sqrt(),
+            Self::Composite(ref c) => c.eval(x),
         }
     }
 }
@@ -251,6 +413,7 @@ impl FloatKernel for Activation {
 
     fn check(&self, _lens: &[usize]) -> Result<(), Mismatch> {
         match *self {
+            Activation::Composite(ref c) => c.check(),
             Activation::Ln { floor } | Activation::Rsqrt { floor } if floor <= 0.0 => Err(
                 Mismatch::new(format!("a positive floor for {}", self.name()), floor),
             ),
@@ -261,6 +424,7 @@ impl FloatKernel for Activation {
             | Activation::Exp
             | Activation::Erf
             | Activation::Gelu
+            | Activation::GeluTanh
             | Activation::Softplus
             | Activation::LeakyRelu { .. }
             | Activation::Clip { .. }
@@ -294,7 +458,7 @@ impl FloatKernel for Activation {
         let o = q.options();
         let (e_x, bits) = (x.tensor.scale_exp, x.tensor.bits);
         let domain = Domain::signed(e_x, bits, o.table_bits);
-        let function = self.for_step(domain.step());
+        let function = self.clone().for_step(domain.step());
         let (table, e_y) = Table::build(
             &|x| function.eval(x),
             e_x,

@@ -279,8 +279,10 @@ mod tests {
     #[test]
     fn exponent_fits_the_largest_value_with_headroom() {
         let o = QuantOptions::default();
-        // 1.0 with one bit of headroom in 16 bits: 2 · 2^e <= 32767 → e = 12 (capped at 12).
-        assert_eq!(exponent_for(1.0, 16, &o), 12);
+        // 1.0 with one bit of headroom in 16 bits: 2 · 2^e <= 32767 → e = 13.
+        assert_eq!(exponent_for(1.0, 16, &o), 13);
+        // 0.001 would allow e = 23: capped at 16 fractional bits.
+        assert_eq!(exponent_for(0.001, 16, &o), 16);
         // 20.0: 40 · 2^e <= 32767 → e = 9.
         assert_eq!(exponent_for(20.0, 16, &o), 9);
         assert_eq!(weight_exponent(0.9, 10), 9);
