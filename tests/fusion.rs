@@ -262,7 +262,9 @@ fn exact_arithmetic_and_shared_intermediates_are_left_alone() {
         .iter()
         .position(|n| matches!(n.op, FloatOp::Activation(Activation::Tanh)))
         .unwrap();
-    graph.outputs.insert(0, zkinfer::graph::TensorId::of_node(tanh));
+    graph
+        .outputs
+        .insert(0, zkinfer::graph::TensorId::of_node(tanh));
     let exposed = graph.clone();
     assert_eq!(zkinfer::graph::fuse::fuse_elementwise(&mut graph), 1);
     assert!(graph.nodes.len() > 2, "{:?}", tail(&graph));

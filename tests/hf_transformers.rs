@@ -40,7 +40,10 @@ fn agreement(name: &str, positions: u64) {
     assert_eq!(acc["positions"], positions, "{acc}");
     assert_eq!(acc["float_accuracy"], 1.0, "{acc}");
     let agreement = acc["quantised_accuracy"].as_f64().unwrap();
-    assert!(agreement >= 0.95, "{name}: top-1 agreement {agreement}: {acc}");
+    assert!(
+        agreement >= 0.95,
+        "{name}: top-1 agreement {agreement}: {acc}"
+    );
 }
 
 #[test]
@@ -67,7 +70,10 @@ fn vit_classifier_agrees() {
 #[test]
 fn inspect_names_the_fused_gelu_of_each_family() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, gelu) in [("gpt2_l2", "GeluTanh (fused chain)"), ("bert_cls", "Gelu (fused chain)")] {
+    for (name, gelu) in [
+        ("gpt2_l2", "GeluTanh (fused chain)"),
+        ("bert_cls", "Gelu (fused chain)"),
+    ] {
         let model = compiled(dir.path(), name, &[]);
         let report = ok(&["inspect", s(&model)]);
         assert!(report.contains(gelu), "{name}: {report}");

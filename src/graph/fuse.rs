@@ -175,7 +175,9 @@ fn step_of(op: &FloatOp, arg: impl Fn(usize) -> usize) -> Option<Step> {
 
 /// Whether every value is the first.
 fn uniform(values: &[f32]) -> bool {
-    values.first().is_some_and(|v| values.iter().all(|w| w == v))
+    values
+        .first()
+        .is_some_and(|v| values.iter().all(|w| w == v))
 }
 
 /// Drops the nodes `removed` marks (which nothing left reads) and renumbers the tensors.

@@ -57,8 +57,18 @@ impl Importer {
                 let n = e as u32;
                 let mut power = x.clone();
                 for k in 2..=n {
-                    let suffix = if k == n { String::new() } else { format!("/pow{k}") };
-                    power = self.push_named(cx, &suffix, FloatOp::Mul, vec![power.id, x.id], shape.clone());
+                    let suffix = if k == n {
+                        String::new()
+                    } else {
+                        format!("/pow{k}")
+                    };
+                    power = self.push_named(
+                        cx,
+                        &suffix,
+                        FloatOp::Mul,
+                        vec![power.id, x.id],
+                        shape.clone(),
+                    );
                 }
                 power
             }
@@ -219,8 +229,8 @@ impl Importer {
     /// it is then a constant add like any other, whose constants must be finite.
     fn additive_mask(&mut self, cx: &Ctx<'_>, x: &Act, c: &[f32]) -> Option<Act> {
         let output = cx.node.output.first()?.clone();
-        let only_softmax = self.softmax_inputs.contains(&output)
-            && self.readers.get(&output).copied() == Some(1);
+        let only_softmax =
+            self.softmax_inputs.contains(&output) && self.readers.get(&output).copied() == Some(1);
         let keep: Vec<bool> = c.iter().map(|v| *v > MASK_FILL).collect();
         if !only_softmax || keep.iter().all(|k| *k) {
             return None;

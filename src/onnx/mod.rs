@@ -319,7 +319,11 @@ impl Importer {
         self.nodes.push(node);
     }
 
-    fn run(mut self, graph: &pb::GraphProto, options: ImportOptions) -> Result<FloatGraph, IrError> {
+    fn run(
+        mut self,
+        graph: &pb::GraphProto,
+        options: ImportOptions,
+    ) -> Result<FloatGraph, IrError> {
         for (i, node) in graph.node.iter().enumerate() {
             let name = if node.name.is_empty() {
                 format!("{}_{i}", node.op_type)

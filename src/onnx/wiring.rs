@@ -114,9 +114,15 @@ impl Importer {
                 parts.push(Part::Act(x.clone(), ids.len()));
                 ids.push(x.id);
             } else if let Some(c) = self.floats.get(name) {
-                parts.push(Part::Constant(c.iter().copied().collect(), c.shape().to_vec()));
+                parts.push(Part::Constant(
+                    c.iter().copied().collect(),
+                    c.shape().to_vec(),
+                ));
             } else {
-                return Err(self.act(cx, i).err().unwrap_or_else(|| cx.shape("inputs", name)));
+                return Err(self
+                    .act(cx, i)
+                    .err()
+                    .unwrap_or_else(|| cx.shape("inputs", name)));
             }
         }
         let shape_of = |p: &Part| match p {

@@ -142,13 +142,15 @@ impl Composite {
     /// For reports only: the composite's own [`Composite::eval`] is what is tabulated, so a
     /// chain that is not recognised still means exactly what its ops compute.
     pub fn recognised(&self) -> Option<Activation> {
-        [Activation::Gelu, Activation::GeluTanh].into_iter().find(|f| {
-            (-1024..=1024).all(|i| {
-                let x = f64::from(i) / 64.0;
-                let (y, want) = (self.eval(x), f.eval(x));
-                (y - want).abs() <= 1e-6 * (1.0 + want.abs())
+        [Activation::Gelu, Activation::GeluTanh]
+            .into_iter()
+            .find(|f| {
+                (-1024..=1024).all(|i| {
+                    let x = f64::from(i) / 64.0;
+                    let (y, want) = (self.eval(x), f.eval(x));
+                    (y - want).abs() <= 1e-6 * (1.0 + want.abs())
+                })
             })
-        })
     }
 
     /// Every constant of every step.
@@ -180,10 +182,7 @@ impl Composite {
                 Step::Add(a, b) | Step::Mul(a, b) | Step::Max(a, b) => (vec![*a, *b], None),
             };
             if let Some(&a) = args.iter().find(|&&a| a > i) {
-                return Err(Mismatch::new(
-                    format!("step {i} reading values 0..={i}"),
-                    a,
-                ));
+                return Err(Mismatch::new(format!("step {i} reading values 0..={i}"), a));
             }
             if let Some(f) = nested {
                 if !f.composable() {
