@@ -93,27 +93,7 @@ fn gpt2_l2_proves_and_verifies_through_the_cli_within_8_gib() {
         serde_json::from_str(&ok(&["verify", s(&model), s(&proof), "--json"])).unwrap();
     assert_eq!(verified["ok"], true, "{verified}");
     assert_eq!(verified["proofs"][0]["parts"], 7);
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::data("gpt2_l2.expected.json")).unwrap(),
-    )
-    .unwrap();
-    let logits: Vec<f64> = verified["proofs"][0]["outputs_float"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let want: Vec<usize> = expected["argmax"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    assert_eq!(logits.len(), 128 * want.len());
-    let agree = logits
-        .chunks(128)
-        .zip(&want)
-        .filter(|(row, w)| zkinfer::input::argmax(row) == Some(**w))
-        .count();
-    assert!(agree * 100 >= 95 * want.len(), "{agree} of {}", want.len());
+    let (agree, positions) =
+        common::cli::top1_agreement(&verified["proofs"][0]["outputs_float"], "gpt2_l2", 128);
+    assert!(agree * 100 >= 95 * positions, "{agree} of {positions}");
 }

@@ -59,27 +59,6 @@ fn tiny_gpt_proves_and_verifies_through_the_cli() {
     assert_eq!(verified["valid"], true);
     assert_eq!(verified["outputs"], proved["outputs"]);
     // The verified logits pick onnxruntime's token at (nearly) every position.
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::data("tiny_gpt.expected.json")).unwrap(),
-    )
-    .unwrap();
-    let logits: Vec<f64> = verified["outputs_float"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let want: Vec<usize> = expected["argmax"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    assert_eq!(logits.len(), 64 * want.len());
-    let agree = logits
-        .chunks(64)
-        .zip(&want)
-        .filter(|(a, b)| zkinfer::input::argmax(a) == Some(**b))
-        .count();
+    let (agree, _) = common::cli::top1_agreement(&verified["outputs_float"], "tiny_gpt", 64);
     assert!(agree >= 15, "{agree} of 16 positions agree");
 }

@@ -169,10 +169,8 @@ impl Importer {
             (Some(x), Some(y)) => self.binary_activations(cx, &x, &y),
             (Some(x), None) => {
                 let c = self.broadcast(cx, b, &x.shape)?;
-                if cx.op() == "Add" {
-                    if let Some(act) = self.additive_mask(cx, &x, &c) {
-                        return Ok(act);
-                    }
+                if let Some(act) = self.additive_mask(cx, &x, &c) {
+                    return Ok(act);
                 }
                 let n = c.len();
                 let (scale, bias) = match cx.op() {
@@ -193,10 +191,8 @@ impl Importer {
             }
             (None, Some(y)) if matches!(cx.op(), "Add" | "Mul") => {
                 let c = self.broadcast(cx, a, &y.shape)?;
-                if cx.op() == "Add" {
-                    if let Some(act) = self.additive_mask(cx, &y, &c) {
-                        return Ok(act);
-                    }
+                if let Some(act) = self.additive_mask(cx, &y, &c) {
+                    return Ok(act);
                 }
                 let n = c.len();
                 let (scale, bias) = if cx.op() == "Add" {
@@ -219,6 +215,7 @@ impl Importer {
             }),
         }
     }
+
     /// An additive mask before a softmax: `Softmax(Add(x, M))` with `M` a constant (broadcast
     /// to `x`'s shape, over heads and batch as exporters write it) some of whose entries
     /// mask (at or below [`MASK_FILL`], `-inf` and the float minimum included), where this
@@ -228,6 +225,9 @@ impl Importer {
     /// mask of SDPA as `torch.onnx` exports it). `None` when the `Add` is not such a mask:
     /// it is then a constant add like any other, whose constants must be finite.
     fn additive_mask(&mut self, cx: &Ctx<'_>, x: &Act, c: &[f32]) -> Option<Act> {
+        if cx.op() != "Add" {
+            return None;
+        }
         let output = cx.node.output.first()?.clone();
         let only_softmax =
             self.softmax_inputs.contains(&output) && self.readers.get(&output).copied() == Some(1);

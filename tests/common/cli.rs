@@ -66,3 +66,31 @@ pub fn split(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf)
     .unwrap();
     (calibration, held_out)
 }
+
+/// How many positions of `logits` (a JSON array, `vocab` values per position) pick the
+/// token `NAME.expected.json` records as onnxruntime's `argmax`; and the positions.
+pub fn top1_agreement(logits: &serde_json::Value, name: &str, vocab: usize) -> (usize, usize) {
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(super::data(&format!("{name}.expected.json"))).unwrap(),
+    )
+    .unwrap();
+    let logits: Vec<f64> = logits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want: Vec<usize> = expected["argmax"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(logits.len(), vocab * want.len());
+    let agree = logits
+        .chunks(vocab)
+        .zip(&want)
+        .filter(|(row, w)| zkinfer::input::argmax(row) == Some(**w))
+        .count();
+    (agree, want.len())
+}
