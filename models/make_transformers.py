@@ -7,6 +7,7 @@ weights in an external `NAME.onnx.data` file, exactly as it writes them. Nothing
     python3 -m venv .venv-torch
     .venv-torch/bin/pip install torch transformers onnx onnxruntime onnxscript numpy
     .venv-torch/bin/python models/make_transformers.py [OUT_DIR] [NAME ...]
+    .venv-torch/bin/python models/make_transformers.py --variants OUT_DIR [NAME ...]
 
 The pattern is `../shared/models/make_models_v3.py`'s (which builds `gpt2_l2` and `gpt2_l8`):
 per model NAME, NAME.onnx + NAME.onnx.data, NAME.input.json (EZKL format), NAME.expected.json
@@ -31,8 +32,7 @@ import transformers
 from transformers import (BertConfig, BertForSequenceClassification, GPT2Config,
                           GPT2LMHeadModel, ViTConfig, ViTForImageClassification)
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-ONLY = set(sys.argv[2:])
+OUT = os.path.dirname(os.path.abspath(__file__))
 
 
 def corpus():
@@ -43,6 +43,8 @@ def corpus():
 
 
 TEXT = corpus()
+# Encoders' evaluation sets: half calibrates, half is held out for scoring.
+EVAL_SAMPLES = 30
 
 
 def windows(vocab, ctx, n, rng):
@@ -86,12 +88,12 @@ def train(m, batch, steps, lr=3e-3):
         loss.backward()
         opt.step()
     m.eval()
-    return float(loss)
+    return float(loss.detach())
 
 
 def export(name, m, key, example, xs, input_names, per_position):
     path = os.path.join(OUT, f"{name}.onnx")
-    torch.onnx.export(Out(m, key), (example,), path, dynamo=True, opset_version=18,
+    torch.onnx.export(Out(m, key).eval(), (example,), path, dynamo=True, opset_version=18,
                       input_names=input_names, output_names=["logits"])
     scrub(path)
     sess = ort.InferenceSession(path)
@@ -122,14 +124,15 @@ def export(name, m, key, example, xs, input_names, per_position):
             "onnx_sha256": hashlib.sha256(open(path, "rb").read()).hexdigest()}
 
 
-def gpt2_eager(name, layers=2, d=64, heads=4, vocab=128, ctx=32, seed=0):
+def gpt2(name, layers=2, d=64, heads=4, vocab=128, ctx=32, act="gelu_new", attn="eager",
+         seed=0):
     torch.manual_seed(seed)
     cfg = GPT2Config(vocab_size=vocab, n_positions=ctx, n_embd=d, n_layer=layers, n_head=heads,
-                     n_inner=4 * d, activation_function="gelu_new", resid_pdrop=0.0,
+                     n_inner=4 * d, activation_function=act, resid_pdrop=0.0,
                      embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False,
-                     bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+                     bos_token_id=0, eos_token_id=0, attn_implementation=attn)
     m = GPT2LMHeadModel(cfg)
-    assert m.config._attn_implementation == "eager", m.config._attn_implementation
+    assert m.config._attn_implementation == attn, m.config._attn_implementation
     rng = np.random.default_rng(seed + 1)
 
     def batch(m):
@@ -142,21 +145,23 @@ def gpt2_eager(name, layers=2, d=64, heads=4, vocab=128, ctx=32, seed=0):
     xs = windows(vocab, ctx, 11, np.random.default_rng(seed + 2))
     info = export(name, m, "input_ids", example, xs, ["input_ids"], per_position=True)
     return {"layers": layers, "d_model": d, "heads": heads, "vocab": vocab, "context": ctx,
-            "attention": "eager", "train_loss": loss, **info}
+            "activation": act, "attention": attn, "train_loss": loss, **info}
 
 
-def bert_cls(name, layers=2, d=64, heads=4, vocab=128, ctx=16, classes=4, seed=0):
-    """Classifies random token ids by the id class (`id // 32`) most common among them."""
+def bert_cls(name, layers=2, d=64, heads=4, vocab=128, ctx=16, classes=4, act="gelu", seed=0,
+             samples=EVAL_SAMPLES):
+    """Classifies random token ids by the id class (`id · classes // vocab`) most common among
+    them."""
     torch.manual_seed(seed)
     cfg = BertConfig(vocab_size=vocab, hidden_size=d, num_hidden_layers=layers,
-                     num_attention_heads=heads, intermediate_size=4 * d, hidden_act="gelu",
+                     num_attention_heads=heads, intermediate_size=4 * d, hidden_act=act,
                      max_position_embeddings=ctx, type_vocab_size=2, num_labels=classes,
                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     m = BertForSequenceClassification(cfg)
     rng = np.random.default_rng(seed + 1)
 
     def labels(x):
-        return np.array([np.bincount(r // (vocab // classes), minlength=classes).argmax()
+        return np.array([np.bincount(r * classes // vocab, minlength=classes).argmax()
                          for r in x])
 
     def tokens(n, rng):
@@ -169,29 +174,30 @@ def bert_cls(name, layers=2, d=64, heads=4, vocab=128, ctx=16, classes=4, seed=0
 
     loss = train(m, batch, 400)
     example = torch.tensor(tokens(1, np.random.default_rng(99)))
-    xs = tokens(11, np.random.default_rng(seed + 2))
+    xs = tokens(1 + samples, np.random.default_rng(seed + 2))
     info = export(name, m, "input_ids", example, xs, ["input_ids"], per_position=False)
     return {"layers": layers, "hidden": d, "heads": heads, "vocab": vocab, "tokens": ctx,
-            "classes": classes, "train_loss": loss, **info}
+            "classes": classes, "activation": act, "train_loss": loss, **info}
 
 
-def vit_cls(name, layers=2, d=64, heads=4, size=16, patch=4, classes=4, seed=0):
+def vit_cls(name, layers=2, d=64, heads=4, size=16, patch=4, classes=4, channels=1, act="gelu",
+            seed=0, samples=EVAL_SAMPLES):
     """Classifies a noisy image by its brightest quadrant."""
     torch.manual_seed(seed)
-    cfg = ViTConfig(image_size=size, patch_size=patch, num_channels=1, hidden_size=d,
+    cfg = ViTConfig(image_size=size, patch_size=patch, num_channels=channels, hidden_size=d,
                     num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=4 * d,
-                    hidden_act="gelu", num_labels=classes, hidden_dropout_prob=0.0,
+                    hidden_act=act, num_labels=classes, hidden_dropout_prob=0.0,
                     attention_probs_dropout_prob=0.0)
     m = ViTForImageClassification(cfg)
     rng = np.random.default_rng(seed + 1)
 
     def images(n, rng):
-        x = rng.normal(0.0, 0.5, size=(n, 1, size, size)).astype(np.float32)
+        x = rng.normal(0.0, 0.5, size=(n, channels, size, size)).astype(np.float32)
         y = rng.integers(0, classes, size=n)
         h = size // 2
         for i, q in enumerate(y):
             r, c = divmod(int(q), 2)
-            x[i, 0, r * h:(r + 1) * h, c * h:(c + 1) * h] += 1.0
+            x[i, :, r * h:(r + 1) * h, c * h:(c + 1) * h] += 1.0
         return x, y
 
     def batch(m):
@@ -201,14 +207,45 @@ def vit_cls(name, layers=2, d=64, heads=4, size=16, patch=4, classes=4, seed=0):
 
     loss = train(m, batch, 300)
     example = torch.tensor(images(1, np.random.default_rng(99))[0])
-    xs, _ = images(11, np.random.default_rng(seed + 2))
+    xs, _ = images(1 + samples, np.random.default_rng(seed + 2))
     info = export(name, m, "pixel_values", example, xs, ["pixel_values"], per_position=False)
-    return {"layers": layers, "hidden": d, "heads": heads, "image": [1, size, size],
-            "patch": patch, "classes": classes, "train_loss": loss, **info}
+    return {"layers": layers, "hidden": d, "heads": heads, "image": [channels, size, size],
+            "patch": patch, "classes": classes, "activation": act, "train_loss": loss, **info}
+
+
+BUILDERS = {
+    "gpt2_eager": lambda name: gpt2(name),
+    "bert_cls": bert_cls,
+    "vit_cls": vit_cls,
+}
+
+# Other sizes, head counts, depths and activations of the same three families, exported the
+# same way: not committed (tests/data keeps the three above); `benches/hf_variants.sh` builds
+# them into a scratch folder and checks that each compiles and agrees with onnxruntime.
+VARIANTS = {
+    "gpt2_sdpa_h3_d48_relu": lambda n: gpt2(n, layers=1, d=48, heads=3, ctx=16, act="relu",
+                                            attn="sdpa"),
+    "gpt2_eager_l3_gelu": lambda n: gpt2(n, layers=3, d=32, heads=2, ctx=16, act="gelu"),
+    "gpt2_sdpa_silu_v96": lambda n: gpt2(n, layers=2, d=32, heads=8, vocab=96, ctx=24,
+                                         act="silu", attn="sdpa"),
+    "gpt2_sdpa_fast": lambda n: gpt2(n, layers=1, d=64, heads=2, ctx=8, act="gelu_fast",
+                                     attn="sdpa"),
+    "bert_h2_l3_gelu_new": lambda n: bert_cls(n, layers=3, d=32, heads=2, ctx=8, classes=3,
+                                              act="gelu_new"),
+    "bert_h8_relu": lambda n: bert_cls(n, layers=1, d=64, heads=8, ctx=24, act="relu"),
+    "vit_rgb_p8_h3": lambda n: vit_cls(n, d=48, heads=3, size=16, patch=8, channels=3),
+    "vit_l1_p2_tanh": lambda n: vit_cls(n, layers=1, d=32, heads=2, size=8, patch=2,
+                                        act="gelu_pytorch_tanh"),
+}
 
 
 if __name__ == "__main__":
-    builders = {"gpt2_eager": gpt2_eager, "bert_cls": bert_cls, "vit_cls": vit_cls}
+    args = sys.argv[1:]
+    variants = "--variants" in args
+    args = [a for a in args if a != "--variants"]
+    OUT = args[0] if args else OUT
+    ONLY = set(args[1:])
+    builders = VARIANTS if variants else BUILDERS
     manifest = os.path.join(OUT, "manifest.json")
     man = json.load(open(manifest)) if os.path.exists(manifest) else {"models": {}}
     man["generator"] = "make_transformers.py"
@@ -218,5 +255,5 @@ if __name__ == "__main__":
         if not ONLY or name in ONLY:
             man["models"][name] = build(name)
             print(name, man["models"][name]["params"], man["models"][name]["ops"],
-                  man["models"][name]["top1_margin"])
+                  man["models"][name]["top1_margin"], flush=True)
     json.dump(man, open(manifest, "w"), indent=1)

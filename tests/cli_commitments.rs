@@ -200,25 +200,48 @@ fn cli_hashed_params_owner_and_verifier_flow() {
     );
 }
 
-/// LeNet-5 with hashed params, verified from its verifier file (slow: `--ignored`).
+/// A convolutional network with hashed params, verified from its verifier file.
+#[test]
+fn cli_proves_a_cnn_with_hashed_params() {
+    hashed_params_flow(
+        "digits_cnn.onnx",
+        "digits_cnn.eval.json",
+        "digits_cnn.input.json",
+    );
+}
+
+/// LeNet-5 with hashed params (`k = 16`, about 5 minutes in the test profile): on demand
+/// (TESTING.md), as the CNN above covers the same flow in CI.
 #[test]
 #[ignore = "slow: run with --ignored"]
 fn cli_proves_lenet5_with_hashed_params() {
     hashed_params_flow("lenet5.onnx", "lenet5.input.json", "lenet5.input.json");
 }
 
-/// LeNet-5 with a hashed input and public outputs (slow: run with `--ignored`, as CI does).
+#[test]
+fn cli_proves_a_cnn_with_a_hashed_input() {
+    hashed_input_flow("digits_cnn", "digits_cnn.eval.json");
+}
+
+/// LeNet-5 with a hashed input and public outputs (slow: run with `--ignored`).
 #[test]
 #[ignore = "slow: run with --ignored"]
 fn cli_proves_lenet5_with_a_hashed_input() {
+    hashed_input_flow("lenet5", "lenet5.input.json");
+}
+
+/// A model compiled with a hashed input and public outputs: proven, verified (the proof shows
+/// the input's commitment, not the input), and the commitment opened. `name` names the model's
+/// files in `tests/data`.
+fn hashed_input_flow(name: &str, calibration: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("lenet5.zkm");
-    let input = common::data("lenet5.input.json");
+    let model = dir.path().join(format!("{name}.zkm"));
+    let input = common::data(&format!("{name}.input.json"));
     ok(&[
         "compile",
-        s(&common::data("lenet5.onnx")),
+        s(&common::data(&format!("{name}.onnx"))),
         "--calibration",
-        s(&input),
+        s(&common::data(calibration)),
         "--input-visibility",
         "hashed",
         "-o",
@@ -234,7 +257,7 @@ fn cli_proves_lenet5_with_a_hashed_input() {
         Some(64)
     );
     let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::data("lenet5.expected.json")).unwrap(),
+        &std::fs::read_to_string(common::data(&format!("{name}.expected.json"))).unwrap(),
     )
     .unwrap();
     assert_eq!(verified["argmax"], expected["argmax"]);
