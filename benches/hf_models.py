@@ -67,7 +67,8 @@ def prove(zkinfer, folder, name, zkm, work):
         return row
     report = json.loads(p.stdout)
     row["verified"] = report.get("ok") is True
-    proven = report["proofs"][0]["outputs_float"]
+    # One proof: its report is the top level (whole models) or the first of "proofs" (parts).
+    proven = (report["proofs"][0] if "proofs" in report else report)["outputs_float"]
     expected = json.loads((folder / f"{name}.expected.json").read_text())
     want = expected["argmax"] if isinstance(expected["argmax"], list) else [expected["argmax"]]
     classes = len(proven) // len(want)
@@ -88,14 +89,16 @@ def main():
     ap.add_argument("--prove", action="store_true")
     ap.add_argument("--memory-budget", default="8GiB")
     ap.add_argument("--json", type=pathlib.Path, help="write the results here too")
+    ap.add_argument("--work", type=pathlib.Path, help="scratch folder (default: a new temp dir)")
     args = ap.parse_args()
     results, failed = {}, False
+    scratch = args.work or pathlib.Path(tempfile.mkdtemp(prefix="hf_models."))
     for onnx in sorted(args.dir.glob("*.onnx")):
         name = onnx.stem
         if args.only and name not in args.only or not (args.dir / f"{name}.eval.json").exists():
             continue
-        work = args.dir / f"{name}.work"
-        work.mkdir(exist_ok=True)
+        work = scratch / name
+        work.mkdir(parents=True, exist_ok=True)
         cal, held = split(args.dir / f"{name}.eval.json", work)
         zkm = work / f"{name}.zkm"
         p, secs, _ = run([args.zkinfer, "compile", onnx, "--calibration", cal, "-o", zkm,
