@@ -6,7 +6,8 @@ with zkinfer and checked.
     .venv/bin/python examples/python/pytorch_gpt2.py [--layers 2] [--context 32] [--memory-budget-gib 8]
 
 With the defaults (2 layers, 32 tokens) the proof takes about 12 minutes on 2 cores, in 7
-parts within 8 GiB; `--layers 1 --context 8` proves whole in about a minute.
+parts within 8 GiB; `--layers 1 --context 8` proves whole in about a minute (measured: 59.6 s,
+verified in 16.3 s, top-1 agreement with PyTorch 8 of 8).
 
 The model is built from a small config (no download): swap in
 `GPT2LMHeadModel.from_pretrained(...)`, a `BertForSequenceClassification` or a
@@ -48,7 +49,8 @@ def main():
     torch.manual_seed(0)
     vocab, ctx = 128, args.context
     config = GPT2Config(vocab_size=vocab, n_positions=ctx, n_embd=64, n_layer=args.layers,
-                        n_head=4, activation_function="gelu_new", use_cache=False)
+                        n_head=4, activation_function="gelu_new", use_cache=False,
+                        bos_token_id=0, eos_token_id=0)
     model = GPT2LMHeadModel(config)
     # A few steps of next-byte prediction on this file's own text, so that the logits have
     # real margins (an untrained model's near-ties make top-1 agreement meaningless); a
@@ -74,7 +76,7 @@ def main():
     path = os.path.join(out, "gpt2.onnx")
     example = windows(1, ctx)
     # PyTorch's default exporter, as a user runs it (weights go to gpt2.onnx.data).
-    torch.onnx.export(Logits(model), (example,), path, dynamo=True, opset_version=18,
+    torch.onnx.export(Logits(model).eval(), (example,), path, dynamo=True, opset_version=18,
                       input_names=["input_ids"], output_names=["logits"], external_data=True)
 
     # Calibration: token windows like those the model will be asked about.
