@@ -97,5 +97,8 @@ fn the_python_package_passes_its_tests() {
 #[test]
 #[ignore = "real proofs of transformers from Python (about 15 minutes on 2 cores); on demand (TESTING.md)"]
 fn transformers_prove_from_python() {
-    pytest("python/tests/test_transformers.py", &[("ZKINFER_SLOW", "1")]);
+    pytest(
+        "python/tests/test_transformers.py",
+        &[("ZKINFER_SLOW", "1")],
+    );
 }

@@ -16,8 +16,8 @@ use zkinfer::api::{Budget, Openings, Precision};
 use zkinfer::error::{QuantError, WitnessError};
 use zkinfer::input::{read_samples, EvalSet};
 use zkinfer::{
-    CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProver,
-    PartedVerifier, ProofBundle, Prover, Verifier, Visibilities, Visibility,
+    CompileOptions, CompiledModel, Error, LinkSeed, ParamsCache, PartedProver, PartedVerifier,
+    ProofBundle, Prover, Verifier, Visibilities, Visibility,
 };
 
 create_exception!(_zkinfer, ZkinferError, PyException, "Any zkinfer error.");
