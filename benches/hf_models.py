@@ -41,6 +41,11 @@ def error_line(p):
     return lines[-1] if lines else f"exit {p.returncode}"
 
 
+def flatten(x):
+    """A nested list's numbers in order; a number alone as a list of one."""
+    return [v for e in x for v in flatten(e)] if isinstance(x, list) else [x]
+
+
 def split(eval_path, work):
     ev = json.loads(eval_path.read_text())
     half = len(ev["inputs"]) // 2
@@ -70,12 +75,10 @@ def prove(zkinfer, folder, name, zkm, work):
     # One proof: its report is the top level (whole models) or the first of "proofs" (parts).
     proven = (report["proofs"][0] if "proofs" in report else report)["outputs_float"]
     expected = json.loads((folder / f"{name}.expected.json").read_text())
-    want = expected["argmax"] if isinstance(expected["argmax"], list) else [expected["argmax"]]
+    want = flatten(expected["argmax"])
     classes = len(proven) // len(want)
     rows = [proven[i * classes:(i + 1) * classes] for i in range(len(want))]
-    flat = [v for r in expected["output"] for v in (r if isinstance(r, list) else [r])]
-    while flat and isinstance(flat[0], list):
-        flat = [v for r in flat for v in r]
+    flat = flatten(expected["output"])
     row["verified_top1"] = f"{sum(r.index(max(r)) == w for r, w in zip(rows, want))}/{len(want)}"
     row["verified_max_abs_error"] = round(max(abs(a - b) for a, b in zip(proven, flat)), 4)
     return row
