@@ -162,6 +162,28 @@ pub enum QuantError {
         /// What it has.
         got: String,
     },
+    /// An error budget (`--max-error`) that is not a positive number.
+    #[error("--max-error {max_error}: an error budget is a positive number, the largest |float - quantised| output error allowed")]
+    BudgetValue {
+        /// The budget given.
+        max_error: f64,
+    },
+    /// Too few calibration samples to hold some out of fitting the scales.
+    #[error("an error budget (--max-error) needs at least 2 calibration samples: the first half fits the scales, the error is measured on the rest; got {got}")]
+    BudgetSamples {
+        /// Samples given.
+        got: usize,
+    },
+    /// No setting searched meets the error budget.
+    #[error("no quantisation meets --max-error {}: {reached} on {held_out} held-out calibration samples; allow at least that error, or calibrate on more samples like those you will prove", readable(*max_error))]
+    BudgetUnmet {
+        /// The budget.
+        max_error: f64,
+        /// The tightest error reached and its setting, or why none was measured.
+        reached: String,
+        /// Samples the error was measured on.
+        held_out: usize,
+    },
     /// A Gather's ids are not whole numbers at their scale: they come from an activation
     /// with a fractional scale, not from the model's integer input.
     #[error("node '{node}': ids at scale 2^{scale_exp} are not exact integers; a Gather reads the model's integer input (token ids)")]

@@ -493,7 +493,7 @@ enum Calibration {
 #[pyo3(signature = (
     onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
     param_visibility = "fixed", precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
-    max_k = None, memory_budget = None, cut_before = None, params_dir = None
+    max_error = None, max_k = None, memory_budget = None, cut_before = None, params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn compile(
@@ -507,6 +507,7 @@ fn compile(
     dot_width: Option<usize>,
     table_bits: Option<u32>,
     headroom_bits: Option<u32>,
+    max_error: Option<f64>,
     max_k: Option<u32>,
     memory_budget: Option<u64>,
     cut_before: Option<Vec<usize>>,
@@ -537,6 +538,7 @@ fn compile(
             memory_bytes: memory_budget,
         },
         cuts: cut_before.unwrap_or_default(),
+        max_error,
         ..CompileOptions::default()
     }
     .with_precision(precision)

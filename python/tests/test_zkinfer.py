@@ -79,6 +79,17 @@ def test_high_precision_narrows_the_error_and_proves(params_dir):
         zkinfer.compile(ONNX, EVAL, precision="extreme", params_dir=params_dir)
 
 
+def test_an_error_budget_chooses_the_widths_and_proves(params_dir):
+    budgeted = zkinfer.compile(ONNX, EVAL, max_error=0.0017, params_dir=params_dir)
+    budget = budgeted.inspect()["quant_report"]["budget"]
+    assert budget["max_error"] == 0.0017 and budget["held_out_error"] <= 0.0017
+    assert budget["activation_bits"] > 16
+    outputs = budgeted.verify(budgeted.prove(sample()))
+    assert np.max(np.abs(outputs - expected_logits())) < 0.0017
+    with pytest.raises(zkinfer.ZkinferError, match="no quantisation meets --max-error"):
+        zkinfer.compile(ONNX, EVAL, max_error=1e-9, params_dir=params_dir)
+
+
 def test_a_tampered_proof_is_rejected(model, proof):
     bundle = json.loads(proof.to_json())
     # Edit a proven integer and its float in step, so only the proof can catch it.

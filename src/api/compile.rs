@@ -16,7 +16,7 @@ use crate::circuit::{CircuitSpec, InstanceLayout, Salts, DOT_WIDTHS};
 use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
-use crate::graph::quant::{self, QuantOptions, QuantReport};
+use crate::graph::quant::{self, Calibrated, QuantOptions, QuantReport};
 use crate::graph::witness::{self, Witness};
 use crate::visibility::Visibilities;
 
@@ -46,6 +46,12 @@ pub struct CompileOptions {
     /// Cut the model before each of these nodes (indices in execution order, as `inspect`
     /// lists them), whatever the budget: parts chosen by hand.
     pub cuts: Vec<usize>,
+    /// An error budget: the largest max abs output error (float against dequantised
+    /// integer outputs) allowed on calibration samples the scales were not fitted on. The
+    /// compiler then picks the activation, weight and table widths the cost model predicts
+    /// prove fastest within it ([`super::budget`]), in place of `quant`'s widths and
+    /// `fit_tables`; `quant`'s headroom and rounding stay.
+    pub max_error: Option<f64>,
 }
 
 impl CompileOptions {
@@ -84,6 +90,7 @@ impl Default for CompileOptions {
             fit_tables: true,
             budget: Budget::default(),
             cuts: Vec::new(),
+            max_error: None,
         }
     }
 }
@@ -131,7 +138,12 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Self, Error> {
         quant::check_calibration(calibration)?;
-        let mut best = Self::compile_exact(graph, calibration, &options.quant, options)?;
+        if let Some(max_error) = options.max_error {
+            let best = super::budget::cheapest_within(graph, calibration, options, max_error)?;
+            return Ok(best.0.sealed()?);
+        }
+        let calibrated = Calibrated::run(graph, calibration)?;
+        let mut best = Self::compile_exact(graph, &calibrated, &options.quant, options)?;
         if options.fit_tables && best.0.graph.has_tables() {
             let mut best_seconds = best.predicted_seconds()?;
             for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {
@@ -139,7 +151,7 @@ impl CompiledModel {
                     table_bits: bits,
                     ..options.quant.clone()
                 };
-                let candidate = Self::compile_exact(graph, calibration, &quant, options)?;
+                let candidate = Self::compile_exact(graph, &calibrated, &quant, options)?;
                 let seconds = candidate.predicted_seconds()?;
                 if seconds < best_seconds {
                     (best, best_seconds) = (candidate, seconds);
@@ -154,11 +166,21 @@ impl CompiledModel {
     /// it is proven whole.
     fn compile_exact(
         graph: &FloatGraph,
-        calibration: &[Vec<f32>],
+        calibrated: &Calibrated<'_>,
         quant: &QuantOptions,
         options: &CompileOptions,
     ) -> Result<Candidate, Error> {
-        let (qgraph, report) = quant::quantise(graph, calibration, quant)?;
+        let (qgraph, report) = calibrated.quantise(quant)?;
+        Self::candidate(graph, qgraph, report, options)
+    }
+
+    /// `qgraph`, quantised from `graph` with `report`, laid out (or cut) as `options` ask.
+    pub(super) fn candidate(
+        graph: &FloatGraph,
+        qgraph: QGraph,
+        report: QuantReport,
+        options: &CompileOptions,
+    ) -> Result<Candidate, Error> {
         let mut candidate = if !options.cuts.is_empty() {
             let model = Self::from_graph(qgraph, options.visibility)?.split_at(&options.cuts)?;
             let layout = match model.is_parted() {
@@ -257,7 +279,7 @@ impl CompiledModel {
     /// The model with its hashed parameters committed (nothing happens otherwise, or when
     /// they are committed already) and the commitment's record checked: the last step of
     /// a compile.
-    fn sealed(mut self) -> Result<Self, CompileError> {
+    pub(super) fn sealed(mut self) -> Result<Self, CompileError> {
         if self.weights.is_none() {
             self.hash_params()?;
         }
@@ -477,11 +499,11 @@ fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileE
 
 /// A compiled model before its hashed parameters are committed, with its layout when it is
 /// proven whole (so that choosing among candidates lays none out again).
-struct Candidate(CompiledModel, Option<Layout>);
+pub(super) struct Candidate(pub(super) CompiledModel, pub(super) Option<Layout>);
 
 impl Candidate {
     /// Predicted proving time ([`CompiledModel::predicted_seconds`]).
-    fn predicted_seconds(&self) -> Result<f64, CompileError> {
+    pub(super) fn predicted_seconds(&self) -> Result<f64, CompileError> {
         match &self.1 {
             Some(layout) => Ok(cost::Shape::of(layout).predicted_seconds()),
             None => self.0.predicted_seconds(),

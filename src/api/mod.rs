@@ -16,6 +16,7 @@
 //! is the architecture's, and a verifier file without weights rebuilds it, see
 //! [`CompiledModel::verifier_file`].
 
+mod budget;
 mod bundle;
 mod compile;
 mod files;
@@ -38,7 +39,10 @@ pub use bundle::{felt_hex, parse_felt, ProofBundle};
 // What front ends (the CLI, Python, the service) need from the stages below, so that they
 // import `api` alone.
 pub use crate::circuit::cost::{Budget, Shape};
-pub use crate::graph::quant::{calibration_warnings, Precision, QuantOptions, QuantReport};
+pub use crate::graph::quant::{
+    calibration_warnings, BudgetReport, Precision, QuantOptions, QuantReport,
+};
+pub use budget::{ACTIVATION_BITS, TABLE_BITS, WEIGHT_BITS};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
 pub use format::{
     PartSpec, WeightsCommitment, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, MODEL_FORMAT_VERSION,

@@ -8,6 +8,7 @@ use super::compile::{CompileOptions, CompiledModel};
 use crate::error::Error;
 use crate::graph::ir::FloatGraph;
 use crate::graph::quant::calibration_warnings;
+use crate::graph::quant::QuantReport;
 use crate::input::join_parts;
 use crate::onnx::{compare_with_reference, import_bytes, ReferenceCheck};
 
@@ -69,6 +70,6 @@ pub fn check_against_reference(
     let report_error = model
         .quant_report
         .as_ref()
-        .map_or(0.0, |r| r.max_output_error);
+        .map_or(0.0, QuantReport::largest_error);
     compare_with_reference(onnx, graph, &proven, report_error, samples)
 }

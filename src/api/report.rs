@@ -396,7 +396,11 @@ impl fmt::Display for Inspection {
             f,
             "predicted verifying time {:.3} s with the key kept (a Verifier, `zkinfer serve`), {:.2} s cold (`zkinfer verify`: parameters loaded and the verifying key rebuilt first)",
             self.predicted_verify_s, self.predicted_cold_verify_s
-        )
+        )?;
+        match &self.quant_report {
+            Some(q) => write!(f, "\n{q}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -418,6 +422,8 @@ pub struct PartsInspection {
     /// Predicted verifying time of all parts in a fresh process (every part's verifying key
     /// rebuilt), seconds.
     pub predicted_cold_verify_s: f64,
+    /// Float-vs-integer error on the calibration set (and the error budget's choice).
+    pub quant_report: Option<QuantReport>,
 }
 
 /// One part of a model proven in parts.
@@ -461,6 +467,7 @@ impl CompiledModel {
                 .map(|p| p.circuit.predicted_cold_verify_s)
                 .sum(),
             parts,
+            quant_report: self.quant_report.clone(),
         })
     }
 }
@@ -495,6 +502,10 @@ impl fmt::Display for PartsInspection {
             self.predicted_peak_mib,
             self.predicted_verify_s,
             self.predicted_cold_verify_s
-        )
+        )?;
+        match &self.quant_report {
+            Some(q) => write!(f, "\n{q}"),
+            None => Ok(()),
+        }
     }
 }

@@ -209,6 +209,7 @@ def compile(
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,
+    max_error: Optional[float] = None,
     max_k: Optional[int] = None,
     memory_budget: Optional[int] = None,
     cut_before: Optional[Sequence[int]] = None,
@@ -226,7 +227,10 @@ def compile(
     so a verifier needs only :meth:`Model.verifier_file`).
     ``precision`` is ``"standard"`` (default: 16-bit activations, the fastest proofs) or
     ``"high"`` (24-bit activations, 16-bit weights: outputs closer to the float model, more
-    rows). ``max_k`` (rows) or ``memory_budget`` (bytes of predicted peak proving memory) cut
+    rows). ``max_error`` is an error budget instead of a preset: the largest
+    |float - quantised| output error allowed on the calibration samples the scales are not
+    fitted on (the second half); the widths predicted to prove fastest within it are chosen
+    (``inspect()["quant_report"]["budget"]`` shows them and the error measured). ``max_k`` (rows) or ``memory_budget`` (bytes of predicted peak proving memory) cut
     a model too large for one circuit into parts that each fit, linked by Poseidon
     commitments; ``cut_before`` (node indices, as ``inspect`` lists them) cuts it by hand.
     ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
@@ -242,6 +246,7 @@ def compile(
         dot_width=dot_width,
         table_bits=table_bits,
         headroom_bits=headroom_bits,
+        max_error=max_error,
         max_k=max_k,
         memory_budget=memory_budget,
         cut_before=None if cut_before is None else list(cut_before),

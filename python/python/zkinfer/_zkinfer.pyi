@@ -95,6 +95,7 @@ def compile(
     dot_width: Optional[int] = None,
     table_bits: Optional[int] = None,
     headroom_bits: Optional[int] = None,
+    max_error: Optional[float] = None,
     max_k: Optional[int] = None,
     memory_budget: Optional[int] = None,
     cut_before: Optional[List[int]] = None,

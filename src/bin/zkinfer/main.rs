@@ -75,6 +75,12 @@ enum Command {
         /// range on inputs wider than the calibration data.
         #[arg(long, value_parser = clap::value_parser!(u32).range(0..=16))]
         headroom_bits: Option<u32>,
+        /// An error budget: the largest |float - quantised| output error allowed, measured
+        /// on the calibration samples the scales are not fitted on (the second half). The
+        /// compiler picks the activation, weight and table widths predicted to prove fastest
+        /// within it (`inspect` shows the choice and the error), in place of a preset.
+        #[arg(long, value_name = "E", conflicts_with_all = ["precision", "table_bits"])]
+        max_error: Option<f64>,
         /// Prove the model in parts when its circuit needs more than 2^K rows: the graph is
         /// cut, in execution order, into parts that each fit, linked by Poseidon commitments.
         #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(9..=22))]
@@ -288,6 +294,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             precision,
             table_bits,
             headroom_bits,
+            max_error,
             max_k,
             memory_budget,
             cut_before,
@@ -312,6 +319,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                     memory_bytes: memory_budget,
                 },
                 cuts: cut_before,
+                max_error,
                 ..CompileOptions::default()
             }
             .with_precision(precision)
@@ -395,30 +403,33 @@ fn compile(
         return parts::compiled(model, output, &compiled, &check, summary, json);
     }
     let layout = compiled.layout()?;
-    let error = compiled
-        .quant_report
-        .as_ref()
-        .map_or(0.0, |r| r.max_output_error);
     if json {
+        let error = compiled
+            .quant_report
+            .as_ref()
+            .map_or(0.0, |r| r.max_output_error);
         out!(
             "{}",
             json!({
                 "ok": true, "model": output, "nodes": compiled.graph.nodes.len(), "k": layout.k,
                 "dot_width": layout.dot_width, "rows": layout.rows,
                 "max_output_error": error, "calibration_samples": samples.len(),
+                "quant_report": compiled.quant_report,
                 "reference": check, "warnings": warnings,
             })
         );
     } else {
         out!(
-            "compiled {} -> {}: {} nodes, k = {}, dot width {}, max |float - quantised| output error {error:.4} on {} calibration samples",
+            "compiled {} -> {}: {} nodes, k = {}, dot width {}",
             model.display(),
             output.display(),
             compiled.graph.nodes.len(),
             layout.k,
             layout.dot_width,
-            samples.len()
         );
+        if let Some(q) = &compiled.quant_report {
+            out!("{q}");
+        }
         out!("{check}");
     }
     Ok(())

@@ -46,6 +46,63 @@ pub struct QuantReport {
     pub max_output_error: f64,
     /// Calibration samples used.
     pub samples: usize,
+    /// With an error budget (`compile --max-error`): what the search measured and chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetReport>,
+}
+
+/// What `compile --max-error` measured and chose ([`crate::api::CompileOptions::max_error`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BudgetReport {
+    /// The budget: the largest max abs output error allowed.
+    pub max_error: f64,
+    /// The chosen setting's max abs output error on the held-out samples.
+    pub held_out_error: f64,
+    /// Calibration samples held out of fitting the scales, on which the error was measured.
+    pub held_out_samples: usize,
+    /// The chosen widths.
+    pub activation_bits: u32,
+    /// The chosen weight width.
+    pub weight_bits: u32,
+    /// The chosen input bits of activation tables (none for a model without them).
+    pub table_bits: Option<u32>,
+    /// Settings whose error was measured.
+    pub settings_tried: usize,
+}
+
+impl QuantReport {
+    /// The largest error measured: on the calibration samples, or on the held-out ones an
+    /// error budget measured.
+    pub fn largest_error(&self) -> f64 {
+        self.budget.as_ref().map_or(self.max_output_error, |b| {
+            b.held_out_error.max(self.max_output_error)
+        })
+    }
+}
+
+impl std::fmt::Display for QuantReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "max |float - quantised| output error {} on {} calibration samples",
+            readable(self.max_output_error),
+            self.samples
+        )?;
+        if let Some(b) = &self.budget {
+            write!(
+                f,
+                "; error budget {}: {}-bit activations, {}-bit weights{} chosen, {} on {} held-out samples ({} settings measured)",
+                readable(b.max_error),
+                b.activation_bits,
+                b.weight_bits,
+                b.table_bits.map_or(String::new(), |t| format!(", {t}-bit tables")),
+                readable(b.held_out_error),
+                b.held_out_samples,
+                b.settings_tried
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Quantises `graph` with scales chosen from `calibration` (one flat input per sample).
@@ -54,114 +111,165 @@ pub fn quantise(
     calibration: &[Vec<f32>],
     options: &QuantOptions,
 ) -> Result<(QGraph, QuantReport), Error> {
-    graph.validate()?;
-    if calibration.is_empty() {
-        return Err(QuantError::NoCalibration.into());
-    }
-    for sample in calibration {
-        check_finite(&graph.input_name, sample)?;
-        if graph.integer_input {
-            check_integers(&graph.input_name, sample)?;
+    Calibrated::run(graph, calibration)?.quantise(options)
+}
+
+/// A float graph run on samples: every tensor's largest magnitude and the float outputs,
+/// computed once, so that quantisations at several settings ([`Calibrated::quantise`]) and
+/// their errors on these samples ([`Calibrated::max_output_error`]) share one float pass.
+#[derive(Debug)]
+pub struct Calibrated<'a> {
+    graph: &'a FloatGraph,
+    samples: &'a [Vec<f32>],
+    /// Per tensor (the input first), the largest magnitude over the samples.
+    max_abs: Vec<f64>,
+    /// Per sample, the float outputs in order.
+    outputs: Vec<Vec<f64>>,
+}
+
+impl<'a> Calibrated<'a> {
+    /// Runs `graph` on `samples`, refusing samples it cannot take and values that are not
+    /// finite (naming the tensor).
+    pub fn run(graph: &'a FloatGraph, samples: &'a [Vec<f32>]) -> Result<Self, Error> {
+        graph.validate()?;
+        if samples.is_empty() {
+            return Err(QuantError::NoCalibration.into());
         }
-        if sample.len() != graph.input_len() {
-            return Err(QuantError::InputLength {
-                tensor: graph.input_name.clone(),
-                expected: graph.input_len(),
-                got: sample.len(),
+        for sample in samples {
+            check_finite(&graph.input_name, sample)?;
+            if graph.integer_input {
+                check_integers(&graph.input_name, sample)?;
             }
-            .into());
-        }
-    }
-    let traces: Vec<_> = calibration.iter().map(|x| graph.forward(x)).collect();
-    let max_abs: Vec<f64> = (0..=graph.nodes.len())
-        .map(|t| {
-            traces
-                .iter()
-                .flat_map(|trace| trace[t].iter())
-                .fold(0f64, |m, v| m.max(v.abs()))
-        })
-        .collect();
-    // Calibration overflowing f64 (huge weights) has no scale: name where it happened.
-    for trace in &traces {
-        for (t, values) in trace.iter().enumerate() {
-            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-                let tensor = match t {
-                    0 => graph.input_name.clone(),
-                    _ => graph.nodes[t - 1].name.clone(),
-                };
-                let value = values[index];
-                return Err(QuantError::NotFinite {
-                    tensor,
-                    index,
-                    value,
+            if sample.len() != graph.input_len() {
+                return Err(QuantError::InputLength {
+                    tensor: graph.input_name.clone(),
+                    expected: graph.input_len(),
+                    got: sample.len(),
                 }
                 .into());
             }
         }
-    }
-    // An integer input (token ids) is exact at scale 2^0, as wide as its largest value
-    // with headroom needs.
-    let input = if graph.integer_input {
-        let needed = (max_abs[0] * 2f64.powi(bits_i32(options.headroom_bits)) + 1.0)
-            .log2()
-            .ceil() as u32
-            + 1;
-        QTensor {
-            name: graph.input_name.clone(),
-            len: graph.input_len(),
-            scale_exp: 0,
-            bits: needed.clamp(options.activation_bits, MAX_TENSOR_BITS),
+        let mut max_abs = vec![0f64; graph.nodes.len() + 1];
+        let mut outputs = Vec::with_capacity(samples.len());
+        for sample in samples {
+            let trace = graph.forward(sample);
+            // Calibration overflowing f64 (huge weights) has no scale: name where it happened.
+            for (t, values) in trace.iter().enumerate() {
+                if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                    let tensor = match t {
+                        0 => graph.input_name.clone(),
+                        _ => graph.nodes[t - 1].name.clone(),
+                    };
+                    let value = values[index];
+                    return Err(QuantError::NotFinite {
+                        tensor,
+                        index,
+                        value,
+                    }
+                    .into());
+                }
+                max_abs[t] = values.iter().fold(max_abs[t], |m, v| m.max(v.abs()));
+            }
+            outputs.push(
+                graph
+                    .outputs
+                    .iter()
+                    .flat_map(|t| trace[t.index()].iter().copied())
+                    .collect(),
+            );
         }
-    } else {
-        QTensor {
-            name: graph.input_name.clone(),
-            len: graph.input_len(),
-            scale_exp: exponent_for(max_abs[0], options.activation_bits, options),
-            bits: options.activation_bits,
-        }
-    };
-    let mut builder = Builder {
-        options,
-        graph: QGraph {
-            integer_input: graph.integer_input,
-            input,
-            nodes: Vec::with_capacity(graph.nodes.len()),
-            outputs: Vec::new(),
-            rounding: options.rounding,
-        },
-        ids: vec![TensorId::INPUT],
-    };
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let calibrated = exponent_for(max_abs[i + 1], options.activation_bits, options);
-        builder.node(node, calibrated)?;
-    }
-    let mut qgraph = builder.graph;
-    qgraph.outputs = graph
-        .outputs
-        .iter()
-        .map(|t| {
-            builder
-                .ids
-                .get(t.index())
-                .copied()
-                .unwrap_or(TensorId::INPUT)
+        Ok(Self {
+            graph,
+            samples,
+            max_abs,
+            outputs,
         })
-        .collect();
-
-    let mut max_output_error = 0f64;
-    for (sample, trace) in calibration.iter().zip(&traces) {
-        let x = quantise_input(&qgraph.input, sample, false)?;
-        let out = qgraph.outputs_to_float(&qgraph.eval(&x)?);
-        let float_out = graph.outputs.iter().flat_map(|t| &trace[t.index()]);
-        for (q, f) in out.iter().zip(float_out) {
-            max_output_error = max_output_error.max((q - f).abs());
-        }
     }
-    let report = QuantReport {
-        max_output_error,
-        samples: calibration.len(),
-    };
-    Ok((qgraph, report))
+
+    /// The samples.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether there are none (never: [`Calibrated::run`] refuses that).
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Largest |float output − dequantised integer output| of `qgraph` over these samples.
+    /// An input outside the integer input's range is clamped to it, as a prover's would be;
+    /// a value leaving its declared range inside the graph is the witness error.
+    pub fn max_output_error(&self, qgraph: &QGraph) -> Result<f64, Error> {
+        let mut error = 0f64;
+        for (sample, float_out) in self.samples.iter().zip(&self.outputs) {
+            let x = quantise_input(&qgraph.input, sample, true)?;
+            let out = qgraph.outputs_to_float(&qgraph.eval(&x)?);
+            for (q, f) in out.iter().zip(float_out) {
+                error = error.max((q - f).abs());
+            }
+        }
+        Ok(error)
+    }
+
+    /// The integer graph with scales from these samples, and its error on them.
+    pub fn quantise(&self, options: &QuantOptions) -> Result<(QGraph, QuantReport), Error> {
+        let graph = self.graph;
+        let max_abs = &self.max_abs;
+        // An integer input (token ids) is exact at scale 2^0, as wide as its largest value
+        // with headroom needs.
+        let input = if graph.integer_input {
+            let needed = (max_abs[0] * 2f64.powi(bits_i32(options.headroom_bits)) + 1.0)
+                .log2()
+                .ceil() as u32
+                + 1;
+            QTensor {
+                name: graph.input_name.clone(),
+                len: graph.input_len(),
+                scale_exp: 0,
+                bits: needed.clamp(options.activation_bits, MAX_TENSOR_BITS),
+            }
+        } else {
+            QTensor {
+                name: graph.input_name.clone(),
+                len: graph.input_len(),
+                scale_exp: exponent_for(max_abs[0], options.activation_bits, options),
+                bits: options.activation_bits,
+            }
+        };
+        let mut builder = Builder {
+            options,
+            graph: QGraph {
+                integer_input: graph.integer_input,
+                input,
+                nodes: Vec::with_capacity(graph.nodes.len()),
+                outputs: Vec::new(),
+                rounding: options.rounding,
+            },
+            ids: vec![TensorId::INPUT],
+        };
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let calibrated = exponent_for(max_abs[i + 1], options.activation_bits, options);
+            builder.node(node, calibrated)?;
+        }
+        let mut qgraph = builder.graph;
+        qgraph.outputs = graph
+            .outputs
+            .iter()
+            .map(|t| {
+                builder
+                    .ids
+                    .get(t.index())
+                    .copied()
+                    .unwrap_or(TensorId::INPUT)
+            })
+            .collect();
+        let report = QuantReport {
+            max_output_error: self.max_output_error(&qgraph)?,
+            samples: self.samples.len(),
+            budget: None,
+        };
+        Ok((qgraph, report))
+    }
 }
 
 /// Builds the integer graph node by node.

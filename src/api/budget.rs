@@ -1,0 +1,388 @@
+//! `compile --max-error E` ([`CompileOptions::max_error`]): the quantisation the cost model
+//! predicts proves fastest among those whose outputs stay within `E` of the float model on
+//! calibration samples the scales were not fitted on.
+//!
+//! The calibration set is cut in two: the scales are fitted on the first half (rounded up)
+//! and the error is measured on the rest, so the error reported is one the scales did not
+//! see, and the model kept is the one measured. A setting is a width of activations, of
+//! weights and of activation tables' inputs, for the whole model. Error falls and rows rise
+//! as any width grows (wider range checks, wider accumulators, larger tables), so:
+//!
+//! 1. the most precise setting is measured first: if even it misses, no setting meets the
+//!    budget, and the error names what it reached;
+//! 2. for each weight and table width, activation widths are measured narrowest first up to
+//!    the first within budget; a setting no narrower in any width than one already within
+//!    budget is not measured (it cannot be cheaper);
+//! 3. the settings within budget that no other is narrower-or-equal than in every width are
+//!    laid out, and the one predicted fastest is kept (the smaller error on a tie).
+//!
+//! One float pass over the samples serves every setting ([`Calibrated`]).
+
+use super::compile::{Candidate, CompileOptions, CompiledModel};
+use crate::error::{readable, Error, QuantError};
+use crate::graph::ir::FloatGraph;
+use crate::graph::qgraph::QGraph;
+use crate::graph::quant::{BudgetReport, Calibrated, QuantOptions, QuantReport};
+
+/// Activation widths searched.
+pub const ACTIVATION_BITS: [u32; 8] = [12, 14, 16, 18, 20, 24, 28, 32];
+/// Weight widths searched.
+pub const WEIGHT_BITS: [u32; 7] = [6, 8, 10, 12, 14, 16, 20];
+/// Table input widths searched (for a model with activation tables).
+pub const TABLE_BITS: [u32; 6] = [9, 10, 11, 12, 14, 16];
+
+/// One setting of the widths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Setting {
+    activation: u32,
+    weight: u32,
+    table: u32,
+}
+
+impl Setting {
+    /// `base` (headroom, rounding) at these widths. Fractional bits grow with the
+    /// activation width as the presets have them (16 at 16 bits, 18 at 24), then with the
+    /// width (22 at 28, 26 at 32): fewer would leave a wide tensor's range, and the table
+    /// that spans it, far larger than its values, and the error would grow with the width.
+    fn options(self, base: &QuantOptions) -> QuantOptions {
+        QuantOptions {
+            activation_bits: self.activation,
+            weight_bits: self.weight,
+            table_bits: self.table,
+            max_frac_bits: match self.activation {
+                a if a <= 16 => a as i32,
+                a if a <= 24 => 16 + (a as i32 - 16) / 4,
+                a => a as i32 - 6,
+            },
+            ..base.clone()
+        }
+    }
+
+    /// Whether every width of `self` is at most `other`'s.
+    fn within(self, other: Setting) -> bool {
+        self.activation <= other.activation
+            && self.weight <= other.weight
+            && self.table <= other.table
+    }
+
+    fn describe(self) -> String {
+        format!(
+            "{}-bit activations, {}-bit weights, {}-bit tables",
+            self.activation, self.weight, self.table
+        )
+    }
+}
+
+/// A setting measured: its integer graph, its report on the fitting samples and its error
+/// on the held-out ones.
+struct Measured {
+    setting: Setting,
+    graph: QGraph,
+    report: QuantReport,
+    error: f64,
+}
+
+/// The cheapest candidate within `max_error` (see the module's documentation).
+pub(super) fn cheapest_within(
+    graph: &FloatGraph,
+    calibration: &[Vec<f32>],
+    options: &CompileOptions,
+    max_error: f64,
+) -> Result<Candidate, Error> {
+    if !(max_error.is_finite() && max_error > 0.0) {
+        return Err(QuantError::BudgetValue { max_error }.into());
+    }
+    if calibration.len() < 2 {
+        return Err(QuantError::BudgetSamples {
+            got: calibration.len(),
+        }
+        .into());
+    }
+    let (fit, held) = calibration.split_at(calibration.len().div_ceil(2));
+    let search = Search {
+        fit: Calibrated::run(graph, fit)?,
+        held: Calibrated::run(graph, held)?,
+        base: &options.quant,
+        max_error,
+    };
+    // The most precise setting that lays out: the widest activations, then weights, whose
+    // accumulators fit the circuit.
+    let mut precise = Err(String::new());
+    'widest: for activation in ACTIVATION_BITS.iter().rev() {
+        for weight in WEIGHT_BITS.iter().rev() {
+            let setting = Setting {
+                activation: *activation,
+                weight: *weight,
+                table: TABLE_BITS[TABLE_BITS.len() - 1],
+            };
+            precise = search
+                .measure(setting)?
+                .map_err(|why| format!("at {}, {why}", setting.describe()));
+            if precise.is_ok() {
+                break 'widest;
+            }
+        }
+    }
+    let precise = match precise {
+        Ok(m) if m.error <= max_error => m,
+        Ok(m) => {
+            let reached = format!(
+                "the tightest, at {}, is {}",
+                m.setting.describe(),
+                readable(m.error)
+            );
+            return Err(search.unmet(reached));
+        }
+        Err(why) => return Err(search.unmet(why)),
+    };
+    let top = precise.setting;
+    let has_tables = precise.graph.has_tables();
+    let tables: &[u32] = match has_tables {
+        true => &TABLE_BITS,
+        false => &TABLE_BITS[TABLE_BITS.len() - 1..],
+    };
+    let mut within = vec![precise];
+    let mut tried = 1;
+    // Measures `setting` unless a setting within budget is no wider in any width; keeps it
+    // when within budget. `Some(true)`: within budget; `None`: not measured.
+    let mut try_setting =
+        |setting: Setting, within: &mut Vec<Measured>| -> Result<Option<bool>, Error> {
+            if within.iter().any(|m| m.setting.within(setting)) {
+                return Ok(None);
+            }
+            tried += 1;
+            Ok(Some(match search.measure(setting)? {
+                Ok(m) if m.error <= max_error => {
+                    within.push(m);
+                    true
+                }
+                _ => false,
+            }))
+        };
+    let widest = |weight, table| Setting {
+        activation: top.activation,
+        weight,
+        table,
+    };
+    for &table in tables {
+        // Error falls as any width grows: a table width the widest activations and weights
+        // miss with is skipped whole, and so is a weight width the widest activations miss
+        // with (a setting not measured because one within budget is narrower counts as
+        // within budget).
+        if try_setting(widest(top.weight, table), &mut within)? == Some(false) {
+            continue;
+        }
+        for &weight in WEIGHT_BITS.iter().filter(|&&w| w <= top.weight) {
+            if try_setting(widest(weight, table), &mut within)? == Some(false) {
+                continue;
+            }
+            for &activation in ACTIVATION_BITS.iter().filter(|&&a| a < top.activation) {
+                let setting = Setting {
+                    activation,
+                    weight,
+                    table,
+                };
+                if try_setting(setting, &mut within)? != Some(false) {
+                    break;
+                }
+            }
+        }
+    }
+    // Only settings nothing else within budget is narrower-or-equal than are laid out.
+    let settings: Vec<Setting> = within.iter().map(|m| m.setting).collect();
+    let frontier = within.into_iter().filter(|m| {
+        !settings
+            .iter()
+            .any(|&s| s != m.setting && s.within(m.setting))
+    });
+    let held_out_samples = search.held.len();
+    let mut best: Option<(Candidate, f64, f64)> = None;
+    for m in frontier {
+        let mut report = m.report;
+        report.budget = Some(BudgetReport {
+            max_error,
+            held_out_error: m.error,
+            held_out_samples,
+            activation_bits: m.setting.activation,
+            weight_bits: m.setting.weight,
+            table_bits: has_tables.then_some(m.setting.table),
+            settings_tried: tried,
+        });
+        let candidate = CompiledModel::candidate(graph, m.graph, report, options)?;
+        let seconds = candidate.predicted_seconds()?;
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, s, e)| (seconds, m.error) < (*s, *e));
+        if better {
+            best = Some((candidate, seconds, m.error));
+        }
+    }
+    // `within` held the most precise setting: the frontier is never empty.
+    best.map(|(c, _, _)| c)
+        .ok_or_else(|| search.unmet("no setting was measured".into()))
+}
+
+/// What every measurement shares.
+struct Search<'a> {
+    fit: Calibrated<'a>,
+    held: Calibrated<'a>,
+    base: &'a QuantOptions,
+    max_error: f64,
+}
+
+impl Search<'_> {
+    /// `setting` quantised on the fitting samples and measured on the held-out ones; the
+    /// inner error says why the setting cannot be used (an accumulator too wide for the
+    /// circuit, a held-out sample leaving a declared range). Other errors are the graph's.
+    fn measure(&self, setting: Setting) -> Result<Result<Measured, String>, Error> {
+        let (graph, report) = match self.fit.quantise(&setting.options(self.base)) {
+            Ok(q) => q,
+            Err(e @ Error::Quant(QuantError::Overflow { .. })) => return Ok(Err(e.to_string())),
+            Err(e) => return Err(e),
+        };
+        match self.held.max_output_error(&graph) {
+            Ok(error) => Ok(Ok(Measured {
+                setting,
+                graph,
+                report,
+                error,
+            })),
+            Err(e @ Error::Witness(_)) => Ok(Err(format!(
+                "a held-out sample cannot be proven: {e} (more calibration samples, or --headroom-bits, widen the ranges)"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn unmet(&self, reached: String) -> Error {
+        QuantError::BudgetUnmet {
+            max_error: self.max_error,
+            reached,
+            held_out: self.held.len(),
+        }
+        .into()
+    }
+}
+
+#[cfg(all(test, feature = "onnx"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::path::Path;
+
+    use super::*;
+    use crate::graph::quant::Precision;
+
+    fn data(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name)
+    }
+
+    /// The digits model with activation tables (tanh, sigmoid), its evaluation inputs.
+    fn tanh_sigmoid() -> (FloatGraph, Vec<Vec<f32>>) {
+        let graph = crate::onnx::import(&data("digits_mlp_tanh_sigmoid.onnx")).unwrap();
+        let samples =
+            crate::input::read_samples(&data("digits_mlp_tanh_sigmoid.eval.json")).unwrap();
+        (graph, samples)
+    }
+
+    fn within(max_error: f64) -> Result<CompiledModel, Error> {
+        let (graph, samples) = tanh_sigmoid();
+        let options = CompileOptions {
+            max_error: Some(max_error),
+            ..CompileOptions::default()
+        };
+        CompiledModel::compile(&graph, &samples, &options)
+    }
+
+    fn budget(model: &CompiledModel) -> BudgetReport {
+        model.quant_report.as_ref().unwrap().budget.clone().unwrap()
+    }
+
+    #[test]
+    fn settings_at_the_presets_widths_are_the_presets() {
+        let base = QuantOptions::default();
+        let standard = Setting {
+            activation: 16,
+            weight: 10,
+            table: 10,
+        };
+        let high = Setting {
+            activation: 24,
+            weight: 16,
+            table: 12,
+        };
+        assert_eq!(
+            standard.options(&base),
+            QuantOptions::of(Precision::Standard)
+        );
+        assert_eq!(high.options(&base), QuantOptions::of(Precision::High));
+    }
+
+    /// A loose budget gives a model predicted no slower than the standard preset fitted on
+    /// the same samples; a tight one widens, and both meet their budget on the held-out
+    /// samples (measured again here, independently of the search).
+    #[test]
+    fn the_cheapest_setting_within_the_budget_is_chosen() {
+        let (graph, samples) = tanh_sigmoid();
+        let (fit, held) = samples.split_at(samples.len().div_ceil(2));
+        let standard = CompiledModel::compile(&graph, fit, &CompileOptions::default()).unwrap();
+        let loose = within(1.0).unwrap();
+        let tight = within(0.004).unwrap();
+        let held = Calibrated::run(&graph, held).unwrap();
+        for (model, max_error) in [(&loose, 1.0), (&tight, 0.004)] {
+            let b = budget(model);
+            assert_eq!(b.max_error, max_error);
+            assert_eq!(b.held_out_samples, held.len());
+            let measured = held.max_output_error(&model.graph).unwrap();
+            assert_eq!(measured, b.held_out_error);
+            assert!(measured <= max_error, "{measured} > {max_error}");
+        }
+        assert!(loose.predicted_seconds().unwrap() <= standard.predicted_seconds().unwrap());
+        let (l, t) = (budget(&loose), budget(&tight));
+        assert!(
+            t.activation_bits > l.activation_bits || t.weight_bits > l.weight_bits,
+            "{l:?} {t:?}"
+        );
+        assert!(tight.predicted_seconds().unwrap() >= loose.predicted_seconds().unwrap());
+    }
+
+    #[test]
+    fn a_budget_no_setting_meets_names_the_tightest_error() {
+        let err = within(1e-9).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, Error::Quant(QuantError::BudgetUnmet { .. })),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("the tightest, at 32-bit activations, "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn too_few_samples_and_budgets_that_are_no_error_are_refused() {
+        let (graph, samples) = tanh_sigmoid();
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let options = CompileOptions {
+                max_error: Some(bad),
+                ..CompileOptions::default()
+            };
+            let err = CompiledModel::compile(&graph, &samples, &options).unwrap_err();
+            assert!(
+                matches!(err, Error::Quant(QuantError::BudgetValue { .. })),
+                "{err:?}"
+            );
+        }
+        let options = CompileOptions {
+            max_error: Some(0.1),
+            ..CompileOptions::default()
+        };
+        let err = CompiledModel::compile(&graph, &samples[..1], &options).unwrap_err();
+        assert!(
+            matches!(err, Error::Quant(QuantError::BudgetSamples { got: 1 })),
+            "{err:?}"
+        );
+    }
+}
