@@ -114,7 +114,8 @@ def main():
             print(f"{name}: compile FAILED: {row['error']}", flush=True)
             continue
         compiled = json.loads(p.stdout)
-        parts = compiled.get("parts")
+        # A parted model's report: {"parts": {"parts": [...], predicted totals}}.
+        parts = (compiled.get("parts") or {}).get("parts")
         row["circuit"] = (f"{len(parts)} parts" if isinstance(parts, list) and parts
                           else f"k = {compiled.get('k')}")
         p, _, _ = run([args.zkinfer, "accuracy", zkm, held, "--json"])

@@ -18,12 +18,18 @@ no weights), and EZKL with input and output hashed and with params hashed.
 
 tiny_gpt and resnet20 (issue 14's decoder and issue 13's ResNet-20) are covered too: a model
 not in --models-dir is read from ../shared/models, resnet20 is compiled in parts
-(`--max-k 17 --memory-budget 16GiB`, the only way it fits this machine), and EZKL's outcome
+(`--max-k 17 --memory-budget 16GiB`, the only way it fits this machine), gpt2_l2 (the Hugging
+Face GPT-2 as `torch.onnx.export` writes it) within `--memory-budget 8GiB`, and EZKL's outcome
 is recorded whatever it is (the step it failed at, or timed out at, in the table). Each EZKL
 step is bounded by --ezkl-step-timeout; --ezkl-max-logrows caps its calibration (tiny_gpt's
 smallest accepted is 22). For example:
 
     python3 benches/compare_ezkl/compare.py tiny_gpt resnet20 --repeats 1 --ezkl-step-timeout 600
+
+With --error-budget it runs EZKL first, then compiles zkinfer with `--max-error` set to the
+max abs error EZKL reached in the same run (zkinfer picks the widths predicted fastest within
+it), and prints both with the ratios. A model whose only calibration file is one sample
+(lenet5) cannot hold samples out, and says so.
 
 With --precision it measures the precision trade-off: zkinfer at `--precision standard` and
 `--precision high`, beside EZKL, all in one run (max abs error against onnxruntime's output,
@@ -44,7 +50,8 @@ EZKL_PACKAGES = ["ezkl==23.0.5", "onnx", "onnxruntime", "numpy", "scikit-learn"]
 DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "digits_mlp_tanh_sigmoid", "lenet5"]
 SHARED_MODELS = os.path.join(os.path.dirname(ROOT), "shared", "models")
 # Compile flags a model needs beyond the defaults: ResNet-20 is proven in parts.
-ZKINFER_FLAGS = {"resnet20": ["--max-k", "17", "--memory-budget", "16GiB"]}
+ZKINFER_FLAGS = {"resnet20": ["--max-k", "17", "--memory-budget", "16GiB"],
+                 "gpt2_l2": ["--memory-budget", "8GiB"]}
 
 
 def model_dir(name, models_dir):
@@ -121,13 +128,18 @@ def run_zkinfer(name, models_dir, work, repeats, visibility=(), tag=None):
     res["k"] = proves[0][0]["k"]
     expected = os.path.join(models_dir, f"{name}.expected.json")
     if os.path.exists(expected) and proves[0][0]["outputs_float"]:
-        want = json.load(open(expected))["output"][0]
+        want = flatten(json.load(open(expected))["output"])
         got = proves[0][0]["outputs_float"]
         res["max_abs_err"] = max(abs(a - b) for a, b in zip(got, want))
     if calib.endswith(".eval.json"):
         acc = json.loads(subprocess.run([exe, "accuracy", model, calib, "--json"], capture_output=True, text=True, env=env, check=True).stdout)
         res["accuracy"] = acc["quantised_accuracy"]
     return res
+
+
+def flatten(x):
+    """A nested list's numbers in order."""
+    return [v for e in x for v in flatten(e)] if isinstance(x, list) else [x]
 
 
 def whole_report(report):
@@ -195,6 +207,8 @@ def main():
     ap.add_argument("--work-dir", default=os.path.join(ROOT, "ezkl-work"))
     ap.add_argument("--hashed", action="store_true", help="measure hashed input and output (see above)")
     ap.add_argument("--precision", action="store_true", help="measure both precision presets (see above)")
+    ap.add_argument("--error-budget", action="store_true",
+                    help="zkinfer compiled with --max-error at EZKL's measured error (see above)")
     ap.add_argument("--ezkl-step-timeout", type=int, help="seconds each EZKL step may take (default: its pipeline's 1800)")
     ap.add_argument("--ezkl-max-logrows", type=int, help="cap on EZKL's calibrated logrows")
     a = ap.parse_args()
@@ -209,6 +223,8 @@ def main():
         return hashed_table(python, a)
     if a.precision:
         return precision_table(python, a)
+    if a.error_budget:
+        return budget_table(python, a)
     rows = []
     for name in a.models:
         z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
@@ -287,6 +303,31 @@ def precision_table(python, a):
             if "error" not in r:
                 print(f"| {name} | EZKL / zkinfer {tool} | | {ratio(e['prove_s'], r['prove_s'])} | | "
                       f"{ratio(e['prove_rss_mib'], r['prove_rss_mib'])} | {error_ratio(e['max_abs_err'], r.get('max_abs_err'))} | |")
+
+
+def budget_table(python, a):
+    """EZKL, then zkinfer compiled with `--max-error` at the max abs error EZKL reached in this
+    run: one row each per model, then the ratios."""
+    print("| model | tool | k | prove | verify | prove peak RSS | max abs err | eval acc |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in a.models:
+        e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats)
+        budget = e.get("max_abs_err")
+        if e["status"] != "ok" or not budget:
+            print(f"| {name} | EZKL | failed: {e['status']} | | | | | |")
+            continue
+        z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, ["--max-error", f"{budget:.6g}"],
+                        tag="budget")
+        print(f"{name}: ezkl {e}\n{name}: zkinfer --max-error {budget:.6g} {z}", file=sys.stderr)
+        for tool, r in [("EZKL", e), (f"zkinfer --max-error {budget:.2g}", z)]:
+            if "error" in r:
+                print(f"| {name} | {tool} | failed: {r['error']} | | | | | |")
+                continue
+            print(f"| {name} | {tool} | {fmt(r['k'])} | {fmt(r['prove_s'], ' s')} | {fmt(r['verify_s'], ' s')} "
+                  f"| {fmt(r['prove_rss_mib'], ' MiB')} | {fmt(r.get('max_abs_err'))} | {fmt(r.get('accuracy'))} |")
+        if "error" not in z:
+            print(f"| {name} | EZKL / zkinfer | | {ratio(e['prove_s'], z['prove_s'])} | | "
+                  f"{ratio(e['prove_rss_mib'], z['prove_rss_mib'])} | | |")
 
 
 if __name__ == "__main__":
