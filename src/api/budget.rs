@@ -16,20 +16,20 @@
 //! 3. the settings within budget that no other is narrower-or-equal than in every width are
 //!    laid out, and the one predicted fastest is kept (the smaller error on a tie).
 //!
-//! One float pass over the samples serves every setting ([`Calibrated`]).
+//! One float pass over the samples serves every setting ([`Calibrated`]). The layout and
+//! its cost are the caller's (`lay_out`): this module knows quantisation only.
 
-use super::compile::{Candidate, CompileOptions, CompiledModel};
 use crate::error::{readable, Error, QuantError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
 use crate::graph::quant::{BudgetReport, Calibrated, QuantOptions, QuantReport};
 
 /// Activation widths searched.
-pub const ACTIVATION_BITS: [u32; 8] = [12, 14, 16, 18, 20, 24, 28, 32];
+const ACTIVATION_BITS: [u32; 8] = [12, 14, 16, 18, 20, 24, 28, 32];
 /// Weight widths searched.
-pub const WEIGHT_BITS: [u32; 7] = [6, 8, 10, 12, 14, 16, 20];
+const WEIGHT_BITS: [u32; 7] = [6, 8, 10, 12, 14, 16, 20];
 /// Table input widths searched (for a model with activation tables).
-pub const TABLE_BITS: [u32; 6] = [9, 10, 11, 12, 14, 16];
+const TABLE_BITS: [u32; 6] = [9, 10, 11, 12, 14, 16];
 
 /// One setting of the widths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,13 +82,15 @@ struct Measured {
     error: f64,
 }
 
-/// The cheapest candidate within `max_error` (see the module's documentation).
-pub(super) fn cheapest_within(
+/// The cheapest model within `max_error` (see the module's documentation): `lay_out` makes a
+/// model of a quantised graph and its report and predicts its proving time.
+pub(super) fn cheapest_within<T>(
     graph: &FloatGraph,
     calibration: &[Vec<f32>],
-    options: &CompileOptions,
+    base: &QuantOptions,
     max_error: f64,
-) -> Result<Candidate, Error> {
+    mut lay_out: impl FnMut(QGraph, QuantReport) -> Result<(T, f64), Error>,
+) -> Result<T, Error> {
     if !(max_error.is_finite() && max_error > 0.0) {
         return Err(QuantError::BudgetValue { max_error }.into());
     }
@@ -102,7 +104,7 @@ pub(super) fn cheapest_within(
     let search = Search {
         fit: Calibrated::run(graph, fit)?,
         held: Calibrated::run(graph, held)?,
-        base: &options.quant,
+        base,
         max_error,
     };
     // The most precise setting that lays out: the widest activations, then weights, whose
@@ -196,7 +198,7 @@ pub(super) fn cheapest_within(
             .any(|&s| s != m.setting && s.within(m.setting))
     });
     let held_out_samples = search.held.len();
-    let mut best: Option<(Candidate, f64, f64)> = None;
+    let mut best: Option<(T, f64, f64)> = None;
     for m in frontier {
         let mut report = m.report;
         report.budget = Some(BudgetReport {
@@ -208,8 +210,7 @@ pub(super) fn cheapest_within(
             table_bits: has_tables.then_some(m.setting.table),
             settings_tried: tried,
         });
-        let candidate = CompiledModel::candidate(graph, m.graph, report, options)?;
-        let seconds = candidate.predicted_seconds()?;
+        let (candidate, seconds) = lay_out(m.graph, report)?;
         let better = best
             .as_ref()
             .is_none_or(|(_, s, e)| (seconds, m.error) < (*s, *e));
@@ -264,40 +265,10 @@ impl Search<'_> {
     }
 }
 
-#[cfg(all(test, feature = "onnx"))]
+#[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use std::path::Path;
-
-    use super::*;
-    use crate::graph::quant::Precision;
-
-    fn data(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
-            .join(name)
-    }
-
-    /// The digits model with activation tables (tanh, sigmoid), its evaluation inputs.
-    fn tanh_sigmoid() -> (FloatGraph, Vec<Vec<f32>>) {
-        let graph = crate::onnx::import(&data("digits_mlp_tanh_sigmoid.onnx")).unwrap();
-        let samples =
-            crate::input::read_samples(&data("digits_mlp_tanh_sigmoid.eval.json")).unwrap();
-        (graph, samples)
-    }
-
-    fn within(max_error: f64) -> Result<CompiledModel, Error> {
-        let (graph, samples) = tanh_sigmoid();
-        let options = CompileOptions {
-            max_error: Some(max_error),
-            ..CompileOptions::default()
-        };
-        CompiledModel::compile(&graph, &samples, &options)
-    }
-
-    fn budget(model: &CompiledModel) -> BudgetReport {
-        model.quant_report.as_ref().unwrap().budget.clone().unwrap()
-    }
+    use super::Setting;
+    use crate::graph::quant::{Precision, QuantOptions};
 
     #[test]
     fn settings_at_the_presets_widths_are_the_presets() {
@@ -317,72 +288,5 @@ mod tests {
             QuantOptions::of(Precision::Standard)
         );
         assert_eq!(high.options(&base), QuantOptions::of(Precision::High));
-    }
-
-    /// A loose budget gives a model predicted no slower than the standard preset fitted on
-    /// the same samples; a tight one widens, and both meet their budget on the held-out
-    /// samples (measured again here, independently of the search).
-    #[test]
-    fn the_cheapest_setting_within_the_budget_is_chosen() {
-        let (graph, samples) = tanh_sigmoid();
-        let (fit, held) = samples.split_at(samples.len().div_ceil(2));
-        let standard = CompiledModel::compile(&graph, fit, &CompileOptions::default()).unwrap();
-        let loose = within(1.0).unwrap();
-        let tight = within(0.004).unwrap();
-        let held = Calibrated::run(&graph, held).unwrap();
-        for (model, max_error) in [(&loose, 1.0), (&tight, 0.004)] {
-            let b = budget(model);
-            assert_eq!(b.max_error, max_error);
-            assert_eq!(b.held_out_samples, held.len());
-            let measured = held.max_output_error(&model.graph).unwrap();
-            assert_eq!(measured, b.held_out_error);
-            assert!(measured <= max_error, "{measured} > {max_error}");
-        }
-        assert!(loose.predicted_seconds().unwrap() <= standard.predicted_seconds().unwrap());
-        let (l, t) = (budget(&loose), budget(&tight));
-        assert!(
-            t.activation_bits > l.activation_bits || t.weight_bits > l.weight_bits,
-            "{l:?} {t:?}"
-        );
-        assert!(tight.predicted_seconds().unwrap() >= loose.predicted_seconds().unwrap());
-    }
-
-    #[test]
-    fn a_budget_no_setting_meets_names_the_tightest_error() {
-        let err = within(1e-9).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            matches!(err, Error::Quant(QuantError::BudgetUnmet { .. })),
-            "{err:?}"
-        );
-        assert!(
-            text.contains("the tightest, at 32-bit activations, "),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn too_few_samples_and_budgets_that_are_no_error_are_refused() {
-        let (graph, samples) = tanh_sigmoid();
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let options = CompileOptions {
-                max_error: Some(bad),
-                ..CompileOptions::default()
-            };
-            let err = CompiledModel::compile(&graph, &samples, &options).unwrap_err();
-            assert!(
-                matches!(err, Error::Quant(QuantError::BudgetValue { .. })),
-                "{err:?}"
-            );
-        }
-        let options = CompileOptions {
-            max_error: Some(0.1),
-            ..CompileOptions::default()
-        };
-        let err = CompiledModel::compile(&graph, &samples[..1], &options).unwrap_err();
-        assert!(
-            matches!(err, Error::Quant(QuantError::BudgetSamples { got: 1 })),
-            "{err:?}"
-        );
     }
 }

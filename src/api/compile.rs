@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::budget;
 use super::files::write_json_atomic;
 use super::format::{PartSpec, WeightsCommitment, CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
 use super::partition::partition;
@@ -49,7 +50,7 @@ pub struct CompileOptions {
     /// An error budget: the largest max abs output error (float against dequantised
     /// integer outputs) allowed on calibration samples the scales were not fitted on. The
     /// compiler then picks the activation, weight and table widths the cost model predicts
-    /// prove fastest within it ([`super::budget`]), in place of `quant`'s widths and
+    /// prove fastest within it (`api/budget.rs`), in place of `quant`'s widths and
     /// `fit_tables`; `quant`'s headroom and rounding stay.
     pub max_error: Option<f64>,
 }
@@ -139,7 +140,12 @@ impl CompiledModel {
     ) -> Result<Self, Error> {
         quant::check_calibration(calibration)?;
         if let Some(max_error) = options.max_error {
-            let best = super::budget::cheapest_within(graph, calibration, options, max_error)?;
+            let best =
+                budget::cheapest_within(graph, calibration, &options.quant, max_error, |q, r| {
+                    let candidate = Self::candidate(graph, q, r, options)?;
+                    let seconds = candidate.predicted_seconds()?;
+                    Ok((candidate, seconds))
+                })?;
             return Ok(best.0.sealed()?);
         }
         let calibrated = Calibrated::run(graph, calibration)?;
@@ -175,7 +181,7 @@ impl CompiledModel {
     }
 
     /// `qgraph`, quantised from `graph` with `report`, laid out (or cut) as `options` ask.
-    pub(super) fn candidate(
+    fn candidate(
         graph: &FloatGraph,
         qgraph: QGraph,
         report: QuantReport,
@@ -279,7 +285,7 @@ impl CompiledModel {
     /// The model with its hashed parameters committed (nothing happens otherwise, or when
     /// they are committed already) and the commitment's record checked: the last step of
     /// a compile.
-    pub(super) fn sealed(mut self) -> Result<Self, CompileError> {
+    fn sealed(mut self) -> Result<Self, CompileError> {
         if self.weights.is_none() {
             self.hash_params()?;
         }
@@ -499,11 +505,11 @@ fn check_graph(graph: &QGraph, visibility: &Visibilities) -> Result<(), CompileE
 
 /// A compiled model before its hashed parameters are committed, with its layout when it is
 /// proven whole (so that choosing among candidates lays none out again).
-pub(super) struct Candidate(pub(super) CompiledModel, pub(super) Option<Layout>);
+struct Candidate(CompiledModel, Option<Layout>);
 
 impl Candidate {
     /// Predicted proving time ([`CompiledModel::predicted_seconds`]).
-    pub(super) fn predicted_seconds(&self) -> Result<f64, CompileError> {
+    fn predicted_seconds(&self) -> Result<f64, CompileError> {
         match &self.1 {
             Some(layout) => Ok(cost::Shape::of(layout).predicted_seconds()),
             None => self.0.predicted_seconds(),

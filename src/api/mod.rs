@@ -42,7 +42,6 @@ pub use crate::circuit::cost::{Budget, Shape};
 pub use crate::graph::quant::{
     calibration_warnings, BudgetReport, Precision, QuantOptions, QuantReport,
 };
-pub use budget::{ACTIVATION_BITS, TABLE_BITS, WEIGHT_BITS};
 pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
 pub use format::{
     PartSpec, WeightsCommitment, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, MODEL_FORMAT_VERSION,
