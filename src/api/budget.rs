@@ -110,6 +110,7 @@ pub(super) fn cheapest_within<T>(
     // The most precise setting that lays out: the widest activations, then weights, whose
     // accumulators fit the circuit.
     let mut precise = Err(String::new());
+    let mut tried = 0;
     'widest: for activation in ACTIVATION_BITS.iter().rev() {
         for weight in WEIGHT_BITS.iter().rev() {
             let setting = Setting {
@@ -117,6 +118,7 @@ pub(super) fn cheapest_within<T>(
                 weight: *weight,
                 table: TABLE_BITS[TABLE_BITS.len() - 1],
             };
+            tried += 1;
             precise = search
                 .measure(setting)?
                 .map_err(|why| format!("at {}, {why}", setting.describe()));
@@ -144,7 +146,6 @@ pub(super) fn cheapest_within<T>(
         false => &TABLE_BITS[TABLE_BITS.len() - 1..],
     };
     let mut within = vec![precise];
-    let mut tried = 1;
     // Measures `setting` unless a setting within budget is no wider in any width; keeps it
     // when within budget. `Some(true)`: within budget; `None`: not measured.
     let mut try_setting =
@@ -199,6 +200,7 @@ pub(super) fn cheapest_within<T>(
     });
     let held_out_samples = search.held.len();
     let mut best: Option<(T, f64, f64)> = None;
+    let mut unlaid = None;
     for m in frontier {
         let mut report = m.report;
         report.budget = Some(BudgetReport {
@@ -210,7 +212,15 @@ pub(super) fn cheapest_within<T>(
             table_bits: has_tables.then_some(m.setting.table),
             settings_tried: tried,
         });
-        let (candidate, seconds) = lay_out(m.graph, report)?;
+        // A setting that does not lay out (a circuit beyond every k, no part that fits the
+        // budget) leaves the others in the race.
+        let (candidate, seconds) = match lay_out(m.graph, report) {
+            Ok(laid_out) => laid_out,
+            Err(e) => {
+                unlaid = Some(e);
+                continue;
+            }
+        };
         let better = best
             .as_ref()
             .is_none_or(|(_, s, e)| (seconds, m.error) < (*s, *e));
@@ -218,9 +228,13 @@ pub(super) fn cheapest_within<T>(
             best = Some((candidate, seconds, m.error));
         }
     }
-    // `within` held the most precise setting: the frontier is never empty.
-    best.map(|(c, _, _)| c)
-        .ok_or_else(|| search.unmet("no setting was measured".into()))
+    // `within` held the most precise setting: the frontier is never empty, so with no best
+    // some setting failed to lay out.
+    match (best, unlaid) {
+        (Some((model, _, _)), _) => Ok(model),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(search.unmet("no setting was measured".into())),
+    }
 }
 
 /// What every measurement shares.
