@@ -24,6 +24,9 @@ use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
 use crate::graph::quant::{BudgetReport, Calibrated, QuantOptions, QuantReport};
 
+/// The reason given when no setting was measured (the ladders below are never empty).
+const NOTHING_MEASURED: &str = "no setting was measured";
+
 /// Activation widths searched.
 const ACTIVATION_BITS: [u32; 8] = [12, 14, 16, 18, 20, 24, 28, 32];
 /// Weight widths searched.
@@ -109,27 +112,27 @@ pub(super) fn cheapest_within<T>(
     };
     // The most precise setting that lays out: the widest activations, then weights, whose
     // accumulators fit the circuit.
-    let mut precise = Err(String::new());
+    let widest_first = ACTIVATION_BITS.iter().rev().flat_map(|&activation| {
+        WEIGHT_BITS.iter().rev().map(move |&weight| Setting {
+            activation,
+            weight,
+            table: TABLE_BITS[TABLE_BITS.len() - 1],
+        })
+    });
     let mut tried = 0;
-    'widest: for activation in ACTIVATION_BITS.iter().rev() {
-        for weight in WEIGHT_BITS.iter().rev() {
-            let setting = Setting {
-                activation: *activation,
-                weight: *weight,
-                table: TABLE_BITS[TABLE_BITS.len() - 1],
-            };
-            tried += 1;
-            precise = search
-                .measure(setting)?
-                .map_err(|why| format!("at {}, {why}", setting.describe()));
-            if precise.is_ok() {
-                break 'widest;
-            }
+    let mut outcome = None;
+    for setting in widest_first {
+        tried += 1;
+        let measured = search.measure(setting)?;
+        let usable = measured.is_ok();
+        outcome = Some(measured);
+        if usable {
+            break;
         }
     }
-    let precise = match precise {
-        Ok(m) if m.error <= max_error => m,
-        Ok(m) => {
+    let precise = match outcome {
+        Some(Ok(m)) if m.error <= max_error => m,
+        Some(Ok(m)) => {
             let reached = format!(
                 "the tightest, at {}, is {}",
                 m.setting.describe(),
@@ -137,7 +140,8 @@ pub(super) fn cheapest_within<T>(
             );
             return Err(search.unmet(reached));
         }
-        Err(why) => return Err(search.unmet(why)),
+        Some(Err(unusable)) => return Err(search.unmet(unusable.to_string())),
+        None => return Err(search.unmet(NOTHING_MEASURED.into())),
     };
     let top = precise.setting;
     let has_tables = precise.graph.has_tables();
@@ -233,7 +237,27 @@ pub(super) fn cheapest_within<T>(
     match (best, unlaid) {
         (Some((model, _, _)), _) => Ok(model),
         (None, Some(e)) => Err(e),
-        (None, None) => Err(search.unmet("no setting was measured".into())),
+        (None, None) => Err(search.unmet(NOTHING_MEASURED.into())),
+    }
+}
+
+/// Why a setting cannot be used: an accumulator too wide for the circuit (a quantisation
+/// error), or a held-out sample leaving a declared range (a witness error).
+struct Unusable {
+    setting: Setting,
+    cause: Error,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.setting.describe();
+        match &self.cause {
+            Error::Witness(e) => write!(
+                f,
+                "at {at}, a held-out sample cannot be proven: {e} (more calibration samples, or --headroom-bits, widen the ranges)"
+            ),
+            e => write!(f, "at {at}, {e}"),
+        }
     }
 }
 
@@ -246,13 +270,13 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    /// `setting` quantised on the fitting samples and measured on the held-out ones; the
-    /// inner error says why the setting cannot be used (an accumulator too wide for the
-    /// circuit, a held-out sample leaving a declared range). Other errors are the graph's.
-    fn measure(&self, setting: Setting) -> Result<Result<Measured, String>, Error> {
+    /// `setting` quantised on the fitting samples and measured on the held-out ones, or why
+    /// it cannot be used ([`Unusable`]). Other errors are the graph's.
+    fn measure(&self, setting: Setting) -> Result<Result<Measured, Unusable>, Error> {
+        let unusable = |cause| Ok(Err(Unusable { setting, cause }));
         let (graph, report) = match self.fit.quantise(&setting.options(self.base)) {
             Ok(q) => q,
-            Err(e @ Error::Quant(QuantError::Overflow { .. })) => return Ok(Err(e.to_string())),
+            Err(e @ Error::Quant(QuantError::Overflow { .. })) => return unusable(e),
             Err(e) => return Err(e),
         };
         match self.held.max_output_error(&graph) {
@@ -262,9 +286,7 @@ impl Search<'_> {
                 report,
                 error,
             })),
-            Err(e @ Error::Witness(_)) => Ok(Err(format!(
-                "a held-out sample cannot be proven: {e} (more calibration samples, or --headroom-bits, widen the ranges)"
-            ))),
+            Err(e @ Error::Witness(_)) => unusable(e),
             Err(e) => Err(e),
         }
     }
