@@ -1,7 +1,9 @@
-//! How often the costly steps of a compile ran on this thread: the integer graph's
-//! validation (`QGraph::validate`), a layout (`circuit::layout::plan`, one per width tried)
-//! and the Poseidon commitment to hashed parameters. Each step counts itself at its one
-//! definition, so a test (`tests/compile_once.rs`) can check that a compile runs each once.
+//! How often the costly steps ran on this thread: the integer graph's validation
+//! (`QGraph::validate`), a layout (`circuit::layout::plan`, one per width tried), the
+//! Poseidon commitment to hashed parameters, and a proving key built. Each step counts itself
+//! at its one definition, so a test can check that a compile runs each once
+//! (`tests/compile_once.rs`) and that proving many inferences builds each key once
+//! (`tests/parts.rs`).
 //! Per thread, so tests running side by side do not count each other's steps. Not an API.
 
 use std::cell::Cell;
@@ -15,10 +17,12 @@ pub struct Counts {
     pub layouts: usize,
     /// Commitments to hashed parameters.
     pub param_commitments: usize,
+    /// Proving keys built (`Prover` set up).
+    pub proving_keys: usize,
 }
 
 thread_local! {
-    static COUNTS: Cell<Counts> = const { Cell::new(Counts { validations: 0, layouts: 0, param_commitments: 0 }) };
+    static COUNTS: Cell<Counts> = const { Cell::new(Counts { validations: 0, layouts: 0, param_commitments: 0, proving_keys: 0 }) };
 }
 
 fn bump(f: impl FnOnce(&mut Counts)) {
@@ -47,4 +51,9 @@ pub(crate) fn laid_out() {
 /// One commitment to hashed parameters computed.
 pub(crate) fn committed() {
     bump(|c| c.param_commitments += 1);
+}
+
+/// One proving key built.
+pub(crate) fn proving_key() {
+    bump(|c| c.proving_keys += 1);
 }

@@ -43,8 +43,8 @@ pub mod serve;
 pub mod visibility;
 
 pub use api::{
-    CompileOptions, CompiledModel, LinkSeed, ParamsCache, ParamsStatus, PartedProof, PartedProver,
-    PartedVerifier, ProofBundle, Prover, Verifier,
+    CompileOptions, CompiledModel, LinkSeed, ParamsCache, ParamsStatus, PartEvent, PartedProof,
+    PartedProver, PartedVerifier, Phase, ProofBundle, Prover, Verifier,
 };
 pub use error::Error;
 pub use visibility::{Visibilities, Visibility};

@@ -253,7 +253,7 @@ fn a_link_seed_salts_each_sample_apart() {
         first["input_commitment"].as_str().unwrap().to_owned()
     };
     let whole = dir.path().join("whole");
-    ok(&[
+    let report: serde_json::Value = serde_json::from_str(&ok(&[
         "prove",
         s(&model),
         "--input",
@@ -262,7 +262,19 @@ fn a_link_seed_salts_each_sample_apart() {
         &seed,
         "-o",
         s(&whole),
-    ]);
+        "--json",
+    ]))
+    .unwrap();
+    // Each part's keys built once for both samples; each sample's witness and proof per part.
+    assert_eq!(report["keys_s"].as_array().unwrap().len(), 2, "{report}");
+    for proof in report["proofs"].as_array().unwrap() {
+        let parts = proof["part_s"].as_array().unwrap();
+        assert_eq!(parts.len(), 2, "{report}");
+        assert!(
+            parts.iter().all(|p| p["proof_s"].as_f64().unwrap() > 0.0),
+            "{report}"
+        );
+    }
     let (a, b) = (whole.join("proof-0.json"), whole.join("proof-1.json"));
     assert_ne!(
         commitment(&a),

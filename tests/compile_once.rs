@@ -51,6 +51,7 @@ fn a_whole_model_is_validated_and_laid_out_once() {
             validations: 1,
             layouts: 1,
             param_commitments: 0,
+            proving_keys: 0,
         }
     );
 }
@@ -65,6 +66,7 @@ fn hashed_params_are_committed_once() {
             validations: 1,
             layouts: 1,
             param_commitments: 1,
+            proving_keys: 0,
         }
     );
 }
@@ -83,6 +85,7 @@ fn a_forced_width_is_the_one_layout() {
             validations: 1,
             layouts: 1,
             param_commitments: 0,
+            proving_keys: 0,
         }
     );
 }
@@ -99,6 +102,7 @@ fn fitting_tables_validates_and_lays_out_each_candidate_once_and_commits_the_cho
             validations: candidates,
             layouts: candidates,
             param_commitments: 1,
+            proving_keys: 0,
         }
     );
 }
@@ -120,6 +124,7 @@ fn loading_a_model_file_checks_it_once() {
             validations: 1,
             layouts: 1,
             param_commitments: 1,
+            proving_keys: 0,
         }
     );
 }

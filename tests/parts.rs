@@ -356,3 +356,68 @@ fn proofs_in_parts_verify_in_a_batch_and_a_bad_one_fails_it() {
     let e = v.verify_batch(&[first.clone(), unlinked]).unwrap_err();
     assert!(matches!(e, VerifyError::Link { .. }), "{e}");
 }
+
+#[test]
+fn many_inferences_build_each_parts_keys_once_and_do_not_link_across() {
+    use zkinfer::{PartEvent, Phase};
+    let model = three_parts();
+    let prover = PartedProver::new(&model, common::cache()).unwrap();
+    let xs: Vec<Vec<i64>> = (0..3).map(|s| integer_input(&model, s)).collect();
+    let mut events: Vec<PartEvent> = Vec::new();
+    zkinfer::counters::take();
+    let proofs = prover
+        .prove_many(&xs, |_| LinkSeed::random(), |e| events.push(e))
+        .unwrap();
+    assert_eq!(zkinfer::counters::take().proving_keys, 3);
+    // Keys once per part, part after part; a witness and a proof per part and inference.
+    let ended = |phase| {
+        events
+            .iter()
+            .filter(|e| e.phase == phase && e.took.is_some())
+            .map(|e| (e.part, e.inference))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ended(Phase::Keys), vec![(0, None), (1, None), (2, None)]);
+    let each: Vec<(usize, Option<usize>)> = (0..3)
+        .flat_map(|p| (0..3).map(move |s| (p, Some(s))))
+        .collect();
+    assert_eq!(ended(Phase::Witness), each);
+    assert_eq!(ended(Phase::Proof), each);
+    // Every phase starts before it ends, and the next one starts after.
+    assert_eq!(events.len(), 2 * (3 + 9 + 9));
+    assert!(events.chunks(2).all(|c| c[0].took.is_none()
+        && c[1].took.is_some()
+        && (c[0].part, c[0].inference, c[0].phase) == (c[1].part, c[1].inference, c[1].phase)));
+    for (s, (proof, _)) in proofs.iter().enumerate() {
+        let outputs = verifier().verify(proof).unwrap();
+        let x = &xs[s];
+        assert_eq!(
+            outputs,
+            model.graph.outputs_to_float(&model.graph.eval(x).unwrap())
+        );
+    }
+    // Each inference drew its own seed: a part of one does not link into another.
+    let mut mixed = proofs[0].0.clone();
+    mixed.parts[1] = proofs[1].0.parts[1].clone();
+    let e = verifier().verify(&mixed).unwrap_err();
+    assert!(matches!(e, VerifyError::Link { from: 0, .. }), "{e}");
+}
+
+#[test]
+fn a_part_proven_alone_keeps_its_keys_for_the_next_inference() {
+    let model = three_parts();
+    let prover = PartedProver::new(&model, common::cache()).unwrap();
+    let seed = LinkSeed::random();
+    let x = integer_input(&model, 0);
+    zkinfer::counters::take();
+    let (first, _) = prover.prove_part(&x, 1, &seed).unwrap();
+    let (second, _) = prover.prove_part(&x, 1, &seed).unwrap();
+    assert_eq!(zkinfer::counters::take().proving_keys, 1);
+    // The same part under the same seed commits to the same link values.
+    assert_eq!(first.input_commitment, second.input_commitment);
+    assert_eq!(first.output_commitment, second.output_commitment);
+    // Another part drops them and builds its own.
+    let (other, _) = prover.prove_part(&x, 2, &seed).unwrap();
+    assert_eq!(zkinfer::counters::take().proving_keys, 1);
+    assert_eq!(other.input_commitment, first.output_commitment);
+}

@@ -83,6 +83,7 @@ struct PyModel {
     prover: OnceLock<Arc<Prover>>,
     verifier: OnceLock<Arc<Verifier>>,
     parted_verifier: OnceLock<Arc<PartedVerifier>>,
+    parted_prover: OnceLock<Arc<PartedProver>>,
 }
 
 impl PyModel {
@@ -93,6 +94,7 @@ impl PyModel {
             prover: OnceLock::new(),
             verifier: OnceLock::new(),
             parted_verifier: OnceLock::new(),
+            parted_prover: OnceLock::new(),
         }
     }
 
@@ -104,9 +106,14 @@ impl PyModel {
         Ok(self.parted_verifier.get_or_init(|| built).clone())
     }
 
-    /// A parted model's prover: no keys are kept (one part's at a time, while proving it).
-    fn parted_prover(&self) -> Result<PartedProver, Error> {
-        PartedProver::new(&self.model, self.cache.clone())
+    /// A parted model's prover, kept: it holds the keys of the part last proven alone
+    /// (`prove_part`, one part's keys), and a whole proof builds one part's at a time.
+    fn parted_prover(&self) -> Result<Arc<PartedProver>, Error> {
+        if let Some(p) = self.parted_prover.get() {
+            return Ok(p.clone());
+        }
+        let built = Arc::new(PartedProver::new(&self.model, self.cache.clone())?);
+        Ok(self.parted_prover.get_or_init(|| built).clone())
     }
 
     fn prover(&self) -> Result<Arc<Prover>, Error> {
@@ -198,6 +205,51 @@ impl PyModel {
         });
         let (proof, _) = proved.map_err(raise)?;
         Ok(PyPartedProof { proof })
+    }
+
+    /// Proves every input: a model proven whole with its kept keys; one proven in parts part
+    /// by part (each part's keys built once for all the inputs, one part's at a time), each
+    /// inference's links salted from its own fresh seed.
+    #[pyo3(signature = (inputs, clamp = false))]
+    fn prove_many(
+        &self,
+        py: Python<'_>,
+        inputs: Vec<Vec<f32>>,
+        clamp: bool,
+    ) -> PyResult<Vec<PyObject>> {
+        let xs = inputs
+            .iter()
+            .map(|x| self.model.quantise_input(x, clamp))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(raise)?;
+        if self.model.is_parted() {
+            let proved = py.allow_threads(|| {
+                self.parted_prover()?
+                    .prove_many(&xs, |_| LinkSeed::random(), |_| {})
+            });
+            return proved
+                .map_err(raise)?
+                .into_iter()
+                .map(|(proof, _)| Ok(Py::new(py, PyPartedProof { proof })?.into_any()))
+                .collect();
+        }
+        let proved = py.allow_threads(|| {
+            let prover = self.prover()?;
+            xs.iter()
+                .map(|x| prover.prove_integer_opened(x))
+                .collect::<Result<Vec<_>, Error>>()
+        });
+        proved
+            .map_err(raise)?
+            .into_iter()
+            .map(|(bundle, openings)| {
+                let proof = PyProof {
+                    bundle,
+                    openings: (!openings.openings.is_empty()).then_some(openings),
+                };
+                Ok(Py::new(py, proof)?.into_any())
+            })
+            .collect()
     }
 
     /// Proves part `part` alone (the integer passes before it are recomputed), its links

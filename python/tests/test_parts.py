@@ -49,6 +49,28 @@ def test_a_model_in_parts_proves_and_verifies_its_outputs(parted, whole_outputs)
     np.testing.assert_array_equal(parted.verify(again), whole_outputs)
 
 
+def samples(n):
+    return json.loads(EVAL.read_text())["inputs"][:n]
+
+
+def test_many_inputs_are_proven_part_by_part_each_with_its_own_links(parted, params_dir):
+    xs = samples(2)
+    proofs = parted.prove_many(xs)
+    whole = zkinfer.compile(ONNX, EVAL, params_dir=params_dir)
+    for proof, x in zip(proofs, xs):
+        assert isinstance(proof, zkinfer.PartedProof)
+        np.testing.assert_array_equal(parted.verify(proof), whole.verify(whole.prove(x)))
+    a, b = proofs[0].parts, proofs[1].parts
+    with pytest.raises(zkinfer.VerifyError, match="link from part 0 to part 1"):
+        parted.verify(zkinfer.PartedProof.assemble([a[0], b[1], a[2]]))
+    # A model proven whole proves many with its kept keys.
+    singles = whole.prove_many(xs)
+    assert all(isinstance(p, zkinfer.Proof) for p in singles)
+    np.testing.assert_array_equal(whole.verify(singles[1]), parted.verify(proofs[1]))
+    with pytest.raises(zkinfer.InputError):
+        parted.prove_many([xs[0], [0.0, 1.0]])
+
+
 def test_parts_proven_apart_assemble_and_strays_are_named(parted, whole_outputs):
     seed = zkinfer.link_seed()
     parts = [parted.prove_part(sample(), i, seed) for i in range(3)]
@@ -95,13 +117,26 @@ def test_ray_proves_the_parts_and_the_cli_verifies(local_ray, parted, whole_outp
     assert json.loads(out.stdout)["valid"] is True
 
 
+def test_ray_proves_a_stream_with_each_parts_keys_kept_in_its_actor(local_ray, parted,
+                                                                    whole_outputs, params_dir):
+    import zkinfer.ray
+
+    xs = samples(3)  # the first is `sample()`
+    proofs = zkinfer.ray.prove_many(parted, xs, params_dir=params_dir)
+    assert len(proofs) == 3
+    # Verified by prove_many already; each carries its own input's outputs, in order.
+    np.testing.assert_array_equal(np.asarray(proofs[0].outputs), whole_outputs)
+    outputs = {tuple(p.outputs) for p in proofs}
+    assert len(outputs) == 3
+
+
 def test_a_part_that_fails_twice_is_named(local_ray, parted, tmp_path):
     import zkinfer.ray
 
     # Parameters cannot be cached under a file: every attempt of every part fails.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    with pytest.raises(zkinfer.ProveError, match=r"part 0 of 3 failed after 2 attempts"):
+    with pytest.raises(zkinfer.ProveError, match=r"part [012] of 3 failed after 2 attempts"):
         zkinfer.ray.prove(parted, sample(), params_dir=str(blocker / "params"))
     with pytest.raises(zkinfer.InputError, match="takes 64"):
         zkinfer.ray.prove(parted, [0.0, 1.0])

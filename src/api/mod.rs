@@ -53,7 +53,7 @@ pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
 pub use partition::{part_visibility, partition};
-pub use parts::{LinkSeed, PartTiming, PartedProof, PartedProver, PartedVerifier};
+pub use parts::{LinkSeed, PartEvent, PartedProof, PartedProver, PartedVerifier, Phase};
 pub use prove::Prover;
 pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,

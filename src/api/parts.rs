@@ -11,7 +11,8 @@
 //! of one inference agree on the links by sharing the seed, and nothing else.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use blake2::{Blake2b512, Digest};
 use ff::FromUniformBytes;
@@ -240,12 +241,52 @@ impl PartedProof {
     }
 }
 
-/// Proves a model in parts, one part at a time: a part's keys are built, used and dropped
-/// before the next part's, so the peak memory is one part's.
+/// Proves a model in parts, one part at a time: a part's keys are built, used for every
+/// inference at hand and dropped before the next part's, so the peak memory is one part's
+/// and many inferences pay each part's key generation once.
 #[derive(Debug)]
 pub struct PartedProver {
     parts: Vec<Arc<CompiledModel>>,
     cache: ParamsCache,
+    /// The keys of the part last proven alone ([`PartedProver::prove_part`]), kept for the
+    /// next call on the same part: one part's keys, so memory stays within the part's budget.
+    kept: Mutex<Option<(usize, Arc<Prover>)>>,
+}
+
+/// A phase of proving one part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Parameters loaded (cached after the first part at a `k`) and the part's keys built:
+    /// once per part, whatever the number of inferences.
+    Keys,
+    /// The part's integer forward pass on one inference's input.
+    Witness,
+    /// The proof of one inference's part.
+    Proof,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Keys => "keys",
+            Phase::Witness => "witness",
+            Phase::Proof => "proof",
+        })
+    }
+}
+
+/// What a parted prove reports as it goes (progress displays, per-part timings): each
+/// phase of each part, once as it starts and once as it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartEvent {
+    /// The part, from 0.
+    pub part: usize,
+    /// The inference, from 0 (`None` for the keys, which serve every inference).
+    pub inference: Option<usize>,
+    /// What is being done.
+    pub phase: Phase,
+    /// `None` as the phase starts; how long it took as it ends.
+    pub took: Option<Duration>,
 }
 
 impl PartedProver {
@@ -255,7 +296,11 @@ impl PartedProver {
             return Err(CompileError::ProvenWhole.into());
         }
         let parts = model.part_models()?.into_iter().map(Arc::new).collect();
-        Ok(Self { parts, cache })
+        Ok(Self {
+            parts,
+            cache,
+            kept: Mutex::new(None),
+        })
     }
 
     /// The parts, first first.
@@ -274,7 +319,10 @@ impl PartedProver {
         Ok(inputs)
     }
 
-    /// Proves part `i` on the model's integer input, its links salted from `seed`.
+    /// Proves part `i` on the model's integer input, its links salted from `seed`. The
+    /// part's keys are kept for the next call on part `i` (a long-lived worker that proves
+    /// one part of many inferences builds them once); a call on another part drops them
+    /// first.
     pub fn prove_part(
         &self,
         x: &[i64],
@@ -286,7 +334,19 @@ impl PartedProver {
             parts: self.parts.len(),
         })?;
         let inputs = self.part_inputs(x)?;
-        let prover = Prover::setup(Arc::clone(part), &self.cache)?;
+        let prover = {
+            let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+            match kept.as_ref() {
+                Some((j, prover)) if *j == i => Arc::clone(prover),
+                _ => {
+                    // The other part's keys go before these are built.
+                    *kept = None;
+                    let prover = Arc::new(Prover::setup(Arc::clone(part), &self.cache)?);
+                    *kept = Some((i, Arc::clone(&prover)));
+                    prover
+                }
+            }
+        };
         prover.prove_salted(&inputs[i], &seed.salts(i))
     }
 
@@ -302,60 +362,84 @@ impl PartedProver {
         x: &[i64],
         seed: &LinkSeed,
     ) -> Result<(PartedProof, Openings), Error> {
-        self.prove_with_progress(x, seed, |_, _| {})
+        let mut proofs = self.prove_many(&[x.to_vec()], |_| *seed, |_| {})?;
+        Ok(proofs.remove(0))
     }
 
-    /// [`PartedProver::prove_seeded`], calling `done(i, timing)` as each part is proven (for
-    /// progress reports and per-part timings).
-    pub fn prove_with_progress(
+    /// Proves every inference of `xs`, inference `s`'s links salted from `seed_of(s)`, part
+    /// by part: part `i`'s keys are built once, prove part `i` of every inference, and are
+    /// dropped before part `i + 1`'s are built. Key generation is paid once per part for the
+    /// whole batch, and the peak memory stays one part's (plus each inference's link
+    /// values). `event` hears each phase start and end. Returns each inference's proof and
+    /// the openings of the model's hashed input and output, in the order of `xs`.
+    pub fn prove_many(
         &self,
-        x: &[i64],
-        seed: &LinkSeed,
-        mut done: impl FnMut(usize, PartTiming),
-    ) -> Result<(PartedProof, Openings), Error> {
-        let inputs = self.part_inputs(x)?;
-        let mut parts = Vec::with_capacity(self.parts.len());
-        let mut first = None;
-        let mut last = None;
-        for (i, (part, input)) in self.parts.iter().zip(&inputs).enumerate() {
-            let started = std::time::Instant::now();
-            // Keys of one part at a time: dropped at the end of each turn.
-            let prover = Prover::setup(Arc::clone(part), &self.cache)?;
-            let keys = started.elapsed();
-            let (bundle, openings) = prover.prove_salted(input, &seed.salts(i))?;
-            drop(prover);
-            done(
-                i,
-                PartTiming {
-                    keys,
-                    proof: started.elapsed() - keys,
-                },
-            );
-            if i == 0 {
-                first = Some(openings.clone());
+        xs: &[Vec<i64>],
+        seed_of: impl Fn(usize) -> LinkSeed,
+        mut event: impl FnMut(PartEvent),
+    ) -> Result<Vec<(PartedProof, Openings)>, Error> {
+        // Another part's kept keys would count against this one's memory.
+        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let seeds: Vec<LinkSeed> = (0..xs.len()).map(seed_of).collect();
+        // Each inference's input to the part at hand: the previous part's outputs.
+        let mut current = xs.to_vec();
+        let mut bundles: Vec<Vec<ProofBundle>> = vec![Vec::new(); xs.len()];
+        let mut first: Vec<Option<Openings>> = vec![None; xs.len()];
+        let mut last: Vec<Option<Openings>> = vec![None; xs.len()];
+        for (i, part) in self.parts.iter().enumerate() {
+            let prover = timed(&mut event, i, None, Phase::Keys, || {
+                Prover::setup(Arc::clone(part), &self.cache)
+            })?;
+            for (s, x) in current.iter_mut().enumerate() {
+                let witness = timed(&mut event, i, Some(s), Phase::Witness, || {
+                    Ok(part.witness(x)?)
+                })?;
+                let (bundle, openings) = timed(&mut event, i, Some(s), Phase::Proof, || {
+                    prover.prove_witness(x, &witness, &seeds[s].salts(i))
+                })?;
+                // What part `i + 1` reads is what this part's output link commits to.
+                *x = witness.outputs();
+                if i == 0 {
+                    first[s] = Some(openings.clone());
+                }
+                last[s] = Some(openings);
+                bundles[s].push(bundle);
             }
-            last = Some(openings);
-            parts.push(bundle);
         }
-        let openings = model_openings(first, last);
-        Ok((
-            PartedProof {
-                format_version: BUNDLE_FORMAT_VERSION,
-                parts,
-            },
-            openings,
-        ))
+        Ok(bundles
+            .into_iter()
+            .zip(first.into_iter().zip(last))
+            .map(|(parts, (first, last))| {
+                let proof = PartedProof {
+                    format_version: BUNDLE_FORMAT_VERSION,
+                    parts,
+                };
+                (proof, model_openings(first, last))
+            })
+            .collect())
     }
 }
 
-/// Where one part's time went: its keys (rebuilt per call: halo2 0.4 cannot store them) and
-/// its witness and proof.
-#[derive(Clone, Copy, Debug)]
-pub struct PartTiming {
-    /// Parameters loaded (cached after the first part at a `k`) and keys built.
-    pub keys: std::time::Duration,
-    /// Witness and proof.
-    pub proof: std::time::Duration,
+/// Runs `f` as `phase` of part `part`, telling `event` when it starts and ends.
+fn timed<T>(
+    event: &mut impl FnMut(PartEvent),
+    part: usize,
+    inference: Option<usize>,
+    phase: Phase,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut at = PartEvent {
+        part,
+        inference,
+        phase,
+        took: None,
+    };
+    event(at);
+    let started = Instant::now();
+    let out = f()?;
+    at.took = Some(started.elapsed());
+    event(at);
+    Ok(out)
 }
 
 /// The openings of the model's own hashed tensors: the first part's input and the last

@@ -15,6 +15,7 @@ use super::params::ParamsCache;
 use super::weights::random_salt;
 use crate::circuit::{InstanceLayout, Salts};
 use crate::error::{CompileError, Error, ProveError};
+use crate::graph::witness::Witness;
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
 /// across threads and language bindings and be kept warm for many proofs.
@@ -50,6 +51,7 @@ impl Prover {
         if model.visibility.hashed_params() && model.weights_salt().is_none() {
             return Err(CompileError::VerifierFile.into());
         }
+        crate::counters::proving_key();
         let vk = build_vk(&model, &params)?;
         let digest = model_identity(&vk, &model)?;
         let pk = model.circuit().keygen_pk(&params, vk)?;
@@ -105,8 +107,19 @@ impl Prover {
         input: &[i64],
         salts: &Salts,
     ) -> Result<(ProofBundle, Openings), Error> {
-        let graph = &self.model.graph;
         let witness = self.model.witness(input)?;
+        self.prove_witness(input, &witness, salts)
+    }
+
+    /// [`Prover::prove_salted`] with the integer forward pass on `input` already run (a
+    /// caller that times the two phases apart, or hands the outputs on).
+    pub fn prove_witness(
+        &self,
+        input: &[i64],
+        witness: &Witness,
+        salts: &Salts,
+    ) -> Result<(ProofBundle, Openings), Error> {
+        let graph = &self.model.graph;
         let outputs = witness.outputs();
         let visibility = &self.model.visibility;
         let layout = InstanceLayout::of(graph, visibility);
@@ -122,10 +135,10 @@ impl Prover {
                 })?;
         commitments.params = self.model.weights_commitment();
         let public = layout.values(&outputs, input, &commitments);
-        let proof =
-            self.model
-                .circuit()
-                .prove(&self.params, &self.pk, &witness, *salts, &public)?;
+        let proof = self
+            .model
+            .circuit()
+            .prove(&self.params, &self.pk, witness, *salts, &public)?;
         let opening = |tensor, values: &[i64], salt, commitment: Option<Fp>| {
             commitment.map(|c| Opening {
                 tensor,

@@ -117,12 +117,23 @@ class Model:
             return self._native.prove_parts(_flat(input, "input"), clamp)
         return self._native.prove(_flat(input, "input"), clamp)
 
+    def prove_many(
+        self, inputs: Iterable[ArrayLike], clamp: bool = False
+    ) -> List[Union[Proof, PartedProof]]:
+        """Proves every input, in order. Keys are built once: a model proven whole keeps
+        them; one proven in parts is proven part by part, each part's keys built once for
+        all the inputs and dropped before the next part's (peak memory stays one part's),
+        each inference's links salted from its own fresh seed."""
+        return self._native.prove_many([_flat(x, "input") for x in inputs], clamp)
+
     def prove_part(
         self, input: ArrayLike, part: int, link_seed: str, clamp: bool = False
     ) -> Proof:
         """Proves one part of a model proven in parts, its links salted from ``link_seed``
         (:func:`link_seed`; every process proving a part of one inference shares it, and it
-        stays secret). Gather the parts with :meth:`PartedProof.assemble`."""
+        stays secret). Gather the parts with :meth:`PartedProof.assemble`. The part's keys
+        are kept for the next call on the same part (one part's keys at a time): a worker
+        that proves one part of many inferences builds them once."""
         return self._native.prove_part(_flat(input, "input"), part, link_seed, clamp)
 
     def verify(self, proof: Union[Proof, PartedProof]) -> "np.ndarray":

@@ -59,6 +59,9 @@ class Model:
     def prove_parts(
         self, input: List[float], clamp: bool = False, link_seed: Optional[str] = None
     ) -> PartedProof: ...
+    def prove_many(
+        self, inputs: List[List[float]], clamp: bool = False
+    ) -> List[Union[Proof, PartedProof]]: ...
     def prove_part(
         self, input: List[float], part: int, link_seed: str, clamp: bool = False
     ) -> Proof: ...

@@ -1,39 +1,48 @@
-"""Proving the parts of a model on a Ray cluster.
+"""Proving the parts of a model on a Ray cluster, keys kept in long-lived actors.
 
 A model compiled in parts (``zkinfer.compile(..., max_k=K)`` or ``memory_budget=...``) is
-proven one Ray task per part: each task gets the model (shared once through Ray's object
-store), the input and the inference's link seed, recomputes the cheap integer passes before
-its part and proves it, asking Ray for one CPU (or ``num_cpus``) and the part's predicted
-peak memory. The driver gathers the part proofs in order, assembles them and verifies the
-result. Ray is an optional dependency: ``pip install ./python[ray]``.
+proven by one Ray actor per part: each actor gets the model (shared once through Ray's object
+store), asks Ray for one CPU (or ``num_cpus``) and the part's predicted peak memory, builds
+its part's keys on its first proof and keeps them for the next. The parts of one inference
+run in parallel across the cluster (each actor recomputes the cheap integer passes before its
+part), and a stream of inferences is pipelined: part ``i`` of the next inference starts as
+soon as its actor is free. An actor is released once it has proven its part of every
+inference, which frees its memory for parts still waiting. The driver gathers the part proofs
+in order, assembles them and verifies them. Ray is an optional dependency:
+``pip install ./python[ray]``.
 
     import ray, zkinfer, zkinfer.ray
     ray.init()                                   # or ray.init(address="ray://head:10001")
     model = zkinfer.load("resnet20.zkm")
     proof = zkinfer.ray.prove(model, x)          # a PartedProof, verified
+    proofs = zkinfer.ray.prove_many(model, xs)   # keys built once per part for all of xs
     proof.save("proof.json")                     # `zkinfer verify resnet20.zkm proof.json`
 
-The link seed travels to the tasks with the input: it hides the intermediate values from
-whoever sees the proof, so run the tasks on machines you trust with the input.
+The link seeds travel to the actors with the inputs: they hide the intermediate values from
+whoever sees the proofs, so run the actors on machines you trust with the inputs.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from . import InputError, Model, PartedProof, ProveError, _flat, link_seed
 
-__all__ = ["prove", "memory_request"]
+__all__ = ["prove", "prove_many", "memory_request"]
 
 
-def _prove_part(model_json: str, x: List[float], part: int, seed: str, clamp: bool,
-                params_dir: Optional[str]) -> str:
-    """One Ray task: proves part ``part`` and returns its proof as JSON text."""
-    import zkinfer
+class _PartProver:
+    """One Ray actor: proves part ``part`` of many inferences, its keys built on the first
+    proof and kept (``Model.prove_part`` keeps the keys of the part it last proved)."""
 
-    model = zkinfer.Model.from_json(model_json, params_dir)
-    return model.prove_part(x, part, seed, clamp).to_json()
+    def __init__(self, model_json: str, part: int, params_dir: Optional[str]) -> None:
+        import zkinfer
+
+        self.model = zkinfer.Model.from_json(model_json, params_dir)
+        self.part = part
+
+    def prove(self, x: List[float], seed: str, clamp: bool) -> str:
+        return self.model.prove_part(x, self.part, seed, clamp).to_json()
 
 
 def _largest_node_memory(ray: Any) -> int:
@@ -43,16 +52,22 @@ def _largest_node_memory(ray: Any) -> int:
 
 
 def memory_request(predicted: int, largest_node: int) -> int:
-    """The memory (bytes) a part's task asks Ray for: its predicted peak, but never more than
+    """The memory (bytes) a part's actor asks Ray for: its predicted peak, but never more than
     the largest node offers. A request above every node's would never be scheduled (Ray
     would wait for ever), and dropping the request would let two such parts share a node and
     run it out of memory; asking for a whole node runs the part alone there."""
     return max(0, min(predicted, largest_node))
 
 
-def prove(
+def prove(model: Model, input: Any, address: Optional[str] = None, **options: Any) -> PartedProof:
+    """Proves every part of ``model`` on ``input`` on Ray; returns the assembled proof,
+    verified. The options are :func:`prove_many`'s."""
+    return prove_many(model, [input], address, **options)[0]
+
+
+def prove_many(
     model: Model,
-    input: Any,
+    inputs: Iterable[Any],
     address: Optional[str] = None,
     *,
     clamp: bool = False,
@@ -60,16 +75,18 @@ def prove(
     retries: int = 1,
     params_dir: Optional[str] = None,
     verify: bool = True,
-) -> PartedProof:
-    """Proves every part of ``model`` on ``input`` in Ray tasks; returns the assembled proof,
+) -> List[PartedProof]:
+    """Proves every part of ``model`` on each of ``inputs`` in Ray actors, one per part, each
+    keeping its part's keys across the inferences; returns the assembled proofs in order,
     verified (unless ``verify`` is false).
 
     ``address`` is given to ``ray.init`` when Ray is not initialised yet (``None``: a local
-    Ray). Each task asks for ``num_cpus`` CPUs and the part's predicted peak memory
+    Ray). Each actor asks for ``num_cpus`` CPUs and the part's predicted peak memory
     (``model.inspect()["parts"][i]["circuit"]["predicted_peak_mib"]``), or the largest
-    node's whole memory if that is less (:func:`memory_request`); Ray retries a failed
-    task ``retries`` times, and a part that still fails raises :class:`ProveError` naming it.
-    ``params_dir`` is where the tasks cache IPA parameters (else ``$ZKINFER_PARAMS_DIR``).
+    node's whole memory if that is less (:func:`memory_request`); Ray retries a failed proof
+    ``retries`` times, and a part that still fails raises :class:`ProveError` naming it.
+    ``params_dir`` is where the actors cache IPA parameters (else ``$ZKINFER_PARAMS_DIR``).
+    Each inference's links are salted from its own fresh seed.
     """
     try:
         import ray
@@ -77,34 +94,57 @@ def prove(
         raise ImportError("zkinfer.ray needs Ray: pip install './python[ray]'") from e
     if not model.parts:
         raise InputError("the model is proven whole: compile it with max_k or memory_budget")
-    x = _flat(input, "input")
-    if len(x) != model.input_len:
-        raise InputError(f"input has {len(x)} values; the model takes {model.input_len}")
+    xs = [_flat(x, "input") for x in inputs]
+    for s, x in enumerate(xs):
+        if len(x) != model.input_len:
+            raise InputError(f"input {s} has {len(x)} values; the model takes {model.input_len}")
     if not ray.is_initialized():
         ray.init(address=address)
     parts: List[Dict[str, Any]] = model.inspect()["parts"]
-    seed = link_seed()
+    n = len(parts)
+    seeds = [link_seed() for _ in xs]
     shared = ray.put(model.to_json())
-    task = ray.remote(_prove_part)
+    actor = ray.remote(_PartProver)
     largest = _largest_node_memory(ray)
-    pending = []
+    actors = []
     for i, part in enumerate(parts):
         predicted = int(part["circuit"]["predicted_peak_mib"] * (1 << 20))
-        options = dict(num_cpus=num_cpus, max_retries=retries, retry_exceptions=True,
-                       name=f"zkinfer part {i}")
+        options: Dict[str, Any] = dict(num_cpus=num_cpus)
         memory = memory_request(predicted, largest)
         if memory:
             options["memory"] = memory
-        pending.append(task.options(**options).remote(shared, x, i, seed, clamp, params_dir))
-    proofs = []
-    for i, ref in enumerate(pending):
-        try:
-            proofs.append(ray.get(ref))
-        except Exception as e:  # a RayTaskError wrapping the part's own exception
-            raise ProveError(f"part {i} of {len(parts)} failed after {retries + 1} attempts: {e}") from e
+        actors.append(actor.options(**options).remote(shared, i, params_dir))
+    # Submitted inference by inference: each actor proves its part in input order, so the
+    # inferences are pipelined through the parts.
+    pending = {}
+    for s, (x, seed) in enumerate(zip(xs, seeds)):
+        for i, a in enumerate(actors):
+            ref = a.prove.options(max_task_retries=retries, retry_exceptions=True).remote(
+                x, seed, clamp)
+            pending[ref] = (s, i)
+    proven = [[""] * n for _ in xs]
+    left = [len(xs)] * n
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                s, i = pending.pop(ref)
+                try:
+                    proven[s][i] = ray.get(ref)
+                except Exception as e:  # a RayTaskError wrapping the part's own exception
+                    raise ProveError(
+                        f"part {i} of {n} failed after {retries + 1} attempts: {e}") from e
+                left[i] -= 1
+                if left[i] == 0:
+                    # Its part is proven for every inference: free its memory for others.
+                    ray.kill(actors[i])
+    finally:
+        for a in actors:
+            ray.kill(a)
     from . import Proof
 
-    assembled = PartedProof.assemble([Proof.from_json(p) for p in proofs])
+    proofs = [PartedProof.assemble([Proof.from_json(p) for p in parts_of]) for parts_of in proven]
     if verify:
-        model.verify(assembled)
-    return assembled
+        for proof in proofs:
+            model.verify(proof)
+    return proofs

@@ -226,6 +226,7 @@ mod common;
 mod memory;
 mod open;
 mod parts;
+mod progress;
 mod proofs;
 mod report;
 mod serve;

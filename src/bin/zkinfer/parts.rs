@@ -12,14 +12,17 @@ use zkinfer::{
 
 use crate::common::{floats, step, Result};
 use crate::open;
+use crate::progress::PartsProgress;
 use crate::shared::{print_outputs, verify_each, ProveFlags, Trusted};
 
 /// `zkinfer prove` of a model proven in parts: every part one after another (one part's
-/// keys in memory at a time), or part `flags.part` alone under the link seed.
+/// keys in memory at a time, built once for all the samples), or part `flags.part` alone
+/// under the link seed (its keys kept from sample to sample).
 ///
 /// A link seed salts one inference: with several samples, sample `i` is salted from
 /// [`LinkSeed::for_inference`]`(i)` (machines proving parts of the same samples agree on it
-/// by the index), so no two inferences share a salt.
+/// by the index), so no two inferences share a salt. Without one, each inference draws its
+/// own.
 pub(crate) fn prove(
     model: &CompiledModel,
     xs: &[Vec<i64>],
@@ -28,7 +31,7 @@ pub(crate) fn prove(
     json: bool,
     cache: &ParamsCache,
 ) -> Result<()> {
-    let (part, many) = (flags.part, xs.len() > 1);
+    let many = xs.len() > 1;
     let seed_of = |i: usize| {
         flags.link_seed.as_ref().map(|seed| {
             if many {
@@ -38,18 +41,20 @@ pub(crate) fn prove(
             }
         })
     };
+    let path_of = |i: usize| {
+        if many {
+            output.join(format!("proof-{i}.json"))
+        } else {
+            output.to_path_buf()
+        }
+    };
     let started = Instant::now();
     let prover = PartedProver::new(model, cache.clone())?;
     let n = prover.parts().len();
     let mut reports = Vec::new();
-    for (i, x) in xs.iter().enumerate() {
-        let path = if xs.len() > 1 {
-            output.join(format!("proof-{i}.json"))
-        } else {
-            output.to_path_buf()
-        };
-        let t = Instant::now();
-        if let Some(part) = part {
+    if let Some(part) = flags.part {
+        for (i, x) in xs.iter().enumerate() {
+            let (path, t) = (path_of(i), Instant::now());
             let seed = seed_of(i).ok_or(
                 "--part needs --link-seed (64 hex digits shared by every machine proving a part of this inference, and kept secret)",
             )?;
@@ -67,24 +72,25 @@ pub(crate) fn prove(
                 );
             }
             reports.push(json!({ "proof": path, "inference": i, "part": part, "parts": n, "openings": opened, "prove_s": prove_s }));
-            continue;
         }
-        let seed = seed_of(i).unwrap_or_else(LinkSeed::random);
-        let mut times = Vec::new();
-        let (proof, openings) = prover.prove_with_progress(x, &seed, |i, took| {
-            let (keys, proving) = (took.keys.as_secs_f64(), took.proof.as_secs_f64());
-            if !json {
-                eprintln!("part {i} of {n}: keys {keys:.2} s, witness and proof {proving:.2} s");
-            }
-            times.push(json!({ "keys_s": keys, "prove_s": proving }));
-        })?;
+        return finish(json, started, reports, None);
+    }
+    let mut progress = PartsProgress::new(prover.parts(), xs.len(), json);
+    let proofs = prover.prove_many(
+        xs,
+        |i| seed_of(i).unwrap_or_else(LinkSeed::random),
+        |event| progress.on(event),
+    )?;
+    let keys_s = progress.finish();
+    for (i, (proof, openings)) in proofs.iter().enumerate() {
+        let path = path_of(i);
         proof.save(&path)?;
-        let opened = open::save_openings(&path, &openings)?;
-        let prove_s = t.elapsed().as_secs_f64();
+        let opened = open::save_openings(&path, openings)?;
+        let (part_s, prove_s) = progress.inference(i);
         let bytes: usize = proof.parts.iter().map(|p| p.proof.len() / 2).sum();
         if !json {
             out!(
-                "proof in {n} parts written to {} ({bytes} bytes, proved in {prove_s:.2} s)",
+                "proof in {n} parts written to {} ({bytes} bytes; witnesses and proofs {prove_s:.2} s)",
                 path.display()
             );
             if let Some(last) = proof.parts.last() {
@@ -101,17 +107,33 @@ pub(crate) fn prove(
         }
         reports.push(json!({
             "proof": path, "inference": i, "parts": n, "outputs_float": proof.outputs_float(),
-            "openings": opened, "prove_s": prove_s, "part_s": times, "proof_bytes": bytes,
+            "openings": opened, "prove_s": prove_s, "part_s": part_s, "proof_bytes": bytes,
         }));
     }
+    finish(json, started, reports, Some(keys_s))
+}
+
+/// The end of a parted `prove`: the wall time, and with `--json` every proof's report and
+/// each part's key time (`keys_s`, once per part whatever the number of samples).
+fn finish(
+    json: bool,
+    started: Instant,
+    reports: Vec<serde_json::Value>,
+    keys_s: Option<Vec<f64>>,
+) -> Result<()> {
     let total_s = started.elapsed().as_secs_f64();
     if json {
         out!(
             "{}",
-            json!({ "ok": true, "total_s": total_s, "proofs": reports })
+            json!({ "ok": true, "total_s": total_s, "keys_s": keys_s, "proofs": reports })
+        );
+    } else if let Some(keys_s) = keys_s {
+        let keys: f64 = keys_s.iter().sum();
+        out!(
+            "wall time {total_s:.2} s (keys {keys:.2} s, built once per part, parameters included)"
         );
     } else {
-        out!("wall time {total_s:.2} s (keys built per part, parameters included)");
+        out!("wall time {total_s:.2} s");
     }
     Ok(())
 }

@@ -1,0 +1,142 @@
+//! The progress of a parted `prove`: a bar on stderr naming the part, its circuit (`k`), the
+//! inference and the phase, with the elapsed time and an estimate of what is left; a line
+//! per finished part (also when stderr is not a terminal); and the per-part timings that
+//! `--json` reports.
+//!
+//! The estimate weighs each step by the cost model's predicted time for its part (the keys
+//! of a part about as much as one proof of it, as measured on ResNet-20 and GPT-2), so the
+//! bar advances by predicted seconds and indicatif's rate turns what is left into this
+//! machine's seconds.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use zkinfer::{CompiledModel, PartEvent, Phase};
+
+/// The display and the timings of one parted `prove` of `inferences` inputs.
+pub(crate) struct PartsProgress {
+    bar: ProgressBar,
+    /// Each part's `k` and predicted proving seconds (in milliseconds: the bar's unit).
+    parts: Vec<(u32, u64)>,
+    inferences: usize,
+    quiet: bool,
+    /// Each part's key time.
+    keys: Vec<Duration>,
+    /// Each inference's witness and proof time per part.
+    proofs: Vec<Vec<(Duration, Duration)>>,
+}
+
+impl PartsProgress {
+    /// A bar for proving `parts` on `inferences` inputs; hidden with `quiet` (`--json`).
+    pub(crate) fn new(
+        parts: &[std::sync::Arc<CompiledModel>],
+        inferences: usize,
+        quiet: bool,
+    ) -> Self {
+        let parts: Vec<(u32, u64)> = parts
+            .iter()
+            .map(|p| {
+                let k = p.layout().map_or(0, |l| l.k);
+                let ms = p.predicted_seconds().map_or(1.0, |s| s * 1e3).max(1.0);
+                (k, ms as u64)
+            })
+            .collect();
+        let total: u64 = parts
+            .iter()
+            .map(|&(_, ms)| ms * (1 + inferences as u64))
+            .sum();
+        let bar = ProgressBar::new(total);
+        if quiet {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        let style = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% left ~{eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            keys: vec![Duration::ZERO; parts.len()],
+            proofs: vec![vec![(Duration::ZERO, Duration::ZERO); parts.len()]; inferences],
+            parts,
+            inferences,
+            quiet,
+            bar,
+        }
+    }
+
+    /// Shows `event` and records its time.
+    pub(crate) fn on(&mut self, event: PartEvent) {
+        let n = self.parts.len();
+        let (k, ms) = self.parts[event.part];
+        let Some(took) = event.took else {
+            let of = match event.inference {
+                Some(s) if self.inferences > 1 => {
+                    format!(", inference {} of {}", s + 1, self.inferences)
+                }
+                _ => String::new(),
+            };
+            self.bar.set_message(format!(
+                "part {} of {n} (k = {k}){of}: {}",
+                event.part + 1,
+                event.phase
+            ));
+            return;
+        };
+        match (event.phase, event.inference) {
+            (Phase::Keys, _) => {
+                self.keys[event.part] = took;
+                self.bar.inc(ms);
+            }
+            (Phase::Witness, Some(s)) => self.proofs[s][event.part].0 = took,
+            (Phase::Proof, Some(s)) => {
+                self.proofs[s][event.part].1 = took;
+                self.bar.inc(ms);
+                if s + 1 == self.inferences && !self.quiet {
+                    self.finished_part(event.part);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The line of a part proven for every inference.
+    fn finished_part(&self, part: usize) {
+        let proofs: Duration = self.proofs.iter().map(|p| p[part].0 + p[part].1).sum();
+        let each = if self.inferences > 1 {
+            format!(" for {} inferences", self.inferences)
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "part {} of {} (k = {}): keys {:.2} s, witness and proof {:.2} s{each}",
+            part + 1,
+            self.parts.len(),
+            self.parts[part].0,
+            self.keys[part].as_secs_f64(),
+            proofs.as_secs_f64(),
+        );
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    /// Clears the bar; returns each part's key time (`--json`'s `keys_s`).
+    pub(crate) fn finish(&self) -> Vec<f64> {
+        self.bar.finish_and_clear();
+        self.keys.iter().map(Duration::as_secs_f64).collect()
+    }
+
+    /// Inference `s`'s witness and proof seconds per part (`--json`'s `part_s`) and their
+    /// sum.
+    pub(crate) fn inference(&self, s: usize) -> (serde_json::Value, f64) {
+        let parts: Vec<serde_json::Value> = self.proofs[s]
+            .iter()
+            .map(|(w, p)| json!({ "witness_s": w.as_secs_f64(), "proof_s": p.as_secs_f64() }))
+            .collect();
+        let total = self.proofs[s]
+            .iter()
+            .map(|(w, p)| (*w + *p).as_secs_f64())
+            .sum();
+        (json!(parts), total)
+    }
+}
