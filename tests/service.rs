@@ -425,3 +425,68 @@ fn models_of_one_architecture_with_hashed_params_stay_apart() {
     let verdict = served.post("/v1/verify", None, &claimed.to_string()).json();
     assert_eq!(verdict["valid"], false, "{verdict}");
 }
+
+/// Issue 28: a model proven in parts is served as one model: registered from the models
+/// folder, proven part by part with each part's proving key kept in the cache (a second proof
+/// builds none), verified at `/v1/verify` as the proof in parts the prove endpoint answers,
+/// with a part of another inference named as a broken link.
+#[test]
+fn service_proves_and_verifies_a_model_in_parts_with_its_parts_keys_kept() {
+    use common::parts::{samples, three_parts};
+    let dir = tempfile::tempdir().unwrap();
+    let model = three_parts();
+    model.save(&dir.path().join("residual.zkm")).unwrap();
+    let served = serve(dir.path(), &["--token", TOKEN]);
+    let listed = &served.get("/v1/models").json()["models"][0];
+    assert_eq!(listed["id"], "residual");
+    assert_eq!(listed["verifier_key_warm"], true, "{listed}");
+    assert_eq!(listed["prover_key_warm"], false, "{listed}");
+    let info = served.get("/v1/models/residual").json();
+    assert_eq!(
+        info["inspection"]["parts"].as_array().unwrap().len(),
+        3,
+        "{info}"
+    );
+
+    let input = json!({ "input_data": [samples()[0]] }).to_string();
+    let prove = || served.post("/v1/models/residual/prove", Some(TOKEN), &input);
+    let first = prove();
+    assert_eq!(first.status, 200, "{}", first.body);
+    let proof: zkinfer::PartedProof = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(proof.parts.len(), 3);
+    assert_eq!(served.gauge("zkinfer_keys_in_memory{role=\"prover\"}"), 3.0);
+    let second = prove();
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(served.gauge("zkinfer_keys_in_memory{role=\"prover\"}"), 3.0);
+    assert_eq!(
+        served.get("/v1/models").json()["models"][0]["prover_key_warm"],
+        true
+    );
+
+    let x = model.quantise_input(&samples()[0], false).unwrap();
+    let expected = model.graph.outputs_to_float(&model.graph.eval(&x).unwrap());
+    let verdict = served.post("/v1/verify", None, &first.body).json();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["model"], "residual");
+    assert_eq!(verdict["outputs_float"], json!(expected));
+
+    // Part 1 of the second inference in the first: the links of two inferences differ.
+    let other: zkinfer::PartedProof = serde_json::from_str(&second.body).unwrap();
+    let mut mixed = proof.clone();
+    mixed.parts[1] = other.parts[1].clone();
+    let verdict = served
+        .post("/v1/verify", None, &serde_json::to_string(&mixed).unwrap())
+        .json();
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    assert_eq!(verdict["error"]["kind"], "parts", "{verdict}");
+    // A proof in parts of a model this server does not hold.
+    let mut foreign = proof.clone();
+    foreign.parts[0].model_digest = "ab".repeat(32);
+    served
+        .post(
+            "/v1/verify",
+            None,
+            &serde_json::to_string(&foreign).unwrap(),
+        )
+        .error(404, "unknown_model", "proven in parts");
+}

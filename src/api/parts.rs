@@ -376,10 +376,26 @@ impl PartedProver {
         &self,
         xs: &[Vec<i64>],
         seed_of: impl Fn(usize) -> LinkSeed,
-        mut event: impl FnMut(PartEvent),
+        event: impl FnMut(PartEvent),
     ) -> Result<Vec<(PartedProof, Openings)>, Error> {
         // Another part's kept keys would count against this one's memory.
         *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let keys = |_: usize, part: &Arc<CompiledModel>| {
+            Prover::setup(Arc::clone(part), &self.cache).map(Arc::new)
+        };
+        self.prove_many_with(xs, seed_of, keys, event)
+    }
+
+    /// [`PartedProver::prove_many`] with each part's keys from `keys(i, part)`: a caller
+    /// that keeps keys (the service's cache, under its memory budget) hands them out; the
+    /// `keys` phase then times the lookup, or the build when they were not kept.
+    pub fn prove_many_with(
+        &self,
+        xs: &[Vec<i64>],
+        seed_of: impl Fn(usize) -> LinkSeed,
+        mut keys: impl FnMut(usize, &Arc<CompiledModel>) -> Result<Arc<Prover>, Error>,
+        mut event: impl FnMut(PartEvent),
+    ) -> Result<Vec<(PartedProof, Openings)>, Error> {
         let seeds: Vec<LinkSeed> = (0..xs.len()).map(seed_of).collect();
         // Each inference's input to the part at hand: the previous part's outputs.
         let mut current = xs.to_vec();
@@ -387,9 +403,7 @@ impl PartedProver {
         let mut first: Vec<Option<Openings>> = vec![None; xs.len()];
         let mut last: Vec<Option<Openings>> = vec![None; xs.len()];
         for (i, part) in self.parts.iter().enumerate() {
-            let prover = timed(&mut event, i, None, Phase::Keys, || {
-                Prover::setup(Arc::clone(part), &self.cache)
-            })?;
+            let prover = timed(&mut event, i, None, Phase::Keys, || keys(i, part))?;
             for (s, x) in current.iter_mut().enumerate() {
                 let witness = timed(&mut event, i, Some(s), Phase::Witness, || {
                     Ok(part.witness(x)?)

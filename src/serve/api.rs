@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -16,12 +16,15 @@ use subtle::ConstantTimeEq;
 
 use super::body::off_thread;
 use super::error::{ApiError, ApiResult};
-use super::keys::KeyCache;
+use super::keys::{part_key, KeyCache};
 use super::models::{valid_id, Model, RegisterError};
 use super::queue::{Queue, Slot};
 use super::shared::Shared;
+use crate::api::Openings;
 use crate::input::parse_samples;
-use crate::{CompiledModel, Error, Prover};
+use crate::{
+    CompiledModel, Error, LinkSeed, PartedProof, PartedProver, Phase, ProofBundle, Prover,
+};
 
 /// Query parameters: only `allowed` names, each at most once.
 fn query(raw: Option<String>, allowed: &[&str]) -> ApiResult<HashMap<String, String>> {
@@ -344,16 +347,19 @@ pub async fn prove(
         .map_err(ApiError::from_error)?;
     let job = {
         let keys: Arc<KeyCache> = shared.keys.clone();
-        move || {
-            let t = Instant::now();
-            let prover = keys.get::<Prover>(&model.key, &model.model)?;
-            let keys_s = t.elapsed();
-            let t = Instant::now();
-            let proved = prover.prove_integer_opened(&x)?;
-            Ok::<_, Error>((proved, keys_s, t.elapsed()))
+        move || match &model.parted {
+            Some(parted) => prove_parts(&keys, &model.key, parted, x),
+            None => {
+                let t = Instant::now();
+                let prover = keys.get::<Prover>(&model.key, &model.model)?;
+                let keys_s = t.elapsed();
+                let t = Instant::now();
+                let (bundle, openings) = prover.prove_integer_opened(&x)?;
+                Ok::<_, Error>((Proved::Whole(bundle), openings, keys_s, t.elapsed()))
+            }
         }
     };
-    let ((bundle, openings), keys_s, prove_s) = run_in(&shared, &shared.proofs, "proving", job)
+    let (bundle, openings, keys_s, prove_s) = run_in(&shared, &shared.proofs, "proving", job)
         .await?
         .map_err(ApiError::from_error)?;
     let timing = format!(
@@ -372,6 +378,47 @@ pub async fn prove(
         response.headers_mut().insert("server-timing", value);
     }
     Ok(response)
+}
+
+/// Proves every part of a model proven in parts on `x` under a fresh link seed, each part's
+/// proving key from the cache (built when it is not there, kept under the key budget): the
+/// proof in parts as JSON, the openings of the model's hashed input and output, the time
+/// spent getting keys and the rest.
+fn prove_parts(
+    keys: &KeyCache,
+    key: &str,
+    parted: &PartedProver,
+    x: Vec<i64>,
+) -> Result<(Proved, Openings, Duration, Duration), Error> {
+    let t = Instant::now();
+    let mut keys_s = Duration::ZERO;
+    let mut proved = parted.prove_many_with(
+        &[x],
+        |_| LinkSeed::random(),
+        |i, part| keys.get::<Prover>(&part_key(key, i), part),
+        |e| {
+            if let (Phase::Keys, Some(took)) = (e.phase, e.took) {
+                keys_s += took;
+            }
+        },
+    )?;
+    let (proof, openings) = proved.remove(0);
+    Ok((
+        Proved::Parted(proof),
+        openings,
+        keys_s,
+        t.elapsed().saturating_sub(keys_s),
+    ))
+}
+
+/// What the prove endpoint answers: the file `zkinfer verify` reads.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Proved {
+    /// A model proven whole: its proof bundle.
+    Whole(ProofBundle),
+    /// A model proven in parts: the part proofs, in order.
+    Parted(PartedProof),
 }
 
 /// Any other path.

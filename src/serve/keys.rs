@@ -5,14 +5,16 @@
 //! not in memory: seconds for LeNet-5, which is what a long-lived service saves its callers.
 //! Keys are indexed by the model's key (its digest, and with hashed params its weights
 //! commitment), which one id serves, so a model replaced under its name never meets the old
-//! model's keys.
+//! model's keys. A model proven in parts has one verifier for all its parts (a
+//! [`PartedVerifier`]) and a proving key per part, each under `KEY#i` ([`part_key`]) and
+//! evicted on its own: a warm service keeps as many of a model's parts as its budget holds.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::api::Shape;
-use crate::{CompiledModel, Error, ParamsCache, Prover, Verifier};
+use crate::{CompiledModel, Error, ParamsCache, PartedVerifier, Prover, Verifier};
 
 /// Which key of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,11 +57,34 @@ impl Key for Verifier {
     }
 }
 
+impl Key for PartedVerifier {
+    const ROLE: Role = Role::Verifier;
+    fn build(model: Arc<CompiledModel>, params: &ParamsCache) -> Result<Self, Error> {
+        PartedVerifier::setup(&model, params)
+    }
+}
+
+/// The cache's key of part `i`'s proving key of the model of key `key`.
+pub fn part_key(key: &str, i: usize) -> String {
+    format!("{}{i}", parts_prefix(key))
+}
+
+/// What every [`part_key`] of the model of key `key` starts with.
+fn parts_prefix(key: &str) -> String {
+    format!("{key}#")
+}
+
 /// An estimate of the memory a model's key holds, in bytes: the IPA parameters (two tables
 /// of `2^k` affine points), and for a prover also the fixed and permutation polynomials in
 /// coefficient, Lagrange and extended form. It orders and bounds the cache; it is not a
 /// measurement.
+/// For a model proven in parts, the sum over its parts (its verifier holds every part's).
 pub fn estimated_bytes(model: &CompiledModel, role: Role) -> u64 {
+    if model.is_parted() {
+        return model.part_models().map_or(0, |parts| {
+            parts.iter().map(|p| estimated_bytes(p, role)).sum()
+        });
+    }
     let Ok(layout) = model.layout() else {
         return 0;
     };
@@ -170,21 +195,30 @@ impl KeyCache {
         self.insert((digest.to_owned(), K::ROLE), keys, bytes);
     }
 
-    /// Drops every key of model `digest`.
+    /// Drops every key of model `digest`, its parts' too.
     pub fn forget(&self, digest: &str) {
         let mut held = lock(&self.held);
-        for role in [Role::Prover, Role::Verifier] {
-            if let Some(entry) = held.entries.remove(&(digest.to_owned(), role)) {
+        let parts = parts_prefix(digest);
+        let gone: Vec<KeyId> = held
+            .entries
+            .keys()
+            .filter(|(d, _)| d == digest || d.starts_with(&parts))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(entry) = held.entries.remove(&id) {
                 held.bytes -= entry.bytes;
             }
         }
     }
 
-    /// Whether the key is in memory now.
+    /// Whether the key is in memory now (for a model proven in parts, a proving key: any
+    /// of its parts').
     pub fn holds(&self, digest: &str, role: Role) -> bool {
-        lock(&self.held)
-            .entries
-            .contains_key(&(digest.to_owned(), role))
+        let parts = parts_prefix(digest);
+        lock(&self.held).entries.keys().any(|(d, r)| {
+            *r == role && (d == digest || (role == Role::Prover && d.starts_with(&parts)))
+        })
     }
 
     /// Counts for metrics.

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 
 use super::keys::{KeyCache, Role};
-use crate::{CompiledModel, Error, Verifier, Visibilities};
+use crate::{CompiledModel, Error, PartedProver, PartedVerifier, Verifier, Visibilities};
 
 /// One loaded model.
 #[derive(Debug)]
@@ -29,6 +29,9 @@ pub struct Model {
     /// half a second at `k = 18`, which an unauthenticated request could otherwise make the
     /// server redo as often as it likes.
     pub inspection: serde_json::Value,
+    /// For a model proven in parts, its parts' prover (part models split once; the keys
+    /// come from the service's cache): `None` for a model proven whole.
+    pub parted: Option<Arc<PartedProver>>,
 }
 
 /// Why a model was not registered.
@@ -135,6 +138,14 @@ pub fn valid_id(id: &str) -> bool {
 struct Index {
     by_id: HashMap<String, Arc<Model>>,
     by_key: HashMap<String, Arc<Model>>,
+    /// Models proven in parts, by their first part's key: a proof in parts names its parts.
+    by_first_part: HashMap<String, Arc<Model>>,
+}
+
+/// The verifier a registration built: it gives the model's digest, and goes into the cache.
+enum Built {
+    Whole(Arc<Verifier>),
+    Parted(Arc<PartedVerifier>),
 }
 
 /// The registry of models.
@@ -162,22 +173,46 @@ impl Models {
             return Err(RegisterError::Exists(id.to_owned()));
         }
         let model = Arc::new(model);
-        let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
-        let digest = verifier.model_digest().to_owned();
-        let key = model_key(
-            &digest,
-            model.weights.as_ref().map(|w| w.commitment.as_str()),
-        );
-        let inspection = model.inspect().map_err(Error::from)?;
-        let inspection = serde_json::to_value(&inspection)
-            .map_err(|e| RegisterError::Inspection(e.to_string()))?;
+        let weights = model.weights.as_ref().map(|w| w.commitment.as_str());
+        // The verifying keys give the digest; a model proven in parts is also found by its
+        // first part's (what a proof in parts names first).
+        let (verifier, digest, first_part, inspection, k, parted) = if model.is_parted() {
+            let verifier = Arc::new(PartedVerifier::setup(&model, params)?);
+            let first = verifier
+                .parts()
+                .first()
+                .map(|v| v.model_digest().to_owned());
+            let report = model.inspect_parts().map_err(Error::from)?;
+            let k = report.parts.iter().map(|p| p.circuit.k).max().unwrap_or(0);
+            let inspection = serde_json::to_value(&report);
+            let parted = Arc::new(PartedProver::new(&model, params.clone())?);
+            let digest = verifier.model_digest().to_owned();
+            (
+                Built::Parted(verifier),
+                digest,
+                first,
+                inspection,
+                k,
+                Some(parted),
+            )
+        } else {
+            let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
+            let digest = verifier.model_digest().to_owned();
+            let inspection = serde_json::to_value(model.inspect().map_err(Error::from)?);
+            let k = model.layout().map_err(Error::from)?.k;
+            (Built::Whole(verifier), digest, None, inspection, k, None)
+        };
+        let key = model_key(&digest, weights);
+        let inspection = inspection.map_err(|e| RegisterError::Inspection(e.to_string()))?;
+        let first_part = first_part.map(|d| model_key(&d, weights));
         let entry = Arc::new(Model {
             id: id.to_owned(),
-            k: model.layout().map_err(Error::from)?.k,
+            k,
             model: model.clone(),
             digest,
             key: key.clone(),
             inspection,
+            parted,
         });
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(other) = index.by_key.get(&key).filter(|m| m.id != id) {
@@ -186,6 +221,14 @@ impl Models {
                 key,
             });
         }
+        if let Some(first) = &first_part {
+            if let Some(other) = index.by_first_part.get(first).filter(|m| m.id != id) {
+                return Err(RegisterError::SameKey {
+                    other: other.id.clone(),
+                    key: first.clone(),
+                });
+            }
+        }
         if !replace && index.by_id.contains_key(id) {
             return Err(RegisterError::Exists(id.to_owned()));
         }
@@ -193,9 +236,16 @@ impl Models {
         // file must not prove for the new one), the new verifier goes in under the key.
         if let Some(old) = index.by_id.insert(id.to_owned(), entry.clone()) {
             index.by_key.remove(&old.key);
+            index.by_first_part.retain(|_, m| !Arc::ptr_eq(m, &old));
             keys.forget(&old.key);
         }
-        keys.put(&key, &model, verifier);
+        match verifier {
+            Built::Whole(v) => keys.put(&key, &model, v),
+            Built::Parted(v) => keys.put(&key, &model, v),
+        }
+        if let Some(first) = first_part {
+            index.by_first_part.insert(first, entry.clone());
+        }
         index.by_key.insert(key, entry.clone());
         Ok(entry)
     }
@@ -243,6 +293,11 @@ impl Models {
     /// The model whose verifying key has `digest`.
     pub fn by_key(&self, key: &str) -> Option<Arc<Model>> {
         self.read().by_key.get(key).cloned()
+    }
+
+    /// The model proven in parts whose first part has key `key`.
+    pub fn by_first_part(&self, key: &str) -> Option<Arc<Model>> {
+        self.read().by_first_part.get(key).cloned()
     }
 
     /// Every model, by name (nothing laid out: what is not a key's warmth was computed at

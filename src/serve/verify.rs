@@ -24,7 +24,7 @@ use super::models::Model;
 use super::shared::Shared;
 use crate::error::VerifyError;
 use crate::input::argmax;
-use crate::{Error, ProofBundle, Verifier};
+use crate::{Error, PartedProof, PartedVerifier, ProofBundle, Verifier};
 
 /// The most bundles one batch request may carry.
 pub const MAX_BATCH: usize = 1024;
@@ -63,6 +63,23 @@ impl Verdict {
             input_commitment: bundle.input_commitment.clone(),
             output_commitment: bundle.output_commitment.clone(),
             weights_commitment: bundle.weights_commitment.clone(),
+            error: None,
+        }
+    }
+
+    /// A valid proof in parts: the outputs are the last part's, the input commitment the
+    /// first part's (what the model's own visibilities show).
+    fn valid_parts(model: &Model, proof: &PartedProof, outputs: Vec<f64>) -> Self {
+        let (first, last) = (proof.parts.first(), proof.parts.last());
+        Self {
+            valid: true,
+            model: Some(model.id.clone()),
+            outputs: last.map(|b| b.outputs.clone()),
+            argmax: argmax(&outputs),
+            outputs_float: Some(outputs),
+            input_commitment: first.and_then(|b| b.input_commitment.clone()),
+            output_commitment: last.and_then(|b| b.output_commitment.clone()),
+            weights_commitment: None,
             error: None,
         }
     }
@@ -108,6 +125,10 @@ enum UnknownModel {
     Digest { digest: String },
     #[error("no loaded model has digest {digest} and weights commitment {weights} (GET /v1/models lists them)")]
     Weights { digest: String, weights: String },
+    #[error("no loaded model proven in parts has a first part of digest {digest} (GET /v1/models lists them)")]
+    FirstPart { digest: String },
+    #[error("the proof in parts has no parts")]
+    NoParts,
 }
 
 fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, UnknownModel> {
@@ -126,9 +147,10 @@ fn model_of(shared: &Shared, bundle: &ProofBundle) -> Result<Arc<Model>, Unknown
         })
 }
 
-/// `POST /v1/verify`: the body is a proof bundle. A bundle that parses gets `200` with
-/// `valid` true (and its outputs) or false (and why); a body that is not a bundle, or a
-/// bundle of a model this server does not hold, is a 4xx.
+/// `POST /v1/verify`: the body is a proof bundle, or a proof in parts (what the prove
+/// endpoint answers for a model proven in parts). One that parses gets `200` with `valid`
+/// true (and its outputs) or false (and why); a body that is neither, or a proof of a model
+/// this server does not hold, is a 4xx.
 pub async fn verify(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -137,21 +159,40 @@ pub async fn verify(
     let limit = shared.config.body_limit;
     let (bytes, _held) = shared.bodies.read(&headers, body, limit).await?;
     let most = shared.models.max_values();
-    let bundle: ProofBundle = off_thread(move || {
+    let submitted: Submitted = off_thread(move || {
         bounded(&bytes, most)?;
-        parse(&bytes, "a proof bundle")
+        let probe: Probe = parse(&bytes, "a proof bundle or a proof in parts")?;
+        Ok::<_, ApiError>(if probe.parts.is_some() {
+            Submitted::Parted(parse(&bytes, "a proof in parts")?)
+        } else {
+            Submitted::Whole(parse(&bytes, "a proof bundle")?)
+        })
     })
     .await??;
-    let model = model_of(&shared, &bundle)
-        .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m.to_string()))?;
+    let model = match &submitted {
+        Submitted::Whole(bundle) => model_of(&shared, bundle),
+        Submitted::Parted(proof) => parted_model_of(&shared, proof),
+    }
+    .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m.to_string()))?;
     let logged = Extension(LoggedModel(model.id.clone()));
     let job = {
         let keys = shared.keys.clone();
         move || {
-            let verifier = keys.get::<Verifier>(&model.key, &model.model)?;
-            Ok::<_, Error>(match verifier.verify(&bundle) {
-                Ok(outputs) => Verdict::valid(&model, &bundle, outputs),
-                Err(e) => Verdict::rejected(&model, &e),
+            Ok::<_, Error>(match submitted {
+                Submitted::Whole(bundle) => {
+                    let verifier = keys.get::<Verifier>(&model.key, &model.model)?;
+                    match verifier.verify(&bundle) {
+                        Ok(outputs) => Verdict::valid(&model, &bundle, outputs),
+                        Err(e) => Verdict::rejected(&model, &e),
+                    }
+                }
+                Submitted::Parted(proof) => {
+                    let verifier = keys.get::<PartedVerifier>(&model.key, &model.model)?;
+                    match verifier.verify(&proof) {
+                        Ok(outputs) => Verdict::valid_parts(&model, &proof, outputs),
+                        Err(e) => Verdict::rejected(&model, &e),
+                    }
+                }
             })
         }
     };
@@ -159,6 +200,31 @@ pub async fn verify(
         .await?
         .map_err(ApiError::from_error)?;
     Ok((logged, Json(verdict)))
+}
+
+/// A body of the verify endpoint.
+enum Submitted {
+    Whole(ProofBundle),
+    Parted(PartedProof),
+}
+
+/// Whether a body is a proof in parts: it has `parts` (every other field is skipped).
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(default)]
+    parts: Option<IgnoredAny>,
+}
+
+/// The model proven in parts whose first part `proof`'s first part proof names.
+fn parted_model_of(shared: &Shared, proof: &PartedProof) -> Result<Arc<Model>, UnknownModel> {
+    let first = proof.parts.first().ok_or(UnknownModel::NoParts)?;
+    let key = super::models::model_key(&first.model_digest, first.weights_commitment.as_deref());
+    shared
+        .models
+        .by_first_part(&key)
+        .ok_or_else(|| UnknownModel::FirstPart {
+            digest: first.model_digest.clone(),
+        })
 }
 
 /// `POST /v1/verify/batch`: the body is a JSON array of bundles (or `{"bundles": [...]}`),
