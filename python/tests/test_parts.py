@@ -32,8 +32,12 @@ def parted(params_dir):
 
 
 @pytest.fixture(scope="module")
-def whole_outputs(params_dir):
-    whole = zkinfer.compile(ONNX, EVAL, params_dir=params_dir)
+def whole(params_dir):
+    return zkinfer.compile(ONNX, EVAL, params_dir=params_dir)
+
+
+@pytest.fixture(scope="module")
+def whole_outputs(whole):
     return whole.verify(whole.prove(sample()))
 
 
@@ -53,20 +57,19 @@ def samples(n):
     return json.loads(EVAL.read_text())["inputs"][:n]
 
 
-def test_many_inputs_are_proven_part_by_part_each_with_its_own_links(parted, params_dir):
-    xs = samples(2)
+def test_many_inputs_are_proven_part_by_part_each_with_its_own_links(parted, whole):
+    xs = samples(2)  # the first is `sample()`
     proofs = parted.prove_many(xs)
-    whole = zkinfer.compile(ONNX, EVAL, params_dir=params_dir)
-    for proof, x in zip(proofs, xs):
+    # A model proven whole proves many with its kept keys; both give each input's outputs.
+    singles = whole.prove_many(xs)
+    assert all(isinstance(p, zkinfer.Proof) for p in singles)
+    for proof, single in zip(proofs, singles):
         assert isinstance(proof, zkinfer.PartedProof)
-        np.testing.assert_array_equal(parted.verify(proof), whole.verify(whole.prove(x)))
+        np.testing.assert_array_equal(parted.verify(proof), whole.verify(single))
+    assert proofs[0].outputs != proofs[1].outputs
     a, b = proofs[0].parts, proofs[1].parts
     with pytest.raises(zkinfer.VerifyError, match="link from part 0 to part 1"):
         parted.verify(zkinfer.PartedProof.assemble([a[0], b[1], a[2]]))
-    # A model proven whole proves many with its kept keys.
-    singles = whole.prove_many(xs)
-    assert all(isinstance(p, zkinfer.Proof) for p in singles)
-    np.testing.assert_array_equal(whole.verify(singles[1]), parted.verify(proofs[1]))
     with pytest.raises(zkinfer.InputError):
         parted.prove_many([xs[0], [0.0, 1.0]])
 
