@@ -479,6 +479,28 @@ fn service_proves_and_verifies_a_model_in_parts_with_its_parts_keys_kept() {
         .json();
     assert_eq!(verdict["valid"], false, "{verdict}");
     assert_eq!(verdict["error"]["kind"], "parts", "{verdict}");
+    // Checked before any key is used: a part missing, a part out of place, and one bundle
+    // naming the model proven in parts (its digest is public) are verdicts, never a 5xx.
+    let mut short = proof.clone();
+    short.parts.pop();
+    let mut swapped = proof.clone();
+    swapped.parts.swap(1, 2);
+    let mut single = proof.parts[2].clone();
+    single.model_digest = listed["digest"].as_str().unwrap().to_owned();
+    for body in [
+        serde_json::to_string(&short).unwrap(),
+        serde_json::to_string(&swapped).unwrap(),
+        serde_json::to_string(&single).unwrap(),
+    ] {
+        let reply = served.post("/v1/verify", None, &body);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let verdict = reply.json();
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert!(
+            ["parts", "invalid_proof"].contains(&verdict["error"]["kind"].as_str().unwrap()),
+            "{verdict}"
+        );
+    }
     // A proof in parts of a model this server does not hold.
     let mut foreign = proof.clone();
     foreign.parts[0].model_digest = "ab".repeat(32);
@@ -489,4 +511,8 @@ fn service_proves_and_verifies_a_model_in_parts_with_its_parts_keys_kept() {
             &serde_json::to_string(&foreign).unwrap(),
         )
         .error(404, "unknown_model", "proven in parts");
+    drop(served);
+    // `--warm-provers` builds every part's proving key at start.
+    let warm = serve(dir.path(), &["--token", TOKEN, "--warm-provers"]);
+    assert_eq!(warm.gauge("zkinfer_keys_in_memory{role=\"prover\"}"), 3.0);
 }

@@ -111,9 +111,9 @@ impl Prover {
         self.prove_witness(input, &witness, salts)
     }
 
-    /// [`Prover::prove_salted`] with the integer forward pass on `input` already run (a
-    /// caller that times the two phases apart, or hands the outputs on).
-    pub fn prove_witness(
+    /// [`Prover::prove_salted`] with the integer forward pass on `input` already run by
+    /// this model (a caller that times the two phases apart, or hands the outputs on).
+    pub(crate) fn prove_witness(
         &self,
         input: &[i64],
         witness: &Witness,

@@ -202,13 +202,23 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
         let loaded = shared.models.load_dir(dir, &shared.keys, &config.params)?;
         if config.warm_provers {
             for model in loaded {
-                shared
-                    .keys
-                    .get::<crate::Prover>(&model.key, &model.model)
-                    .map_err(|source| ServeError::Warm {
-                        id: model.id.clone(),
-                        source: Box::new(source),
-                    })?;
+                let warm = |key: &str, part: &Arc<crate::CompiledModel>| {
+                    shared.keys.get::<crate::Prover>(key, part).map(drop)
+                };
+                // A model proven in parts: each part's proving key (as many as the budget
+                // keeps, the last ones built staying).
+                let warmed = match &model.parted {
+                    Some(parted) => parted
+                        .parts()
+                        .iter()
+                        .enumerate()
+                        .try_for_each(|(i, part)| warm(&keys::part_key(&model.key, i), part)),
+                    None => warm(&model.key, &model.model),
+                };
+                warmed.map_err(|source| ServeError::Warm {
+                    id: model.id.clone(),
+                    source: Box::new(source),
+                })?;
             }
         }
     }

@@ -32,6 +32,10 @@ pub struct Model {
     /// For a model proven in parts, its parts' prover (part models split once; the keys
     /// come from the service's cache): `None` for a model proven whole.
     pub parted: Option<Arc<PartedProver>>,
+    /// For a model proven in parts, each part's digest, in order: what a proof in parts
+    /// must name before any key is looked up or built for it. Empty for a model proven
+    /// whole.
+    pub part_digests: Vec<String>,
 }
 
 /// Why a model was not registered.
@@ -176,35 +180,37 @@ impl Models {
         let weights = model.weights.as_ref().map(|w| w.commitment.as_str());
         // The verifying keys give the digest; a model proven in parts is also found by its
         // first part's (what a proof in parts names first).
-        let (verifier, digest, first_part, inspection, k, parted) = if model.is_parted() {
+        let (verifier, digest, part_digests, inspection, k, parted) = if model.is_parted() {
             let verifier = Arc::new(PartedVerifier::setup(&model, params)?);
-            let first = verifier
+            let part_digests: Vec<String> = verifier
                 .parts()
-                .first()
-                .map(|v| v.model_digest().to_owned());
+                .iter()
+                .map(|v| v.model_digest().to_owned())
+                .collect();
             let report = model.inspect_parts().map_err(Error::from)?;
             let k = report.parts.iter().map(|p| p.circuit.k).max().unwrap_or(0);
             let inspection = serde_json::to_value(&report);
             let parted = Arc::new(PartedProver::new(&model, params.clone())?);
             let digest = verifier.model_digest().to_owned();
-            (
-                Built::Parted(verifier),
-                digest,
-                first,
-                inspection,
-                k,
-                Some(parted),
-            )
+            let built = Built::Parted(verifier);
+            (built, digest, part_digests, inspection, k, Some(parted))
         } else {
             let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
             let digest = verifier.model_digest().to_owned();
             let inspection = serde_json::to_value(model.inspect().map_err(Error::from)?);
             let k = model.layout().map_err(Error::from)?.k;
-            (Built::Whole(verifier), digest, None, inspection, k, None)
+            (
+                Built::Whole(verifier),
+                digest,
+                Vec::new(),
+                inspection,
+                k,
+                None,
+            )
         };
         let key = model_key(&digest, weights);
         let inspection = inspection.map_err(|e| RegisterError::Inspection(e.to_string()))?;
-        let first_part = first_part.map(|d| model_key(&d, weights));
+        let first_part = part_digests.first().map(|d| model_key(d, weights));
         let entry = Arc::new(Model {
             id: id.to_owned(),
             k,
@@ -213,6 +219,7 @@ impl Models {
             key: key.clone(),
             inspection,
             parted,
+            part_digests,
         });
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(other) = index.by_key.get(&key).filter(|m| m.id != id) {
@@ -324,13 +331,20 @@ impl Models {
         all
     }
 
-    /// The most values (inputs or outputs) any loaded model has: no bundle to verify here
-    /// holds a longer array.
+    /// The most values (inputs or outputs) any loaded model has, or parts a model proven in
+    /// parts has: no bundle or proof in parts to verify here holds a longer array.
     pub fn max_values(&self) -> usize {
         self.read()
             .by_id
             .values()
-            .map(|m| m.model.graph.input.len.max(m.model.graph.output_len()))
+            .map(|m| {
+                let graph = &m.model.graph;
+                graph
+                    .input
+                    .len
+                    .max(graph.output_len())
+                    .max(m.model.parts.len())
+            })
             .max()
             .unwrap_or(0)
     }

@@ -175,6 +175,11 @@ pub async fn verify(
     }
     .map_err(|m| ApiError::new(StatusCode::NOT_FOUND, "unknown_model", m.to_string()))?;
     let logged = Extension(LoggedModel(model.id.clone()));
+    // What needs no key is checked before any key is looked up or built: a body naming a
+    // model's digest cannot make the server rebuild its keys for nothing.
+    if let Err(e) = precheck(&model, &submitted) {
+        return Ok((logged, Json(Verdict::rejected(&model, &e))));
+    }
     let job = {
         let keys = shared.keys.clone();
         move || {
@@ -200,6 +205,48 @@ pub async fn verify(
         .await?
         .map_err(ApiError::from_error)?;
     Ok((logged, Json(verdict)))
+}
+
+/// The checks of a proof against the model it names that need no key: a bundle of a model
+/// proven in parts is refused, and a proof in parts must have the model's part count and
+/// name each part's digest in place.
+fn precheck(model: &Model, submitted: &Submitted) -> Result<(), VerifyError> {
+    match submitted {
+        Submitted::Whole(_) if model.parted.is_some() => Err(not_whole(model)),
+        Submitted::Whole(_) => Ok(()),
+        Submitted::Parted(proof) => {
+            let expected = &model.part_digests;
+            if proof.parts.len() != expected.len() {
+                return Err(VerifyError::PartCount {
+                    expected: expected.len(),
+                    got: proof.parts.len(),
+                });
+            }
+            match proof
+                .parts
+                .iter()
+                .zip(expected)
+                .position(|(bundle, digest)| bundle.model_digest != *digest)
+            {
+                Some(part) => Err(VerifyError::Part {
+                    part,
+                    source: Box::new(VerifyError::InvalidProof(format!(
+                        "the proof is not for part {part} of model '{}'",
+                        model.id
+                    ))),
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// Why a single bundle cannot be a proof of a model proven in parts.
+fn not_whole(model: &Model) -> VerifyError {
+    VerifyError::PartCount {
+        expected: model.part_digests.len(),
+        got: 1,
+    }
 }
 
 /// A body of the verify endpoint.
@@ -412,6 +459,13 @@ fn batch_verdicts(shared: &Shared, bundles: Vec<ProofBundle>) -> Vec<Verdict> {
         }
     }
     for (model, places, group) in groups.into_values() {
+        if model.parted.is_some() {
+            let e = not_whole(&model);
+            for &i in &places {
+                verdicts[i] = Some(Verdict::rejected(&model, &e));
+            }
+            continue;
+        }
         let verifier = match shared.keys.get::<Verifier>(&model.key, &model.model) {
             Ok(v) => v,
             Err(e) => {
