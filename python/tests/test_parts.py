@@ -124,13 +124,12 @@ def test_ray_proves_a_stream_with_each_parts_keys_kept_in_its_actor(local_ray, p
                                                                     whole_outputs, params_dir):
     import zkinfer.ray
 
-    xs = samples(3)  # the first is `sample()`
+    xs = samples(2)  # the first is `sample()`
     proofs = zkinfer.ray.prove_many(parted, xs, params_dir=params_dir)
-    assert len(proofs) == 3
+    assert len(proofs) == 2
     # Verified by prove_many already; each carries its own input's outputs, in order.
     np.testing.assert_array_equal(np.asarray(proofs[0].outputs), whole_outputs)
-    outputs = {tuple(p.outputs) for p in proofs}
-    assert len(outputs) == 3
+    assert proofs[0].outputs != proofs[1].outputs
 
 
 def test_a_part_that_fails_twice_is_named(local_ray, parted, tmp_path):
