@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use zkinfer::{LinkSeed, PartedProof};
 
-use super::{raise, PyProof, VerifyError, ZkinferError};
+use super::proof::PyProof;
+use super::{raise, VerifyError, ZkinferError};
 
 /// A proof of a model proven in parts: one proof per part, in order.
 #[pyclass(module = "zkinfer._zkinfer", name = "PartedProof", frozen)]

@@ -333,7 +333,10 @@ impl PartedProver {
             part: i,
             parts: self.parts.len(),
         })?;
-        let inputs = self.part_inputs(x)?;
+        // The integer passes of the parts before it, and no further.
+        let input = self.parts[..i]
+            .iter()
+            .try_fold(x.to_vec(), |input, part| part.graph.eval(&input))?;
         let prover = {
             let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
             match kept.as_ref() {
@@ -347,7 +350,7 @@ impl PartedProver {
                 }
             }
         };
-        prover.prove_salted(&inputs[i], &seed.salts(i))
+        prover.prove_salted(&input, &seed.salts(i))
     }
 
     /// Proves every part on the model's integer input, one after another, under a fresh

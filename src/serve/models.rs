@@ -152,6 +152,52 @@ enum Built {
     Parted(Arc<PartedVerifier>),
 }
 
+/// A model's verifier, built (it gives the model's digest), and what the registry keeps of
+/// the model as `id`: for a model proven in parts, its parts' digests and prover too.
+fn set_up(
+    id: &str,
+    model: Arc<CompiledModel>,
+    params: &crate::ParamsCache,
+) -> Result<(Model, Built), RegisterError> {
+    let (built, digest, part_digests, parted) = if model.is_parted() {
+        let verifier = Arc::new(PartedVerifier::setup(&model, params)?);
+        let digest = verifier.model_digest().to_owned();
+        let parts = verifier
+            .parts()
+            .iter()
+            .map(|v| v.model_digest().to_owned())
+            .collect();
+        let parted = Arc::new(PartedProver::new(&model, params.clone())?);
+        (Built::Parted(verifier), digest, parts, Some(parted))
+    } else {
+        let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
+        let digest = verifier.model_digest().to_owned();
+        (Built::Whole(verifier), digest, Vec::new(), None)
+    };
+    // Laid out once here: the inspection gives `k` too.
+    let (inspection, k) = if model.is_parted() {
+        let report = model.inspect_parts().map_err(Error::from)?;
+        let k = report.parts.iter().map(|p| p.circuit.k).max().unwrap_or(0);
+        (serde_json::to_value(&report), k)
+    } else {
+        let report = model.inspect().map_err(Error::from)?;
+        (serde_json::to_value(&report), report.k)
+    };
+    let inspection = inspection.map_err(|e| RegisterError::Inspection(e.to_string()))?;
+    let weights = model.weights.as_ref().map(|w| w.commitment.as_str());
+    let model = Model {
+        id: id.to_owned(),
+        k,
+        key: model_key(&digest, weights),
+        model: model.clone(),
+        digest,
+        inspection,
+        parted,
+        part_digests,
+    };
+    Ok((model, built))
+}
+
 /// The registry of models.
 #[derive(Debug, Default)]
 pub struct Models {
@@ -176,51 +222,13 @@ impl Models {
         if !replace && self.by_id(id).is_some() {
             return Err(RegisterError::Exists(id.to_owned()));
         }
-        let model = Arc::new(model);
+        let (entry, verifier) = set_up(id, Arc::new(model), params)?;
+        let entry = Arc::new(entry);
+        let (model, key) = (entry.model.clone(), entry.key.clone());
+        // A model proven in parts is also found by its first part's key (what a proof in
+        // parts names first).
         let weights = model.weights.as_ref().map(|w| w.commitment.as_str());
-        // The verifying keys give the digest; a model proven in parts is also found by its
-        // first part's (what a proof in parts names first).
-        let (verifier, digest, part_digests, inspection, k, parted) = if model.is_parted() {
-            let verifier = Arc::new(PartedVerifier::setup(&model, params)?);
-            let part_digests: Vec<String> = verifier
-                .parts()
-                .iter()
-                .map(|v| v.model_digest().to_owned())
-                .collect();
-            let report = model.inspect_parts().map_err(Error::from)?;
-            let k = report.parts.iter().map(|p| p.circuit.k).max().unwrap_or(0);
-            let inspection = serde_json::to_value(&report);
-            let parted = Arc::new(PartedProver::new(&model, params.clone())?);
-            let digest = verifier.model_digest().to_owned();
-            let built = Built::Parted(verifier);
-            (built, digest, part_digests, inspection, k, Some(parted))
-        } else {
-            let verifier = Arc::new(Verifier::setup(model.clone(), params)?);
-            let digest = verifier.model_digest().to_owned();
-            let inspection = serde_json::to_value(model.inspect().map_err(Error::from)?);
-            let k = model.layout().map_err(Error::from)?.k;
-            (
-                Built::Whole(verifier),
-                digest,
-                Vec::new(),
-                inspection,
-                k,
-                None,
-            )
-        };
-        let key = model_key(&digest, weights);
-        let inspection = inspection.map_err(|e| RegisterError::Inspection(e.to_string()))?;
-        let first_part = part_digests.first().map(|d| model_key(d, weights));
-        let entry = Arc::new(Model {
-            id: id.to_owned(),
-            k,
-            model: model.clone(),
-            digest,
-            key: key.clone(),
-            inspection,
-            parted,
-            part_digests,
-        });
+        let first_part = entry.part_digests.first().map(|d| model_key(d, weights));
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(other) = index.by_key.get(&key).filter(|m| m.id != id) {
             return Err(RegisterError::SameKey {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use zkinfer::api::Shape;
 use zkinfer::{CompiledModel, PartEvent, Phase};
 
 /// The display and the timings of one parted `prove` of `inferences` inputs.
@@ -37,9 +38,11 @@ impl PartsProgress {
         let parts: Vec<(u32, u64)> = parts
             .iter()
             .map(|p| {
-                let k = p.layout().map_or(0, |l| l.k);
-                let ms = p.predicted_seconds().map_or(1.0, |s| s * 1e3).max(1.0);
-                (k, ms as u64)
+                // One layout per part gives both (`predicted_seconds` would lay out again).
+                p.layout().map_or((0, 1), |l| {
+                    let ms = (Shape::of(&l).predicted_seconds() * 1e3).max(1.0);
+                    (l.k, ms as u64)
+                })
             })
             .collect();
         let total: u64 = parts
@@ -84,20 +87,21 @@ impl PartsProgress {
             ));
             return;
         };
-        match (event.phase, event.inference) {
-            (Phase::Keys, _) => {
+        // Only the keys serve every inference (`inference` is `None` for them alone).
+        let s = event.inference.unwrap_or(0);
+        match event.phase {
+            Phase::Keys => {
                 self.keys[event.part] = took;
                 self.bar.inc(ms);
             }
-            (Phase::Witness, Some(s)) => self.proofs[s][event.part].0 = took,
-            (Phase::Proof, Some(s)) => {
+            Phase::Witness => self.proofs[s][event.part].0 = took,
+            Phase::Proof => {
                 self.proofs[s][event.part].1 = took;
                 self.bar.inc(ms);
                 if s + 1 == self.inferences && !self.quiet {
                     self.finished_part(event.part);
                 }
             }
-            _ => {}
         }
     }
 
