@@ -807,9 +807,45 @@ pub enum WeightsError {
         /// The widths.
         bits: [u32; 2],
     },
-    /// Hashed params in a model proven in parts.
-    #[error("hashed params are not supported for a model proven in parts yet")]
-    Parted,
+    /// A part's weights that do not commit to its recorded commitment.
+    #[error("part {part}: its weights commit to {found}, not to its recorded commitment {recorded}: the weights or the commitment were changed")]
+    PartMismatch {
+        /// The part.
+        part: usize,
+        /// What the weights commit to.
+        found: String,
+        /// What the file records.
+        recorded: String,
+    },
+    /// A list of part commitments of another length than the parts.
+    #[error("the file records {found} part weights commitments for {parts} parts")]
+    PartCount {
+        /// Entries recorded.
+        found: usize,
+        /// Parts of the model (0 when proven whole).
+        parts: usize,
+    },
+    /// A part commitment recorded for a part with fixed params, or missing for one with
+    /// hashed params.
+    #[error("part {part}: its params are {}, but the file {} a commitment for it", if *hashed { "hashed" } else { "fixed (no params, or an embedding table)" }, if *hashed { "records no" } else { "records" })]
+    PartEntry {
+        /// The part.
+        part: usize,
+        /// Whether the part's params are hashed.
+        hashed: bool,
+    },
+    /// Part commitments that do not hash to the model's commitment: the list was changed,
+    /// or a verifier was told another published commitment.
+    #[error("the parts' weights commitments hash to {found}, not to {recorded}: this file is not the published model's (or its list was changed)")]
+    PartsCommitment {
+        /// What the list hashes to.
+        found: String,
+        /// The commitment recorded or published.
+        recorded: String,
+    },
+    /// A model in parts none of whose parts can hash its params.
+    #[error("no part of the model has params hashed params can cover (every part has none, or an embedding table): use --param-visibility fixed")]
+    NoHashablePart,
 }
 
 /// A value given as text (a commitment, a salt, a link seed, a flag) that does not parse

@@ -264,3 +264,66 @@ fn hashed_input_flow(name: &str, calibration: &str) {
     let openings = dir.path().join("proof.openings.json");
     ok(&["open", s(&model), s(&openings), "--proof", s(&proof)]);
 }
+
+/// A model proven in parts with hashed params: the owner publishes one commitment for all
+/// parts, the verifier file holds no hashed weights, and a verifier told another
+/// commitment is refused before any proof is checked.
+#[test]
+fn cli_hashed_params_in_parts_owner_and_verifier_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let owner = dir.path().join("owner.zkm");
+    let file = dir.path().join("verifier.zkm");
+    let proof = dir.path().join("p.json");
+    let input = common::data("digits_mlp.input.json");
+    ok(&[
+        "compile",
+        s(&common::data("digits_mlp.onnx")),
+        "--calibration",
+        s(&common::data("digits_mlp.eval.json")),
+        "--param-visibility",
+        "hashed",
+        "--cut-before",
+        "1",
+        "-o",
+        s(&owner),
+    ]);
+    let inspected = ok(&["inspect", s(&owner)]);
+    assert!(
+        inspected.contains("hashed") && inspected.contains("weights commitment"),
+        "{inspected}"
+    );
+    let commitment = ok(&["commit-weights", s(&owner)]).trim().to_owned();
+    assert_eq!(commitment.len(), 64, "{commitment}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["commit-weights", s(&owner), "--json"])).unwrap();
+    assert_eq!(json["parts"].as_array().unwrap().len(), 2);
+    ok(&["export-verifier", s(&owner), "-o", s(&file)]);
+    ok(&["prove", s(&owner), "--input", s(&input), "-o", s(&proof)]);
+    let verified = ok(&[
+        "verify",
+        s(&file),
+        s(&proof),
+        "--weights-commitment",
+        &commitment,
+    ]);
+    assert!(verified.contains("valid proof"), "{verified}");
+    let other = format!(
+        "{}{}",
+        if commitment.starts_with("00") {
+            "01"
+        } else {
+            "00"
+        },
+        &commitment[2..]
+    );
+    let err = fails(&[
+        "verify",
+        s(&file),
+        s(&proof),
+        "--weights-commitment",
+        &other,
+    ]);
+    assert!(err.contains("not the published model"), "{err}");
+    let err = fails(&["prove", s(&file), "--input", s(&input), "-o", s(&proof)]);
+    assert!(err.contains("verifier file"), "{err}");
+}

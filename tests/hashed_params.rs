@@ -291,9 +291,12 @@ fn files_whose_weights_or_commitment_disagree_are_refused() {
         .clone()
         .expect_weights_commitment(Fp::one())
         .is_err());
-    // Hashed params are not split into parts yet: a clear error, not a wrong circuit.
-    let err = (*model).clone().split_at(&[1]).unwrap_err().to_string();
-    assert!(err.contains("parts"), "{err}");
+    // Cut into parts, the params are committed part by part under the owner's salt (see
+    // `tests/hashed_parts.rs`); a verifier file, without the salt, cannot be cut.
+    let parted = (*model).clone().split_at(&[1]).unwrap();
+    assert_eq!(parted.weights.as_ref().unwrap().parts.len(), 2);
+    let err = model.verifier_file().unwrap().split_at(&[1]).unwrap_err();
+    assert!(err.to_string().contains("verifier file"), "{err}");
 }
 
 #[test]

@@ -31,6 +31,11 @@ max abs error EZKL reached in the same run (zkinfer picks the widths predicted f
 it), and prints both with the ratios. A model whose only calibration file is one sample
 (lenet5) cannot hold samples out, and says so.
 
+With --plots DIR it measures, per model in one run, EZKL's default pipeline and zkinfer at
+`--precision standard`, at `--precision high` and with `--max-error` at EZKL's error (where
+the calibration set can hold samples out), writes DIR/run.json and draws the PNG plots
+(plots.py: prove time against multiplies, and the precision frontier).
+
 With --precision it measures the precision trade-off: zkinfer at `--precision standard` and
 `--precision high`, beside EZKL, all in one run (max abs error against onnxruntime's output,
 k, prove time and memory).
@@ -46,7 +51,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, ".venv-ezkl")
-EZKL_PACKAGES = ["ezkl==23.0.5", "onnx", "onnxruntime", "numpy", "scikit-learn"]
+EZKL_PACKAGES = ["ezkl==23.0.5", "onnx", "onnxruntime", "numpy", "scikit-learn", "matplotlib"]
 DEFAULT_MODELS = ["digits_mlp", "digits_cnn", "digits_mlp_tanh_sigmoid", "lenet5"]
 SHARED_MODELS = os.path.join(os.path.dirname(ROOT), "shared", "models")
 # Compile flags a model needs beyond the defaults: ResNet-20 is proven in parts.
@@ -70,7 +75,7 @@ def ensure_ezkl():
     python = os.path.join(VENV, "bin", "python")
     if not os.path.exists(python):
         sh([sys.executable, "-m", "venv", VENV])
-    if subprocess.run([python, "-c", "import ezkl"], capture_output=True).returncode != 0:
+    if subprocess.run([python, "-c", "import ezkl, matplotlib"], capture_output=True).returncode != 0:
         sh([python, "-m", "pip", "install", "-q", *EZKL_PACKAGES])
     return python
 
@@ -209,6 +214,7 @@ def main():
     ap.add_argument("--precision", action="store_true", help="measure both precision presets (see above)")
     ap.add_argument("--error-budget", action="store_true",
                     help="zkinfer compiled with --max-error at EZKL's measured error (see above)")
+    ap.add_argument("--plots", metavar="DIR", help="measure every configuration and draw the plots (see above)")
     ap.add_argument("--ezkl-step-timeout", type=int, help="seconds each EZKL step may take (default: its pipeline's 1800)")
     ap.add_argument("--ezkl-max-logrows", type=int, help="cap on EZKL's calibrated logrows")
     a = ap.parse_args()
@@ -225,6 +231,8 @@ def main():
         return precision_table(python, a)
     if a.error_budget:
         return budget_table(python, a)
+    if a.plots:
+        return plots(python, a)
     rows = []
     for name in a.models:
         z = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats)
@@ -328,6 +336,39 @@ def budget_table(python, a):
         if "error" not in z:
             print(f"| {name} | EZKL / zkinfer | | {ratio(e['prove_s'], z['prove_s'])} | | "
                   f"{ratio(e['prove_rss_mib'], z['prove_rss_mib'])} | | |")
+
+
+def plots(python, a):
+    """Every configuration of the plots, per model in one run: EZKL, then zkinfer at both
+    presets and within EZKL's error; the measurements to DIR/run.json, the PNGs by plots.py."""
+    mem_gib = int(open("/proc/meminfo").readline().split()[1]) / 2**20
+    machine = f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, zkinfer release build, EZKL 23.0.5"
+    run = {"machine": machine, "repeats": a.repeats, "models": {}}
+    for name in a.models:
+        e = run_ezkl(python, name, a.models_dir, a.work_dir, a.repeats)
+        configs = {"EZKL": e if e["status"] == "ok" else {"error": e["status"]}}
+        configs["zkinfer standard"] = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats, tag="standard")
+        configs["zkinfer high"] = run_zkinfer(name, a.models_dir, a.work_dir, a.repeats,
+                                              ["--precision", "high"], tag="high")
+        if e["status"] == "ok" and e.get("max_abs_err"):
+            configs["zkinfer --max-error"] = run_zkinfer(
+                name, a.models_dir, a.work_dir, a.repeats, ["--max-error", f"{e['max_abs_err']:.6g}"], tag="budget")
+        onnx = os.path.join(model_dir(name, a.models_dir), f"{name}.onnx")
+        run["models"][name] = {"onnx": onnx, "configs": configs}
+        print(f"{name}: {configs}", file=sys.stderr)
+    os.makedirs(a.plots, exist_ok=True)
+    path = os.path.join(a.plots, "run.json")
+    json.dump(run, open(path, "w"), indent=1)
+    sh([python, os.path.join(HERE, "plots.py"), path, a.plots])
+    print("| model | configuration | k | prove | verify | prove peak RSS | max abs err |")
+    print("|---|---|---|---|---|---|---|")
+    for name, m in run["models"].items():
+        for key, r in m["configs"].items():
+            if "error" in r:
+                print(f"| {name} | {key} | failed: {r['error']} | | | | |")
+                continue
+            print(f"| {name} | {key} | {fmt(r['k'])} | {fmt(r['prove_s'], ' s')} | {fmt(r['verify_s'], ' s')} "
+                  f"| {fmt(r['prove_rss_mib'], ' MiB')} | {fmt(r.get('max_abs_err'))} |")
 
 
 if __name__ == "__main__":

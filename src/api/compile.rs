@@ -188,12 +188,13 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Candidate, Error> {
         let mut candidate = if !options.cuts.is_empty() {
-            let model = Self::from_graph(qgraph, options.visibility)?.split_at(&options.cuts)?;
+            let unsealed = Self::laid_out(qgraph, options.visibility, &Budget::default(), None)?;
+            let model = unsealed.0.split_at(&options.cuts)?;
             let layout = match model.is_parted() {
                 true => None,
                 false => Some(model.layout()?),
             };
-            // `from_graph` committed already; `sealed` commits again only when it did not.
+            // `split_at` committed hashed params part by part; `sealed` checks them.
             Candidate(model, layout)
         } else {
             Self::laid_out(
@@ -278,7 +279,12 @@ impl CompiledModel {
         let parts = partition(&graph, &visibility, budget)?;
         let model = model(graph, parts[0].dot_width, parts);
         model.check_fields()?;
-        model.check_parts()?;
+        if visibility.hashed_params() {
+            // Each part is checked once its params are committed (`sealed`).
+            model.validate_parts()?;
+        } else {
+            model.check_parts()?;
+        }
         Ok(Candidate(model, None))
     }
 
@@ -289,8 +295,12 @@ impl CompiledModel {
         if self.weights.is_none() {
             self.hash_params()?;
         }
-        // Just committed: the commitment is not computed again to check it.
+        // Just committed: the commitment is not computed again to check it (but each part's
+        // model, checked once its entry exists, computes its own).
         self.check_weights()?;
+        if self.is_parted() && self.visibility.hashed_params() {
+            self.check_parts()?;
+        }
         Ok(self)
     }
 

@@ -26,10 +26,16 @@ pub struct PartSpec {
 #[serde(deny_unknown_fields)]
 pub struct WeightsCommitment {
     /// `Poseidon(salt, packed weights, packed biases)` ([`felt_hex`](super::felt_hex)): what
-    /// the model owner publishes and every proof of the model carries.
+    /// the model owner publishes and every proof of the model carries (for a model proven in
+    /// parts, the digest of its parts' commitments, which their proofs carry).
     pub commitment: String,
     /// The owner's salt ([`felt_hex`](super::felt_hex)): in the owner's file, which proves;
     /// absent from a verifier file, which holds no weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<String>,
+    /// For a model proven in parts, each part's own commitment in order (`None` for a part
+    /// that keeps fixed params); [`commitment`](Self::commitment) is then their digest
+    /// ([`parts_commitment`](super::parts_commitment)). Empty for a model proven whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Option<String>>,
 }

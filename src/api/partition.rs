@@ -5,8 +5,8 @@
 use super::format::PartSpec;
 use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::Layout;
-use crate::error::CompileError;
-use crate::graph::qgraph::QGraph;
+use crate::error::{CompileError, WeightsError};
+use crate::graph::qgraph::{QGraph, QOp};
 use crate::visibility::{Visibilities, Visibility};
 
 /// The most values all the links of a model proven in parts may carry together (as many as
@@ -30,7 +30,7 @@ pub fn partition(
         // carries less).
         let fits = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
             let part = graph.part(start..end)?;
-            let mut vis = part_visibility(visibility, start == 0, end == n);
+            let mut vis = part_visibility(visibility, &part, start == 0, end == n);
             if !linked && end < n {
                 vis.output = Visibility::Public;
             }
@@ -57,8 +57,17 @@ pub fn partition(
     Ok(parts)
 }
 
-/// The visibilities of a part: the model's at its ends, hashed at every cut.
-pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibilities {
+/// The visibilities of `part`: the model's at its ends, hashed at every cut. Its params are
+/// hashed when the model's are and a commitment can cover them ([`check_hashable`]); a part
+/// without params, or one holding an embedding table, keeps fixed params (its verifier file
+/// then holds its weights, as a model with fixed params does).
+pub fn part_visibility(
+    model: &Visibilities,
+    part: &QGraph,
+    first: bool,
+    last: bool,
+) -> Visibilities {
+    let hashed = model.hashed_params() && check_hashable(part).is_ok();
     Visibilities {
         input: if first {
             model.input
@@ -70,6 +79,26 @@ pub fn part_visibility(model: &Visibilities, first: bool, last: bool) -> Visibil
         } else {
             Visibility::Hashed
         },
-        ..*model
+        params: if hashed {
+            Visibility::Hashed
+        } else {
+            Visibility::Fixed
+        },
+        param_bits: if hashed { model.param_bits } else { [0, 0] },
     }
+}
+
+/// Whether hashed params can cover `graph`'s: it has some, and no embedding table (a
+/// Gather's table is a lookup table in fixed columns, so the verifying key would still
+/// commit to it).
+pub(super) fn check_hashable(graph: &QGraph) -> Result<(), WeightsError> {
+    if let Some(node) = graph.nodes.iter().find(|n| matches!(n.op, QOp::Gather(_))) {
+        return Err(WeightsError::Gather {
+            node: node.name.clone(),
+        });
+    }
+    if graph.params().values.iter().all(Vec::is_empty) {
+        return Err(WeightsError::NoParams);
+    }
+    Ok(())
 }

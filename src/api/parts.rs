@@ -31,7 +31,9 @@ use super::prove::Prover;
 use super::verify::Verifier;
 use crate::circuit::cost;
 use crate::circuit::Salts;
-use crate::error::{CompileError, Error, ParseError, PartsError, VerifyError};
+use crate::error::{CompileError, Error, ParseError, PartsError, VerifyError, WeightsError};
+use crate::graph::qgraph::QGraph;
+use crate::visibility::Visibilities;
 
 impl CompiledModel {
     /// The same model cut before each node of `starts` (increasing, after node 0), each part's
@@ -53,7 +55,7 @@ impl CompiledModel {
             }
             let part = self.graph.part(w[0]..w[1])?;
             let last = i + 2 == bounds.len();
-            let vis = part_visibility(&self.visibility, i == 0, last);
+            let vis = part_visibility(&self.visibility, &part, i == 0, last);
             parts.push(PartSpec {
                 start: w[0],
                 dot_width: cost::choose(&part, &vis)?.dot_width,
@@ -63,6 +65,8 @@ impl CompiledModel {
         if !self.is_parted() {
             self.dot_width = cost::choose(&self.graph, &self.visibility)?.dot_width;
         }
+        // Hashed params are committed part by part: again, under the owner's salt.
+        self.recommit_weights()?;
         self.validate()?;
         Ok(self)
     }
@@ -92,13 +96,13 @@ impl CompiledModel {
 
     /// Part `i` as a model of its own, checked (the part list is assumed checked).
     pub(super) fn part_model(&self, i: usize) -> Result<CompiledModel, CompileError> {
-        let n = self.parts.len();
-        let range = self.part_ranges().swap_remove(i);
+        let (graph, visibility) = self.part_graph(i)?;
         let model = CompiledModel {
             format_version: self.format_version,
             circuit_version: self.circuit_version,
-            graph: self.graph.part(range)?,
-            visibility: part_visibility(&self.visibility, i == 0, i + 1 == n),
+            graph,
+            weights: self.part_weights(i, &visibility)?,
+            visibility,
             dot_width: self.parts[i].dot_width,
             quant_report: None,
             input_parts: if i == 0 {
@@ -107,10 +111,28 @@ impl CompiledModel {
                 Vec::new()
             },
             parts: Vec::new(),
-            weights: None,
         };
-        model.validate()?;
+        model.validate().map_err(|e| match e {
+            CompileError::Weights(WeightsError::Mismatch { found, recorded }) => {
+                WeightsError::PartMismatch {
+                    part: i,
+                    found,
+                    recorded,
+                }
+                .into()
+            }
+            e => e,
+        })?;
         Ok(model)
+    }
+
+    /// Part `i`'s slice of the graph and its visibilities (the part list is assumed
+    /// checked).
+    pub(super) fn part_graph(&self, i: usize) -> Result<(QGraph, Visibilities), CompileError> {
+        let n = self.parts.len();
+        let graph = self.graph.part(self.part_ranges().swap_remove(i))?;
+        let visibility = part_visibility(&self.visibility, &graph, i == 0, i + 1 == n);
+        Ok((graph, visibility))
     }
 
     /// The parts' starts: `0` first, strictly increasing, within the graph, at least two.

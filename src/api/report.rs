@@ -424,6 +424,9 @@ pub struct PartsInspection {
     pub predicted_cold_verify_s: f64,
     /// Float-vs-integer error on the calibration set (and the error budget's choice).
     pub quant_report: Option<QuantReport>,
+    /// With hashed params, the published commitment: the digest of the parts' commitments
+    /// (each part's is in its circuit's description).
+    pub weights_commitment: Option<String>,
 }
 
 /// One part of a model proven in parts.
@@ -468,6 +471,7 @@ impl CompiledModel {
                 .sum(),
             parts,
             quant_report: self.quant_report.clone(),
+            weights_commitment: self.weights.as_ref().map(|w| w.commitment.clone()),
         })
     }
 }
@@ -476,14 +480,14 @@ impl fmt::Display for PartsInspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11}",
-            "part", "nodes", "in", "out", "k", "width", "rows", "predicted", "peak MiB"
+            "{:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11} {:>7}",
+            "part", "nodes", "in", "out", "k", "width", "rows", "predicted", "peak MiB", "params"
         )?;
         for (i, p) in self.parts.iter().enumerate() {
             let c = &p.circuit;
             writeln!(
                 f,
-                "{i:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>9.2}s {:>11.0}",
+                "{i:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>9.2}s {:>11.0} {:>7}",
                 format!("{}..{}", p.nodes.0, p.nodes.1),
                 p.input_values,
                 p.output_values,
@@ -491,7 +495,14 @@ impl fmt::Display for PartsInspection {
                 c.dot_width,
                 c.rows,
                 c.predicted_prove_s,
-                c.predicted_peak_mib
+                c.predicted_peak_mib,
+                c.visibility.params.to_string()
+            )?;
+        }
+        if let Some(c) = &self.weights_commitment {
+            writeln!(
+                f,
+                "weights commitment {c}: the digest of the hashed parts' commitments, in order"
             )?;
         }
         write!(

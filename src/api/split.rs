@@ -24,9 +24,12 @@ pub fn split_to_fit(
     // A part that cannot be formed (its links would carry more values than a tensor may
     // hold) does not fit either.
     let fits = |graph: &QGraph, nodes: std::ops::Range<usize>| -> Result<bool, CompileError> {
-        let vis = part_visibility(visibility, nodes.start == 0, nodes.end == graph.nodes.len());
+        let (first, last) = (nodes.start == 0, nodes.end == graph.nodes.len());
         match graph.part(nodes) {
-            Ok(part) => Ok(cost::choose_within(&part, &vis, budget)?.is_some()),
+            Ok(part) => {
+                let vis = part_visibility(visibility, &part, first, last);
+                Ok(cost::choose_within(&part, &vis, budget)?.is_some())
+            }
             Err(CompileError::Structure { .. } | CompileError::NoSuchNodes { .. }) => Ok(false),
             Err(e) => Err(e),
         }

@@ -8,8 +8,21 @@
 //! at compile time. The verifying key then depends on the architecture only:
 //! [`CompiledModel::verifier_file`] zeroes every parameter and drops the salt, and a verifier
 //! holding that file checks proofs against the published commitment.
+//!
+//! # In parts
+//! A model proven in parts commits part by part: part `i`'s params under its own salt
+//! ([`part_salt`]: a wide hash of the owner's salt and `i`, so that two parts with equal
+//! weights do not show equal commitments), each in its part's domain. The owner publishes
+//! one value, [`parts_commitment`]: a wide blake2b hash of a domain tag, the number of parts
+//! and every part's commitment in order. The model file records the list; a verifier checks
+//! that the list hashes to the published value and each part's proof against its entry, so
+//! a part proven with other weights, or two parts' weights swapped, fails at that part. A
+//! part with no params, or with an embedding table (see
+//! [`check_hashable`](super::partition::check_hashable)), keeps fixed params: its entry is
+//! empty, and the verifying key of that part commits to its weights as with fixed params.
 
-use ff::FromUniformBytes;
+use blake2::{Blake2b512, Digest};
+use ff::{FromUniformBytes, PrimeField};
 use pasta_curves::Fp;
 use rand::rand_core::{Rng, UnwrapErr};
 use rand::rngs::SysRng;
@@ -18,9 +31,10 @@ use zkinfer_circuits::commit;
 use super::bundle::{felt_hex, parse_felt};
 use super::compile::CompiledModel;
 use super::format::WeightsCommitment;
+use super::partition::check_hashable;
 use crate::circuit::param_domain;
 use crate::error::{CompileError, WeightsError};
-use crate::graph::qgraph::{QGraph, QOp};
+use crate::graph::qgraph::QGraph;
 use crate::visibility::Visibilities;
 
 /// The commitment to `graph`'s parameters at the packing widths of `visibility` under
@@ -45,19 +59,30 @@ fn commit_params(graph: &QGraph, visibility: &Visibilities, salt: Fp) -> Result<
     })
 }
 
-/// What hashed parameters cannot cover yet: an embedding table (a Gather's lookup table
-/// lives in fixed columns, so the verifying key would still commit to it).
-fn check_hashable(graph: &QGraph) -> Result<(), CompileError> {
-    if let Some(node) = graph.nodes.iter().find(|n| matches!(n.op, QOp::Gather(_))) {
-        return Err(WeightsError::Gather {
-            node: node.name.clone(),
-        }
-        .into());
+/// The salt of part `i`'s params: a uniform field element from a wide hash of the owner's
+/// salt and `i`.
+fn part_salt(salt: Fp, i: usize) -> Fp {
+    let mut hasher = Blake2b512::new();
+    hasher.update(b"zkinfer part weights salt v1");
+    hasher.update(salt.to_repr());
+    hasher.update((i as u64).to_le_bytes());
+    Fp::from_uniform_bytes(&hasher.finalize().into())
+}
+
+/// The weights commitment of a model proven in parts, from its parts' commitments in order
+/// (`None` for a part with fixed params): a wide blake2b hash of a domain tag, the number of
+/// parts, and per part a flag and its commitment, reduced to a field element. It is computed
+/// outside any circuit, so a collision-resistant hash binds the list as well as Poseidon
+/// would.
+pub fn parts_commitment(parts: &[Option<Fp>]) -> Fp {
+    let mut hasher = Blake2b512::new();
+    hasher.update(b"zkinfer parted weights commitment v1");
+    hasher.update((parts.len() as u64).to_le_bytes());
+    for part in parts {
+        hasher.update([u8::from(part.is_some())]);
+        hasher.update(part.unwrap_or(Fp::zero()).to_repr());
     }
-    if graph.params().values.iter().all(Vec::is_empty) {
-        return Err(WeightsError::NoParams.into());
-    }
-    Ok(())
+    Fp::from_uniform_bytes(&hasher.finalize().into())
 }
 
 impl CompiledModel {
@@ -70,13 +95,86 @@ impl CompiledModel {
         // What hashed params cannot cover is refused by `check_weights`, which every
         // compiled model passes next. The widths are the visibilities' (set from the values
         // unless given): values that do not fit are named by the commitment.
-        let salt = random_salt();
-        let commitment = commit_params(&self.graph, &self.visibility, salt)?;
+        self.commit_weights(random_salt())
+    }
+
+    /// Commits the hashed parameters again after the parts changed
+    /// ([`CompiledModel::split_at`]): under the owner's salt, or a fresh one when they were
+    /// not committed yet. Nothing happens unless they are hashed; a verifier file, which has
+    /// no salt, is refused.
+    pub(super) fn recommit_weights(&mut self) -> Result<(), CompileError> {
+        if !self.visibility.hashed_params() {
+            return Ok(());
+        }
+        let salt = match &self.weights {
+            None => random_salt(),
+            Some(_) => self.weights_salt().ok_or(CompileError::VerifierFile)?,
+        };
+        self.commit_weights(salt)
+    }
+
+    /// Records the commitment to the parameters under `salt`: the whole model's, or each
+    /// part's and their digest.
+    fn commit_weights(&mut self, salt: Fp) -> Result<(), CompileError> {
+        let (commitment, parts) = if self.is_parted() {
+            self.validate_parts()?;
+            let parts = (0..self.parts.len())
+                .map(|i| {
+                    let (graph, vis) = self.part_graph(i)?;
+                    vis.hashed_params()
+                        .then(|| commit_params(&graph, &vis, part_salt(salt, i)))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>, CompileError>>()?;
+            if parts.iter().all(Option::is_none) {
+                return Err(WeightsError::NoHashablePart.into());
+            }
+            let hex = parts.iter().map(|c| c.as_ref().map(felt_hex)).collect();
+            (parts_commitment(&parts), hex)
+        } else {
+            check_hashable(&self.graph)?;
+            (
+                commit_params(&self.graph, &self.visibility, salt)?,
+                Vec::new(),
+            )
+        };
         self.weights = Some(WeightsCommitment {
             commitment: felt_hex(&commitment),
             salt: Some(felt_hex(&salt)),
+            parts,
         });
         Ok(())
+    }
+
+    /// Part `i`'s commitment record, as its own model file has it: its entry of the parts'
+    /// list and its salt (in the owner's file), or nothing for a part with fixed params.
+    pub(super) fn part_weights(
+        &self,
+        i: usize,
+        visibility: &Visibilities,
+    ) -> Result<Option<WeightsCommitment>, CompileError> {
+        if !visibility.hashed_params() {
+            return Ok(None);
+        }
+        let weights = self
+            .weights
+            .as_ref()
+            .ok_or(WeightsError::MissingCommitment)?;
+        let commitment =
+            weights
+                .parts
+                .get(i)
+                .cloned()
+                .flatten()
+                .ok_or(WeightsError::PartEntry {
+                    part: i,
+                    hashed: true,
+                })?;
+        Ok(Some(WeightsCommitment {
+            commitment,
+            salt: self.weights_salt().map(|s| felt_hex(&part_salt(s, i))),
+            parts: Vec::new(),
+        }))
     }
 
     /// The published commitment to the parameters, when they are hashed.
@@ -107,14 +205,24 @@ impl CompiledModel {
     pub fn verifier_file(&self) -> Result<Self, CompileError> {
         let weights = self.weights.as_ref().ok_or(WeightsError::NotHashed)?;
         let mut file = self.clone();
-        for node in &mut file.graph.nodes {
-            node.op.zero_params();
+        // Every hashed param is zeroed (in parts, those of the parts that hash theirs).
+        let ranges = match self.is_parted() {
+            true => self.part_ranges(),
+            false => std::iter::once(0..self.graph.nodes.len()).collect(),
+        };
+        for (i, range) in ranges.into_iter().enumerate() {
+            if self.is_parted() && weights.parts.get(i).is_none_or(Option::is_none) {
+                continue;
+            }
+            for node in &mut file.graph.nodes[range] {
+                node.op.zero_params();
+            }
         }
         // The calibration report measured the weights: it stays with the owner.
         file.quant_report = None;
         file.weights = Some(WeightsCommitment {
-            commitment: weights.commitment.clone(),
             salt: None,
+            ..weights.clone()
         });
         file.validate()?;
         Ok(file)
@@ -124,6 +232,19 @@ impl CompiledModel {
     /// model owner announced, say). The owner's file then no longer proves.
     pub fn expect_weights_commitment(&mut self, commitment: Fp) -> Result<(), CompileError> {
         let weights = self.weights.as_mut().ok_or(WeightsError::NoCommitment)?;
+        if !weights.parts.is_empty() {
+            // In parts, the file's list is what proofs are checked against: it must be the
+            // published one.
+            let found = parse_felt(&weights.commitment).ok();
+            if found != Some(commitment) {
+                return Err(WeightsError::PartsCommitment {
+                    found: weights.commitment.clone(),
+                    recorded: felt_hex(&commitment),
+                }
+                .into());
+            }
+            return Ok(());
+        }
         if parse_felt(&weights.commitment).ok() != Some(commitment) {
             weights.commitment = felt_hex(&commitment);
             weights.salt = None;
@@ -139,7 +260,9 @@ impl CompiledModel {
             return Ok(());
         };
         let expected = felt("weights commitment", &weights.commitment)?;
-        if let Some(salt) = &weights.salt {
+        // In parts, each part's model checks its weights against its entry (see
+        // `CompiledModel::part_model`).
+        if let (Some(salt), false) = (&weights.salt, self.is_parted()) {
             let salt = felt("salt", salt)?;
             let found = commit_params(&self.graph, &self.visibility, salt)?;
             if found != expected {
@@ -167,16 +290,60 @@ impl CompiledModel {
         if !bits.iter().all(|b| (1..=62).contains(b)) {
             return Err(WeightsError::PackingWidths { bits }.into());
         }
-        check_hashable(&self.graph)?;
-        if self.is_parted() {
-            return Err(WeightsError::Parted.into());
-        }
         let Some(weights) = &self.weights else {
             return Ok(());
         };
-        felt("weights commitment", &weights.commitment)?;
+        let commitment = felt("weights commitment", &weights.commitment)?;
         if let Some(salt) = &weights.salt {
             felt("salt", salt)?;
+        }
+        if self.is_parted() {
+            self.check_part_commitments(weights, commitment)
+        } else if !weights.parts.is_empty() {
+            Err(WeightsError::PartCount {
+                found: weights.parts.len(),
+                parts: 0,
+            }
+            .into())
+        } else {
+            Ok(check_hashable(&self.graph)?)
+        }
+    }
+
+    /// The parts' commitments against the parts: one entry per part, present exactly for
+    /// the parts that hash their params, and hashing to the model's `commitment`.
+    fn check_part_commitments(
+        &self,
+        weights: &WeightsCommitment,
+        commitment: Fp,
+    ) -> Result<(), CompileError> {
+        self.validate_parts()?;
+        if weights.parts.len() != self.parts.len() {
+            return Err(WeightsError::PartCount {
+                found: weights.parts.len(),
+                parts: self.parts.len(),
+            }
+            .into());
+        }
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for (i, entry) in weights.parts.iter().enumerate() {
+            let hashed = self.part_graph(i)?.1.hashed_params();
+            if hashed != entry.is_some() {
+                return Err(WeightsError::PartEntry { part: i, hashed }.into());
+            }
+            let field = "a part's weights commitment";
+            parts.push(entry.as_deref().map(|c| felt(field, c)).transpose()?);
+        }
+        if parts.iter().all(Option::is_none) {
+            return Err(WeightsError::NoHashablePart.into());
+        }
+        let found = parts_commitment(&parts);
+        if found != commitment {
+            return Err(WeightsError::PartsCommitment {
+                found: felt_hex(&found),
+                recorded: weights.commitment.clone(),
+            }
+            .into());
         }
         Ok(())
     }

@@ -32,16 +32,37 @@ pub(crate) fn commit_weights(model_path: &Path, json: bool) -> Result<()> {
                 "biases": params.values[1].len(),
                 "param_bits": [weight_bits, bias_bits],
                 "verifier_file": model.is_verifier_file(),
+                "parts": weights.parts,
             })
         );
     } else {
         out!("{}", weights.commitment);
-        eprintln!(
-            "the Poseidon commitment to {} weights ({weight_bits} bits) and {} biases \
-             ({bias_bits} bits); publish it beside the verifier file",
-            params.values[0].len(),
-            params.values[1].len()
-        );
+        if model.is_parted() {
+            let fixed: Vec<String> = (weights.parts.iter().enumerate())
+                .filter(|(_, c)| c.is_none())
+                .map(|(i, _)| i.to_string())
+                .collect();
+            eprintln!(
+                "the digest of {} parts' Poseidon commitments, in order; {}; publish it beside \
+                 the verifier file",
+                weights.parts.len(),
+                match fixed.is_empty() {
+                    true => "every part's params are hashed".to_string(),
+                    false => format!(
+                        "part(s) {} keep fixed params (no params, or an embedding table): the \
+                         verifier file holds their weights",
+                        fixed.join(", ")
+                    ),
+                }
+            );
+        } else {
+            eprintln!(
+                "the Poseidon commitment to {} weights ({weight_bits} bits) and {} biases \
+                 ({bias_bits} bits); publish it beside the verifier file",
+                params.values[0].len(),
+                params.values[1].len()
+            );
+        }
     }
     Ok(())
 }
