@@ -11,7 +11,9 @@ EZKL's error). It writes:
 - `prove_vs_multiplies.png`: prove time (log) against the model's multiplies (log), one
   marker per tool at its default settings: how each scales with the model's work;
 - `precision_frontier.png`: max abs output error (log) against prove time (log), one panel
-  per model, every configuration a point: the precision each buys per second of proving.
+  per model, every configuration a point: the precision each buys per second of proving;
+
+and adds each model's multiplies to RUN.json.
 
 Multiplies are counted from the ONNX file itself, identically for both tools: every
 `Conv`, `Gemm` and `MatMul` contributes its output elements times its reduction length
@@ -141,8 +143,9 @@ def main():
         m["multiplies"] = multiplies(m["onnx"])
     prove_vs_multiplies(run, out)
     precision_frontier(run, out)
-    json.dump(run, open(os.path.join(out, "plots.json"), "w"), indent=1)
-    print(f"wrote {out}/prove_vs_multiplies.png, {out}/precision_frontier.png and plots.json")
+    # The multiplies join the measurements, in the run's own file.
+    json.dump(run, open(sys.argv[1], "w"), indent=1)
+    print(f"wrote {out}/prove_vs_multiplies.png and {out}/precision_frontier.png")
 
 
 if __name__ == "__main__":
