@@ -843,6 +843,17 @@ pub enum WeightsError {
         /// The commitment recorded or published.
         recorded: String,
     },
+    /// A part holding an embedding table (so its params stay fixed, in the verifier file)
+    /// and other trained params, which the verifier file would then publish.
+    #[error("part {part} holds an embedding table, so its params stay fixed and its verifier file holds them, and also the trained params of node '{node}', which it would publish: cut before node {index} (--cut-before), so the table has a part of its own")]
+    ExposedParams {
+        /// The part.
+        part: usize,
+        /// The node whose params would be published.
+        node: String,
+        /// Its index, where a cut keeps them hashed.
+        index: usize,
+    },
     /// A model in parts none of whose parts can hash its params.
     #[error("no part of the model has params hashed params can cover (every part has none, or an embedding table): use --param-visibility fixed")]
     NoHashablePart,

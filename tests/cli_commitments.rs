@@ -7,6 +7,12 @@ mod common;
 
 use common::cli::{fails, ok, s};
 
+/// A well-formed commitment other than `c` (its first byte changed).
+fn another_commitment(c: &str) -> String {
+    let first = if c.starts_with("00") { "01" } else { "00" };
+    format!("{first}{}", &c[2..])
+}
+
 #[test]
 fn cli_hashed_input_and_outputs_prove_verify_and_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,15 +160,7 @@ fn hashed_params_flow(onnx: &str, calibration: &str, input: &str) {
     assert_eq!(verified["argmax"], expected["argmax"]);
 
     // Another announced commitment: the proof was made with other weights.
-    let other = format!(
-        "{}{}",
-        if commitment.starts_with("00") {
-            "01"
-        } else {
-            "00"
-        },
-        &commitment[2..]
-    );
+    let other = another_commitment(&commitment);
     let err = fails(&[
         "verify",
         s(&file),
@@ -307,15 +305,7 @@ fn cli_hashed_params_in_parts_owner_and_verifier_flow() {
         &commitment,
     ]);
     assert!(verified.contains("valid proof"), "{verified}");
-    let other = format!(
-        "{}{}",
-        if commitment.starts_with("00") {
-            "01"
-        } else {
-            "00"
-        },
-        &commitment[2..]
-    );
+    let other = another_commitment(&commitment);
     let err = fails(&[
         "verify",
         s(&file),

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use common::onnx_build::{int_attr, model_io, node, sample, tensor};
 use common::parts::weights;
-use zkinfer::api::{felt_hex, parse_felt, parts_commitment};
+use zkinfer::api::{felt_hex, parse_felt, parts_commitment, PartWeights};
 use zkinfer::error::VerifyError;
 use zkinfer::graph::qgraph::{QGraph, QOp};
 use zkinfer::onnx::import_bytes;
@@ -141,7 +141,7 @@ fn each_part_is_committed_and_the_published_value_binds_them_in_order() {
     let parts: Vec<_> = weights
         .parts
         .iter()
-        .map(|c| Some(parse_felt(c.as_deref().unwrap()).unwrap()))
+        .map(|c| PartWeights::Hashed(parse_felt(c.as_deref().unwrap()).unwrap()))
         .collect();
     assert_eq!(parts.len(), 3);
     assert_eq!(
@@ -300,8 +300,13 @@ fn a_part_with_an_embedding_table_keeps_fixed_params_and_says_so() {
     // Proven whole, the embedding table is refused (a lookup table in fixed columns).
     let err = CompiledModel::compile(&graph, &eval.inputs[..2], &options).unwrap_err();
     assert!(err.to_string().contains("Gather"), "{err}");
-    // In parts, the part holding it keeps fixed params; the others hash theirs.
+    // In parts, a part holding it keeps fixed params, so it may hold no other trained params
+    // (the positional embedding's add, node 1, here): refused, naming where to cut.
     options.cuts = vec![4, 40];
+    let err = CompiledModel::compile(&graph, &eval.inputs[..2], &options).unwrap_err();
+    assert!(err.to_string().contains("cut before node 1"), "{err}");
+    // Cut there, the table's part keeps fixed params; the others hash theirs.
+    options.cuts = vec![1, 40];
     let model = CompiledModel::compile(&graph, &eval.inputs[..2], &options).unwrap();
     let entries = &model.weights.as_ref().unwrap().parts;
     assert_eq!(entries.len(), 3);
@@ -319,4 +324,36 @@ fn a_part_with_an_embedding_table_keeps_fixed_params_and_says_so() {
         .iter()
         .flatten()
         .all(|&v| v == 0)));
+    // The published value binds the fixed part's weights: a verifier file with another
+    // embedding table, or with a node moved from a hashed part into the fixed one, is
+    // refused on load.
+    let mut table = file.clone();
+    let gather = table
+        .graph
+        .nodes
+        .iter_mut()
+        .find_map(|n| match &mut n.op {
+            QOp::Gather(g) => Some(g),
+            _ => None,
+        })
+        .unwrap();
+    gather.table.outputs[0] += 1;
+    let err = table.validate().unwrap_err().to_string();
+    assert!(err.contains("hash to"), "{err}");
+    let mut moved = file.clone();
+    moved.parts[1].start += 1;
+    assert!(moved.validate().is_err());
+
+    // Cut by a budget (its tables fitted, which predicts each candidate's time before any
+    // commitment exists): the partitioner ends the table's part right after it.
+    options.cuts = Vec::new();
+    options.budget = zkinfer::circuit::cost::Budget {
+        max_k: Some(16),
+        memory_bytes: None,
+    };
+    let budgeted = CompiledModel::compile(&graph, &eval.inputs[..2], &options).unwrap();
+    assert!(budgeted.is_parted());
+    assert_eq!(budgeted.parts[1].start, 1, "{:?}", budgeted.parts);
+    let entries = &budgeted.weights.as_ref().unwrap().parts;
+    assert!(entries[0].is_none() && entries[1..].iter().all(Option::is_some));
 }

@@ -516,3 +516,56 @@ fn service_proves_and_verifies_a_model_in_parts_with_its_parts_keys_kept() {
     let warm = serve(dir.path(), &["--token", TOKEN, "--warm-provers"]);
     assert_eq!(warm.gauge("zkinfer_keys_in_memory{role=\"prover\"}"), 3.0);
 }
+
+/// A model in parts with hashed params, served from its verifier file: a proof in parts is
+/// found by its first part's digest and that part's own weights commitment, and verifies; a
+/// proof whose last part was made with other weights does not.
+#[test]
+fn service_verifies_a_hashed_params_model_in_parts_from_its_verifier_file() {
+    use common::parts::{compile_with, samples};
+    use zkinfer::{PartedProver, Visibilities, Visibility};
+    let dir = tempfile::tempdir().unwrap();
+    let hashed = Visibilities {
+        params: Visibility::Hashed,
+        ..Visibilities::default()
+    };
+    let parted = |seed| {
+        let model = compile_with(seed, false, hashed);
+        let n = model.graph.nodes.len();
+        model.split_at(&[1, n - 2]).unwrap()
+    };
+    let owner = parted(0);
+    owner
+        .verifier_file()
+        .unwrap()
+        .save(&dir.path().join("residual.zkm"))
+        .unwrap();
+    let served = serve(dir.path(), &[]);
+    let x = owner.quantise_input(&samples()[0], false).unwrap();
+    let prover = PartedProver::new(&owner, common::cache()).unwrap();
+    let (proof, _) = prover.prove(&x).unwrap();
+    let body = serde_json::to_string(&proof).unwrap();
+    let verdict = served.post("/v1/verify", None, &body).json();
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["model"], "residual");
+    assert_eq!(
+        verdict["weights_commitment"].as_str(),
+        owner.weights.as_ref().map(|w| w.commitment.as_str()),
+        "{verdict}"
+    );
+    // Another owner's last part (its own commitment) in place of the owner's.
+    let theirs = parted(1);
+    let (other, _) = PartedProver::new(&theirs, common::cache())
+        .unwrap()
+        .prove(&x)
+        .unwrap();
+    let mut spliced = proof.clone();
+    spliced.parts[2] = other.parts[2].clone();
+    let reply = served.post(
+        "/v1/verify",
+        None,
+        &serde_json::to_string(&spliced).unwrap(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["valid"], false, "{}", reply.body);
+}

@@ -53,6 +53,23 @@ def test_a_model_in_parts_proves_and_verifies_its_outputs(parted, whole_outputs)
     np.testing.assert_array_equal(parted.verify(again), whole_outputs)
 
 
+def test_hashed_params_in_parts_verify_from_the_verifier_file(params_dir, whole_outputs):
+    owner = zkinfer.compile(ONNX, EVAL, param_visibility="hashed", cut_before=[1, 3],
+                            params_dir=params_dir)
+    commitment = owner.weights_commitment
+    assert len(commitment) == 64
+    verifier = owner.verifier_file()
+    assert verifier.is_verifier_file and verifier.weights_commitment == commitment
+    proof = owner.prove(sample())
+    # Hashed params change where the weights live, not the integer semantics.
+    np.testing.assert_array_equal(verifier.expecting_weights(commitment).verify(proof),
+                                  whole_outputs)
+    with pytest.raises(Exception, match="not the published model"):
+        verifier.expecting_weights("00" * 32)
+    with pytest.raises(Exception, match="verifier file"):
+        verifier.prove(sample())
+
+
 def samples(n):
     return json.loads(EVAL.read_text())["inputs"][:n]
 

@@ -327,10 +327,15 @@ impl CompiledModel {
     /// machine ([`crate::circuit::cost`]).
     pub fn predicted_seconds(&self) -> Result<f64, CompileError> {
         if self.is_parted() {
-            return self
-                .part_models()?
-                .iter()
-                .map(CompiledModel::predicted_seconds)
+            // From each part's slice and width alone: a candidate's hashed params are not
+            // committed yet, and the layout does not depend on their values.
+            self.validate_parts()?;
+            return (0..self.parts.len())
+                .map(|i| {
+                    let (graph, vis) = self.part_graph(i)?;
+                    let layout = layout::plan(&graph, &vis, self.parts[i].dot_width)?;
+                    Ok(cost::Shape::of(&layout).predicted_seconds())
+                })
                 .sum();
         }
         Ok(cost::Shape::of(&self.layout()?).predicted_seconds())

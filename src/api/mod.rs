@@ -60,4 +60,4 @@ pub use report::{
 };
 pub use split::{split_to_fit, MAX_PIECES};
 pub use verify::Verifier;
-pub use weights::parts_commitment;
+pub use weights::{fixed_part_digest, parts_commitment, PartWeights};

@@ -6,7 +6,7 @@ use super::format::PartSpec;
 use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::Layout;
 use crate::error::{CompileError, WeightsError};
-use crate::graph::qgraph::{QGraph, QOp};
+use crate::graph::qgraph::{QGraph, QNode, QOp};
 use crate::visibility::{Visibilities, Visibility};
 
 /// The most values all the links of a model proven in parts may carry together (as many as
@@ -29,6 +29,11 @@ pub fn partition(
         // does not fit, no longer part does; the link's own rows can shrink as a later cut
         // carries less).
         let fits = |end: usize, linked: bool| -> Result<Option<Layout>, CompileError> {
+            // With hashed params, a part holding an embedding table ends before the next
+            // trained params: its verifier file would publish them.
+            if visibility.hashed_params() && exposed_params(&graph.nodes[start..end]).is_some() {
+                return Ok(None);
+            }
             let part = graph.part(start..end)?;
             let mut vis = part_visibility(visibility, &part, start == 0, end == n);
             if !linked && end < n {
@@ -86,6 +91,17 @@ pub fn part_visibility(
         },
         param_bits: if hashed { model.param_bits } else { [0, 0] },
     }
+}
+
+/// With hashed params, the position among a part's `nodes` (the model's, not the part's
+/// link slices) of the first node whose trained params the part would publish: a part
+/// holding an embedding table keeps fixed params, its verifier file holds its weights, so
+/// it may hold no other trained params.
+pub(super) fn exposed_params(nodes: &[QNode]) -> Option<usize> {
+    if !nodes.iter().any(|n| matches!(n.op, QOp::Gather(_))) {
+        return None;
+    }
+    nodes.iter().position(|n| n.op.has_params())
 }
 
 /// Whether hashed params can cover `graph`'s: it has some, and no embedding table (a

@@ -19,7 +19,9 @@
 //! a part proven with other weights, or two parts' weights swapped, fails at that part. A
 //! part with no params, or with an embedding table (see
 //! [`check_hashable`](super::partition::check_hashable)), keeps fixed params: its entry is
-//! empty, and the verifying key of that part commits to its weights as with fixed params.
+//! empty, the verifying key of that part commits to its weights as with fixed params, and
+//! the published value binds a digest of its slice of the graph ([`fixed_part_digest`]), so
+//! a verifier file cannot carry other fixed weights, nor move a node between parts.
 
 use blake2::{Blake2b512, Digest};
 use ff::{FromUniformBytes, PrimeField};
@@ -31,7 +33,7 @@ use zkinfer_circuits::commit;
 use super::bundle::{felt_hex, parse_felt};
 use super::compile::CompiledModel;
 use super::format::WeightsCommitment;
-use super::partition::check_hashable;
+use super::partition::{check_hashable, exposed_params};
 use crate::circuit::param_domain;
 use crate::error::{CompileError, WeightsError};
 use crate::graph::qgraph::QGraph;
@@ -69,18 +71,48 @@ fn part_salt(salt: Fp, i: usize) -> Fp {
     Fp::from_uniform_bytes(&hasher.finalize().into())
 }
 
-/// The weights commitment of a model proven in parts, from its parts' commitments in order
-/// (`None` for a part with fixed params): a wide blake2b hash of a domain tag, the number of
-/// parts, and per part a flag and its commitment, reduced to a field element. It is computed
-/// outside any circuit, so a collision-resistant hash binds the list as well as Poseidon
-/// would.
-pub fn parts_commitment(parts: &[Option<Fp>]) -> Fp {
+/// What a model proven in parts publishes of one part ([`parts_commitment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartWeights {
+    /// A part that hashes its params: their Poseidon commitment.
+    Hashed(Fp),
+    /// A part that keeps fixed params: a digest of its slice of the graph, weights included
+    /// ([`fixed_part_digest`]). Its weights travel in the verifier file, so the published
+    /// value must bind them, or a file handed to a verifier could carry other ones.
+    Fixed(Fp),
+}
+
+/// The digest of a part with fixed params: a wide blake2b hash of a domain tag, its
+/// visibilities and its slice of the graph (every weight, scale and width), as a field
+/// element.
+pub fn fixed_part_digest(graph: &QGraph, visibility: &Visibilities) -> Fp {
     let mut hasher = Blake2b512::new();
-    hasher.update(b"zkinfer parted weights commitment v1");
+    hasher.update(b"zkinfer fixed part digest v1");
+    // A graph and visibilities always serialise (string keys, finite numbers).
+    hasher.update(serde_json::to_vec(visibility).unwrap_or_default());
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(graph).unwrap_or_default());
+    Fp::from_uniform_bytes(&hasher.finalize().into())
+}
+
+/// The weights commitment of a model proven in parts, from what it publishes of each part
+/// in order: a wide blake2b hash of a domain tag, the number of parts, and per part a flag
+/// and its commitment or digest, reduced to a field element. It is computed outside any
+/// circuit, so a collision-resistant hash binds the list as well as Poseidon would: the
+/// hashed parts' commitments (each in its part's architecture's domain) and the fixed parts'
+/// slices of the graph, so a verifier file whose list hashes to the published value has
+/// the owner's parts.
+pub fn parts_commitment(parts: &[PartWeights]) -> Fp {
+    let mut hasher = Blake2b512::new();
+    hasher.update(b"zkinfer parted weights commitment v2");
     hasher.update((parts.len() as u64).to_le_bytes());
     for part in parts {
-        hasher.update([u8::from(part.is_some())]);
-        hasher.update(part.unwrap_or(Fp::zero()).to_repr());
+        let (flag, value) = match part {
+            PartWeights::Hashed(c) => (1u8, c),
+            PartWeights::Fixed(d) => (0u8, d),
+        };
+        hasher.update([flag]);
+        hasher.update(value.to_repr());
     }
     Fp::from_uniform_bytes(&hasher.finalize().into())
 }
@@ -118,18 +150,38 @@ impl CompiledModel {
     fn commit_weights(&mut self, salt: Fp) -> Result<(), CompileError> {
         let (commitment, parts) = if self.is_parted() {
             self.validate_parts()?;
+            for (part, range) in self.part_ranges().into_iter().enumerate() {
+                if let Some(offset) = exposed_params(&self.graph.nodes[range.clone()]) {
+                    let index = range.start + offset;
+                    return Err(WeightsError::ExposedParams {
+                        part,
+                        node: self.graph.nodes[index].name.clone(),
+                        index,
+                    }
+                    .into());
+                }
+            }
             let parts = (0..self.parts.len())
                 .map(|i| {
                     let (graph, vis) = self.part_graph(i)?;
-                    vis.hashed_params()
-                        .then(|| commit_params(&graph, &vis, part_salt(salt, i)))
-                        .transpose()
+                    Ok(match vis.hashed_params() {
+                        true => {
+                            PartWeights::Hashed(commit_params(&graph, &vis, part_salt(salt, i))?)
+                        }
+                        false => PartWeights::Fixed(fixed_part_digest(&graph, &vis)),
+                    })
                 })
                 .collect::<Result<Vec<_>, CompileError>>()?;
-            if parts.iter().all(Option::is_none) {
+            if !parts.iter().any(|p| matches!(p, PartWeights::Hashed(_))) {
                 return Err(WeightsError::NoHashablePart.into());
             }
-            let hex = parts.iter().map(|c| c.as_ref().map(felt_hex)).collect();
+            let hex = parts
+                .iter()
+                .map(|p| match p {
+                    PartWeights::Hashed(c) => Some(felt_hex(c)),
+                    PartWeights::Fixed(_) => None,
+                })
+                .collect();
             (parts_commitment(&parts), hex)
         } else {
             check_hashable(&self.graph)?;
@@ -311,7 +363,8 @@ impl CompiledModel {
     }
 
     /// The parts' commitments against the parts: one entry per part, present exactly for
-    /// the parts that hash their params, and hashing to the model's `commitment`.
+    /// the parts that hash their params, and with the fixed parts' digests, hashing to the
+    /// model's `commitment`.
     fn check_part_commitments(
         &self,
         weights: &WeightsCommitment,
@@ -327,14 +380,14 @@ impl CompiledModel {
         }
         let mut parts = Vec::with_capacity(self.parts.len());
         for (i, entry) in weights.parts.iter().enumerate() {
-            let hashed = self.part_graph(i)?.1.hashed_params();
-            if hashed != entry.is_some() {
-                return Err(WeightsError::PartEntry { part: i, hashed }.into());
-            }
-            let field = "a part's weights commitment";
-            parts.push(entry.as_deref().map(|c| felt(field, c)).transpose()?);
+            let (graph, vis) = self.part_graph(i)?;
+            parts.push(match (vis.hashed_params(), entry) {
+                (true, Some(c)) => PartWeights::Hashed(felt("a part's weights commitment", c)?),
+                (false, None) => PartWeights::Fixed(fixed_part_digest(&graph, &vis)),
+                (hashed, _) => return Err(WeightsError::PartEntry { part: i, hashed }.into()),
+            });
         }
-        if parts.iter().all(Option::is_none) {
+        if !parts.iter().any(|p| matches!(p, PartWeights::Hashed(_))) {
             return Err(WeightsError::NoHashablePart.into());
         }
         let found = parts_commitment(&parts);

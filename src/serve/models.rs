@@ -226,9 +226,16 @@ impl Models {
         let entry = Arc::new(entry);
         let (model, key) = (entry.model.clone(), entry.key.clone());
         // A model proven in parts is also found by its first part's key (what a proof in
-        // parts names first).
-        let weights = model.weights.as_ref().map(|w| w.commitment.as_str());
-        let first_part = entry.part_digests.first().map(|d| model_key(d, weights));
+        // parts names first): the part's digest and, with hashed params, the part's own
+        // weights commitment (none when that part keeps fixed params).
+        let weights = model.weights.as_ref();
+        let first_weights = weights
+            .and_then(|w| w.parts.first())
+            .and_then(Option::as_deref);
+        let first_part = entry
+            .part_digests
+            .first()
+            .map(|d| model_key(d, first_weights));
         let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
         if let Some(other) = index.by_key.get(&key).filter(|m| m.id != id) {
             return Err(RegisterError::SameKey {

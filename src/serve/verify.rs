@@ -68,7 +68,8 @@ impl Verdict {
     }
 
     /// A valid proof in parts: the outputs are the last part's, the input commitment the
-    /// first part's (what the model's own visibilities show).
+    /// first part's (what the model's own visibilities show), and with hashed params the
+    /// model's published commitment, which every part's was checked against.
     fn valid_parts(model: &Model, proof: &PartedProof, outputs: Vec<f64>) -> Self {
         let (first, last) = (proof.parts.first(), proof.parts.last());
         Self {
@@ -79,7 +80,7 @@ impl Verdict {
             outputs_float: Some(outputs),
             input_commitment: first.and_then(|b| b.input_commitment.clone()),
             output_commitment: last.and_then(|b| b.output_commitment.clone()),
-            weights_commitment: None,
+            weights_commitment: model.model.weights.as_ref().map(|w| w.commitment.clone()),
             error: None,
         }
     }

@@ -38,10 +38,7 @@ pub(crate) fn commit_weights(model_path: &Path, json: bool) -> Result<()> {
     } else {
         out!("{}", weights.commitment);
         if model.is_parted() {
-            let fixed: Vec<String> = (weights.parts.iter().enumerate())
-                .filter(|(_, c)| c.is_none())
-                .map(|(i, _)| i.to_string())
-                .collect();
+            let fixed = fixed_parts(&model);
             eprintln!(
                 "the digest of {} parts' Poseidon commitments, in order; {}; publish it beside \
                  the verifier file",
@@ -67,6 +64,16 @@ pub(crate) fn commit_weights(model_path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The parts of a model in parts whose params stay fixed (their entry in the parts'
+/// commitments is empty), as text.
+fn fixed_parts(model: &CompiledModel) -> Vec<String> {
+    let parts = model.weights.as_ref().map_or(&[][..], |w| &w.parts[..]);
+    (parts.iter().enumerate())
+        .filter(|(_, c)| c.is_none())
+        .map(|(i, _)| i.to_string())
+        .collect()
+}
+
 /// Writes the verifier file of a model with hashed parameters.
 pub(crate) fn export_verifier(model_path: &Path, output: &Path, json: bool) -> Result<()> {
     check_output(output, &[model_path], false)?;
@@ -80,8 +87,16 @@ pub(crate) fn export_verifier(model_path: &Path, output: &Path, json: bool) -> R
             json!({ "ok": true, "verifier_file": output, "weights_commitment": commitment })
         );
     } else {
+        let fixed = fixed_parts(&file);
+        let held = match fixed.is_empty() {
+            true => "no weights".to_string(),
+            false => format!(
+                "no hashed weights; part(s) {} keep fixed params, and their weights are in it",
+                fixed.join(", ")
+            ),
+        };
         out!(
-            "wrote {} (no weights; proofs must carry weights commitment {})",
+            "wrote {} ({held}; proofs must carry weights commitment {})",
             output.display(),
             commitment.unwrap_or_default()
         );
