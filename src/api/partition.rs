@@ -63,9 +63,9 @@ pub fn partition(
 }
 
 /// The visibilities of `part`: the model's at its ends, hashed at every cut. Its params are
-/// hashed when the model's are and a commitment can cover them ([`check_hashable`]); a part
-/// without params, or one holding an embedding table, keeps fixed params (its verifier file
-/// then holds its weights, as a model with fixed params does).
+/// hashed when the model's are and a commitment can cover them: a part without params, or
+/// one holding an embedding table (a lookup table in fixed columns), keeps fixed params (its
+/// verifier file then holds its weights, as a model with fixed params does).
 pub fn part_visibility(
     model: &Visibilities,
     part: &QGraph,
