@@ -292,13 +292,15 @@ impl CompiledModel {
     /// they are committed already) and the commitment's record checked: the last step of
     /// a compile.
     fn sealed(mut self) -> Result<Self, CompileError> {
-        if self.weights.is_none() {
+        let fresh = self.weights.is_none();
+        if fresh {
             self.hash_params()?;
         }
-        // Just committed: the commitment is not computed again to check it (but each part's
-        // model, checked once its entry exists, computes its own).
+        // Just committed: the commitment is not computed again to check it. A model in parts
+        // committed here (cut by a budget) has its parts checked now, once their entries
+        // exist; one cut by `split_at` was checked there.
         self.check_weights()?;
-        if self.is_parted() && self.visibility.hashed_params() {
+        if fresh && self.is_parted() && self.visibility.hashed_params() {
             self.check_parts()?;
         }
         Ok(self)

@@ -23,6 +23,7 @@ mod files;
 mod format;
 mod identity;
 mod keys;
+mod link_seed;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod opening;
@@ -46,6 +47,7 @@ pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
 pub use format::{
     PartSpec, WeightsCommitment, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, MODEL_FORMAT_VERSION,
 };
+pub use link_seed::LinkSeed;
 #[cfg(feature = "onnx")]
 pub use onnx::{check_against_reference, compile_file, Compiled};
 pub use opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
@@ -53,7 +55,7 @@ pub use params::{
     digest as params_digest, pinned_digest, ParamsCache, ParamsStatus, MAX_K as MAX_PARAMS_K,
 };
 pub use partition::{part_visibility, partition};
-pub use parts::{LinkSeed, PartEvent, PartedProof, PartedProver, PartedVerifier, Phase};
+pub use parts::{PartEvent, PartedProof, PartedProver, PartedVerifier, Phase};
 pub use prove::Prover;
 pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,

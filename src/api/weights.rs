@@ -283,8 +283,9 @@ impl CompiledModel {
     /// Replaces the published commitment a verifier checks proofs against (the one the
     /// model owner announced, say). The owner's file then no longer proves.
     pub fn expect_weights_commitment(&mut self, commitment: Fp) -> Result<(), CompileError> {
+        let parted = self.is_parted();
         let weights = self.weights.as_mut().ok_or(WeightsError::NoCommitment)?;
-        if !weights.parts.is_empty() {
+        if parted {
             // In parts, the file's list is what proofs are checked against: it must be the
             // published one.
             let found = parse_felt(&weights.commitment).ok();
