@@ -1,6 +1,6 @@
 //! How often the costly steps ran on this thread: the integer graph's validation
 //! (`QGraph::validate`), a layout (`circuit::layout::plan`, one per width tried), the
-//! Poseidon commitment to hashed parameters, and a proving key built. Each step counts itself
+//! Poseidon commitment to hashed parameters, and a proving or verifying key built. Each step counts itself
 //! at its one definition, so a test can check that a compile runs each once
 //! (`tests/compile_once.rs`) and that proving many inferences builds each key once
 //! (`tests/parts.rs`).
@@ -17,12 +17,14 @@ pub struct Counts {
     pub layouts: usize,
     /// Commitments to hashed parameters.
     pub param_commitments: usize,
-    /// Proving keys built (`Prover` set up).
+    /// Proving keys built (`ProvingKeys` built, one per shape).
     pub proving_keys: usize,
+    /// Verifying keys built (`VerifyingKeys` built, one per shape).
+    pub verifying_keys: usize,
 }
 
 thread_local! {
-    static COUNTS: Cell<Counts> = const { Cell::new(Counts { validations: 0, layouts: 0, param_commitments: 0, proving_keys: 0 }) };
+    static COUNTS: Cell<Counts> = const { Cell::new(Counts { validations: 0, layouts: 0, param_commitments: 0, proving_keys: 0, verifying_keys: 0 }) };
 }
 
 fn bump(f: impl FnOnce(&mut Counts)) {
@@ -56,4 +58,9 @@ pub(crate) fn committed() {
 /// One proving key built.
 pub(crate) fn proving_key() {
     bump(|c| c.proving_keys += 1);
+}
+
+/// One verifying key built.
+pub(crate) fn verifying_key() {
+    bump(|c| c.verifying_keys += 1);
 }

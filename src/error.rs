@@ -927,6 +927,16 @@ pub enum ProveError {
         /// Why.
         reason: String,
     },
+    /// Keys built for one circuit shape handed to a model of another.
+    #[error(
+        "these keys were built for circuit shape {keys}, the model's shape is {model}: build the model's own keys"
+    )]
+    KeyShape {
+        /// The shape the keys were built from.
+        keys: String,
+        /// The model's shape.
+        model: String,
+    },
 }
 
 impl ProveError {

@@ -44,7 +44,8 @@ pub mod visibility;
 
 pub use api::{
     CompileOptions, CompiledModel, LinkSeed, ParamsCache, ParamsStatus, PartEvent, PartedProof,
-    PartedProver, PartedVerifier, Phase, ProofBundle, Prover, Verifier,
+    PartedProver, PartedVerifier, Phase, ProofBundle, Prover, ProvingKeys, Shapes, Verifier,
+    VerifyingKeys,
 };
 pub use error::Error;
 pub use visibility::{Visibilities, Visibility};

@@ -52,6 +52,7 @@ fn a_whole_model_is_validated_and_laid_out_once() {
             layouts: 1,
             param_commitments: 0,
             proving_keys: 0,
+            verifying_keys: 0,
         }
     );
 }
@@ -67,6 +68,7 @@ fn hashed_params_are_committed_once() {
             layouts: 1,
             param_commitments: 1,
             proving_keys: 0,
+            verifying_keys: 0,
         }
     );
 }
@@ -86,6 +88,7 @@ fn a_forced_width_is_the_one_layout() {
             layouts: 1,
             param_commitments: 0,
             proving_keys: 0,
+            verifying_keys: 0,
         }
     );
 }
@@ -103,6 +106,7 @@ fn fitting_tables_validates_and_lays_out_each_candidate_once_and_commits_the_cho
             layouts: candidates,
             param_commitments: 1,
             proving_keys: 0,
+            verifying_keys: 0,
         }
     );
 }
@@ -125,6 +129,7 @@ fn loading_a_model_file_checks_it_once() {
             layouts: 1,
             param_commitments: 1,
             proving_keys: 0,
+            verifying_keys: 0,
         }
     );
 }

@@ -229,7 +229,7 @@ fn a_layer_no_part_can_hold_is_split_then_proven_and_verified() {
                 max_k: Some(k),
                 memory_bytes: None,
             };
-            zkinfer::api::partition(&whole.graph, &whole.visibility, &budget).is_err()
+            zkinfer::api::partition(&whole.graph, &whole.visibility, &budget, &[]).is_err()
                 && compile(Some(k)).is_ok()
         })
         .expect("a budget that only the convolution in pieces fits");

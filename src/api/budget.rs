@@ -22,6 +22,7 @@
 use crate::error::{readable, Error, QuantError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
+use crate::graph::repeats::Repeat;
 use crate::graph::quant::{BudgetReport, Calibrated, QuantOptions, QuantReport};
 
 /// The reason given when no setting was measured (the ladders below are never empty).
@@ -91,6 +92,7 @@ pub(super) fn cheapest_within<T>(
     graph: &FloatGraph,
     calibration: &[Vec<f32>],
     base: &QuantOptions,
+    repeats: &[Repeat],
     max_error: f64,
     mut lay_out: impl FnMut(QGraph, QuantReport) -> Result<(T, f64), Error>,
 ) -> Result<T, Error> {
@@ -108,6 +110,7 @@ pub(super) fn cheapest_within<T>(
         fit: Calibrated::run(graph, fit)?,
         held: Calibrated::run(graph, held)?,
         base,
+        repeats,
         max_error,
     };
     // The most precise setting that lays out: the widest activations, then weights, whose
@@ -266,6 +269,8 @@ struct Search<'a> {
     fit: Calibrated<'a>,
     held: Calibrated<'a>,
     base: &'a QuantOptions,
+    /// Repeated blocks quantised alike (none: each node its own scales).
+    repeats: &'a [Repeat],
     max_error: f64,
 }
 
@@ -274,7 +279,7 @@ impl Search<'_> {
     /// it cannot be used ([`Unusable`]). Other errors are the graph's.
     fn measure(&self, setting: Setting) -> Result<Result<Measured, Unusable>, Error> {
         let unusable = |cause| Ok(Err(Unusable { setting, cause }));
-        let (graph, report) = match self.fit.quantise(&setting.options(self.base)) {
+        let (graph, report) = match self.fit.quantise_alike(&setting.options(self.base), self.repeats) {
             Ok(q) => q,
             Err(e @ Error::Quant(QuantError::Overflow { .. })) => return unusable(e),
             Err(e) => return Err(e),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::budget;
 use super::files::write_json_atomic;
 use super::format::{PartSpec, WeightsCommitment, CIRCUIT_VERSION, MODEL_FORMAT_VERSION};
-use super::partition::partition;
+use super::partition::{block_starts, partition};
 use super::split::split_to_fit;
 use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::{self, Layout};
@@ -18,6 +18,7 @@ use crate::error::{CompileError, Error, ProveError, WitnessError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
 use crate::graph::quant::{self, Calibrated, QuantOptions, QuantReport};
+use crate::graph::repeats;
 use crate::graph::witness::{self, Witness};
 use crate::visibility::Visibilities;
 
@@ -53,9 +54,23 @@ pub struct CompileOptions {
     /// prove fastest within it (`api/budget.rs`), in place of `quant`'s widths and
     /// `fit_tables`; `quant`'s headroom and rounding stay.
     pub max_error: Option<f64>,
+    /// With hashed params, in a model proven in parts: quantise repeated blocks alike (one
+    /// scale per position across the blocks) and cut every block alike, so that repeated
+    /// blocks become parts of one shape, which share one circuit and its keys
+    /// ([`CompiledModel::shapes`]). Off: each block keeps its own scales (a key per part).
+    pub share_keys: bool,
 }
 
 impl CompileOptions {
+    /// Whether repeated blocks are quantised and cut alike ([`CompileOptions::share_keys`]):
+    /// only their params can differ between two parts of one circuit, so only hashed params
+    /// in a model that may be proven in parts gain from it.
+    fn alike(&self) -> bool {
+        self.share_keys
+            && self.visibility.hashed_params()
+            && (!self.budget.is_unlimited() || !self.cuts.is_empty())
+    }
+
     /// Exactly `bits` input bits for every activation table (no fitting), when given.
     pub fn with_table_bits(mut self, bits: Option<u32>) -> Self {
         if let Some(bits) = bits {
@@ -92,6 +107,7 @@ impl Default for CompileOptions {
             budget: Budget::default(),
             cuts: Vec::new(),
             max_error: None,
+            share_keys: true,
         }
     }
 }
@@ -139,17 +155,25 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Self, Error> {
         quant::check_calibration(calibration)?;
+        let repeats = match options.alike() {
+            true => repeats::of_float(graph),
+            false => Vec::new(),
+        };
         if let Some(max_error) = options.max_error {
-            let best =
-                budget::cheapest_within(graph, calibration, &options.quant, max_error, |q, r| {
-                    let candidate = Self::candidate(graph, q, r, options)?;
-                    let seconds = candidate.predicted_seconds()?;
-                    Ok((candidate, seconds))
-                })?;
+            let quant = &options.quant;
+            let best = budget::cheapest_within(graph, calibration, quant, &repeats, max_error, |q, r| {
+                let candidate = Self::candidate(graph, q, r, options)?;
+                let seconds = candidate.predicted_seconds()?;
+                Ok((candidate, seconds))
+            })?;
             return Ok(best.0.sealed()?);
         }
         let calibrated = Calibrated::run(graph, calibration)?;
-        let mut best = Self::compile_exact(graph, &calibrated, &options.quant, options)?;
+        let exact = |quant: &QuantOptions| {
+            let (qgraph, report) = calibrated.quantise_alike(quant, &repeats)?;
+            Self::candidate(graph, qgraph, report, options)
+        };
+        let mut best = exact(&options.quant)?;
         if options.fit_tables && best.0.graph.has_tables() {
             let mut best_seconds = best.predicted_seconds()?;
             for bits in (MIN_FITTED_TABLE_BITS..options.quant.table_bits).rev() {
@@ -157,7 +181,7 @@ impl CompiledModel {
                     table_bits: bits,
                     ..options.quant.clone()
                 };
-                let candidate = Self::compile_exact(graph, &calibrated, &quant, options)?;
+                let candidate = exact(&quant)?;
                 let seconds = candidate.predicted_seconds()?;
                 if seconds < best_seconds {
                     (best, best_seconds) = (candidate, seconds);
@@ -165,19 +189,6 @@ impl CompiledModel {
             }
         }
         Ok(best.0.sealed()?)
-    }
-
-    /// [`CompiledModel::compile`] at exactly `quant`'s table precision: the model, not yet
-    /// committed to its hashed parameters ([`CompiledModel::sealed`]), with its layout when
-    /// it is proven whole.
-    fn compile_exact(
-        graph: &FloatGraph,
-        calibrated: &Calibrated<'_>,
-        quant: &QuantOptions,
-        options: &CompileOptions,
-    ) -> Result<Candidate, Error> {
-        let (qgraph, report) = calibrated.quantise(quant)?;
-        Self::candidate(graph, qgraph, report, options)
     }
 
     /// `qgraph`, quantised from `graph` with `report`, laid out (or cut) as `options` ask.
@@ -188,7 +199,7 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Candidate, Error> {
         let mut candidate = if !options.cuts.is_empty() {
-            let unsealed = Self::laid_out(qgraph, options.visibility, &Budget::default(), None)?;
+            let unsealed = Self::laid_out(qgraph, options.visibility, &Budget::default(), None, false)?;
             let model = unsealed.0.split_at(&options.cuts)?;
             let layout = match model.is_parted() {
                 true => None,
@@ -202,6 +213,7 @@ impl CompiledModel {
                 options.visibility,
                 &options.budget,
                 options.dot_width,
+                options.alike(),
             )?
         };
         candidate.0.quant_report = Some(report);
@@ -213,31 +225,37 @@ impl CompiledModel {
 
     /// Wraps an integer graph at the width the cost model picks, checking that it lays out.
     pub fn from_graph(graph: QGraph, visibility: Visibilities) -> Result<Self, CompileError> {
-        Self::laid_out(graph, visibility, &Budget::default(), None)?
+        Self::laid_out(graph, visibility, &Budget::default(), None, false)?
             .0
             .sealed()
     }
 
     /// Wraps an integer graph as [`CompiledModel::from_graph`] does when its circuit fits
-    /// `budget`; otherwise cuts it into parts that each do.
+    /// `budget`; otherwise cuts it into parts that each do (with hashed params, every
+    /// repeated block alike: [`CompileOptions::share_keys`]).
     pub fn from_graph_within(
         graph: QGraph,
         visibility: Visibilities,
         budget: &Budget,
     ) -> Result<Self, CompileError> {
-        Self::laid_out(graph, visibility, budget, None)?.0.sealed()
+        let alike = visibility.hashed_params();
+        Self::laid_out(graph, visibility, budget, None, alike)?
+            .0
+            .sealed()
     }
 
     /// The one path of [`CompiledModel::compile`], [`CompiledModel::from_graph`] and
     /// [`CompiledModel::from_graph_within`]: the graph validated once, laid out once (at
     /// `width`, else at every width, the cheapest kept, within `budget` when it is set), and
-    /// cut into parts when the whole does not fit `budget`. A model proven whole comes with
-    /// its layout. Hashed parameters are not committed yet ([`CompiledModel::sealed`]).
+    /// cut into parts when the whole does not fit `budget` (`alike`: at the boundaries of
+    /// repeated blocks too, [`block_starts`]). A model proven whole comes with its layout.
+    /// Hashed parameters are not committed yet ([`CompiledModel::sealed`]).
     fn laid_out(
         graph: QGraph,
         visibility: Visibilities,
         budget: &Budget,
         width: Option<usize>,
+        alike: bool,
     ) -> Result<Candidate, CompileError> {
         let visibility = with_param_bits(&graph, visibility);
         check_graph(&graph, &visibility)?;
@@ -276,7 +294,11 @@ impl CompiledModel {
             return Ok(Candidate(model, Some(layout)));
         }
         let graph = split_to_fit(graph, &visibility, budget)?;
-        let parts = partition(&graph, &visibility, budget)?;
+        let starts = match alike {
+            true => block_starts(&graph, &visibility, budget)?,
+            false => Vec::new(),
+        };
+        let parts = partition(&graph, &visibility, budget, &starts)?;
         let model = model(graph, parts[0].dot_width, parts);
         model.check_fields()?;
         if visibility.hashed_params() {

@@ -9,7 +9,7 @@ pub const MODEL_FORMAT_VERSION: u32 = 8;
 /// Version of the proof-bundle format.
 pub const BUNDLE_FORMAT_VERSION: u32 = 1;
 /// Version of the circuit: changes whenever a change alters verifying keys.
-pub const CIRCUIT_VERSION: u32 = 6;
+pub const CIRCUIT_VERSION: u32 = 7;
 
 /// One part of a model proven in parts: where it starts and its circuit's width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

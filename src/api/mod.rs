@@ -32,6 +32,7 @@ mod partition;
 mod parts;
 mod prove;
 mod report;
+mod shape;
 mod split;
 mod verify;
 mod weights;
@@ -56,9 +57,12 @@ pub use params::{
 };
 pub use partition::{part_visibility, partition};
 pub use parts::{PartEvent, PartedProof, PartedProver, PartedVerifier, Phase};
+pub use keys::{ProvingKeys, VerifyingKeys};
 pub use prove::Prover;
+pub use shape::Shapes;
 pub use report::{
-    AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, TableInfo,
+    AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, ShapeInfo,
+    TableInfo,
 };
 pub use split::{split_to_fit, MAX_PIECES};
 pub use verify::Verifier;

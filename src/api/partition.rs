@@ -7,6 +7,7 @@ use crate::circuit::cost::{self, Budget};
 use crate::circuit::layout::Layout;
 use crate::error::{CompileError, WeightsError};
 use crate::graph::qgraph::{QGraph, QNode, QOp};
+use crate::graph::repeats;
 use crate::visibility::{Visibilities, Visibility};
 
 /// The most values all the links of a model proven in parts may carry together (as many as
@@ -14,16 +15,20 @@ use crate::visibility::{Visibilities, Visibility};
 pub const MAX_LINK_VALUES: usize = crate::graph::window::MAX_LEN;
 
 /// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
-/// as fit, in execution order. `Err` names the first node of a part that cannot fit.
+/// as fit, in execution order, and a part starts at each node of `starts` (repeated blocks'
+/// boundaries, [`block_starts`]: the same greedy rule then cuts every block alike). `Err`
+/// names the first node of a part that cannot fit.
 pub fn partition(
     graph: &QGraph,
     visibility: &Visibilities,
     budget: &Budget,
+    starts: &[usize],
 ) -> Result<Vec<PartSpec>, CompileError> {
     let n = graph.nodes.len();
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n {
+        let limit = starts.iter().copied().find(|&s| s > start).unwrap_or(n).min(n);
         // The fastest layout of nodes `start..end` within the budget: with its output link
         // hashed as it will be, and without (its rows only grow with more nodes, so once it
         // does not fit, no longer part does; the link's own rows can shrink as a later cut
@@ -42,7 +47,7 @@ pub fn partition(
             cost::choose_within(&part, &vis, budget)
         };
         let mut best = None;
-        for end in start + 1..=n {
+        for end in start + 1..=limit {
             if fits(end, false)?.is_none() {
                 break;
             }
@@ -60,6 +65,29 @@ pub fn partition(
         start = end;
     }
     Ok(parts)
+}
+
+/// The first node of every block of `graph`'s repeated runs ([`repeats::of_integer`]), and
+/// the node after each run's last block: where parts start so that every block of a run is
+/// cut alike, and its parts are of one shape. A run whose two first blocks fit one part
+/// together is left out (cutting between them would add parts, not share keys).
+pub fn block_starts(
+    graph: &QGraph,
+    visibility: &Visibilities,
+    budget: &Budget,
+) -> Result<Vec<usize>, CompileError> {
+    let n = graph.nodes.len();
+    let mut starts = Vec::new();
+    for run in repeats::of_integer(graph) {
+        let pair = run.start..run.start + 2 * run.period;
+        let part = graph.part(pair.clone())?;
+        let vis = part_visibility(visibility, &part, pair.start == 0, pair.end == n);
+        if cost::choose_within(&part, &vis, budget)?.is_some() {
+            continue;
+        }
+        starts.extend(run.boundaries().filter(|&b| b > 0 && b < n));
+    }
+    Ok(starts)
 }
 
 /// The visibilities of `part`: the model's at its ends, hashed at every cut. Its params are

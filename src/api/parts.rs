@@ -25,7 +25,9 @@ use super::link_seed::LinkSeed;
 use super::opening::{Committed, Openings, OPENINGS_FORMAT_VERSION};
 use super::params::ParamsCache;
 use super::partition::{part_visibility, MAX_LINK_VALUES};
+use super::keys::{ProvingKeys, VerifyingKeys};
 use super::prove::Prover;
+use super::shape::Shapes;
 use super::verify::Verifier;
 use crate::circuit::cost;
 use crate::error::{CompileError, Error, PartsError, VerifyError, WeightsError};
@@ -190,23 +192,27 @@ impl PartedProof {
     }
 }
 
-/// Proves a model in parts, one part at a time: a part's keys are built, used for every
-/// inference at hand and dropped before the next part's, so the peak memory is one part's
-/// and many inferences pay each part's key generation once.
+/// Proves a model in parts, one shape at a time: a shape's keys are built once, prove every
+/// part of that shape for every inference at hand, and are dropped before the next shape's,
+/// so the peak memory is one part's and many inferences, and many parts of one shape
+/// (repeated blocks), pay key generation once ([`Shapes`]).
 #[derive(Debug)]
 pub struct PartedProver {
     parts: Vec<Arc<CompiledModel>>,
+    shapes: Shapes,
     cache: ParamsCache,
-    /// The keys of the part last proven alone ([`PartedProver::prove_part`]), kept for the
-    /// next call on the same part: one part's keys, so memory stays within the part's budget.
-    kept: Mutex<Option<(usize, Arc<Prover>)>>,
+    /// The keys of the shape last proven alone ([`PartedProver::prove_part`]), kept for the
+    /// next call on a part of that shape: one shape's keys, so memory stays within a part's
+    /// budget.
+    kept: Mutex<Option<(usize, Arc<ProvingKeys>)>>,
 }
 
 /// A phase of proving one part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     /// Parameters loaded (cached after the first part at a `k`) and the part's keys built:
-    /// once per part, whatever the number of inferences.
+    /// once per shape, whatever the number of inferences and of parts of that shape (a
+    /// later part of the shape reports the keys phase too, taking no time).
     Keys,
     /// The part's integer forward pass on one inference's input.
     Witness,
@@ -230,6 +236,8 @@ impl std::fmt::Display for Phase {
 pub struct PartEvent {
     /// The part, from 0.
     pub part: usize,
+    /// The part's shape, from 0 ([`Shapes::of_part`]).
+    pub shape: usize,
     /// The inference, from 0 (`None` for the keys, which serve every inference).
     pub inference: Option<usize>,
     /// What is being done.
@@ -244,9 +252,12 @@ impl PartedProver {
         if !model.is_parted() {
             return Err(CompileError::ProvenWhole.into());
         }
-        let parts = model.part_models()?.into_iter().map(Arc::new).collect();
+        let parts: Vec<Arc<CompiledModel>> =
+            model.part_models()?.into_iter().map(Arc::new).collect();
+        let shapes = Shapes::of(parts.iter().map(|p| p.as_ref()));
         Ok(Self {
             parts,
+            shapes,
             cache,
             kept: Mutex::new(None),
         })
@@ -255,6 +266,11 @@ impl PartedProver {
     /// The parts, first first.
     pub fn parts(&self) -> &[Arc<CompiledModel>] {
         &self.parts
+    }
+
+    /// The parts' distinct shapes: one set of keys each.
+    pub fn shapes(&self) -> &Shapes {
+        &self.shapes
     }
 
     /// Each part's integer input on the model's integer input `x`: the integer passes of
@@ -269,9 +285,9 @@ impl PartedProver {
     }
 
     /// Proves part `i` on the model's integer input, its links salted from `seed`. The
-    /// part's keys are kept for the next call on part `i` (a long-lived worker that proves
-    /// one part of many inferences builds them once); a call on another part drops them
-    /// first.
+    /// part's keys are kept for the next call on a part of its shape (a long-lived worker
+    /// that proves the parts of one shape for many inferences builds them once); a call on
+    /// a part of another shape drops them first.
     pub fn prove_part(
         &self,
         x: &[i64],
@@ -286,20 +302,21 @@ impl PartedProver {
         let input = self.parts[..i]
             .iter()
             .try_fold(x.to_vec(), |input, part| part.graph.eval(&input))?;
-        let prover = {
+        let shape = self.shapes.of_part[i];
+        let keys = {
             let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
             match kept.as_ref() {
-                Some((j, prover)) if *j == i => Arc::clone(prover),
+                Some((s, keys)) if *s == shape => Arc::clone(keys),
                 _ => {
-                    // The other part's keys go before these are built.
+                    // The other shape's keys go before these are built.
                     *kept = None;
-                    let prover = Arc::new(Prover::setup(Arc::clone(part), &self.cache)?);
-                    *kept = Some((i, Arc::clone(&prover)));
-                    prover
+                    let keys = Arc::new(ProvingKeys::build(part, &self.cache)?);
+                    *kept = Some((shape, Arc::clone(&keys)));
+                    keys
                 }
             }
         };
-        prover.prove_salted(&input, &seed.salts(i))
+        Prover::with_keys(Arc::clone(part), &keys)?.prove_salted(&input, &seed.salts(i))
     }
 
     /// Proves every part on the model's integer input, one after another, under a fresh
@@ -318,58 +335,82 @@ impl PartedProver {
         Ok(proofs.remove(0))
     }
 
-    /// Proves every inference of `xs`, inference `s`'s links salted from `seed_of(s)`, part
-    /// by part: part `i`'s keys are built once, prove part `i` of every inference, and are
-    /// dropped before part `i + 1`'s are built. Key generation is paid once per part for the
-    /// whole batch, and the peak memory stays one part's (plus each inference's link
-    /// values). `event` hears each phase start and end. Returns each inference's proof and
-    /// the openings of the model's hashed input and output, in the order of `xs`.
+    /// Proves every inference of `xs`, inference `s`'s links salted from `seed_of(s)`, shape
+    /// by shape: a shape's keys are built once, prove every part of that shape for every
+    /// inference, and are dropped before the next shape's are built. Key generation is paid
+    /// once per shape for the whole batch, and the peak memory stays one part's (plus each
+    /// inference's link values). `event` hears each phase start and end, parts of one shape
+    /// one after another. Returns each inference's proof and the openings of the model's
+    /// hashed input and output, in the order of `xs`.
     pub fn prove_many(
         &self,
         xs: &[Vec<i64>],
         seed_of: impl Fn(usize) -> LinkSeed,
         event: impl FnMut(PartEvent),
     ) -> Result<Vec<(PartedProof, Openings)>, Error> {
-        // Another part's kept keys would count against this one's memory.
+        // Another shape's kept keys would count against this one's memory.
         *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let keys = |_: usize, part: &Arc<CompiledModel>| {
-            Prover::setup(Arc::clone(part), &self.cache).map(Arc::new)
+        // One shape's keys at a time: parts come shape by shape.
+        let mut slot: Option<(usize, Arc<ProvingKeys>)> = None;
+        let keys = |i: usize, part: &Arc<CompiledModel>| {
+            let shape = self.shapes.of_part[i];
+            match &slot {
+                Some((s, keys)) if *s == shape => Ok(Arc::clone(keys)),
+                _ => {
+                    slot = None;
+                    let keys = Arc::new(ProvingKeys::build(part, &self.cache)?);
+                    slot = Some((shape, Arc::clone(&keys)));
+                    Ok(keys)
+                }
+            }
         };
         self.prove_many_with(xs, seed_of, keys, event)
     }
 
-    /// [`PartedProver::prove_many`] with each part's keys from `keys(i, part)`: a caller
-    /// that keeps keys (the service's cache, under its memory budget) hands them out; the
-    /// `keys` phase then times the lookup, or the build when they were not kept.
+    /// [`PartedProver::prove_many`] with each part's keys from `keys(i, part)` (keys of the
+    /// part's shape): a caller that keeps keys (the service's cache, under its memory
+    /// budget) hands them out; the `keys` phase then times the lookup, or the build when
+    /// they were not kept. Keys of another shape are an error.
     pub fn prove_many_with(
         &self,
         xs: &[Vec<i64>],
         seed_of: impl Fn(usize) -> LinkSeed,
-        mut keys: impl FnMut(usize, &Arc<CompiledModel>) -> Result<Arc<Prover>, Error>,
+        mut keys: impl FnMut(usize, &Arc<CompiledModel>) -> Result<Arc<ProvingKeys>, Error>,
         mut event: impl FnMut(PartEvent),
     ) -> Result<Vec<(PartedProof, Openings)>, Error> {
         let seeds: Vec<LinkSeed> = (0..xs.len()).map(seed_of).collect();
-        // Each inference's input to the part at hand: the previous part's outputs.
-        let mut current = xs.to_vec();
-        let mut bundles: Vec<Vec<ProofBundle>> = vec![Vec::new(); xs.len()];
+        // Each inference's input to every part (the integer passes, cheap next to proving),
+        // so that the parts of one shape can be proven one after another.
+        let inputs = xs
+            .iter()
+            .map(|x| self.part_inputs(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = self.parts.len();
+        let mut bundles: Vec<Vec<Option<ProofBundle>>> = vec![vec![None; n]; xs.len()];
         let mut first: Vec<Option<Openings>> = vec![None; xs.len()];
         let mut last: Vec<Option<Openings>> = vec![None; xs.len()];
-        for (i, part) in self.parts.iter().enumerate() {
-            let prover = timed(&mut event, i, None, Phase::Keys, || keys(i, part))?;
-            for (s, x) in current.iter_mut().enumerate() {
-                let witness = timed(&mut event, i, Some(s), Phase::Witness, || {
+        let order = (0..self.shapes.digests.len()).flat_map(|s| self.shapes.parts_of(s));
+        for i in order {
+            let part = &self.parts[i];
+            let shape = self.shapes.of_part[i];
+            let keys = timed(&mut event, (i, shape), None, Phase::Keys, || keys(i, part))?;
+            let prover = Prover::with_keys(Arc::clone(part), &keys)?;
+            for (s, inputs) in inputs.iter().enumerate() {
+                let x = &inputs[i];
+                let witness = timed(&mut event, (i, shape), Some(s), Phase::Witness, || {
                     Ok(part.witness(x)?)
                 })?;
-                let (bundle, openings) = timed(&mut event, i, Some(s), Phase::Proof, || {
-                    prover.prove_witness(x, &witness, &seeds[s].salts(i))
-                })?;
-                // What part `i + 1` reads is what this part's output link commits to.
-                *x = witness.outputs();
+                let (bundle, openings) =
+                    timed(&mut event, (i, shape), Some(s), Phase::Proof, || {
+                        prover.prove_witness(x, &witness, &seeds[s].salts(i))
+                    })?;
                 if i == 0 {
                     first[s] = Some(openings.clone());
                 }
-                last[s] = Some(openings);
-                bundles[s].push(bundle);
+                if i == n - 1 {
+                    last[s] = Some(openings);
+                }
+                bundles[s][i] = Some(bundle);
             }
         }
         Ok(bundles
@@ -378,7 +419,8 @@ impl PartedProver {
             .map(|(parts, (first, last))| {
                 let proof = PartedProof {
                     format_version: BUNDLE_FORMAT_VERSION,
-                    parts,
+                    // Every part is proven: each shape's parts cover them all.
+                    parts: parts.into_iter().flatten().collect(),
                 };
                 (proof, model_openings(first, last))
             })
@@ -389,13 +431,14 @@ impl PartedProver {
 /// Runs `f` as `phase` of part `part`, telling `event` when it starts and ends.
 fn timed<T>(
     event: &mut impl FnMut(PartEvent),
-    part: usize,
+    (part, shape): (usize, usize),
     inference: Option<usize>,
     phase: Phase,
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut at = PartEvent {
         part,
+        shape,
         inference,
         phase,
         took: None,
@@ -427,7 +470,8 @@ fn model_openings(first: Option<Openings>, last: Option<Openings>) -> Openings {
     openings
 }
 
-/// Verifies proofs of a model proven in parts: one verifier per part, kept.
+/// Verifies proofs of a model proven in parts: one verifier per part, kept, with one
+/// verifying key per shape.
 #[derive(Debug)]
 pub struct PartedVerifier {
     parts: Vec<Verifier>,
@@ -435,13 +479,22 @@ pub struct PartedVerifier {
 }
 
 impl PartedVerifier {
-    /// Rebuilds every part's verifying key.
+    /// Rebuilds the verifying key of every distinct shape among the parts, once.
     pub fn setup(model: &CompiledModel, cache: &ParamsCache) -> Result<Self, Error> {
-        let parts = model
-            .part_models()?
-            .into_iter()
-            .map(|part| Verifier::setup(part, cache))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut built: Vec<Arc<VerifyingKeys>> = Vec::new();
+        let mut parts = Vec::new();
+        for part in model.part_models()? {
+            let shape = part.shape_digest();
+            let keys = match built.iter().find(|k| k.shape() == shape) {
+                Some(keys) => Arc::clone(keys),
+                None => {
+                    let keys = Arc::new(VerifyingKeys::build(&part, cache)?);
+                    built.push(Arc::clone(&keys));
+                    keys
+                }
+            };
+            parts.push(Verifier::with_keys(part, &keys)?);
+        }
         if parts.is_empty() {
             return Err(CompileError::ProvenWhole.into());
         }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use halo2_proofs::{plonk::ProvingKey, poly::commitment::Params};
+use halo2_proofs::poly::commitment::Params;
 use pasta_curves::{EqAffine, Fp};
 
 use super::bundle::{felt_hex, ProofBundle};
 use super::compile::CompiledModel;
 use super::format::{BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use super::identity::model_identity;
-use super::keys::{build_vk, check_k};
+use super::keys::{checked, ProvingKeys};
 use super::opening::{Committed, Opening, Openings, OPENINGS_FORMAT_VERSION};
 use super::params::ParamsCache;
 use super::weights::random_salt;
@@ -18,12 +18,12 @@ use crate::error::{CompileError, Error, ProveError};
 use crate::graph::witness::Witness;
 
 /// Keys and parameters for proving one model. It owns its model (shared), so it can move
-/// across threads and language bindings and be kept warm for many proofs.
+/// across threads and language bindings and be kept warm for many proofs. Its keys are its
+/// shape's ([`ProvingKeys`]): parts of one shape share them.
 #[derive(Debug)]
 pub struct Prover {
     model: Arc<CompiledModel>,
-    params: Params<EqAffine>,
-    pk: ProvingKey<EqAffine>,
+    keys: Arc<ProvingKeys>,
     digest: String,
 }
 
@@ -31,9 +31,8 @@ impl Prover {
     /// Loads (or generates and caches) parameters and builds the proving key.
     pub fn setup(model: impl Into<Arc<CompiledModel>>, cache: &ParamsCache) -> Result<Self, Error> {
         let model = model.into();
-        // Parameters of the model's own `k`: laid out once.
-        let params = cache.get(model.layout()?.k)?;
-        Self::with_params(model, params)
+        let keys = Arc::new(ProvingKeys::build(&model, cache)?);
+        Self::with_keys(model, &keys)
     }
 
     /// Builds the proving key with parameters already in hand (of the model's `k`).
@@ -42,25 +41,32 @@ impl Prover {
         params: Params<EqAffine>,
     ) -> Result<Self, Error> {
         let model = model.into();
-        check_k(model.layout()?.k, &params)?;
-        Self::with_params(model, params)
+        let keys = Arc::new(ProvingKeys::from_params(&model, params)?);
+        Self::with_keys(model, &keys)
     }
 
-    /// [`Prover::from_params`] with parameters known to be of the model's `k`.
-    fn with_params(model: Arc<CompiledModel>, params: Params<EqAffine>) -> Result<Self, Error> {
+    /// The prover of `model` with keys already built for its shape (another part of the
+    /// same shape built them): no key generation. Keys of another shape are an error.
+    pub fn with_keys(
+        model: impl Into<Arc<CompiledModel>>,
+        keys: &Arc<ProvingKeys>,
+    ) -> Result<Self, Error> {
+        let model = model.into();
         if model.visibility.hashed_params() && model.weights_salt().is_none() {
             return Err(CompileError::VerifierFile.into());
         }
-        crate::counters::proving_key();
-        let vk = build_vk(&model, &params)?;
-        let digest = model_identity(&vk, &model)?;
-        let pk = model.circuit().keygen_pk(&params, vk)?;
+        let keys = checked(keys, keys.shape(), &model)?;
+        let digest = model_identity(keys.vk(), &model)?;
         Ok(Self {
             model,
-            params,
-            pk,
+            keys,
             digest,
         })
+    }
+
+    /// The keys this prover proves with (shared with every prover of its shape).
+    pub fn keys(&self) -> &Arc<ProvingKeys> {
+        &self.keys
     }
 
     /// The model's identity: its verifying key and the meaning of its model file
@@ -138,7 +144,7 @@ impl Prover {
         let proof = self
             .model
             .circuit()
-            .prove(&self.params, &self.pk, witness, *salts, &public)?;
+            .prove(&self.keys.params, &self.keys.pk, witness, *salts, &public)?;
         let opening = |tensor, values: &[i64], salt, commitment: Option<Fp>| {
             commitment.map(|c| Opening {
                 tensor,

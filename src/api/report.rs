@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::compile::CompiledModel;
+use super::shape::Shapes;
 use crate::circuit::cost::Shape;
 use crate::circuit::layout::plan;
 use crate::circuit::{degree, InstanceLayout, DOT_WIDTHS};
@@ -49,6 +50,10 @@ pub struct Inspection {
     /// parameters loaded and the verifying key rebuilt first
     /// ([`crate::circuit::cost::Shape::predicted_cold_verify_seconds`]).
     pub predicted_cold_verify_s: f64,
+    /// Of a cold verification, the seconds rebuilding the verifying key
+    /// ([`crate::circuit::cost::Shape::predicted_key_seconds`]): what parts of one shape pay
+    /// once.
+    pub predicted_key_s: f64,
     /// Every width the model lays out at: `(width, k, predicted seconds)`.
     pub alternatives: Vec<(usize, u32, f64)>,
     /// Rows of the shared range table.
@@ -213,6 +218,7 @@ impl CompiledModel {
             predicted_peak_mib: mib(shape.predicted_peak_bytes()),
             predicted_verify_s: shape.predicted_verify_seconds(),
             predicted_cold_verify_s: shape.predicted_cold_verify_seconds(),
+            predicted_key_s: shape.predicted_key_seconds(),
             alternatives,
             range_table_rows: zkinfer_circuits::RangeTableConfig::ROWS,
             table_rows: layout.table_rows,
@@ -408,19 +414,25 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / f64::from(1u32 << 20)
 }
 
-/// A model proven in parts: each part's circuit.
+/// A model proven in parts: each part's circuit, and the distinct shapes among them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PartsInspection {
     /// The parts, first first.
     pub parts: Vec<PartInfo>,
-    /// Predicted proving time of all parts, one after another, seconds.
+    /// The distinct circuits among the parts, in order of first use: one set of keys each.
+    pub shapes: Vec<ShapeInfo>,
+    /// Predicted proving time of all parts, one after another, seconds (keys not included).
     pub predicted_prove_s: f64,
-    /// Predicted peak memory: the largest part's (one part's keys are held at a time), MiB.
+    /// Predicted time to build the proving keys, once per shape, seconds (a shape's keys
+    /// take about as long as one proof of one of its parts, as measured on ResNet-20 and
+    /// GPT-2).
+    pub predicted_keys_s: f64,
+    /// Predicted peak memory: the largest part's (one shape's keys are held at a time), MiB.
     pub predicted_peak_mib: f64,
     /// Predicted verifying time of all parts with their keys kept, seconds.
     pub predicted_verify_s: f64,
-    /// Predicted verifying time of all parts in a fresh process (every part's verifying key
-    /// rebuilt), seconds.
+    /// Predicted verifying time of all parts in a fresh process (parameters loaded per part,
+    /// each shape's verifying key rebuilt once), seconds.
     pub predicted_cold_verify_s: f64,
     /// Float-vs-integer error on the calibration set (and the error budget's choice).
     pub quant_report: Option<QuantReport>,
@@ -438,37 +450,80 @@ pub struct PartInfo {
     pub input_values: usize,
     /// Values its output link carries (the model's outputs for the last part).
     pub output_values: usize,
+    /// Its shape: an index into [`PartsInspection::shapes`].
+    pub shape: usize,
     /// Its circuit, as [`CompiledModel::inspect`] describes a model's.
     pub circuit: Inspection,
+}
+
+/// One distinct circuit among a model's parts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ShapeInfo {
+    /// Its digest ([`CompiledModel::shape_digest`]).
+    pub digest: String,
+    /// The parts of this shape, in order.
+    pub parts: Vec<usize>,
+    /// `log2` of its rows.
+    pub k: u32,
+    /// Predicted seconds to build its proving key (about one proof of one of its parts).
+    pub predicted_keys_s: f64,
+    /// Predicted seconds to rebuild its verifying key.
+    pub predicted_vk_s: f64,
+    /// Predicted peak memory of proving a part of it, MiB (its keys included).
+    pub predicted_peak_mib: f64,
 }
 
 impl CompiledModel {
     /// Each part's circuit, for a model proven in parts.
     pub fn inspect_parts(&self) -> Result<PartsInspection, CompileError> {
-        let parts = self
-            .part_models()?
+        let models = self.part_models()?;
+        let of = Shapes::of(&models);
+        let parts = models
             .iter()
             .zip(self.part_ranges())
-            .map(|(part, range)| {
+            .zip(&of.of_part)
+            .map(|((part, range), &shape)| {
                 Ok(PartInfo {
                     nodes: (range.start, range.end),
                     input_values: part.graph.input.len,
                     output_values: part.graph.output_len(),
+                    shape,
                     circuit: part.inspect()?,
                 })
             })
             .collect::<Result<Vec<_>, CompileError>>()?;
+        let shapes: Vec<ShapeInfo> = of
+            .digests
+            .iter()
+            .enumerate()
+            .filter_map(|(s, digest)| {
+                let members: Vec<usize> = of.parts_of(s).collect();
+                let circuit = &parts.get(*members.first()?)?.circuit;
+                Some(ShapeInfo {
+                    digest: digest.clone(),
+                    parts: members,
+                    k: circuit.k,
+                    predicted_keys_s: circuit.predicted_prove_s,
+                    predicted_vk_s: circuit.predicted_key_s,
+                    predicted_peak_mib: circuit.predicted_peak_mib,
+                })
+            })
+            .collect();
+        let cold_without_keys: f64 = parts
+            .iter()
+            .map(|p| p.circuit.predicted_cold_verify_s - p.circuit.predicted_key_s)
+            .sum();
         Ok(PartsInspection {
             predicted_prove_s: parts.iter().map(|p| p.circuit.predicted_prove_s).sum(),
+            predicted_keys_s: shapes.iter().map(|s| s.predicted_keys_s).sum(),
             predicted_peak_mib: parts
                 .iter()
                 .map(|p| p.circuit.predicted_peak_mib)
                 .fold(0.0, f64::max),
             predicted_verify_s: parts.iter().map(|p| p.circuit.predicted_verify_s).sum(),
-            predicted_cold_verify_s: parts
-                .iter()
-                .map(|p| p.circuit.predicted_cold_verify_s)
-                .sum(),
+            predicted_cold_verify_s: cold_without_keys
+                + shapes.iter().map(|s| s.predicted_vk_s).sum::<f64>(),
+            shapes,
             parts,
             quant_report: self.quant_report.clone(),
             weights_commitment: self.weights.as_ref().map(|w| w.commitment.clone()),
@@ -480,15 +535,17 @@ impl fmt::Display for PartsInspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11} {:>7}",
-            "part", "nodes", "in", "out", "k", "width", "rows", "predicted", "peak MiB", "params"
+            "{:>4} {:>11} {:>5} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11} {:>7}",
+            "part", "nodes", "shape", "in", "out", "k", "width", "rows", "predicted", "peak MiB",
+            "params"
         )?;
         for (i, p) in self.parts.iter().enumerate() {
             let c = &p.circuit;
             writeln!(
                 f,
-                "{i:>4} {:>11} {:>9} {:>9} {:>3} {:>5} {:>8} {:>9.2}s {:>11.0} {:>7}",
+                "{i:>4} {:>11} {:>5} {:>9} {:>9} {:>3} {:>5} {:>8} {:>9.2}s {:>11.0} {:>7}",
                 format!("{}..{}", p.nodes.0, p.nodes.1),
+                p.shape,
                 p.input_values,
                 p.output_values,
                 c.k,
@@ -499,6 +556,24 @@ impl fmt::Display for PartsInspection {
                 c.visibility.params.to_string()
             )?;
         }
+        writeln!(
+            f,
+            "{} distinct circuits (shapes), one set of keys each:",
+            self.shapes.len()
+        )?;
+        for (s, shape) in self.shapes.iter().enumerate() {
+            let parts: Vec<String> = shape.parts.iter().map(usize::to_string).collect();
+            writeln!(
+                f,
+                "  shape {s}: parts {}; k = {}, keys predicted {:.2} s (verifying key {:.2} s), peak {:.0} MiB; {}",
+                parts.join(", "),
+                shape.k,
+                shape.predicted_keys_s,
+                shape.predicted_vk_s,
+                shape.predicted_peak_mib,
+                &shape.digest[..16.min(shape.digest.len())]
+            )?;
+        }
         if let Some(c) = &self.weights_commitment {
             writeln!(
                 f,
@@ -507,9 +582,10 @@ impl fmt::Display for PartsInspection {
         }
         write!(
             f,
-            "{} parts linked by Poseidon commitments; predicted proving time {:.2} s in all, peak memory {:.0} MiB (one part at a time); verifying {:.2} s with the keys kept, {:.1} s cold (every part's verifying key rebuilt)",
+            "{} parts linked by Poseidon commitments; predicted proving time {:.2} s in all and {:.2} s of keys (once per shape), peak memory {:.0} MiB (one part at a time); verifying {:.2} s with the keys kept, {:.1} s cold (each shape's verifying key rebuilt once)",
             self.parts.len(),
             self.predicted_prove_s,
+            self.predicted_keys_s,
             self.predicted_peak_mib,
             self.predicted_verify_s,
             self.predicted_cold_verify_s

@@ -15,7 +15,7 @@ use super::bundle::{felt_hex, parse_felt, ProofBundle};
 use super::compile::CompiledModel;
 use super::format::{BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION};
 use super::identity::{model_identity, vk_digest};
-use super::keys::{build_vk, check_k};
+use super::keys::{checked, VerifyingKeys};
 use super::params::ParamsCache;
 use crate::circuit::{Commitments, InstanceLayout, Segment};
 use crate::error::{Error, VerifyError};
@@ -23,12 +23,12 @@ use crate::graph::qgraph::QTensor;
 
 /// What a verifier holds: parameters and the verifying key rebuilt from the model. Build it
 /// once and keep it: rebuilding the key dominates a cold verification, and one verifier
-/// checks any number of proofs (from many threads: it is `Sync`).
+/// checks any number of proofs (from many threads: it is `Sync`). Its key is its shape's
+/// ([`VerifyingKeys`]): parts of one shape share it.
 #[derive(Debug)]
 pub struct Verifier {
     model: Arc<CompiledModel>,
-    params: Params<EqAffine>,
-    vk: VerifyingKey<EqAffine>,
+    keys: Arc<VerifyingKeys>,
     digest: String,
     /// Every proof of this key has exactly this many bytes: learnt from the first valid proof,
     /// or found by a dry run of the verifier ([`proof_len`]) when a batch or an invalid proof
@@ -40,9 +40,8 @@ impl Verifier {
     /// Loads parameters and rebuilds the verifying key.
     pub fn setup(model: impl Into<Arc<CompiledModel>>, cache: &ParamsCache) -> Result<Self, Error> {
         let model = model.into();
-        // Parameters of the model's own `k`: laid out once.
-        let params = cache.get(model.layout()?.k)?;
-        Self::with_params(model, params)
+        let keys = Arc::new(VerifyingKeys::build(&model, cache)?);
+        Self::with_keys(model, &keys)
     }
 
     /// Rebuilds the verifying key with parameters already in hand (of the model's `k`).
@@ -51,21 +50,30 @@ impl Verifier {
         params: Params<EqAffine>,
     ) -> Result<Self, Error> {
         let model = model.into();
-        check_k(model.layout()?.k, &params)?;
-        Self::with_params(model, params)
+        let keys = Arc::new(VerifyingKeys::from_params(&model, params)?);
+        Self::with_keys(model, &keys)
     }
 
-    /// [`Verifier::from_params`] with parameters known to be of the model's `k`.
-    fn with_params(model: Arc<CompiledModel>, params: Params<EqAffine>) -> Result<Self, Error> {
-        let vk = build_vk(&model, &params)?;
-        let digest = model_identity(&vk, &model)?;
+    /// The verifier of `model` with a key already built for its shape (another part of the
+    /// same shape built it): no key generation. A key of another shape is an error.
+    pub fn with_keys(
+        model: impl Into<Arc<CompiledModel>>,
+        keys: &Arc<VerifyingKeys>,
+    ) -> Result<Self, Error> {
+        let model = model.into();
+        let keys = checked(keys, keys.shape(), &model)?;
+        let digest = model_identity(&keys.vk, &model)?;
         Ok(Self {
             model,
-            params,
-            vk,
+            keys,
             digest,
             proof_len: OnceLock::new(),
         })
+    }
+
+    /// The key this verifier checks with (shared with every verifier of its shape).
+    pub fn keys(&self) -> &Arc<VerifyingKeys> {
+        &self.keys
     }
 
     /// The model's identity: the digest a bundle must name, and the one a model owner
@@ -81,7 +89,7 @@ impl Verifier {
     /// equal for two model files of one circuit whose meaning differs elsewhere. Not an
     /// identity: publish [`Self::model_digest`].
     pub fn key_digest(&self) -> String {
-        vk_digest(&self.vk)
+        vk_digest(&self.keys.vk)
     }
 
     /// The model this verifier checks.
@@ -100,9 +108,9 @@ impl Verifier {
         // The transcript must be consumed exactly: bytes left over are a different proof.
         let mut rest = proof.as_slice();
         let result = verify_proof(
-            &self.params,
-            &self.vk,
-            SingleVerifier::new(&self.params),
+            &self.keys.params,
+            &self.keys.vk,
+            SingleVerifier::new(&self.keys.params),
             &[&[&public]],
             &mut Blake2bRead::<_, EqAffine, Challenge255<_>>::init(&mut rest),
         );
@@ -135,7 +143,7 @@ impl Verifier {
                 &zeros[..graph.input.len],
                 &Commitments::default(),
             );
-            proof_len(&self.params, &self.vk, &public)
+            proof_len(&self.keys.params, &self.keys.vk, &public)
         })
     }
 
@@ -148,7 +156,7 @@ impl Verifier {
             check_len(self.expected_len(), &proof)?;
             batch.add_proof(vec![vec![public]], proof);
         }
-        if batch.finalize(&self.params, &self.vk) {
+        if batch.finalize(&self.keys.params, &self.keys.vk) {
             Ok(())
         } else {
             Err(VerifyError::InvalidProof(

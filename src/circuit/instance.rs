@@ -190,7 +190,7 @@ impl InstanceLayout {
 }
 
 /// The domain of a graph's parameters commitment: a digest of the architecture (the graph
-/// with every parameter zero, as a verifier file holds it) and of the visibilities (who sees
+/// with every parameter zero, as a verifier file holds it, and its names blanked) and of the visibilities (who sees
 /// the input and output, and the packing widths of the params), as a field element the
 /// circuit pins as the chain's first element. A commitment made for one architecture,
 /// packing or visibility therefore cannot be opened as another's (the same packed elements
@@ -199,12 +199,11 @@ impl InstanceLayout {
 pub fn param_domain(graph: &QGraph, visibility: &Visibilities) -> Fp {
     use blake2::{Blake2b512, Digest};
     use ff::FromUniformBytes;
-    let mut architecture = graph.clone();
-    for node in &mut architecture.nodes {
-        node.op.zero_params();
-    }
+    // Names left out: blocks of one structure, the same but for their names, are one
+    // circuit (their position is bound by each part's own salt and the published list).
+    let architecture = graph.structure(false);
     let mut hasher = Blake2b512::new();
-    hasher.update(b"zkinfer params commitment domain v2");
+    hasher.update(b"zkinfer params commitment domain v3");
     hasher.update(visibility.param_bits[0].to_le_bytes());
     hasher.update(visibility.param_bits[1].to_le_bytes());
     for seen in [visibility.input, visibility.output, visibility.params] {

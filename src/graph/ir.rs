@@ -135,6 +135,20 @@ impl FloatOp {
         each_float_op!(self, k => FloatKernel::eval(k, xs))
     }
 
+    /// The largest magnitude of the weights that share one scale ([`FloatKernel::weight_max`]).
+    pub fn weight_max(&self) -> Option<f64> {
+        each_float_op!(self, k => FloatKernel::weight_max(k))
+    }
+
+    /// The op's structure without its trained values (canonical JSON): equal for the ops
+    /// of repeated blocks ([`crate::graph::repeats`]).
+    pub fn signature(&self) -> String {
+        let mut structure = self.clone();
+        each_float_op!(&mut structure, k => FloatKernel::zero_trained(k));
+        // An op always serialises (finite numbers, string keys).
+        serde_json::to_string(&structure).unwrap_or_default()
+    }
+
     /// Folds a constant map `y = scale · x + bias` after the op into it, when it can
     /// ([`FloatKernel::fold`]); `false` leaves it unchanged.
     pub fn fold(&mut self, scale: &[f32], bias: &[f32]) -> bool {

@@ -15,6 +15,7 @@ pub mod qgraph;
 mod qtensor;
 pub mod quant;
 mod record;
+pub mod repeats;
 mod split;
 mod tensor_id;
 mod validate;

@@ -293,6 +293,23 @@ impl QGraph {
         self.nodes.iter().any(|n| n.op.table().is_some())
     }
 
+    /// The graph's structure alone: every name blanked and, when `params` is false, every
+    /// trained parameter zeroed. Names never reach a circuit, and hashed params reach it
+    /// only as witness values, so two graphs with equal structures (params zeroed when they
+    /// are hashed) lay out as one circuit with one pair of keys.
+    pub fn structure(&self, params: bool) -> QGraph {
+        let mut structure = self.clone();
+        structure.input.name.clear();
+        for node in &mut structure.nodes {
+            node.name.clear();
+            node.output.name.clear();
+            if !params {
+                node.op.zero_params();
+            }
+        }
+        structure
+    }
+
     /// The real numbers the integer outputs (all outputs, concatenated) stand for, each at
     /// its own tensor's scale.
     pub fn outputs_to_float(&self, outputs: &[i64]) -> Vec<f64> {

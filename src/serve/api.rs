@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::body::off_thread;
 use super::error::{ApiError, ApiResult};
-use super::keys::{part_key, KeyCache};
+use super::keys::{shape_key, KeyCache};
 use super::models::{valid_id, Model, RegisterError};
 use super::queue::{Queue, Slot};
 use super::shared::Shared;
@@ -24,6 +24,7 @@ use crate::api::Openings;
 use crate::input::parse_samples;
 use crate::{
     CompiledModel, Error, LinkSeed, PartedProof, PartedProver, Phase, ProofBundle, Prover,
+    ProvingKeys,
 };
 
 /// Query parameters: only `allowed` names, each at most once.
@@ -348,7 +349,7 @@ pub async fn prove(
     let job = {
         let keys: Arc<KeyCache> = shared.keys.clone();
         move || match &model.parted {
-            Some(parted) => prove_parts(&keys, &model.key, parted, x),
+            Some(parted) => prove_parts(&keys, parted, x),
             None => {
                 let t = Instant::now();
                 let prover = keys.get::<Prover>(&model.key, &model.model)?;
@@ -381,12 +382,11 @@ pub async fn prove(
 }
 
 /// Proves every part of a model proven in parts on `x` under a fresh link seed, each part's
-/// proving key from the cache (built when it is not there, kept under the key budget): the
+/// shape's proving keys from the cache (built when it is not there, kept under the key budget): the
 /// proof in parts as JSON, the openings of the model's hashed input and output, the time
 /// spent getting keys and the rest.
 fn prove_parts(
     keys: &KeyCache,
-    key: &str,
     parted: &PartedProver,
     x: Vec<i64>,
 ) -> Result<(Proved, Openings, Duration, Duration), Error> {
@@ -395,7 +395,11 @@ fn prove_parts(
     let mut proved = parted.prove_many_with(
         &[x],
         |_| LinkSeed::random(),
-        |i, part| keys.get::<Prover>(&part_key(key, i), part),
+        |i, part| {
+            let shapes = parted.shapes();
+            let digest = &shapes.digests[shapes.of_part[i]];
+            keys.get::<ProvingKeys>(&shape_key(digest), part)
+        },
         |e| {
             if let (Phase::Keys, Some(took)) = (e.phase, e.took) {
                 keys_s += took;

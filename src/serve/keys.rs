@@ -6,15 +6,19 @@
 //! Keys are indexed by the model's key (its digest, and with hashed params its weights
 //! commitment), which one id serves, so a model replaced under its name never meets the old
 //! model's keys. A model proven in parts has one verifier for all its parts (a
-//! [`PartedVerifier`]) and a proving key per part, each under `KEY#i` ([`part_key`]) and
-//! evicted on its own: a warm service keeps as many of a model's parts as its budget holds.
+//! [`PartedVerifier`], one verifying key per distinct shape inside) and a proving key per
+//! shape of its parts ([`ProvingKeys`]), each under its shape's digest ([`shape_key`]) and
+//! evicted on its own: a warm service keeps as many shapes as its budget holds, and the
+//! repeated blocks of one model, or of several models, share one entry. A shape's keys are
+//! built from the shape alone, so an entry outliving the model that built it (replaced or
+//! evicted) is still exactly the keys of any part of that digest.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::api::Shape;
-use crate::{CompiledModel, Error, ParamsCache, PartedVerifier, Prover, Verifier};
+use crate::{CompiledModel, Error, ParamsCache, PartedVerifier, Prover, ProvingKeys, Verifier};
 
 /// Which key of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +54,13 @@ impl Key for Prover {
     }
 }
 
+impl Key for ProvingKeys {
+    const ROLE: Role = Role::Prover;
+    fn build(model: Arc<CompiledModel>, params: &ParamsCache) -> Result<Self, Error> {
+        ProvingKeys::build(&model, params)
+    }
+}
+
 impl Key for Verifier {
     const ROLE: Role = Role::Verifier;
     fn build(model: Arc<CompiledModel>, params: &ParamsCache) -> Result<Self, Error> {
@@ -64,14 +75,10 @@ impl Key for PartedVerifier {
     }
 }
 
-/// The cache's key of part `i`'s proving key of the model of key `key`.
-pub fn part_key(key: &str, i: usize) -> String {
-    format!("{}{i}", parts_prefix(key))
-}
-
-/// What every [`part_key`] of the model of key `key` starts with.
-fn parts_prefix(key: &str) -> String {
-    format!("{key}#")
+/// The cache's key of the proving keys of circuit shape `digest` (a part's
+/// [`CompiledModel::shape_digest`]): not a model's key, which is hex alone.
+pub fn shape_key(digest: &str) -> String {
+    format!("shape:{digest}")
 }
 
 /// An estimate of the memory a model's key holds, in bytes: the IPA parameters (two tables
@@ -195,14 +202,14 @@ impl KeyCache {
         self.insert((digest.to_owned(), K::ROLE), keys, bytes);
     }
 
-    /// Drops every key of model `digest`, its parts' too.
+    /// Drops every key of model `digest` (its parts' shapes' keys stay: other models may
+    /// share them, and they are still those shapes' keys).
     pub fn forget(&self, digest: &str) {
         let mut held = lock(&self.held);
-        let parts = parts_prefix(digest);
         let gone: Vec<KeyId> = held
             .entries
             .keys()
-            .filter(|(d, _)| d == digest || d.starts_with(&parts))
+            .filter(|(d, _)| d == digest)
             .cloned()
             .collect();
         for id in gone {
@@ -212,13 +219,11 @@ impl KeyCache {
         }
     }
 
-    /// Whether the key is in memory now (for a model proven in parts, a proving key: any
-    /// of its parts').
+    /// Whether the key is in memory now.
     pub fn holds(&self, digest: &str, role: Role) -> bool {
-        let parts = parts_prefix(digest);
-        lock(&self.held).entries.keys().any(|(d, r)| {
-            *r == role && (d == digest || (role == Role::Prover && d.starts_with(&parts)))
-        })
+        lock(&self.held)
+            .entries
+            .contains_key(&(digest.to_owned(), role))
     }
 
     /// Counts for metrics.

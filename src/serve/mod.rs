@@ -202,18 +202,26 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
         let loaded = shared.models.load_dir(dir, &shared.keys, &config.params)?;
         if config.warm_provers {
             for model in loaded {
-                let warm = |key: &str, part: &Arc<crate::CompiledModel>| {
-                    shared.keys.get::<crate::Prover>(key, part).map(drop)
-                };
-                // A model proven in parts: each part's proving key (as many as the budget
+                // A model proven in parts: each shape's proving keys (as many as the budget
                 // keeps, the last ones built staying).
                 let warmed = match &model.parted {
-                    Some(parted) => parted
-                        .parts()
-                        .iter()
-                        .enumerate()
-                        .try_for_each(|(i, part)| warm(&keys::part_key(&model.key, i), part)),
-                    None => warm(&model.key, &model.model),
+                    Some(parted) => {
+                        let shapes = parted.shapes();
+                        shapes.digests.iter().enumerate().try_for_each(|(s, digest)| {
+                            let part = shapes.parts_of(s).next().map(|i| &parted.parts()[i]);
+                            match part {
+                                Some(part) => shared
+                                    .keys
+                                    .get::<crate::ProvingKeys>(&keys::shape_key(digest), part)
+                                    .map(drop),
+                                None => Ok(()),
+                            }
+                        })
+                    }
+                    None => shared
+                        .keys
+                        .get::<crate::Prover>(&model.key, &model.model)
+                        .map(drop),
                 };
                 warmed.map_err(|source| ServeError::Warm {
                     id: model.id.clone(),

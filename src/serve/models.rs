@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
-use super::keys::{KeyCache, Role};
+use super::keys::{shape_key, KeyCache, Role};
 use crate::{CompiledModel, Error, PartedProver, PartedVerifier, Verifier, Visibilities};
 
 /// One loaded model.
@@ -336,7 +336,15 @@ impl Models {
                 input_len: m.model.graph.input.len,
                 output_len: m.model.graph.output_len(),
                 visibility: m.model.visibility,
-                prover_key_warm: keys.holds(&m.key, Role::Prover),
+                prover_key_warm: match &m.parted {
+                    // A model in parts: any of its shapes' proving keys.
+                    Some(parted) => parted
+                        .shapes()
+                        .digests
+                        .iter()
+                        .any(|d| keys.holds(&shape_key(d), Role::Prover)),
+                    None => keys.holds(&m.key, Role::Prover),
+                },
                 verifier_key_warm: keys.holds(&m.key, Role::Verifier),
                 weights_commitment: m.model.weights.as_ref().map(|w| w.commitment.clone()),
                 verifier_file: m.model.is_verifier_file(),

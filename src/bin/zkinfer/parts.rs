@@ -75,13 +75,14 @@ pub(crate) fn prove(
         }
         return finish(json, started, reports, None);
     }
-    let mut progress = PartsProgress::new(prover.parts(), xs.len(), json);
+    let mut progress = PartsProgress::new(prover.parts(), prover.shapes(), xs.len(), json);
     let proofs = prover.prove_many(
         xs,
         |i| seed_of(i).unwrap_or_else(LinkSeed::random),
         |event| progress.on(event),
     )?;
     let keys_s = progress.finish();
+    let shapes = progress.shapes();
     for (i, (proof, openings)) in proofs.iter().enumerate() {
         let path = path_of(i);
         proof.save(&path)?;
@@ -110,27 +111,30 @@ pub(crate) fn prove(
             "openings": opened, "prove_s": prove_s, "part_s": part_s, "proof_bytes": bytes,
         }));
     }
-    finish(json, started, reports, Some(keys_s))
+    finish(json, started, reports, Some((keys_s, shapes)))
 }
 
-/// The end of a parted `prove`: the wall time, and with `--json` every proof's report and
-/// each part's key time (`keys_s`, once per part whatever the number of samples).
+/// The end of a parted `prove`: the wall time, and with `--json` every proof's report, each
+/// part's key time (`keys_s`, built once per shape whatever the number of samples) and the
+/// per-shape timings (`shapes`).
 fn finish(
     json: bool,
     started: Instant,
     reports: Vec<serde_json::Value>,
-    keys_s: Option<Vec<f64>>,
+    keys: Option<(Vec<f64>, serde_json::Value)>,
 ) -> Result<()> {
     let total_s = started.elapsed().as_secs_f64();
+    let (keys_s, shapes) = keys.unzip();
     if json {
         out!(
             "{}",
-            json!({ "ok": true, "total_s": total_s, "keys_s": keys_s, "proofs": reports })
+            json!({ "ok": true, "total_s": total_s, "keys_s": keys_s, "shapes": shapes, "proofs": reports })
         );
-    } else if let Some(keys_s) = keys_s {
+    } else if let (Some(keys_s), Some(shapes)) = (keys_s, shapes) {
         let keys: f64 = keys_s.iter().sum();
+        let count = shapes.as_array().map_or(0, Vec::len);
         out!(
-            "wall time {total_s:.2} s (keys {keys:.2} s, built once per part, parameters included)"
+            "wall time {total_s:.2} s (keys {keys:.2} s, built once for each of {count} shapes, parameters included)"
         );
     } else {
         out!("wall time {total_s:.2} s");

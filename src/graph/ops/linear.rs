@@ -531,6 +531,15 @@ impl FloatKernel for FloatDense {
             .collect()
     }
 
+    fn weight_max(&self) -> Option<f64> {
+        Some(largest(self.weights.iter()))
+    }
+
+    fn zero_trained(&mut self) {
+        self.weights.fill(0.0);
+        self.bias.fill(0.0);
+    }
+
     fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
         let x = arg(xs, 0);
         self.weights
@@ -555,7 +564,7 @@ impl FloatKernel for FloatDense {
     ) -> Result<Quantised<Dense>, Error> {
         let x = operand(name, ins, 0)?;
         let l = linear(
-            q.options(),
+            &*q,
             name,
             x.tensor.scale_exp,
             calibrated,
@@ -630,6 +639,15 @@ impl FloatKernel for FloatConv {
         self.weights.iter().chain(&self.bias).copied().collect()
     }
 
+    fn weight_max(&self) -> Option<f64> {
+        Some(largest(self.weights.iter()))
+    }
+
+    fn zero_trained(&mut self) {
+        self.weights.fill(0.0);
+        self.bias.fill(0.0);
+    }
+
     fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
         let x = arg(xs, 0);
         let positions = self.shape.window.positions().max(1);
@@ -654,7 +672,7 @@ impl FloatKernel for FloatConv {
     ) -> Result<Quantised<Conv>, Error> {
         let x = operand(name, ins, 0)?;
         let l = linear(
-            q.options(),
+            &*q,
             name,
             x.tensor.scale_exp,
             calibrated,
@@ -822,6 +840,15 @@ impl FloatKernel for FloatAffine {
         self.scale.iter().chain(&self.bias).copied().collect()
     }
 
+    fn weight_max(&self) -> Option<f64> {
+        Some(largest(self.scale.iter()))
+    }
+
+    fn zero_trained(&mut self) {
+        self.scale.fill(0.0);
+        self.bias.fill(0.0);
+    }
+
     fn eval(&self, xs: &[&[f64]]) -> Vec<f64> {
         arg(xs, 0)
             .iter()
@@ -839,7 +866,7 @@ impl FloatKernel for FloatAffine {
     ) -> Result<Quantised<Affine>, Error> {
         let x = operand(name, ins, 0)?;
         let l = linear(
-            q.options(),
+            &*q,
             name,
             x.tensor.scale_exp,
             calibrated,
@@ -868,4 +895,9 @@ impl FloatKernel for FloatAffine {
         }
         true
     }
+}
+
+/// The largest magnitude of `values`.
+fn largest<'a>(values: impl Iterator<Item = &'a f32>) -> f64 {
+    values.fold(0f64, |m, w| m.max(f64::from(*w).abs()))
 }

@@ -57,6 +57,16 @@ pub trait FloatKernel {
         Vec::new()
     }
 
+    /// The largest magnitude among the weights that quantise to the integer op's trained
+    /// params at one scale (`None` for an op without).
+    fn weight_max(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets the trained weights and biases to zero: the op's structure alone, which
+    /// repeated blocks share ([`crate::graph::repeats`]).
+    fn zero_trained(&mut self) {}
+
     /// The float semantics, in `f64`.
     fn eval(&self, xs: &[&[f64]]) -> Vec<f64>;
 
@@ -162,6 +172,13 @@ pub trait Quantiser {
     /// Adds a node `name` dividing `input` down to the coarser exponent `scale_exp` (an
     /// affine map with unit weights and a right shift); its output's id.
     fn rescale(&mut self, name: &str, input: &Operand, scale_exp: i32) -> Result<TensorId, Error>;
+
+    /// The largest weight magnitude the node being quantised shares its weights' scale
+    /// with: `own`, or more when the node is one of a repeated block's repetitions
+    /// quantised alike.
+    fn weight_max(&self, own: f64) -> f64 {
+        own
+    }
 }
 
 /// The inputs `ins` of node `name` brought to one scale: the finest are divided down to

@@ -31,6 +31,7 @@ use crate::graph::ops::{FloatKernel, Operand, Quantiser};
 use crate::graph::qgraph::{
     Affine, QGraph, QNode, QOp, QTensor, MAX_ACCUMULATOR_BITS, MAX_TENSOR_BITS,
 };
+use crate::graph::repeats::Repeat;
 use crate::graph::TensorId;
 use scale::{bits_i32, exponent_for, shift};
 
@@ -213,8 +214,35 @@ impl<'a> Calibrated<'a> {
 
     /// The integer graph with scales from these samples, and its error on them.
     pub fn quantise(&self, options: &QuantOptions) -> Result<(QGraph, QuantReport), Error> {
+        let alike = Alike {
+            max_abs: self.max_abs.clone(),
+            weight_max: vec![None; self.graph.nodes.len()],
+        };
+        self.quantise_with(options, &alike)
+    }
+
+    /// [`Calibrated::quantise`] with the blocks of each run of `repeats` quantised alike: a
+    /// tensor's scale comes from the largest magnitude seen at its position in any block
+    /// (the tensor a block reads included: the first block's input joins the later blocks'
+    /// inputs), and a linear node's weights share a scale with the same node of every
+    /// block. Each block then has the scales of the others, and a later block of the run
+    /// quantises to the same integer structure (ops, scales, widths, tables) as the one
+    /// before it, differing in its weights only: what lets their parts share keys.
+    pub fn quantise_alike(
+        &self,
+        options: &QuantOptions,
+        repeats: &[Repeat],
+    ) -> Result<(QGraph, QuantReport), Error> {
+        self.quantise_with(options, &Alike::of(self, repeats))
+    }
+
+    fn quantise_with(
+        &self,
+        options: &QuantOptions,
+        alike: &Alike,
+    ) -> Result<(QGraph, QuantReport), Error> {
         let graph = self.graph;
-        let max_abs = &self.max_abs;
+        let max_abs = &alike.max_abs;
         // An integer input (token ids) is exact at scale 2^0, as wide as its largest value
         // with headroom needs.
         let input = if graph.integer_input {
@@ -246,9 +274,11 @@ impl<'a> Calibrated<'a> {
                 rounding: options.rounding,
             },
             ids: vec![TensorId::INPUT],
+            weight_max: None,
         };
         for (i, node) in graph.nodes.iter().enumerate() {
             let calibrated = exponent_for(max_abs[i + 1], options.activation_bits, options);
+            builder.weight_max = alike.weight_max[i];
             builder.node(node, calibrated)?;
         }
         let mut qgraph = builder.graph;
@@ -272,12 +302,76 @@ impl<'a> Calibrated<'a> {
     }
 }
 
+/// The statistics scales are chosen from: per tensor the largest magnitude, and per node
+/// the largest weight magnitude its weights' scale must hold, each pooled over the blocks
+/// quantised alike ([`Calibrated::quantise_alike`]).
+struct Alike {
+    max_abs: Vec<f64>,
+    weight_max: Vec<Option<f64>>,
+}
+
+impl Alike {
+    fn of(calibrated: &Calibrated<'_>, repeats: &[Repeat]) -> Self {
+        let graph = calibrated.graph;
+        // Tensors at one position of every block, and the tensors the blocks read there,
+        // in one class each (union–find over tensor indices).
+        let mut parent: Vec<usize> = (0..calibrated.max_abs.len()).collect();
+        fn root(parent: &mut [usize], mut t: usize) -> usize {
+            while parent[t] != t {
+                parent[t] = parent[parent[t]];
+                t = parent[t];
+            }
+            t
+        }
+        let mut weight_max: Vec<Option<f64>> = vec![None; graph.nodes.len()];
+        for repeat in repeats {
+            for k in 0..repeat.period {
+                let same: Vec<usize> = (0..repeat.count)
+                    .map(|r| repeat.start + r * repeat.period + k)
+                    .collect();
+                let pooled = same
+                    .iter()
+                    .filter_map(|&n| graph.nodes[n].op.weight_max())
+                    .reduce(f64::max);
+                for &n in &same {
+                    weight_max[n] = pooled;
+                    let pairs = [(same[0] + 1, n + 1)].into_iter().chain(
+                        graph.nodes[same[0]]
+                            .inputs
+                            .iter()
+                            .zip(&graph.nodes[n].inputs)
+                            .map(|(a, b)| (a.index(), b.index())),
+                    );
+                    for (a, b) in pairs {
+                        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                        parent[rb] = ra;
+                    }
+                }
+            }
+        }
+        let mut pooled = vec![0f64; parent.len()];
+        for t in 0..parent.len() {
+            let r = root(&mut parent, t);
+            pooled[r] = pooled[r].max(calibrated.max_abs[t]);
+        }
+        let max_abs = (0..parent.len())
+            .map(|t| pooled[root(&mut parent, t)])
+            .collect();
+        Self {
+            max_abs,
+            weight_max,
+        }
+    }
+}
+
 /// Builds the integer graph node by node.
 struct Builder<'a> {
     options: &'a QuantOptions,
     graph: QGraph,
     /// Float tensor id → integer tensor id (alignment nodes shift the numbering).
     ids: Vec<TensorId>,
+    /// The node's weights' pooled largest magnitude, when it is quantised alike with others.
+    weight_max: Option<f64>,
 }
 
 impl Builder<'_> {
@@ -352,6 +446,10 @@ impl Quantiser for Builder<'_> {
             shift: shift(name, input.tensor.scale_exp - scale_exp)?,
         });
         self.push(name, op, vec![input.id], len, scale_exp)
+    }
+
+    fn weight_max(&self, own: f64) -> f64 {
+        self.weight_max.map_or(own, |pooled| pooled.max(own))
     }
 }
 

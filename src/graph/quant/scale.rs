@@ -6,6 +6,7 @@ use crate::error::{Error, QuantError};
 use crate::graph::qtensor::MAX_ACCUMULATOR_BITS;
 
 use super::options::QuantOptions;
+use crate::graph::ops::Quantiser;
 
 /// `round(v · 2^e)`, saturating at `i64` bounds (callers range-check the result).
 pub(crate) fn round_scaled(v: f64, e: i32) -> i64 {
@@ -42,18 +43,22 @@ pub(crate) struct QuantLinear {
 }
 
 /// Quantises a linear op of node `name` over an input at `2^e_x` whose output's range allows
-/// `2^calibrated`: the weights share the one scale their largest magnitude allows.
+/// `2^calibrated`: the weights share the one scale their largest magnitude allows (or the
+/// largest among the repetitions `q` quantises alike, [`Quantiser::weight_max`]).
 pub(crate) fn linear<'w>(
-    options: &QuantOptions,
+    q: &dyn Quantiser,
     name: &str,
     e_x: i32,
     calibrated: i32,
     weights: impl Iterator<Item = &'w f32> + Clone,
     bias: impl Iterator<Item = &'w f32>,
 ) -> Result<QuantLinear, Error> {
-    let w_max = weights
-        .clone()
-        .fold(0f64, |m, w| m.max(f64::from(*w).abs()));
+    let options = q.options();
+    let w_max = q.weight_max(
+        weights
+            .clone()
+            .fold(0f64, |m, w| m.max(f64::from(*w).abs())),
+    );
     let e_w = weight_exponent(w_max, options.weight_bits);
     let e_acc = e_x + e_w;
     let e_y = calibrated.min(e_acc);
