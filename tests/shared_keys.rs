@@ -17,8 +17,8 @@ use zkinfer::error::{Error, ProveError, VerifyError};
 use zkinfer::graph::qgraph::QOp;
 use zkinfer::onnx::import_bytes;
 use zkinfer::{
-    CompileOptions, CompiledModel, LinkSeed, PartedProof, PartedProver,
-    PartedVerifier, ProofBundle, Prover, ProvingKeys, Visibilities, Visibility,
+    CompileOptions, CompiledModel, LinkSeed, PartedProof, PartedProver, PartedVerifier,
+    ProofBundle, Prover, ProvingKeys, Visibilities, Visibility,
 };
 
 /// Blocks in the tower.
@@ -28,22 +28,54 @@ const BLOCKS: usize = 4;
 /// (8 → 4); `seed` picks the weights (another owner's model of the same architecture).
 fn tower_onnx(seed: usize) -> Vec<u8> {
     let w = |n, s| weights(n, s, seed);
-    let mut nodes = vec![node("Gemm", &["x", "ws", "bs"], "h0", vec![int_attr("transB", 1)])];
-    let mut inits = vec![tensor("ws", &[8, 8], &w(64, 1)), tensor("bs", &[8], &w(8, 2))];
+    let mut nodes = vec![node(
+        "Gemm",
+        &["x", "ws", "bs"],
+        "h0",
+        vec![int_attr("transB", 1)],
+    )];
+    let mut inits = vec![
+        tensor("ws", &[8, 8], &w(64, 1)),
+        tensor("bs", &[8], &w(8, 2)),
+    ];
     for b in 0..BLOCKS {
         let (x, y) = (format!("h{b}"), format!("h{}", b + 1));
         let (wb, bb) = (format!("w{b}"), format!("b{b}"));
         let (a, r) = (format!("a{b}"), format!("r{b}"));
-        nodes.push(node("Gemm", &[&x, &wb, &bb], &a, vec![int_attr("transB", 1)]));
+        nodes.push(node(
+            "Gemm",
+            &[&x, &wb, &bb],
+            &a,
+            vec![int_attr("transB", 1)],
+        ));
         nodes.push(node("Relu", &[&a], &r, vec![]));
         nodes.push(node("Add", &[&x, &r], &y, vec![]));
         inits.push(tensor(&wb, &[8, 8], &w(64, 3 + 2 * b)));
         inits.push(tensor(&bb, &[8], &w(8, 4 + 2 * b)));
     }
     let last = format!("h{BLOCKS}");
-    nodes.push(node("Gemm", &[&last, "wh"], "y", vec![int_attr("transB", 1)]));
+    nodes.push(node(
+        "Gemm",
+        &[&last, "wh"],
+        "y",
+        vec![int_attr("transB", 1)],
+    ));
     inits.push(tensor("wh", &[4, 8], &w(32, 99)));
     model_io(nodes, inits, &[("x", &[1, 8])], "y", 13)
+}
+
+/// The tower of seed 7 is bundled for the Python tests (`python/tests/test_parts.py`, which
+/// cannot build ONNX): it must be this generator's. `ZKINFER_WRITE_DATA=1` rewrites it.
+#[test]
+fn the_bundled_tower_is_this_generator() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/residual_tower.onnx"
+    );
+    if std::env::var_os("ZKINFER_WRITE_DATA").is_some() {
+        std::fs::write(path, tower_onnx(7)).unwrap();
+    }
+    assert_eq!(std::fs::read(path).unwrap(), tower_onnx(7));
 }
 
 fn samples() -> Vec<Vec<f32>> {
@@ -81,21 +113,26 @@ fn owner() -> Arc<CompiledModel> {
     MODEL.get_or_init(|| Arc::new(compile(7, true))).clone()
 }
 
+/// The link seed of every proof here: known, so that a forger can prove a part whose links
+/// match (the worst case; a real seed is secret).
+fn seed(s: usize) -> LinkSeed {
+    LinkSeed::parse(&"5e".repeat(32))
+        .unwrap()
+        .for_inference(s as u64)
+}
+
+fn x(s: usize) -> Vec<i64> {
+    owner().quantise_input(&samples()[s], true).unwrap()
+}
+
 /// The owner's proofs of two inputs (one prover, keys once per shape) and the proving keys
 /// built for them.
 fn proofs() -> &'static (Vec<PartedProof>, usize) {
     static PROOFS: OnceLock<(Vec<PartedProof>, usize)> = OnceLock::new();
     PROOFS.get_or_init(|| {
-        let model = owner();
-        let prover = PartedProver::new(&model, common::cache()).unwrap();
-        let xs: Vec<Vec<i64>> = samples()[..2]
-            .iter()
-            .map(|s| model.quantise_input(s, true).unwrap())
-            .collect();
+        let prover = PartedProver::new(&owner(), common::cache()).unwrap();
         counters::take();
-        let proved = prover
-            .prove_many(&xs, |_| LinkSeed::random(), |_| {})
-            .unwrap();
+        let proved = prover.prove_many(&[x(0), x(1)], seed, |_| {}).unwrap();
         let keys = counters::take().proving_keys;
         (proved.into_iter().map(|(p, _)| p).collect(), keys)
     })
@@ -146,7 +183,10 @@ fn without_sharing_every_block_has_its_own_scales_and_shape() {
 #[test]
 fn keys_are_built_once_per_shape_and_proofs_verify() {
     let (proofs, keys) = proofs();
-    assert_eq!(*keys, 3, "one proving key per distinct shape, for two inferences");
+    assert_eq!(
+        *keys, 3,
+        "one proving key per distinct shape, for two inferences"
+    );
     counters::take();
     let file = owner().verifier_file().unwrap();
     let verifier = PartedVerifier::setup(&file, &common::cache()).unwrap();
@@ -214,11 +254,11 @@ fn a_part_with_another_owners_weights_of_the_same_shape_fails() {
     let mine = PartedProver::new(&owner(), common::cache()).unwrap();
     // One circuit: the other owner's parts are of the owner's shapes, keys and all.
     assert_eq!(other.shapes(), mine.shapes());
-    let x = owner().quantise_input(&samples()[0], true).unwrap();
-    let seed = LinkSeed::random();
-    let mut spliced = mine.prove_seeded(&x, &seed).unwrap().0;
-    // The other owner's block 1, under the same link seed, relabelled as the owner's.
-    let (theirs, _) = other.prove_part(&x, 2, &seed).unwrap();
+    // The other owner's block 1 under the honest proof's link seed (its links match),
+    // relabelled as the owner's.
+    let (theirs, _) = other.prove_part(&x(0), 2, &seed(0)).unwrap();
+    let mut spliced = proofs().0[0].clone();
+    assert_eq!(theirs.input_commitment, spliced.parts[2].input_commitment);
     spliced.parts[2] = relabelled(theirs, &spliced.parts[2]);
     assert_eq!(failing_part(verifier().verify(&spliced)), 2);
 }

@@ -452,7 +452,8 @@ enum Calibration {
 #[pyo3(signature = (
     onnx_path, calibration, *, input_visibility = "private", output_visibility = "public",
     param_visibility = "fixed", precision = "standard", dot_width = None, table_bits = None, headroom_bits = None,
-    max_error = None, max_k = None, memory_budget = None, cut_before = None, params_dir = None
+    max_error = None, max_k = None, memory_budget = None, cut_before = None, share_keys = true,
+    params_dir = None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn compile(
@@ -470,6 +471,7 @@ fn compile(
     max_k: Option<u32>,
     memory_budget: Option<u64>,
     cut_before: Option<Vec<usize>>,
+    share_keys: bool,
     params_dir: Option<PathBuf>,
 ) -> PyResult<PyModel> {
     let visibility = |name: &str, value: &str| {
@@ -498,6 +500,7 @@ fn compile(
         },
         cuts: cut_before.unwrap_or_default(),
         max_error,
+        share_keys,
         ..CompileOptions::default()
     }
     .with_precision(precision)

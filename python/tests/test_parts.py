@@ -137,15 +137,32 @@ def test_ray_proves_the_parts_and_the_cli_verifies(local_ray, parted, whole_outp
     assert json.loads(out.stdout)["valid"] is True
 
 
-def test_ray_proves_a_stream_with_each_parts_keys_kept_in_its_actor(local_ray, parted,
-                                                                    whole_outputs, params_dir):
+def tower(params_dir):
+    """A stem, four residual blocks of one width, a head (tests/data/residual_tower.onnx,
+    written by tests/shared_keys.rs), with hashed params, cut before every dense layer: the
+    blocks quantised and cut alike are parts of one shape."""
+    onnx = DATA / "residual_tower.onnx"
+    calibration = np.random.default_rng(3).uniform(-1, 1, size=(6, 8))
+    plain = zkinfer.compile(onnx, calibration, params_dir=params_dir)
+    dense = [i for i, n in enumerate(plain.inspect()["nodes"][1:]) if n["op"] == "Dense"]
+    return zkinfer.compile(onnx, calibration, param_visibility="hashed", cut_before=dense[1:],
+                           params_dir=params_dir)
+
+
+def test_ray_proves_a_stream_with_each_shapes_keys_kept_in_its_actors(local_ray, params_dir):
     import zkinfer.ray
 
-    xs = samples(2)  # the first is `sample()`
-    proofs = zkinfer.ray.prove_many(parted, xs, params_dir=params_dir)
+    model = tower(params_dir)
+    inspection = model.inspect()
+    # The blocks share shapes: fewer circuits than parts, each part of a listed shape.
+    assert len(inspection["shapes"]) < len(inspection["parts"]) == 6
+    assert sorted(i for s in inspection["shapes"] for i in s["parts"]) == list(range(6))
+    xs = np.random.default_rng(4).uniform(-1, 1, size=(2, 8))
+    # Two actors share the blocks' shape, each building its keys once.
+    proofs = zkinfer.ray.prove_many(model, xs, params_dir=params_dir, actors_per_shape=2)
     assert len(proofs) == 2
     # Verified by prove_many already; each carries its own input's outputs, in order.
-    np.testing.assert_array_equal(np.asarray(proofs[0].outputs), whole_outputs)
+    np.testing.assert_array_equal(model.verify(proofs[1]), np.asarray(proofs[1].outputs))
     assert proofs[0].outputs != proofs[1].outputs
 
 

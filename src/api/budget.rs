@@ -22,8 +22,8 @@
 use crate::error::{readable, Error, QuantError};
 use crate::graph::ir::FloatGraph;
 use crate::graph::qgraph::QGraph;
-use crate::graph::repeats::Repeat;
 use crate::graph::quant::{BudgetReport, Calibrated, QuantOptions, QuantReport};
+use crate::graph::repeats::Repeat;
 
 /// The reason given when no setting was measured (the ladders below are never empty).
 const NOTHING_MEASURED: &str = "no setting was measured";
@@ -279,7 +279,10 @@ impl Search<'_> {
     /// it cannot be used ([`Unusable`]). Other errors are the graph's.
     fn measure(&self, setting: Setting) -> Result<Result<Measured, Unusable>, Error> {
         let unusable = |cause| Ok(Err(Unusable { setting, cause }));
-        let (graph, report) = match self.fit.quantise_alike(&setting.options(self.base), self.repeats) {
+        let (graph, report) = match self
+            .fit
+            .quantise_alike(&setting.options(self.base), self.repeats)
+        {
             Ok(q) => q,
             Err(e @ Error::Quant(QuantError::Overflow { .. })) => return unusable(e),
             Err(e) => return Err(e),

@@ -57,7 +57,7 @@ pub struct CompileOptions {
     /// With hashed params, in a model proven in parts: quantise repeated blocks alike (one
     /// scale per position across the blocks) and cut every block alike, so that repeated
     /// blocks become parts of one shape, which share one circuit and its keys
-    /// ([`CompiledModel::shapes`]). Off: each block keeps its own scales (a key per part).
+    /// ([`CompiledModel::shape_digest`]). Off: each block keeps its own scales (a key per part).
     pub share_keys: bool,
 }
 
@@ -161,11 +161,12 @@ impl CompiledModel {
         };
         if let Some(max_error) = options.max_error {
             let quant = &options.quant;
-            let best = budget::cheapest_within(graph, calibration, quant, &repeats, max_error, |q, r| {
-                let candidate = Self::candidate(graph, q, r, options)?;
-                let seconds = candidate.predicted_seconds()?;
-                Ok((candidate, seconds))
-            })?;
+            let best =
+                budget::cheapest_within(graph, calibration, quant, &repeats, max_error, |q, r| {
+                    let candidate = Self::candidate(graph, q, r, options)?;
+                    let seconds = candidate.predicted_seconds()?;
+                    Ok((candidate, seconds))
+                })?;
             return Ok(best.0.sealed()?);
         }
         let calibrated = Calibrated::run(graph, calibration)?;
@@ -199,7 +200,8 @@ impl CompiledModel {
         options: &CompileOptions,
     ) -> Result<Candidate, Error> {
         let mut candidate = if !options.cuts.is_empty() {
-            let unsealed = Self::laid_out(qgraph, options.visibility, &Budget::default(), None, false)?;
+            let unsealed =
+                Self::laid_out(qgraph, options.visibility, &Budget::default(), None, false)?;
             let model = unsealed.0.split_at(&options.cuts)?;
             let layout = match model.is_parted() {
                 true => None,

@@ -48,6 +48,7 @@ pub use compile::{CompileOptions, CompiledModel, MIN_FITTED_TABLE_BITS};
 pub use format::{
     PartSpec, WeightsCommitment, BUNDLE_FORMAT_VERSION, CIRCUIT_VERSION, MODEL_FORMAT_VERSION,
 };
+pub use keys::{ProvingKeys, VerifyingKeys};
 pub use link_seed::LinkSeed;
 #[cfg(feature = "onnx")]
 pub use onnx::{check_against_reference, compile_file, Compiled};
@@ -57,13 +58,12 @@ pub use params::{
 };
 pub use partition::{part_visibility, partition};
 pub use parts::{PartEvent, PartedProof, PartedProver, PartedVerifier, Phase};
-pub use keys::{ProvingKeys, VerifyingKeys};
 pub use prove::Prover;
-pub use shape::Shapes;
 pub use report::{
     AccuracyReport, Inspection, NodeInfo, NodeRowsInfo, PartInfo, PartsInspection, ShapeInfo,
     TableInfo,
 };
+pub use shape::Shapes;
 pub use split::{split_to_fit, MAX_PIECES};
 pub use verify::Verifier;
 pub use weights::{fixed_part_digest, parts_commitment, PartWeights};

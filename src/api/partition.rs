@@ -16,7 +16,7 @@ pub const MAX_LINK_VALUES: usize = crate::graph::window::MAX_LEN;
 
 /// Cuts `graph` into parts whose circuits each fit `budget`: each part takes as many nodes
 /// as fit, in execution order, and a part starts at each node of `starts` (repeated blocks'
-/// boundaries, [`block_starts`]: the same greedy rule then cuts every block alike). `Err`
+/// boundaries, `block_starts`: the same greedy rule then cuts every block alike). `Err`
 /// names the first node of a part that cannot fit.
 pub fn partition(
     graph: &QGraph,
@@ -28,7 +28,12 @@ pub fn partition(
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n {
-        let limit = starts.iter().copied().find(|&s| s > start).unwrap_or(n).min(n);
+        let limit = starts
+            .iter()
+            .copied()
+            .find(|&s| s > start)
+            .unwrap_or(n)
+            .min(n);
         // The fastest layout of nodes `start..end` within the budget: with its output link
         // hashed as it will be, and without (its rows only grow with more nodes, so once it
         // does not fit, no longer part does; the link's own rows can shrink as a later cut

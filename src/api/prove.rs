@@ -141,10 +141,13 @@ impl Prover {
                 })?;
         commitments.params = self.model.weights_commitment();
         let public = layout.values(&outputs, input, &commitments);
-        let proof = self
-            .model
-            .circuit()
-            .prove(&self.keys.params, &self.keys.pk, witness, *salts, &public)?;
+        let proof = self.model.circuit().prove(
+            &self.keys.params,
+            &self.keys.pk,
+            witness,
+            *salts,
+            &public,
+        )?;
         let opening = |tensor, values: &[i64], salt, commitment: Option<Fp>| {
             commitment.map(|c| Opening {
                 tensor,

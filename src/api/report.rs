@@ -536,7 +536,16 @@ impl fmt::Display for PartsInspection {
         writeln!(
             f,
             "{:>4} {:>11} {:>5} {:>9} {:>9} {:>3} {:>5} {:>8} {:>10} {:>11} {:>7}",
-            "part", "nodes", "shape", "in", "out", "k", "width", "rows", "predicted", "peak MiB",
+            "part",
+            "nodes",
+            "shape",
+            "in",
+            "out",
+            "k",
+            "width",
+            "rows",
+            "predicted",
+            "peak MiB",
             "params"
         )?;
         for (i, p) in self.parts.iter().enumerate() {

@@ -34,7 +34,7 @@ impl CompiledModel {
         }
     }
 
-    /// The digest of this model's circuit shape ([`CompiledModel::keygen_model`], hex): two
+    /// The digest of this model's circuit shape (`keygen_model`: names blanked, hashed params zeroed; hex): two
     /// models (parts) of one digest share their keys.
     pub fn shape_digest(&self) -> String {
         let mut hasher = Blake2b256::new();

@@ -207,16 +207,20 @@ fn load(shared: &Shared) -> Result<(), ServeError> {
                 let warmed = match &model.parted {
                     Some(parted) => {
                         let shapes = parted.shapes();
-                        shapes.digests.iter().enumerate().try_for_each(|(s, digest)| {
-                            let part = shapes.parts_of(s).next().map(|i| &parted.parts()[i]);
-                            match part {
-                                Some(part) => shared
-                                    .keys
-                                    .get::<crate::ProvingKeys>(&keys::shape_key(digest), part)
-                                    .map(drop),
-                                None => Ok(()),
-                            }
-                        })
+                        shapes
+                            .digests
+                            .iter()
+                            .enumerate()
+                            .try_for_each(|(s, digest)| {
+                                let part = shapes.parts_of(s).next().map(|i| &parted.parts()[i]);
+                                match part {
+                                    Some(part) => shared
+                                        .keys
+                                        .get::<crate::ProvingKeys>(&keys::shape_key(digest), part)
+                                        .map(drop),
+                                    None => Ok(()),
+                                }
+                            })
                     }
                     None => shared
                         .keys

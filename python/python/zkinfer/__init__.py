@@ -224,6 +224,7 @@ def compile(
     max_k: Optional[int] = None,
     memory_budget: Optional[int] = None,
     cut_before: Optional[Sequence[int]] = None,
+    share_keys: bool = True,
     params_dir: Optional[PathLike] = None,
 ) -> Model:
     """Imports an ONNX model and quantises it with scales chosen from ``calibration`` (an
@@ -244,7 +245,9 @@ def compile(
     (``inspect()["quant_report"]["budget"]`` shows them and the error measured). ``max_k`` (rows) or ``memory_budget`` (bytes of predicted peak proving memory) cut
     a model too large for one circuit into parts that each fit, linked by Poseidon
     commitments; ``cut_before`` (node indices, as ``inspect`` lists them) cuts it by hand.
-    ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
+    With hashed params in parts, repeated blocks are quantised and cut alike so that their
+    parts share one circuit and its keys (``inspect()["shapes"]``); ``share_keys=False``
+    gives every part its own. ``params_dir`` overrides where IPA parameters are cached (else ``$ZKINFER_PARAMS_DIR`` or
     ``~/.cache``).
     """
     native = _zkinfer.compile(
@@ -261,6 +264,7 @@ def compile(
         max_k=max_k,
         memory_budget=memory_budget,
         cut_before=None if cut_before is None else list(cut_before),
+        share_keys=share_keys,
         params_dir=_opt_path(params_dir),
     )
     return Model(native)

@@ -102,5 +102,6 @@ def compile(
     max_k: Optional[int] = None,
     memory_budget: Optional[int] = None,
     cut_before: Optional[List[int]] = None,
+    share_keys: bool = True,
     params_dir: Optional[str] = None,
 ) -> Model: ...

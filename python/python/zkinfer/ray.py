@@ -1,21 +1,23 @@
 """Proving the parts of a model on a Ray cluster, keys kept in long-lived actors.
 
 A model compiled in parts (``zkinfer.compile(..., max_k=K)`` or ``memory_budget=...``) is
-proven by one Ray actor per part: each actor gets the model (shared once through Ray's object
-store), asks Ray for one CPU (or ``num_cpus``) and the part's predicted peak memory, builds
-its part's keys on its first proof and keeps them for the next. The parts of one inference
-run in parallel across the cluster (each actor recomputes the cheap integer passes before its
-part), and a stream of inferences is pipelined: part ``i`` of the next inference starts as
-soon as its actor is free. An actor is released once it has proven its part of every
-inference, which frees its memory for parts still waiting. The driver gathers the part proofs
-in order, assembles them and verifies them. Ray is an optional dependency:
-``pip install ./python[ray]``.
+proven by long-lived Ray actors, one per distinct circuit shape among its parts
+(``model.inspect()["shapes"]``: the repeated blocks of a model with hashed params share
+one), or ``actors_per_shape`` of them, the shape's parts dealt out in turn. Each actor gets
+the model (shared once through Ray's object store), asks Ray for one CPU (or ``num_cpus``)
+and its shape's predicted peak memory, builds its shape's keys on its first proof and keeps
+them for every part of that shape it proves. The parts of one inference run in parallel
+across the cluster (each actor recomputes the cheap integer passes before its part), and a
+stream of inferences is pipelined: an actor takes its next part as soon as it is free. An
+actor is released once it has proven its parts of every inference, which frees its memory
+for parts still waiting. The driver gathers the part proofs in order, assembles them and
+verifies them. Ray is an optional dependency: ``pip install ./python[ray]``.
 
     import ray, zkinfer, zkinfer.ray
     ray.init()                                   # or ray.init(address="ray://head:10001")
     model = zkinfer.load("resnet20.zkm")
     proof = zkinfer.ray.prove(model, x)          # a PartedProof, verified
-    proofs = zkinfer.ray.prove_many(model, xs)   # keys built once per part for all of xs
+    proofs = zkinfer.ray.prove_many(model, xs)   # keys built once per shape for all of xs
     proof.save("proof.json")                     # `zkinfer verify resnet20.zkm proof.json`
 
 The link seeds travel to the actors with the inputs: they hide the intermediate values from
@@ -31,18 +33,18 @@ from . import InputError, Model, PartedProof, ProveError, _flat, link_seed
 __all__ = ["prove", "prove_many", "memory_request"]
 
 
-class _PartProver:
-    """One Ray actor: proves part ``part`` of many inferences, its keys built on the first
-    proof and kept (``Model.prove_part`` keeps the keys of the part it last proved)."""
+class _ShapeProver:
+    """One Ray actor: proves parts of one shape for many inferences, the shape's keys built
+    on the first proof and kept (``Model.prove_part`` keeps the keys of the shape it last
+    proved a part of)."""
 
-    def __init__(self, model_json: str, part: int, params_dir: Optional[str]) -> None:
+    def __init__(self, model_json: str, params_dir: Optional[str]) -> None:
         import zkinfer
 
         self.model = zkinfer.Model.from_json(model_json, params_dir)
-        self.part = part
 
-    def prove(self, x: List[float], seed: str, clamp: bool) -> str:
-        return self.model.prove_part(x, self.part, seed, clamp).to_json()
+    def prove(self, x: List[float], part: int, seed: str, clamp: bool) -> str:
+        return self.model.prove_part(x, part, seed, clamp).to_json()
 
 
 def _largest_node_memory(ray: Any) -> int:
@@ -75,14 +77,17 @@ def prove_many(
     retries: int = 1,
     params_dir: Optional[str] = None,
     verify: bool = True,
+    actors_per_shape: int = 1,
 ) -> List[PartedProof]:
-    """Proves every part of ``model`` on each of ``inputs`` in Ray actors, one per part, each
-    keeping its part's keys across the inferences; returns the assembled proofs in order,
-    verified (unless ``verify`` is false).
+    """Proves every part of ``model`` on each of ``inputs`` in Ray actors, ``actors_per_shape``
+    per distinct shape (each given that shape's parts in turn), each keeping its shape's
+    keys across its parts and the inferences; returns the assembled proofs in order,
+    verified (unless ``verify`` is false). More actors per shape prove more parts at once,
+    each building the shape's keys once.
 
     ``address`` is given to ``ray.init`` when Ray is not initialised yet (``None``: a local
-    Ray). Each actor asks for ``num_cpus`` CPUs and the part's predicted peak memory
-    (``model.inspect()["parts"][i]["circuit"]["predicted_peak_mib"]``), or the largest
+    Ray). Each actor asks for ``num_cpus`` CPUs and its shape's predicted peak memory
+    (``model.inspect()["shapes"][s]["predicted_peak_mib"]``), or the largest
     node's whole memory if that is less (:func:`memory_request`); Ray retries a failed proof
     ``retries`` times, and a part that still fails raises :class:`ProveError` naming it.
     ``params_dir`` is where the actors cache IPA parameters (else ``$ZKINFER_PARAMS_DIR``).
@@ -100,30 +105,40 @@ def prove_many(
             raise InputError(f"input {s} has {len(x)} values; the model takes {model.input_len}")
     if not ray.is_initialized():
         ray.init(address=address)
-    parts: List[Dict[str, Any]] = model.inspect()["parts"]
-    n = len(parts)
+    if actors_per_shape < 1:
+        raise InputError(f"actors_per_shape = {actors_per_shape}: at least one actor per shape")
+    inspection = model.inspect()
+    n = len(inspection["parts"])
     seeds = [link_seed() for _ in xs]
     shared = ray.put(model.to_json())
-    actor = ray.remote(_PartProver)
+    actor = ray.remote(_ShapeProver)
     largest = _largest_node_memory(ray)
     actors = []
-    for i, part in enumerate(parts):
-        predicted = int(part["circuit"]["predicted_peak_mib"] * (1 << 20))
+    owner = [0] * n  # the actor proving each part
+    for shape in inspection["shapes"]:
+        predicted = int(shape["predicted_peak_mib"] * (1 << 20))
         options: Dict[str, Any] = dict(num_cpus=num_cpus)
         memory = memory_request(predicted, largest)
         if memory:
             options["memory"] = memory
-        actors.append(actor.options(**options).remote(shared, i, params_dir))
-    # Submitted inference by inference: each actor proves its part in input order, so the
-    # inferences are pipelined through the parts.
+        members = shape["parts"]
+        first = len(actors)
+        for _ in range(min(actors_per_shape, len(members))):
+            actors.append(actor.options(**options).remote(shared, params_dir))
+        for j, i in enumerate(members):
+            owner[i] = first + j % actors_per_shape
+    # Submitted inference by inference, parts in order: each actor proves its parts in that
+    # order, so the inferences are pipelined through the actors.
     pending = {}
     for s, (x, seed) in enumerate(zip(xs, seeds)):
-        for i, a in enumerate(actors):
-            ref = a.prove.options(max_task_retries=retries, retry_exceptions=True).remote(
-                x, seed, clamp)
+        for i in range(n):
+            ref = actors[owner[i]].prove.options(
+                max_task_retries=retries, retry_exceptions=True).remote(x, i, seed, clamp)
             pending[ref] = (s, i)
     proven = [[""] * n for _ in xs]
-    left = [len(xs)] * n
+    left = [0] * len(actors)
+    for i in range(n):
+        left[owner[i]] += len(xs)
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -134,10 +149,10 @@ def prove_many(
                 except Exception as e:  # a RayTaskError wrapping the part's own exception
                     raise ProveError(
                         f"part {i} of {n} failed after {retries + 1} attempts: {e}") from e
-                left[i] -= 1
-                if left[i] == 0:
-                    # Its part is proven for every inference: free its memory for others.
-                    ray.kill(actors[i])
+                left[owner[i]] -= 1
+                if left[owner[i]] == 0:
+                    # Its parts are proven for every inference: free its memory for others.
+                    ray.kill(actors[owner[i]])
     finally:
         for a in actors:
             ray.kill(a)

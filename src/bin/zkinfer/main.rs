@@ -94,6 +94,12 @@ enum Command {
         /// list, input excluded, from 0; e.g. `--cut-before 3,7`), instead of by budget.
         #[arg(long, value_name = "NODES", value_delimiter = ',', conflicts_with_all = ["max_k", "memory_budget"])]
         cut_before: Vec<usize>,
+        /// With `--param-visibility hashed` in parts: give each repeated block its own
+        /// scales and cuts, so every part has its own circuit and keys. By default repeated
+        /// blocks are quantised and cut alike and share one circuit (`inspect` lists the
+        /// shapes).
+        #[arg(long)]
+        key_per_part: bool,
         /// Where to write the compiled model.
         #[arg(short, long)]
         output: PathBuf,
@@ -299,6 +305,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
             max_k,
             memory_budget,
             cut_before,
+            key_per_part,
             output,
             json,
         } => {
@@ -321,6 +328,7 @@ fn run(command: Command, cache: &ParamsCache) -> Result<()> {
                 },
                 cuts: cut_before,
                 max_error,
+                share_keys: !key_per_part,
                 ..CompileOptions::default()
             }
             .with_precision(precision)

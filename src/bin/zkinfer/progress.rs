@@ -100,7 +100,8 @@ impl PartsProgress {
                 _ => String::new(),
             };
             let label = self.part_label(event.part);
-            self.bar.set_message(format!("{label}{of}: {}", event.phase));
+            self.bar
+                .set_message(format!("{label}{of}: {}", event.phase));
             return;
         };
         // Only the keys serve every inference (`inference` is `None` for them alone).
